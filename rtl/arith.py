@@ -1,0 +1,463 @@
+"""Arithmetic units: one Amaranth component per op class of rtl/ops.py, and the FunctionalUnit that
+joins them into the per-lane unit of a PCU stage.
+
+Every unit is fully pipelined: it accepts one operation per cycle and returns its result exactly
+``latency`` cycles later (the class latency from the op table), with ``o.valid`` following ``i.valid``.
+There is no back-pressure inside a unit; whoever issues operations guarantees room for the results
+(a PCU stalls at its inputs, by credits). Semantics are those of the op table (DAZ/FTZ, RNE,
+canonical NaN); ops of another class give an unspecified result that the FunctionalUnit never selects.
+"""
+
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .ops import (CANONICAL_NAN, FU_LATENCY, LFSR_ZERO_SUBSTITUTE, OP_CLASSES, Op, OPS, lfsr_lane_mix,
+                  lfsr_seed)
+
+__all__ = ["OperandSignature", "ResultSignature", "IntAlu", "IntMul", "FpCompare", "FpAdd", "FpMul",
+           "Convert", "FunctionalUnit", "UNIT_CLASSES"]
+
+OperandSignature = wiring.Signature({
+    "valid": Out(1),
+    "op": Out(Op),
+    "a": Out(32),
+    "b": Out(32),
+    "c": Out(32),
+})
+"""Operands of one operation (driven by the issuer)."""
+
+ResultSignature = wiring.Signature({
+    "valid": Out(1),
+    "data": Out(32),
+})
+"""Result of one operation (driven by the unit)."""
+
+_INF = 0x7F800000
+
+
+def _pipe(m: Module, value, name: str, stages: int = 1):
+    """*value* delayed by *stages* registers (synchronous, no reset needed for data)."""
+    for k in range(stages):
+        reg = Signal.like(value, name=f"{name}_d{k + 1}") if isinstance(value, Signal) \
+            else Signal(value.shape(), name=f"{name}_d{k + 1}")
+        m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def _leading_zeros(m: Module, value, name: str):
+    """Count of leading zeros of *value* (its width when zero)."""
+    width = len(value)
+    count = Signal(range(width + 1), name=name)
+    m.d.comb += count.eq(width)
+    for i in range(width):  # the highest set bit is assigned last and wins
+        with m.If(value[i]):
+            m.d.comb += count.eq(width - 1 - i)
+    return count
+
+
+class _Fp32:
+    """Fields and classes of an fp32 word, with subnormals already read as zero (DAZ)."""
+
+    def __init__(self, word):
+        self.sign = word[31]
+        self.exp = word[23:31]
+        self.frac = word[0:23]
+        self.zero = self.exp == 0
+        self.inf = (self.exp == 0xFF) & (self.frac == 0)
+        self.nan = (self.exp == 0xFF) & (self.frac != 0)
+        # Significand with its hidden bit; zero for zeros and (flushed) subnormals.
+        self.mant = Mux(self.zero, 0, Cat(self.frac, Const(1, 1)))
+        # Magnitude ordering key (exponent and fraction) with subnormals flushed.
+        self.mag = Mux(self.zero, 0, word[0:31])
+
+
+def _round_rne(m: Module, mant, guard, sticky, exp, name: str):
+    """Round a 24-bit significand by its guard and sticky bits; returns (significand, exponent)."""
+    up = guard & (sticky | mant[0])
+    summed = Signal(25, name=f"{name}_sum")
+    m.d.comb += summed.eq(mant + up)
+    out_mant = Signal(24, name=f"{name}_mant")
+    out_exp = Signal(signed(11), name=f"{name}_exp")
+    with m.If(summed[24]):  # 1.111..1 rounded up to 10.000..0
+        m.d.comb += [out_mant.eq(summed[1:25]), out_exp.eq(exp + 1)]
+    with m.Else():
+        m.d.comb += [out_mant.eq(summed[0:24]), out_exp.eq(exp)]
+    return out_mant, out_exp
+
+
+def _pack(m: Module, sign, exp, mant, *, nan, inf, inf_sign, zero, zero_sign, name: str):
+    """The fp32 word of a rounded result, with overflow to infinity, FTZ, and special cases."""
+    word = Signal(32, name=name)
+    with m.If(nan):
+        m.d.comb += word.eq(CANONICAL_NAN)
+    with m.Elif(inf):
+        m.d.comb += word.eq(Cat(Const(0, 23), Const(0xFF, 8), inf_sign))
+    with m.Elif(zero):
+        m.d.comb += word.eq(Cat(Const(0, 31), zero_sign))
+    with m.Elif(exp >= 0xFF):
+        m.d.comb += word.eq(Cat(Const(0, 23), Const(0xFF, 8), sign))
+    with m.Elif(exp <= 0):
+        m.d.comb += word.eq(Cat(Const(0, 31), sign))
+    with m.Else():
+        m.d.comb += word.eq(Cat(mant[0:23], exp[0:8], sign))
+    return word
+
+
+class _Unit(wiring.Component):
+    """Common shape of the class units: operands in, one result ``latency`` cycles later."""
+
+    latency = 0  # each subclass sets its class latency from the op table
+    i: In(OperandSignature)
+    o: Out(ResultSignature)
+
+    def _finish(self, m: Module, result):
+        """Register *result* (computed from the last pipeline stage) and align ``o.valid`` with it."""
+        m.d.sync += self.o.data.eq(result)
+        m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", self.latency))
+
+
+class IntAlu(_Unit):
+    """int32 add, sub, and, or, xor, shl, shr, sra, min, max, lt, eq, select, pass.
+
+    Latency 1 (operands -> registered result), throughput 1 per cycle.
+    """
+
+    latency = OP_CLASSES["int"].latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, c = self.i.a, self.i.b, self.i.c
+        amount = b[0:5]
+        result = Signal(32)
+        with m.Switch(self.i.op):
+            with m.Case(Op.ADD):
+                m.d.comb += result.eq(a + b)
+            with m.Case(Op.SUB):
+                m.d.comb += result.eq(a - b)
+            with m.Case(Op.AND):
+                m.d.comb += result.eq(a & b)
+            with m.Case(Op.OR):
+                m.d.comb += result.eq(a | b)
+            with m.Case(Op.XOR):
+                m.d.comb += result.eq(a ^ b)
+            with m.Case(Op.SHL):
+                m.d.comb += result.eq(a << amount)
+            with m.Case(Op.SHR):
+                m.d.comb += result.eq(a >> amount)
+            with m.Case(Op.SRA):
+                m.d.comb += result.eq(a.as_signed() >> amount)
+            with m.Case(Op.MIN):
+                m.d.comb += result.eq(Mux(a.as_signed() < b.as_signed(), a, b))
+            with m.Case(Op.MAX):
+                m.d.comb += result.eq(Mux(a.as_signed() > b.as_signed(), a, b))
+            with m.Case(Op.LT):
+                m.d.comb += result.eq(a.as_signed() < b.as_signed())
+            with m.Case(Op.EQ):
+                m.d.comb += result.eq(a == b)
+            with m.Case(Op.SELECT):
+                m.d.comb += result.eq(Mux(c != 0, a, b))
+            with m.Default():  # pass
+                m.d.comb += result.eq(a)
+        self._finish(m, result)
+        return m
+
+
+class IntMul(_Unit):
+    """int32 multiply, low 32 bits of the product.
+
+    Latency 2: operands registered, product registered (the shape DSP blocks want). Throughput 1/cycle.
+    """
+
+    latency = OP_CLASSES["imul"].latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a = _pipe(m, self.i.a, "a")
+        b = _pipe(m, self.i.b, "b")
+        self._finish(m, (a * b)[0:32])
+        return m
+
+
+class FpCompare(_Unit):
+    """fp32 fmin, fmax, flt, feq, fabs, fneg (DAZ; NaN results canonical; -0 < +0 for min/max only).
+
+    Latency 1, throughput 1 per cycle.
+    """
+
+    latency = OP_CLASSES["fcmp"].latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = self.i.a, self.i.b
+        x, y = _Fp32(a), _Fp32(b)
+        xw = Cat(x.mag, x.sign)  # the flushed words
+        yw = Cat(y.mag, y.sign)
+        # Total order of non-NaN words in which -0 < +0: negative numbers by descending magnitude.
+        x_before_y = Signal()
+        with m.If(x.sign != y.sign):
+            m.d.comb += x_before_y.eq(x.sign)
+        with m.Elif(x.sign):
+            m.d.comb += x_before_y.eq(x.mag > y.mag)
+        with m.Else():
+            m.d.comb += x_before_y.eq(x.mag < y.mag)
+        both_zero = x.zero & y.zero
+        any_nan = x.nan | y.nan
+        result = Signal(32)
+        with m.Switch(self.i.op):
+            with m.Case(Op.FMIN):
+                m.d.comb += result.eq(Mux(any_nan, CANONICAL_NAN, Mux(x_before_y, xw, yw)))
+            with m.Case(Op.FMAX):
+                m.d.comb += result.eq(Mux(any_nan, CANONICAL_NAN, Mux(x_before_y, yw, xw)))
+            with m.Case(Op.FLT):
+                m.d.comb += result.eq(~any_nan & x_before_y & ~both_zero)
+            with m.Case(Op.FEQ):
+                m.d.comb += result.eq(~any_nan & ((xw == yw) | both_zero))
+            with m.Case(Op.FABS):
+                m.d.comb += result.eq(Mux(x.nan, CANONICAL_NAN, Cat(x.mag, Const(0, 1))))
+            with m.Default():  # fneg
+                m.d.comb += result.eq(Mux(x.nan, CANONICAL_NAN, Cat(x.mag, ~x.sign)))
+        self._finish(m, result)
+        return m
+
+
+class FpAdd(_Unit):
+    """fp32 fadd and fsub, round to nearest even, DAZ/FTZ, canonical NaN.
+
+    Latency 3, throughput 1 per cycle. Stages: (1) unpack, order by magnitude, exponent difference;
+    (2) align the smaller significand with guard/round/sticky bits, add or subtract;
+    (3) normalise (leading-zero count), round, pack.
+    """
+
+    latency = OP_CLASSES["fadd"].latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a = _Fp32(self.i.a)
+        b_word = Cat(self.i.b[0:31], self.i.b[31] ^ (self.i.op == Op.FSUB))
+        b = _Fp32(b_word)
+
+        # -- stage 1: order the operands so that |big| >= |small| ------------------------------------
+        swap = b.mag > a.mag
+        s1_big_sign = _pipe(m, Mux(swap, b.sign, a.sign), "big_sign")
+        s1_big_exp = _pipe(m, Mux(swap, b.exp, a.exp), "big_exp")
+        s1_big_mant = _pipe(m, Mux(swap, b.mant, a.mant), "big_mant")
+        s1_small_mant = _pipe(m, Mux(swap, a.mant, b.mant), "small_mant")
+        s1_shift = _pipe(m, Mux(swap, b.exp - a.exp, a.exp - b.exp)[0:8], "shift")
+        s1_subtract = _pipe(m, a.sign ^ b.sign, "subtract")
+        s1_nan = _pipe(m, a.nan | b.nan | (a.inf & b.inf & (a.sign != b.sign)), "nan")
+        s1_inf = _pipe(m, a.inf | b.inf, "inf")
+        s1_inf_sign = _pipe(m, Mux(a.inf, a.sign, b.sign), "inf_sign")
+
+        # -- stage 2: align and add; 24-bit significands extended by guard, round and sticky bits -----
+        small_ext = Cat(Const(0, 3), s1_small_mant)  # 27 bits
+        aligned = Signal(27)
+        with m.If(s1_shift >= 27):
+            m.d.comb += aligned.eq(small_ext != 0)
+        with m.Else():
+            shift = s1_shift[0:5]
+            lost = (small_ext & ((Const(1, 32) << shift) - 1)[0:27]) != 0
+            m.d.comb += aligned.eq((small_ext >> shift) | lost)
+        big_ext = Cat(Const(0, 3), s1_big_mant)
+        total = Signal(28)
+        m.d.comb += total.eq(Mux(s1_subtract, big_ext - aligned, big_ext + aligned))
+        s2_total = _pipe(m, total, "total")
+        s2_exp = _pipe(m, s1_big_exp, "exp")
+        s2_sign = _pipe(m, s1_big_sign, "sign")
+        s2_subtract = _pipe(m, s1_subtract, "subtract")
+        s2_nan = _pipe(m, s1_nan, "nan")
+        s2_inf = _pipe(m, s1_inf, "inf")
+        s2_inf_sign = _pipe(m, s1_inf_sign, "inf_sign")
+
+        # -- stage 3: normalise, round, pack --------------------------------------------------------
+        mant = Signal(24)
+        guard = Signal()
+        sticky = Signal()
+        exp = Signal(signed(11))
+        lz = _leading_zeros(m, s2_total[0:27], "lz")
+        normalised = Signal(27)
+        m.d.comb += normalised.eq((s2_total[0:27] << lz)[0:27])
+        with m.If(s2_total[27]):  # carry out of the addition: shift right by one
+            m.d.comb += [mant.eq(s2_total[4:28]), guard.eq(s2_total[3]),
+                         sticky.eq(s2_total[0:3] != 0), exp.eq(s2_exp + 1)]
+        with m.Else():
+            m.d.comb += [mant.eq(normalised[3:27]), guard.eq(normalised[2]),
+                         sticky.eq(normalised[0:2] != 0), exp.eq(s2_exp - lz)]
+        r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
+        # An exact zero sum is +0, unless both operands were zeros of the same sign (-0 + -0 = -0).
+        result = _pack(m, s2_sign, r_exp, r_mant, nan=s2_nan, inf=s2_inf, inf_sign=s2_inf_sign,
+                       zero=s2_total == 0, zero_sign=s2_sign & ~s2_subtract, name="packed")
+        self._finish(m, result)
+        return m
+
+
+class FpMul(_Unit):
+    """fp32 fmul, round to nearest even, DAZ/FTZ (after rounding), canonical NaN.
+
+    Latency 3, throughput 1 per cycle. Stages: (1) unpack and 24x24 significand product;
+    (2) normalise and round; (3) overflow/underflow/special cases and pack.
+    """
+
+    latency = OP_CLASSES["fmul"].latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = _Fp32(self.i.a), _Fp32(self.i.b)
+
+        # -- stage 1 ---------------------------------------------------------------------------------
+        s1_product = _pipe(m, (a.mant * b.mant)[0:48], "product")
+        s1_exp = _pipe(m, a.exp + b.exp - 127, "exp")  # biased exponent of the product, signed
+        s1_sign = _pipe(m, a.sign ^ b.sign, "sign")
+        s1_nan = _pipe(m, a.nan | b.nan | (a.inf & b.zero) | (a.zero & b.inf), "nan")
+        s1_inf = _pipe(m, a.inf | b.inf, "inf")
+        s1_zero = _pipe(m, a.zero | b.zero, "zero")
+
+        # -- stage 2: the product of two significands in [1, 2) lies in [1, 4) --------------------------
+        mant = Signal(24)
+        guard = Signal()
+        sticky = Signal()
+        exp = Signal(signed(11))
+        with m.If(s1_product[47]):
+            m.d.comb += [mant.eq(s1_product[24:48]), guard.eq(s1_product[23]),
+                         sticky.eq(s1_product[0:23] != 0), exp.eq(s1_exp + 1)]
+        with m.Else():
+            m.d.comb += [mant.eq(s1_product[23:47]), guard.eq(s1_product[22]),
+                         sticky.eq(s1_product[0:22] != 0), exp.eq(s1_exp)]
+        r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
+        s2_mant = _pipe(m, r_mant, "mant")
+        s2_exp = _pipe(m, r_exp, "exp")
+        s2_sign = _pipe(m, s1_sign, "sign")
+        s2_nan = _pipe(m, s1_nan, "nan")
+        s2_inf = _pipe(m, s1_inf, "inf")
+        s2_zero = _pipe(m, s1_zero, "zero")
+
+        # -- stage 3 ---------------------------------------------------------------------------------
+        result = _pack(m, s2_sign, s2_exp, s2_mant, nan=s2_nan, inf=s2_inf, inf_sign=s2_sign,
+                       zero=s2_zero, zero_sign=s2_sign, name="packed")
+        self._finish(m, result)
+        return m
+
+
+class Convert(_Unit):
+    """Conversions: i2f (RNE), f2i (toward zero, saturating, NaN -> 0), f2bf (RNE), f2bf_sr.
+
+    ``rand`` carries the 16 random bits that an ``f2bf_sr`` op adds below the bf16 cut; it is sampled
+    with the operands. Latency 2, throughput 1 per cycle. Stage 1: leading-zero count for i2f, the
+    whole of the other conversions; stage 2: i2f normalise and round.
+    """
+
+    latency = OP_CLASSES["cvt"].latency
+    rand: In(16)
+
+    def elaborate(self, platform):
+        m = Module()
+        a_word = self.i.a
+        x = _Fp32(a_word)
+        flushed = Cat(x.mag, x.sign)
+
+        # -- f2i: 1.f * 2^31 shifted right by (31 - unbiased exponent) is the truncated magnitude ------
+        f2i = Signal(32)
+        unbiased = x.exp - 127  # signed
+        magnitude = (Cat(Const(0, 8), x.frac, Const(1, 1)) >> (31 - unbiased)[0:5])[0:32]
+        with m.If(x.nan | x.zero | (unbiased < 0)):
+            m.d.comb += f2i.eq(0)
+        with m.Elif(unbiased >= 31):
+            m.d.comb += f2i.eq(Mux(x.sign, 0x80000000, 0x7FFFFFFF))
+        with m.Else():
+            m.d.comb += f2i.eq(Mux(x.sign, -magnitude, magnitude))
+
+        # -- f2bf / f2bf_sr: add the rounding increment below the cut, then truncate ------------------
+        increment = Mux(self.i.op == Op.F2BF_SR, self.rand, 0x7FFF + flushed[16])  # RNE: half, plus 1 if odd
+        bf16 = Signal(32)
+        m.d.comb += bf16.eq(Mux(x.nan, CANONICAL_NAN, Cat(Const(0, 16), (flushed + increment)[16:32])))
+
+        # -- i2f stage 1: magnitude and leading zeros ---------------------------------------------------
+        negative = a_word[31]
+        int_mag = Signal(32)
+        m.d.comb += int_mag.eq(Mux(negative, -a_word, a_word))
+        lz = _leading_zeros(m, int_mag, "lz")
+        s1_int_mag = _pipe(m, int_mag, "int_mag")
+        s1_lz = _pipe(m, lz, "lz")
+        s1_negative = _pipe(m, negative, "negative")
+        s1_op = _pipe(m, self.i.op, "op")
+        s1_f2i = _pipe(m, f2i, "f2i")
+        s1_bf16 = _pipe(m, bf16, "bf16")
+
+        # -- stage 2: i2f normalise and round ---------------------------------------------------------
+        norm = Signal(32)
+        m.d.comb += norm.eq((s1_int_mag << s1_lz)[0:32])
+        r_mant, r_exp = _round_rne(m, norm[8:32], norm[7], norm[0:7] != 0, 127 + 31 - s1_lz, "round")
+        i2f = Mux(s1_int_mag == 0, 0, Cat(r_mant[0:23], r_exp[0:8], s1_negative))
+        result = Signal(32)
+        with m.Switch(s1_op):
+            with m.Case(Op.I2F):
+                m.d.comb += result.eq(i2f)
+            with m.Case(Op.F2I):
+                m.d.comb += result.eq(s1_f2i)
+            with m.Default():
+                m.d.comb += result.eq(s1_bf16)
+        self._finish(m, result)
+        return m
+
+
+UNIT_CLASSES = {cls.__name__: cls for cls in (IntAlu, IntMul, FpCompare, FpAdd, FpMul, Convert)}
+assert {c.unit for c in OP_CLASSES.values()} == set(UNIT_CLASSES), "op table names a missing unit"
+
+
+class FunctionalUnit(wiring.Component):
+    """One lane's functional unit: every op of the op table, with one latency for all of them.
+
+    Each class unit computes every cycle; its result is delayed to ``FU_LATENCY`` cycles and the op
+    (delayed alongside) selects which one leaves. So a result appears exactly ``FU_LATENCY`` cycles
+    after its operands whatever the op, and a stream of mixed ops keeps its order.
+
+    The lane's stochastic-rounding generator (see rtl/ops.py) is loaded from ``seed`` when ``reseed``
+    is high (reseed wins over an f2bf_sr op in the same cycle, which then uses the old state) and
+    steps once for each valid f2bf_sr op.
+
+    Parameters: ``lane``, this unit's lane index (it selects the generator's initial state).
+    """
+
+    latency = FU_LATENCY
+
+    i: In(OperandSignature)
+    o: Out(ResultSignature)
+    seed: In(32)
+    reseed: In(1)
+
+    def __init__(self, lane: int = 0):
+        if not isinstance(lane, int) or lane < 0:
+            raise ValueError(f"FunctionalUnit lane = {lane!r} is invalid: must be a non-negative integer")
+        self.lane = lane
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+
+        state = Signal(32, init=lfsr_seed(0, self.lane))
+        mixed = self.seed ^ lfsr_lane_mix(self.lane)
+        with m.If(self.reseed):
+            m.d.sync += state.eq(Mux(mixed == 0, LFSR_ZERO_SUBSTITUTE, mixed))
+        with m.Elif(self.i.valid & (self.i.op == Op.F2BF_SR)):
+            s1 = state ^ (state << 13)[0:32]
+            s2 = s1 ^ (s1 >> 17)
+            m.d.sync += state.eq(s2 ^ (s2 << 5)[0:32])
+
+        results = {}
+        for name, cls in UNIT_CLASSES.items():
+            unit = m.submodules[name] = cls()
+            m.d.comb += [unit.i.valid.eq(self.i.valid), unit.i.op.eq(self.i.op),
+                         unit.i.a.eq(self.i.a), unit.i.b.eq(self.i.b), unit.i.c.eq(self.i.c)]
+            if cls is Convert:
+                m.d.comb += unit.rand.eq(state[16:32])
+            results[name] = _pipe(m, unit.o.data, f"{name}_out", FU_LATENCY - cls.latency)
+
+        op = _pipe(m, self.i.op, "op", FU_LATENCY)
+        with m.Switch(op):
+            for info in OPS:
+                with m.Case(info.code):
+                    m.d.comb += self.o.data.eq(results[info.op_class.unit])
+        m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", FU_LATENCY))
+        return m

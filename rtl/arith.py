@@ -411,7 +411,8 @@ class FunctionalUnit(wiring.Component):
 
     Each class unit computes every cycle; its result is delayed to ``FU_LATENCY`` cycles and the op
     (delayed alongside) selects which one leaves. So a result appears exactly ``FU_LATENCY`` cycles
-    after its operands whatever the op, and a stream of mixed ops keeps its order.
+    after its operands whatever the op, and a stream of mixed ops keeps its order. Op codes beyond the
+    op table give 0.
 
     The lane's stochastic-rounding generator (see rtl/ops.py) is loaded from ``seed`` when ``reseed``
     is high (reseed wins over an f2bf_sr op in the same cycle, which then uses the old state) and
@@ -459,5 +460,7 @@ class FunctionalUnit(wiring.Component):
             for info in OPS:
                 with m.Case(info.code):
                     m.d.comb += self.o.data.eq(results[info.op_class.unit])
+            with m.Default():  # codes beyond the op table (the encoders never emit them) give 0
+                m.d.comb += self.o.data.eq(0)
         m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", FU_LATENCY))
         return m

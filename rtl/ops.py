@@ -155,6 +155,7 @@ def op_info(name: str) -> OpInfo:
 def table_markdown() -> str:
     """The op table as Markdown (for the README and `rdagen ops`)."""
     rows = ["| code | op | class | latency | operands | semantics |", "|---|---|---|---|---|---|"]
-    rows += [f"| {op.code} | `{op.name}` | {op.op_class.name} | {op.latency} | {op.arity} | {op.semantics} |"
+    rows += [f"| {op.code} | `{op.name}` | {op.op_class.name} | {op.latency} | {op.arity} | "
+             f"{op.semantics.replace('|', chr(92) + '|')} |"
              for op in OPS]
     return "\n".join(rows)

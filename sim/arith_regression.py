@@ -26,7 +26,7 @@ from .runner import build, run_cocotb
 from .tops import HARNESS_WIDTH
 from .verilog import generate
 
-__all__ = ["Plan", "OpRow", "Regression", "make_plan", "run_plan", "format_table",
+__all__ = ["Plan", "OpRow", "Regression", "make_plan", "explicit_plan", "run_plan", "format_table",
            "FP_RANDOM", "INT_RANDOM"]
 
 FP_RANDOM = 200_000  # random operand pairs per fp op (issue 2: at least 200,000)
@@ -108,11 +108,13 @@ def make_plan(seed: int, *, ops: list[str] | None = None, fp_random: int = FP_RA
         rows_counted.append(counted.reshape(cycles, lanes))
         rows_block.append(np.full(cycles, index))
 
-    blocks = list(names)
-    for index, name in enumerate(names):
+    blocks = []
+    for name in names:
         n_random = fp_random if OP_BY_NAME[name].op_class.name in FP_CLASSES else int_random
         a, b, c = operands(name, rng, n_random, corners=corners)
-        add_block(index, np.full(len(a), OP_BY_NAME[name].code), a, b, c)
+        if len(a):
+            blocks.append(name)
+            add_block(len(blocks) - 1, np.full(len(a), OP_BY_NAME[name].code), a, b, c)
     if mixed_cycles:
         blocks.append(MIXED)
         n = mixed_cycles * lanes
@@ -152,10 +154,31 @@ def make_plan(seed: int, *, ops: list[str] | None = None, fp_random: int = FP_RA
     return Plan(sr_seed, codes, a, b, c, valid, block, counted, blocks, expected)
 
 
+def explicit_plan(seed: int, name: str, a: np.ndarray, *, lanes: int = HARNESS_WIDTH) -> Plan:
+    """A plan of op *name* on the given *a* operands (b and c zero), no idle cycles, generator *seed*."""
+    code = OP_BY_NAME[name].code if name in OP_BY_NAME else None
+    if code is None:
+        raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(OP_BY_NAME)}")
+    if len(a) % lanes:
+        raise ValueError(f"{len(a)} operands do not fill whole cycles of {lanes} lanes")
+    a = np.asarray(a, np.uint32).reshape(-1, lanes)
+    codes = np.full(a.shape, code)
+    zeros = np.zeros_like(a)
+    valid = np.ones(len(a), bool)
+    expected = evaluate(codes, a, zeros, zeros, seed=seed, lane0=0)
+    return Plan(seed, codes, a, zeros, zeros, valid, np.zeros(len(a), int), np.ones(a.shape, bool), [name],
+                expected)
+
+
 def run_plan(plan: Plan, cfg: ArrayConfig, *, simulator: str = "verilator", tag: str = "regression",
              waves: bool = False) -> Regression:
-    """Run *plan* on the ArithHarness in *simulator*; compare with the golden model per op."""
-    gen = generate("arith_harness", cfg)
+    """Run *plan* on the ArithHarness in *simulator*; compare with the golden model per op.
+
+    A plan of one lane runs on the one-lane top (``arith_lane``), any other on ``arith_harness``.
+    """
+    if plan.lanes not in (1, HARNESS_WIDTH):
+        raise ValueError(f"a plan has 1 or {HARNESS_WIDTH} lanes (the generated harness tops), not {plan.lanes}")
+    gen = generate("arith_lane" if plan.lanes == 1 else "arith_harness", cfg)
     _, build_seconds = build(gen, simulator, waves=waves)
     test_dir = BUILD / "runs" / f"arith-{tag}-{simulator}-{os.getpid()}"
     test_dir.mkdir(parents=True, exist_ok=True)

@@ -1,2 +1,242 @@
-def main():
-    raise SystemExit("rdagen: not yet")
+"""The ``rdagen`` command: every flow of the project (the Makefile targets are thin wrappers over it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rtl.config import PRESETS, ArrayConfig, load
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def _config(spec: str) -> ArrayConfig:
+    try:
+        return load(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- config ---------------------------------------------------------------------------------------------
+def cmd_config(args) -> int:
+    if args.action == "list":
+        for name, cfg in PRESETS.items():
+            print(f"{name:12} {cfg.lanes} lanes x {cfg.stages} stages, {cfg.rows}x{cfg.cols} array, "
+                  f"PMU {cfg.lanes} x {cfg.pmu_depth} words, hash {cfg.hash}")
+        return 0
+    if args.action == "fields":
+        print(ArrayConfig.describe())
+        return 0
+    if not args.target:
+        raise UsageError(f"rdagen config {args.action} needs a preset name or a JSON file")
+    if args.action == "show":
+        if args.target not in PRESETS and not Path(args.target).exists():
+            raise UsageError(f"unknown preset {args.target!r}; valid presets: {', '.join(PRESETS)} "
+                             f"(or give the path of a JSON file)")
+        cfg = _config(args.target)
+        print(json.dumps({**cfg.to_dict(), "hash": cfg.hash}, indent=2))
+        return 0
+    # check
+    path = Path(args.target)
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    try:
+        cfg = ArrayConfig.from_json(path.read_text(), source=str(path))
+    except ValueError as exc:
+        print(f"invalid: {exc}", file=sys.stderr)
+        return 1
+    print(f"valid: {path} ({cfg.name}, hash {cfg.hash})")
+    return 0
+
+
+# -- sim ------------------------------------------------------------------------------------------------
+def cmd_sim(args) -> int:
+    from .arith_regression import FP_RANDOM, format_table, make_plan, run_plan
+    from .waves import run_waves
+
+    cfg = _config(args.config)
+    fp_random = FP_RANDOM if args.fp_random is None else args.fp_random
+    print(f"rdagen sim: arithmetic regression on {args.simulator}, config {cfg.name} (hash {cfg.hash}), "
+          f"seed {args.seed} (rerun with --seed {args.seed})")
+    print(f"  {fp_random} random operand pairs per fp op, corner values crossed exhaustively")
+    started = time.perf_counter()
+    plan = make_plan(args.seed, fp_random=fp_random, int_random=max(fp_random // 10, 1))
+    print(f"  plan: {plan.codes.shape[0]} cycles x {plan.lanes} lanes; building/running the model ...", flush=True)
+    reg = run_plan(plan, cfg, simulator=args.simulator, tag="sim")
+    print()
+    print(format_table(reg))
+    print()
+    build = f"{reg.build_seconds:.1f} s build, " if reg.build_seconds else "model from cache, "
+    print(f"{build}{reg.sim_seconds:.1f} s simulation, {reg.vectors / reg.sim_seconds:,.0f} ops checked/s, "
+          f"{time.perf_counter() - started:.1f} s in all")
+    for line in reg.first_mismatches:
+        print("  MISMATCH", line)
+    vcd_ok = True
+    if args.vcd != "none":
+        vcd, wave_reg = run_waves("mixed", cfg, seed=args.seed)
+        if args.vcd:
+            target = Path(args.vcd)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            vcd = vcd.replace(target)
+        vcd_ok = wave_reg.mismatches == 0
+        print(f"VCD (mixed ops through one lane, {wave_reg.cycles} cycles"
+              f"{'' if vcd_ok else ', MISMATCHES'}): {vcd}")
+    ok = reg.mismatches == 0 and vcd_ok
+    print("PASS" if ok else f"FAIL: {reg.mismatches} mismatches")
+    return 0 if ok else 1
+
+
+# -- synth ----------------------------------------------------------------------------------------------
+def cmd_synth(args) -> int:
+    from synth.yosys import synthesize
+
+    from .paths import BUILD
+    from .tops import TOPS, top
+    from .verilog import generate
+
+    if not args.unit:
+        raise UsageError(f"give a unit: make synth UNIT=<unit>; valid units: {', '.join(TOPS)}")
+    try:
+        top(args.unit)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    cfg = _config(args.config)
+    gen = generate(args.unit, cfg)
+    print(f"rdagen synth: {args.unit} for {cfg.name} ({gen.path}) ...", flush=True)
+    report = synthesize(gen.path, gen.module, BUILD / "synth", unit=args.unit, config=cfg.name,
+                        config_hash=cfg.hash)
+    print(f"  cells {report['cells']}, flip-flops {report['flipflops']}, longest path {report['longest_path']}, "
+          f"{report['seconds']} s")
+    print(f"  report: {BUILD / 'synth' / f'{args.unit}-{cfg.name}.json'} (and .md)")
+    return 0
+
+
+# -- lint -----------------------------------------------------------------------------------------------
+def cmd_lint(args) -> int:
+    from .lint import WAIVERS, lint
+    from .tops import TOPS, top
+    from .verilog import generate
+
+    cfg = _config(args.config)
+    names = list(TOPS)
+    if args.unit:
+        try:
+            top(args.unit)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        names = [args.unit]
+    print(f"verilator --lint-only -Wall, waived: {', '.join(WAIVERS)} (see sim/lint.py for why)")
+    failed = 0
+    for name in names:
+        result = lint(generate(name, cfg))
+        print(f"  {name:14} {'clean' if result.clean else f'{len(result.warnings)} warnings'}")
+        for line in result.warnings[:20]:
+            print(f"      {line}")
+        failed += not result.clean
+    return 1 if failed else 0
+
+
+# -- waves ----------------------------------------------------------------------------------------------
+def cmd_waves(args) -> int:
+    from .waves import WAVE_TESTS, run_waves
+
+    if not args.test or args.test not in WAVE_TESTS:
+        what = f"unknown test {args.test!r}" if args.test else "give a test: make waves TEST=<test>"
+        raise UsageError(f"{what}; valid tests: {', '.join(WAVE_TESTS)}")
+    cfg = _config(args.config)
+    vcd, reg = run_waves(args.test, cfg, seed=args.seed)
+    print(f"{args.test}: {reg.vectors} operations, {reg.mismatches} mismatches against the golden model")
+    print(vcd)
+    return 0 if reg.mismatches == 0 else 1
+
+
+# -- bench ----------------------------------------------------------------------------------------------
+def cmd_bench(args) -> int:
+    from bench.arith import run
+
+    cfg = _config(args.config)
+    out = run(cfg, seed=args.seed, fp_random=args.fp_random)
+    print(f"results: {out}")
+    return 0
+
+
+# -- ops ------------------------------------------------------------------------------------------------
+def cmd_ops(args) -> int:
+    from rtl.ops import table_markdown
+
+    print(table_markdown())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rdagen", description="rdagen: reconfigurable dataflow accelerator "
+                                     "generator (RTL, golden models, simulation, synthesis)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    def config_arg(p):
+        p.add_argument("--config", default="small", help="preset name or JSON file (default: small)")
+
+    p = add("config", cmd_config, "show, check or list ArrayConfigs")
+    p.add_argument("action", choices=["show", "check", "list", "fields"],
+                   help="show PRESET|FILE as JSON; check FILE; list the presets; fields and their ranges")
+    p.add_argument("target", nargs="?", help="preset name or JSON file")
+
+    p = add("sim", cmd_sim, "RTL simulation checked against the golden model; prints a table and a VCD path")
+    config_arg(p)
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator")
+    p.add_argument("--fp-random", type=int, default=None, help="random vectors per fp op (default 200000)")
+    p.add_argument("--vcd", default="", help="where to write the VCD (default build/waves/...; 'none' to skip)")
+
+    p = add("synth", cmd_synth, "Yosys synthesis of one unit; writes build/synth/<unit>-<config>.json and .md")
+    p.add_argument("--unit", default="", help="unit (top) name; see `rdagen lint` for the list")
+    config_arg(p)
+
+    p = add("lint", cmd_lint, "verilator --lint-only on every generated top (or one with --unit)")
+    p.add_argument("--unit", default="", help="lint only this top")
+    config_arg(p)
+
+    p = add("waves", cmd_waves, "run one test with tracing and print the path of its VCD")
+    p.add_argument("--test", default="", help="test name (an op name, or 'mixed')")
+    p.add_argument("--seed", type=int, default=1)
+    config_arg(p)
+
+    p = add("bench", cmd_bench, "benchmarks; writes bench/results/*.json")
+    config_arg(p)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
+
+    add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from synth.yosys import SynthFailed
+
+    from .runner import SimulationFailed
+
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"rdagen {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (SimulationFailed, SynthFailed) as exc:
+        print(f"rdagen {args.command}: FAILED: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -94,15 +94,19 @@ def _build_args(simulator: str) -> list[str]:
     return []
 
 
-def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = False) -> tuple[Path, float]:
-    """Build (or reuse) the simulation model of *gen*; returns (build dir, seconds spent building)."""
+def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = False,
+          cached: bool = True) -> tuple[Path, float]:
+    """Build (or reuse) the simulation model of *gen*; returns (build dir, seconds spent building).
+
+    ``cached=False`` builds afresh in a separate directory (for benchmarks of the build itself).
+    """
     runner = _runner(simulator)
     args = _build_args(simulator)
     key = hashlib.sha256("\0".join([gen.digest, simulator, str(waves), *args]).encode()).hexdigest()[:16]
-    build_dir = BUILD / "sim" / simulator / f"{gen.top}-{key}"
+    build_dir = BUILD / ("sim" if cached else "sim-fresh") / simulator / f"{gen.top}-{key}"
     marker = build_dir / ".built"
     with _locked(build_dir.with_suffix(".lock")):
-        if marker.exists():
+        if marker.exists() and cached:
             return build_dir, 0.0
         if build_dir.exists():
             shutil.rmtree(build_dir)  # a build interrupted earlier

@@ -83,6 +83,8 @@ TOPS: dict[str, Top] = {
               lambda cfg: FunctionalUnit(lane=0)),
     "arith_harness": Top("arith_harness", f"{HARNESS_WIDTH} FunctionalUnits side by side (regression top)",
                          lambda cfg: ArithHarness(HARNESS_WIDTH)),
+    "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
+                      lambda cfg: ArithHarness(1)),
 }
 
 

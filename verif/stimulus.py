@@ -96,6 +96,9 @@ def operands(name: str, rng: np.random.Generator, n_random: int, *, corners: boo
         ra, rb = (_random_fp if is_float_op(name) else _random_int)(rng, n_random)
         parts_a.append(ra)
         parts_b.append(rb)
+    if not parts_a:
+        empty = np.zeros(0, U32)
+        return empty, empty, empty
     a = np.concatenate(parts_a).astype(U32)
     b = np.concatenate(parts_b).astype(U32)
     c = np.where(rng.random(len(a)) < 0.5, U32(0), rng.integers(0, 2**32, len(a), dtype=np.uint64).astype(U32))

@@ -1,0 +1,110 @@
+"""The flows around the RTL: lint, synthesis reports, waveforms, the command line and the Makefile."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from vcd.reader import TokenKind, tokenize
+
+from rtl.config import preset
+from sim.lint import WAIVERS, lint
+from sim.paths import ROOT
+from sim.tops import TOPS
+from sim.verilog import generate
+from synth import yosys
+from synth.yosys import SynthFailed, synthesize
+
+CONFIGS = ["small", "medium"]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("name", list(TOPS))
+def test_lint_clean(name, config):
+    result = lint(generate(name, preset(config)))
+    assert result.clean, "\n".join(result.warnings[:20])
+
+
+def test_lint_reports_a_real_problem(tmp_path):
+    """The waivers do not hide design problems: an incomplete case (the FU's old bug) is reported."""
+    bad = tmp_path / "bad.v"
+    bad.write_text("module bad(input [1:0] s, output reg y);\n"
+                   "  always @* case (s) 2'd0: y = 1'b0; 2'd1: y = 1'b1; endcase\nendmodule\n")
+    gen = generate("int_alu", preset("small"))
+    result = lint(type(gen)("bad", "bad", bad, "0", 0.0))
+    assert not result.clean and any("CASEINCOMPLETE" in w or "LATCH" in w for w in result.warnings)
+    assert len(WAIVERS) <= 6
+
+
+def test_synth_report(tmp_path):
+    cfg = preset("small")
+    gen = generate("int_alu", cfg)
+    report = synthesize(gen.path, gen.module, tmp_path, unit="int_alu", config=cfg.name, config_hash=cfg.hash)
+    on_disk = json.loads((tmp_path / "int_alu-small.json").read_text())
+    assert on_disk == report
+    for key in ("unit", "config", "cells", "cells_by_type", "flipflops", "longest_path", "seconds"):
+        assert key in report
+    assert report["flipflops"] == 33  # the registered 32-bit result and its valid bit
+    assert report["cells"] == sum(report["cells_by_type"].values()) > 100
+    assert 5 < report["longest_path"] < 200
+    assert "| cells |" in (tmp_path / "int_alu-small.md").read_text()
+
+
+def test_synth_fails_loudly_without_statistics(tmp_path, monkeypatch):
+    """A Yosys that exits 0 without printing statistics (as the broken yowasp 0.70 build does) is an error."""
+    monkeypatch.setattr(yosys, "yosys_command", lambda: ["true"])
+    gen = generate("int_alu", preset("small"))
+    with pytest.raises(SynthFailed, match="printed no statistics"):
+        synthesize(gen.path, gen.module, tmp_path, unit="int_alu", config="small", config_hash="0")
+    assert not (tmp_path / "int_alu-small.json").exists()
+
+
+def _rdagen(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_waves_writes_a_vcd():
+    run = _rdagen("waves", "--test", "fmul")
+    assert run.returncode == 0, run.stdout + run.stderr
+    path = run.stdout.strip().splitlines()[-1]
+    assert path.endswith(".vcd")
+    scopes, signals, changes, last_time = set(), set(), 0, 0
+    with open(path, "rb") as handle:
+        for token in tokenize(handle):
+            if token.kind is TokenKind.SCOPE:
+                scopes.add(token.scope.ident)
+            elif token.kind is TokenKind.VAR:
+                signals.add(token.var.reference)
+            elif token.kind is TokenKind.CHANGE_TIME:
+                last_time = token.time_change
+            elif token.kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR):
+                changes += 1
+    assert {"a", "b", "out", "out_valid", "clk"} <= signals, sorted(signals)[:30]
+    assert any(s.startswith("fu0") for s in scopes), scopes
+    assert changes > 1000 and last_time > 400 * 10_000  # 400 operations at 10 ns (1 ps resolution)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["synth", "--unit", "nosuch"], "valid units: int_alu"),
+    (["synth"], "valid units"),
+    (["waves", "--test", "nosuch"], "valid tests: pass"),
+    (["lint", "--unit", "nosuch"], "valid units"),
+    (["sim", "--config", "nosuch"], "neither a preset"),
+])
+def test_cli_bad_input_lists_valid_values(args, message):
+    run = _rdagen(*args)
+    assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_every_subcommand_has_help():
+    for command in ("sim", "synth", "lint", "waves", "bench", "config", "ops"):
+        run = _rdagen(command, "--help")
+        assert run.returncode == 0 and "usage: rdagen" in run.stdout, command
+
+
+def test_make_help_lists_every_target():
+    run = subprocess.run(["make", "-s", "help"], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0
+    for target in ("test", "sim", "synth", "lint", "waves", "bench", "config", "clean"):
+        assert f"make {target}" in run.stdout, target

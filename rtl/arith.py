@@ -9,7 +9,9 @@ canonical NaN); ops of another class give an unspecified result that the Functio
 """
 
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from types import SimpleNamespace
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -45,6 +47,11 @@ def _pipe(m: Module, value, name: str, stages: int = 1):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def _stage(m: Module, **values) -> SimpleNamespace:
+    """One pipeline register for each named value: the group a stage hands to the next."""
+    return SimpleNamespace(**{name: _pipe(m, value, name) for name, value in values.items()})
 
 
 def _leading_zeros(m: Module, value, name: str):
@@ -241,54 +248,52 @@ class FpAdd(_Unit):
 
         # -- stage 1: order the operands so that |big| >= |small| ------------------------------------
         swap = b.mag > a.mag
-        s1_big_sign = _pipe(m, Mux(swap, b.sign, a.sign), "big_sign")
-        s1_big_exp = _pipe(m, Mux(swap, b.exp, a.exp), "big_exp")
-        s1_big_mant = _pipe(m, Mux(swap, b.mant, a.mant), "big_mant")
-        s1_small_mant = _pipe(m, Mux(swap, a.mant, b.mant), "small_mant")
-        s1_shift = _pipe(m, Mux(swap, b.exp - a.exp, a.exp - b.exp)[0:8], "shift")
-        s1_subtract = _pipe(m, a.sign ^ b.sign, "subtract")
-        s1_nan = _pipe(m, a.nan | b.nan | (a.inf & b.inf & (a.sign != b.sign)), "nan")
-        s1_inf = _pipe(m, a.inf | b.inf, "inf")
-        s1_inf_sign = _pipe(m, Mux(a.inf, a.sign, b.sign), "inf_sign")
+        s1 = _stage(
+            m,
+            big_sign=Mux(swap, b.sign, a.sign),
+            big_exp=Mux(swap, b.exp, a.exp),
+            big_mant=Mux(swap, b.mant, a.mant),
+            small_mant=Mux(swap, a.mant, b.mant),
+            shift=Mux(swap, b.exp - a.exp, a.exp - b.exp)[0:8],
+            subtract=a.sign ^ b.sign,
+            nan=a.nan | b.nan | (a.inf & b.inf & (a.sign != b.sign)),
+            inf=a.inf | b.inf,
+            inf_sign=Mux(a.inf, a.sign, b.sign),
+        )
 
         # -- stage 2: align and add; 24-bit significands extended by guard, round and sticky bits -----
-        small_ext = Cat(Const(0, 3), s1_small_mant)  # 27 bits
+        small_ext = Cat(Const(0, 3), s1.small_mant)  # 27 bits
         aligned = Signal(27)
-        with m.If(s1_shift >= 27):
+        with m.If(s1.shift >= 27):
             m.d.comb += aligned.eq(small_ext != 0)
         with m.Else():
-            shift = s1_shift[0:5]
+            shift = s1.shift[0:5]
             lost = (small_ext & ((Const(1, 32) << shift) - 1)[0:27]) != 0
             m.d.comb += aligned.eq((small_ext >> shift) | lost)
-        big_ext = Cat(Const(0, 3), s1_big_mant)
+        big_ext = Cat(Const(0, 3), s1.big_mant)
         total = Signal(28)
-        m.d.comb += total.eq(Mux(s1_subtract, big_ext - aligned, big_ext + aligned))
-        s2_total = _pipe(m, total, "total")
-        s2_exp = _pipe(m, s1_big_exp, "exp")
-        s2_sign = _pipe(m, s1_big_sign, "sign")
-        s2_subtract = _pipe(m, s1_subtract, "subtract")
-        s2_nan = _pipe(m, s1_nan, "nan")
-        s2_inf = _pipe(m, s1_inf, "inf")
-        s2_inf_sign = _pipe(m, s1_inf_sign, "inf_sign")
+        m.d.comb += total.eq(Mux(s1.subtract, big_ext - aligned, big_ext + aligned))
+        s2 = _stage(m, total=total, exp=s1.big_exp, sign=s1.big_sign, subtract=s1.subtract, nan=s1.nan,
+                    inf=s1.inf, inf_sign=s1.inf_sign)
 
         # -- stage 3: normalise, round, pack --------------------------------------------------------
         mant = Signal(24)
         guard = Signal()
         sticky = Signal()
         exp = Signal(signed(11))
-        lz = _leading_zeros(m, s2_total[0:27], "lz")
+        lz = _leading_zeros(m, s2.total[0:27], "lz")
         normalised = Signal(27)
-        m.d.comb += normalised.eq((s2_total[0:27] << lz)[0:27])
-        with m.If(s2_total[27]):  # carry out of the addition: shift right by one
-            m.d.comb += [mant.eq(s2_total[4:28]), guard.eq(s2_total[3]),
-                         sticky.eq(s2_total[0:3] != 0), exp.eq(s2_exp + 1)]
+        m.d.comb += normalised.eq((s2.total[0:27] << lz)[0:27])
+        with m.If(s2.total[27]):  # carry out of the addition: shift right by one
+            m.d.comb += [mant.eq(s2.total[4:28]), guard.eq(s2.total[3]),
+                         sticky.eq(s2.total[0:3] != 0), exp.eq(s2.exp + 1)]
         with m.Else():
             m.d.comb += [mant.eq(normalised[3:27]), guard.eq(normalised[2]),
-                         sticky.eq(normalised[0:2] != 0), exp.eq(s2_exp - lz)]
+                         sticky.eq(normalised[0:2] != 0), exp.eq(s2.exp - lz)]
         r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
         # An exact zero sum is +0, unless both operands were zeros of the same sign (-0 + -0 = -0).
-        result = _pack(m, s2_sign, r_exp, r_mant, nan=s2_nan, inf=s2_inf, inf_sign=s2_inf_sign,
-                       zero=s2_total == 0, zero_sign=s2_sign & ~s2_subtract, name="packed")
+        result = _pack(m, s2.sign, r_exp, r_mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.inf_sign,
+                       zero=s2.total == 0, zero_sign=s2.sign & ~s2.subtract, name="packed")
         self._finish(m, result)
         return m
 
@@ -307,35 +312,34 @@ class FpMul(_Unit):
         a, b = _Fp32(self.i.a), _Fp32(self.i.b)
 
         # -- stage 1 ---------------------------------------------------------------------------------
-        s1_product = _pipe(m, (a.mant * b.mant)[0:48], "product")
-        s1_exp = _pipe(m, a.exp + b.exp - 127, "exp")  # biased exponent of the product, signed
-        s1_sign = _pipe(m, a.sign ^ b.sign, "sign")
-        s1_nan = _pipe(m, a.nan | b.nan | (a.inf & b.zero) | (a.zero & b.inf), "nan")
-        s1_inf = _pipe(m, a.inf | b.inf, "inf")
-        s1_zero = _pipe(m, a.zero | b.zero, "zero")
+        s1 = _stage(
+            m,
+            product=(a.mant * b.mant)[0:48],
+            exp=a.exp + b.exp - 127,  # biased exponent of the product, signed
+            sign=a.sign ^ b.sign,
+            nan=a.nan | b.nan | (a.inf & b.zero) | (a.zero & b.inf),
+            inf=a.inf | b.inf,
+            zero=a.zero | b.zero,
+        )
 
         # -- stage 2: the product of two significands in [1, 2) lies in [1, 4) --------------------------
         mant = Signal(24)
         guard = Signal()
         sticky = Signal()
         exp = Signal(signed(11))
-        with m.If(s1_product[47]):
-            m.d.comb += [mant.eq(s1_product[24:48]), guard.eq(s1_product[23]),
-                         sticky.eq(s1_product[0:23] != 0), exp.eq(s1_exp + 1)]
+        product = s1.product
+        with m.If(product[47]):
+            m.d.comb += [mant.eq(product[24:48]), guard.eq(product[23]),
+                         sticky.eq(product[0:23] != 0), exp.eq(s1.exp + 1)]
         with m.Else():
-            m.d.comb += [mant.eq(s1_product[23:47]), guard.eq(s1_product[22]),
-                         sticky.eq(s1_product[0:22] != 0), exp.eq(s1_exp)]
+            m.d.comb += [mant.eq(product[23:47]), guard.eq(product[22]),
+                         sticky.eq(product[0:22] != 0), exp.eq(s1.exp)]
         r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
-        s2_mant = _pipe(m, r_mant, "mant")
-        s2_exp = _pipe(m, r_exp, "exp")
-        s2_sign = _pipe(m, s1_sign, "sign")
-        s2_nan = _pipe(m, s1_nan, "nan")
-        s2_inf = _pipe(m, s1_inf, "inf")
-        s2_zero = _pipe(m, s1_zero, "zero")
+        s2 = _stage(m, mant=r_mant, exp=r_exp, sign=s1.sign, nan=s1.nan, inf=s1.inf, zero=s1.zero)
 
         # -- stage 3 ---------------------------------------------------------------------------------
-        result = _pack(m, s2_sign, s2_exp, s2_mant, nan=s2_nan, inf=s2_inf, inf_sign=s2_sign,
-                       zero=s2_zero, zero_sign=s2_sign, name="packed")
+        result = _pack(m, s2.sign, s2.exp, s2.mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.sign,
+                       zero=s2.zero, zero_sign=s2.sign, name="packed")
         self._finish(m, result)
         return m
 
@@ -378,26 +382,21 @@ class Convert(_Unit):
         int_mag = Signal(32)
         m.d.comb += int_mag.eq(Mux(negative, -a_word, a_word))
         lz = _leading_zeros(m, int_mag, "lz")
-        s1_int_mag = _pipe(m, int_mag, "int_mag")
-        s1_lz = _pipe(m, lz, "lz")
-        s1_negative = _pipe(m, negative, "negative")
-        s1_op = _pipe(m, self.i.op, "op")
-        s1_f2i = _pipe(m, f2i, "f2i")
-        s1_bf16 = _pipe(m, bf16, "bf16")
+        s1 = _stage(m, int_mag=int_mag, lz=lz, negative=negative, op=self.i.op, f2i=f2i, bf16=bf16)
 
         # -- stage 2: i2f normalise and round ---------------------------------------------------------
         norm = Signal(32)
-        m.d.comb += norm.eq((s1_int_mag << s1_lz)[0:32])
-        r_mant, r_exp = _round_rne(m, norm[8:32], norm[7], norm[0:7] != 0, 127 + 31 - s1_lz, "round")
-        i2f = Mux(s1_int_mag == 0, 0, Cat(r_mant[0:23], r_exp[0:8], s1_negative))
+        m.d.comb += norm.eq((s1.int_mag << s1.lz)[0:32])
+        r_mant, r_exp = _round_rne(m, norm[8:32], norm[7], norm[0:7] != 0, 127 + 31 - s1.lz, "round")
+        i2f = Mux(s1.int_mag == 0, 0, Cat(r_mant[0:23], r_exp[0:8], s1.negative))
         result = Signal(32)
-        with m.Switch(s1_op):
+        with m.Switch(s1.op):
             with m.Case(Op.I2F):
                 m.d.comb += result.eq(i2f)
             with m.Case(Op.F2I):
-                m.d.comb += result.eq(s1_f2i)
+                m.d.comb += result.eq(s1.f2i)
             with m.Default():
-                m.d.comb += result.eq(s1_bf16)
+                m.d.comb += result.eq(s1.bf16)
         self._finish(m, result)
         return m
 

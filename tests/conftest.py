@@ -11,7 +11,6 @@ import os
 import zlib
 
 import numpy as np
-import pytest
 
 
 def pytest_addoption(parser):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from rtl.config import preset
-from sim.arith_regression import FP_RANDOM, explicit_plan, format_table, make_plan, run_plan
+from rtl.ops import OPS
+from sim.arith_regression import FP_RANDOM, INT_RANDOM, explicit_plan, format_table, make_plan, run_plan
 from sim.runner import icarus_available
 from verif.stimulus import FP_CORNERS, INT_CORNERS
 
@@ -26,22 +27,39 @@ def _check(reg):
     assert reg.mismatches == 0, f"{reg.mismatches} mismatches, first: {reg.first_mismatches[:3]}"
 
 
-def test_every_op_corners_and_random_on_verilator(request):
-    """The full cross product of corner values and >= 200,000 random operand pairs per fp op."""
+FP_BINARY = ("fadd", "fsub", "fmul", "fmin", "fmax", "flt", "feq")
+FP_UNARY = ("fabs", "fneg", "f2i", "f2bf", "f2bf_sr")
+
+
+@pytest.mark.parametrize("name", [op.name for op in OPS])
+def test_op_corners_and_random_on_verilator(name, request):
+    """One op: the full cross product of corner values, then random operands (>= 200,000 for fp ops),
+    all 32 lanes per cycle, with idle cycles interleaved."""
     seed = test_seed(request)
     print(f"[seed] {seed}")
-    plan = make_plan(seed)
-    reg = run_plan(plan, SMALL, tag="full")
+    plan = make_plan(seed, ops=[name], mixed_cycles=0)
+    reg = run_plan(plan, SMALL, tag=f"op-{name}")
     _check(reg)
-    rows = {r.op: r for r in reg.rows}
-    for name, row in rows.items():
-        if name in ("fadd", "fsub", "fmul", "fmin", "fmax", "flt", "feq"):
-            assert row.vectors >= FP_RANDOM + len(FP_CORNERS) ** 2, name
-        elif name in ("fabs", "fneg", "f2i", "f2bf", "f2bf_sr"):
-            assert row.vectors >= FP_RANDOM + len(FP_CORNERS), name
-        elif name == "i2f":
-            assert row.vectors >= FP_RANDOM + len(INT_CORNERS), name
+    (row,) = reg.rows
+    if name in FP_BINARY:
+        assert row.vectors >= FP_RANDOM + len(FP_CORNERS) ** 2
+    elif name in FP_UNARY:
+        assert row.vectors >= FP_RANDOM + len(FP_CORNERS)
+    elif name == "i2f":
+        assert row.vectors >= FP_RANDOM + len(INT_CORNERS)
+    else:
+        assert row.vectors >= INT_RANDOM
     assert reg.cycles > len(plan.expected)  # idle cycles were interleaved
+
+
+def test_all_ops_interleaved_on_verilator(request):
+    """Random ops in every lane and cycle: no op disturbs another's result or the SR generators."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    reg = run_plan(make_plan(seed, fp_random=0, int_random=0, corners=False, mixed_cycles=8_000), SMALL,
+                   tag="mixed")
+    _check(reg)
+    assert reg.vectors == 8_000 * 32
 
 
 def _sr_plan(seed, value):

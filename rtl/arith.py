@@ -49,9 +49,9 @@ def _pipe(m: Module, value, name: str, stages: int = 1):
     return value
 
 
-def _stage(m: Module, **values) -> SimpleNamespace:
-    """One pipeline register for each named value: the group a stage hands to the next."""
-    return SimpleNamespace(**{name: _pipe(m, value, name) for name, value in values.items()})
+def _stage(m: Module, depth: int, **values) -> SimpleNamespace:
+    """*depth* (0 or 1) pipeline registers for each named value: the group a stage hands to the next."""
+    return SimpleNamespace(**{name: _pipe(m, value, name, depth) for name, value in values.items()})
 
 
 def _leading_zeros(m: Module, value, name: str):
@@ -114,15 +114,29 @@ def _pack(m: Module, sign, exp, mant, *, nan, inf, inf_sign, zero, zero_sign, na
 
 
 class _Unit(wiring.Component):
-    """Common shape of the class units: operands in, one result ``latency`` cycles later."""
+    """Common shape of the class units: operands in, one result ``latency`` cycles later.
+
+    ``registered=False`` builds the same logic with no registers (latency 0): for loops that must
+    close in one cycle, such as the PCU accumulator.
+    """
 
     latency = 0  # each subclass sets its class latency from the op table
     i: In(OperandSignature)
     o: Out(ResultSignature)
 
+    def __init__(self, registered: bool = True):
+        self.registered = registered
+        if not registered:
+            self.latency = 0
+        super().__init__()
+
+    @property
+    def _depth(self) -> int:
+        return 1 if self.registered else 0
+
     def _finish(self, m: Module, result):
         """Register *result* (computed from the last pipeline stage) and align ``o.valid`` with it."""
-        m.d.sync += self.o.data.eq(result)
+        m.d[("sync" if self.registered else "comb")] += self.o.data.eq(result)
         m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", self.latency))
 
 
@@ -182,8 +196,8 @@ class IntMul(_Unit):
 
     def elaborate(self, platform):
         m = Module()
-        a = _pipe(m, self.i.a, "a")
-        b = _pipe(m, self.i.b, "b")
+        a = _pipe(m, self.i.a, "a", self._depth)
+        b = _pipe(m, self.i.b, "b", self._depth)
         self._finish(m, (a * b)[0:32])
         return m
 
@@ -249,7 +263,7 @@ class FpAdd(_Unit):
         # -- stage 1: order the operands so that |big| >= |small| ------------------------------------
         swap = b.mag > a.mag
         s1 = _stage(
-            m,
+            m, self._depth,
             big_sign=Mux(swap, b.sign, a.sign),
             big_exp=Mux(swap, b.exp, a.exp),
             big_mant=Mux(swap, b.mant, a.mant),
@@ -273,7 +287,7 @@ class FpAdd(_Unit):
         big_ext = Cat(Const(0, 3), s1.big_mant)
         total = Signal(28)
         m.d.comb += total.eq(Mux(s1.subtract, big_ext - aligned, big_ext + aligned))
-        s2 = _stage(m, total=total, exp=s1.big_exp, sign=s1.big_sign, subtract=s1.subtract, nan=s1.nan,
+        s2 = _stage(m, self._depth, total=total, exp=s1.big_exp, sign=s1.big_sign, subtract=s1.subtract, nan=s1.nan,
                     inf=s1.inf, inf_sign=s1.inf_sign)
 
         # -- stage 3: normalise, round, pack --------------------------------------------------------
@@ -313,7 +327,7 @@ class FpMul(_Unit):
 
         # -- stage 1 ---------------------------------------------------------------------------------
         s1 = _stage(
-            m,
+            m, self._depth,
             product=(a.mant * b.mant)[0:48],
             exp=a.exp + b.exp - 127,  # biased exponent of the product, signed
             sign=a.sign ^ b.sign,
@@ -335,7 +349,7 @@ class FpMul(_Unit):
             m.d.comb += [mant.eq(product[23:47]), guard.eq(product[22]),
                          sticky.eq(product[0:22] != 0), exp.eq(s1.exp)]
         r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
-        s2 = _stage(m, mant=r_mant, exp=r_exp, sign=s1.sign, nan=s1.nan, inf=s1.inf, zero=s1.zero)
+        s2 = _stage(m, self._depth, mant=r_mant, exp=r_exp, sign=s1.sign, nan=s1.nan, inf=s1.inf, zero=s1.zero)
 
         # -- stage 3 ---------------------------------------------------------------------------------
         result = _pack(m, s2.sign, s2.exp, s2.mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.sign,
@@ -382,7 +396,7 @@ class Convert(_Unit):
         int_mag = Signal(32)
         m.d.comb += int_mag.eq(Mux(negative, -a_word, a_word))
         lz = _leading_zeros(m, int_mag, "lz")
-        s1 = _stage(m, int_mag=int_mag, lz=lz, negative=negative, op=self.i.op, f2i=f2i, bf16=bf16)
+        s1 = _stage(m, self._depth, int_mag=int_mag, lz=lz, negative=negative, op=self.i.op, f2i=f2i, bf16=bf16)
 
         # -- stage 2: i2f normalise and round ---------------------------------------------------------
         norm = Signal(32)
@@ -417,7 +431,8 @@ class FunctionalUnit(wiring.Component):
     is high (reseed wins over an f2bf_sr op in the same cycle, which then uses the old state) and
     steps once for each valid f2bf_sr op.
 
-    Parameters: ``lane``, this unit's lane index (it selects the generator's initial state).
+    Parameters: ``lane``, this unit's lane index (it selects the generator's initial state);
+    ``registered=False`` gives the same ops with no pipeline registers (latency 0).
     """
 
     latency = FU_LATENCY
@@ -427,10 +442,13 @@ class FunctionalUnit(wiring.Component):
     seed: In(32)
     reseed: In(1)
 
-    def __init__(self, lane: int = 0):
+    def __init__(self, lane: int = 0, registered: bool = True):
         if not isinstance(lane, int) or lane < 0:
             raise ValueError(f"FunctionalUnit lane = {lane!r} is invalid: must be a non-negative integer")
         self.lane = lane
+        self.registered = registered
+        if not registered:
+            self.latency = 0
         super().__init__()
 
     def elaborate(self, platform):
@@ -447,19 +465,19 @@ class FunctionalUnit(wiring.Component):
 
         results = {}
         for name, cls in UNIT_CLASSES.items():
-            unit = m.submodules[name] = cls()
+            unit = m.submodules[name] = cls(registered=self.registered)
             m.d.comb += [unit.i.valid.eq(self.i.valid), unit.i.op.eq(self.i.op),
                          unit.i.a.eq(self.i.a), unit.i.b.eq(self.i.b), unit.i.c.eq(self.i.c)]
             if cls is Convert:
                 m.d.comb += unit.rand.eq(state[16:32])
-            results[name] = _pipe(m, unit.o.data, f"{name}_out", FU_LATENCY - cls.latency)
+            results[name] = _pipe(m, unit.o.data, f"{name}_out", self.latency - unit.latency)
 
-        op = _pipe(m, self.i.op, "op", FU_LATENCY)
+        op = _pipe(m, self.i.op, "op", self.latency)
         with m.Switch(op):
             for info in OPS:
                 with m.Case(info.code):
                     m.d.comb += self.o.data.eq(results[info.op_class.unit])
             with m.Default():  # codes beyond the op table (the encoders never emit them) give 0
                 m.d.comb += self.o.data.eq(0)
-        m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", FU_LATENCY))
+        m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", self.latency))
         return m

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from amaranth import Module, Signal
 from amaranth.sim import Simulator
 
 __all__ = ["run_unit"]
@@ -51,7 +52,11 @@ def run_unit(unit, codes, a, b, c, *, rand=None, seed=None, gap_every: int = 0, 
             if cycle > 4 * n + 100:
                 raise AssertionError(f"{type(unit).__name__}: only {len(results)} of {n} results appeared")
 
-    sim = Simulator(unit)
+    top = Module()  # gives a combinational unit (registered=False) the clock domain the bench ticks
+    top.submodules.dut = unit
+    toggle = Signal()
+    top.d.sync += toggle.eq(~toggle)
+    sim = Simulator(top)
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     if vcd is not None:

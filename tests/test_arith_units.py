@@ -93,3 +93,22 @@ def test_stochastic_rounding_sequence_depends_only_on_sr_ops(request):
     assert len(set(plain.tolist())) == 2  # it rounds both up and down
     want = evaluate_op("f2bf_sr", x, rand16=sr_random_bits(np.full((64, 1), sr), seed, 1)[:, 0])
     assert np.array_equal(plain, want)
+
+
+@pytest.mark.parametrize("unit_name", sorted(UNIT_CLASSES))
+def test_combinational_variant_matches(unit_name, request):
+    """registered=False (latency 0, used by the PCU accumulator) computes the same results."""
+    rng = seeded_rng(request)
+    ops = [op for op in OPS if op.op_class.unit == unit_name]
+    codes = rng.choice([op.code for op in ops], 200)
+    a, b, c = (np.empty(200, np.uint32) for _ in range(3))
+    for op in ops:
+        mask = codes == op.code
+        a[mask], b[mask], c[mask] = operands(op.name, rng, int(mask.sum()), corners=False)
+    rand = rng.integers(0, 2**16, 200).astype(np.uint32)
+    unit = UNIT_CLASSES[unit_name](registered=False)
+    assert unit.latency == 0
+    got = run_unit(unit, codes, a, b, c, rand=rand if unit_name == "Convert" else None)
+    for op in ops:
+        mask = codes == op.code
+        assert np.array_equal(got[mask], evaluate_op(op.name, a[mask], b[mask], c[mask], rand[mask])), op.name

@@ -1,0 +1,194 @@
+"""Golden model of a PCU: interprets a configuration word (rtl/pcu_layout.py) on input streams and
+gives the output streams (values and order, not timing). Written from the semantics in the layout
+module's docstring, not from the RTL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rtl.config import ArrayConfig
+from rtl.ops import OPS, lfsr_seed, lfsr_step
+from rtl.pcu_layout import FoldMode, ScaOut, Src, VecOut, decode
+
+from .arith import evaluate_op
+
+__all__ = ["PcuStreams", "run_pcu"]
+
+U32 = np.uint32
+
+
+@dataclasses.dataclass
+class PcuStreams:
+    vout: list[np.ndarray]  # per vector output: (n, lanes) words
+    sout: list[np.ndarray]  # per scalar output: (n,) words
+    done_tokens: int
+    firings: int  # data firings
+    groups: int  # accumulator groups emitted (including empty ones)
+
+
+def _signed(w: int) -> int:
+    return w - (1 << 32) if w & 0x80000000 else w
+
+
+def _reduce_tree(name: str, values: np.ndarray) -> int:
+    level = values.astype(U32)
+    while len(level) > 1:
+        level = evaluate_op(name, level[0::2], level[1::2])
+    return int(level[0])
+
+
+def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int = 0,
+            max_firings: int = 1_000_000) -> PcuStreams:
+    """Run the PCU configured by *bits* until it cannot fire any more (an input, a group length or a
+    start token is missing) or *max_firings* data firings have happened."""
+    c = decode(cfg, bits)
+    lanes = cfg.lanes
+    vin = [np.asarray(v, dtype=U32).reshape(-1, lanes) for v in vin]
+    sin = [np.asarray(s, dtype=U32).ravel() for s in sin]
+    if len(vin) != cfg.vector_inputs or len(sin) != cfg.scalar_inputs:
+        raise ValueError(f"give {cfg.vector_inputs} vector and {cfg.scalar_inputs} scalar input streams")
+    vpos = [0] * cfg.vector_inputs
+    spos = [0] * cfg.scalar_inputs
+    vreq = [bool(int(c.fire.vin_required) >> k & 1) for k in range(cfg.vector_inputs)]
+    sreq = [bool(int(c.fire.sin_required) >> k & 1) for k in range(cfg.scalar_inputs)]
+
+    counters = [(bool(x.enable), _signed(int(x.start)), _signed(int(x.stop)), _signed(int(x.stride)))
+                for x in c.counters]
+    any_counter = any(e for e, *_ in counters)
+    spread = int(c.spread.counter) if c.spread.enable else None
+    values = [start for _, start, _, _ in counters]
+    run_active = False
+    tokens = start_tokens
+    generators = [[lfsr_seed(int(c.seed), lane) for lane in range(lanes)] for _ in range(cfg.stages)]
+    lane_index = np.arange(lanes, dtype=U32)
+
+    acc_on = bool(c.acc.enable)
+    acc_op = OPS[int(c.acc.op.value)].name
+    init = int(c.acc.init)
+    acc = np.full(lanes, init, U32)
+    remaining = 0  # firings left in the current group
+    first = True
+    red_on = bool(c.reduce.enable)
+    red_op = OPS[int(c.reduce.op.value)].name
+
+    vout = [[] for _ in range(cfg.vector_outputs)]
+    sout = [[] for _ in range(cfg.scalar_outputs)]
+    done = firings = groups = 0
+
+    def emit_acc(vector):
+        for k, o in enumerate(c.vout):
+            if o.sel == VecOut.ACC:
+                vout[k].append(vector.copy())
+        for k, o in enumerate(c.sout):
+            if o.sel == ScaOut.ACC:
+                sout[k].append(int(vector[0]))
+
+    while firings < max_firings:
+        if acc_on and remaining == 0:
+            if c.acc.fold_mode == FoldMode.CONST:
+                remaining = int(c.acc.fold)
+            else:
+                k = int(c.acc.fold_scalar)
+                if spos[k] >= len(sin[k]):
+                    break
+                remaining = int(sin[k][spos[k]])
+                spos[k] += 1
+                if remaining == 0:
+                    emit_acc(np.full(lanes, init, U32))
+                    groups += 1
+                    continue
+            first = True
+        if any(vreq[k] and vpos[k] >= len(vin[k]) for k in range(cfg.vector_inputs)):
+            break
+        if any(sreq[k] and spos[k] >= len(sin[k]) for k in range(cfg.scalar_inputs)):
+            break
+        if any_counter and c.fire.wait_start and not run_active:
+            if tokens == 0:
+                break
+            tokens -= 1
+            run_active = True
+
+        # -- one data firing -----------------------------------------------------------------------
+        heads_v = [vin[k][vpos[k]] if vreq[k] else None for k in range(cfg.vector_inputs)]
+        heads_s = [int(sin[k][spos[k]]) if sreq[k] else None for k in range(cfg.scalar_inputs)]
+        ctr_lanes = []
+        for k, (enabled, start, stop, stride) in enumerate(counters):
+            base = values[k] & 0xFFFFFFFF
+            if k == spread:
+                ctr_lanes.append(((base + lane_index.astype(np.int64) * stride) & 0xFFFFFFFF).astype(U32))
+            else:
+                ctr_lanes.append(np.full(lanes, base, U32))
+        regs = np.zeros((cfg.registers, lanes), U32)
+        for s, stage in enumerate(c.stages):
+            name = OPS[int(stage.op.value)].name
+
+            def operand(o):
+                src, index = o.src, int(o.index)
+                if src == Src.REG:
+                    return regs[index]
+                if src == Src.VIN:
+                    return heads_v[index]
+                if src == Src.SIN:
+                    return np.full(lanes, heads_s[index], U32)
+                if src == Src.CTR:
+                    return ctr_lanes[index]
+                if src == Src.LANE:
+                    return lane_index
+                return np.full(lanes, int(stage.const), U32)
+
+            a, b, cc = operand(stage.a), operand(stage.b), operand(stage.c)
+            rand = None
+            if name == "f2bf_sr":
+                rand = np.array([g >> 16 for g in generators[s]], U32)
+                generators[s] = [lfsr_step(g) for g in generators[s]]
+            result = evaluate_op(name, a, b, cc, rand)
+            regs = regs.copy()
+            regs[int(stage.dst)] = result
+
+        red = _reduce_tree(red_op, regs[int(c.reduce.src)]) if red_on else 0
+        for k, o in enumerate(c.vout):
+            if o.sel == VecOut.REG:
+                vout[k].append(regs[int(o.reg)].copy())
+        for k, o in enumerate(c.sout):
+            if o.sel == ScaOut.REG:
+                sout[k].append(int(regs[int(o.reg)][0]))
+            elif o.sel == ScaOut.RED:
+                sout[k].append(red)
+        if acc_on:
+            x = np.full(lanes, red, U32) if red_on else regs[int(c.acc.src)]
+            base = np.full(lanes, init, U32) if first else acc
+            acc = evaluate_op(acc_op, base, x)
+            first = False
+            remaining -= 1
+            if remaining == 0:
+                emit_acc(acc)
+                groups += 1
+        firings += 1
+
+        # -- counters and pops ---------------------------------------------------------------------
+        carry = [True]  # carry[k]: counters 0..k-1 all wrap in this firing
+        for k, (enabled, start, stop, stride) in enumerate(counters):
+            step = stride * lanes if k == spread else stride
+            wraps = (not enabled) or values[k] + step >= stop
+            if carry[k]:
+                values[k] = start if wraps else values[k] + step
+            carry.append(carry[k] and wraps)
+        if any_counter and carry[-1]:
+            done += 1
+            run_active = False
+        levels_v = [int(x) for x in c.fire.vin_pop_level]
+        levels_s = [int(x) for x in c.fire.sin_pop_level]
+        for k in range(cfg.vector_inputs):
+            if vreq[k] and carry[min(levels_v[k], cfg.counters)]:
+                vpos[k] += 1
+        for k in range(cfg.scalar_inputs):
+            if sreq[k] and carry[min(levels_s[k], cfg.counters)]:
+                spos[k] += 1
+
+    return PcuStreams(
+        vout=[np.array(v, U32).reshape(-1, lanes) for v in vout],
+        sout=[np.array(s, U32) for s in sout],
+        done_tokens=done, firings=firings, groups=groups)

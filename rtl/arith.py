@@ -9,12 +9,11 @@ canonical NaN); ops of another class give an unspecified result that the Functio
 """
 
 
-from types import SimpleNamespace
-
 from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .pipeline import delay, stage
 from .ops import (CANONICAL_NAN, FU_LATENCY, LFSR_ZERO_SUBSTITUTE, OP_CLASSES, Op, OPS, lfsr_lane_mix,
                   lfsr_seed)
 
@@ -37,21 +36,6 @@ ResultSignature = wiring.Signature({
 """Result of one operation (driven by the unit)."""
 
 _INF = 0x7F800000
-
-
-def _pipe(m: Module, value, name: str, stages: int = 1):
-    """*value* delayed by *stages* registers (synchronous, no reset needed for data)."""
-    for k in range(stages):
-        reg = Signal.like(value, name=f"{name}_d{k + 1}") if isinstance(value, Signal) \
-            else Signal(value.shape(), name=f"{name}_d{k + 1}")
-        m.d.sync += reg.eq(value)
-        value = reg
-    return value
-
-
-def _stage(m: Module, depth: int, **values) -> SimpleNamespace:
-    """*depth* (0 or 1) pipeline registers for each named value: the group a stage hands to the next."""
-    return SimpleNamespace(**{name: _pipe(m, value, name, depth) for name, value in values.items()})
 
 
 def _leading_zeros(m: Module, value, name: str):
@@ -137,7 +121,7 @@ class _Unit(wiring.Component):
     def _finish(self, m: Module, result):
         """Register *result* (computed from the last pipeline stage) and align ``o.valid`` with it."""
         m.d[("sync" if self.registered else "comb")] += self.o.data.eq(result)
-        m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", self.latency))
+        m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
 
 
 class IntAlu(_Unit):
@@ -196,8 +180,8 @@ class IntMul(_Unit):
 
     def elaborate(self, platform):
         m = Module()
-        a = _pipe(m, self.i.a, "a", self._depth)
-        b = _pipe(m, self.i.b, "b", self._depth)
+        a = delay(m, self.i.a, self._depth, "a")
+        b = delay(m, self.i.b, self._depth, "b")
         self._finish(m, (a * b)[0:32])
         return m
 
@@ -262,7 +246,7 @@ class FpAdd(_Unit):
 
         # -- stage 1: order the operands so that |big| >= |small| ------------------------------------
         swap = b.mag > a.mag
-        s1 = _stage(
+        s1 = stage(
             m, self._depth,
             big_sign=Mux(swap, b.sign, a.sign),
             big_exp=Mux(swap, b.exp, a.exp),
@@ -287,7 +271,7 @@ class FpAdd(_Unit):
         big_ext = Cat(Const(0, 3), s1.big_mant)
         total = Signal(28)
         m.d.comb += total.eq(Mux(s1.subtract, big_ext - aligned, big_ext + aligned))
-        s2 = _stage(m, self._depth, total=total, exp=s1.big_exp, sign=s1.big_sign, subtract=s1.subtract, nan=s1.nan,
+        s2 = stage(m, self._depth, total=total, exp=s1.big_exp, sign=s1.big_sign, subtract=s1.subtract, nan=s1.nan,
                     inf=s1.inf, inf_sign=s1.inf_sign)
 
         # -- stage 3: normalise, round, pack --------------------------------------------------------
@@ -326,7 +310,7 @@ class FpMul(_Unit):
         a, b = _Fp32(self.i.a), _Fp32(self.i.b)
 
         # -- stage 1 ---------------------------------------------------------------------------------
-        s1 = _stage(
+        s1 = stage(
             m, self._depth,
             product=(a.mant * b.mant)[0:48],
             exp=a.exp + b.exp - 127,  # biased exponent of the product, signed
@@ -349,7 +333,7 @@ class FpMul(_Unit):
             m.d.comb += [mant.eq(product[23:47]), guard.eq(product[22]),
                          sticky.eq(product[0:22] != 0), exp.eq(s1.exp)]
         r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
-        s2 = _stage(m, self._depth, mant=r_mant, exp=r_exp, sign=s1.sign, nan=s1.nan, inf=s1.inf, zero=s1.zero)
+        s2 = stage(m, self._depth, mant=r_mant, exp=r_exp, sign=s1.sign, nan=s1.nan, inf=s1.inf, zero=s1.zero)
 
         # -- stage 3 ---------------------------------------------------------------------------------
         result = _pack(m, s2.sign, s2.exp, s2.mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.sign,
@@ -396,7 +380,7 @@ class Convert(_Unit):
         int_mag = Signal(32)
         m.d.comb += int_mag.eq(Mux(negative, -a_word, a_word))
         lz = _leading_zeros(m, int_mag, "lz")
-        s1 = _stage(m, self._depth, int_mag=int_mag, lz=lz, negative=negative, op=self.i.op, f2i=f2i, bf16=bf16)
+        s1 = stage(m, self._depth, int_mag=int_mag, lz=lz, negative=negative, op=self.i.op, f2i=f2i, bf16=bf16)
 
         # -- stage 2: i2f normalise and round ---------------------------------------------------------
         norm = Signal(32)
@@ -470,14 +454,14 @@ class FunctionalUnit(wiring.Component):
                          unit.i.a.eq(self.i.a), unit.i.b.eq(self.i.b), unit.i.c.eq(self.i.c)]
             if cls is Convert:
                 m.d.comb += unit.rand.eq(state[16:32])
-            results[name] = _pipe(m, unit.o.data, f"{name}_out", self.latency - unit.latency)
+            results[name] = delay(m, unit.o.data, self.latency - unit.latency, f"{name}_out")
 
-        op = _pipe(m, self.i.op, "op", self.latency)
+        op = delay(m, self.i.op, self.latency, "op")
         with m.Switch(op):
             for info in OPS:
                 with m.Case(info.code):
                     m.d.comb += self.o.data.eq(results[info.op_class.unit])
             with m.Default():  # codes beyond the op table (the encoders never emit them) give 0
                 m.d.comb += self.o.data.eq(0)
-        m.d.comb += self.o.valid.eq(_pipe(m, self.i.valid, "valid", self.latency))
+        m.d.comb += self.o.valid.eq(delay(m, self.i.valid, self.latency, "valid"))
         return m

@@ -13,6 +13,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.arith import FunctionalUnit, UNIT_CLASSES
+from rtl.pcu import PCU
 from rtl.config import ArrayConfig
 from rtl.ops import OP_BITS
 
@@ -83,6 +84,8 @@ TOPS: dict[str, Top] = {
               lambda cfg: FunctionalUnit(lane=0)),
     "arith_harness": Top("arith_harness", f"{HARNESS_WIDTH} FunctionalUnits side by side (regression top)",
                          lambda cfg: ArithHarness(HARNESS_WIDTH)),
+    "pcu": Top("pcu", "PCU: the multistage SIMD pipeline with reduction tree, accumulator and counters",
+               lambda cfg: PCU(cfg)),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

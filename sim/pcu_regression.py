@@ -1,0 +1,324 @@
+"""PCU regressions: cases (a configuration and input streams) run on the RTL through cocotb and
+compared with the golden PCU model, value for value and in order, on every output port.
+
+Also holds the random-configuration generator and the directed kernels (a*x+y, ReLU, dot products,
+GEMV tiles, embedding-bag sum pooling), each computed from the ArrayConfig rather than for one preset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+
+from rtl.config import ArrayConfig
+from rtl.pcu import PCU
+from rtl.ops import OPS
+from rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
+                            reg, sin, vin)
+from verif.golden.pcu import PcuStreams, run_pcu
+from verif.stimulus import FP_CORNERS
+
+from .paths import BUILD
+from .runner import run_cocotb
+from .verilog import generate
+
+__all__ = ["Case", "CaseResult", "run_cases", "random_case", "kernels", "f32", "PcuKernelError"]
+
+U32 = np.uint32
+
+
+class PcuKernelError(ValueError):
+    """A kernel that does not fit the configuration (too few stages, inputs, ...)."""
+
+
+def f32(x) -> np.ndarray:
+    return np.asarray(x, np.float32).view(U32)
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    program: PcuProgram
+    vin: list  # per vector input: (n, lanes) words
+    sin: list  # per scalar input: (n,) words
+    start_tokens: int = 0
+    gap: float = 0.0  # probability that a source holds valid low in a cycle
+    stall: float = 0.0  # probability that a sink holds ready low in a cycle
+    seed: int = 0
+    # NumPy results checked as well: {"vout0": (values, scale)}. fp32 results must satisfy
+    # |rtl - numpy| <= tolerance * scale, where scale is the sum of the magnitudes of the terms (the
+    # classical bound of a sum of n terms in any order is about n * 2^-24 * sum |terms|); int32 exactly.
+    reference: dict | None = None
+    tolerance: float = 0.0
+
+
+@dataclasses.dataclass
+class CaseResult:
+    name: str
+    ok: bool
+    problems: list[str]
+    firings: int
+    cycles: int
+    first_out: int | None
+    last_out: int | None
+    golden: PcuStreams
+
+
+def _pack(vectors: np.ndarray) -> list[int]:
+    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
+
+
+def _unpack(words: list[int], lanes: int) -> np.ndarray:
+    raw = b"".join(w.to_bytes(4 * lanes, "little") for w in words)
+    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
+
+
+def _full_streams(cfg, case):
+    vins = [np.asarray(case.vin[k], U32).reshape(-1, cfg.lanes) if k < len(case.vin) else np.zeros((0, cfg.lanes), U32)
+            for k in range(cfg.vector_inputs)]
+    sins = [np.asarray(case.sin[k], U32).ravel() if k < len(case.sin) else np.zeros(0, U32)
+            for k in range(cfg.scalar_inputs)]
+    return vins, sins
+
+
+def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilator", tag: str = "pcu",
+              max_firings: int = 5000) -> list[CaseResult]:
+    """Run *cases* on the PCU RTL of *cfg*; compare every case with the golden model."""
+    gen = generate("pcu", cfg)
+    latency = PCU(cfg).latency
+    jobs, goldens = [], []
+    for case in cases:
+        bits = case.program.encode(cfg)
+        vins, sins = _full_streams(cfg, case)
+        golden = run_pcu(cfg, bits, vins, sins, case.start_tokens, max_firings=max_firings)
+        if golden.firings >= max_firings:
+            raise ValueError(f"case {case.name}: more than {max_firings} firings; give it finite input streams")
+        goldens.append(golden)
+        produced = golden.firings + golden.groups + 1
+        slow = 1 / max(0.05, (1 - case.gap)) / max(0.05, (1 - case.stall))
+        jobs.append({
+            "name": case.name, "seed": case.seed, "config": str(bits), "gap": case.gap, "stall": case.stall,
+            "vin": [_pack(v) for v in vins], "sin": [[int(x) for x in s] for s in sins],
+            "start_tokens": case.start_tokens,
+            "expect_v": [[0] * len(v) for v in golden.vout], "expect_s": [[0] * len(s) for s in golden.sout],
+            "expect_tokens": golden.done_tokens,
+            "drain": latency + 8,
+            "budget": int(4 * slow * (produced + sum(len(v) for v in vins) + sum(len(s) for s in sins)))
+                      + 4 * latency + 200,
+        })
+    test_dir = BUILD / "runs" / f"{tag}-{cfg.name}-{simulator}-{os.getpid()}-{time.time_ns() % 10**6}"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    stimulus, results_path = test_dir / "cases.json", test_dir / "results.json"
+    stimulus.write_text(json.dumps(jobs))
+    try:
+        run_cocotb(gen, "verif.tb.pcu_tb", simulator=simulator, test_dir=test_dir,
+                   env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
+    except Exception:
+        if not results_path.exists():
+            raise
+    rtl = json.loads(results_path.read_text())
+    out = []
+    for case, golden, got in zip(cases, goldens, rtl):
+        problems = []
+        if got["timed_out"]:
+            problems.append(f"did not finish in {got['cycles']} cycles")
+        for k, want in enumerate(golden.vout):
+            have = _unpack(got["vout"][k], cfg.lanes)
+            problems += _compare(f"vout{k}", have, want)
+        for k, want in enumerate(golden.sout):
+            problems += _compare(f"sout{k}", np.array(got["sout"][k], U32), want)
+        if got["tokens"] != golden.done_tokens:
+            problems.append(f"ctrl_out: {got['tokens']} done tokens, golden {golden.done_tokens}")
+        if case.reference:
+            problems += _check_reference(case, golden)
+        out.append(CaseResult(case.name, not problems, problems, golden.firings, got["cycles"], got["first_out"],
+                              got["last_out"], golden))
+    return out
+
+
+def _compare(port, have, want) -> list[str]:
+    if len(have) != len(want):
+        return [f"{port}: {len(have)} transfers, golden {len(want)}"]
+    bad = np.flatnonzero((np.asarray(have) != np.asarray(want)).reshape(len(want), -1).any(axis=1))
+    if len(bad):
+        i = bad[0]
+        return [f"{port}: {len(bad)} of {len(want)} transfers differ; first #{i}: {np.asarray(have)[i]} "
+                f"vs golden {np.asarray(want)[i]}"]
+    return []
+
+
+def _check_reference(case: Case, golden: PcuStreams) -> list[str]:
+    problems = []
+    for port, (want, scale) in case.reference.items():
+        kind, k = port[:4], int(port[4:])
+        have = (golden.vout if kind == "vout" else golden.sout)[k].ravel()
+        want = np.asarray(want).ravel()
+        if have.shape != want.shape:
+            problems.append(f"{port}: golden gives {have.shape} values, NumPy {want.shape}")
+        elif case.tolerance:
+            err = np.abs(have.view(np.float32).astype(np.float64) - want)
+            bound = case.tolerance * np.asarray(scale, np.float64).ravel()
+            if np.any(err > bound):
+                i = int(np.argmax(err - bound))
+                problems.append(f"{port}: error {err[i]:.3e} above the bound {bound[i]:.3e} against NumPy")
+        elif not np.array_equal(have, want.astype(np.int64).astype(np.int32).view(U32)):
+            problems.append(f"{port}: golden differs from NumPy")
+    return problems
+
+
+# -- random configurations ----------------------------------------------------------------------------------
+def _random_words(rng, n):
+    kind = rng.integers(0, 4, n)
+    words = rng.integers(0, 2**32, n, dtype=np.uint64).astype(U32)
+    small = rng.integers(-20, 20, n).astype(np.int64).astype(U32)
+    floats = f32(rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n))
+    corners = rng.choice(FP_CORNERS, n)
+    return np.choose(kind, [words, small, floats, corners]).astype(U32)
+
+
+def random_program(cfg: ArrayConfig, rng: np.random.Generator) -> PcuProgram:
+    """A random valid PCU program (the encoder's validation decides; invalid draws are redrawn)."""
+    while True:
+        counters = [Counter(int(start), int(start + stride * rng.integers(1, 5)), int(stride))
+                    if rng.random() < 0.5 else None
+                    for start, stride in zip(rng.integers(-5, 6, cfg.counters), rng.integers(1, 4, cfg.counters))]
+        enabled = [k for k, c in enumerate(counters) if c is not None]
+        vreq = [k for k in range(cfg.vector_inputs) if rng.random() < 0.6]
+        sreq = [k for k in range(cfg.scalar_inputs) if rng.random() < 0.4]
+        fold_scalar = None
+        acc = None
+        if rng.random() < 0.5:
+            free = [k for k in range(cfg.scalar_inputs) if k not in sreq]
+            if free and rng.random() < 0.5:
+                fold_scalar = int(rng.choice(free))
+            acc = Accumulate(str(rng.choice(REDUCE_OPS)), init=int(_random_words(rng, 1)[0]),
+                             src=int(rng.integers(cfg.registers)), fold=int(rng.integers(1, 5)),
+                             fold_scalar=fold_scalar)
+        sources = [("reg", cfg.registers), ("lane", 1), ("const", 1)] + [("vin", k) for k in vreq] \
+            + [("sin", k) for k in sreq] + [("ctr", k) for k in enabled]
+
+        def operand():
+            kind, n = sources[rng.integers(len(sources))]
+            if kind == "reg":
+                return reg(int(rng.integers(n)))
+            if kind in ("vin", "sin", "ctr"):
+                return Operand(kind, n)
+            return Operand(kind)
+
+        stages = [Stage(OPS[rng.integers(len(OPS))].name, operand(), operand(), operand(),
+                        dst=int(rng.integers(cfg.registers)), const=int(_random_words(rng, 1)[0]))
+                  for _ in range(rng.integers(1, cfg.stages + 1))]
+        reduce = Reduce(str(rng.choice(REDUCE_OPS)), int(rng.integers(cfg.registers))) if rng.random() < 0.5 else None
+        vout_kinds = ["reg"] + (["acc"] if acc else [])
+        sout_kinds = ["reg"] + (["acc"] if acc else []) + (["red"] if reduce else [])
+        vout = [(str(rng.choice(vout_kinds)), int(rng.integers(cfg.registers))) if rng.random() < 0.7 else None
+                for _ in range(cfg.vector_outputs)]
+        sout = [(str(rng.choice(sout_kinds)), int(rng.integers(cfg.registers))) if rng.random() < 0.7 else None
+                for _ in range(cfg.scalar_outputs)]
+        program = PcuProgram(
+            stages=stages, counters=counters,
+            spread=int(rng.choice(enabled)) if enabled and rng.random() < 0.5 else None,
+            vin_required=vreq, sin_required=sreq,
+            vin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in vreq},
+            sin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in sreq},
+            wait_start=bool(enabled) and rng.random() < 0.3,
+            reduce=reduce, accumulate=acc, vout=vout, sout=sout, seed=int(rng.integers(0, 2**32)))
+        try:
+            program.validate(cfg)
+        except PcuConfigError:
+            continue
+        return program
+
+
+def random_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> Case:
+    program = random_program(cfg, rng)
+    n = int(rng.integers(4, 24))
+    vins = [_random_words(rng, n * cfg.lanes).reshape(n, cfg.lanes) for _ in range(cfg.vector_inputs)]
+    sins = [_random_words(rng, n) for _ in range(cfg.scalar_inputs)]
+    a = program.accumulate
+    if a is not None and a.fold_scalar is not None:
+        sins[a.fold_scalar] = rng.integers(0, 4, n).astype(U32)  # group lengths, zeros included
+    tokens = int(rng.integers(1, 4)) if program.wait_start else 0
+    return Case(name, program, vins, sins, tokens, gap=float(rng.choice([0, 0.2, 0.5])),
+                stall=float(rng.choice([0, 0.2, 0.5])), seed=int(rng.integers(0, 2**31)))
+
+
+# -- directed kernels ------------------------------------------------------------------------------------
+def _need(cfg: ArrayConfig, kernel: str, **minimum):
+    for field, value in minimum.items():
+        if getattr(cfg, field) < value:
+            raise PcuKernelError(f"kernel {kernel} needs {field} >= {value}; config {cfg.name} has "
+                                 f"{getattr(cfg, field)}")
+
+
+def kernels(cfg: ArrayConfig, rng: np.random.Generator, kind: str = "fp32") -> list[Case]:
+    """The directed kernels for *cfg*, int32 or fp32, each with its NumPy reference."""
+    L = cfg.lanes
+    fp = kind == "fp32"
+    add, mul, maxop = ("fadd", "fmul", "fmax") if fp else ("add", "mul", "max")
+    _need(cfg, "the directed kernels", stages=2, vector_inputs=2, scalar_inputs=1)
+    u = 2.0**-24
+
+    def data(*shape):
+        if fp:
+            return f32(rng.standard_normal(shape).astype(np.float32))
+        return rng.integers(-1000, 1000, shape).astype(np.int32).view(U32)
+
+    def value(words):
+        return words.view(np.float32).astype(np.float64) if fp else words.view(np.int32).astype(np.int64)
+
+    def case(name, program, vins, sins, ref, scale, terms):
+        return Case(f"{name}-{kind}", program, vins, sins, reference={ref[0]: (ref[1], scale)},
+                    tolerance=(terms + 1) * u if fp else 0.0)
+
+    cases = []
+    # a*x + y: a from a scalar input, held for the whole run (popped when the counter chain ends)
+    n = 50
+    x, y, a = data(n, L), data(n, L), data(1)
+    cases.append(case("axpy", PcuProgram(
+        stages=[Stage(mul, vin(0), sin(0), dst=1), Stage(add, reg(1), vin(1), dst=2)],
+        counters=[Counter(0, n, 1)], vin_required=[0, 1], sin_required=[0], sin_pop_level={0: 1},
+        vout=[("reg", 2)]), [x, y], [a], ("vout0", value(a)[0] * value(x) + value(y)),
+        np.abs(value(a)[0] * value(x)) + np.abs(value(y)), 2))
+
+    # ReLU
+    x = data(n, L)
+    cases.append(case("relu", PcuProgram(
+        stages=[Stage(maxop, vin(0), Operand("const"), dst=0, const=0)], vin_required=[0],
+        vout=[("reg", 0)]), [x], [], ("vout0", np.maximum(value(x), 0)), np.abs(value(x)), 0))
+
+    # dot products of lengths 1, L-1, L, L+1 and 1000, padded with zeros to whole vectors
+    for length in sorted({1, L - 1, L, L + 1, 1000} - {0}):
+        vectors = -(-length // L)
+        w, v = np.zeros(vectors * L, U32), np.zeros(vectors * L, U32)
+        w[:length], v[:length] = data(length), data(length)
+        cases.append(case(f"dot{length}", PcuProgram(
+            stages=[Stage(mul, vin(0), vin(1), dst=1)], vin_required=[0, 1], reduce=Reduce(add, 1),
+            accumulate=Accumulate(add, init=0, fold=vectors), sout=[("acc", 0)]),
+            [w.reshape(-1, L), v.reshape(-1, L)], [], ("sout0", [np.dot(value(w), value(v))]),
+            [np.abs(value(w)) @ np.abs(value(v))], length))
+
+    # GEMV tile: 6 weight rows of 2L words times one vector (re-sent for each row)
+    rows, chunks = 6, 2
+    W, xv = data(rows, chunks * L), data(chunks * L)
+    cases.append(case("gemv", PcuProgram(
+        stages=[Stage(mul, vin(0), vin(1), dst=1)], vin_required=[0, 1], reduce=Reduce(add, 1),
+        accumulate=Accumulate(add, init=0, fold=chunks), sout=[("acc", 0)]),
+        [W.reshape(-1, L), np.tile(xv.reshape(chunks, L), (rows, 1))], [], ("sout0", value(W) @ value(xv)),
+        np.abs(value(W)) @ np.abs(value(xv)), chunks * L))
+
+    # embedding-bag sum pooling: bags of varying length, empty ones giving zeros; lengths on a scalar input
+    lengths = np.array([3, 0, 1, 5, 0, 2], U32)
+    rows_ = data(int(lengths.sum()), L)
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    sums = np.array([value(rows_[b:e]).sum(axis=0) for b, e in zip(bounds[:-1], bounds[1:])])
+    scale = np.array([np.abs(value(rows_[b:e])).sum(axis=0) for b, e in zip(bounds[:-1], bounds[1:])])
+    cases.append(case("pool", PcuProgram(
+        stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
+        accumulate=Accumulate(add, init=0, src=1, fold_scalar=0), vout=[("acc", 0)]),
+        [rows_], [lengths], ("vout0", sums), scale, int(lengths.max())))
+    return cases

@@ -37,7 +37,12 @@ from .ops import FU_LATENCY
 from .pcu_layout import FoldMode, ScaOut, Src, VecOut, pcu_layout
 from .pipeline import delay
 
-__all__ = ["PCU"]
+__all__ = ["PCU", "pcu_latency"]
+
+
+def pcu_latency(cfg: ArrayConfig) -> int:
+    """Cycles from a firing to its output FIFO write (the output is visible one cycle later)."""
+    return 1 + FU_LATENCY * (cfg.stages + (cfg.lanes - 1).bit_length())
 
 
 def _select(m: Module, options: list, index, width: int = 32, name: str = "sel"):
@@ -60,7 +65,7 @@ class PCU(wiring.Component):
     def __init__(self, cfg: ArrayConfig):
         self.cfg = cfg
         self.levels = (cfg.lanes - 1).bit_length()  # reduction tree depth
-        self.latency = 1 + FU_LATENCY * (cfg.stages + self.levels)
+        self.latency = pcu_latency(cfg)
         self.out_depth = self.latency + 2 + cfg.fifo_depth
         vector = data.ArrayLayout(32, cfg.lanes)
         super().__init__({

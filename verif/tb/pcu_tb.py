@@ -48,12 +48,17 @@ class _Sink:
             self.got.append(self.pending)
         take = self.rng.random() >= self.stall
         self.ready.value = int(take)
-        self.pending = self.payload.value.to_unsigned() if take and self.valid.value else None
+        if take and self.valid.value:
+            value = self.payload.value
+            self.pending = value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)  # 1-bit: Logic
+        else:
+            self.pending = None
 
 
 @cocotb.test()
 async def pcu_cases(dut):
-    cases = json.loads(open(os.environ["RDAGEN_STIMULUS"]).read())
+    with open(os.environ["RDAGEN_STIMULUS"]) as f:
+        cases = json.load(f)
     Clock(dut.clk, int(os.environ.get("RDAGEN_CLOCK_NS", "10")), unit="ns").start()
     falling = FallingEdge(dut.clk)
     results = []

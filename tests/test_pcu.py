@@ -1,0 +1,117 @@
+"""PCU: the configuration encoder, directed kernels, random configurations with random traffic, and
+throughput, on the RTL (Verilator through cocotb) against the golden PCU model, on two configurations.
+
+Seeds are printed; rerun with ``pytest --seed N``.
+"""
+
+import numpy as np
+import pytest
+
+from rtl.config import preset
+from rtl.pcu import pcu_latency
+from rtl.pcu_layout import (Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage, decode, reg,
+                            sin, vin)
+from sim.pcu_regression import Case, kernels, random_case, run_cases
+
+from .conftest import seeded_rng, test_seed
+
+CONFIGS = ["small", "medium"]
+RANDOM_CONFIGS = 500
+
+
+def _report(results):
+    for r in results:
+        print(f"  {r.name:18} firings {r.firings:5d} cycles {r.cycles:6d} {'ok' if r.ok else r.problems}")
+    bad = [r for r in results if not r.ok]
+    assert not bad, f"{len(bad)} of {len(results)} cases failed; first: {bad[0].name}: {bad[0].problems}"
+
+
+# -- encoder --------------------------------------------------------------------------------------------
+SMALL = preset("small")
+AXPY = PcuProgram(stages=[Stage("fmul", vin(0), sin(0), dst=1), Stage("fadd", reg(1), vin(1), dst=2)],
+                  vin_required=[0, 1], sin_required=[0], vout=[("reg", 2)])
+
+
+@pytest.mark.parametrize("program,message", [
+    (PcuProgram(stages=[Stage("fmul", vin(0), sin(0), dst=8)], vin_required=[0], sin_required=[0],
+                vout=[("reg", 1)]), "stage 0, field 'dst': register 8 does not exist"),
+    (PcuProgram(stages=[Stage("fadd", reg(9), reg(0))], vin_required=[0], vout=[("reg", 0)]),
+     "stage 0, field 'a': reg 9 does not exist"),
+    (PcuProgram(stages=[Stage("pass"), Stage("fadd", vin(1), reg(0))], vin_required=[0], vout=[("reg", 0)]),
+     "stage 1, field 'a': reads vector input 1, which the firing rule does not require"),
+    (PcuProgram(stages=[Stage("fma", reg(0), reg(0))], vin_required=[0], vout=[("reg", 0)]),
+     "stage 0, field 'op': unknown op 'fma'"),
+    (PcuProgram(stages=[Stage()] * 5, vin_required=[0], vout=[("reg", 0)]), "5 stages given, the PCU has 4"),
+    (PcuProgram(vin_required=[0], reduce=Reduce("mul"), vout=[("reg", 0)]), "reduction, field 'op'"),
+    (PcuProgram(vin_required=[0], sout=[("acc", 0)]), "selects the accumulator, which is not enabled"),
+    (PcuProgram(vin_required=[0], counters=[Counter(5, 5, 1)], vout=[("reg", 0)]), "counter 0, field 'stop'"),
+    (PcuProgram(vin_required=[0], counters=[Counter(0, 5, 0)], vout=[("reg", 0)]), "counter 0, field 'stride'"),
+    (PcuProgram(vout=[("reg", 0)]), "would fire without end"),
+    (PcuProgram(vin_required=[0]), "no output is enabled"),
+    (PcuProgram(vin_required=[0], sin_required=[0], accumulate=Accumulate("fadd", fold_scalar=0),
+                vout=[("acc", 0)]), "cannot also be a data input"),
+    (PcuProgram(vin_required=[0], accumulate=Accumulate("fadd", fold=0), vout=[("acc", 0)]),
+     "accumulator, field 'fold'"),
+    (PcuProgram(stages=[Stage("add", Operand("ctr", 1), reg(0))], vin_required=[0], counters=[Counter()],
+                vout=[("reg", 0)]), "reads counter 1, which is not enabled"),
+])
+def test_encoder_rejects_with_named_field(program, message):
+    with pytest.raises(PcuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        program.encode(SMALL)
+
+
+def test_encoding_round_trips_through_the_layout():
+    view = decode(SMALL, AXPY.encode(SMALL))
+    assert view.stages[0].op.name == "FMUL" and view.stages[0].a.src.name == "VIN"
+    assert view.stages[1].b.index == 1 and view.stages[1].dst == 2
+    assert view.fire.vin_required == 0b11 and view.fire.sin_required == 0b1
+    assert view.vout[0].sel.name == "REG" and view.vout[0].reg == 2
+    with pytest.raises(PcuConfigError, match="652-bit word"):
+        decode(SMALL, 1 << 700)
+
+
+# -- on the RTL ---------------------------------------------------------------------------------------
+@pytest.mark.cocotb
+@pytest.mark.parametrize("kind", ["int32", "fp32"])
+@pytest.mark.parametrize("config", CONFIGS)
+def test_directed_kernels(config, kind, request):
+    """a*x+y, ReLU, dot products of lengths 1, L-1, L, L+1, 1000, a GEMV tile and embedding-bag
+    pooling (with empty bags): RTL = golden bit for bit, golden = NumPy (int32 exactly, fp32 within
+    (n+1) * 2^-24 * sum|terms|)."""
+    cfg = preset(config)
+    _report(run_cases(cfg, kernels(cfg, seeded_rng(request), kind), tag=f"kernels-{kind}"))
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config", CONFIGS)
+def test_random_configurations(config, request):
+    """500 random valid configurations, random inputs, random input gaps and output back-pressure."""
+    cfg = preset(config)
+    rng = seeded_rng(request)
+    cases = [random_case(cfg, rng, f"random{i}") for i in range(RANDOM_CONFIGS)]
+    results = run_cases(cfg, cases, tag="random")
+    print(f"{len(results)} configurations, {sum(r.firings for r in results)} firings, "
+          f"{sum(r.cycles for r in results)} cycles")
+    _report([r for r in results if not r.ok] or results[:5])
+    assert sum(r.firings for r in results) > 5 * RANDOM_CONFIGS  # the cases do work
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config", CONFIGS)
+def test_one_vector_per_cycle(config, request):
+    """With inputs always valid and outputs always ready, a*x+y produces one vector per cycle after the
+    pipeline fills: n results in n consecutive cycles, the first pcu_latency + 3 cycles after reset."""
+    cfg = preset(config)
+    rng = seeded_rng(request)
+    n = 400
+    words = lambda: rng.integers(0, 2**32, (n, cfg.lanes), dtype=np.uint64).astype(np.uint32)  # noqa: E731
+    program = PcuProgram(stages=[Stage("mul", vin(0), vin(1), dst=1), Stage("add", reg(1), Operand("const"),
+                                                                            dst=1, const=7)],
+                         vin_required=[0, 1], vout=[("reg", 1)])
+    (result,) = run_cases(cfg, [Case("throughput", program, [words(), words()], [], seed=test_seed(request))],
+                          tag="throughput")
+    assert result.ok, result.problems
+    span = result.last_out - result.first_out + 1
+    print(f"{n} results in {span} cycles; first after {result.first_out} cycles (latency {pcu_latency(cfg)})")
+    assert span == n
+    assert result.first_out <= pcu_latency(cfg) + 8

@@ -88,9 +88,32 @@ def cmd_sim(args) -> int:
         vcd_ok = wave_reg.mismatches == 0
         print(f"VCD (mixed ops through one lane, {wave_reg.cycles} cycles"
               f"{'' if vcd_ok else ', MISMATCHES'}): {vcd}")
-    ok = reg.mismatches == 0 and vcd_ok
-    print("PASS" if ok else f"FAIL: {reg.mismatches} mismatches")
+    kernels_ok = _sim_pcu_kernels(cfg, args.seed, args.simulator)
+    ok = reg.mismatches == 0 and vcd_ok and kernels_ok
+    print("PASS" if ok else "FAIL")
     return 0 if ok else 1
+
+
+def _sim_pcu_kernels(cfg, seed: int, simulator: str) -> bool:
+    """The directed PCU kernels on the RTL: a table of cycles against ideal; False on any failure."""
+    import numpy as np
+
+    from .pcu_regression import PcuKernelError, format_kernel_table, kernel_rows, kernels, run_cases
+
+    rng = np.random.default_rng(seed)
+    try:
+        cases = kernels(cfg, rng, "int32") + kernels(cfg, rng, "fp32")
+    except PcuKernelError as exc:
+        print(f"PCU kernels skipped: {exc}")
+        return True
+    print(f"\nPCU kernels on one {cfg.lanes}-lane x {cfg.stages}-stage PCU ({simulator}; golden model "
+          f"bit-exact, NumPy within the fp32 bound) ...", flush=True)
+    results = run_cases(cfg, cases, simulator=simulator, tag="sim-kernels")
+    print(format_kernel_table(kernel_rows(results)))
+    for r in results:
+        for problem in r.problems:
+            print(f"  {r.name}: {problem}")
+    return all(r.ok for r in results)
 
 
 # -- synth ----------------------------------------------------------------------------------------------
@@ -159,11 +182,11 @@ def cmd_waves(args) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from bench.arith import run
+    from bench import arith, pcu
 
     cfg = _config(args.config)
-    out = run(cfg, seed=args.seed, fp_random=args.fp_random)
-    print(f"results: {out}")
+    outs = [arith.run(cfg, seed=args.seed, fp_random=args.fp_random), pcu.run(cfg, seed=args.seed)]
+    print("results:", *outs)
     return 0
 
 

@@ -26,7 +26,7 @@ from .paths import BUILD
 from .runner import run_cocotb
 from .verilog import generate
 
-__all__ = ["Case", "CaseResult", "run_cases", "random_case", "kernels", "f32", "PcuKernelError"]
+__all__ = ["Case", "CaseResult", "run_cases", "kernel_rows", "format_kernel_table", "random_case", "kernels", "f32", "PcuKernelError"]
 
 U32 = np.uint32
 
@@ -138,6 +138,23 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
         out.append(CaseResult(case.name, not problems, problems, golden.firings, got["cycles"], got["first_out"],
                               got["last_out"], golden))
     return out
+
+
+def kernel_rows(results: list[CaseResult]) -> list[dict]:
+    """Cycles of each directed-kernel run against its ideal: one firing per cycle after the fill time
+    (reset to the first result of a single firing, the smallest first-output time among the runs)."""
+    fill = min(r.first_out for r in results if r.first_out is not None)
+    return [{"kernel": r.name, "firings": r.firings, "cycles": r.last_out or r.cycles,
+             "ideal_cycles": r.firings + fill - 1,
+             "utilization": round((r.firings + fill - 1) / (r.last_out or r.cycles), 3), "ok": r.ok}
+            for r in results]
+
+
+def format_kernel_table(rows: list[dict]) -> str:
+    lines = [f"{'kernel':16} {'firings':>8} {'cycles':>8} {'ideal':>8} {'util':>6}  result", "-" * 58]
+    lines += [f"{r['kernel']:16} {r['firings']:8d} {r['cycles']:8d} {r['ideal_cycles']:8d} "
+              f"{100 * r['utilization']:5.0f}%  {'pass' if r['ok'] else 'FAIL'}" for r in rows]
+    return "\n".join(lines)
 
 
 def _compare(port, have, want) -> list[str]:

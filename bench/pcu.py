@@ -1,0 +1,51 @@
+"""Benchmark of one PCU: cycles of each directed kernel against its ideal, and simulation speed.
+
+Ideal cycles of a kernel = its firings (one per cycle) + the cycles from reset to the first result of
+an empty pipeline (the reseed cycle, the input FIFO and ``pcu_latency``); see ``kernel_rows``.
+Writes bench/results/pcu-<config>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from rtl.config import ArrayConfig
+from rtl.pcu import pcu_latency
+from sim.pcu_regression import format_kernel_table, kernel_rows, kernels, random_case, run_cases
+
+from .arith import RESULTS
+
+__all__ = ["run"]
+
+
+def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
+    rng = np.random.default_rng(seed)
+    log(f"[pcu] directed kernels on {cfg.name} (no input gaps, no back-pressure)")
+    results = []
+    for kind in ("int32", "fp32"):
+        results += run_cases(cfg, kernels(cfg, rng, kind), tag="bench-kernels")
+    rows = kernel_rows(results)
+    log(format_kernel_table(rows))
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise AssertionError(f"kernels failed: {failed}")
+
+    log("[pcu] simulation speed: 200 random configurations with random traffic")
+    cases = [random_case(cfg, rng, f"r{i}") for i in range(200)]
+    started = time.perf_counter()
+    results = run_cases(cfg, cases, tag="bench-random")
+    seconds = time.perf_counter() - started
+    cycles = sum(r.cycles for r in results)
+    log(f"      {cycles} cycles in {seconds:.1f} s: {cycles / seconds:,.0f} cycles/s (cocotb + Verilator)")
+    out = RESULTS / f"pcu-{cfg.name}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": "pcu", "config": cfg.name, "config_hash": cfg.hash, "latency": pcu_latency(cfg),
+        "kernels": rows,
+        "simulation": {"configurations": len(cases), "cycles": cycles, "seconds": round(seconds, 2),
+                       "cycles_per_second": round(cycles / seconds)},
+    }, indent=2) + "\n")
+    return out

@@ -52,6 +52,8 @@ def _select(m: Module, options: list, index, width: int = 32, name: str = "sel")
         for k, option in enumerate(options):
             with m.Case(k):
                 m.d.comb += out.eq(option)
+        with m.Default():  # an explicit default keeps every case statement complete (lint)
+            m.d.comb += out.eq(0)
     return out
 
 
@@ -149,8 +151,7 @@ class PCU(wiring.Component):
             reserve = (data_fire & (per_firing | (per_group & last))) | (empty_fire & per_group)
             m.d.sync += pending.eq(pending + reserve - (f.r_en & f.r_rdy))
 
-        with m.If((data_fire | empty_fire) & need_group & scalar_mode):
-            m.d.comb += Array(f.r_en for f in sfifo)[c.acc.fold_scalar].eq(1)
+        take_count = (data_fire | empty_fire) & need_group & scalar_mode
         with m.If(data_fire & acc_on):
             m.d.sync += remaining.eq(remaining_eff - 1)
 
@@ -175,11 +176,10 @@ class PCU(wiring.Component):
             m.d.sync += run_active.eq(0)
         carry_at = Array(carry)
         for k, f in enumerate(vfifo):
-            with m.If(data_fire & vreq[k] & carry_at[c.fire.vin_pop_level[k]]):
-                m.d.comb += f.r_en.eq(1)
+            m.d.comb += f.r_en.eq(data_fire & vreq[k] & carry_at[c.fire.vin_pop_level[k]])
         for k, f in enumerate(sfifo):
-            with m.If(data_fire & sreq[k] & carry_at[c.fire.sin_pop_level[k]]):
-                m.d.comb += f.r_en.eq(1)
+            m.d.comb += f.r_en.eq((data_fire & sreq[k] & carry_at[c.fire.sin_pop_level[k]])
+                                  | (take_count & (c.acc.fold_scalar == k)))
 
         tokens = Signal(16)
         m.d.comb += [self.ctrl_out.valid.eq(tokens != 0), self.ctrl_out.payload.eq(1)]
@@ -215,24 +215,19 @@ class PCU(wiring.Component):
                     for k in range(cfg.counters)]
                 for slot in "abc":
                     operand = getattr(sc, slot)
-                    value = Signal(32, name=f"s{s}_l{lane}_{slot}")
-                    with m.Switch(operand.src):
-                        with m.Case(Src.REG):
-                            m.d.comb += value.eq(_select(m, [regs[r][lane] for r in range(cfg.registers)],
-                                                         operand.index, name=f"s{s}_l{lane}_{slot}_reg"))
-                        with m.Case(Src.VIN):
-                            m.d.comb += value.eq(_select(m, [v[32 * lane: 32 * lane + 32] for v in ctx_vin],
-                                                         operand.index, name=f"s{s}_l{lane}_{slot}_vin"))
-                        with m.Case(Src.SIN):
-                            m.d.comb += value.eq(_select(m, ctx_sin, operand.index, name=f"s{s}_l{lane}_{slot}_sin"))
-                        with m.Case(Src.CTR):
-                            m.d.comb += value.eq(_select(m, counter_lanes, operand.index,
-                                                         name=f"s{s}_l{lane}_{slot}_ctr"))
-                        with m.Case(Src.LANE):
-                            m.d.comb += value.eq(lane)
-                        with m.Case(Src.CONST):
-                            m.d.comb += value.eq(sc.const)
-                    m.d.comb += getattr(fu.i, slot).eq(value)
+                    name = f"s{s}_l{lane}_{slot}"
+                    by_source = {
+                        Src.REG: _select(m, [regs[r][lane] for r in range(cfg.registers)], operand.index,
+                                         name=f"{name}_reg"),
+                        Src.VIN: _select(m, [v[32 * lane: 32 * lane + 32] for v in ctx_vin], operand.index,
+                                         name=f"{name}_vin"),
+                        Src.SIN: _select(m, ctx_sin, operand.index, name=f"{name}_sin"),
+                        Src.CTR: _select(m, counter_lanes, operand.index, name=f"{name}_ctr"),
+                        Src.LANE: lane,
+                        Src.CONST: sc.const,
+                    }
+                    m.d.comb += getattr(fu.i, slot).eq(
+                        _select(m, [by_source[src] for src in Src], operand.src, name=name))
                 results.append(fu.o.data)
             # Everything else travels alongside the functional units' latency.
             passed = [[delay(m, regs[r][lane], FU_LATENCY, f"s{s}_r{r}_l{lane}") for lane in range(L)]

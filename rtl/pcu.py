@@ -27,15 +27,16 @@ The accumulator's functional unit has no registers, so its logic is on one cycle
 critical path of the unit, to pipeline with partial sums when timing needs it.
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import FunctionalUnit
 from .config import ArrayConfig
+from .counters import counter_chain
 from .ops import FU_LATENCY
 from .pcu_layout import FoldMode, ScaOut, Src, VecOut, pcu_layout
-from .pipeline import delay
+from .pipeline import delay, input_fifo, select
 
 __all__ = ["PCU", "pcu_latency"]
 
@@ -43,18 +44,6 @@ __all__ = ["PCU", "pcu_latency"]
 def pcu_latency(cfg: ArrayConfig) -> int:
     """Cycles from a firing to its output FIFO write (the output is visible one cycle later)."""
     return 1 + FU_LATENCY * (cfg.stages + (cfg.lanes - 1).bit_length())
-
-
-def _select(m: Module, options: list, index, width: int = 32, name: str = "sel"):
-    """options[index], or 0 when *index* is out of range (the encoder never produces that)."""
-    out = Signal(width, name=name)
-    with m.Switch(index):
-        for k, option in enumerate(options):
-            with m.Case(k):
-                m.d.comb += out.eq(option)
-        with m.Default():  # an explicit default keeps every case statement complete (lint)
-            m.d.comb += out.eq(0)
-    return out
 
 
 class PCU(wiring.Component):
@@ -86,14 +75,9 @@ class PCU(wiring.Component):
         L, S = cfg.lanes, cfg.stages
 
         # -- input FIFOs ---------------------------------------------------------------------------
-        def input_fifo(name, port, width):
-            f = m.submodules[name] = fifo.SyncFIFOBuffered(width=width, depth=cfg.fifo_depth)
-            m.d.comb += [f.w_data.eq(Value.cast(port.payload)), f.w_en.eq(port.valid), port.ready.eq(f.w_rdy)]
-            return f
-
-        vfifo = [input_fifo(f"vin{k}_fifo", self.vin[k], 32 * L) for k in range(cfg.vector_inputs)]
-        sfifo = [input_fifo(f"sin{k}_fifo", self.sin[k], 32) for k in range(cfg.scalar_inputs)]
-        cfifo = input_fifo("ctrl_in_fifo", self.ctrl_in, 1)
+        vfifo = [input_fifo(m, f"vin{k}_fifo", self.vin[k], 32 * L, cfg.fifo_depth) for k in range(cfg.vector_inputs)]
+        sfifo = [input_fifo(m, f"sin{k}_fifo", self.sin[k], 32, cfg.fifo_depth) for k in range(cfg.scalar_inputs)]
+        cfifo = input_fifo(m, "ctrl_in_fifo", self.ctrl_in, 1, cfg.fifo_depth)
 
         # -- issue: group lengths, firing rule, credits, counters ----------------------------------
         seeded = Signal()
@@ -104,8 +88,8 @@ class PCU(wiring.Component):
         scalar_mode = c.acc.fold_mode == FoldMode.SCALAR
         remaining = Signal(32)
         need_group = acc_on & (remaining == 0)
-        fold_rdy = _select(m, [f.r_rdy for f in sfifo], c.acc.fold_scalar, 1, "fold_rdy")
-        fold_word = _select(m, [f.r_data for f in sfifo], c.acc.fold_scalar, 32, "fold_word")
+        fold_rdy = select(m, [f.r_rdy for f in sfifo], c.acc.fold_scalar, 1, "fold_rdy")
+        fold_word = select(m, [f.r_data for f in sfifo], c.acc.fold_scalar, 32, "fold_word")
         count = Mux(scalar_mode, fold_word, c.acc.fold)
         empty_group = need_group & scalar_mode & (count == 0)
         remaining_eff = Mux(need_group, count, remaining)
@@ -155,19 +139,10 @@ class PCU(wiring.Component):
         with m.If(data_fire & acc_on):
             m.d.sync += remaining.eq(remaining_eff - 1)
 
-        # Counter chain: values, wraps, carries (carry[k]: counters 0..k-1 all wrap).
-        values = [Signal(32, name=f"ctr{k}") for k in range(cfg.counters)]
-        carry = [Const(1)]
-        for k, (value, counter) in enumerate(zip(values, c.counters)):
-            spread_here = c.spread.enable & (c.spread.counter == k)
-            step = Mux(spread_here, (counter.stride << self.levels)[0:32], counter.stride)
-            following = value.as_signed() + step.as_signed()
-            wraps = ~counter.enable | (following >= counter.stop.as_signed())
-            with m.If(~seeded):
-                m.d.sync += value.eq(counter.start)
-            with m.Elif(data_fire & carry[k]):
-                m.d.sync += value.eq(Mux(wraps, counter.start, following[0:32]))
-            carry.append(carry[k] & wraps)
+        # Counter chain (carry[k]: counters 0..k-1 all wrap in this firing).
+        steps = [Mux(c.spread.enable & (c.spread.counter == k), (x.stride << self.levels)[0:32], x.stride)
+                 for k, x in enumerate(c.counters)]
+        values, carry = counter_chain(m, c.counters, data_fire, ~seeded, steps)
         done = data_fire & any_counter & carry[-1]
         with m.If(data_fire & start_needed):
             m.d.comb += cfifo.r_en.eq(1)
@@ -217,17 +192,17 @@ class PCU(wiring.Component):
                     operand = getattr(sc, slot)
                     name = f"s{s}_l{lane}_{slot}"
                     by_source = {
-                        Src.REG: _select(m, [regs[r][lane] for r in range(cfg.registers)], operand.index,
+                        Src.REG: select(m, [regs[r][lane] for r in range(cfg.registers)], operand.index,
                                          name=f"{name}_reg"),
-                        Src.VIN: _select(m, [v[32 * lane: 32 * lane + 32] for v in ctx_vin], operand.index,
+                        Src.VIN: select(m, [v[32 * lane: 32 * lane + 32] for v in ctx_vin], operand.index,
                                          name=f"{name}_vin"),
-                        Src.SIN: _select(m, ctx_sin, operand.index, name=f"{name}_sin"),
-                        Src.CTR: _select(m, counter_lanes, operand.index, name=f"{name}_ctr"),
+                        Src.SIN: select(m, ctx_sin, operand.index, name=f"{name}_sin"),
+                        Src.CTR: select(m, counter_lanes, operand.index, name=f"{name}_ctr"),
                         Src.LANE: lane,
                         Src.CONST: sc.const,
                     }
                     m.d.comb += getattr(fu.i, slot).eq(
-                        _select(m, [by_source[src] for src in Src], operand.src, name=name))
+                        select(m, [by_source[src] for src in Src], operand.src, name=name))
                 results.append(fu.o.data)
             # Everything else travels alongside the functional units' latency.
             passed = [[delay(m, regs[r][lane], FU_LATENCY, f"s{s}_r{r}_l{lane}") for lane in range(L)]
@@ -247,7 +222,7 @@ class PCU(wiring.Component):
         # -- reduction tree and what travels alongside it ------------------------------------------------
         def register_vector(index, name):
             vec = Signal(32 * L, name=name)
-            m.d.comb += vec.eq(_select(m, [Cat(*regs[r]) for r in range(cfg.registers)], index, 32 * L,
+            m.d.comb += vec.eq(select(m, [Cat(*regs[r]) for r in range(cfg.registers)], index, 32 * L,
                                        name=f"{name}_sel"))
             return vec
 
@@ -266,7 +241,7 @@ class PCU(wiring.Component):
         data_valid = after(data_valid, "tree_data")
         tags = {name: after(t, f"tree_{name}") for name, t in tags.items()}
         vregs = [after(register_vector(o.reg, f"vout{k}_reg"), f"vout{k}_tree") for k, o in enumerate(c.vout)]
-        sregs = [after(_select(m, [regs[r][0] for r in range(cfg.registers)], o.reg, name=f"sout{k}_reg"),
+        sregs = [after(select(m, [regs[r][0] for r in range(cfg.registers)], o.reg, name=f"sout{k}_reg"),
                        f"sout{k}_tree") for k, o in enumerate(c.sout)]
         acc_src = after(register_vector(c.acc.src, "acc_src"), "acc_src_tree")
 

@@ -90,13 +90,23 @@ def _range(n: int) -> range:
     return range(max(2, n))  # at least one bit, so every field exists in the bitstream
 
 
+def operand_layout(cfg: ArrayConfig, registers: int) -> data.StructLayout:
+    """An operand selector (source and index) of a unit with *registers* registers per lane."""
+    index = _range(max(registers, cfg.vector_inputs, cfg.scalar_inputs, cfg.counters))
+    return data.StructLayout({"src": Src, "index": index})
+
+
+def counter_layout() -> data.StructLayout:
+    """One counter of a chain (semantics: rtl/counters.py)."""
+    return data.StructLayout({"enable": 1, "start": 32, "stop": 32, "stride": 32})
+
+
 def pcu_layout(cfg: ArrayConfig) -> data.StructLayout:
     """The configuration layout of a PCU of *cfg*."""
-    index = _range(max(cfg.registers, cfg.vector_inputs, cfg.scalar_inputs, cfg.counters))
-    operand = data.StructLayout({"src": Src, "index": index})
+    operand = operand_layout(cfg, cfg.registers)
     stage = data.StructLayout({"op": Op, "a": operand, "b": operand, "c": operand,
                                "dst": _range(cfg.registers), "const": 32})
-    counter = data.StructLayout({"enable": 1, "start": 32, "stop": 32, "stride": 32})
+    counter = counter_layout()
     level = _range(cfg.counters + 1)
     return data.StructLayout({
         "stages": data.ArrayLayout(stage, cfg.stages),
@@ -216,10 +226,22 @@ def _fail(where: str, field: str, message: str):
     raise PcuConfigError(f"PCU {where}, field '{field}': {message}")
 
 
-def _check_word(where: str, field: str, value, signed: bool = False):
+def check_word(fail, where: str, field: str, value, signed: bool = False):
+    """Calls *fail* (a unit's error constructor) unless *value* is a 32-bit (signed) integer."""
     lo, hi = (-(2**31), 2**31 - 1) if signed else (0, 2**32 - 1)
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        _fail(where, field, f"{value!r} is not a 32-bit {'signed ' if signed else ''}integer in [{lo}, {hi}]")
+        fail(where, field, f"{value!r} is not a 32-bit {'signed ' if signed else ''}integer in [{lo}, {hi}]")
+
+
+def _check_word(where: str, field: str, value, signed: bool = False):
+    check_word(_fail, where, field, value, signed)
+
+
+def counter_fields(c: Counter | None) -> dict:
+    """The layout fields of counter *c* (None: disabled)."""
+    if c is None:
+        return {"enable": 0, "start": 0, "stop": 1, "stride": 1}
+    return {"enable": 1, "start": c.start & 0xFFFFFFFF, "stop": c.stop & 0xFFFFFFFF, "stride": c.stride & 0xFFFFFFFF}
 
 
 _SOURCES = {"reg": "registers", "vin": "vector_inputs", "sin": "scalar_inputs", "ctr": "counters"}
@@ -331,13 +353,10 @@ def _fields(p: PcuProgram, cfg: ArrayConfig) -> dict:
     a = p.accumulate
     outs_v = list(p.vout) + [None] * (cfg.vector_outputs - len(p.vout))
     outs_s = list(p.sout) + [None] * (cfg.scalar_outputs - len(p.sout))
-    u32 = lambda v: v & 0xFFFFFFFF  # noqa: E731
     return {
         "stages": [{"op": Op[s.op.upper()], "a": _operand(s.a), "b": _operand(s.b), "c": _operand(s.c),
                     "dst": s.dst, "const": s.const} for s in stages],
-        "counters": [{"enable": 0, "start": 0, "stop": 1, "stride": 1} if c is None else
-                     {"enable": 1, "start": u32(c.start), "stop": u32(c.stop), "stride": u32(c.stride)}
-                     for c in counters],
+        "counters": [counter_fields(c) for c in counters],
         "spread": {"enable": int(p.spread is not None), "counter": p.spread or 0},
         "fire": {
             "vin_required": sum(1 << k for k in set(p.vin_required)),

@@ -1,10 +1,11 @@
-"""Pipeline registers: delay lines and stage groups shared by the arithmetic units and the PCU."""
+"""Pipeline helpers shared by the units: delay lines, stage groups and indexed selects."""
 
 from types import SimpleNamespace
 
-from amaranth import Module, Signal
+from amaranth import Module, Signal, Value
+from amaranth.lib import fifo
 
-__all__ = ["delay", "stage"]
+__all__ = ["delay", "stage", "select", "input_fifo"]
 
 
 def delay(m: Module, value, stages: int = 1, name: str = "d"):
@@ -20,3 +21,24 @@ def delay(m: Module, value, stages: int = 1, name: str = "d"):
 def stage(m: Module, depth: int, **values) -> SimpleNamespace:
     """*depth* registers for each named value: the group one pipeline stage hands to the next."""
     return SimpleNamespace(**{name: delay(m, value, depth, name) for name, value in values.items()})
+
+
+def select(m: Module, options: list, index, width: int = 32, name: str = "sel"):
+    """options[index] (combinational), or 0 when *index* is out of range (the encoders never produce
+    that). Every case statement gets an explicit default, so the Verilog has no incomplete case."""
+    out = Signal(width, name=name)
+    with m.Switch(index):
+        for k, option in enumerate(options):
+            with m.Case(k):
+                m.d.comb += out.eq(option)
+        with m.Default():
+            m.d.comb += out.eq(0)
+    return out
+
+
+def input_fifo(m: Module, name: str, port, width: int, depth: int) -> fifo.SyncFIFOBuffered:
+    """A FIFO behind the input stream *port* (a unit input): the unit reads ``r_data``/``r_rdy`` and
+    pops with ``r_en``."""
+    f = m.submodules[name] = fifo.SyncFIFOBuffered(width=width, depth=depth)
+    m.d.comb += [f.w_data.eq(Value.cast(port.payload)), f.w_en.eq(port.valid), port.ready.eq(f.w_rdy)]
+    return f

@@ -8,9 +8,6 @@ GEMV tiles, embedding-bag sum pooling), each computed from the ArrayConfig rathe
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import time
 
 import numpy as np
 
@@ -22,8 +19,7 @@ from rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigE
 from verif.golden.pcu import PcuStreams, run_pcu
 from verif.stimulus import FP_CORNERS
 
-from .paths import BUILD
-from .runner import run_cocotb
+from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .verilog import generate
 
 __all__ = ["Case", "CaseResult", "run_cases", "kernel_rows", "format_kernel_table", "random_case", "kernels", "f32", "PcuKernelError"]
@@ -68,15 +64,6 @@ class CaseResult:
     golden: PcuStreams
 
 
-def _pack(vectors: np.ndarray) -> list[int]:
-    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
-
-
-def _unpack(words: list[int], lanes: int) -> np.ndarray:
-    raw = b"".join(w.to_bytes(4 * lanes, "little") for w in words)
-    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
-
-
 def _full_streams(cfg, case):
     vins = [np.asarray(case.vin[k], U32).reshape(-1, cfg.lanes) if k < len(case.vin) else np.zeros((0, cfg.lanes), U32)
             for k in range(cfg.vector_inputs)]
@@ -99,40 +86,31 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
             raise ValueError(f"case {case.name}: more than {max_firings} firings; give it finite input streams")
         goldens.append(golden)
         produced = golden.firings + golden.groups + 1
-        slow = 1 / max(0.05, (1 - case.gap)) / max(0.05, (1 - case.stall))
+        sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
+        sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
+        sources["ctrl_in"] = [1] * case.start_tokens
+        sinks = [f"vout__{k}" for k in range(cfg.vector_outputs)] + [f"sout__{k}" for k in range(cfg.scalar_outputs)]
         jobs.append({
             "name": case.name, "seed": case.seed, "config": str(bits), "gap": case.gap, "stall": case.stall,
-            "vin": [_pack(v) for v in vins], "sin": [[int(x) for x in s] for s in sins],
-            "start_tokens": case.start_tokens,
-            "expect_v": [[0] * len(v) for v in golden.vout], "expect_s": [[0] * len(s) for s in golden.sout],
-            "expect_tokens": golden.done_tokens,
+            "sources": sources, "sinks": [*sinks, "ctrl_out"],
+            "expect": [len(v) for v in golden.vout] + [len(s) for s in golden.sout] + [golden.done_tokens],
             "drain": latency + 8,
-            "budget": int(4 * slow * (produced + sum(len(v) for v in vins) + sum(len(s) for s in sins)))
-                      + 4 * latency + 200,
+            "budget": cycle_budget(produced + sum(len(v) for v in vins) + sum(len(s) for s in sins),
+                                   case.gap, case.stall, latency),
         })
-    test_dir = BUILD / "runs" / f"{tag}-{cfg.name}-{simulator}-{os.getpid()}-{time.time_ns() % 10**6}"
-    test_dir.mkdir(parents=True, exist_ok=True)
-    stimulus, results_path = test_dir / "cases.json", test_dir / "results.json"
-    stimulus.write_text(json.dumps(jobs))
-    try:
-        run_cocotb(gen, "verif.tb.pcu_tb", simulator=simulator, test_dir=test_dir,
-                   env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
-    except Exception:
-        if not results_path.exists():
-            raise
-    rtl = json.loads(results_path.read_text())
+    rtl = run_stream_cases(gen, jobs, tag=tag, simulator=simulator)
     out = []
     for case, golden, got in zip(cases, goldens, rtl):
         problems = []
         if got["timed_out"]:
             problems.append(f"did not finish in {got['cycles']} cycles")
+        outputs = got["outputs"]
         for k, want in enumerate(golden.vout):
-            have = _unpack(got["vout"][k], cfg.lanes)
-            problems += _compare(f"vout{k}", have, want)
+            problems += compare(f"vout{k}", unpack(outputs[f"vout__{k}"], cfg.lanes), want)
         for k, want in enumerate(golden.sout):
-            problems += _compare(f"sout{k}", np.array(got["sout"][k], U32), want)
-        if got["tokens"] != golden.done_tokens:
-            problems.append(f"ctrl_out: {got['tokens']} done tokens, golden {golden.done_tokens}")
+            problems += compare(f"sout{k}", np.array(outputs[f"sout__{k}"], U32), want)
+        if len(outputs["ctrl_out"]) != golden.done_tokens:
+            problems.append(f"ctrl_out: {len(outputs['ctrl_out'])} done tokens, golden {golden.done_tokens}")
         if case.reference:
             problems += _check_reference(case, golden)
         out.append(CaseResult(case.name, not problems, problems, golden.firings, got["cycles"], got["first_out"],
@@ -155,19 +133,6 @@ def format_kernel_table(rows: list[dict]) -> str:
     lines += [f"{r['kernel']:16} {r['firings']:8d} {r['cycles']:8d} {r['ideal_cycles']:8d} "
               f"{100 * r['utilization']:5.0f}%  {'pass' if r['ok'] else 'FAIL'}" for r in rows]
     return "\n".join(lines)
-
-
-def _compare(port, have, want) -> list[str]:
-    if len(have) != len(want):
-        return [f"{port}: {len(have)} transfers, golden {len(want)}"]
-    if not len(want):
-        return []
-    bad = np.flatnonzero((np.asarray(have) != np.asarray(want)).reshape(len(want), -1).any(axis=1))
-    if len(bad):
-        i = bad[0]
-        return [f"{port}: {len(bad)} of {len(want)} transfers differ; first #{i}: {np.asarray(have)[i]} "
-                f"vs golden {np.asarray(want)[i]}"]
-    return []
 
 
 def _check_reference(case: Case, golden: PcuStreams) -> list[str]:

@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.arith import FunctionalUnit, UNIT_CLASSES
 from rtl.pcu import PCU
+from rtl.pmu import PMU
 from rtl.config import ArrayConfig
 from rtl.ops import OP_BITS
 
@@ -86,6 +87,8 @@ TOPS: dict[str, Top] = {
                          lambda cfg: ArithHarness(HARNESS_WIDTH)),
     "pcu": Top("pcu", "PCU: the multistage SIMD pipeline with reduction tree, accumulator and counters",
                lambda cfg: PCU(cfg)),
+    "pmu": Top("pmu", "PMU: banked scratchpad with address pipelines, conflict serialisers, FIFO and double-buffer modes",
+               lambda cfg: PMU(cfg)),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

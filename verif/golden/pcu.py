@@ -14,6 +14,7 @@ from rtl.ops import OPS, lfsr_seed, lfsr_step
 from rtl.pcu_layout import FoldMode, ScaOut, Src, VecOut, decode
 
 from .arith import evaluate_op
+from .counters import CounterChain
 
 __all__ = ["PcuStreams", "run_pcu"]
 
@@ -27,10 +28,6 @@ class PcuStreams:
     done_tokens: int
     firings: int  # data firings
     groups: int  # accumulator groups emitted (including empty ones)
-
-
-def _signed(w: int) -> int:
-    return w - (1 << 32) if w & 0x80000000 else w
 
 
 def _reduce_tree(name: str, values: np.ndarray) -> int:
@@ -55,11 +52,10 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     vreq = [bool(int(c.fire.vin_required) >> k & 1) for k in range(cfg.vector_inputs)]
     sreq = [bool(int(c.fire.sin_required) >> k & 1) for k in range(cfg.scalar_inputs)]
 
-    counters = [(bool(x.enable), _signed(int(x.start)), _signed(int(x.stop)), _signed(int(x.stride)))
-                for x in c.counters]
-    any_counter = any(e for e, *_ in counters)
     spread = int(c.spread.counter) if c.spread.enable else None
-    values = [start for _, start, _, _ in counters]
+    chain = CounterChain(c.counters)
+    chain.steps = [stride * lanes if k == spread else stride for k, (*_, stride) in enumerate(chain.counters)]
+    any_counter = chain.any_enabled
     run_active = False
     tokens = start_tokens
     generators = [[lfsr_seed(int(c.seed), lane) for lane in range(lanes)] for _ in range(cfg.stages)]
@@ -115,8 +111,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         heads_v = [vin[k][vpos[k]] if vreq[k] else None for k in range(cfg.vector_inputs)]
         heads_s = [int(sin[k][spos[k]]) if sreq[k] else None for k in range(cfg.scalar_inputs)]
         ctr_lanes = []
-        for k, (enabled, start, stop, stride) in enumerate(counters):
-            base = values[k] & 0xFFFFFFFF
+        for k, (enabled, start, stop, stride) in enumerate(chain.counters):
+            base = chain.values[k] & 0xFFFFFFFF
             if k == spread:
                 ctr_lanes.append(((base + lane_index.astype(np.int64) * stride) & 0xFFFFFFFF).astype(U32))
             else:
@@ -169,14 +165,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         firings += 1
 
         # -- counters and pops ---------------------------------------------------------------------
-        carry = [True]  # carry[k]: counters 0..k-1 all wrap in this firing
-        for k, (enabled, start, stop, stride) in enumerate(counters):
-            step = stride * lanes if k == spread else stride
-            wraps = (not enabled) or values[k] + step >= stop
-            if carry[k]:
-                values[k] = start if wraps else values[k] + step
-            carry.append(carry[k] and wraps)
-        if any_counter and carry[-1]:
+        carry = chain.advance()
+        if chain.run_ends(carry):
             done += 1
             run_active = False
         levels_v = [int(x) for x in c.fire.vin_pop_level]

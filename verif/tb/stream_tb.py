@@ -1,7 +1,14 @@
-"""cocotb testbench of the PCU top: runs a list of cases, each a configuration word with input streams,
-random input gaps and random output back-pressure, and records every output transfer.
+"""cocotb testbench of a unit with stream ports (PCU, PMU): runs a list of cases, each a configuration
+word with input streams, random input gaps and random output back-pressure, and records every output
+transfer and, at the end of the case, the unit's status signals.
 
-Cases come from RDAGEN_STIMULUS (JSON written by sim/pcu_regression.py); results go to RDAGEN_RESULTS.
+A case names its ports: ``sources`` maps an input stream (``vin__0``, ``ctrl_in``, ...) to its words,
+``sinks`` lists the output streams to record, ``expect`` how many transfers each should see, and
+``status`` the signals to read at the end; ``consume`` (optional) how many words each source must
+deliver before the case may end. Reset clears the unit's state, not its memories, so a case
+can read what the previous one left (the PMU's contents).
+
+Cases come from RDAGEN_STIMULUS (JSON written by sim/streams.py); results go to RDAGEN_RESULTS.
 The host compares them with the golden model (values and order per port); this bench only drives and
 records, and fails if a case does not finish within its cycle budget.
 
@@ -56,7 +63,7 @@ class _Sink:
 
 
 @cocotb.test()
-async def pcu_cases(dut):
+async def stream_cases(dut):
     with open(os.environ["RDAGEN_STIMULUS"]) as f:
         cases = json.load(f)
     Clock(dut.clk, int(os.environ.get("RDAGEN_CLOCK_NS", "10")), unit="ns").start()
@@ -66,27 +73,19 @@ async def pcu_cases(dut):
         rng = random.Random(case["seed"])
         dut.rst.value = 1
         dut.configuration.value = int(case["config"])
-        sources = [_Source(getattr(dut, f"vin__{k}__valid"), getattr(dut, f"vin__{k}__ready"),
-                           getattr(dut, f"vin__{k}__payload"), words, case["gap"], rng)
-                   for k, words in enumerate(case["vin"])]
-        sources += [_Source(getattr(dut, f"sin__{k}__valid"), getattr(dut, f"sin__{k}__ready"),
-                            getattr(dut, f"sin__{k}__payload"), words, case["gap"], rng)
-                    for k, words in enumerate(case["sin"])]
-        sources.append(_Source(dut.ctrl_in__valid, dut.ctrl_in__ready, dut.ctrl_in__payload,
-                               [1] * case["start_tokens"], case["gap"], rng))
-        sinks = [_Sink(getattr(dut, f"vout__{k}__valid"), getattr(dut, f"vout__{k}__ready"),
-                       getattr(dut, f"vout__{k}__payload"), case["stall"], rng) for k in range(len(case["expect_v"]))]
-        sinks += [_Sink(getattr(dut, f"sout__{k}__valid"), getattr(dut, f"sout__{k}__ready"),
-                        getattr(dut, f"sout__{k}__payload"), case["stall"], rng) for k in range(len(case["expect_s"]))]
-        tokens = _Sink(dut.ctrl_out__valid, dut.ctrl_out__ready, dut.ctrl_out__payload, case["stall"], rng)
+        port = lambda name, signal: getattr(dut, f"{name}__{signal}")  # noqa: E731
+        sources = [_Source(port(name, "valid"), port(name, "ready"), port(name, "payload"), words, case["gap"], rng)
+                   for name, words in case["sources"].items()]
+        sinks = [_Sink(port(name, "valid"), port(name, "ready"), port(name, "payload"), case["stall"], rng)
+                 for name in case["sinks"]]
         for s in sources:
             s.valid.value = 0
-        for s in (*sinks, tokens):
+        for s in sinks:
             s.ready.value = 0
         await falling
         await falling
         dut.rst.value = 0
-        want = [len(x) for x in case["expect_v"]] + [len(x) for x in case["expect_s"]]
+        want = case["expect"]
         cycles = 0
         first_out = last_out = None
         drain = 0
@@ -98,18 +97,19 @@ async def pcu_cases(dut):
             before = sum(len(s.got) for s in sinks)
             for s in sinks:
                 s.step()
-            tokens.step()
             if sum(len(s.got) for s in sinks) != before:
                 first_out = cycles if first_out is None else first_out
                 last_out = cycles
-            if all(len(s.got) >= n for s, n in zip(sinks, want)) and len(tokens.got) >= case["expect_tokens"]:
+            # Drain only once every output has its transfers and every input delivered what the golden
+            # model consumed (work without outputs, such as writes, must finish before the next case).
+            if all(len(s.got) >= n for s, n in zip(sinks, want)) and all(
+                    s.pos >= n for s, n in zip(sources, case.get("consume", [0] * len(sources)))):
                 drain += 1
         results.append({
             "name": case["name"], "cycles": cycles, "first_out": first_out, "last_out": last_out,
             "timed_out": cycles >= case["budget"],
-            "vout": [s.got for s in sinks[:len(case["expect_v"])]],
-            "sout": [s.got for s in sinks[len(case["expect_v"]):]],
-            "tokens": len(tokens.got),
+            "outputs": {name: s.got for name, s in zip(case["sinks"], sinks)},
+            "status": {name: int(getattr(dut, name).value) for name in case.get("status", [])},
             "consumed": [s.pos for s in sources],
         })
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:

@@ -1,0 +1,260 @@
+"""PMU regressions: cases (a configuration and input streams) run on the RTL through cocotb and compared
+with the golden PMU model: the read streams, the done tokens, the conflict and error counters, and the
+scratchpad contents, read back after every case by a dump configuration (reset keeps the banks).
+
+Also holds the random-case generator and the directed cases (contiguous, strided, gather, scatter,
+scalar, FIFO, single and double buffering, out-of-range addresses), computed from the ArrayConfig.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rtl.config import ArrayConfig
+from rtl.pcu_layout import CONST, LANE, Counter, Operand, ctr, reg, sin, vin
+from rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
+from verif.golden.pmu import PmuResult, run_pmu
+
+from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
+from .verilog import generate
+
+__all__ = ["PmuCase", "PmuCaseResult", "run_pmu_cases", "dump_program", "random_pmu_case", "directed_pmu_cases"]
+
+U32 = np.uint32
+STATUS = ("write_conflicts", "read_conflicts", "errors")
+
+
+@dataclasses.dataclass
+class PmuCase:
+    name: str
+    program: PmuProgram
+    vin: list = dataclasses.field(default_factory=list)  # per vector input: (n, lanes) words
+    sin: list = dataclasses.field(default_factory=list)  # per scalar input: (n,) words
+    start_tokens: int = 0
+    gap: float = 0.0
+    stall: float = 0.0
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class PmuCaseResult:
+    name: str
+    ok: bool
+    problems: list[str]
+    cycles: int
+    first_out: int | None
+    last_out: int | None
+    golden: PmuResult
+    status: dict
+
+
+def dump_program(cfg: ArrayConfig) -> PmuProgram:
+    """Reads the whole scratchpad once, a vector of consecutive words per firing, after one start token."""
+    return PmuProgram(read=Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, cfg.pmu_words, cfg.lanes)],
+                                wait_start=True), mode="none")
+
+
+def _drain(cfg: ArrayConfig) -> int:
+    """Cycles for a PMU to finish its accesses in flight (a full queue of worst-case conflicts)."""
+    return (cfg.pmu_stages * 2 + 8 + cfg.fifo_depth) * cfg.lanes + 16
+
+
+def _streams(cfg, case):
+    vins = [np.asarray(case.vin[k], U32).reshape(-1, cfg.lanes) if k < len(case.vin) else np.zeros((0, cfg.lanes), U32)
+            for k in range(cfg.vector_inputs)]
+    sins = [np.asarray(case.sin[k], U32).ravel() if k < len(case.sin) else np.zeros(0, U32)
+            for k in range(cfg.scalar_inputs)]
+    return vins, sins
+
+
+def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, seed):
+    sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
+    sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
+    sources["ctrl_in"] = [1] * tokens
+    transfers = golden.write_firings + golden.read_firings + len(golden.vout) + sum(map(len, vins)) + sum(map(len, sins))
+    return {
+        "name": name, "seed": seed, "config": str(bits), "gap": gap, "stall": stall, "sources": sources,
+        "sinks": ["vout", "sout", "ctrl_out"], "expect": [len(golden.vout), len(golden.sout), golden.done_tokens],
+        "consume": golden.consumed, "status": list(STATUS), "drain": _drain(cfg),
+        "budget": cycle_budget(transfers * cfg.lanes, gap, stall, _drain(cfg)),
+    }
+
+
+def run_pmu_cases(cfg: ArrayConfig, cases: list[PmuCase], *, simulator: str = "verilator", tag: str = "pmu",
+                  dump: bool = True, max_firings: int = 20000) -> list[PmuCaseResult]:
+    """Run *cases* in order on the PMU RTL of *cfg* (each starting from the contents the previous one
+    left, as the golden model does), each followed by a dump of the scratchpad when *dump*."""
+    gen = generate("pmu", cfg)
+    memory = np.zeros(cfg.pmu_words, U32)  # banks power up as zeros
+    dump_bits = dump_program(cfg).encode(cfg)
+    empty_v, empty_s = _streams(cfg, PmuCase("", dump_program(cfg)))
+    jobs, goldens = [], []
+    for case in cases:
+        bits = case.program.encode(cfg)
+        vins, sins = _streams(cfg, case)
+        golden = run_pmu(cfg, bits, vins, sins, case.start_tokens, memory, max_firings=max_firings)
+        if golden.write_firings + golden.read_firings >= max_firings:
+            raise ValueError(f"case {case.name}: more than {max_firings} firings; give it finite input streams")
+        jobs.append(_job(cfg, case.name, bits, vins, sins, case.start_tokens, golden, case.gap, case.stall, case.seed))
+        goldens.append(golden)
+        memory = golden.memory
+        if dump:
+            dumped = run_pmu(cfg, dump_bits, empty_v, empty_s, 1, memory)
+            jobs.append(_job(cfg, f"{case.name}/dump", dump_bits, empty_v, empty_s, 1, dumped, 0.0, 0.0, case.seed))
+            goldens.append(dumped)
+    records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator)
+    results = []
+    for job, golden, got in zip(jobs, goldens, records):
+        problems = []
+        if got["timed_out"]:
+            problems.append(f"did not finish in {got['cycles']} cycles")
+        out = got["outputs"]
+        problems += compare("vout" if not job["name"].endswith("/dump") else "contents", unpack(out["vout"], cfg.lanes),
+                            golden.vout)
+        problems += compare("sout", np.array(out["sout"], U32), golden.sout)
+        if len(out["ctrl_out"]) != golden.done_tokens:
+            problems.append(f"ctrl_out: {len(out['ctrl_out'])} done tokens, golden {golden.done_tokens}")
+        for name in STATUS:
+            if got["status"][name] != getattr(golden, name):
+                problems.append(f"{name}: {got['status'][name]}, golden {getattr(golden, name)}")
+        results.append(PmuCaseResult(job["name"], not problems, problems, got["cycles"], got["first_out"],
+                                     got["last_out"], golden, got["status"]))
+    return results
+
+
+# -- directed cases ------------------------------------------------------------------------------------------
+def _words(rng, *shape):
+    return rng.integers(0, 2**32, shape, dtype=np.uint64).astype(U32)
+
+
+def _run(n: int, step: int) -> list[Counter]:
+    return [Counter(0, n * step, step)]
+
+
+def directed_pmu_cases(cfg: ArrayConfig, rng: np.random.Generator) -> list[PmuCase]:
+    """Every access mode once, on the scratchpad of *cfg*."""
+    L, W = cfg.lanes, cfg.pmu_words
+    n = min(32, cfg.pmu_depth)  # vectors per run
+    contiguous = [AddressStage("add", ctr(0), LANE)]
+    cases = []
+
+    # contiguous write then contiguous read, one buffer handed over per run (two runs)
+    data = _words(rng, 2 * n, L)
+    cases.append(PmuCase("contiguous", PmuProgram(
+        write=Port(stages=contiguous, counters=_run(n, L), vin_required=[0], data=vin(0)),
+        read=Port(stages=contiguous, counters=_run(n, L)), mode="buffer"), vin=[data]))
+
+    # strided read: lane i reads base + i * 3 (and + i * 2, which piles two lanes on each even bank)
+    for stride in (2, 3):
+        stages = [AddressStage("add", LANE, LANE, dst=1)] + (
+            [AddressStage("add", reg(1), LANE, dst=1)] if stride == 3 else []) + [AddressStage("add", reg(1), ctr(0))]
+        cases.append(PmuCase(f"strided{stride}", PmuProgram(
+            read=Port(stages=stages, counters=_run(n, 1), vin_required=[0], vin_pop_level={0: 1}),
+            mode="none"), vin=[np.zeros((1, L), U32)]))
+
+    # gather: per-lane addresses from vector input 0, repeats included (bank conflicts)
+    idx = rng.integers(0, W, (n, L)).astype(U32)
+    idx[0] = idx[0, 0]  # every lane the same word
+    idx[1] = (np.arange(L) * L) % W  # every lane on bank 0
+    cases.append(PmuCase("gather", PmuProgram(
+        read=Port(stages=[AddressStage("pass", vin(0))], vin_required=[0]), mode="none"), vin=[idx]))
+
+    # scatter: per-lane write addresses from vector input 1, data from vector input 0 (repeats: highest lane wins)
+    idx = rng.integers(0, W, (n, L)).astype(U32)
+    idx[0] = idx[0, 0]
+    cases.append(PmuCase("scatter", PmuProgram(
+        write=Port(stages=[AddressStage("pass", vin(1))], vin_required=[0, 1], data=vin(0)), mode="none"),
+        vin=[_words(rng, n, L), idx]))
+
+    # scalar writes (lane 0, address and data from scalar inputs), then scalar reads back
+    addrs = rng.permutation(W)[:n].astype(U32)
+    cases.append(PmuCase("scalar-write", PmuProgram(
+        write=Port(stages=[AddressStage("pass", sin(0))], sin_required=[0, 1], scalar=True, data=sin(1)),
+        mode="none"), sin=[addrs, _words(rng, n)]))
+    cases.append(PmuCase("scalar-read", PmuProgram(
+        read=Port(stages=[AddressStage("pass", sin(0))], sin_required=[0], scalar=True, vout=False, sout=True),
+        mode="none"), sin=[rng.permutation(addrs)]))
+
+    # FIFO: more vectors than the FIFO holds, so it wraps
+    m = min(cfg.pmu_depth + 7, 300)
+    cases.append(PmuCase("fifo", PmuProgram(
+        write=Port(vin_required=[0], data=vin(0)), read=Port(counters=_run(4, 1)), mode="fifo"),
+        vin=[_words(rng, m, L)], stall=0.3))
+
+    # double buffering: write runs fill one half while read runs drain the other (5 runs, under back-pressure)
+    half = W // 2
+    runs, per = 5, min(8, cfg.pmu_depth // 2)
+    cases.append(PmuCase("double", PmuProgram(
+        write=Port(stages=contiguous, counters=_run(per, L), vin_required=[0], data=vin(0)),
+        read=Port(stages=[AddressStage("sub", CONST, ctr(0), const=half - L, dst=1), AddressStage("add", reg(1), LANE)],
+                  counters=_run(per, L)), mode="double", done_port="read"),
+        vin=[_words(rng, runs * per, L)], stall=0.3, gap=0.2))
+
+    # out-of-range addresses: lanes beyond the scratchpad are dropped and counted
+    cases.append(PmuCase("out-of-range", PmuProgram(
+        write=Port(stages=[AddressStage("add", vin(1), CONST, const=W - 2 * L)], vin_required=[0, 1], data=vin(0)),
+        mode="none"), vin=[_words(rng, n, L), rng.integers(0, 4 * L, (n, L)).astype(U32)]))
+    return cases
+
+
+# -- random cases --------------------------------------------------------------------------------------------
+def _random_port(cfg, rng, role: str, mode: str, inputs: dict) -> Port:
+    """A random port that uses the inputs in *inputs* (``{"vin": [...], "sin": [...]}``) it is given."""
+    L = cfg.lanes
+    vreq, sreq = inputs["vin"], inputs["sin"]
+    n_counters = int(rng.integers(1 if mode in ("buffer", "double") else 0, cfg.counters + 1))
+    counters = [Counter(int(rng.integers(0, 4)), 0, 1) for _ in range(n_counters)]
+    counters = [Counter(c.start, c.start + int(rng.integers(1, 5)) * s, s)
+                for c, s in zip(counters, rng.choice([1, L, 2 * L], n_counters))]
+    sources = [LANE, CONST, reg(0), reg(1)] + [vin(k) for k in vreq] + [sin(k) for k in sreq] + \
+        [ctr(k) for k in range(n_counters)]
+    stages = []
+    for _ in range(int(rng.integers(0, cfg.pmu_stages + 1))):
+        pick = lambda: sources[rng.integers(len(sources))]  # noqa: E731
+        stages.append(AddressStage(str(rng.choice(ADDRESS_OPS)), pick(), pick(), pick(), dst=int(rng.integers(2)),
+                                   const=int(rng.integers(0, 2 * cfg.pmu_words))))
+    scalar = mode != "fifo" and rng.random() < 0.2
+    levels = lambda ks: {k: int(rng.integers(0, n_counters + 1)) for k in ks if rng.random() < 0.3}  # noqa: E731
+    common = dict(stages=stages, counters=counters, vin_required=vreq, sin_required=sreq, vin_pop_level=levels(vreq),
+                  sin_pop_level=levels(sreq), scalar=scalar)
+    if role == "write":
+        data = vin(vreq[0]) if vreq and (not sreq or rng.random() < 0.6) else sin(sreq[0])
+        return Port(**common, data=data)
+    vout = rng.random() < 0.8
+    return Port(**common, vout=vout, sout=not vout or rng.random() < 0.5)
+
+
+def random_pmu_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> PmuCase:
+    """A random valid configuration with random traffic (invalid draws are redrawn)."""
+    L = cfg.lanes
+    while True:
+        mode = str(rng.choice(MODES))
+        roles = ["write", "read"] if mode != "none" else [str(rng.choice(["write", "read"]))]
+        vins = list(range(cfg.vector_inputs))
+        sins = list(range(cfg.scalar_inputs))
+        rng.shuffle(vins)
+        rng.shuffle(sins)
+        inputs = {}
+        for i, role in enumerate(roles):  # the inputs are split between the ports
+            inputs[role] = {"vin": sorted(v for j, v in enumerate(vins) if j % len(roles) == i and rng.random() < 0.7),
+                            "sin": sorted(s for j, s in enumerate(sins) if j % len(roles) == i and rng.random() < 0.5)}
+        if "write" in inputs and not inputs["write"]["vin"] and not inputs["write"]["sin"]:
+            continue
+        ports = {role: _random_port(cfg, rng, role, mode, inputs[role]) for role in roles}
+        program = PmuProgram(write=ports.get("write"), read=ports.get("read"), mode=mode,
+                             done_port=str(rng.choice(["write", "read"])) if len(roles) == 2 else roles[0])
+        try:
+            program.validate(cfg)
+        except PmuConfigError:
+            continue
+        break
+    n = int(rng.integers(4, 40))
+    kind = rng.integers(0, 3, (n, L))
+    addresses = np.choose(kind, [rng.integers(0, cfg.pmu_words, (n, L)), rng.integers(0, 4 * L, (n, L)),
+                                 rng.integers(0, 2**32, (n, L), dtype=np.uint64)]).astype(U32)
+    vdata = [np.where(rng.random((n, L)) < 0.5, addresses, _words(rng, n, L)).astype(U32) for _ in range(cfg.vector_inputs)]
+    sdata = [np.where(rng.random(n) < 0.5, addresses[:, 0], _words(rng, n)).astype(U32) for _ in range(cfg.scalar_inputs)]
+    return PmuCase(name, program, vdata, sdata, gap=float(rng.choice([0, 0.2, 0.5])),
+                   stall=float(rng.choice([0, 0.2, 0.5])), seed=int(rng.integers(0, 2**31)))

@@ -1,0 +1,63 @@
+"""Running cases on a unit with stream ports (verif/tb/stream_tb.py) and the helpers the regression
+hosts share: packing vectors into port words, comparing streams with the golden model."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+from .paths import BUILD
+from .runner import run_cocotb
+from .verilog import GeneratedVerilog
+
+__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget"]
+
+U32 = np.uint32
+
+
+def pack(vectors: np.ndarray) -> list[int]:
+    """(n, lanes) words -> n port payloads (lane 0 in the low bits)."""
+    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
+
+
+def unpack(words: list[int], lanes: int) -> np.ndarray:
+    raw = b"".join(w.to_bytes(4 * lanes, "little") for w in words)
+    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
+
+
+def compare(port: str, have, want) -> list[str]:
+    """Problems of stream *have* against the golden *want* (count, then the first differing transfer)."""
+    if len(have) != len(want):
+        return [f"{port}: {len(have)} transfers, golden {len(want)}"]
+    if not len(want):
+        return []
+    bad = np.flatnonzero((np.asarray(have) != np.asarray(want)).reshape(len(want), -1).any(axis=1))
+    if len(bad):
+        i = bad[0]
+        return [f"{port}: {len(bad)} of {len(want)} transfers differ; first #{i}: {np.asarray(have)[i]} "
+                f"vs golden {np.asarray(want)[i]}"]
+    return []
+
+
+def cycle_budget(transfers: int, gap: float, stall: float, latency: int) -> int:
+    """Cycles a case may take before the bench calls it hung: generous for its gaps and stalls."""
+    slow = 1 / max(0.05, (1 - gap)) / max(0.05, (1 - stall))
+    return int(4 * slow * transfers) + 4 * latency + 200
+
+
+def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simulator: str = "verilator") -> list[dict]:
+    """Run *jobs* (the case format of verif/tb/stream_tb.py) on *gen*; returns the bench's records."""
+    test_dir = BUILD / "runs" / f"{tag}-{gen.top}-{simulator}-{os.getpid()}-{time.time_ns() % 10**6}"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    stimulus, results_path = test_dir / "cases.json", test_dir / "results.json"
+    stimulus.write_text(json.dumps(jobs))
+    try:
+        run_cocotb(gen, "verif.tb.stream_tb", simulator=simulator, test_dir=test_dir,
+                   env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
+    except Exception:
+        if not results_path.exists():
+            raise
+    return json.loads(results_path.read_text())

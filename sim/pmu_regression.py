@@ -20,7 +20,8 @@ from verif.golden.pmu import PmuResult, run_pmu
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .verilog import generate
 
-__all__ = ["PmuCase", "PmuCaseResult", "run_pmu_cases", "dump_program", "random_pmu_case", "directed_pmu_cases"]
+__all__ = ["PmuCase", "PmuCaseResult", "run_pmu_cases", "run_pmu_raw", "dump_program", "random_pmu_case",
+           "directed_pmu_cases"]
 
 U32 = np.uint32
 STATUS = ("write_conflicts", "read_conflicts", "errors")
@@ -206,7 +207,7 @@ def _random_port(cfg, rng, role: str, mode: str, inputs: dict) -> Port:
     vreq, sreq = inputs["vin"], inputs["sin"]
     n_counters = int(rng.integers(1 if mode in ("buffer", "double") else 0, cfg.counters + 1))
     counters = [Counter(int(rng.integers(0, 4)), 0, 1) for _ in range(n_counters)]
-    counters = [Counter(c.start, c.start + int(rng.integers(1, 5)) * s, s)
+    counters = [Counter(c.start, c.start + int(rng.integers(1, 5)) * int(s), int(s))
                 for c, s in zip(counters, rng.choice([1, L, 2 * L], n_counters))]
     sources = [LANE, CONST, reg(0), reg(1)] + [vin(k) for k in vreq] + [sin(k) for k in sreq] + \
         [ctr(k) for k in range(n_counters)]
@@ -258,3 +259,18 @@ def random_pmu_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> Pm
     sdata = [np.where(rng.random(n) < 0.5, addresses[:, 0], _words(rng, n)).astype(U32) for _ in range(cfg.scalar_inputs)]
     return PmuCase(name, program, vdata, sdata, gap=float(rng.choice([0, 0.2, 0.5])),
                    stall=float(rng.choice([0, 0.2, 0.5])), seed=int(rng.integers(0, 2**31)))
+
+
+def run_pmu_raw(cfg: ArrayConfig, case: PmuCase, reads: int, *, tag: str = "pmu-raw") -> dict:
+    """Run one case with no golden model (for behaviour the untimed model does not define, such as a
+    same-cycle read and write); waits for *reads* vectors and returns the bench's record."""
+    bits = case.program.encode(cfg)
+    vins, sins = _streams(cfg, case)
+    sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
+    sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
+    job = {"name": case.name, "seed": case.seed, "config": str(bits), "gap": case.gap, "stall": case.stall,
+           "sources": sources, "sinks": ["vout", "sout", "ctrl_out"], "expect": [reads, 0, 0], "status": list(STATUS),
+           "drain": _drain(cfg), "budget": cycle_budget(4 * reads * cfg.lanes, case.gap, case.stall, _drain(cfg))}
+    (record,) = run_stream_cases(generate("pmu", cfg), [job], tag=tag)
+    record["vout"] = unpack(record["outputs"]["vout"], cfg.lanes)
+    return record

@@ -233,6 +233,20 @@ def check_word(fail, where: str, field: str, value, signed: bool = False):
         fail(where, field, f"{value!r} is not a 32-bit {'signed ' if signed else ''}integer in [{lo}, {hi}]")
 
 
+def check_counters(fail, prefix: str, counters) -> list[int]:
+    """Validates the enabled counters of a chain (None: disabled); returns their indices."""
+    enabled = [k for k, c in enumerate(counters) if c is not None]
+    for k in enabled:
+        c, where = counters[k], f"{prefix}counter {k}"
+        for field in ("start", "stop", "stride"):
+            check_word(fail, where, field, getattr(c, field), signed=True)
+        if c.stride < 1:
+            fail(where, "stride", f"{c.stride} must be at least 1")
+        if c.stop <= c.start:
+            fail(where, "stop", f"{c.stop} must be above start {c.start} (a counter runs at least once)")
+    return enabled
+
+
 def _check_word(where: str, field: str, value, signed: bool = False):
     check_word(_fail, where, field, value, signed)
 
@@ -287,15 +301,7 @@ def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
                     _fail(where, slot, f"reads counter {operand.index}, which is not enabled")
             elif operand.src not in ("lane", "const"):
                 _fail(where, slot, f"unknown operand source {operand.src!r}; valid: reg, vin, sin, ctr, lane, const")
-    for k in enabled:
-        c = p.counters[k]
-        where = f"counter {k}"
-        for field in ("start", "stop", "stride"):
-            _check_word(where, field, getattr(c, field), signed=True)
-        if c.stride < 1:
-            _fail(where, "stride", f"{c.stride} must be at least 1")
-        if c.stop <= c.start:
-            _fail(where, "stop", f"{c.stop} must be above start {c.start} (a counter runs at least once)")
+    check_counters(_fail, "", p.counters)
     if p.spread is not None and p.spread not in enabled:
         _fail("counters", "spread", f"counter {p.spread!r} is not enabled")
     if p.reduce is not None:

@@ -64,7 +64,8 @@ from amaranth.lib import data, enum
 
 from .config import ArrayConfig
 from .ops import OP_BY_NAME, Op
-from .pcu_layout import Counter, Operand, Src, counter_layout, counter_fields, check_word, operand_layout
+from .pcu_layout import (Counter, Operand, Src, Stage, check_counters, check_word, counter_fields, counter_layout,
+                         operand_layout)
 
 __all__ = ["PmuMode", "MODES", "DonePort", "ADDRESS_REGISTERS", "ADDRESS_OPS", "pmu_layout", "AddressStage", "Port",
            "PmuProgram", "PmuConfigError", "decode"]
@@ -117,14 +118,8 @@ class PmuConfigError(ValueError):
     """An invalid PMU configuration; the message names the port, stage or field."""
 
 
-@dataclasses.dataclass(frozen=True)
-class AddressStage:
-    op: str = "pass"
-    a: Operand = Operand()
-    b: Operand = Operand()
-    c: Operand = Operand()
-    dst: int = 0
-    const: int = 0
+AddressStage = Stage
+"""An address stage has the fields of a PCU stage (op, operands a/b/c, dst, const); only int ops."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,15 +183,7 @@ def _validate_port(name: str, p: Port, cfg: ArrayConfig, mode: str) -> None:
                 _fail(where, field, f"input {k} has a pop level but is not required")
             if not isinstance(level, int) or not 0 <= level <= cfg.counters:
                 _fail(where, field, f"level {level!r} of input {k} is not in [0, {cfg.counters}]")
-    enabled = [k for k, c in enumerate(p.counters) if c is not None]
-    for k in enabled:
-        c = p.counters[k]
-        for field in ("start", "stop", "stride"):
-            check_word(_fail, f"{where} counter {k}", field, getattr(c, field), signed=True)
-        if c.stride < 1:
-            _fail(f"{where} counter {k}", "stride", f"{c.stride} must be at least 1")
-        if c.stop <= c.start:
-            _fail(f"{where} counter {k}", "stop", f"{c.stop} must be above start {c.start}")
+    enabled = check_counters(_fail, f"{where} ", p.counters)
 
     def check_operand(stage_where, slot, operand):
         if operand.src in _SOURCES:

@@ -48,14 +48,16 @@ def cycle_budget(transfers: int, gap: float, stall: float, latency: int) -> int:
     return int(4 * slow * transfers) + 4 * latency + 200
 
 
-def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simulator: str = "verilator") -> list[dict]:
-    """Run *jobs* (the case format of verif/tb/stream_tb.py) on *gen*; returns the bench's records."""
+def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simulator: str = "verilator",
+                     bench: str = "verif.tb.stream_tb") -> list[dict]:
+    """Run *jobs* (the case format of the cocotb module *bench*, by default verif/tb/stream_tb.py) on
+    *gen*; returns the bench's records."""
     test_dir = BUILD / "runs" / f"{tag}-{gen.top}-{simulator}-{os.getpid()}-{time.time_ns() % 10**6}"
     test_dir.mkdir(parents=True, exist_ok=True)
     stimulus, results_path = test_dir / "cases.json", test_dir / "results.json"
     stimulus.write_text(json.dumps(jobs))
     try:
-        run_cocotb(gen, "verif.tb.stream_tb", simulator=simulator, test_dir=test_dir,
+        run_cocotb(gen, bench, simulator=simulator, test_dir=test_dir,
                    env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
     except Exception:
         if not results_path.exists():

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from rtl.arith import FunctionalUnit, UNIT_CLASSES
 from rtl.pcu import PCU
 from rtl.pmu import PMU
+from rtl.ag import AG
 from rtl.config import ArrayConfig
 from rtl.ops import OP_BITS
 
@@ -89,6 +90,8 @@ TOPS: dict[str, Top] = {
                lambda cfg: PCU(cfg)),
     "pmu": Top("pmu", "PMU: banked scratchpad with address pipelines, conflict serialisers, FIFO and double-buffer modes",
                lambda cfg: PMU(cfg)),
+    "ag": Top("ag", "AG/CU: AXI4 read bursts from commands or embedding-row indices, coalesced, realigned to vectors",
+              lambda cfg: AG(cfg)),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

@@ -1,0 +1,130 @@
+"""AG regressions: cases (a configuration, DRAM contents, commands or row indices, AXI pauses) run on the
+RTL with cocotbext-axi's AxiRamRead as the DRAM, compared with the golden AG model (vectors in order,
+refused requests), and checked against the AXI rules (no burst over 256 beats or across 4 KB, no beat
+outside the performed requests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rtl.ag_layout import AgProgram, beat_bytes, max_burst_beats
+from rtl.config import ArrayConfig
+from verif.golden.ag import AgResult, run_ag
+
+from .streams import compare, cycle_budget, run_stream_cases, unpack
+from .verilog import generate
+
+__all__ = ["AgCase", "AgCaseResult", "run_ag_cases", "contiguous_case", "gather_case"]
+
+U32 = np.uint32
+
+
+@dataclasses.dataclass
+class AgCase:
+    name: str
+    program: AgProgram
+    memory: dict  # word address -> words
+    commands: list = dataclasses.field(default_factory=list)  # (word address, words)
+    indices: list = dataclasses.field(default_factory=list)
+    gap: float = 0.0
+    stall: float = 0.0
+    ar_pause: float = 0.0
+    r_pause: float = 0.0
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class AgCaseResult:
+    name: str
+    ok: bool
+    problems: list[str]
+    cycles: int
+    first_out: int | None
+    last_out: int | None
+    golden: AgResult
+    bursts: list
+    most_in_flight: int
+
+
+def _axi_problems(cfg: ArrayConfig, golden: AgResult, bursts) -> list[str]:
+    bb, problems = beat_bytes(cfg), []
+    allowed = set()
+    for address, length, ok in golden.requests:
+        if ok and length:
+            allowed.update(range(address // cfg.lanes, -(-(address + length) // cfg.lanes)))
+    for byte_address, beats in bursts:
+        if beats > max_burst_beats(cfg):
+            problems.append(f"burst at {byte_address:#x} of {beats} beats: longer than {max_burst_beats(cfg)}")
+        if byte_address // 4096 != (byte_address + beats * bb - 1) // 4096:
+            problems.append(f"burst at {byte_address:#x} of {beats} beats crosses a 4 KB boundary")
+        outside = set(range(byte_address // bb, byte_address // bb + beats)) - allowed
+        if outside:
+            problems.append(f"burst at {byte_address:#x} reads beat {min(outside)} outside every performed request")
+    return problems[:5]
+
+
+def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "verilator",
+                 tag: str = "ag") -> list[AgCaseResult]:
+    gen = generate("ag", cfg)
+    jobs, goldens = [], []
+    for case in cases:
+        bits = case.program.encode(cfg)
+        golden = run_ag(cfg, bits, case.memory, case.commands, case.indices)
+        goldens.append(golden)
+        slow = 1 / max(0.05, 1 - max(case.ar_pause, case.r_pause))
+        jobs.append({
+            "name": case.name, "seed": case.seed, "config": str(bits),
+            "memory": [(int(base), np.asarray(words, "<u4").tobytes().hex()) for base, words in case.memory.items()],
+            "commands": [(int(b), int(n)) for b, n in case.commands], "indices": [int(i) for i in case.indices],
+            "gap": case.gap, "stall": case.stall, "ar_pause": case.ar_pause, "r_pause": case.r_pause,
+            "expect": len(golden.vectors),
+            "budget": int(slow * cycle_budget(2 * len(golden.vectors) + 4 * len(golden.requests), case.gap, case.stall,
+                                              64)),
+        })
+    records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator, bench="verif.tb.ag_tb")
+    results = []
+    for case, golden, got in zip(cases, goldens, records):
+        problems = [f"did not finish in {got['cycles']} cycles"] if got["timed_out"] else []
+        problems += compare("rdata", unpack(got["vectors"], cfg.lanes), golden.vectors)
+        if got["errors"] != golden.errors:
+            problems.append(f"errors: {got['errors']}, golden {golden.errors}")
+        problems += _axi_problems(cfg, golden, got["bursts"])
+        results.append(AgCaseResult(case.name, not problems, problems, got["cycles"], got["first_out"],
+                                    got["last_out"], golden, got["bursts"], got["most_in_flight"]))
+    return results
+
+
+def _words(rng, n):
+    return rng.integers(0, 2**32, n, dtype=np.uint64).astype(U32)
+
+
+def contiguous_case(cfg: ArrayConfig, rng, name: str, lengths, *, base: int | None = None, **kw) -> AgCase:
+    """Read commands of the given lengths from random (unaligned) addresses in one DRAM region."""
+    total = int(sum(lengths)) + 64
+    start = int(rng.integers(0, 2**20)) if base is None else base
+    region = _words(rng, total)
+    commands, at = [], start
+    for n in lengths:
+        at += int(rng.integers(0, 3))  # small gaps keep some commands contiguous, some not
+        if at + n > start + total:
+            at = start
+        commands.append((at, int(n)))
+        at += int(n)
+    return AgCase(name, AgProgram("read"), {start: region}, commands=commands, seed=int(rng.integers(2**31)), **kw)
+
+
+def gather_case(cfg: ArrayConfig, rng, name: str, d: int, rows: int, n: int, *, bad: int = 0, **kw) -> AgCase:
+    """Embedding-row gather: a random table of *rows* x *d* words, *n* indices with repeats, runs of
+    consecutive rows, the first and last row, and *bad* indices beyond the table."""
+    base = int(rng.integers(0, 2**16)) * 4 + int(rng.integers(0, 4))  # rows may start off a beat boundary
+    table = _words(rng, rows * d)
+    indices = list(rng.integers(0, rows, n))
+    start = int(rng.integers(0, rows - 4)) if rows > 4 else 0
+    indices[: min(4, n)] = range(start, start + min(4, n, rows))  # consecutive rows (coalescing)
+    indices += [0, rows - 1, indices[-1], rows - 1] + [rows + int(k) for k in rng.integers(0, 1000, bad)]
+    rng.shuffle(indices[4:])
+    return AgCase(name, AgProgram("gather", table_base=base, row_words=d, rows=rows), {base: table},
+                  indices=[int(i) for i in indices], seed=int(rng.integers(2**31)), **kw)

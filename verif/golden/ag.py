@@ -1,0 +1,48 @@
+"""Golden model of the AG: which words come back, in which order, and which requests are refused
+(semantics: rtl/ag_layout.py). DRAM is a sparse map of word address -> word."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rtl.ag_layout import AgMode, decode
+from rtl.config import ArrayConfig
+
+__all__ = ["AgResult", "requests", "run_ag"]
+
+U32 = np.uint32
+
+
+@dataclasses.dataclass
+class AgResult:
+    vectors: np.ndarray  # (n, lanes) words, in request order
+    errors: int
+    requests: list[tuple[int, int, bool]]  # (word address, length, performed)
+
+
+def requests(cfg: ArrayConfig, bits: int, commands, indices) -> list[tuple[int, int, bool]]:
+    """The requests of a run: (word address, length in words, whether it is performed)."""
+    c = decode(cfg, bits)
+    if AgMode(c.mode) == AgMode.GATHER:
+        base, d, rows = int(c.table_base), int(c.row_words), int(c.rows)
+        return [(base + int(i) * d, d, int(i) < rows) for i in indices]
+    return [(int(b), int(n), int(b) + int(n) <= 2**32) for b, n in commands]
+
+
+def run_ag(cfg: ArrayConfig, bits: int, memory: dict[int, np.ndarray], commands=(), indices=()) -> AgResult:
+    """*memory*: {word address: array of words} regions; words outside every region read as 0."""
+    L = cfg.lanes
+    reqs = requests(cfg, bits, commands, indices)
+    out = []
+    for address, length, ok in reqs:
+        words = np.zeros(-(-length // L) * L, U32)
+        if ok:
+            for base, region in memory.items():
+                lo, hi = max(address, base), min(address + length, base + len(region))
+                if lo < hi:
+                    words[lo - address: hi - address] = region[lo - base: hi - base]
+        out.append(words.reshape(-1, L))
+    vectors = np.concatenate(out) if out else np.zeros((0, L), U32)
+    return AgResult(vectors, sum(not ok for *_, ok in reqs), reqs)

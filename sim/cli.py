@@ -182,11 +182,11 @@ def cmd_waves(args) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from bench import arith, pcu, pmu
+    from bench import ag, arith, pcu, pmu
 
     cfg = _config(args.config)
     outs = [arith.run(cfg, seed=args.seed, fp_random=args.fp_random), pcu.run(cfg, seed=args.seed),
-            pmu.run(cfg, seed=args.seed)]
+            pmu.run(cfg, seed=args.seed), ag.run(cfg, seed=args.seed)]
     print("results:", *outs)
     return 0
 

@@ -1,0 +1,51 @@
+"""Benchmark of one AG: achieved read bandwidth against the AXI peak of one beat per cycle, for
+contiguous streams and for embedding-row gathers at d = 16, 64, 128, with a DRAM that never pauses
+and with one that pauses the AR and R channels at random. Writes bench/results/ag-<config>.json.
+
+Bandwidth = useful beats (the requests' words / lanes) / cycles from the first to the last vector.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from rtl.config import ArrayConfig
+from sim.ag_regression import contiguous_case, gather_case, run_ag_cases
+
+from .arith import RESULTS
+
+__all__ = ["run"]
+
+PAUSED = {"ar_pause": 0.2, "r_pause": 0.2}
+
+
+def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
+    rng = np.random.default_rng(seed)
+    L = cfg.lanes
+    cases = []
+    for label, pauses in (("no pauses", {}), ("paused 20 %", PAUSED)):
+        cases.append(contiguous_case(cfg, rng, f"contiguous, {label}", [16384] * 4, base=0, **pauses))
+        for d in (16, 64, 128):
+            cases.append(gather_case(cfg, rng, f"gather d={d}, {label}", d, rows=100_000 // d, n=8192 // d * 4,
+                                     **pauses))
+    log(f"[ag] read bandwidth on {cfg.name}: {32 * L}-bit AXI, peak one beat ({L} words) per cycle")
+    results = run_ag_cases(cfg, cases, tag="bench-ag")
+    rows = []
+    for r in results:
+        span = r.last_out - r.first_out + 1
+        useful = sum(length for _, length, ok in r.golden.requests if ok) / L
+        rows.append({"pattern": r.name, "beats": round(useful), "cycles": span,
+                     "fraction_of_peak": round(useful / span, 3), "bursts": len(r.bursts),
+                     "most_in_flight": r.most_in_flight, "ok": r.ok})
+        log(f"      {r.name:28} {100 * useful / span:5.1f} % of peak  ({len(r.bursts)} bursts, "
+            f"<= {r.most_in_flight} in flight) {'pass' if r.ok else 'FAIL'}")
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise AssertionError(f"AG cases failed: {failed}")
+    out = RESULTS / f"ag-{cfg.name}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": "ag", "config": cfg.name, "config_hash": cfg.hash,
+                               "peak_beats_per_cycle": 1, "patterns": rows}, indent=2) + "\n")
+    return out

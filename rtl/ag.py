@@ -12,7 +12,7 @@ former; a request that starts off a beat boundary costs the realigner one extra 
 ``MAX_OUTSTANDING`` bursts in flight. The AXI ID is always 0, so bursts return in order.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,15 +20,24 @@ from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, beat_bytes, 
 from .config import ArrayConfig
 from .pipeline import input_fifo, select
 
-__all__ = ["AG", "axi4_read_signature", "ADDRESS_BITS", "ID_BITS"]
+__all__ = ["AG", "axi4_signature", "ADDRESS_BITS", "ID_BITS"]
 
 ADDRESS_BITS = 34  # 2^32 words of 4 bytes
 ID_BITS = 4
+OFFSET_BITS = 6  # word offset within a beat (lanes <= 64)
+INFO = data.StructLayout({"offset": OFFSET_BITS, "length": 32, "beats": 33, "ok": 1})
+"""A request as the realigners see it: word offset in its first beat, words, beats, performed."""
+FETCH = data.StructLayout({"beat": 32, "beats": 33, "aligned_start": 1, "aligned_end": 1})
+"""A request as the burst former sees it: first beat address and beats."""
 
 
-def axi4_read_signature(data_bits: int) -> wiring.Signature:
-    """The read half of an AXI4 manager interface (AR and R channels), as seen by the manager."""
+def axi4_signature(data_bits: int) -> wiring.Signature:
+    """An AXI4 manager interface (AW, W, B, AR and R channels), as seen by the manager."""
     return wiring.Signature({
+        "awid": Out(ID_BITS), "awaddr": Out(ADDRESS_BITS), "awlen": Out(8), "awsize": Out(3), "awburst": Out(2),
+        "awvalid": Out(1), "awready": In(1),
+        "wdata": Out(data_bits), "wstrb": Out(data_bits // 8), "wlast": Out(1), "wvalid": Out(1), "wready": In(1),
+        "bid": In(ID_BITS), "bresp": In(2), "bvalid": In(1), "bready": Out(1),
         "arid": Out(ID_BITS), "araddr": Out(ADDRESS_BITS), "arlen": Out(8), "arsize": Out(3), "arburst": Out(2),
         "arvalid": Out(1), "arready": In(1),
         "rid": In(ID_BITS), "rdata": In(data_bits), "rresp": In(2), "rlast": In(1), "rvalid": In(1), "rready": Out(1),
@@ -52,9 +61,71 @@ class AG(wiring.Component):
             "cmd": In(stream.Signature(COMMAND)),
             "idx": In(stream.Signature(32)),
             "rdata": Out(stream.Signature(data.ArrayLayout(32, cfg.lanes))),
-            "m_axi": Out(axi4_read_signature(32 * cfg.lanes)),
+            "wcmd": In(stream.Signature(COMMAND)),
+            "wdata": In(stream.Signature(data.ArrayLayout(32, cfg.lanes))),
+            "m_axi": Out(axi4_signature(32 * cfg.lanes)),
             "errors": Out(32),
         })
+
+    def _requests(self, m, name, valid, address, length, ok):
+        """Splits each request into the realigner's info (word offset, length, beats) and the burst
+        former's fetch entry (first beat, beats, whether it starts and ends on a beat boundary).
+        Returns (take, info FIFO, fetch FIFO, refused): *take* pops the source."""
+        L, lb = self.cfg.lanes, self.lane_bits
+        end = Signal(34, name=f"{name}_end")
+        m.d.comb += end.eq(address + length)
+        first_beat = address >> lb
+        beats = Signal(33, name=f"{name}_beats")
+        m.d.comb += beats.eq(Mux(length == 0, 0, ((end + L - 1) >> lb) - first_beat))
+        info = m.submodules[f"{name}_info_fifo"] = fifo.SyncFIFOBuffered(width=INFO.size, depth=MAX_OUTSTANDING * 2)
+        fetch = m.submodules[f"{name}_fetch_fifo"] = fifo.SyncFIFOBuffered(width=FETCH.size, depth=4)
+        needs_fetch = ok & (beats != 0)
+        take = valid & info.w_rdy & (~needs_fetch | fetch.w_rdy)
+        low = lambda v: v[0:lb] if lb else Const(0, 1)  # noqa: E731
+        m.d.comb += [
+            info.w_en.eq(take), fetch.w_en.eq(take & needs_fetch),
+            info.w_data.eq(Cat(low(address), Const(0, OFFSET_BITS - max(1, lb)), length, beats, ok)),
+            fetch.w_data.eq(Cat(first_beat[0:32], beats, low(address) == 0, low(end) == 0)),
+        ]
+        return take, info, fetch, take & ~ok
+
+    def _bursts(self, m, name, fetch, valid, ready, addr, len_, completed):
+        """The burst former of one direction: coalesces waiting contiguous fetch entries, cuts bursts
+        at ``max_beats`` and 4 KB, keeps at most MAX_OUTSTANDING in flight (*completed*: one finished),
+        and drives the address channel (*valid*, *ready*, *addr*, *len_*). Returns (issue, beats)."""
+        lb = self.lane_bits
+        head = FETCH(fetch.r_data)
+        seg_valid = Signal(name=f"{name}_seg_valid")
+        seg_beat = Signal(32, name=f"{name}_seg_beat")
+        seg_left = Signal(33, name=f"{name}_seg_left")
+        seg_end_aligned = Signal(name=f"{name}_seg_end_aligned")
+        absorbable = (seg_valid & fetch.r_rdy & head.aligned_start & seg_end_aligned
+                      & (head.beat == (seg_beat + seg_left)[0:33]))
+        to_boundary = self.beats_per_4k - (seg_beat & (self.beats_per_4k - 1))
+        cap = Mux(to_boundary < self.max_beats, to_boundary, self.max_beats)
+        burst = Mux(seg_left < cap, seg_left, cap)
+        outstanding = Signal(range(MAX_OUTSTANDING + 1), name=f"{name}_outstanding")
+        busy = Signal(name=f"{name}_addr_busy")
+        issue = (seg_valid & (~busy | ready) & (outstanding < MAX_OUTSTANDING)
+                 & ((burst == cap) | ~absorbable))
+        left_after = seg_left - Mux(issue, burst, 0) + Mux(absorbable, head.beats, 0)
+        load = fetch.r_rdy & ~absorbable & (~seg_valid | (left_after == 0))
+        m.d.comb += fetch.r_en.eq(absorbable | load)
+        with m.If(load):
+            m.d.sync += [seg_valid.eq(1), seg_beat.eq(head.beat), seg_left.eq(head.beats),
+                         seg_end_aligned.eq(head.aligned_end)]
+        with m.Else():
+            m.d.sync += [seg_valid.eq(left_after != 0), seg_beat.eq(seg_beat + Mux(issue, burst, 0)),
+                         seg_left.eq(left_after)]
+            with m.If(absorbable):
+                m.d.sync += seg_end_aligned.eq(head.aligned_end)
+        with m.If(issue):
+            m.d.sync += [busy.eq(1), addr.eq(seg_beat << (lb + 2)), len_.eq(burst - 1)]
+        with m.Elif(ready):
+            m.d.sync += busy.eq(0)
+        m.d.comb += valid.eq(busy)
+        m.d.sync += outstanding.eq(outstanding + issue - completed)
+        return issue, burst
 
     def elaborate(self, platform):
         m = Module()
@@ -75,62 +146,11 @@ class AG(wiring.Component):
             length.eq(Mux(gather, c.row_words, command.length)),
             ok.eq(Mux(gather, idx.r_data < c.rows, (command.base + command.length) <= 2**32)),
         ]
-        end = Signal(34)
-        m.d.comb += end.eq(address + length)
-        first_beat = address >> lb
-        beats = Signal(33)
-        m.d.comb += beats.eq(Mux(length == 0, 0, ((end + L - 1) >> lb) - first_beat))
-
-        info_layout = data.StructLayout({"offset": max(1, lb), "length": 32, "beats": 33, "ok": 1})
-        fetch_layout = data.StructLayout({"beat": 32, "beats": 33, "aligned_start": 1, "aligned_end": 1})
-        info = m.submodules.info_fifo = fifo.SyncFIFOBuffered(width=info_layout.size, depth=MAX_OUTSTANDING * 2)
-        fetch = m.submodules.fetch_fifo = fifo.SyncFIFOBuffered(width=fetch_layout.size, depth=4)
-        needs_fetch = ok & (beats != 0)
-        take = head_valid & info.w_rdy & (~needs_fetch | fetch.w_rdy)
-        m.d.comb += [
-            cmd.r_en.eq(take & ~gather), idx.r_en.eq(take & gather),
-            info.w_en.eq(take), fetch.w_en.eq(take & needs_fetch),
-            info.w_data.eq(Cat(address[0:lb] if lb else Const(0, 1), length, beats, ok)),
-            fetch.w_data.eq(Cat(first_beat[0:32], beats, (address[0:lb] == 0) if lb else Const(1),
-                                (end[0:lb] == 0) if lb else Const(1))),
-        ]
-        with m.If(take & ~ok):
-            m.d.sync += self.errors.eq(self.errors + 1)
-
-        # -- burst former ----------------------------------------------------------------------------------
-        head = fetch_layout(fetch.r_data)
-        seg_valid = Signal()
-        seg_beat = Signal(32)
-        seg_left = Signal(33)
-        seg_end_aligned = Signal()
-        absorbable = (seg_valid & fetch.r_rdy & head.aligned_start & seg_end_aligned
-                      & (head.beat == (seg_beat + seg_left)[0:33]))
-        to_boundary = self.beats_per_4k - (seg_beat & (self.beats_per_4k - 1))
-        cap = Mux(to_boundary < self.max_beats, to_boundary, self.max_beats)
-        burst = Mux(seg_left < cap, seg_left, cap)
-        outstanding = Signal(range(MAX_OUTSTANDING + 1))
-        ar_busy = Signal()
-        ar_free = ~ar_busy | axi.arready
-        issue = seg_valid & ar_free & (outstanding < MAX_OUTSTANDING) & ((burst == cap) | ~absorbable)
-        left_after = seg_left - Mux(issue, burst, 0) + Mux(absorbable, head.beats, 0)
-        load = fetch.r_rdy & ~absorbable & (~seg_valid | (left_after == 0))
-        m.d.comb += fetch.r_en.eq(absorbable | load)
-        with m.If(load):
-            m.d.sync += [seg_valid.eq(1), seg_beat.eq(head.beat), seg_left.eq(head.beats),
-                         seg_end_aligned.eq(head.aligned_end)]
-        with m.Else():
-            m.d.sync += [seg_valid.eq(left_after != 0), seg_beat.eq(seg_beat + Mux(issue, burst, 0)),
-                         seg_left.eq(left_after)]
-            with m.If(absorbable):
-                m.d.sync += seg_end_aligned.eq(head.aligned_end)
-        with m.If(issue):
-            m.d.sync += [ar_busy.eq(1), axi.araddr.eq(seg_beat << (lb + 2)), axi.arlen.eq(burst - 1)]
-        with m.Elif(axi.arready):
-            m.d.sync += ar_busy.eq(0)
-        m.d.comb += [axi.arvalid.eq(ar_busy), axi.arid.eq(0), axi.arburst.eq(1),
-                     axi.arsize.eq((beat_bytes(cfg) - 1).bit_length())]
-        burst_done = axi.rvalid & axi.rready & axi.rlast
-        m.d.sync += outstanding.eq(outstanding + issue - burst_done)
+        take, info, fetch, refused = self._requests(m, "read", head_valid, address, length, ok)
+        m.d.comb += [cmd.r_en.eq(take & ~gather), idx.r_en.eq(take & gather)]
+        self._bursts(m, "read", fetch, axi.arvalid, axi.arready, axi.araddr, axi.arlen,
+                     axi.rvalid & axi.rready & axi.rlast)
+        m.d.comb += [axi.arid.eq(0), axi.arburst.eq(1), axi.arsize.eq((beat_bytes(cfg) - 1).bit_length())]
 
         # -- realigner ---------------------------------------------------------------------------------------
         beat_fifo = m.submodules.beat_fifo = fifo.SyncFIFOBuffered(width=32 * L, depth=8)
@@ -138,7 +158,7 @@ class AG(wiring.Component):
         out = m.submodules.out_fifo = fifo.SyncFIFOBuffered(width=32 * L, depth=4)
         m.d.comb += [self.rdata.valid.eq(out.r_rdy), self.rdata.payload.eq(out.r_data), out.r_en.eq(self.rdata.ready)]
 
-        req = info_layout(info.r_data)
+        req = INFO(info.r_data)
         offset = req.offset if lb else Const(0, 1)
         prev = Signal(32 * L)
         have_prev = Signal()
@@ -178,4 +198,57 @@ class AG(wiring.Component):
             m.d.sync += [left.eq(words_left - L), started.eq(1)]
             with m.If(last):
                 m.d.sync += [started.eq(0), have_prev.eq(0)]
+
+        # -- writes: commands -> AW bursts; vectors -> realigned W beats with strobes ----------------------
+        wcmd = input_fifo(m, "wcmd_fifo", self.wcmd, COMMAND.size, cfg.fifo_depth)
+        wvec = input_fifo(m, "wdata_fifo", self.wdata, 32 * L, cfg.fifo_depth)
+        wc = COMMAND(wcmd.r_data)
+        wtake, winfo, wfetch, wrefused = self._requests(m, "write", wcmd.r_rdy, wc.base, wc.length,
+                                                         (wc.base + wc.length) <= 2**32)
+        m.d.comb += wcmd.r_en.eq(wtake)
+        w_issue, w_burst = self._bursts(m, "write", wfetch, axi.awvalid, axi.awready, axi.awaddr, axi.awlen,
+                                        axi.bvalid & axi.bready)
+        m.d.comb += [axi.awid.eq(0), axi.awburst.eq(1), axi.awsize.eq((beat_bytes(cfg) - 1).bit_length()),
+                     axi.bready.eq(1)]
+        lengths = m.submodules.wlen_fifo = fifo.SyncFIFOBuffered(width=9, depth=MAX_OUTSTANDING)
+        m.d.comb += [lengths.w_en.eq(w_issue), lengths.w_data.eq(w_burst)]
+
+        wreq = INFO(winfo.r_data)
+        woffset = wreq.offset if lb else Const(0, 1)
+        vectors = (wreq.length + L - 1) >> lb
+        k = Signal(33)  # beats (or, for a refused request, vectors) done in this request
+        pos = Signal(signed(35))  # request word index of the beat's word 0: k * L - offset
+        position = Mux(k == 0, -woffset.as_signed(), pos)
+        need_vector = k < vectors
+        cur = Mux(need_vector, wvec.r_data, 0)
+        prev_vec = Signal(32 * L)
+        beat_words, strobes = [], []
+        for w in range(L):
+            options = [word(cur, w - o) if w >= o else word(prev_vec, L - o + w) for o in range(L)]
+            beat_words.append(select(m, options, woffset, name=f"wrealign_w{w}"))
+            j = position + w
+            strobes.append(Mux((j >= 0) & (j < wreq.length), 0xF, 0))
+        wbeats = m.submodules.wbeat_fifo = fifo.SyncFIFOBuffered(width=36 * L, depth=4)
+        nothing_w = wreq.length == 0
+        refused_w = ~wreq.ok & ~nothing_w
+        step = winfo.r_rdy & ~nothing_w & (~need_vector | wvec.r_rdy) & (refused_w | wbeats.w_rdy)
+        done_w = Mux(wreq.ok, k + 1 == wreq.beats, k + 1 == vectors)
+        m.d.comb += [
+            wbeats.w_en.eq(step & wreq.ok), wbeats.w_data.eq(Cat(*beat_words, *strobes)),
+            wvec.r_en.eq(step & need_vector),
+            winfo.r_en.eq((winfo.r_rdy & nothing_w) | (step & done_w)),
+        ]
+        with m.If(step):
+            m.d.sync += [prev_vec.eq(cur), k.eq(Mux(done_w, 0, k + 1)), pos.eq(position + L)]
+        sent = Signal(9)
+        last_beat = sent + 1 == lengths.r_data
+        m.d.comb += [
+            axi.wvalid.eq(wbeats.r_rdy & lengths.r_rdy), axi.wdata.eq(wbeats.r_data[0:32 * L]),
+            axi.wstrb.eq(wbeats.r_data[32 * L:]), axi.wlast.eq(last_beat),
+        ]
+        with m.If(axi.wvalid & axi.wready):
+            m.d.comb += wbeats.r_en.eq(1)
+            m.d.sync += sent.eq(Mux(last_beat, 0, sent + 1))
+            m.d.comb += lengths.r_en.eq(last_beat)
+        m.d.sync += self.errors.eq(self.errors + refused + wrefused)
         return m

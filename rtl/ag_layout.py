@@ -18,8 +18,14 @@ vector padded with zeros. A request of 0 words gives nothing.
 Bad requests: an index not below ``rows``, or a command whose words run past the 2^32-word address
 space, is never read: it gives the vectors of its length as zeros and adds one to ``errors``.
 
+Writes (independent of the mode): each command ``(base, length)`` on ``wcmd`` takes ceil(length /
+lanes) vectors from ``wdata`` and writes their first ``length`` words to words base .. base + length - 1
+(padding words are not written: byte strobes cover exactly the command's words). A command that runs
+past the address space takes its vectors, writes nothing and adds one to ``errors``. Reads and writes
+are not ordered against each other.
+
 Bursts (the coalescing unit): the beats of a request are read with AXI4 INCR bursts of at most 256
-beats that never cross a 4 KB boundary, with up to ``MAX_OUTSTANDING`` bursts in flight. A request
+beats that never cross a 4 KB boundary, with up to ``MAX_OUTSTANDING`` bursts in flight in each direction. A request
 that begins on a beat boundary right after one that ended on a beat boundary and is waiting when the
 burst is formed joins the same burst (consecutive embedding rows, back-to-back commands). Words a
 burst brings beyond a request (unaligned starts and ends) are dropped.
@@ -43,7 +49,7 @@ MAX_OUTSTANDING = 16
 ROW_WORDS_BITS = 16
 
 COMMAND = data.StructLayout({"base": 32, "length": 32})
-"""A ``read``-mode command: word address and length in words."""
+"""A read command (``read`` mode) or a write command: word address and length in words."""
 
 
 class AgMode(enum.Enum, shape=unsigned(1)):

@@ -12,12 +12,12 @@ import numpy as np
 
 from rtl.ag_layout import AgProgram, beat_bytes, max_burst_beats
 from rtl.config import ArrayConfig
-from verif.golden.ag import AgResult, run_ag
+from verif.golden.ag import AgResult, run_ag, run_ag_writes
 
-from .streams import compare, cycle_budget, run_stream_cases, unpack
+from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .verilog import generate
 
-__all__ = ["AgCase", "AgCaseResult", "run_ag_cases", "contiguous_case", "gather_case"]
+__all__ = ["AgCase", "AgCaseResult", "run_ag_cases", "contiguous_case", "gather_case", "write_case"]
 
 U32 = np.uint32
 
@@ -31,8 +31,13 @@ class AgCase:
     indices: list = dataclasses.field(default_factory=list)
     gap: float = 0.0
     stall: float = 0.0
-    ar_pause: float = 0.0
+    write_commands: list = dataclasses.field(default_factory=list)  # (word address, words)
+    write_vectors: np.ndarray | None = None  # (n, lanes) words for the write commands, in order
+    ar_pause: float = 0.0  # probability that the DRAM pauses a channel in a cycle
     r_pause: float = 0.0
+    aw_pause: float = 0.0
+    w_pause: float = 0.0
+    b_pause: float = 0.0
     seed: int = 0
 
 
@@ -46,54 +51,75 @@ class AgCaseResult:
     last_out: int | None
     golden: AgResult
     bursts: list
+    write_bursts: list
     most_in_flight: int
 
 
-def _axi_problems(cfg: ArrayConfig, golden: AgResult, bursts) -> list[str]:
+def _burst_problems(cfg: ArrayConfig, bursts, allowed_requests, what: str) -> list[str]:
     bb, problems = beat_bytes(cfg), []
     allowed = set()
-    for address, length, ok in golden.requests:
-        if ok and length:
-            allowed.update(range(address // cfg.lanes, -(-(address + length) // cfg.lanes)))
+    for address, length in allowed_requests:
+        allowed.update(range(address // cfg.lanes, -(-(address + length) // cfg.lanes)))
     for byte_address, beats in bursts:
         if beats > max_burst_beats(cfg):
-            problems.append(f"burst at {byte_address:#x} of {beats} beats: longer than {max_burst_beats(cfg)}")
+            problems.append(f"{what} burst at {byte_address:#x} of {beats} beats: longer than {max_burst_beats(cfg)}")
         if byte_address // 4096 != (byte_address + beats * bb - 1) // 4096:
-            problems.append(f"burst at {byte_address:#x} of {beats} beats crosses a 4 KB boundary")
+            problems.append(f"{what} burst at {byte_address:#x} of {beats} beats crosses a 4 KB boundary")
         outside = set(range(byte_address // bb, byte_address // bb + beats)) - allowed
         if outside:
-            problems.append(f"burst at {byte_address:#x} reads beat {min(outside)} outside every performed request")
+            problems.append(f"{what} burst at {byte_address:#x} touches beat {min(outside)} outside every performed "
+                            f"request")
     return problems[:5]
 
 
 def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "verilator",
                  tag: str = "ag") -> list[AgCaseResult]:
+    """Run *cases* in order on one AG and one DRAM (which keeps what earlier cases wrote)."""
+    L = cfg.lanes
     gen = generate("ag", cfg)
-    jobs, goldens = [], []
+    dram: dict[int, int] = {}  # word address -> word: what the DRAM model holds (zeros elsewhere)
+    jobs, goldens, checks = [], [], []
     for case in cases:
         bits = case.program.encode(cfg)
         golden = run_ag(cfg, bits, case.memory, case.commands, case.indices)
+        for base, words in case.memory.items():
+            dram.update(zip(range(base, base + len(words)), (int(w) for w in words)))
+        vectors = np.zeros((0, L), U32) if case.write_vectors is None else np.asarray(case.write_vectors, U32)
+        refused = run_ag_writes(cfg, dram, case.write_commands, vectors)
+        performed = [(int(b), int(n)) for b, n in case.write_commands if int(b) + int(n) <= 2**32 and n]
+        readback = [(max(0, b - L), n + 2 * L) for b, n in performed]  # one vector either side: no overrun
+        expect = [np.array([dram.get(w, 0) for w in range(b, b + n)], U32) for b, n in readback]
         goldens.append(golden)
-        slow = 1 / max(0.05, 1 - max(case.ar_pause, case.r_pause))
+        checks.append((golden.errors + refused, expect, performed))
+        slow = 1 / max(0.05, 1 - max(case.ar_pause, case.r_pause, case.aw_pause, case.w_pause, case.b_pause))
+        transfers = 2 * len(golden.vectors) + 4 * len(golden.requests) + 3 * len(vectors) + 4 * len(performed)
         jobs.append({
             "name": case.name, "seed": case.seed, "config": str(bits),
             "memory": [(int(base), np.asarray(words, "<u4").tobytes().hex()) for base, words in case.memory.items()],
             "commands": [(int(b), int(n)) for b, n in case.commands], "indices": [int(i) for i in case.indices],
-            "gap": case.gap, "stall": case.stall, "ar_pause": case.ar_pause, "r_pause": case.r_pause,
+            "write_commands": [(int(b), int(n)) for b, n in case.write_commands], "write_vectors": pack(vectors),
+            "readback": readback, "gap": case.gap, "stall": case.stall,
+            **{f"{ch}_pause": getattr(case, f"{ch}_pause") for ch in ("ar", "r", "aw", "w", "b")},
             "expect": len(golden.vectors),
-            "budget": int(slow * cycle_budget(2 * len(golden.vectors) + 4 * len(golden.requests), case.gap, case.stall,
-                                              64)),
+            "budget": int(slow * cycle_budget(transfers, case.gap, case.stall, 64)),
         })
     records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator, bench="verif.tb.ag_tb")
     results = []
-    for case, golden, got in zip(cases, goldens, records):
+    for case, golden, (errors, expect, performed), got in zip(cases, goldens, checks, records):
         problems = [f"did not finish in {got['cycles']} cycles"] if got["timed_out"] else []
-        problems += compare("rdata", unpack(got["vectors"], cfg.lanes), golden.vectors)
-        if got["errors"] != golden.errors:
-            problems.append(f"errors: {got['errors']}, golden {golden.errors}")
-        problems += _axi_problems(cfg, golden, got["bursts"])
+        problems += compare("rdata", unpack(got["vectors"], L), golden.vectors)
+        if got["errors"] != errors:
+            problems.append(f"errors: {got['errors']}, golden {errors}")
+        for (base, count), want, blob in zip((r for r in jobs[len(results)]["readback"]), expect, got["readback"]):
+            have = np.frombuffer(bytes.fromhex(blob), "<u4")
+            bad = np.flatnonzero(have != want)
+            if len(bad):
+                problems.append(f"DRAM words {base}..{base + count - 1}: {len(bad)} differ from the golden writes; "
+                                f"first at word {base + bad[0]}: {have[bad[0]]:#x} vs {want[bad[0]]:#x}")
+        problems += _burst_problems(cfg, got["bursts"], [(a, n) for a, n, ok in golden.requests if ok and n], "read")
+        problems += _burst_problems(cfg, got["write_bursts"], performed, "write")
         results.append(AgCaseResult(case.name, not problems, problems, got["cycles"], got["first_out"],
-                                    got["last_out"], golden, got["bursts"], got["most_in_flight"]))
+                                    got["last_out"], golden, got["bursts"], got["write_bursts"], got["most_in_flight"]))
     return results
 
 
@@ -128,3 +154,18 @@ def gather_case(cfg: ArrayConfig, rng, name: str, d: int, rows: int, n: int, *, 
     rng.shuffle(indices[4:])
     return AgCase(name, AgProgram("gather", table_base=base, row_words=d, rows=rows), {base: table},
                   indices=[int(i) for i in indices], seed=int(rng.integers(2**31)), **kw)
+
+
+def write_case(cfg: ArrayConfig, rng, name: str, lengths, **kw) -> AgCase:
+    """Write commands of the given lengths to random (unaligned) addresses above the read regions of
+    the other cases, with random vectors."""
+    start = 2**24 + int(rng.integers(0, 2**16))
+    commands, at = [], start
+    for n in lengths:
+        at += int(rng.integers(0, 3))
+        commands.append((at, int(n)))
+        at += int(n)
+    vectors = sum(-(-int(n) // cfg.lanes) for n in lengths)
+    return AgCase(name, AgProgram("read"), {}, write_commands=commands,
+                  write_vectors=rng.integers(0, 2**32, (vectors, cfg.lanes), dtype=np.uint64).astype(U32),
+                  seed=int(rng.integers(2**31)), **kw)

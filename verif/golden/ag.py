@@ -10,7 +10,7 @@ import numpy as np
 from rtl.ag_layout import AgMode, decode
 from rtl.config import ArrayConfig
 
-__all__ = ["AgResult", "requests", "run_ag"]
+__all__ = ["AgResult", "requests", "run_ag", "run_ag_writes"]
 
 U32 = np.uint32
 
@@ -46,3 +46,23 @@ def run_ag(cfg: ArrayConfig, bits: int, memory: dict[int, np.ndarray], commands=
         out.append(words.reshape(-1, L))
     vectors = np.concatenate(out) if out else np.zeros((0, L), U32)
     return AgResult(vectors, sum(not ok for *_, ok in reqs), reqs)
+
+
+def run_ag_writes(cfg: ArrayConfig, memory: dict[int, int], commands, vectors) -> int:
+    """Applies write *commands* ((base, length) in words) with their *vectors* ((n, lanes) words, taken
+    in order) to *memory* ({word address: word}, updated in place); returns the refused commands."""
+    L = cfg.lanes
+    vectors = np.asarray(vectors, U32).reshape(-1, L)
+    at = refused = 0
+    for base, length in commands:
+        count = -(-int(length) // L)
+        words = vectors[at: at + count].ravel()[: int(length)]
+        at += count
+        if int(base) + int(length) > 2**32:
+            refused += 1
+            continue
+        for i, w in enumerate(words):
+            memory[int(base) + i] = int(w)
+    if at != len(vectors):
+        raise ValueError(f"the write commands take {at} vectors, {len(vectors)} were given")
+    return refused

@@ -1,10 +1,12 @@
-"""cocotb testbench of the AG top with cocotbext-axi's AxiRamRead as the DRAM.
+"""cocotb testbench of the AG top with cocotbext-axi's AxiRam as the DRAM.
 
 Runs a list of cases (RDAGEN_STIMULUS, written by sim/ag_regression.py): each loads DRAM regions,
-configures the AG, feeds commands or row indices with random gaps, takes the vectors with random
-back-pressure, pauses the AR and R channels at random (``set_pause_generator``), and records the
-vectors, every AR burst (address, beats) and the most bursts seen in flight. The DRAM model's command
-queue is deepened so that it, not the model, limits the bursts in flight. Results go to RDAGEN_RESULTS.
+configures the AG, feeds read commands or row indices, write commands and write vectors with random
+gaps, takes the read vectors with random back-pressure, pauses every AXI channel at random
+(``set_pause_generator``), and records the vectors, every AR and AW burst (address, beats), the most
+read bursts seen in flight, and, once every write is acknowledged, the DRAM words the case names. The
+DRAM model's read command queue is deepened so that the AG, not the model, limits the bursts in flight.
+Results go to RDAGEN_RESULTS.
 """
 
 import itertools
@@ -15,7 +17,7 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
-from cocotbext.axi import AxiRamRead, AxiReadBus
+from cocotbext.axi import AxiBus, AxiRam
 
 from .stream_tb import _Sink, _Source
 
@@ -31,8 +33,10 @@ async def ag_cases(dut):
         cases = json.load(f)
     Clock(dut.clk, int(os.environ.get("RDAGEN_CLOCK_NS", "10")), unit="ns").start()
     falling = FallingEdge(dut.clk)
-    ram = AxiRamRead(AxiReadBus.from_prefix(dut, "m_axi_"), dut.clk, dut.rst, size=2**34)
-    ram.ar_channel.queue_occupancy_limit = 32
+    ram = AxiRam(AxiBus.from_prefix(dut, "m_axi_"), dut.clk, dut.rst, size=2**34)
+    ram.read_if.ar_channel.queue_occupancy_limit = 32
+    channels = [ram.read_if.ar_channel, ram.read_if.r_channel, ram.write_if.aw_channel, ram.write_if.w_channel,
+                ram.write_if.b_channel]
     results = []
     for case in cases:
         rng = random.Random(case["seed"])
@@ -40,14 +44,21 @@ async def ag_cases(dut):
         dut.configuration.value = int(case["config"])
         for base, blob in case["memory"]:
             ram.write(4 * base, bytes.fromhex(blob))
-        ram.ar_channel.set_pause_generator(_pauses(rng, case["ar_pause"]))
-        ram.r_channel.set_pause_generator(_pauses(rng, case["r_pause"]))
+        for channel, name in zip(channels, ("ar", "r", "aw", "w", "b")):
+            channel.set_pause_generator(_pauses(rng, case[f"{name}_pause"]))
         cmd = _Source(dut.cmd__valid, dut.cmd__ready, dut.cmd__payload,
                       [b | (n << 32) for b, n in case["commands"]], case["gap"], rng)
         idx = _Source(dut.idx__valid, dut.idx__ready, dut.idx__payload, case["indices"], case["gap"], rng)
+        wcmd = _Source(dut.wcmd__valid, dut.wcmd__ready, dut.wcmd__payload,
+                       [b | (n << 32) for b, n in case["write_commands"]], case["gap"], rng)
+        wdata = _Source(dut.wdata__valid, dut.wdata__ready, dut.wdata__payload, [int(v) for v in case["write_vectors"]],
+                        case["gap"], rng)
+        sources = [cmd, idx, wcmd, wdata]
         out = _Sink(dut.rdata__valid, dut.rdata__ready, dut.rdata__payload, case["stall"], rng)
-        bursts, in_flight, most = [], 0, 0
-        cmd.valid.value = idx.valid.value = out.ready.value = 0
+        bursts, writes, in_flight, most, acked = [], [], 0, 0, 0
+        for source in sources:
+            source.valid.value = 0
+        out.ready.value = 0
         for _ in range(3):
             await falling
         dut.rst.value = 0
@@ -61,21 +72,27 @@ async def ag_cases(dut):
                 in_flight += 1
             if dut.m_axi__rvalid.value and dut.m_axi__rready.value and dut.m_axi__rlast.value:
                 in_flight -= 1
+            if dut.m_axi__awvalid.value and dut.m_axi__awready.value:
+                writes.append((int(dut.m_axi__awaddr.value), int(dut.m_axi__awlen.value) + 1))
+            if dut.m_axi__bvalid.value and dut.m_axi__bready.value:
+                acked += 1
             most = max(most, in_flight)
-            cmd.step()
-            idx.step()
+            for source in sources:
+                source.step()
             before = len(out.got)
             out.step()
             if len(out.got) != before:
                 first = cycles if first is None else first
                 last = cycles
-            if len(out.got) >= case["expect"] and cmd.pos == len(cmd.words) and idx.pos == len(idx.words):
+            if (len(out.got) >= case["expect"] and all(s.pos == len(s.words) for s in sources)
+                    and acked == len(writes)):
                 drain += 1
         results.append({"name": case["name"], "cycles": cycles, "first_out": first, "last_out": last,
                         "timed_out": cycles >= case["budget"], "vectors": out.got, "bursts": bursts,
-                        "most_in_flight": most, "errors": int(dut.errors.value)})
-        ram.ar_channel.set_pause_generator(itertools.repeat(False))
-        ram.r_channel.set_pause_generator(itertools.repeat(False))
+                        "most_in_flight": most, "errors": int(dut.errors.value), "write_bursts": writes,
+                        "readback": [ram.read(4 * base, 4 * count).hex() for base, count in case["readback"]]})
+        for channel in channels:
+            channel.set_pause_generator(itertools.repeat(False))
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:
         json.dump(results, f)
     timed_out = [r["name"] for r in results if r["timed_out"]]

@@ -50,6 +50,7 @@ class AgCaseResult:
     first_out: int | None
     last_out: int | None
     golden: AgResult
+    errors: int  # refused reads and writes (golden)
     bursts: list
     write_bursts: list
     most_in_flight: int
@@ -74,16 +75,17 @@ def _burst_problems(cfg: ArrayConfig, bursts, allowed_requests, what: str) -> li
 
 def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "verilator",
                  tag: str = "ag") -> list[AgCaseResult]:
-    """Run *cases* in order on one AG and one DRAM (which keeps what earlier cases wrote)."""
+    """Run *cases* in order on one AG and one DRAM (which keeps what earlier cases wrote). A case's
+    reads and writes should not touch the same words: the AG does not order them."""
     L = cfg.lanes
     gen = generate("ag", cfg)
     dram: dict[int, int] = {}  # word address -> word: what the DRAM model holds (zeros elsewhere)
     jobs, goldens, checks = [], [], []
     for case in cases:
         bits = case.program.encode(cfg)
-        golden = run_ag(cfg, bits, case.memory, case.commands, case.indices)
         for base, words in case.memory.items():
             dram.update(zip(range(base, base + len(words)), (int(w) for w in words)))
+        golden = run_ag(cfg, bits, dram, case.commands, case.indices)
         vectors = np.zeros((0, L), U32) if case.write_vectors is None else np.asarray(case.write_vectors, U32)
         refused = run_ag_writes(cfg, dram, case.write_commands, vectors)
         performed = [(int(b), int(n)) for b, n in case.write_commands if int(b) + int(n) <= 2**32 and n]
@@ -119,7 +121,7 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
         problems += _burst_problems(cfg, got["bursts"], [(a, n) for a, n, ok in golden.requests if ok and n], "read")
         problems += _burst_problems(cfg, got["write_bursts"], performed, "write")
         results.append(AgCaseResult(case.name, not problems, problems, got["cycles"], got["first_out"],
-                                    got["last_out"], golden, got["bursts"], got["write_bursts"], got["most_in_flight"]))
+                                    got["last_out"], golden, errors, got["bursts"], got["write_bursts"], got["most_in_flight"]))
     return results
 
 

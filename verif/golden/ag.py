@@ -1,5 +1,5 @@
 """Golden model of the AG: which words come back, in which order, and which requests are refused
-(semantics: rtl/ag_layout.py). DRAM is a sparse map of word address -> word."""
+(semantics: rtl/ag_layout.py). DRAM is a sparse map of word address -> word (absent words are 0)."""
 
 from __future__ import annotations
 
@@ -31,18 +31,15 @@ def requests(cfg: ArrayConfig, bits: int, commands, indices) -> list[tuple[int, 
     return [(int(b), int(n), int(b) + int(n) <= 2**32) for b, n in commands]
 
 
-def run_ag(cfg: ArrayConfig, bits: int, memory: dict[int, np.ndarray], commands=(), indices=()) -> AgResult:
-    """*memory*: {word address: array of words} regions; words outside every region read as 0."""
+def run_ag(cfg: ArrayConfig, bits: int, memory: dict[int, int], commands=(), indices=()) -> AgResult:
+    """The vectors that the reads of a run return from DRAM *memory* ({word address: word})."""
     L = cfg.lanes
     reqs = requests(cfg, bits, commands, indices)
     out = []
     for address, length, ok in reqs:
         words = np.zeros(-(-length // L) * L, U32)
         if ok:
-            for base, region in memory.items():
-                lo, hi = max(address, base), min(address + length, base + len(region))
-                if lo < hi:
-                    words[lo - address: hi - address] = region[lo - base: hi - base]
+            words[:length] = [memory.get(w, 0) for w in range(address, address + length)]
         out.append(words.reshape(-1, L))
     vectors = np.concatenate(out) if out else np.zeros((0, L), U32)
     return AgResult(vectors, sum(not ok for *_, ok in reqs), reqs)

@@ -134,9 +134,9 @@ def cmd_synth(args) -> int:
     gen = generate(args.unit, cfg)
     print(f"rdagen synth: {args.unit} for {cfg.name} ({gen.path}) ...", flush=True)
     report = synthesize(gen.path, gen.module, BUILD / "synth", unit=args.unit, config=cfg.name,
-                        config_hash=cfg.hash)
+                        config_hash=cfg.hash, memories=args.memories)
     print(f"  cells {report['cells']}, flip-flops {report['flipflops']}, longest path {report['longest_path']}, "
-          f"{report['seconds']} s")
+          f"memories as {report['memories']} ({report['memory_bits']} bits as macros), {report['seconds']} s")
     print(f"  report: {BUILD / 'synth' / f'{args.unit}-{cfg.name}.json'} (and .md)")
     return 0
 
@@ -226,6 +226,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("synth", cmd_synth, "Yosys synthesis of one unit; writes build/synth/<unit>-<config>.json and .md")
     p.add_argument("--unit", default="", help="unit (top) name; see `rdagen lint` for the list")
+    p.add_argument("--memories", default="flops", choices=("flops", "macros"),
+                   help="map memories to flip-flops (default) or keep them as macro cells (large scratchpads)")
     config_arg(p)
 
     p = add("lint", cmd_lint, "verilator --lint-only on every generated top (or one with --unit)")

@@ -45,19 +45,33 @@ def yosys_command() -> list[str]:
 _FLIPFLOP = re.compile(r"DFF|DLATCH|SR_")
 
 
+MEMORIES = ("flops", "macros")
+
+
 def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: str, config_hash: str,
-               timeout: float = 3600) -> dict:
-    """Synthesize *module* of *verilog*; write ``<unit>-<config>.json`` and ``.md`` in *out_dir*."""
+               timeout: float = 3600, memories: str = "flops") -> dict:
+    """Synthesize *module* of *verilog*; write ``<unit>-<config>.json`` and ``.md`` in *out_dir*.
+
+    *memories*: ``flops`` maps every memory to flip-flops and logic (Yosys's ``memory_map``), the
+    default; ``macros`` keeps them as ``$mem_v2`` cells, as SRAM macros would be, and reports their
+    bits, for scratchpads too large to flatten into gates (the plasticine PMU)."""
+    if memories not in MEMORIES:
+        raise SynthFailed(f"memories = {memories!r}: valid values are {', '.join(MEMORIES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / f"{unit}-{config}.work"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
     shutil.copy(verilog, work / "top.v")
+    # With macros, the steps of synth's "fine" stage except memory_map.
+    flow = [f"synth -flatten -top {module}"] if memories == "flops" else [
+        f"synth -flatten -top {module} -run begin:fine", "opt -fast -full", "opt -full", "techmap", "opt -fast",
+        "abc -fast", "opt -fast"]
     script = "; ".join([
         "read_verilog top.v",
-        f"synth -flatten -top {module}",
+        *flow,
         "tee -q -o ltp.txt ltp -noff",
+        "tee -q -o memories.il dump t:$mem_v2",
         "tee -q -o stat.json stat -json",
     ])
     cmd = [*yosys_command(), "-p", script]
@@ -96,6 +110,8 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
         "cells_by_type": dict(sorted(by_type.items())),
         "flipflops": sum(n for t, n in by_type.items() if _FLIPFLOP.search(t)),
         "longest_path": int(match.group(1)),
+        "memories": memories,
+        "memory_bits": _memory_bits(work / "memories.il"),
         "seconds": round(seconds, 2),
         "yosys": stat.get("creator", "unknown"),
         "verilog": str(verilog),
@@ -105,17 +121,32 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     return report
 
 
+def _memory_bits(dump: Path) -> int:
+    """Bits of the memory cells that the flow kept (their WIDTH x SIZE, from Yosys's RTLIL dump)."""
+    text = dump.read_text() if dump.exists() else ""
+    bits = 0
+    for cell in text.split("cell $mem_v2")[1:]:
+        width = re.search(r"parameter \\WIDTH (\d+)", cell)
+        size = re.search(r"parameter \\SIZE (\d+)", cell)
+        if not (width and size):
+            raise SynthFailed(f"cannot read the size of a memory cell in {dump}")
+        bits += int(width.group(1)) * int(size.group(1))
+    return bits
+
+
 def markdown(report: dict) -> str:
     lines = [
         f"# Synthesis: {report['unit']} ({report['config']})",
         "",
-        f"Generic Yosys synthesis (`synth -flatten`), {report['yosys']}, {report['seconds']} s.",
+        f"Generic Yosys synthesis (`synth -flatten`, memories as {report['memories']}), {report['yosys']}, "
+        f"{report['seconds']} s.",
         "",
         "| metric | value |",
         "|---|---|",
         f"| cells | {report['cells']} |",
         f"| flip-flops | {report['flipflops']} |",
         f"| longest path (cells, `ltp -noff`) | {report['longest_path']} |",
+        f"| memories | {report['memories']} ({report['memory_bits']} bits kept as macros) |",
         "",
         "| cell type | count |",
         "|---|---|",

@@ -35,8 +35,8 @@ from .arith import FunctionalUnit
 from .config import ArrayConfig
 from .counters import counter_chain
 from .ops import FU_LATENCY
-from .pcu_layout import FoldMode, ScaOut, Src, VecOut, pcu_layout
-from .pipeline import delay, input_fifo, select
+from .pcu_layout import FoldMode, ScaOut, VecOut, pcu_layout
+from .pipeline import delay, input_fifo, operand, select
 
 __all__ = ["PCU", "pcu_latency"]
 
@@ -189,20 +189,9 @@ class PCU(wiring.Component):
                                       (c.counters[k].stride * lane)[0:32], 0))[0:32]
                     for k in range(cfg.counters)]
                 for slot in "abc":
-                    operand = getattr(sc, slot)
-                    name = f"s{s}_l{lane}_{slot}"
-                    by_source = {
-                        Src.REG: select(m, [regs[r][lane] for r in range(cfg.registers)], operand.index,
-                                         name=f"{name}_reg"),
-                        Src.VIN: select(m, [v[32 * lane: 32 * lane + 32] for v in ctx_vin], operand.index,
-                                         name=f"{name}_vin"),
-                        Src.SIN: select(m, ctx_sin, operand.index, name=f"{name}_sin"),
-                        Src.CTR: select(m, counter_lanes, operand.index, name=f"{name}_ctr"),
-                        Src.LANE: lane,
-                        Src.CONST: sc.const,
-                    }
-                    m.d.comb += getattr(fu.i, slot).eq(
-                        select(m, [by_source[src] for src in Src], operand.src, name=name))
+                    m.d.comb += getattr(fu.i, slot).eq(operand(
+                        m, getattr(sc, slot), regs=[regs[r][lane] for r in range(cfg.registers)], vins=ctx_vin,
+                        sins=ctx_sin, ctrs=counter_lanes, lane=lane, const=sc.const, name=f"s{s}_l{lane}_{slot}"))
                 results.append(fu.o.data)
             # Everything else travels alongside the functional units' latency.
             passed = [[delay(m, regs[r][lane], FU_LATENCY, f"s{s}_r{r}_l{lane}") for lane in range(L)]

@@ -5,7 +5,9 @@ from types import SimpleNamespace
 from amaranth import Module, Signal, Value
 from amaranth.lib import fifo
 
-__all__ = ["delay", "stage", "select", "input_fifo"]
+from .pcu_layout import Src
+
+__all__ = ["delay", "stage", "select", "input_fifo", "operand"]
 
 
 def delay(m: Module, value, stages: int = 1, name: str = "d"):
@@ -42,3 +44,18 @@ def input_fifo(m: Module, name: str, port, width: int, depth: int) -> fifo.SyncF
     f = m.submodules[name] = fifo.SyncFIFOBuffered(width=width, depth=depth)
     m.d.comb += [f.w_data.eq(Value.cast(port.payload)), f.w_en.eq(port.valid), port.ready.eq(f.w_rdy)]
     return f
+
+
+def operand(m: Module, view, *, regs: list, vins: list, sins: list, ctrs: list, lane: int, const, name: str):
+    """One lane's operand selected by *view* (``src`` and ``index``; rtl/pcu_layout.py ``Src``) from
+    the lane's registers *regs*, the vector inputs *vins* (whole vectors: the lane's word is taken), the
+    scalar inputs *sins*, the counter values *ctrs* (as this lane sees them), the lane index or *const*."""
+    by_source = {
+        Src.REG: select(m, regs, view.index, name=f"{name}_reg"),
+        Src.VIN: select(m, [v[32 * lane: 32 * lane + 32] for v in vins], view.index, name=f"{name}_vin"),
+        Src.SIN: select(m, sins, view.index, name=f"{name}_sin"),
+        Src.CTR: select(m, ctrs, view.index, name=f"{name}_ctr"),
+        Src.LANE: lane,
+        Src.CONST: const,
+    }
+    return select(m, [by_source[src] for src in Src], view.src, name=name)

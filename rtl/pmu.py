@@ -25,7 +25,7 @@ from .arith import IntAlu
 from .config import ArrayConfig
 from .counters import counter_chain
 from .pcu_layout import Src
-from .pipeline import delay, input_fifo, select
+from .pipeline import delay, input_fifo, operand, select
 from .pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, pmu_layout
 
 __all__ = ["PMU"]
@@ -177,20 +177,9 @@ class PMU(wiring.Component):
                     alu = m.submodules[f"{name}_s{s}_l{lane}"] = IntAlu()
                     m.d.comb += [alu.i.valid.eq(ctx["valid"]), alu.i.op.eq(sc.op)]
                     for slot in "abc":
-                        operand = getattr(sc, slot)
-                        label = f"{name}_s{s}_l{lane}_{slot}"
-                        by_source = {
-                            Src.REG: select(m, [regs[r][lane] for r in range(ADDRESS_REGISTERS)], operand.index,
-                                            name=f"{label}_reg"),
-                            Src.VIN: select(m, [v[32 * lane: 32 * lane + 32] for v in t_vin], operand.index,
-                                            name=f"{label}_vin"),
-                            Src.SIN: select(m, t_sin, operand.index, name=f"{label}_sin"),
-                            Src.CTR: select(m, t_ctr, operand.index, name=f"{label}_ctr"),
-                            Src.LANE: lane,
-                            Src.CONST: sc.const,
-                        }
-                        m.d.comb += getattr(alu.i, slot).eq(
-                            select(m, [by_source[src] for src in Src], operand.src, name=label))
+                        m.d.comb += getattr(alu.i, slot).eq(operand(
+                            m, getattr(sc, slot), regs=[regs[r][lane] for r in range(ADDRESS_REGISTERS)], vins=t_vin,
+                            sins=t_sin, ctrs=t_ctr, lane=lane, const=sc.const, name=f"{name}_s{s}_l{lane}_{slot}"))
                     results.append(alu.o.data)
                 passed = [[delay(m, regs[r][lane], 1, f"{name}_s{s}_r{r}_l{lane}") for lane in range(L)]
                           for r in range(ADDRESS_REGISTERS)]

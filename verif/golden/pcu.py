@@ -11,10 +11,11 @@ import numpy as np
 
 from rtl.config import ArrayConfig
 from rtl.ops import OPS, lfsr_seed, lfsr_step
-from rtl.pcu_layout import FoldMode, ScaOut, Src, VecOut, decode
+from rtl.pcu_layout import FoldMode, ScaOut, VecOut, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain
+from .operands import fetch_operand
 
 __all__ = ["PcuStreams", "run_pcu"]
 
@@ -121,21 +122,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         for s, stage in enumerate(c.stages):
             name = OPS[int(stage.op.value)].name
 
-            def operand(o):
-                src, index = o.src, int(o.index)
-                if src == Src.REG:
-                    return regs[index]
-                if src == Src.VIN:
-                    return heads_v[index]
-                if src == Src.SIN:
-                    return np.full(lanes, heads_s[index], U32)
-                if src == Src.CTR:
-                    return ctr_lanes[index]
-                if src == Src.LANE:
-                    return lane_index
-                return np.full(lanes, int(stage.const), U32)
-
-            a, b, cc = operand(stage.a), operand(stage.b), operand(stage.c)
+            a, b, cc = (fetch_operand(o, int(stage.const), regs=regs, vins=heads_v, sins=heads_s, ctrs=ctr_lanes,
+                                      lanes=lanes) for o in (stage.a, stage.b, stage.c))
             rand = None
             if name == "f2bf_sr":
                 rand = np.array([g >> 16 for g in generators[s]], U32)

@@ -17,10 +17,10 @@ import numpy as np
 from rtl.config import ArrayConfig
 from rtl.ops import OPS
 from rtl.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
-from rtl.pcu_layout import Src
 
 from .arith import evaluate_op
 from .counters import CounterChain
+from .operands import fetch_operand
 
 __all__ = ["PmuResult", "run_pmu", "access_cycles"]
 
@@ -85,18 +85,7 @@ class _Port:
         regs = np.zeros((ADDRESS_REGISTERS, lanes), U32)
 
         def operand(o, const):
-            src, index = o.src, int(o.index)
-            if src == Src.REG:
-                return regs[index]
-            if src == Src.VIN:
-                return heads_v[index]
-            if src == Src.SIN:
-                return np.full(lanes, heads_s[index], U32)
-            if src == Src.CTR:
-                return counters[index]
-            if src == Src.LANE:
-                return np.arange(lanes, dtype=U32)
-            return np.full(lanes, const, U32)
+            return fetch_operand(o, const, regs=regs, vins=heads_v, sins=heads_s, ctrs=counters, lanes=lanes)
 
         for stage in self.c.stages:
             const = int(stage.const)

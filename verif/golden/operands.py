@@ -1,0 +1,29 @@
+"""Golden operand fetch (rtl/pcu_layout.py ``Src``), shared by the PCU and PMU golden models."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtl.pcu_layout import Src
+
+__all__ = ["fetch_operand"]
+
+U32 = np.uint32
+
+
+def fetch_operand(view, const: int, *, regs: np.ndarray, vins, sins, ctrs, lanes: int) -> np.ndarray:
+    """The ``lanes`` words of the operand *view* (``src``, ``index``): register rows *regs*, vector input
+    heads *vins* (whole vectors), scalar input heads *sins* (broadcast), per-lane counter values *ctrs*,
+    the lane index, or *const* (broadcast)."""
+    src, index = view.src, int(view.index)
+    if src == Src.REG:
+        return regs[index]
+    if src == Src.VIN:
+        return vins[index]
+    if src == Src.SIN:
+        return np.full(lanes, sins[index], U32)
+    if src == Src.CTR:
+        return ctrs[index]
+    if src == Src.LANE:
+        return np.arange(lanes, dtype=U32)
+    return np.full(lanes, const, U32)

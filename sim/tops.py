@@ -16,10 +16,15 @@ from rtl.arith import FunctionalUnit, UNIT_CLASSES
 from rtl.pcu import PCU
 from rtl.pmu import PMU
 from rtl.ag import AG
+from rtl.switch import Switch, SwitchGrid
+from rtl.switch_layout import networks
 from rtl.config import ArrayConfig
 from rtl.ops import OP_BITS
 
 __all__ = ["ArithHarness", "Top", "TOPS", "top"]
+
+SWITCH_LOCAL = 2
+"""Local ports each way of the switches in the switch and switch_grid tops."""
 
 HARNESS_WIDTH = 32
 """FunctionalUnits in the regression harness: vectors checked per simulated cycle."""
@@ -92,6 +97,11 @@ TOPS: dict[str, Top] = {
                lambda cfg: PMU(cfg)),
     "ag": Top("ag", "AG/CU: AXI4 read bursts from commands or embedding-row indices, coalesced, realigned to vectors",
               lambda cfg: AG(cfg)),
+    "switch": Top("switch", "Switch of the vector network: tracks per direction and 2 local ports each way",
+                  lambda cfg: Switch(networks(cfg)["vector"].width, cfg.vector_tracks, 2, 2)),
+    "switch_grid": Top("switch_grid", "rows x cols vector-network switches with 2 local ports each (route test top)",
+                       lambda cfg: SwitchGrid(networks(cfg)["vector"].width, cfg.vector_tracks, cfg.rows, cfg.cols,
+                                              SWITCH_LOCAL)),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

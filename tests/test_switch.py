@@ -1,0 +1,95 @@
+"""Switch fabric: random routes (unicast and multicast) through a grid of vector-network switches with
+random traffic, gaps and back-pressure against a scoreboard (no loss, duplication or reorder); a
+misrouted configuration is caught; one word per cycle per route; router and parameter errors.
+
+Seeds are printed; rerun with ``pytest --seed N``.
+"""
+
+import pytest
+
+from rtl.config import preset
+from rtl.switch import Switch
+from rtl.switch_layout import SwitchConfigError, port_index
+from sim.switch_regression import GridRouter, Route, random_routes, run_grid_traffic
+
+from .conftest import seeded_rng, test_seed
+
+CONFIGS = ["small", "medium"]
+ROUTINGS = 20
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config", CONFIGS)
+def test_random_routes_and_traffic(config, request):
+    cfg = preset(config)
+    rng = seeded_rng(request)
+    cases = []
+    for i in range(ROUTINGS):
+        routes, router = random_routes(cfg, rng, int(rng.integers(2, 2 * cfg.rows * cfg.cols)))
+        cases.append((f"routing{i}", routes, router, int(rng.integers(20, 120)), float(rng.choice([0, 0.3, 0.6])),
+                      float(rng.choice([0, 0.3, 0.6])), int(rng.integers(2**31))))
+    results = run_grid_traffic(cfg, cases, tag="switch-random")
+    for r in results:
+        print(f"  {r['name']:10} routes {r['routes']:3d} sinks {r['sinks']:3d} cycles {r['cycles']:5d} "
+              f"{r['problems'] or 'ok'}")
+    assert not [r for r in results if r["problems"]]
+    assert sum(r["sinks"] > r["routes"] for r in results) > 0  # multicast happened
+    assert sum(r["routes"] for r in results) > 5 * ROUTINGS
+
+
+@pytest.mark.cocotb
+def test_misrouting_is_caught(request):
+    """Swap the local outputs of two routes' last hops: the scoreboard must see both streams wrong."""
+    cfg = preset("small")
+    first, second = Route((0, 0, 0), ((3, 3, 0),)), Route((0, 3, 0), ((3, 0, 0),))
+    router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2)
+    router.add(first)
+    router.add(second)
+    out = port_index(cfg.vector_tracks, None, 0)
+    swapped = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2)
+    swapped.select = dict(router.select)
+    swapped.select[(3, 3, out)], swapped.select[(3, 0, out)] = router.select[(3, 0, out)], router.select[(3, 3, out)]
+    seed = test_seed(request)
+    good, bad = run_grid_traffic(cfg, [("good", [first, second], router, 30, 0.2, 0.2, seed),
+                                       ("swapped", [first, second], swapped, 30, 0.2, 0.2, seed)], tag="switch-bad")
+    assert not good["problems"]
+    assert len(bad["problems"]) == 2 or any("did not finish" in p for p in bad["problems"]), bad
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config", CONFIGS)
+def test_one_word_per_cycle_across_the_grid(config, request):
+    """A route corner to corner: with no gaps and no back-pressure, n words arrive in n consecutive
+    cycles."""
+    cfg = preset(config)
+    route = Route((0, 0, 0), ((cfg.rows - 1, cfg.cols - 1, 1),))
+    router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2)
+    router.add(route)
+    (result,) = run_grid_traffic(cfg, [("corner", [route], router, 200, 0.0, 0.0, test_seed(request))],
+                                 tag="switch-rate")
+    assert not result["problems"]
+    hops = cfg.rows + cfg.cols - 1
+    print(f"200 words over {hops} switches in {result['cycles']} cycles")
+    assert result["cycles"] <= 200 + hops + 2 * 16 + 10
+
+
+def test_router_refuses_with_a_named_route():
+    cfg = preset("small")
+    router = GridRouter(cfg.rows, cfg.cols, 1, 1)
+    with pytest.raises(SwitchConfigError, match=r"sink \(9, 0, 0\) is not a local output"):
+        router.add(Route((0, 0, 0), ((9, 0, 0),)))
+    router.add(Route((0, 0, 0), ((0, 3, 0),)))
+    with pytest.raises(SwitchConfigError, match=r"local output 0 of switch \(0, 3\) is taken"):
+        router.add(Route((1, 0, 0), ((0, 3, 0),)))
+    # the row-0 eastward track is used; a route across a one-row grid cannot pass
+    narrow = GridRouter(1, 4, 1, 2)
+    narrow.add(Route((0, 0, 0), ((0, 3, 0),)))
+    with pytest.raises(SwitchConfigError, match="no free path to switch"):
+        narrow.add(Route((0, 0, 1), ((0, 3, 1),)))
+    with pytest.raises(SwitchConfigError, match="unknown direction"):
+        port_index(2, "up", 0)
+
+
+def test_switch_parameters_are_validated():
+    with pytest.raises(ValueError, match="Switch tracks = 0 is invalid"):
+        Switch(32, 0, 1, 1)

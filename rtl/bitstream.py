@@ -1,0 +1,158 @@
+"""The bitstream: a versioned binary container of unit and switch configurations, encoded and decoded
+here from the units' layouts. This is a *spec* module: the mapper writes it, the loaders and the golden
+array model read it.
+
+Format (all integers little-endian)::
+
+    header   magic b"RDAG" | version u16 | reserved u16 (0) | ArrayConfig hash, 8 bytes | records u32
+    record   kind u8 | network u8 | row u8 | col u8 | payload bytes u32 | payload
+    trailer  CRC-32 (zlib) of everything before it, u32
+
+A record's payload is its unit's configuration word (``layout.size`` bits) in ceil(size / 8) bytes;
+the bits above ``size`` must be zero. A unit appears at most once; absent units are unconfigured
+(all zeros). The CRC makes every single-bit error and every truncation detectable, so a damaged
+bitstream is refused rather than loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import struct
+import zlib
+
+from .config import ArrayConfig
+
+__all__ = ["MAGIC", "VERSION", "Kind", "Address", "BitstreamError", "Plan", "checkerboard_plan", "encode",
+           "decode", "NETWORKS"]
+
+MAGIC = b"RDAG"
+VERSION = 1
+_HEADER = struct.Struct("<4sHH8sI")
+_RECORD = struct.Struct("<BBBBI")
+_CRC = struct.Struct("<I")
+
+
+class Kind(enum.IntEnum):
+    PCU = 1
+    PMU = 2
+    AG = 3
+    SWITCH = 4
+
+
+NETWORKS = ("vector", "scalar", "control")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Address:
+    kind: Kind
+    row: int
+    col: int
+    network: str = ""  # switches only
+
+    def __str__(self):
+        net = f" ({self.network})" if self.network else ""
+        return f"{self.kind.name.lower()}{net} at ({self.row}, {self.col})"
+
+
+class BitstreamError(ValueError):
+    """A bitstream that cannot be loaded; the message says what is wrong and where."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The configurable units of one array: each address with its configuration size in bits."""
+    cfg: ArrayConfig
+    units: dict  # Address -> bits
+
+    def bits(self, address: Address) -> int:
+        try:
+            return self.units[address]
+        except KeyError:
+            raise BitstreamError(f"unknown unit address: no {address} in the {self.cfg.rows}x{self.cfg.cols} "
+                                 f"array of {self.cfg.name}") from None
+
+
+def checkerboard_plan(cfg: ArrayConfig, sizes: dict) -> Plan:
+    """The plan of a rows x cols checkerboard (PCU where row + col is even, PMU elsewhere), an AG on the
+    west (col 0) and east (col 1) edge of every row, and a (rows + 1) x (cols + 1) grid of switches per
+    network. *sizes* gives the configuration bits: ``{"pcu": n, "pmu": n, "ag": n, "vector": n, ...}``."""
+    units = {}
+    for r in range(cfg.rows):
+        for c in range(cfg.cols):
+            kind = Kind.PCU if (r + c) % 2 == 0 else Kind.PMU
+            units[Address(kind, r, c)] = sizes[kind.name.lower()]
+        for side in (0, 1):
+            units[Address(Kind.AG, r, side)] = sizes["ag"]
+    for network in NETWORKS:
+        for r in range(cfg.rows + 1):
+            for c in range(cfg.cols + 1):
+                units[Address(Kind.SWITCH, r, c, network)] = sizes[network]
+    return Plan(cfg, units)
+
+
+def _hash_bytes(cfg: ArrayConfig) -> bytes:
+    return bytes.fromhex(cfg.hash)
+
+
+def encode(plan: Plan, words: dict) -> bytes:
+    """The bitstream of *words* ({Address: configuration word}) for *plan*."""
+    body = bytearray(_HEADER.pack(MAGIC, VERSION, 0, _hash_bytes(plan.cfg), len(words)))
+    for address in sorted(words):
+        size = plan.bits(address)
+        word = words[address]
+        if not isinstance(word, int) or not 0 <= word < 2**size:
+            raise BitstreamError(f"{address}: configuration {word!r} is not a {size}-bit word")
+        payload = word.to_bytes((size + 7) // 8, "little")
+        network = NETWORKS.index(address.network) if address.kind == Kind.SWITCH else 0
+        body += _RECORD.pack(address.kind, network, address.row, address.col, len(payload)) + payload
+    return bytes(body + _CRC.pack(zlib.crc32(body)))
+
+
+def decode(plan: Plan, data: bytes) -> dict:
+    """The configuration words of a bitstream, checked against *plan*: {Address: word}."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise BitstreamError(f"a bitstream is bytes, got {type(data).__name__}")
+    if len(data) < _HEADER.size + _CRC.size:
+        raise BitstreamError(f"truncated bitstream: {len(data)} bytes, a header and CRC alone take "
+                             f"{_HEADER.size + _CRC.size}")
+    magic, version, reserved, config_hash, count = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise BitstreamError(f"bad magic {magic!r}: not an rdagen bitstream (expected {MAGIC!r})")
+    if version != VERSION:
+        raise BitstreamError(f"bitstream version {version} is not supported (this loader reads version {VERSION})")
+    if config_hash != _hash_bytes(plan.cfg):
+        raise BitstreamError(f"bitstream made for ArrayConfig hash {config_hash.hex()}, this array is "
+                             f"{plan.cfg.name} with hash {plan.cfg.hash}")
+    (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
+    if zlib.crc32(data[:-_CRC.size]) != crc:
+        raise BitstreamError(f"CRC mismatch: the bitstream is damaged or truncated ({len(data)} bytes)")
+    if reserved:
+        raise BitstreamError(f"reserved header field is {reserved}, must be 0")
+    words, at, end = {}, _HEADER.size, len(data) - _CRC.size
+    for n in range(count):
+        if at + _RECORD.size > end:
+            raise BitstreamError(f"truncated bitstream: record {n} of {count} starts past the end")
+        kind, network, row, col, length = _RECORD.unpack_from(data, at)
+        at += _RECORD.size
+        try:
+            address = Address(Kind(kind), row, col, NETWORKS[network] if kind == Kind.SWITCH else "")
+        except (ValueError, IndexError):
+            raise BitstreamError(f"record {n}: unknown unit kind {kind} or network {network}") from None
+        if kind != Kind.SWITCH and network:
+            raise BitstreamError(f"record {n} ({address}): network {network} given for a unit that is not a switch")
+        size = plan.bits(address)
+        if length != (size + 7) // 8:
+            raise BitstreamError(f"record {n} ({address}): payload of {length} bytes, the unit takes {(size + 7) // 8}")
+        if at + length > end:
+            raise BitstreamError(f"truncated bitstream: record {n} ({address}) runs past the end")
+        word = int.from_bytes(data[at: at + length], "little")
+        at += length
+        if word >> size:
+            raise BitstreamError(f"record {n} ({address}): bits above the unit's {size} configuration bits are set")
+        if address in words:
+            raise BitstreamError(f"record {n}: {address} is configured twice")
+        words[address] = word
+    if at != end:
+        raise BitstreamError(f"{end - at} bytes after the last of {count} records")
+    return words

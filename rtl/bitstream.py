@@ -23,8 +23,7 @@ import zlib
 
 from .config import ArrayConfig
 
-__all__ = ["MAGIC", "VERSION", "Kind", "Address", "BitstreamError", "Plan", "checkerboard_plan", "encode",
-           "decode", "NETWORKS"]
+__all__ = ["MAGIC", "VERSION", "Kind", "Address", "BitstreamError", "Plan", "encode", "decode", "NETWORKS"]
 
 MAGIC = b"RDAG"
 VERSION = 1
@@ -61,7 +60,8 @@ class BitstreamError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """The configurable units of one array: each address with its configuration size in bits."""
+    """The configurable units of one array: each address with its configuration size in bits
+    (rtl/array_layout.py ``plan`` builds the array's)."""
     cfg: ArrayConfig
     units: dict  # Address -> bits
 
@@ -71,24 +71,6 @@ class Plan:
         except KeyError:
             raise BitstreamError(f"unknown unit address: no {address} in the {self.cfg.rows}x{self.cfg.cols} "
                                  f"array of {self.cfg.name}") from None
-
-
-def checkerboard_plan(cfg: ArrayConfig, sizes: dict) -> Plan:
-    """The plan of a rows x cols checkerboard (PCU where row + col is even, PMU elsewhere), an AG on the
-    west (col 0) and east (col 1) edge of every row, and a (rows + 1) x (cols + 1) grid of switches per
-    network. *sizes* gives the configuration bits: ``{"pcu": n, "pmu": n, "ag": n, "vector": n, ...}``."""
-    units = {}
-    for r in range(cfg.rows):
-        for c in range(cfg.cols):
-            kind = Kind.PCU if (r + c) % 2 == 0 else Kind.PMU
-            units[Address(kind, r, c)] = sizes[kind.name.lower()]
-        for side in (0, 1):
-            units[Address(Kind.AG, r, side)] = sizes["ag"]
-    for network in NETWORKS:
-        for r in range(cfg.rows + 1):
-            for c in range(cfg.cols + 1):
-                units[Address(Kind.SWITCH, r, c, network)] = sizes[network]
-    return Plan(cfg, units)
 
 
 def _hash_bytes(cfg: ArrayConfig) -> bytes:

@@ -27,7 +27,8 @@ _FIELDS: dict[str, tuple[int, int, bool, str]] = {
     "scalar_inputs": (1, 8, False, "scalar input ports per PCU"),
     "vector_outputs": (1, 4, False, "vector output ports per PCU"),
     "scalar_outputs": (1, 4, False, "scalar output ports per PCU"),
-    "fifo_depth": (2, 64, True, "depth of the FIFO behind every unit input"),
+    "fifo_depth": (4, 64, True, "depth of the FIFO behind every unit input (at least 4: Amaranth 0.5 "
+                                "writes a zero-width signal for a buffered FIFO of depth 2)"),
     "pmu_depth": (16, 65536, True, "words per PMU bank"),
     "pmu_stages": (1, 8, False, "stages of the PMU integer address pipeline"),
     "rows": (1, 32, False, "rows of the tile array"),
@@ -173,6 +174,12 @@ PRESETS: dict[str, ArrayConfig] = {
         vector_inputs=3, scalar_inputs=3, vector_outputs=2, scalar_outputs=2,
         fifo_depth=8, pmu_depth=1024, pmu_stages=4, rows=6, cols=6,
         vector_tracks=3, scalar_tracks=2, control_tracks=2),
+    # The smallest array worth simulating whole (2 x 2 tiles of 2 lanes): array-level regressions in CI.
+    "tiny": ArrayConfig(
+        name="tiny", lanes=2, stages=2, registers=4, counters=2,
+        vector_inputs=2, scalar_inputs=2, vector_outputs=1, scalar_outputs=1,
+        fifo_depth=4, pmu_depth=16, pmu_stages=2, rows=2, cols=2,
+        vector_tracks=1, scalar_tracks=1, control_tracks=1),
 }
 
 

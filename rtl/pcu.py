@@ -27,7 +27,7 @@ The accumulator's functional unit has no registers, so its logic is on one cycle
 critical path of the unit, to pipeline with partial sums when timing needs it.
 """
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -149,11 +149,11 @@ class PCU(wiring.Component):
             m.d.sync += run_active.eq(1)
         with m.If(done):
             m.d.sync += run_active.eq(0)
-        carry_at = Array(carry)
+        carry_at = lambda level: select(m, carry, level, 1, "pop_carry")  # noqa: E731
         for k, f in enumerate(vfifo):
-            m.d.comb += f.r_en.eq(data_fire & vreq[k] & carry_at[c.fire.vin_pop_level[k]])
+            m.d.comb += f.r_en.eq(data_fire & vreq[k] & carry_at(c.fire.vin_pop_level[k]))
         for k, f in enumerate(sfifo):
-            m.d.comb += f.r_en.eq((data_fire & sreq[k] & carry_at[c.fire.sin_pop_level[k]])
+            m.d.comb += f.r_en.eq((data_fire & sreq[k] & carry_at(c.fire.sin_pop_level[k]))
                                   | (take_count & (c.acc.fold_scalar == k)))
 
         tokens = Signal(16)

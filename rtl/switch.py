@@ -69,16 +69,18 @@ class Switch(wiring.Component):
 
 class SwitchGrid(wiring.Component):
     """``rows`` x ``cols`` switches joined by their direction links (edge links tied off), each with
-    ``local`` local inputs and outputs exposed as ``local_in[r][c][k]``/``local_out[r][c][k]``; the
-    configuration is every switch's, row by row. A test top for routes through the network."""
+    ``local_in`` local inputs and ``local_out`` local outputs exposed as ``local_in[r][c][k]`` and
+    ``local_out[r][c][k]``; the configuration is every switch's, row by row. One network of the array,
+    and a test top for routes through a network."""
 
-    def __init__(self, width: int, tracks: int, rows: int, cols: int, local: int):
-        self.width, self.tracks, self.rows, self.cols, self.local = width, tracks, rows, cols, local
+    def __init__(self, width: int, tracks: int, rows: int, cols: int, local_in: int, local_out: int):
+        self.width, self.tracks, self.rows, self.cols = width, tracks, rows, cols
+        self.n_local_in, self.n_local_out = local_in, local_out
         link = stream.Signature(width)
         super().__init__({
-            "configuration": In(data.ArrayLayout(switch_layout(tracks, local, local), rows * cols)),
-            "local_in": In(link).array(rows, cols, local),
-            "local_out": Out(link).array(rows, cols, local),
+            "configuration": In(data.ArrayLayout(switch_layout(tracks, local_in, local_out), rows * cols)),
+            "local_in": In(link).array(rows, cols, local_in),
+            "local_out": Out(link).array(rows, cols, local_out),
         })
 
     def elaborate(self, platform):
@@ -86,10 +88,11 @@ class SwitchGrid(wiring.Component):
         grid = {}
         for r in range(self.rows):
             for c in range(self.cols):
-                sw = m.submodules[f"sw_{r}_{c}"] = Switch(self.width, self.tracks, self.local, self.local)
+                sw = m.submodules[f"sw_{r}_{c}"] = Switch(self.width, self.tracks, self.n_local_in, self.n_local_out)
                 m.d.comb += sw.configuration.eq(self.configuration[r * self.cols + c])
-                for k in range(self.local):
+                for k in range(self.n_local_in):
                     wiring.connect(m, wiring.flipped(self.local_in[r][c][k]), sw.local_in[k])
+                for k in range(self.n_local_out):
                     wiring.connect(m, sw.local_out[k], wiring.flipped(self.local_out[r][c][k]))
                 grid[r, c] = sw
         step = {"north": (-1, 0), "east": (0, 1), "south": (1, 0), "west": (0, -1)}

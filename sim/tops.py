@@ -16,6 +16,7 @@ from rtl.arith import FunctionalUnit, UNIT_CLASSES
 from rtl.pcu import PCU
 from rtl.pmu import PMU
 from rtl.ag import AG
+from rtl.array import Array
 from rtl.switch import Switch, SwitchGrid
 from rtl.switch_layout import networks
 from rtl.config import ArrayConfig
@@ -76,6 +77,9 @@ class Top:
     name: str
     description: str
     build: Callable[[ArrayConfig], wiring.Component]
+    # Configurations the test suite lints it on. The whole array takes minutes to generate at `small`
+    # (every unit instance is elaborated on its own), so the suite lints it at `tiny`.
+    test_configs: tuple[str, ...] = ("small", "medium")
 
 
 _UNIT_TOPS = {
@@ -101,7 +105,9 @@ TOPS: dict[str, Top] = {
                   lambda cfg: Switch(networks(cfg)["vector"].width, cfg.vector_tracks, 2, 2)),
     "switch_grid": Top("switch_grid", "rows x cols vector-network switches with 2 local ports each (route test top)",
                        lambda cfg: SwitchGrid(networks(cfg)["vector"].width, cfg.vector_tracks, cfg.rows, cfg.cols,
-                                              SWITCH_LOCAL)),
+                                              SWITCH_LOCAL, SWITCH_LOCAL)),
+    "array": Top("array", "the tile array: PCU/PMU checkerboard, three switch networks, AGs, config port",
+                  lambda cfg: Array(cfg), test_configs=("tiny",)),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

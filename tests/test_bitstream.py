@@ -6,21 +6,15 @@ import zlib
 
 import pytest
 
-from rtl.ag_layout import ag_layout
-from rtl.bitstream import (MAGIC, Address, BitstreamError, Kind, Plan, checkerboard_plan, decode, encode)
+from rtl.array_layout import plan as array_plan
+from rtl.bitstream import MAGIC, Address, BitstreamError, Kind, Plan, decode, encode
 from rtl.config import preset
-from rtl.pcu_layout import pcu_layout
-from rtl.pmu_layout import pmu_layout
-from rtl.switch_layout import networks, switch_layout
 
 from .conftest import seeded_rng
 
 
 def _plan(name):
-    cfg = preset(name)
-    sizes = {"pcu": pcu_layout(cfg).size, "pmu": pmu_layout(cfg).size, "ag": ag_layout(cfg).size}
-    sizes.update({n: switch_layout(net.tracks, 2, 2).size for n, net in networks(cfg).items()})
-    return checkerboard_plan(cfg, sizes)
+    return array_plan(preset(name))
 
 
 def _random_words(plan, rng, fraction=0.5):

@@ -15,11 +15,9 @@ from sim.verilog import generate
 from synth import yosys
 from synth.yosys import SynthFailed, synthesize
 
-CONFIGS = ["small", "medium"]
 
 
-@pytest.mark.parametrize("config", CONFIGS)
-@pytest.mark.parametrize("name", list(TOPS))
+@pytest.mark.parametrize("name,config", [(t.name, c) for t in TOPS.values() for c in t.test_configs])
 def test_lint_clean(name, config):
     result = lint(generate(name, preset(config)))
     assert result.clean, "\n".join(result.warnings[:20])

@@ -1,0 +1,127 @@
+"""The tile array: a checkerboard of PCUs and PMUs, one switch per tile and network, an AG on the west
+edge of every row and host streams on the east edge (topology: rtl/array_layout.py), a configuration
+port and host registers.
+
+Configuration port: ``config`` takes (unit, 32-bit word) pairs; unit i is ``configuration_units(cfg)[i]``;
+each word shifts into the unit's configuration register from below, so a unit of n bits takes
+ceil(n / 32) words, the most significant first (rtl/array_layout.py and the loader agree on this).
+The loader in Python validates the bitstream (rtl/bitstream.py) before it drives this port.
+
+Host registers: while ``run`` is low the units and switches are held in reset (their memories keep
+their contents) and the configuration can be loaded; ``cycles`` counts the cycles with ``run`` high;
+``errors`` sums the units' error counters (refused AG requests, out-of-range PMU lanes).
+"""
+
+from amaranth import Cat, Module, ResetInserter, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .ag import AG, axi4_signature
+from .ag_layout import COMMAND
+from .array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout
+from .bitstream import NETWORKS, Address, Kind
+from .config import ArrayConfig
+from .pcu import PCU
+from .pmu import PMU
+from .switch import SwitchGrid
+from .switch_layout import networks
+
+__all__ = ["Array", "CONFIG_WORD"]
+
+
+def CONFIG_WORD(cfg: ArrayConfig) -> data.StructLayout:
+    return data.StructLayout({"unit": range(len(configuration_units(cfg))), "data": 32})
+
+
+def _link(m, source, sink):
+    m.d.comb += [sink.valid.eq(source.valid), sink.payload.eq(source.payload), source.ready.eq(sink.ready)]
+
+
+class Array(wiring.Component):
+    def __init__(self, cfg: ArrayConfig):
+        self.cfg = cfg
+        self.units = configuration_units(cfg)
+        vector = data.ArrayLayout(32, cfg.lanes)
+        R = cfg.rows
+        super().__init__({
+            "config": In(stream.Signature(CONFIG_WORD(cfg))),
+            "run": In(1),
+            "cycles": Out(32),
+            "errors": Out(32),
+            "ag_cmd": In(stream.Signature(COMMAND)).array(R),
+            "ag_wcmd": In(stream.Signature(COMMAND)).array(R),
+            "m_axi": Out(axi4_signature(32 * cfg.lanes)).array(R),
+            "vsend": In(stream.Signature(vector)).array(R),
+            "vrecv": Out(stream.Signature(vector)).array(R),
+            "ssend": In(stream.Signature(32)).array(R),
+            "srecv": Out(stream.Signature(32)).array(R),
+            "csend": In(stream.Signature(1)).array(R),
+            "crecv": Out(stream.Signature(1)).array(R),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        m.d.comb += self.config.ready.eq(1)
+        registers = {}
+        for i, address in enumerate(self.units):
+            bits = unit_layout(cfg, address).size
+            reg = Signal(-(-bits // 32) * 32, name=f"config_{address.kind.name.lower()}_{address.network}"
+                                                   f"{address.row}_{address.col}")
+            with m.If(self.config.valid & (self.config.payload.unit == i)):
+                m.d.sync += reg.eq(Cat(self.config.payload.data, reg[:-32]))
+            registers[address] = reg[:bits]
+
+        held = ResetInserter({"sync": ~self.run})
+        with m.If(self.run):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        ports = {}
+        errors = []
+        for address in self.units:
+            if address.kind in (Kind.PCU, Kind.PMU):
+                unit = PCU(cfg) if address.kind == Kind.PCU else PMU(cfg)
+                m.submodules[f"{address.kind.name.lower()}_{address.row}_{address.col}"] = held(unit)
+                m.d.comb += unit.configuration.eq(registers[address])
+                ports[(tile_kind(address.row, address.col), address.row, address.col)] = unit
+                if address.kind == Kind.PMU:
+                    errors.append(unit.errors)
+            elif address.kind == Kind.AG:
+                ag = AG(cfg)
+                m.submodules[f"ag_{address.row}"] = held(ag)
+                m.d.comb += ag.configuration.eq(registers[address])
+                _link(m, self.ag_cmd[address.row], ag.cmd)
+                _link(m, self.ag_wcmd[address.row], ag.wcmd)
+                wiring.connect(m, ag.m_axi, wiring.flipped(self.m_axi[address.row]))
+                ports[("ag", address.row, 0)] = ag
+                errors.append(ag.errors)
+        m.d.comb += self.errors.eq(sum(errors))
+
+        def endpoint(ep):
+            unit, r, c, name, k = ep
+            if unit == "host":
+                return getattr(self, name)[r]
+            port = getattr(ports[(unit, r, c)], name)
+            return port[k] if isinstance(port, list) else port  # port arrays are lists of interfaces
+
+        for network in NETWORKS:
+            net = networks(cfg)[network]
+            n_in, n_out = local_counts(cfg, network)
+            grid = m.submodules[f"{network}_network"] = held(SwitchGrid(net.width, net.tracks, cfg.rows, cfg.cols,
+                                                                         n_in, n_out))
+            for r in range(cfg.rows):
+                for c in range(cfg.cols):
+                    m.d.comb += grid.configuration[r * cfg.cols + c].eq(
+                        registers[Address(Kind.SWITCH, r, c, network)])
+                    inputs, outputs = switch_ports(cfg, network, r, c)
+                    for k in range(n_in):
+                        if k < len(inputs):
+                            _link(m, endpoint(inputs[k]), grid.local_in[r][c][k])
+                        else:
+                            m.d.comb += grid.local_in[r][c][k].valid.eq(0)
+                    for k in range(n_out):
+                        if k < len(outputs):
+                            _link(m, grid.local_out[r][c][k], endpoint(outputs[k]))
+                        else:
+                            m.d.comb += grid.local_out[r][c][k].ready.eq(0)
+        return m

@@ -1,0 +1,106 @@
+"""The array's topology: which unit sits where, which unit port meets which switch port, and the order
+of the configuration units. This is a *spec* module: the RTL (rtl/array.py), the builder, the golden
+array model and the mapper read it.
+
+Topology
+--------
+* Tiles (r, c), r < rows, c < cols, in a checkerboard: a PCU where r + c is even, a PMU elsewhere.
+* One switch per tile and network (vector, scalar, control). A tile's unit ports meet its own switch:
+  unit outputs are switch local inputs, unit inputs are switch local outputs.
+* An AG on the west edge of every row (at switch (r, 0)): ``rdata`` into the vector network,
+  ``wdata`` out of it, row indices ``idx`` out of the scalar network. Its read and write commands come
+  from the host (``ag_cmd[r]``, ``ag_wcmd[r]``) and its AXI4 port is ``m_axi[r]``.
+* Host streams on the east edge of every row (at switch (r, cols - 1)): ``vsend``/``ssend``/``csend``
+  into the vector, scalar and control networks, ``vrecv``/``srecv``/``crecv`` out of them.
+* Every switch of a network has the same number of local ports (the most any switch needs); the
+  ports a position does not use are tied off.
+
+An endpoint is ``(unit, row, col, port, index)``: unit ``pcu``, ``pmu``, ``ag`` or ``host`` (for
+``ag`` and ``host``, col is the switch column they attach to).
+"""
+
+from __future__ import annotations
+
+from .ag_layout import ag_layout
+from .bitstream import NETWORKS, Address, Kind, Plan
+from .config import ArrayConfig
+from .pcu_layout import pcu_layout
+from .pmu_layout import pmu_layout
+from .switch_layout import networks, switch_layout
+
+__all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint"]
+
+Endpoint = tuple  # (unit, row, col, port, index)
+
+
+def tile_kind(r: int, c: int) -> str:
+    return "pcu" if (r + c) % 2 == 0 else "pmu"
+
+
+def _unit_ports(cfg: ArrayConfig, kind: str, network: str) -> tuple[list, list]:
+    """(outputs, inputs) of a tile unit on *network*: (port, index) pairs."""
+    if network == "vector":
+        outs = cfg.vector_outputs if kind == "pcu" else 1
+        return ([("vout", k) for k in range(outs)] if kind == "pcu" else [("vout", 0)],
+                [("vin", k) for k in range(cfg.vector_inputs)])
+    if network == "scalar":
+        return ([("sout", k) for k in range(cfg.scalar_outputs)] if kind == "pcu" else [("sout", 0)],
+                [("sin", k) for k in range(cfg.scalar_inputs)])
+    return [("ctrl_out", 0)], [("ctrl_in", 0)]
+
+
+_EDGE = {  # network -> (AG outputs into the switch, AG inputs from it, host sends, host receives)
+    "vector": ([("rdata", 0)], [("wdata", 0)], [("vsend", 0)], [("vrecv", 0)]),
+    "scalar": ([], [("idx", 0)], [("ssend", 0)], [("srecv", 0)]),
+    "control": ([], [], [("csend", 0)], [("crecv", 0)]),
+}
+
+
+def switch_ports(cfg: ArrayConfig, network: str, r: int, c: int) -> tuple[list, list]:
+    """(local inputs, local outputs) of switch (r, c) on *network*, as endpoints, in port order."""
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; valid: {', '.join(NETWORKS)}")
+    kind = tile_kind(r, c)
+    outs, ins = _unit_ports(cfg, kind, network)
+    inputs = [(kind, r, c, p, k) for p, k in outs]
+    outputs = [(kind, r, c, p, k) for p, k in ins]
+    ag_out, ag_in, host_send, host_recv = _EDGE[network]
+    if c == 0:
+        inputs += [("ag", r, c, p, k) for p, k in ag_out]
+        outputs += [("ag", r, c, p, k) for p, k in ag_in]
+    if c == cfg.cols - 1:
+        inputs += [("host", r, c, p, k) for p, k in host_send]
+        outputs += [("host", r, c, p, k) for p, k in host_recv]
+    return inputs, outputs
+
+
+def local_counts(cfg: ArrayConfig, network: str) -> tuple[int, int]:
+    """Local inputs and outputs of every switch of *network* (the most any position needs)."""
+    counts = [tuple(map(len, switch_ports(cfg, network, r, c))) for r in range(cfg.rows) for c in range(cfg.cols)]
+    return max(n for n, _ in counts), max(n for _, n in counts)
+
+
+def configuration_units(cfg: ArrayConfig) -> list[Address]:
+    """The configurable units in configuration-port order (their index is the port's unit id): tiles
+    row by row, then the AGs by row, then the switches of each network row by row."""
+    units = [Address(Kind.PCU if tile_kind(r, c) == "pcu" else Kind.PMU, r, c)
+             for r in range(cfg.rows) for c in range(cfg.cols)]
+    units += [Address(Kind.AG, r, 0) for r in range(cfg.rows)]
+    units += [Address(Kind.SWITCH, r, c, n) for n in NETWORKS for r in range(cfg.rows) for c in range(cfg.cols)]
+    return units
+
+
+def unit_layout(cfg: ArrayConfig, address: Address):
+    """The configuration layout of the unit at *address*."""
+    if address.kind == Kind.PCU:
+        return pcu_layout(cfg)
+    if address.kind == Kind.PMU:
+        return pmu_layout(cfg)
+    if address.kind == Kind.AG:
+        return ag_layout(cfg)
+    return switch_layout(networks(cfg)[address.network].tracks, *local_counts(cfg, address.network))
+
+
+def plan(cfg: ArrayConfig) -> Plan:
+    """The bitstream plan of the array of *cfg*: every configurable unit with its size in bits."""
+    return Plan(cfg, {a: unit_layout(cfg, a).size for a in configuration_units(cfg)})

@@ -10,7 +10,8 @@ import pytest
 from rtl.config import preset
 from rtl.switch import Switch
 from rtl.switch_layout import SwitchConfigError, port_index
-from sim.switch_regression import GridRouter, Route, random_routes, run_grid_traffic
+from mapper.route import GridRouter, Route
+from sim.switch_regression import random_routes, run_grid_traffic
 
 from .conftest import seeded_rng, test_seed
 
@@ -42,11 +43,11 @@ def test_misrouting_is_caught(request):
     """Swap the local outputs of two routes' last hops: the scoreboard must see both streams wrong."""
     cfg = preset("small")
     first, second = Route((0, 0, 0), ((3, 3, 0),)), Route((0, 3, 0), ((3, 0, 0),))
-    router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2)
+    router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2, 2)
     router.add(first)
     router.add(second)
     out = port_index(cfg.vector_tracks, None, 0)
-    swapped = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2)
+    swapped = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2, 2)
     swapped.select = dict(router.select)
     swapped.select[(3, 3, out)], swapped.select[(3, 0, out)] = router.select[(3, 0, out)], router.select[(3, 3, out)]
     seed = test_seed(request)
@@ -63,7 +64,7 @@ def test_one_word_per_cycle_across_the_grid(config, request):
     cycles."""
     cfg = preset(config)
     route = Route((0, 0, 0), ((cfg.rows - 1, cfg.cols - 1, 1),))
-    router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2)
+    router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2, 2)
     router.add(route)
     (result,) = run_grid_traffic(cfg, [("corner", [route], router, 200, 0.0, 0.0, test_seed(request))],
                                  tag="switch-rate")
@@ -75,14 +76,14 @@ def test_one_word_per_cycle_across_the_grid(config, request):
 
 def test_router_refuses_with_a_named_route():
     cfg = preset("small")
-    router = GridRouter(cfg.rows, cfg.cols, 1, 1)
+    router = GridRouter(cfg.rows, cfg.cols, 1, 1, 1)
     with pytest.raises(SwitchConfigError, match=r"sink \(9, 0, 0\) is not a local output"):
         router.add(Route((0, 0, 0), ((9, 0, 0),)))
     router.add(Route((0, 0, 0), ((0, 3, 0),)))
     with pytest.raises(SwitchConfigError, match=r"local output 0 of switch \(0, 3\) is taken"):
         router.add(Route((1, 0, 0), ((0, 3, 0),)))
     # the row-0 eastward track is used; a route across a one-row grid cannot pass
-    narrow = GridRouter(1, 4, 1, 2)
+    narrow = GridRouter(1, 4, 1, 2, 2)
     narrow.add(Route((0, 0, 0), ((0, 3, 0),)))
     with pytest.raises(SwitchConfigError, match="no free path to switch"):
         narrow.add(Route((0, 0, 1), ((0, 3, 1),)))

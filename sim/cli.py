@@ -134,7 +134,8 @@ def cmd_synth(args) -> int:
     gen = generate(args.unit, cfg)
     print(f"rdagen synth: {args.unit} for {cfg.name} ({gen.path}) ...", flush=True)
     report = synthesize(gen.path, gen.module, BUILD / "synth", unit=args.unit, config=cfg.name,
-                        config_hash=cfg.hash, memories=args.memories)
+                        config_hash=cfg.hash, memories=args.memories, share=not args.noshare,
+                        timeout=args.timeout)
     print(f"  cells {report['cells']}, flip-flops {report['flipflops']}, longest path {report['longest_path']}, "
           f"memories as {report['memories']} ({report['memory_bits']} bits as macros), {report['seconds']} s")
     print(f"  report: {BUILD / 'synth' / f'{args.unit}-{cfg.name}.json'} (and .md)")
@@ -228,6 +229,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", default="", help="unit (top) name; see `rdagen lint` for the list")
     p.add_argument("--memories", default="flops", choices=("flops", "macros"),
                    help="map memories to flip-flops (default) or keep them as macro cells (large scratchpads)")
+    p.add_argument("--noshare", action="store_true",
+                   help="skip Yosys's SAT-based resource sharing (too slow on the plasticine PCU)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds before Yosys is stopped (default 3600)")
     config_arg(p)
 
     p = add("lint", cmd_lint, "verilator --lint-only on every generated top (or one with --unit)")

@@ -49,12 +49,15 @@ MEMORIES = ("flops", "macros")
 
 
 def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: str, config_hash: str,
-               timeout: float = 3600, memories: str = "flops") -> dict:
+               timeout: float = 3600, memories: str = "flops", share: bool = True) -> dict:
     """Synthesize *module* of *verilog*; write ``<unit>-<config>.json`` and ``.md`` in *out_dir*.
 
     *memories*: ``flops`` maps every memory to flip-flops and logic (Yosys's ``memory_map``), the
     default; ``macros`` keeps them as ``$mem_v2`` cells, as SRAM macros would be, and reports their
-    bits, for scratchpads too large to flatten into gates (the plasticine PMU)."""
+    bits, for scratchpads too large to flatten into gates (the plasticine PMU).
+
+    *share*: ``False`` skips Yosys's SAT-based resource sharing (``synth -noshare``), which did not
+    finish on the plasticine PCU within an hour; the report records the choice."""
     if memories not in MEMORIES:
         raise SynthFailed(f"memories = {memories!r}: valid values are {', '.join(MEMORIES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -64,8 +67,9 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     work.mkdir()
     shutil.copy(verilog, work / "top.v")
     # With macros, the steps of synth's "fine" stage except memory_map.
-    flow = [f"synth -flatten -top {module}"] if memories == "flops" else [
-        f"synth -flatten -top {module} -run begin:fine", "opt -fast -full", "opt -full", "techmap", "opt -fast",
+    options = "" if share else " -noshare"
+    flow = [f"synth -flatten{options} -top {module}"] if memories == "flops" else [
+        f"synth -flatten{options} -top {module} -run begin:fine", "opt -fast -full", "opt -full", "techmap", "opt -fast",
         "abc -fast", "opt -fast"]
     script = "; ".join([
         "read_verilog top.v",
@@ -111,6 +115,7 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
         "flipflops": sum(n for t, n in by_type.items() if _FLIPFLOP.search(t)),
         "longest_path": int(match.group(1)),
         "memories": memories,
+        "share": share,
         "memory_bits": _memory_bits(work / "memories.il"),
         "seconds": round(seconds, 2),
         "yosys": stat.get("creator", "unknown"),

@@ -19,7 +19,7 @@ from rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigE
 from verif.golden.pcu import PcuStreams, run_pcu
 from verif.stimulus import FP_CORNERS
 
-from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
+from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
 from .verilog import generate
 
 __all__ = ["Case", "CaseResult", "run_cases", "kernel_rows", "format_kernel_table", "random_case", "kernels", "f32", "PcuKernelError"]
@@ -86,9 +86,7 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
             raise ValueError(f"case {case.name}: more than {max_firings} firings; give it finite input streams")
         goldens.append(golden)
         produced = golden.firings + golden.groups + 1
-        sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
-        sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
-        sources["ctrl_in"] = [1] * case.start_tokens
+        sources = unit_sources(vins, sins, case.start_tokens)
         sinks = [f"vout__{k}" for k in range(cfg.vector_outputs)] + [f"sout__{k}" for k in range(cfg.scalar_outputs)]
         jobs.append({
             "name": case.name, "seed": case.seed, "config": str(bits), "gap": case.gap, "stall": case.stall,

@@ -17,7 +17,7 @@ from rtl.pcu_layout import CONST, LANE, Counter, Operand, ctr, reg, sin, vin
 from rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
 from verif.golden.pmu import PmuResult, run_pmu
 
-from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
+from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
 from .verilog import generate
 
 __all__ = ["PmuCase", "PmuCaseResult", "run_pmu_cases", "run_pmu_raw", "dump_program", "random_pmu_case",
@@ -71,9 +71,7 @@ def _streams(cfg, case):
 
 
 def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, seed):
-    sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
-    sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
-    sources["ctrl_in"] = [1] * tokens
+    sources = unit_sources(vins, sins, tokens)
     transfers = golden.write_firings + golden.read_firings + len(golden.vout) + sum(map(len, vins)) + sum(map(len, sins))
     return {
         "name": name, "seed": seed, "config": str(bits), "gap": gap, "stall": stall, "sources": sources,
@@ -266,8 +264,7 @@ def run_pmu_raw(cfg: ArrayConfig, case: PmuCase, reads: int, *, tag: str = "pmu-
     same-cycle read and write); waits for *reads* vectors and returns the bench's record."""
     bits = case.program.encode(cfg)
     vins, sins = _streams(cfg, case)
-    sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
-    sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
+    sources = unit_sources(vins, sins, 0)
     job = {"name": case.name, "seed": case.seed, "config": str(bits), "gap": case.gap, "stall": case.stall,
            "sources": sources, "sinks": ["vout", "sout", "ctrl_out"], "expect": [reads, 0, 0], "status": list(STATUS),
            "drain": _drain(cfg), "budget": cycle_budget(4 * reads * cfg.lanes, case.gap, case.stall, _drain(cfg))}

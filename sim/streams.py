@@ -13,7 +13,7 @@ from .paths import BUILD
 from .runner import run_cocotb
 from .verilog import GeneratedVerilog
 
-__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget"]
+__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources"]
 
 U32 = np.uint32
 
@@ -26,6 +26,15 @@ def pack(vectors: np.ndarray) -> list[int]:
 def unpack(words: list[int], lanes: int) -> np.ndarray:
     raw = b"".join(w.to_bytes(4 * lanes, "little") for w in words)
     return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
+
+
+def unit_sources(vins: list, sins: list, start_tokens: int) -> dict:
+    """The input streams of a PCU or PMU as the stream bench takes them: vector inputs, scalar inputs,
+    then the start tokens on ``ctrl_in`` (the order the bench draws its random gaps in)."""
+    sources = {f"vin__{k}": pack(v) for k, v in enumerate(vins)}
+    sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
+    sources["ctrl_in"] = [1] * start_tokens
+    return sources
 
 
 def compare(port: str, have, want) -> list[str]:

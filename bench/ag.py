@@ -8,14 +8,12 @@ vector; write bandwidth = useful beats / cycles of the whole case (to the last a
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from rtl.config import ArrayConfig
 from sim.ag_regression import contiguous_case, gather_case, run_ag_cases, write_case
 
-from .arith import RESULTS
+from .arith import write_result
 
 __all__ = ["run"]
 
@@ -52,8 +50,4 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
     failed = [r.name for r in results if not r.ok]
     if failed:
         raise AssertionError(f"AG cases failed: {failed}")
-    out = RESULTS / f"ag-{cfg.name}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "ag", "config": cfg.name, "config_hash": cfg.hash,
-                               "peak_beats_per_cycle": 1, "patterns": rows}, indent=2) + "\n")
-    return out
+    return write_result("ag", cfg, {"peak_beats_per_cycle": 1, "patterns": rows})

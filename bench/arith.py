@@ -18,7 +18,7 @@ from sim.verilog import generate
 from synth.yosys import synthesize
 from sim.paths import BUILD, ROOT
 
-__all__ = ["run", "RESULTS"]
+__all__ = ["run", "RESULTS", "simulation_speed", "write_result"]
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -69,4 +69,25 @@ def run(cfg: ArrayConfig, *, seed: int = 1, fp_random: int = 50_000, log=print) 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"arith-{cfg.name}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
+    return out
+
+
+def simulation_speed(label: str, run_cases, cases, log=print) -> dict:
+    """Simulated cycles per second of *run_cases* (a regression host) over *cases*, with cocotb driving."""
+    log(f"[{label}] simulation speed: {len(cases)} random configurations with random traffic")
+    started = time.perf_counter()
+    results = run_cases(cases)
+    seconds = time.perf_counter() - started
+    cycles = sum(r.cycles for r in results)
+    log(f"      {cycles} cycles in {seconds:.1f} s: {cycles / seconds:,.0f} cycles/s (cocotb + Verilator)")
+    return {"cases": len(results), "cycles": cycles, "seconds": round(seconds, 2),
+            "cycles_per_second": round(cycles / seconds)}
+
+
+def write_result(name: str, cfg: ArrayConfig, fields: dict) -> Path:
+    """bench/results/<name>-<config>.json with the benchmark, config and config hash first."""
+    out = RESULTS / f"{name}-{cfg.name}.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": name, "config": cfg.name, "config_hash": cfg.hash, **fields},
+                              indent=2) + "\n")
     return out

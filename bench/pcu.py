@@ -7,16 +7,13 @@ Writes bench/results/pcu-<config>.json.
 
 from __future__ import annotations
 
-import json
-import time
-
 import numpy as np
 
 from rtl.config import ArrayConfig
 from rtl.pcu import pcu_latency
 from sim.pcu_regression import format_kernel_table, kernel_rows, kernels, random_case, run_cases
 
-from .arith import RESULTS
+from .arith import simulation_speed, write_result
 
 __all__ = ["run"]
 
@@ -33,19 +30,6 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
     if failed:
         raise AssertionError(f"kernels failed: {failed}")
 
-    log("[pcu] simulation speed: 200 random configurations with random traffic")
-    cases = [random_case(cfg, rng, f"r{i}") for i in range(200)]
-    started = time.perf_counter()
-    results = run_cases(cfg, cases, tag="bench-random")
-    seconds = time.perf_counter() - started
-    cycles = sum(r.cycles for r in results)
-    log(f"      {cycles} cycles in {seconds:.1f} s: {cycles / seconds:,.0f} cycles/s (cocotb + Verilator)")
-    out = RESULTS / f"pcu-{cfg.name}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "pcu", "config": cfg.name, "config_hash": cfg.hash, "latency": pcu_latency(cfg),
-        "kernels": rows,
-        "simulation": {"configurations": len(cases), "cycles": cycles, "seconds": round(seconds, 2),
-                       "cycles_per_second": round(cycles / seconds)},
-    }, indent=2) + "\n")
-    return out
+    speed = simulation_speed("pcu", lambda cs: run_cases(cfg, cs, tag="bench-random"),
+                             [random_case(cfg, rng, f"r{i}") for i in range(200)], log)
+    return write_result("pcu", cfg, {"latency": pcu_latency(cfg), "kernels": rows, "simulation": speed})

@@ -8,9 +8,6 @@ span for writes), so the pipeline's fill time is not counted against the steady 
 
 from __future__ import annotations
 
-import json
-import time
-
 import numpy as np
 
 from rtl.config import ArrayConfig
@@ -18,7 +15,7 @@ from rtl.pcu_layout import LANE, Counter, ctr, reg, vin
 from rtl.pmu_layout import AddressStage, PmuProgram, Port
 from sim.pmu_regression import PmuCase, random_pmu_case, run_pmu_cases
 
-from .arith import RESULTS
+from .arith import simulation_speed, write_result
 
 __all__ = ["run"]
 
@@ -58,18 +55,6 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
     if failed:
         raise AssertionError(f"PMU patterns failed: {failed} ({[r.problems for r in results if not r.ok]})")
 
-    log("[pmu] simulation speed: 100 random configurations with random traffic")
-    cases = [random_pmu_case(cfg, rng, f"r{i}") for i in range(100)]
-    started = time.perf_counter()
-    results = run_pmu_cases(cfg, cases, tag="bench-pmu-random")
-    seconds = time.perf_counter() - started
-    cycles = sum(r.cycles for r in results)
-    log(f"      {cycles} cycles in {seconds:.1f} s: {cycles / seconds:,.0f} cycles/s (cocotb + Verilator)")
-    out = RESULTS / f"pmu-{cfg.name}.json"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "pmu", "config": cfg.name, "config_hash": cfg.hash, "patterns": rows,
-        "simulation": {"cases": len(results), "cycles": cycles, "seconds": round(seconds, 2),
-                       "cycles_per_second": round(cycles / seconds)},
-    }, indent=2) + "\n")
-    return out
+    speed = simulation_speed("pmu", lambda cs: run_pmu_cases(cfg, cs, tag="bench-pmu-random"),
+                             [random_pmu_case(cfg, rng, f"r{i}") for i in range(100)], log)
+    return write_result("pmu", cfg, {"patterns": rows, "simulation": speed})

@@ -26,10 +26,11 @@ from .pmu import PMU
 from .switch import SwitchGrid
 from .switch_layout import networks
 
-__all__ = ["Array", "CONFIG_WORD"]
+__all__ = ["Array", "config_word_layout"]
 
 
-def CONFIG_WORD(cfg: ArrayConfig) -> data.StructLayout:
+def config_word_layout(cfg: ArrayConfig) -> data.StructLayout:
+    """A config-port write: the unit (index in ``configuration_units(cfg)``) and a 32-bit word."""
     return data.StructLayout({"unit": range(len(configuration_units(cfg))), "data": 32})
 
 
@@ -44,7 +45,7 @@ class Array(wiring.Component):
         vector = data.ArrayLayout(32, cfg.lanes)
         R = cfg.rows
         super().__init__({
-            "config": In(stream.Signature(CONFIG_WORD(cfg))),
+            "config": In(stream.Signature(config_word_layout(cfg))),
             "run": In(1),
             "cycles": Out(32),
             "errors": Out(32),

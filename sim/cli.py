@@ -135,7 +135,7 @@ def cmd_synth(args) -> int:
     print(f"rdagen synth: {args.unit} for {cfg.name} ({gen.path}) ...", flush=True)
     report = synthesize(gen.path, gen.module, BUILD / "synth", unit=args.unit, config=cfg.name,
                         config_hash=cfg.hash, memories=args.memories, share=not args.noshare,
-                        timeout=args.timeout)
+                        timeout=args.timeout, flatten=not args.hierarchical)
     print(f"  cells {report['cells']}, flip-flops {report['flipflops']}, longest path {report['longest_path']}, "
           f"memories as {report['memories']} ({report['memory_bits']} bits as macros), {report['seconds']} s")
     print(f"  report: {BUILD / 'synth' / f'{args.unit}-{cfg.name}.json'} (and .md)")
@@ -231,6 +231,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="map memories to flip-flops (default) or keep them as macro cells (large scratchpads)")
     p.add_argument("--noshare", action="store_true",
                    help="skip Yosys's SAT-based resource sharing (too slow on the plasticine PCU)")
+    p.add_argument("--hierarchical", action="store_true",
+                   help="synthesize module by module, no flattening (the plasticine PCU does not fit flat)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds before Yosys is stopped (default 3600)")
     config_arg(p)
 

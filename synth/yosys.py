@@ -49,7 +49,7 @@ MEMORIES = ("flops", "macros")
 
 
 def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: str, config_hash: str,
-               timeout: float = 3600, memories: str = "flops", share: bool = True) -> dict:
+               timeout: float = 3600, memories: str = "flops", share: bool = True, flatten: bool = True) -> dict:
     """Synthesize *module* of *verilog*; write ``<unit>-<config>.json`` and ``.md`` in *out_dir*.
 
     *memories*: ``flops`` maps every memory to flip-flops and logic (Yosys's ``memory_map``), the
@@ -57,7 +57,13 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     bits, for scratchpads too large to flatten into gates (the plasticine PMU).
 
     *share*: ``False`` skips Yosys's SAT-based resource sharing (``synth -noshare``), which did not
-    finish on the plasticine PCU within an hour; the report records the choice."""
+    finish on the plasticine PCU within an hour; the report records the choice.
+
+    *flatten*: ``False`` synthesizes every module of the hierarchy on its own (``synth`` without
+    ``-flatten``; cells and flip-flops are the totals of ``stat -top`` over all instances). A flat
+    synthesis of the plasticine PCU runs out of memory in ABC on 24 GB; one functional unit at a time
+    fits. No optimisation crosses a module boundary, and the longest path is the longest inside one
+    module (paths through unregistered module outputs are not joined), which the report says."""
     if memories not in MEMORIES:
         raise SynthFailed(f"memories = {memories!r}: valid values are {', '.join(MEMORIES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -67,16 +73,18 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     work.mkdir()
     shutil.copy(verilog, work / "top.v")
     # With macros, the steps of synth's "fine" stage except memory_map.
-    options = "" if share else " -noshare"
-    flow = [f"synth -flatten{options} -top {module}"] if memories == "flops" else [
-        f"synth -flatten{options} -top {module} -run begin:fine", "opt -fast -full", "opt -full", "techmap", "opt -fast",
+    options = ("" if share else " -noshare") + (" -flatten" if flatten else "")
+    flow = [f"synth{options} -top {module}"] if memories == "flops" else [
+        f"synth{options} -top {module} -run begin:fine", "opt -fast -full", "opt -full", "techmap", "opt -fast",
         "abc -fast", "opt -fast"]
     script = "; ".join([
         "read_verilog top.v",
         *flow,
-        "tee -q -o ltp.txt ltp -noff",
         "tee -q -o memories.il dump t:$mem_v2",
-        "tee -q -o stat.json stat -json",
+        f"tee -q -o stat.json stat -json -top {module}",
+        # ltp -noff would treat a submodule instance as one combinational cell: cut them out.
+        *([] if flatten else ["delete */c:* */t:$* %d"]),
+        "tee -q -o ltp.txt ltp -noff",
     ])
     cmd = [*yosys_command(), "-p", script]
     started = time.perf_counter()
@@ -97,13 +105,15 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     try:
         stat = json.loads(stat_file.read_text())
         design = stat["design"]
+        if not flatten:
+            design = design.get("design", design)
         cells = int(design["num_cells"])
         by_type = {k: int(v) for k, v in design["num_cells_by_type"].items()}
     except (ValueError, KeyError) as exc:
         raise SynthFailed(f"Yosys statistics of {unit} are malformed ({exc!r}): {stat_file}") from None
-    match = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", ltp_file.read_text()
-                      if ltp_file.exists() else "")
-    if not match:
+    paths = [int(n) for n in re.findall(r"Longest topological path in \S+ \(length=(\d+)\)",
+                                        ltp_file.read_text() if ltp_file.exists() else "")]
+    if not paths:
         raise SynthFailed(f"Yosys printed no longest path (ltp -noff) for {unit}: {ltp_file}")
     report = {
         "unit": unit,
@@ -113,7 +123,8 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
         "cells": cells,
         "cells_by_type": dict(sorted(by_type.items())),
         "flipflops": sum(n for t, n in by_type.items() if _FLIPFLOP.search(t)),
-        "longest_path": int(match.group(1)),
+        "longest_path": max(paths),
+        "flatten": flatten,
         "memories": memories,
         "share": share,
         "memory_bits": _memory_bits(work / "memories.il"),
@@ -143,8 +154,11 @@ def markdown(report: dict) -> str:
     lines = [
         f"# Synthesis: {report['unit']} ({report['config']})",
         "",
-        f"Generic Yosys synthesis (`synth -flatten`, memories as {report['memories']}), {report['yosys']}, "
-        f"{report['seconds']} s.",
+        f"Generic Yosys synthesis (`synth{' -flatten' if report.get('flatten', True) else ''}`, memories as "
+        f"{report['memories']}), {report['yosys']}, {report['seconds']} s."
+        + ("" if report.get("flatten", True) else
+           " Hierarchical: modules synthesized one by one, totals over all instances; the longest path is"
+           " the longest inside one module."),
         "",
         "| metric | value |",
         "|---|---|",

@@ -48,6 +48,22 @@ def test_synth_report(tmp_path):
     assert "| cells |" in (tmp_path / "int_alu-small.md").read_text()
 
 
+def test_synth_hierarchical_matches_flat(tmp_path):
+    """Module-by-module synthesis counts every instance: the switch (ten output FIFO submodules) has
+    the same flip-flops as when flattened and nearly the same cells (no cross-module optimisation)."""
+    cfg = preset("small")
+    gen = generate("switch", cfg)
+    flat = synthesize(gen.path, gen.module, tmp_path / "flat", unit="switch", config=cfg.name, config_hash=cfg.hash)
+    hier = synthesize(gen.path, gen.module, tmp_path / "hier", unit="switch", config=cfg.name, config_hash=cfg.hash,
+                      flatten=False)
+    assert hier["flatten"] is False and flat["flatten"] is True
+    assert hier["flipflops"] == flat["flipflops"] > 1000
+    assert abs(hier["cells"] - flat["cells"]) < 0.05 * flat["cells"]
+    # Paths stop at module boundaries: never longer than through the flattened design.
+    assert 3 < hier["longest_path"] <= flat["longest_path"]
+    assert "Hierarchical" in (tmp_path / "hier" / "switch-small.md").read_text()
+
+
 def test_synth_fails_loudly_without_statistics(tmp_path, monkeypatch):
     """A Yosys that exits 0 without printing statistics (as the broken yowasp 0.70 build does) is an error."""
     monkeypatch.setattr(yosys, "yosys_command", lambda: ["true"])

@@ -21,14 +21,17 @@ An endpoint is ``(unit, row, col, port, index)``: unit ``pcu``, ``pmu``, ``ag`` 
 
 from __future__ import annotations
 
+from amaranth import Shape
+
 from .ag_layout import ag_layout
-from .bitstream import NETWORKS, Address, Kind, Plan
+from .bitstream import NETWORKS, Address, BitstreamError, Kind, Plan
 from .config import ArrayConfig
 from .pcu_layout import pcu_layout
 from .pmu_layout import pmu_layout
-from .switch_layout import networks, switch_layout
+from .switch_layout import DIRECTIONS, OPPOSITE, networks, switch_layout
 
-__all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint"]
+__all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint",
+           "connections"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
 
@@ -104,3 +107,86 @@ def unit_layout(cfg: ArrayConfig, address: Address):
 def plan(cfg: ArrayConfig) -> Plan:
     """The bitstream plan of the array of *cfg*: every configurable unit with its size in bits."""
     return Plan(cfg, {a: unit_layout(cfg, a).size for a in configuration_units(cfg)})
+
+
+_STEP = {"north": (-1, 0), "east": (0, 1), "south": (1, 0), "west": (0, -1)}
+
+
+def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpoint]]:
+    """Per network, the source endpoint that feeds each receiving endpoint, traced through the switch
+    selects of *words* ({Address: configuration word}, as ``bitstream.decode`` gives them).
+
+    A switch configuration that would lose or block words is refused with a BitstreamError naming the
+    switch and output: a select that names no input, an input beyond the grid's edge or a tied-off
+    local port, a selected output that no switch or unit takes (words would stall there), an input
+    that no route drives, or a loop of selects that no unit feeds."""
+    result = {}
+    for network in NETWORKS:
+        tracks = networks(cfg)[network].tracks
+        n_in, n_out = local_counts(cfg, network)
+        directional = 4 * tracks
+        width = Shape.cast(range(directional + n_in + 1)).width
+        select = {}  # (r, c, output) -> input index
+        for r in range(cfg.rows):
+            for c in range(cfg.cols):
+                word = words.get(Address(Kind.SWITCH, r, c, network), 0)
+                for output in range(directional + n_out):
+                    value = word >> (output * width) & ((1 << width) - 1)
+                    if value:
+                        select[(r, c, output)] = value - 1
+
+        def where(r, c, output):
+            if output < directional:
+                return f"{network} switch ({r}, {c}) output {DIRECTIONS[output // tracks]} {output % tracks}"
+            return f"{network} switch ({r}, {c}) local output {output - directional}"
+
+        def driver(r, c, output):
+            """The source endpoint or the upstream (r, c, output) of a selected output."""
+            i = select[(r, c, output)]
+            if i >= directional:
+                inputs = switch_ports(cfg, network, r, c)[0]
+                if i - directional >= len(inputs):
+                    raise BitstreamError(f"{where(r, c, output)} selects input {i + 1}, which "
+                                         f"{'is a tied-off local port' if i < directional + n_in else 'does not exist'}")
+                return inputs[i - directional]
+            direction, track = DIRECTIONS[i // tracks], i % tracks
+            dr, dc = _STEP[direction]
+            nr, nc = r + dr, c + dc
+            if not (0 <= nr < cfg.rows and 0 <= nc < cfg.cols):
+                raise BitstreamError(f"{where(r, c, output)} selects its {direction} input, beyond the array's edge")
+            upstream = (nr, nc, DIRECTIONS.index(OPPOSITE[direction]) * tracks + track)
+            if upstream not in select:
+                raise BitstreamError(f"{where(r, c, output)} selects its {direction} input {track}, which no "
+                                     f"route drives")
+            return upstream
+
+        taken = {}  # (r, c, output) of a direction output -> whether the neighbour selects its link
+        for (r, c, i) in list(select):
+            driver(r, c, i)  # validates every select
+        for (r, c, i), value in select.items():
+            if value < directional:
+                dr, dc = _STEP[DIRECTIONS[value // tracks]]
+                taken[(r + dr, c + dc, DIRECTIONS.index(OPPOSITE[DIRECTIONS[value // tracks]]) * tracks
+                       + value % tracks)] = True
+        sinks, reached = {}, set()
+        for (r, c, output) in select:
+            if output < directional:
+                if (r, c, output) not in taken:
+                    raise BitstreamError(f"{where(r, c, output)} is selected but no switch takes its words")
+                continue
+            outputs = switch_ports(cfg, network, r, c)[1]
+            if output - directional >= len(outputs):
+                raise BitstreamError(f"{where(r, c, output)} is selected but the port is tied off")
+            at, seen = (r, c, output), set()
+            while len(at) == 3:
+                if at in seen:
+                    raise BitstreamError(f"{where(*at)} is part of a loop of selects that no unit feeds")
+                seen.add(at)
+                at = driver(*at)
+            reached |= seen
+            sinks[outputs[output - directional]] = at
+        for at in select:
+            if at not in reached:
+                raise BitstreamError(f"{where(*at)} is selected but its words reach no unit (a loop of selects)")
+        result[network] = sinks
+    return result

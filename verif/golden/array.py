@@ -1,0 +1,209 @@
+"""Golden model of the whole array: interprets a bitstream functionally (values and order, no timing) by
+composing the unit golden models along the routes the switch selects make.
+
+The array is a Kahn process network: every unit is a deterministic function of its input streams whose
+outputs only grow as its inputs grow. The model runs every configured unit's golden model on the
+streams its inputs currently carry, hands the outputs along the routes (rtl/array_layout.py
+``connections``; a multicast gives every sink the whole stream), and repeats until no stream grows.
+The result is what the RTL produces when every stream is consumed (no route backs up for good).
+
+Streams: vector streams are (n, lanes) words, scalar streams words, control streams token counts.
+Host ports use the names of the array top (``vsend__0``, ``ssend__1``, ``ag_cmd__0``, ``vrecv__1``,
+...) and the formats of sim/array_run.py: a vector as one integer (lane 0 in the low bits), a command
+as ``base | length << 32``, a token as 1.
+
+DRAM: one word-addressed memory per AG row (each AG has its own AXI port). Reads see the memory as it
+was before the run; writes are applied after it (the AG does not order reads against writes).
+
+Refused, with an ArrayModelError naming the unit: a unit that fires without any input (its output
+would be unbounded), a unit output that carries words but is routed nowhere (the unit would stall), a
+network that does not settle. A bitstream that fails to decode or whose switch selects would lose or
+block words raises the BitstreamError of rtl/bitstream.py and rtl/array_layout.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rtl.ag_layout import AgMode
+from rtl.ag_layout import decode as decode_ag
+from rtl.array_layout import configuration_units, connections, plan
+from rtl.bitstream import Kind, decode
+from rtl.config import ArrayConfig
+from rtl.pcu_layout import FoldMode, ScaOut, VecOut
+from rtl.pcu_layout import decode as decode_pcu
+from rtl.pmu_layout import decode as decode_pmu
+
+from .ag import run_ag, run_ag_writes
+from .pcu import run_pcu
+from .pmu import run_pmu
+
+__all__ = ["ArrayModelError", "ArrayResult", "run_array", "pack_vectors", "unpack_vectors"]
+
+U32 = np.uint32
+HOST_INPUTS = {"vsend": "vector", "ssend": "scalar", "csend": "control"}
+HOST_OUTPUTS = {"vrecv": "vector", "srecv": "scalar", "crecv": "control"}
+
+
+class ArrayModelError(ValueError):
+    """A configuration the functional model cannot give a meaning to; the message names the unit."""
+
+
+@dataclasses.dataclass
+class ArrayResult:
+    outputs: dict[str, list[int]]  # routed host output port -> its transfers
+    dram: dict[int, dict[int, int]]  # AG row -> {word address: word} after the run's writes
+    errors: int  # the sum of the units' error counters (the ``errors`` host register)
+    rounds: int  # passes over the units until no stream grew
+
+
+def pack_vectors(vectors: np.ndarray) -> list[int]:
+    """(n, lanes) words -> n integers, lane 0 in the low bits."""
+    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
+
+
+def unpack_vectors(values, lanes: int) -> np.ndarray:
+    raw = b"".join(int(v).to_bytes(4 * lanes, "little") for v in values)
+    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
+
+
+def _empty(cfg: ArrayConfig, network: str):
+    return {"vector": np.zeros((0, cfg.lanes), U32), "scalar": np.zeros(0, U32), "control": 0}[network]
+
+
+def _counters_enabled(view) -> bool:
+    return any(int(counter.enable) for counter in view.counters)
+
+
+def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, dram: dict | None = None,
+              max_rounds: int = 1000) -> ArrayResult:
+    """Run the array configured by *bitstream* on host *sources* ({port: transfers}) and *dram*
+    ({AG row: {word address: words}}) until no stream grows."""
+    words = decode(plan(cfg), bitstream)
+    routes = connections(cfg, words)
+    sources = dict(sources or {})
+    L = cfg.lanes
+    memory = {int(row): {} for row in range(cfg.rows)}
+    for row, regions in (dram or {}).items():
+        if not 0 <= int(row) < cfg.rows:
+            raise ArrayModelError(f"DRAM given for AG row {row}; the array has rows 0..{cfg.rows - 1}")
+        for base, values in regions.items():
+            for i, w in enumerate(np.asarray(values, U32).ravel()):
+                memory[int(row)][int(base) + i] = int(w)
+
+    streams = {}  # source endpoint -> its stream
+    for name, values in sources.items():
+        port, _, row = name.partition("__")
+        if not row.isdigit() or int(row) >= cfg.rows or port not in (*HOST_INPUTS, "ag_cmd", "ag_wcmd"):
+            raise ArrayModelError(f"unknown host input {name!r}: valid are vsend__r, ssend__r, csend__r, "
+                                  f"ag_cmd__r, ag_wcmd__r for rows r < {cfg.rows}")
+        if port in HOST_INPUTS:
+            endpoint = ("host", int(row), cfg.cols - 1, port, 0)
+            streams[endpoint] = {"vector": lambda v: unpack_vectors(v, L), "scalar": lambda v: np.asarray(v, U32),
+                                 "control": len}[HOST_INPUTS[port]](values)
+
+    def stream_into(network, sink):
+        source = routes[network].get(sink)
+        return streams.get(source, _empty(cfg, network)) if source else _empty(cfg, network)
+
+    units = [a for a in configuration_units(cfg) if a.kind != Kind.SWITCH and words.get(a, 0)]
+    for address in units:
+        _check_bounded(cfg, address, words[address])
+
+    def commands(name):
+        return [(int(v) & 0xFFFFFFFF, int(v) >> 32) for v in sources.get(name, [])]
+
+    def evaluate(address, final=False):
+        """{output endpoint: stream} of one unit on the current streams (and its error count)."""
+        r, c = address.row, address.col
+        if address.kind in (Kind.PCU, Kind.PMU):
+            unit = address.kind.name.lower()
+            vins = [stream_into("vector", (unit, r, c, "vin", k)) for k in range(cfg.vector_inputs)]
+            sins = [stream_into("scalar", (unit, r, c, "sin", k)) for k in range(cfg.scalar_inputs)]
+            tokens = stream_into("control", (unit, r, c, "ctrl_in", 0))
+            if address.kind == Kind.PCU:
+                out = run_pcu(cfg, words[address], vins, sins, start_tokens=tokens)
+                result = {(unit, r, c, "vout", k): v for k, v in enumerate(out.vout)}
+                result.update({(unit, r, c, "sout", k): s for k, s in enumerate(out.sout)})
+                errors = 0
+            else:
+                out = run_pmu(cfg, words[address], vins, sins, start_tokens=tokens)
+                result = {(unit, r, c, "vout", 0): out.vout, (unit, r, c, "sout", 0): out.sout}
+                errors = out.errors
+            result[(unit, r, c, "ctrl_out", 0)] = out.done_tokens
+            return result, errors
+        # AG
+        mode = AgMode(decode_ag(cfg, words[address]).mode)
+        indices = stream_into("scalar", ("ag", r, 0, "idx", 0)) if mode == AgMode.GATHER else ()
+        read = run_ag(cfg, words[address], memory[r], commands=commands(f"ag_cmd__{r}") if mode == AgMode.READ else (),
+                      indices=indices)
+        errors = read.errors
+        if final:
+            wdata = stream_into("vector", ("ag", r, 0, "wdata", 0))
+            complete, need = [], 0
+            for base, length in commands(f"ag_wcmd__{r}"):
+                need += -(-length // L)
+                if need > len(wdata):
+                    break
+                complete.append((base, length))
+            taken = sum(-(-n // L) for _, n in complete)
+            errors += run_ag_writes(cfg, memory[r], complete, wdata[:taken])
+        return {("ag", r, 0, "rdata", 0): read.vectors}, errors
+
+    def size(stream):
+        return stream if isinstance(stream, int) else len(stream)
+
+    for rounds in range(1, max_rounds + 1):
+        grew = False
+        for address in units:
+            for endpoint, stream in evaluate(address)[0].items():
+                grew |= size(stream) != (size(streams[endpoint]) if endpoint in streams else 0)
+                streams[endpoint] = stream
+        if not grew:
+            break
+    else:
+        raise ArrayModelError(f"the array's streams still grow after {max_rounds} passes over its units "
+                              f"(a feedback loop that never settles)")
+
+    routed = {source for net in routes.values() for source in net.values()}
+    errors = 0
+    for address in units:
+        produced, unit_errors = evaluate(address, final=True)
+        errors += unit_errors
+        for endpoint, stream in produced.items():
+            if endpoint[3] != "ctrl_out" and size(stream) and endpoint not in routed:
+                raise ArrayModelError(f"{address}: its {endpoint[3]} {endpoint[4]} carries {size(stream)} words "
+                                      f"but is routed nowhere (the unit would stall once its output FIFO fills)")
+    outputs = {}
+    for network, sinks in routes.items():
+        for sink, source in sinks.items():
+            if sink[0] == "host":
+                stream = streams.get(source, _empty(cfg, network))
+                name = f"{sink[3]}__{sink[1]}"
+                outputs[name] = (pack_vectors(stream) if network == "vector" else
+                                 [int(w) for w in stream] if network == "scalar" else [1] * stream)
+    return ArrayResult(outputs=outputs, dram=memory, errors=errors, rounds=rounds)
+
+
+def _check_bounded(cfg: ArrayConfig, address, word: int) -> None:
+    """Refuses a unit that fires without any input: its outputs would be unbounded streams."""
+    if address.kind == Kind.PCU:
+        c = decode_pcu(cfg, word)
+        needs = (int(c.fire.vin_required) or int(c.fire.sin_required)
+                 or (int(c.acc.enable) and c.acc.fold_mode == FoldMode.SCALAR)
+                 or (int(c.fire.wait_start) and _counters_enabled(c)))
+        produces = any(o.sel != VecOut.OFF for o in c.vout) or any(o.sel != ScaOut.OFF for o in c.sout)
+        if not needs and (produces or _counters_enabled(c)):
+            raise ArrayModelError(f"{address} fires without any input (no required input, no start token): "
+                                  f"its outputs would be unbounded")
+    elif address.kind == Kind.PMU:
+        c = decode_pmu(cfg, word)
+        for name in ("write", "read"):
+            port = getattr(c, name)
+            needs = (int(port.vin_required) or int(port.sin_required)
+                     or (int(port.wait_start) and _counters_enabled(port)))
+            if int(port.enable) and not needs:
+                raise ArrayModelError(f"{address}: the {name} port fires without any input (no required input, "
+                                      f"no start token): it would never stop")

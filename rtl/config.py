@@ -174,11 +174,12 @@ PRESETS: dict[str, ArrayConfig] = {
         vector_inputs=3, scalar_inputs=3, vector_outputs=2, scalar_outputs=2,
         fifo_depth=8, pmu_depth=1024, pmu_stages=4, rows=6, cols=6,
         vector_tracks=3, scalar_tracks=2, control_tracks=2),
-    # The smallest array worth simulating whole (2 x 2 tiles of 2 lanes): array-level regressions in CI.
+    # The smallest array worth simulating whole (3 x 3 tiles of 2 lanes: five PCUs, room for a two-layer
+    # MLP): array-level regressions in CI.
     "tiny": ArrayConfig(
         name="tiny", lanes=2, stages=2, registers=4, counters=2,
         vector_inputs=2, scalar_inputs=2, vector_outputs=1, scalar_outputs=1,
-        fifo_depth=4, pmu_depth=16, pmu_stages=2, rows=2, cols=2,
+        fifo_depth=4, pmu_depth=16, pmu_stages=2, rows=3, cols=3,
         vector_tracks=1, scalar_tracks=1, control_tracks=1),
 }
 

@@ -1,24 +1,31 @@
-"""Running the array RTL: the loader (a validated bitstream -> config-port writes) and one run of the
-array top with host streams, AG commands and DRAM contents (verif/tb/array_tb.py)."""
+"""Running the array RTL: the loader (a validated bitstream -> config-port writes), one run of the
+array top with host streams, AG commands and DRAM contents (verif/tb/array_tb.py), and a kernel run
+checked against the golden array model (bit for bit) and NumPy (within the kernel's fp32 bound)."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
 
-from rtl.array_layout import configuration_units, plan, unit_layout
+from mapper.kernels import Kernel
+from rtl.array_layout import configuration_units, connections, plan, unit_layout
 from rtl.bitstream import decode
 from rtl.config import ArrayConfig
+from verif.golden.array import run_array as golden_array
 
-from .streams import cycle_budget, run_stream_cases
+from .streams import compare, cycle_budget, run_stream_cases
 from .verilog import generate
 
-__all__ = ["config_writes", "run_array"]
+__all__ = ["config_writes", "run_array", "KernelResult", "run_kernel", "format_kernel_table"]
 
 
 def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
     """The config-port writes that load *bitstream* (validated first): every unit, unconfigured ones
     with zeros, each as ceil(bits / 32) words, the most significant first."""
     words = decode(plan(cfg), bitstream)
+    connections(cfg, words)  # refuses switch selects that would lose or block words
     writes = []
     for unit, address in enumerate(configuration_units(cfg)):
         chunks = -(-unit_layout(cfg, address).size // 32)
@@ -28,9 +35,12 @@ def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
 
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
-              gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array") -> dict:
+              gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array", work: int = 0,
+              waves: bool = False) -> dict:
     """Runs the array: *sources* {host input port: words}, *sinks* {host output port: transfers
-    expected}, *dram* {AG row: {word address: words}}. Returns the bench's record."""
+    expected}, *dram* {AG row: {word address: words}}, *work* the cycles the run is expected to take
+    at full speed (for the hang budget). Returns the bench's record (``finish``: the cycle of the last
+    expected output)."""
     gen = generate("array", cfg)
     units = len(configuration_units(cfg))
     job = {
@@ -39,7 +49,71 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
         "expect": list(sinks.values()),
         "dram": {str(row): [(int(b), np.asarray(w, "<u4").tobytes().hex()) for b, w in regions.items()]
                  for row, regions in (dram or {}).items()},
-        "drain": 64, "budget": cycle_budget(4 * sum(sinks.values()) + 64, gap, stall, 256),
+        "drain": 64, "budget": cycle_budget(4 * sum(sinks.values()) + 64 + work, gap, stall, 256),
     }
-    (record,) = run_stream_cases(gen, [job], tag=tag, bench="verif.tb.array_tb")
+    (record,) = run_stream_cases(gen, [job], tag=tag, bench="verif.tb.array_tb", waves=waves)
     return record
+
+
+@dataclasses.dataclass
+class KernelResult:
+    name: str
+    description: str
+    cycles: int | None  # run start to the last output (None if it never came)
+    ideal: int
+    max_error: float  # against the float64 NumPy reference
+    bound: float  # the largest per-element fp32 bound
+    problems: list[str]
+    vcd: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def utilization(self) -> float:
+        return self.ideal / self.cycles if self.cycles else 0.0
+
+
+def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float = 0.0, waves: bool = False,
+               tag: str = "kernel") -> KernelResult:
+    """Run *kernel* on the array RTL; compare every host output with the golden array model bit for bit,
+    the errors register with the model's, and the result with NumPy within the kernel's bound."""
+    started = time.perf_counter()
+    cfg = kernel.cfg
+    golden = golden_array(cfg, kernel.bitstream, kernel.sources, kernel.dram)
+    problems = [f"golden model: {port} gives {len(golden.outputs.get(port, []))} transfers, the kernel expects {n}"
+                for port, n in kernel.sinks.items() if len(golden.outputs.get(port, [])) != n]
+    record = run_array(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
+                       gap=gap, stall=stall, seed=seed, tag=f"{tag}-{kernel.name}", work=4 * kernel.ideal_cycles,
+                       waves=waves)
+    if record["timed_out"]:
+        problems.append(f"timed out after {record['cycles']} cycles; outputs so far: "
+                        + ", ".join(f"{p} {len(v)}" for p, v in record["outputs"].items()))
+    for port in kernel.sinks:
+        problems += compare(port, record["outputs"][port], golden.outputs.get(port, []))
+    if record["registers"]["errors"] != golden.errors:
+        problems.append(f"errors register {record['registers']['errors']}, golden model {golden.errors}")
+    max_error = bound = 0.0
+    if not problems:
+        got = kernel.decode(record["outputs"]).astype(np.float64)
+        error = np.abs(got - kernel.reference)
+        max_error, bound = float(error.max(initial=0.0)), float(kernel.tolerance.max(initial=0.0))
+        over = np.flatnonzero((error > kernel.tolerance).ravel())
+        if len(over):
+            i = over[0]
+            problems.append(f"{len(over)} results outside the fp32 bound vs NumPy; first #{i}: "
+                            f"{got.ravel()[i]!r} vs {kernel.reference.ravel()[i]!r} (bound {kernel.tolerance.ravel()[i]:.3g})")
+    return KernelResult(kernel.name, kernel.description, record.get("finish"), kernel.ideal_cycles, max_error, bound,
+                        problems, record.get("vcd"), time.perf_counter() - started)
+
+
+def format_kernel_table(results: list[KernelResult]) -> str:
+    rows = [("kernel", "cycles", "ideal", "utilization", "max error", "fp32 bound", "result"),
+            *((r.name, str(r.cycles or "-"), str(r.ideal), f"{100 * r.utilization:.1f} %", f"{r.max_error:.3g}",
+               f"{r.bound:.3g}", "pass" if r.ok else "FAIL") for r in results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    line = lambda row: "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)  # noqa: E731
+                                 for i, (cell, w) in enumerate(zip(row, widths)))
+    return "\n".join([line(rows[0]), "  ".join("-" * w for w in widths), *map(line, rows[1:])])

@@ -58,17 +58,22 @@ def cycle_budget(transfers: int, gap: float, stall: float, latency: int) -> int:
 
 
 def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simulator: str = "verilator",
-                     bench: str = "verif.tb.stream_tb") -> list[dict]:
+                     bench: str = "verif.tb.stream_tb", waves: bool = False) -> list[dict]:
     """Run *jobs* (the case format of the cocotb module *bench*, by default verif/tb/stream_tb.py) on
-    *gen*; returns the bench's records."""
+    *gen*; returns the bench's records (with *waves*, the run's VCD is ``test_dir/dump.vcd``, whose
+    path is added to every record as ``vcd``)."""
     test_dir = BUILD / "runs" / f"{tag}-{gen.top}-{simulator}-{os.getpid()}-{time.time_ns() % 10**6}"
     test_dir.mkdir(parents=True, exist_ok=True)
     stimulus, results_path = test_dir / "cases.json", test_dir / "results.json"
     stimulus.write_text(json.dumps(jobs))
     try:
-        run_cocotb(gen, bench, simulator=simulator, test_dir=test_dir,
+        run_cocotb(gen, bench, simulator=simulator, test_dir=test_dir, waves=waves,
                    env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
     except Exception:
         if not results_path.exists():
             raise
-    return json.loads(results_path.read_text())
+    records = json.loads(results_path.read_text())
+    if waves:
+        for record in records:
+            record["vcd"] = str(test_dir / "dump.vcd")
+    return records

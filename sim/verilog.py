@@ -1,10 +1,16 @@
-"""Verilog generation of the named tops, written under build/verilog/ and named by content hash."""
+"""Verilog generation of the named tops, written under build/verilog/ and named by content hash.
+
+Elaborating the array takes minutes (every unit instance is elaborated on its own), so generated
+Verilog is also cached on disk, keyed by the top, the ArrayConfig hash, the Amaranth version and the
+text of every rtl/ source: any change to the generator makes a new key."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
+from importlib import metadata
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -29,11 +35,27 @@ class GeneratedVerilog:
 _cache: dict[tuple[str, str], GeneratedVerilog] = {}
 
 
+def _source_key(name: str, cfg: ArrayConfig) -> str:
+    rtl = Path(__file__).resolve().parent.parent / "rtl"
+    h = hashlib.sha256(f"{name} {cfg.hash} amaranth {metadata.version('amaranth')}".encode())
+    for source in sorted(rtl.glob("*.py")):
+        h.update(source.name.encode() + b"\0" + source.read_bytes())
+    h.update(Path(__file__).with_name("tops.py").read_bytes())
+    return h.hexdigest()[:24]
+
+
 def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
-    """Elaborate top *name* for *cfg* and write its Verilog (once per process per (top, config))."""
+    """Elaborate top *name* for *cfg* and write its Verilog (once per generator source, top and config)."""
     key = (name, cfg.hash)
     if key in _cache:
         return dataclasses.replace(_cache[key], seconds=0.0)
+    index = BUILD / "verilog" / "index" / f"{name}-{cfg.name}-{_source_key(name, cfg)}.json"
+    if index.exists():
+        entry = json.loads(index.read_text())
+        path = Path(entry["path"])
+        if path.exists():
+            result = _cache[key] = GeneratedVerilog(name, entry["module"], path, entry["digest"], 0.0)
+            return result
     started = time.perf_counter()
     component = top(name).build(cfg)
     module = f"rdagen_{name}"
@@ -48,4 +70,8 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
         tmp.replace(path)  # atomic: parallel workers may write the same file
     result = GeneratedVerilog(name, module, path, digest, time.perf_counter() - started)
     _cache[key] = result
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_suffix(f".tmp{id(result)}")
+    tmp.write_text(json.dumps({"module": module, "path": str(path), "digest": digest}))
+    tmp.replace(index)
     return result

@@ -34,6 +34,7 @@ from rtl.bitstream import Kind, decode
 from rtl.config import ArrayConfig
 from rtl.pcu_layout import FoldMode, ScaOut, VecOut
 from rtl.pcu_layout import decode as decode_pcu
+from rtl.pmu_layout import PmuMode
 from rtl.pmu_layout import decode as decode_pmu
 
 from .ag import run_ag, run_ag_writes
@@ -200,7 +201,8 @@ def _check_bounded(cfg: ArrayConfig, address, word: int) -> None:
                                   f"its outputs would be unbounded")
     elif address.kind == Kind.PMU:
         c = decode_pmu(cfg, word)
-        for name in ("write", "read"):
+        # Outside mode none the read port only follows the write port's runs or vectors.
+        for name in ("write", "read") if c.mode == PmuMode.NONE else ("write",):
             port = getattr(c, name)
             needs = (int(port.vin_required) or int(port.sin_required)
                      or (int(port.wait_start) and _counters_enabled(port)))

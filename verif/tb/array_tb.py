@@ -54,6 +54,7 @@ async def array_case(dut):
     await falling
     dut.run.value = 1
     cycles = drain = 0
+    finish = None  # the cycle in which the last expected output arrived
     while drain < case["drain"] and cycles < case["budget"]:
         await falling
         cycles += 1
@@ -62,8 +63,9 @@ async def array_case(dut):
         for s in sinks:
             s.step()
         if all(len(s.got) >= n for s, n in zip(sinks, case["expect"])):
+            finish = cycles if finish is None else finish
             drain += 1
-    result = {"cycles": cycles, "timed_out": cycles >= case["budget"],
+    result = {"cycles": cycles, "finish": finish, "timed_out": cycles >= case["budget"],
               "outputs": {n: s.got for n, s in zip(case["sinks"], sinks)},
               "registers": {"cycles": int(dut.cycles.value), "errors": int(dut.errors.value)}}
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:

@@ -18,7 +18,7 @@ from rtl.ops import OP_BY_NAME
 from .arith_regression import Regression, make_plan, run_plan
 from .paths import BUILD
 
-__all__ = ["WAVE_TESTS", "run_waves"]
+__all__ = ["WAVE_TESTS", "run_waves", "portable_vcd"]
 
 WAVE_TESTS = {**{name: f"op {name}: random operands with corner values mixed in" for name in OP_BY_NAME},
               "mixed": "every op, random operands, interleaved"}
@@ -40,12 +40,12 @@ def run_waves(test: str, cfg: ArrayConfig, seed: int = 1) -> tuple[Path, Regress
         raise RuntimeError(f"the simulator wrote no VCD ({produced} is missing)")
     out = BUILD / "waves" / f"{test}-{cfg.name}.vcd"
     out.parent.mkdir(parents=True, exist_ok=True)
-    _portable_vcd(produced, out)
+    portable_vcd(produced, out)
     produced.unlink()
     return out, reg
 
 
-def _portable_vcd(src: Path, dst: Path) -> None:
+def portable_vcd(src: Path, dst: Path) -> None:
     """Copy a Verilator VCD with identifiers every reader accepts: Verilator's ``$rootio`` scope and
     Yosys's internal wires (``$1``, ``$auto$...``) start with ``$``, which strict VCD readers such as
     pyvcd reject. Only the header is rewritten; the value changes are copied as they are."""

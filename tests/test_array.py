@@ -1,21 +1,29 @@
-"""The array top on the `tiny` configuration, configured through the builder and loaded from a
-bitstream through the config port: host streams through a PCU, DRAM reads through an AG, and an
-embedding-bag sum (row indices from the host to an AG's gathers, bag lengths to a PCU's accumulator,
-empty bags included), against NumPy; the builder's and loader's refusals.
+"""The array top on the `tiny` configuration (3 x 3 tiles), configured through the builder and loaded
+from a bitstream through the config port: host streams through a PCU, DRAM reads through an AG, the
+three DLRM kernels (GEMV, embedding bag, two-layer MLP) against the golden array model and NumPy,
+bitstream fuzzing; the golden array model alone; the builder's, loader's and model's refusals.
 
 Seeds are printed; rerun with ``pytest --seed N``.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from mapper import kernels
 from mapper.builder import ArrayBuilder, BuildError
+from mapper.kernels import KERNELS, KernelError, build
 from rtl.ag_layout import AgProgram
-from rtl.bitstream import BitstreamError
+from rtl.array_layout import local_counts, plan, unit_layout
+from rtl.bitstream import Address, BitstreamError, Kind, decode, encode
 from rtl.config import preset
-from rtl.pcu_layout import Accumulate, Operand, PcuProgram, Stage, vin
-from sim.array_run import config_writes, run_array
+from rtl.pcu_layout import Operand, PcuProgram, Stage, pcu_layout, vin
+from rtl.switch_layout import networks
+from sim.array_run import config_writes, run_array, run_kernel
 from sim.streams import pack, unpack
+from verif.golden.array import ArrayModelError
+from verif.golden.array import run_array as golden_array
 
 from .conftest import seeded_rng, test_seed
 
@@ -48,37 +56,163 @@ def test_host_stream_through_a_pcu_and_a_dram_read(request):
 
 
 @pytest.mark.cocotb
-def test_embedding_bag_sum(request):
-    """Bags of 0 .. 5 rows of a d = lanes table: indices from the host to AG 1 (gathers), rows to the
-    PCU at (0, 0), bag lengths from the host to its accumulator; empty bags give zeros. The fp32 sums
-    are compared bit for bit with a float32 sum in row order (the accumulator's order)."""
-    rng = seeded_rng(request)
-    L, rows = TINY.lanes, 50
-    table = rng.standard_normal((rows, L)).astype(np.float32)
-    lengths = np.array([3, 0, 1, 5, 0, 2, 4], np.uint32)
-    indices = rng.integers(0, rows, int(lengths.sum())).astype(np.uint32)
-    base = 1000
-    b = ArrayBuilder(TINY)
-    b.ag(1, AgProgram("gather", table_base=base, row_words=L, rows=rows))
-    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
-                           accumulate=Accumulate("fadd", init=0, src=1, fold_scalar=0), vout=[("acc", 0)]))
-    b.route("scalar", ("host", 1, "ssend"), ("ag", 1, "idx"))
-    b.route("vector", ("ag", 1, "rdata"), ("pcu", 0, 0, "vin", 0))
-    b.route("scalar", ("host", 0, "ssend"), ("pcu", 0, 0, "sin", 0))
-    b.route("vector", ("pcu", 0, 0, "vout", 0), ("host", 0, "vrecv"))
-    record = run_array(TINY, b.bitstream(), sources={"ssend__1": [int(i) for i in indices],
-                                                     "ssend__0": [int(n) for n in lengths]},
-                       sinks={"vrecv__0": len(lengths)}, dram={1: {base: table.view(np.uint32).ravel()}},
-                       gap=0.3, stall=0.3, seed=test_seed(request), tag="array-bag")
-    got = unpack(record["outputs"]["vrecv__0"], L).view(np.float32)
-    want, at = [], 0
+@pytest.mark.parametrize("name", list(KERNELS))
+def test_kernel_on_the_array(request, name):
+    """GEMV, embedding bag and two-layer MLP, configured from the ArrayConfig through the builder, loaded
+    from their bitstream: every host output bit-exact against the golden array model, the results within
+    the fp32 bound of NumPy's float64, under random input gaps and output stalls."""
+    seed = test_seed(request)
+    print(f"[seed] {name}: {seed}")
+    kernel = build(name, TINY, seed)
+    result = run_kernel(kernel, seed=seed, gap=0.2, stall=0.2, tag="test")
+    assert result.ok, result.problems
+    assert result.cycles >= result.ideal and result.max_error <= result.bound
+
+
+def test_golden_array_composes_the_unit_models():
+    """The golden array model alone: the embedding bag against a float32 sum in accumulator order, and
+    the GEMV against the layer computed step by step in the PCUs' order of operations."""
+    kernel = build("embedding_bag", TINY, 3)
+    result = golden_array(TINY, kernel.bitstream, kernel.sources, kernel.dram)
+    got = kernel.decode(result.outputs)
+    table = kernel.dram[1][4096].view(np.float32).reshape(-1, TINY.lanes)
+    indices, lengths = kernel.sources["ssend__1"], kernel.sources["ssend__0"]
+    at, want = 0, []
     for n in lengths:
-        acc = np.zeros(L, np.float32)
+        acc = np.zeros(TINY.lanes, np.float32)
         for i in indices[at: at + n]:
-            acc = acc + table[i]  # float32, in row order
+            acc = acc + table[i]
         want.append(acc)
         at += n
-    assert np.array_equal(got, np.array(want)), (got, want)
+    assert np.array_equal(got, np.array(want)) and result.errors == 0
+    kernel = build("gemv", TINY, 3)
+    result = golden_array(TINY, kernel.bitstream, kernel.sources, kernel.dram)
+    L = TINY.lanes
+    x = unpack(kernel.sources["vsend__0"], L).view(np.float32).ravel()
+    w = kernel.dram[0][0].view(np.float32).reshape(-1, len(x))
+    b = np.array(kernel.sources["ssend__1"], np.uint32).view(np.float32)
+    y = []
+    for row, bias in zip(w, b):
+        acc = np.float32(0)
+        for chunk in range(len(x) // L):
+            products = row[chunk * L:(chunk + 1) * L] * x[chunk * L:(chunk + 1) * L]
+            acc = np.float32(acc + np.float32(products[0] + products[1]))  # the 2-lane tree, then the accumulator
+        y.append(np.float32(acc + bias))
+    assert np.array_equal(kernel.decode(result.outputs), np.array(y, np.float32))
+
+
+def _reseal(bitstream: bytes, change) -> bytes:
+    """The bitstream with its words changed by *change* ({Address: word} -> None) and a valid CRC: a
+    damage the format itself cannot detect."""
+    words = decode(plan(TINY), bitstream)
+    change(words)
+    return encode(plan(TINY), words)
+
+
+def test_switch_selects_that_lose_words_are_refused():
+    kernel = build("gemv", TINY, 1)
+    words = decode(plan(TINY), kernel.bitstream)
+    tracks = TINY.vector_tracks
+    width = (4 * tracks + local_counts(TINY, "vector")[0]).bit_length()
+    cases = {
+        "beyond the array's edge": (Address(Kind.SWITCH, 0, 0, "vector"), 0, 1),  # north input of row 0
+        "is a tied-off local port": (Address(Kind.SWITCH, 0, 0, "scalar"), 0,
+                                     4 * TINY.scalar_tracks + local_counts(TINY, "scalar")[0]),
+        "no switch takes its words": (Address(Kind.SWITCH, 2, 1, "vector"), 1, 4 * tracks + 1),
+    }
+    for message, (address, output, value) in cases.items():
+        def change(w, address=address, output=output, value=value):
+            element = (4 * networks(TINY)[address.network].tracks
+                       + local_counts(TINY, address.network)[0]).bit_length()
+            w[address] = w.get(address, 0) & ~(((1 << element) - 1) << (output * element)) | value << (output * element)
+        with pytest.raises(BitstreamError, match=message):
+            config_writes(TINY, _reseal(kernel.bitstream, change))
+    # a loop of selects between two switches, feeding nothing
+    def loop(w):
+        east, west = 1 * tracks, 3 * tracks  # direction outputs (north, east, south, west by track)
+        w[Address(Kind.SWITCH, 2, 1, "vector")] = (1 + east) << (east * width)  # east out <- east in
+        w[Address(Kind.SWITCH, 2, 2, "vector")] = (1 + west) << (west * width)  # west out <- west in
+    with pytest.raises(BitstreamError, match="loop"):
+        golden_array(TINY, _reseal(kernel.bitstream, loop), kernel.sources, kernel.dram)
+    assert words  # the unmodified bitstream decodes
+
+
+def test_golden_array_refuses_what_it_cannot_give_a_meaning():
+    b = ArrayBuilder(TINY)
+    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", Operand("lane"))], vin_required=[0], vout=[("reg", 0)]))
+    fire = pcu_layout(TINY)["fire"]
+    required = fire.offset + fire.shape["vin_required"].offset  # the encoder refuses this; a bitstream can hold it
+    free_running = _reseal(b.bitstream(), lambda w: w.__setitem__(Address(Kind.PCU, 0, 0),
+                                                                  w[Address(Kind.PCU, 0, 0)] & ~(1 << required)))
+    with pytest.raises(ArrayModelError, match=r"pcu at \(0, 0\) fires without any input"):
+        golden_array(TINY, free_running, {})
+    b = ArrayBuilder(TINY)
+    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0))], vin_required=[0], vout=[("reg", 0)]))
+    b.route("vector", ("host", 0, "vsend"), ("pcu", 0, 0, "vin", 0))
+    with pytest.raises(ArrayModelError, match="routed nowhere"):
+        golden_array(TINY, b.bitstream(), {"vsend__0": [1, 2]})
+    b = ArrayBuilder(TINY)
+    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0))], vin_required=[0], vout=[("reg", 0)]))
+    b.route("vector", ("host", 0, "vsend"), ("pcu", 0, 0, "vin", 0), ("pcu", 0, 0, "vin", 1))
+    b.route("vector", ("pcu", 0, 0, "vout", 0), ("host", 0, "vrecv"))
+    with pytest.raises(ArrayModelError, match="never reads that input"):
+        golden_array(TINY, b.bitstream(), {"vsend__0": [1, 2]})
+    with pytest.raises(ArrayModelError, match="unknown host input 'vsend__7'"):
+        golden_array(TINY, b.bitstream(), {"vsend__7": [1]})
+
+
+def test_kernels_say_which_resource_is_missing():
+    with pytest.raises(KernelError, match=r"kernel mlp does not fit .*needs 3x3 tiles \(it has 2x2\)"):
+        build("mlp", dataclasses.replace(TINY, name="two", rows=2, cols=2), 1)
+    with pytest.raises(KernelError, match="needs 2 PCU stages"):
+        build("mlp", dataclasses.replace(TINY, name="one", stages=1), 1)
+    with pytest.raises(KernelError, match="unknown kernel 'conv'"):
+        build("conv", TINY, 1)
+    with pytest.raises(KernelError, match="scratchpad words"):
+        kernels.gemv(TINY, np.random.default_rng(0), k=TINY.pmu_words + 1)
+
+
+@pytest.mark.cocotb
+def test_bitstream_fuzzing(request):
+    """Random truncations and bit flips are all refused by the loader (the CRC); random changes of the
+    switch selects behind a valid CRC are refused by the route check or give the same host outputs on
+    the RTL as in the golden array model (the first few accepted ones are simulated)."""
+    rng = seeded_rng(request)
+    kernel = build("embedding_bag", TINY, test_seed(request))
+    good = kernel.bitstream
+    for _ in range(100):
+        cut = good[: int(rng.integers(0, len(good)))]
+        with pytest.raises(BitstreamError):
+            config_writes(TINY, cut)
+        damaged = bytearray(good)
+        for bit in rng.choice(8 * len(good), int(rng.integers(1, 4)), replace=False):
+            damaged[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(BitstreamError):
+            config_writes(TINY, bytes(damaged))
+    switches = [a for a in decode(plan(TINY), good) if a.kind == Kind.SWITCH]
+    refused = accepted = simulated = 0
+    for _ in range(60):
+        address = switches[int(rng.integers(len(switches)))]
+        bit = int(rng.integers(unit_layout(TINY, address).size))
+        mutant = _reseal(good, lambda w: w.__setitem__(address, w[address] ^ (1 << bit)))
+        try:
+            config_writes(TINY, mutant)
+            golden = golden_array(TINY, mutant, kernel.sources, kernel.dram)
+        except (BitstreamError, ArrayModelError):
+            refused += 1
+            continue
+        accepted += 1
+        if simulated < 3:
+            simulated += 1
+            sinks = {port: len(values) for port, values in golden.outputs.items()}
+            record = run_array(TINY, mutant, sources=kernel.sources, sinks=sinks, dram=kernel.dram,
+                               seed=test_seed(request), tag="fuzz", work=4 * kernel.ideal_cycles)
+            assert not record["timed_out"]
+            for port, values in golden.outputs.items():
+                assert record["outputs"][port] == values, (address, bit, port)
+            assert record["registers"]["errors"] == golden.errors
+    print(f"switch mutations: {refused} refused, {accepted} accepted ({simulated} simulated)")
+    assert refused and accepted
 
 
 def test_builder_refuses_with_a_named_unit_or_route():

@@ -16,8 +16,9 @@ DRAM: one word-addressed memory per AG row (each AG has its own AXI port). Reads
 was before the run; writes are applied after it (the AG does not order reads against writes).
 
 Refused, with an ArrayModelError naming the unit: a unit that fires without any input (its output
-would be unbounded), a unit output that carries words but is routed nowhere (the unit would stall), a
-network that does not settle. A bitstream that fails to decode or whose switch selects would lose or
+would be unbounded), a unit output that carries words but is routed nowhere, or routed to an input its
+unit never reads (the route would back up and stall its source), a network that does not settle.
+Not modelled: a consumer that takes fewer words than it is sent backs up its route in the RTL too. A bitstream that fails to decode or whose switch selects would lose or
 block words raises the BitstreamError of rtl/bitstream.py and rtl/array_layout.py.
 """
 
@@ -177,6 +178,12 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
             if endpoint[3] != "ctrl_out" and size(stream) and endpoint not in routed:
                 raise ArrayModelError(f"{address}: its {endpoint[3]} {endpoint[4]} carries {size(stream)} words "
                                       f"but is routed nowhere (the unit would stall once its output FIFO fills)")
+    for network, sinks in routes.items():
+        for sink, source in sinks.items():
+            stream = streams.get(source, _empty(cfg, network))
+            if size(stream) and sink[0] != "host" and not _reads(cfg, words, sink):
+                raise ArrayModelError(f"{network} route from {source} to {sink}: the unit never reads that input, "
+                                      f"so the route backs up and stalls its source")
     outputs = {}
     for network, sinks in routes.items():
         for sink, source in sinks.items():
@@ -186,6 +193,28 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
                 outputs[name] = (pack_vectors(stream) if network == "vector" else
                                  [int(w) for w in stream] if network == "scalar" else [1] * stream)
     return ArrayResult(outputs=outputs, dram=memory, errors=errors, rounds=rounds)
+
+
+def _reads(cfg: ArrayConfig, words: dict, endpoint: tuple) -> bool:
+    """Whether the unit at *endpoint* ever takes words from that input under its configuration."""
+    unit, r, c, port, k = endpoint
+    kind = {"pcu": Kind.PCU, "pmu": Kind.PMU, "ag": Kind.AG}[unit]
+    word = words.get(next(a for a in configuration_units(cfg) if (a.kind, a.row, a.col) == (kind, r, c)), 0)
+    if not word:
+        return False
+    if unit == "ag":
+        return port == "wdata" or AgMode(decode_ag(cfg, word).mode) == AgMode.GATHER
+    if unit == "pcu":
+        v = decode_pcu(cfg, word)
+        scalar_fold = int(v.acc.enable) and v.acc.fold_mode == FoldMode.SCALAR and int(v.acc.fold_scalar) == k
+        return {"vin": bool(int(v.fire.vin_required) >> k & 1),
+                "sin": bool(int(v.fire.sin_required) >> k & 1) or bool(scalar_fold),
+                "ctrl_in": bool(int(v.fire.wait_start)) and _counters_enabled(v)}[port]
+    v = decode_pmu(cfg, word)
+    ports = [p for p in (v.write, v.read) if int(p.enable)]
+    return {"vin": any(int(p.vin_required) >> k & 1 for p in ports),
+            "sin": any(int(p.sin_required) >> k & 1 for p in ports),
+            "ctrl_in": any(int(p.wait_start) and _counters_enabled(p) for p in ports)}[port]
 
 
 def _check_bounded(cfg: ArrayConfig, address, word: int) -> None:

@@ -65,7 +65,9 @@ class KernelResult:
     bound: float  # the largest per-element fp32 bound
     problems: list[str]
     vcd: str | None
-    seconds: float
+    seconds: float  # in all (golden model, cocotb start, simulation)
+    sim_cycles: int = 0  # cycles simulated (the run, then the drain that checks for extra outputs)
+    sim_seconds: float = 0.0  # wall time of the simulator run (cocotb + Verilator)
 
     @property
     def ok(self) -> bool:
@@ -85,9 +87,11 @@ def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float 
     golden = golden_array(cfg, kernel.bitstream, kernel.sources, kernel.dram)
     problems = [f"golden model: {port} gives {len(golden.outputs.get(port, []))} transfers, the kernel expects {n}"
                 for port, n in kernel.sinks.items() if len(golden.outputs.get(port, [])) != n]
+    sim_started = time.perf_counter()
     record = run_array(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
                        gap=gap, stall=stall, seed=seed, tag=f"{tag}-{kernel.name}", work=4 * kernel.ideal_cycles,
                        waves=waves)
+    sim_seconds = time.perf_counter() - sim_started
     if record["timed_out"]:
         problems.append(f"timed out after {record['cycles']} cycles; outputs so far: "
                         + ", ".join(f"{p} {len(v)}" for p, v in record["outputs"].items()))
@@ -106,7 +110,7 @@ def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float 
             problems.append(f"{len(over)} results outside the fp32 bound vs NumPy; first #{i}: "
                             f"{got.ravel()[i]!r} vs {kernel.reference.ravel()[i]!r} (bound {kernel.tolerance.ravel()[i]:.3g})")
     return KernelResult(kernel.name, kernel.description, record.get("finish"), kernel.ideal_cycles, max_error, bound,
-                        problems, record.get("vcd"), time.perf_counter() - started)
+                        problems, record.get("vcd"), time.perf_counter() - started, record["cycles"], sim_seconds)
 
 
 def format_kernel_table(results: list[KernelResult]) -> str:

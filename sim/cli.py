@@ -254,11 +254,17 @@ def cmd_waves(args) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from bench import ag, arith, pcu, pmu
+    from bench import ag, arith, array, pcu, pmu
 
     cfg = _config(args.config)
-    outs = [arith.run(cfg, seed=args.seed, fp_random=args.fp_random), pcu.run(cfg, seed=args.seed),
-            pmu.run(cfg, seed=args.seed), ag.run(cfg, seed=args.seed)]
+    benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
+               "pcu": lambda: pcu.run(cfg, seed=args.seed), "pmu": lambda: pmu.run(cfg, seed=args.seed),
+               "ag": lambda: ag.run(cfg, seed=args.seed), "array": lambda: array.run(cfg, seed=args.seed)}
+    names = list(benches) if args.only == "all" else [n.strip() for n in args.only.split(",")]
+    for name in names:
+        if name not in benches:
+            raise UsageError(f"unknown benchmark {name!r}; valid: all, {', '.join(benches)}")
+    outs = [benches[name]() for name in names]
     print("results:", *outs)
     return 0
 
@@ -321,6 +327,7 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(p)
 
     p = add("bench", cmd_bench, "benchmarks; writes bench/results/*.json")
+    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array")
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")

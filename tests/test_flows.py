@@ -105,10 +105,21 @@ def test_waves_writes_a_vcd():
     (["waves", "--test", "nosuch"], "valid tests: pass"),
     (["lint", "--unit", "nosuch"], "valid units"),
     (["sim", "--config", "nosuch"], "neither a preset"),
+    (["sim", "--kernel", "conv"], "valid: all, gemv, embedding_bag, mlp, arith, pcu"),
+    (["bench", "--only", "nosuch"], "valid: all, arith, pcu, pmu, ag, array"),
 ])
 def test_cli_bad_input_lists_valid_values(args, message):
     run = _rdagen(*args)
     assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_sim_says_when_the_array_is_too_small(tmp_path):
+    """A kernel that does not fit the configuration is refused before any build, naming what is missing."""
+    small_array = tmp_path / "two.json"
+    small_array.write_text(json.dumps({**preset("tiny").to_dict(), "name": "two", "rows": 2, "cols": 2}))
+    run = _rdagen("sim", "--config", str(small_array), "--kernel", "mlp")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "kernel mlp does not fit two: it needs 3x3 tiles (it has 2x2)" in run.stderr, run.stderr
 
 
 def test_every_subcommand_has_help():

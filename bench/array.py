@@ -1,0 +1,60 @@
+"""Benchmark of the whole array: Verilog generation and Verilator build times, and the DLRM kernels'
+cycles against ideal with the simulated cycles per second (cocotb drives every host stream and the
+AGs' AxiRams each cycle). Writes bench/results/array-<config>.json.
+
+The build time is the one recorded when the model was built (``.built`` in its build directory), so a
+cached model reports its original build.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mapper.kernels import KERNELS, build, gemv
+from rtl.config import ArrayConfig
+from sim.array_run import format_kernel_table, run_kernel
+from sim.runner import build as build_model
+from sim.verilog import generate
+
+from .arith import write_result
+
+__all__ = ["run"]
+
+
+def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
+    started = time.perf_counter()
+    gen = generate("array", cfg)
+    generated = time.perf_counter() - started
+    log(f"[array] {cfg.rows}x{cfg.cols} array of {cfg.name}: Verilog {gen.path.stat().st_size / 1e6:.1f} MB "
+        f"({'generated in %.0f s' % generated if gen.seconds else 'from the cache'}); Verilator build ...")
+    build_dir, seconds = build_model(gen)
+    build_seconds = seconds or float((build_dir / ".built").read_text())
+    log(f"[array] Verilator build {build_seconds:.0f} s{'' if seconds else ' (cached model; recorded at its build)'}")
+    results = [run_kernel(build(name, cfg, seed), seed=seed, tag="bench") for name in KERNELS]
+    log(format_kernel_table(results))
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise AssertionError(f"kernels failed on the array: {failed}: {[r.problems for r in results]}")
+    # The kernels above are short (cocotb's start and the configuration load weigh); a long GEMV gives
+    # the steady-state speed.
+    rows = 256 * cfg.lanes
+    long = run_kernel(gemv(cfg, np.random.default_rng(seed), m=rows), seed=seed, tag="bench-long")
+    if not long.ok:
+        raise AssertionError(f"the long GEMV failed on the array: {long.problems}")
+    cycles, sim_seconds = long.sim_cycles, long.sim_seconds
+    log(f"[array] GEMV of {rows} rows: {long.cycles} cycles ({100 * long.utilization:.1f} % of ideal); "
+        f"{cycles} cycles in {sim_seconds:.1f} s: {cycles / sim_seconds:,.0f} cycles/s (cocotb + Verilator)")
+    return write_result("array", cfg, {
+        "tiles": [cfg.rows, cfg.cols], "lanes": cfg.lanes,
+        "verilog_bytes": gen.path.stat().st_size,
+        "generate_seconds": round(generated, 1) if gen.seconds else None,
+        "build_seconds": round(build_seconds, 1),
+        "kernels": [{"kernel": r.name, "cycles": r.cycles, "ideal": r.ideal, "utilization": round(r.utilization, 4),
+                     "max_error": r.max_error, "bound": r.bound} for r in results],
+        "long_gemv": {"rows": rows, "cycles": long.cycles, "ideal": long.ideal,
+                      "utilization": round(long.utilization, 4)},
+        "simulation": {"cycles": cycles, "seconds": round(sim_seconds, 2),
+                       "cycles_per_second": round(cycles / sim_seconds)},
+    })

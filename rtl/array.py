@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The tile array: a checkerboard of PCUs and PMUs, one switch per tile and network, an AG on the west
 edge of every row and host streams on the east edge (topology: rtl/array_layout.py), a configuration
 port and host registers.
@@ -10,9 +11,13 @@ The loader in Python validates the bitstream (rtl/bitstream.py) before it drives
 Host registers: while ``run`` is low the units and switches are held in reset (their memories keep
 their contents) and the configuration can be loaded; ``cycles`` counts the cycles with ``run`` high;
 ``errors`` sums the units' error counters (refused AG requests, out-of-range PMU lanes).
+
+Units are instances of one module per kind (``unit_modules``: ``rdagen_pcu``, ``rdagen_pmu``,
+``rdagen_ag``), which the Verilog of the array carries once each: elaborating every PCU of a large
+array on its own took minutes at 4x4 and does not scale to 8x8 and beyond.
 """
 
-from amaranth import Cat, Module, ResetInserter, Signal
+from amaranth import Cat, ClockSignal, Instance, Module, ResetInserter, ResetSignal, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,7 +31,24 @@ from .pmu import PMU
 from .switch import SwitchGrid
 from .switch_layout import networks
 
-__all__ = ["Array", "config_word_layout"]
+__all__ = ["Array", "config_word_layout", "unit_modules"]
+
+UNIT_MODULES = {Kind.PCU: "rdagen_pcu", Kind.PMU: "rdagen_pmu", Kind.AG: "rdagen_ag"}
+
+
+def unit_modules(cfg: ArrayConfig) -> dict[str, wiring.Component]:
+    """The unit modules an array of *cfg* instantiates, by Verilog module name (converted alongside it)."""
+    return {UNIT_MODULES[Kind.PCU]: PCU(cfg), UNIT_MODULES[Kind.PMU]: PMU(cfg), UNIT_MODULES[Kind.AG]: AG(cfg)}
+
+
+def _instance(kind: Kind, unit, reset) -> Instance:
+    """An instance of the module of *kind* whose ports are the signals of *unit*, an interface created
+    from that module's signature."""
+    ports = {}
+    for path, member, value in unit.signature.flatten(unit):
+        name = "__".join(str(p) for p in path)
+        ports[("i_" if member.flow == In else "o_") + name] = Value.cast(value)
+    return Instance(UNIT_MODULES[kind], i_clk=ClockSignal(), i_rst=reset, **ports)
 
 
 def config_word_layout(cfg: ArrayConfig) -> data.StructLayout:
@@ -74,22 +96,27 @@ class Array(wiring.Component):
             registers[address] = reg[:bits]
 
         held = ResetInserter({"sync": ~self.run})
+        unit_reset = ResetSignal() | ~self.run
         with m.If(self.run):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
+        # One component per kind, never elaborated here (hence the pragma on line 1): its signature
+        # gives every instance's port signals.
+        signatures = {kind: unit_modules(cfg)[name].signature for kind, name in UNIT_MODULES.items()}
         ports = {}
         errors = []
         for address in self.units:
             if address.kind in (Kind.PCU, Kind.PMU):
-                unit = PCU(cfg) if address.kind == Kind.PCU else PMU(cfg)
-                m.submodules[f"{address.kind.name.lower()}_{address.row}_{address.col}"] = held(unit)
+                name = f"{address.kind.name.lower()}_{address.row}_{address.col}"
+                unit = signatures[address.kind].create(path=(name,))
+                m.submodules[name] = _instance(address.kind, unit, unit_reset)
                 m.d.comb += unit.configuration.eq(registers[address])
                 ports[(tile_kind(address.row, address.col), address.row, address.col)] = unit
                 if address.kind == Kind.PMU:
                     errors.append(unit.errors)
             elif address.kind == Kind.AG:
-                ag = AG(cfg)
-                m.submodules[f"ag_{address.row}"] = held(ag)
+                ag = signatures[Kind.AG].create(path=(f"ag_{address.row}",))
+                m.submodules[f"ag_{address.row}"] = _instance(Kind.AG, ag, unit_reset)
                 m.d.comb += ag.configuration.eq(registers[address])
                 _link(m, self.ag_cmd[address.row], ag.cmd)
                 _link(m, self.ag_wcmd[address.row], ag.wcmd)

@@ -16,7 +16,7 @@ from rtl.arith import FunctionalUnit, UNIT_CLASSES
 from rtl.pcu import PCU
 from rtl.pmu import PMU
 from rtl.ag import AG
-from rtl.array import Array
+from rtl.array import Array, unit_modules
 from rtl.switch import Switch, SwitchGrid
 from rtl.switch_layout import networks
 from rtl.config import ArrayConfig
@@ -77,9 +77,10 @@ class Top:
     name: str
     description: str
     build: Callable[[ArrayConfig], wiring.Component]
-    # Configurations the test suite lints it on. The whole array takes about 4 minutes to generate and
-    # 4 to lint at `small` (every unit instance is elaborated on its own); it is linted at `tiny` and `small`.
+    # Configurations the test suite lints it on.
     test_configs: tuple[str, ...] = ("small", "medium")
+    # Modules the top instantiates by name, converted into the same Verilog file ({module name: component}).
+    modules: Callable[[ArrayConfig], dict] = lambda cfg: {}
 
 
 _UNIT_TOPS = {
@@ -107,7 +108,7 @@ TOPS: dict[str, Top] = {
                        lambda cfg: SwitchGrid(networks(cfg)["vector"].width, cfg.vector_tracks, cfg.rows, cfg.cols,
                                               SWITCH_LOCAL, SWITCH_LOCAL)),
     "array": Top("array", "the tile array: PCU/PMU checkerboard, three switch networks, AGs, config port",
-                  lambda cfg: Array(cfg), test_configs=("tiny", "small")),
+                  lambda cfg: Array(cfg), test_configs=("tiny", "small"), modules=unit_modules),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

@@ -57,9 +57,11 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
             result = _cache[key] = GeneratedVerilog(name, entry["module"], path, entry["digest"], 0.0)
             return result
     started = time.perf_counter()
-    component = top(name).build(cfg)
+    spec = top(name)
     module = f"rdagen_{name}"
-    text = verilog.convert(component, name=module, emit_src=False)
+    text = verilog.convert(spec.build(cfg), name=module, emit_src=False)
+    for submodule, component in spec.modules(cfg).items():
+        text += verilog.convert(component, name=submodule, emit_src=False)
     digest = hashlib.sha256(text.encode()).hexdigest()
     out_dir = BUILD / "verilog"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ targets this API; kernels are written against it. Imports only the spec modules.
 
 Endpoints: ``("pcu"|"pmu", row, col, port, index)`` for tile ports (``vin``, ``vout``, ``sin``,
 ``sout``, ``ctrl_in``, ``ctrl_out``), ``("ag", row, port)`` (``rdata``, ``wdata``, ``idx``) and
-``("host", row, port)`` (``vsend``, ``vrecv``, ``ssend``, ``srecv``, ``csend``, ``crecv``).
+``("host", row, port)`` (``vsend``, ``vrecv``, ``ssend``, ``srecv``, ``csend``, ``crecv``, and ``done``:
+the control tokens the ``done`` host register counts).
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ class Kernel:
     decode: Callable[[dict], np.ndarray]  # host outputs -> the result as float32
     reference: np.ndarray  # float64 NumPy result
     tolerance: np.ndarray  # per element: the fp32 error bound
+    done_tokens: int = 1  # tokens on the host's done ports when the kernel has finished
 
 
 def _gamma(n: int) -> float:
@@ -120,7 +121,8 @@ def _dense(b: ArrayBuilder, *, x_pmu, dot, out, ag_row: int, x_source, x_scalar:
                            reduce=Reduce("fadd", 0), accumulate=Accumulate("fadd", init=0, fold=kp // L),
                            sout=[("acc", 0)]))
     stages = [Stage("fadd", sin(0), sin(1), dst=0)] + ([Stage("fmax", reg(0), CONST, dst=0, const=0)] if relu else [])
-    b.pcu(*out, PcuProgram(stages=stages, sin_required=[0, 1], sout=[("reg", 0)]))
+    # Its counter counts the m outputs: the run's end sends a done token (routed by the caller).
+    b.pcu(*out, PcuProgram(stages=stages, counters=[Counter(0, m, 1)], sin_required=[0, 1], sout=[("reg", 0)]))
     b.route("scalar" if x_scalar else "vector", x_source, ("pmu", *x_pmu, "sin" if x_scalar else "vin", 0))
     b.route("vector", ("pmu", *x_pmu, "vout", 0), ("pcu", *dot, "vin", 1))
     b.route("vector", ("ag", ag_row, "rdata"), ("pcu", *dot, "vin", 0))
@@ -163,6 +165,7 @@ def gemv(cfg: ArrayConfig, rng: np.random.Generator, m: int | None = None, k: in
     b = ArrayBuilder(cfg)
     _dense(b, x_pmu=(0, 1), dot=(0, 0), out=(1, 1), ag_row=0, x_source=("host", 0, "vsend"), x_scalar=False,
            k=k, m=m, relu=False, b_source=("host", 1, "ssend"), y_sink=("host", 1, "srecv"))
+    b.route("control", ("pcu", 1, 1, "ctrl_out", 0), ("host", 1, "done"))
     kp = _padded(k, L)
     xp = np.zeros(kp, F32)
     xp[:k] = x
@@ -185,12 +188,16 @@ def embedding_bag(cfg: ArrayConfig, rng: np.random.Generator, table_rows: int = 
     table = rng.standard_normal((table_rows, L)).astype(F32)
     lengths = rng.integers(0, max_bag + 1, bags).astype(U32)
     lengths[[1, bags // 2]] = 0  # empty bags, always
+    lengths[-1] = max(1, lengths[-1])  # the done token follows the last row, so the last bag has one
     indices = rng.integers(0, table_rows, int(lengths.sum())).astype(U32)
     base = 4096
     b = ArrayBuilder(cfg)
     b.ag(1, AgProgram("gather", table_base=base, row_words=L, rows=table_rows))
-    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
-                           accumulate=Accumulate("fadd", init=0, src=1, fold_scalar=0), vout=[("acc", 0)]))
+    # Its counter counts the gathered rows: the run's end sends a done token to the host.
+    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], counters=[Counter(0, int(lengths.sum()), 1)],
+                           vin_required=[0], accumulate=Accumulate("fadd", init=0, src=1, fold_scalar=0),
+                           vout=[("acc", 0)]))
+    b.route("control", ("pcu", 0, 0, "ctrl_out", 0), ("host", 0, "done"))
     b.route("scalar", ("host", 1, "ssend"), ("ag", 1, "idx"))
     b.route("vector", ("ag", 1, "rdata"), ("pcu", 0, 0, "vin", 0))
     b.route("scalar", ("host", 0, "ssend"), ("pcu", 0, 0, "sin", 0))
@@ -228,6 +235,7 @@ def mlp(cfg: ArrayConfig, rng: np.random.Generator, k: int | None = None, hidden
            k=k, m=hidden, relu=True, b_source=("host", 1, "ssend"), y_sink=None)
     _dense(b, x_pmu=(1, 0), dot=(2, 0), out=(2, 2), ag_row=2, x_source=("pcu", 1, 1, "sout", 0), x_scalar=True,
            k=hidden, m=m, relu=True, b_source=("host", 2, "ssend"), y_sink=("host", 2, "srecv"))
+    b.route("control", ("pcu", 2, 2, "ctrl_out", 0), ("host", 2, "done"))
     kp, hp = _padded(k, L), _padded(hidden, L)
     xp = np.zeros(kp, F32)
     xp[:k] = x

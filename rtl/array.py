@@ -10,7 +10,10 @@ The loader in Python validates the bitstream (rtl/bitstream.py) before it drives
 
 Host registers: while ``run`` is low the units and switches are held in reset (their memories keep
 their contents) and the configuration can be loaded; ``cycles`` counts the cycles with ``run`` high;
-``errors`` sums the units' error counters (refused AG requests, out-of-range PMU lanes).
+``errors`` sums the units' error counters (refused AG requests, out-of-range PMU lanes); ``done`` rises
+once ``done_tokens`` (nonzero) control tokens have reached the ``done`` ports of the rows (a kernel
+routes its last unit's done token there) and stays high until ``run`` falls. Scalar arguments enter as
+words on ``ssend`` (a PCU input popped at an outer counter level holds one for a whole loop).
 
 Units are instances of one module per kind (``unit_modules``: ``rdagen_pcu``, ``rdagen_pmu``,
 ``rdagen_ag``), which the Verilog of the array carries once each: elaborating every PCU of a large
@@ -71,6 +74,8 @@ class Array(wiring.Component):
             "run": In(1),
             "cycles": Out(32),
             "errors": Out(32),
+            "done_tokens": In(32),
+            "done": Out(1),
             "ag_cmd": In(stream.Signature(COMMAND)).array(R),
             "ag_wcmd": In(stream.Signature(COMMAND)).array(R),
             "m_axi": Out(axi4_signature(32 * cfg.lanes)).array(R),
@@ -125,8 +130,20 @@ class Array(wiring.Component):
                 errors.append(ag.errors)
         m.d.comb += self.errors.eq(sum(errors))
 
+        # The done ports: always ready; their tokens are counted while running.
+        done_ports = [stream.Signature(1).flip().create(path=(f"done_{r}",)) for r in range(cfg.rows)]
+        arrived = Signal(32)
+        m.d.comb += [p.ready.eq(1) for p in done_ports]
+        with m.If(self.run):
+            m.d.sync += arrived.eq(arrived + sum(p.valid for p in done_ports))
+        with m.Else():
+            m.d.sync += arrived.eq(0)
+        m.d.comb += self.done.eq(self.run & (self.done_tokens != 0) & (arrived >= self.done_tokens))
+
         def endpoint(ep):
             unit, r, c, name, k = ep
+            if name == "done":
+                return done_ports[r]
             if unit == "host":
                 return getattr(self, name)[r]
             port = getattr(ports[(unit, r, c)], name)

@@ -11,7 +11,9 @@ Topology
   ``wdata`` out of it, row indices ``idx`` out of the scalar network. Its read and write commands come
   from the host (``ag_cmd[r]``, ``ag_wcmd[r]``) and its AXI4 port is ``m_axi[r]``.
 * Host streams on the east edge of every row (at switch (r, cols - 1)): ``vsend``/``ssend``/``csend``
-  into the vector, scalar and control networks, ``vrecv``/``srecv``/``crecv`` out of them.
+  into the vector, scalar and control networks, ``vrecv``/``srecv``/``crecv`` out of them, and
+  ``done`` out of the control network: the array itself takes and counts the tokens that arrive
+  there (the ``done`` host register; rtl/array.py).
 * Every switch of a network has the same number of local ports (the most any switch needs); the
   ports a position does not use are tied off.
 
@@ -55,7 +57,7 @@ def _unit_ports(cfg: ArrayConfig, kind: str, network: str) -> tuple[list, list]:
 _EDGE = {  # network -> (AG outputs into the switch, AG inputs from it, host sends, host receives)
     "vector": ([("rdata", 0)], [("wdata", 0)], [("vsend", 0)], [("vrecv", 0)]),
     "scalar": ([], [("idx", 0)], [("ssend", 0)], [("srecv", 0)]),
-    "control": ([], [], [("csend", 0)], [("crecv", 0)]),
+    "control": ([], [], [("csend", 0)], [("crecv", 0), ("done", 0)]),
 }
 
 

@@ -36,15 +36,16 @@ def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
               gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array", work: int = 0,
-              waves: bool = False) -> dict:
+              waves: bool = False, done_tokens: int = 0) -> dict:
     """Runs the array: *sources* {host input port: words}, *sinks* {host output port: transfers
     expected}, *dram* {AG row: {word address: words}}, *work* the cycles the run is expected to take
-    at full speed (for the hang budget). Returns the bench's record (``finish``: the cycle of the last
+    at full speed (for the hang budget), *done_tokens* the ``done_tokens`` host register. Returns the bench's record (``finish``: the cycle of the last
     expected output)."""
     gen = generate("array", cfg)
     units = len(configuration_units(cfg))
     job = {
         "name": "array", "seed": seed, "gap": gap, "stall": stall, "config": config_writes(cfg, bitstream),
+        "done_tokens": done_tokens,
         "unit_bits": (units - 1).bit_length() or 1, "sources": sources, "sinks": list(sinks),
         "expect": list(sinks.values()),
         "dram": {str(row): [(int(b), np.asarray(w, "<u4").tobytes().hex()) for b, w in regions.items()]
@@ -90,7 +91,7 @@ def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float 
     sim_started = time.perf_counter()
     record = run_array(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
                        gap=gap, stall=stall, seed=seed, tag=f"{tag}-{kernel.name}", work=4 * kernel.ideal_cycles,
-                       waves=waves)
+                       waves=waves, done_tokens=kernel.done_tokens)
     sim_seconds = time.perf_counter() - sim_started
     if record["timed_out"]:
         problems.append(f"timed out after {record['cycles']} cycles; outputs so far: "
@@ -99,6 +100,10 @@ def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float 
         problems += compare(port, record["outputs"][port], golden.outputs.get(port, []))
     if record["registers"]["errors"] != golden.errors:
         problems.append(f"errors register {record['registers']['errors']}, golden model {golden.errors}")
+    if golden.done_tokens != kernel.done_tokens:
+        problems.append(f"golden model: {golden.done_tokens} done tokens, the kernel expects {kernel.done_tokens}")
+    if record["registers"]["done"] != 1:
+        problems.append(f"the done register is low at the end ({kernel.done_tokens} done tokens expected)")
     max_error = bound = 0.0
     if not problems:
         got = kernel.decode(record["outputs"]).astype(np.float64)

@@ -215,8 +215,10 @@ def test_bitstream_fuzzing(request):
             simulated += 1
             sinks = {port: len(values) for port, values in golden.outputs.items()}
             record = run_array(TINY, mutant, sources=kernel.sources, sinks=sinks, dram=kernel.dram,
-                               seed=test_seed(request), tag="fuzz", work=4 * kernel.ideal_cycles)
+                               seed=test_seed(request), tag="fuzz", work=4 * kernel.ideal_cycles,
+                               done_tokens=golden.done_tokens)
             assert not record["timed_out"], (address, output, value)
+            assert record["registers"]["done"] == (golden.done_tokens > 0)
             for port, values in golden.outputs.items():
                 assert record["outputs"][port] == values, (address, output, value, port)
             assert record["registers"]["errors"] == golden.errors

@@ -58,6 +58,7 @@ class ArrayResult:
     outputs: dict[str, list[int]]  # routed host output port -> its transfers
     dram: dict[int, dict[int, int]]  # AG row -> {word address: word} after the run's writes
     errors: int  # the sum of the units' error counters (the ``errors`` host register)
+    done_tokens: int  # control tokens that reach the rows' ``done`` ports (the ``done`` host register)
     rounds: int  # passes over the units until no stream grew
 
 
@@ -184,15 +185,17 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
             if size(stream) and sink[0] != "host" and not _reads(cfg, words, sink):
                 raise ArrayModelError(f"{network} route from {source} to {sink}: the unit never reads that input, "
                                       f"so the route backs up and stalls its source")
-    outputs = {}
+    outputs, done_tokens = {}, 0
     for network, sinks in routes.items():
         for sink, source in sinks.items():
-            if sink[0] == "host":
+            if sink[3] == "done":
+                done_tokens += streams.get(source, 0)
+            elif sink[0] == "host":
                 stream = streams.get(source, _empty(cfg, network))
                 name = f"{sink[3]}__{sink[1]}"
                 outputs[name] = (pack_vectors(stream) if network == "vector" else
                                  [int(w) for w in stream] if network == "scalar" else [1] * stream)
-    return ArrayResult(outputs=outputs, dram=memory, errors=errors, rounds=rounds)
+    return ArrayResult(outputs=outputs, dram=memory, errors=errors, done_tokens=done_tokens, rounds=rounds)
 
 
 def _reads(cfg: ArrayConfig, words: dict, endpoint: tuple) -> bool:

@@ -41,6 +41,7 @@ async def array_case(dut):
     for s in sinks:
         s.ready.value = 0
     dut.run.value = 0
+    dut.done_tokens.value = case.get("done_tokens", 0)
     dut.config__valid.value = 0
     dut.rst.value = 1
     await falling
@@ -67,7 +68,8 @@ async def array_case(dut):
             drain += 1
     result = {"cycles": cycles, "finish": finish, "timed_out": cycles >= case["budget"],
               "outputs": {n: s.got for n, s in zip(case["sinks"], sinks)},
-              "registers": {"cycles": int(dut.cycles.value), "errors": int(dut.errors.value)}}
+              "registers": {"cycles": int(dut.cycles.value), "errors": int(dut.errors.value),
+                            "done": int(dut.done.value)}}
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:
         json.dump([result], f)
     assert not result["timed_out"], f"the array did not finish within {case['budget']} cycles"

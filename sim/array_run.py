@@ -18,7 +18,7 @@ from verif.golden.array import run_array as golden_array
 from .streams import compare, cycle_budget, run_stream_cases
 from .verilog import generate
 
-__all__ = ["config_writes", "run_array", "KernelResult", "run_kernel", "format_kernel_table"]
+__all__ = ["config_writes", "run_array", "KernelResult", "run_kernel", "format_kernel_table", "HARNESSES"]
 
 
 def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
@@ -79,20 +79,36 @@ class KernelResult:
         return self.ideal / self.cycles if self.cycles else 0.0
 
 
+HARNESSES = ("cocotb", "direct")
+
+
 def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float = 0.0, waves: bool = False,
-               tag: str = "kernel") -> KernelResult:
+               tag: str = "kernel", harness: str = "cocotb") -> KernelResult:
     """Run *kernel* on the array RTL; compare every host output with the golden array model bit for bit,
-    the errors register with the model's, and the result with NumPy within the kernel's bound."""
+    the errors register with the model's, and the result with NumPy within the kernel's bound.
+
+    *harness*: ``cocotb`` (verif/tb/array_tb.py: gaps, stalls, VCD) or ``direct`` (sim/direct.py: the
+    whole run in C++ at full rate, for long runs)."""
+    if harness not in HARNESSES:
+        raise ValueError(f"unknown harness {harness!r}; valid: {', '.join(HARNESSES)}")
     started = time.perf_counter()
     cfg = kernel.cfg
     golden = golden_array(cfg, kernel.bitstream, kernel.sources, kernel.dram)
     problems = [f"golden model: {port} gives {len(golden.outputs.get(port, []))} transfers, the kernel expects {n}"
                 for port, n in kernel.sinks.items() if len(golden.outputs.get(port, [])) != n]
     sim_started = time.perf_counter()
-    record = run_array(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
-                       gap=gap, stall=stall, seed=seed, tag=f"{tag}-{kernel.name}", work=4 * kernel.ideal_cycles,
-                       waves=waves, done_tokens=kernel.done_tokens)
-    sim_seconds = time.perf_counter() - sim_started
+    if harness == "direct":
+        from .direct import run_direct  # imports the runner's toolchain only when asked
+
+        if gap or stall or waves:
+            raise ValueError("the direct harness runs at full rate without a VCD: no gap, stall or waves")
+        record = run_direct(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
+                            work=4 * kernel.ideal_cycles, done_tokens=kernel.done_tokens, tag=f"{tag}-{kernel.name}")
+    else:
+        record = run_array(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
+                           gap=gap, stall=stall, seed=seed, tag=f"{tag}-{kernel.name}", work=4 * kernel.ideal_cycles,
+                           waves=waves, done_tokens=kernel.done_tokens)
+    sim_seconds = record["seconds"] if harness == "direct" else time.perf_counter() - sim_started
     if record["timed_out"]:
         problems.append(f"timed out after {record['cycles']} cycles; outputs so far: "
                         + ", ".join(f"{p} {len(v)}" for p, v in record["outputs"].items()))

@@ -69,6 +69,17 @@ def test_kernel_on_the_array(request, name):
     assert result.cycles >= result.ideal and result.max_error <= result.bound
 
 
+def test_direct_harness_runs_the_kernels(request):
+    """The C++ harness (no Python per cycle) gives the golden model's outputs bit for bit, and the done
+    register, for the three kernels at full rate."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    for name in KERNELS:
+        result = run_kernel(build(name, TINY, seed), seed=seed, tag="test-direct", harness="direct")
+        assert result.ok, (name, result.problems)
+        assert result.ideal <= result.cycles < 2 * result.ideal + 200, (name, result.cycles)
+
+
 def test_golden_array_composes_the_unit_models():
     """The golden array model alone: the embedding bag against a float32 sum in accumulator order, and
     the GEMV against the layer computed step by step in the PCUs' order of operations."""

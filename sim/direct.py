@@ -1,0 +1,147 @@
+"""The direct Verilator harness of the array (sim/harness/array_main.cpp): the whole run in C++, no
+Python per cycle, for long runs and speed measurements. Same inputs and record as
+``sim.array_run.run_array`` at full rate (no gaps, no stalls); no VCD.
+
+The harness is compiled per array with the port accessors generated here from the top's signature
+(Verilator spells ``__`` in a port name as ``___05F``); builds are cached by the Verilog's digest and
+the harness source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rtl.array_layout import configuration_units
+from rtl.config import ArrayConfig
+
+from .array_run import config_writes
+from .paths import BUILD
+from .runner import VERILATOR_MAKE_VARS, SimulationFailed, toolchain_env, verilator_bin
+from .streams import cycle_budget
+from .verilog import GeneratedVerilog, generate
+
+__all__ = ["build_direct", "run_direct"]
+
+HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
+_STREAMS_IN = ("ag_cmd", "ag_wcmd", "vsend", "ssend", "csend")
+_STREAMS_OUT = ("vrecv", "srecv", "crecv")
+_AXI_BOOL_OUT = ("arvalid", "rready", "awvalid", "wvalid", "wlast", "bready")
+_AXI_BOOL_IN = ("arready", "awready", "wready", "rvalid", "rlast", "bvalid")
+
+
+def _port(name: str) -> str:
+    return "top->" + name.replace("__", "___05F")
+
+
+def _ports_inc(cfg: ArrayConfig) -> str:
+    lines = ["static const int ROWS = %d;" % cfg.rows,
+             "static void bind(Vrdagen_array* top, std::map<std::string, Source>& sources, "
+             "std::map<std::string, Sink>& sinks, std::vector<Axi>& axi) {"]
+    for r in range(cfg.rows):
+        for s in _STREAMS_IN:
+            p = f"{s}__{r}__"
+            lines.append(f'    sources["{s}__{r}"] = Source{{[=](bool v, const Words& w) {{ {_port(p + "valid")} = v; '
+                         f'put({_port(p + "payload")}, w); }}, [=] {{ return (bool){_port(p + "ready")}; }}}};')
+        for s in _STREAMS_OUT:
+            p = f"{s}__{r}__"
+            lines.append(f'    sinks["{s}__{r}"] = Sink{{[=](bool v) {{ {_port(p + "ready")} = v; }}, '
+                         f'[=] {{ return (bool){_port(p + "valid")}; }}, [=] {{ return get({_port(p + "payload")}); }}}};')
+        a = f"m_axi__{r}__"
+        for sig in _AXI_BOOL_OUT:
+            lines.append(f"    axi[{r}].{sig} = [=] {{ return (bool){_port(a + sig)}; }};")
+        for sig in ("araddr", "awaddr"):
+            lines.append(f"    axi[{r}].{sig} = [=] {{ return (uint64_t){_port(a + sig)}; }};")
+        for sig in ("arlen", "arid", "awlen", "awid"):
+            lines.append(f"    axi[{r}].{sig} = [=] {{ return (uint32_t){_port(a + sig)}; }};")
+        for sig in ("wdata", "wstrb"):
+            lines.append(f"    axi[{r}].{sig} = [=] {{ return get({_port(a + sig)}); }};")
+        for sig in _AXI_BOOL_IN:
+            lines.append(f"    axi[{r}].{sig} = [=](bool v) {{ {_port(a + sig)} = v; }};")
+        for sig in ("rid", "bid"):
+            lines.append(f"    axi[{r}].{sig} = [=](uint32_t v) {{ {_port(a + sig)} = v; }};")
+        lines.append(f"    axi[{r}].rdata = [=](const Words& w) {{ put({_port(a + 'rdata')}, w); }};")
+        lines.append(f"    {_port(a + 'rresp')} = 0; {_port(a + 'bresp')} = 0;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig) -> tuple[Path, float]:
+    """The compiled harness of the array Verilog *gen* (built once per Verilog and harness source);
+    returns (executable, seconds spent building, 0 when cached)."""
+    toolchain_env()
+    ports = _ports_inc(cfg)
+    key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS)).encode()).hexdigest()[:16]
+    out = BUILD / "direct" / f"array-{cfg.name}-{key}"
+    exe = out / "obj" / "harness"
+    if exe.exists():
+        return exe, 0.0
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "obj").mkdir(parents=True)
+    (out / "obj" / "ports.inc").write_text(ports)
+    started = time.perf_counter()
+    log = out / "build.log"
+    verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
+                "--x-initial", "fast", "--top-module", gen.module, "-Mdir", str(out / "obj"), "-o", "harness",
+                "-CFLAGS", "-std=c++17", str(HARNESS), str(gen.path)]
+    make = ["make", "-j", str(os.cpu_count() or 2), "-C", str(out / "obj"), "-f", f"V{gen.module}.mk",
+            *(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())]
+    with open(log, "w") as handle:
+        for cmd in (verilate, make):
+            if subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT).returncode:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                raise SimulationFailed(f"direct harness build failed ({cmd[0]}); log {log}:\n{tail}")
+    seconds = time.perf_counter() - started
+    (out / "build_seconds").write_text(f"{seconds:.2f}\n")
+    return exe, seconds
+
+
+def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
+               work: int = 0, done_tokens: int = 0, tag: str = "direct") -> dict:
+    """Runs the array in the direct harness; the record of ``sim.array_run.run_array`` plus
+    ``seconds`` (the harness process alone) and ``build_seconds``."""
+    gen = generate("array", cfg)
+    exe, build_seconds = build_direct(gen, cfg)
+    L = cfg.lanes
+    writes = config_writes(cfg, bitstream)
+    lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",
+             f"done_tokens {done_tokens}", f"drain 64",
+             f"budget {cycle_budget(4 * sum(sinks.values()) + 64 + work, 0, 0, 256)}",
+             f"config {len(writes)}", *(f"{u:x} {w:x}" for u, w in writes)]
+    widths = _payload_words(cfg)
+    for name, values in sources.items():
+        words = widths[name.partition("__")[0]]
+        lines.append(f"source {name} {len(values)} {words}")
+        lines += [" ".join(f"{(int(v) >> (32 * j)) & 0xFFFFFFFF:x}" for j in range(words)) for v in values]
+    lines += [f"sink {name} {n}" for name, n in sinks.items()]
+    for row, regions in (dram or {}).items():
+        for base, values in regions.items():
+            values = np.asarray(values, np.uint32).ravel()
+            lines.append(f"dram {row} {int(base)} {len(values)}")
+            lines += [" ".join(f"{w:x}" for w in values[i:i + 16]) for i in range(0, len(values), 16)]
+    run_dir = BUILD / "runs" / f"{tag}-{os.getpid()}-{time.time_ns() % 10**6}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "run.txt").write_text("\n".join(lines) + "\n")
+    started = time.perf_counter()
+    proc = subprocess.run([str(exe), str(run_dir / "run.txt"), str(run_dir / "result.json")], capture_output=True,
+                          text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode:
+        raise SimulationFailed(f"direct harness failed (status {proc.returncode}): {proc.stderr.strip()}")
+    record = json.loads((run_dir / "result.json").read_text())
+    record["outputs"] = {n: [int(v, 16) for v in values] for n, values in record["outputs"].items()}
+    record.update(seconds=seconds, build_seconds=build_seconds)
+    return record
+
+
+def _payload_words(cfg: ArrayConfig) -> dict[str, int]:
+    """32-bit words of each host input stream's payload."""
+    return {"ag_cmd": 2, "ag_wcmd": 2, "vsend": cfg.lanes, "ssend": 1, "csend": 1}

@@ -1,0 +1,226 @@
+// Direct Verilator harness of the array top: no Python in the cycle loop.
+//
+// Reads a run description (sim/direct.py writes it), loads the configuration through the config
+// port, raises `run`, drives the host streams at full rate (every source valid while it has words,
+// every sink ready), serves every AG's AXI4 port from a word-addressed memory (reads: one beat per
+// cycle in burst order; writes: byte strobes; one outstanding response queue per channel), and writes
+// the host outputs, the registers and the cycle counts as JSON.
+//
+// The port accessors (PORTS) are generated per array by sim/direct.py from the top's signature.
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "Vrdagen_array.h"
+#include "verilated.h"
+
+typedef std::vector<uint32_t> Words;  // a port value as 32-bit words, least significant first
+
+template <typename T> static void put(T& port, const Words& w) {
+    uint64_t v = w.empty() ? 0 : w[0];
+    if (sizeof(T) > 4 && w.size() > 1) v |= (uint64_t)w[1] << 32;
+    port = (T)v;
+}
+template <std::size_t N> static void put(VlWide<N>& port, const Words& w) {
+    for (std::size_t i = 0; i < N; i++) port[i] = i < w.size() ? w[i] : 0;
+}
+template <typename T> static Words get(const T& port) {
+    uint64_t v = port;
+    return sizeof(T) > 4 ? Words{(uint32_t)v, (uint32_t)(v >> 32)} : Words{(uint32_t)v};
+}
+template <std::size_t N> static Words get(const VlWide<N>& port) {
+    Words w(N);
+    for (std::size_t i = 0; i < N; i++) w[i] = port[i];
+    return w;
+}
+
+struct Source {
+    std::function<void(bool, const Words&)> drive;
+    std::function<bool()> ready;
+    std::vector<Words> items;
+    std::size_t at = 0;
+};
+
+struct Sink {
+    std::function<void(bool)> set_ready;
+    std::function<bool()> valid;
+    std::function<Words()> payload;
+    std::vector<Words> got;
+    long expect = 0;
+    bool listed = false;  // only the sinks of the run take words (as in the cocotb bench)
+};
+
+struct Axi {  // accessors of one AG's AXI4 port
+    std::function<bool()> arvalid, rready, awvalid, wvalid, wlast, bready;
+    std::function<uint64_t()> araddr, awaddr;
+    std::function<uint32_t()> arlen, arid, awlen, awid;
+    std::function<Words()> wdata, wstrb;
+    std::function<void(bool)> arready, awready, wready, rvalid, rlast, bvalid;
+    std::function<void(uint32_t)> rid, bid;
+    std::function<void(const Words&)> rdata;
+    // the memory model
+    std::unordered_map<uint64_t, uint32_t> mem;  // word address -> word
+    struct Burst { uint64_t beat; uint32_t beats, id; };
+    std::deque<Burst> reads, writes;
+    std::deque<uint32_t> responses;
+};
+
+#include "ports.inc"  // void bind(Vrdagen_array*, std::map<std::string, Source>&, std::map<std::string, Sink>&, std::vector<Axi>&)
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: %s RUN_FILE RESULT_JSON\n", argv[0]);
+        return 2;
+    }
+    std::ifstream in(argv[1]);
+    Verilated::commandArgs(1, argv);
+    auto* top = new Vrdagen_array;
+    std::map<std::string, Source> sources;
+    std::map<std::string, Sink> sinks;
+    std::vector<Axi> axi(ROWS);
+    bind(top, sources, sinks, axi);
+
+    long lanes, unit_bits, done_tokens, budget, drain, n;
+    std::string key, name;
+    std::vector<std::pair<uint32_t, uint32_t>> config;
+    while (in >> key) {
+        if (key == "lanes") in >> lanes;
+        else if (key == "unit_bits") in >> unit_bits;
+        else if (key == "done_tokens") in >> done_tokens;
+        else if (key == "budget") in >> budget;
+        else if (key == "drain") in >> drain;
+        else if (key == "config") {
+            in >> n;
+            for (long i = 0; i < n; i++) { uint32_t u, w; in >> std::hex >> u >> w >> std::dec; config.push_back({u, w}); }
+        } else if (key == "source") {
+            long words;
+            in >> name >> n >> words;
+            if (!sources.count(name)) { std::fprintf(stderr, "unknown source %s\n", name.c_str()); return 2; }
+            for (long i = 0; i < n; i++) {
+                Words w(words);
+                for (long j = 0; j < words; j++) in >> std::hex >> w[j] >> std::dec;
+                sources[name].items.push_back(w);
+            }
+        } else if (key == "sink") {
+            in >> name >> n;
+            if (!sinks.count(name)) { std::fprintf(stderr, "unknown sink %s\n", name.c_str()); return 2; }
+            sinks[name].expect = n;
+            sinks[name].listed = true;
+        } else if (key == "dram") {
+            long row; uint64_t base;
+            in >> row >> base >> n;
+            for (long i = 0; i < n; i++) { uint32_t w; in >> std::hex >> w >> std::dec; axi[row].mem[base + i] = w; }
+        } else { std::fprintf(stderr, "bad key %s\n", key.c_str()); return 2; }
+    }
+    const uint64_t beat_bytes = 4 * lanes;
+
+    auto tick = [&]() { top->clk = 0; top->eval(); top->clk = 1; top->eval(); };
+    top->run = 0;
+    top->done_tokens = done_tokens;
+    top->config___05Fvalid = 0;
+    top->rst = 1;
+    tick();
+    top->rst = 0;
+    for (auto& [unit, word] : config) {
+        top->config___05Fvalid = 1;
+        put(top->config___05Fpayload, Words{(uint32_t)(((uint64_t)word << unit_bits | unit) & 0xFFFFFFFF),
+                                        (uint32_t)(((uint64_t)word << unit_bits | unit) >> 32)});
+        tick();
+    }
+    top->config___05Fvalid = 0;
+    tick();
+    top->run = 1;
+
+    long cycles = 0, drained = 0, finish = -1;
+    while (drained < drain && cycles < budget) {
+        // clock low: drive this cycle's inputs
+        for (auto& [_, s] : sources) s.drive(s.at < s.items.size(), s.at < s.items.size() ? s.items[s.at] : Words{});
+        for (auto& [_, s] : sinks) s.set_ready(s.listed);
+        for (auto& a : axi) {
+            a.arready(true); a.awready(true); a.wready(!a.writes.empty());
+            bool r = !a.reads.empty();
+            a.rvalid(r);
+            if (r) {
+                auto& b = a.reads.front();
+                Words w(lanes);
+                for (long i = 0; i < lanes; i++) {
+                    auto it = a.mem.find(b.beat * lanes + i);
+                    w[i] = it == a.mem.end() ? 0 : it->second;
+                }
+                a.rdata(w); a.rid(b.id); a.rlast(b.beats == 1);
+            }
+            a.bvalid(!a.responses.empty());
+            if (!a.responses.empty()) a.bid(a.responses.front());
+        }
+        top->clk = 0;
+        top->eval();
+        // sample the handshakes of this cycle
+        std::vector<Source*> taken;
+        for (auto& [_, s] : sources) if (s.at < s.items.size() && s.ready()) taken.push_back(&s);
+        for (auto& [_, s] : sinks) if (s.listed && s.valid()) s.got.push_back(s.payload());
+        for (auto& a : axi) {
+            bool r_fire = !a.reads.empty() && a.rready();
+            bool b_fire = !a.responses.empty() && a.bready();
+            bool w_fire = !a.writes.empty() && a.wvalid();
+            if (w_fire) {
+                auto& b = a.writes.front();
+                Words data = a.wdata(), strobe = a.wstrb();
+                for (long i = 0; i < lanes; i++) {
+                    uint32_t bits = (strobe[(4 * i) / 32] >> ((4 * i) % 32)) & 0xF;
+                    if (!bits) continue;
+                    uint32_t& word = a.mem[b.beat * lanes + i];
+                    for (int byte = 0; byte < 4; byte++)
+                        if (bits >> byte & 1) word = (word & ~(0xFFu << 8 * byte)) | (data[i] & (0xFFu << 8 * byte));
+                }
+                b.beat++;
+                if (--b.beats == 0) { a.responses.push_back(b.id); a.writes.pop_front(); }
+            }
+            if (a.arvalid()) a.reads.push_back({a.araddr() / beat_bytes, a.arlen() + 1, a.arid()});
+            if (a.awvalid()) a.writes.push_back({a.awaddr() / beat_bytes, a.awlen() + 1, a.awid()});
+            if (r_fire) {
+                auto& b = a.reads.front();
+                b.beat++;
+                if (--b.beats == 0) a.reads.pop_front();
+            }
+            if (b_fire) a.responses.pop_front();
+        }
+        top->clk = 1;
+        top->eval();
+        for (auto* s : taken) s->at++;
+        cycles++;
+        bool complete = true;
+        for (auto& [_, s] : sinks) complete &= (long)s.got.size() >= s.expect;
+        if (complete) {
+            if (finish < 0) finish = cycles;
+            drained++;
+        }
+    }
+
+    FILE* out = std::fopen(argv[2], "w");
+    std::fprintf(out, "{\"cycles\": %ld, \"finish\": %ld, \"timed_out\": %s, \"outputs\": {", cycles,
+                 finish, cycles >= budget ? "true" : "false");
+    bool first = true;
+    for (auto& [n, s] : sinks) {
+        if (!s.listed) continue;
+        std::fprintf(out, "%s\"%s\": [", first ? "" : ", ", n.c_str());
+        first = false;
+        for (std::size_t i = 0; i < s.got.size(); i++) {
+            std::fprintf(out, "%s\"", i ? ", " : "");
+            for (std::size_t j = s.got[i].size(); j-- > 0;) std::fprintf(out, "%08x", s.got[i][j]);
+            std::fprintf(out, "\"");
+        }
+        std::fprintf(out, "]");
+    }
+    std::fprintf(out, "}, \"registers\": {\"cycles\": %u, \"errors\": %u, \"done\": %u}}\n", (unsigned)top->cycles,
+                 (unsigned)top->errors, (unsigned)top->done);
+    std::fclose(out);
+    top->final();
+    delete top;
+    return 0;
+}

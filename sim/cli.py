@@ -267,7 +267,8 @@ def cmd_bench(args) -> int:
     cfg = _config(args.config)
     benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
                "pcu": lambda: pcu.run(cfg, seed=args.seed), "pmu": lambda: pmu.run(cfg, seed=args.seed),
-               "ag": lambda: ag.run(cfg, seed=args.seed), "array": lambda: array.run(cfg, seed=args.seed)}
+               "ag": lambda: ag.run(cfg, seed=args.seed),
+               "array": lambda: array.run(cfg, seed=args.seed, harness=args.harness)}
     names = list(benches) if args.only == "all" else [n.strip() for n in args.only.split(",")]
     for name in names:
         if name not in benches:
@@ -338,6 +339,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("bench", cmd_bench, "benchmarks; writes bench/results/*.json")
     p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array")
+    p.add_argument("--harness", choices=["cocotb", "direct"], default="cocotb",
+                   help="array bench: run the kernels on cocotb (default) or all in the direct harness")
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")

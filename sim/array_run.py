@@ -87,8 +87,8 @@ def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float 
     """Run *kernel* on the array RTL; compare every host output with the golden array model bit for bit,
     the errors register with the model's, and the result with NumPy within the kernel's bound.
 
-    *harness*: ``cocotb`` (verif/tb/array_tb.py: gaps, stalls, VCD) or ``direct`` (sim/direct.py: the
-    whole run in C++ at full rate, for long runs)."""
+    *harness*: ``cocotb`` (verif/tb/array_tb.py: gaps, stalls) or ``direct`` (sim/direct.py: the whole
+    run in C++ at full rate, for long runs); both write a VCD with *waves*."""
     if harness not in HARNESSES:
         raise ValueError(f"unknown harness {harness!r}; valid: {', '.join(HARNESSES)}")
     started = time.perf_counter()
@@ -100,10 +100,11 @@ def run_kernel(kernel: Kernel, *, seed: int = 0, gap: float = 0.0, stall: float 
     if harness == "direct":
         from .direct import run_direct  # imports the runner's toolchain only when asked
 
-        if gap or stall or waves:
-            raise ValueError("the direct harness runs at full rate without a VCD: no gap, stall or waves")
+        if gap or stall:
+            raise ValueError("the direct harness runs at full rate: no input gaps or output stalls")
         record = run_direct(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
-                            work=4 * kernel.ideal_cycles, done_tokens=kernel.done_tokens, tag=f"{tag}-{kernel.name}")
+                            work=4 * kernel.ideal_cycles, done_tokens=kernel.done_tokens, tag=f"{tag}-{kernel.name}",
+                            waves=waves)
     else:
         record = run_array(cfg, kernel.bitstream, sources=kernel.sources, sinks=kernel.sinks, dram=kernel.dram,
                            gap=gap, stall=stall, seed=seed, tag=f"{tag}-{kernel.name}", work=4 * kernel.ideal_cycles,

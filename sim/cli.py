@@ -88,8 +88,6 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     from .verilog import generate
     from .waves import portable_vcd
 
-    if args.harness == "direct" and args.vcd not in ("", "none"):
-        raise UsageError("the direct harness writes no VCD: drop --vcd (or use --harness cocotb)")
     if args.simulator != "verilator":
         raise UsageError("the array kernels run on verilator (cocotbext-axi's AxiRam per AG); "
                          "use --kernel arith for the Icarus cross-check")
@@ -98,7 +96,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     except KernelError as exc:
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False
-    waves = args.vcd != "none" and args.harness == "cocotb"
+    waves = args.vcd != "none"
     print(f"rdagen sim: {', '.join(names)} on the {cfg.rows}x{cfg.cols} array of {cfg.name} ({cfg.lanes} lanes, "
           f"{cfg.stages} stages, hash {cfg.hash}), seed {args.seed} (rerun with --seed {args.seed}), "
           f"{args.harness} harness")
@@ -112,7 +110,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     if args.harness == "direct":
         from .direct import build_direct
 
-        _, seconds = build_direct(gen, cfg)
+        _, seconds = build_direct(gen, cfg, waves)
         print(f"  direct harness {'built in %.0f s' % seconds if seconds else 'from cache'}", flush=True)
     results = []
     for kernel in kernels:
@@ -312,8 +310,9 @@ def _parser() -> argparse.ArgumentParser:
                         "gemv, embedding_bag, mlp, arith (the arithmetic regression), pcu (directed PCU kernels)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator")
-    p.add_argument("--harness", choices=["cocotb", "direct"], default="cocotb",
-                   help="array kernels: cocotb (default; VCDs) or direct (C++ harness, no Python per cycle)")
+    p.add_argument("--harness", choices=["cocotb", "direct"], default="direct",
+                   help="array kernels: direct (default: the C++ harness, no Python per cycle, a quick build) "
+                        "or cocotb (the test suite's bench)")
     p.add_argument("--fp-random", type=int, default=None, help="random vectors per fp op (default 200000)")
     p.add_argument("--vcd", default="", help="where to write the VCD (default build/waves/...; 'none' to skip)")
 

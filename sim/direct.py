@@ -1,6 +1,7 @@
 """The direct Verilator harness of the array (sim/harness/array_main.cpp): the whole run in C++, no
 Python per cycle, for long runs and speed measurements. Same inputs and record as
-``sim.array_run.run_array`` at full rate (no gaps, no stalls); no VCD.
+``sim.array_run.run_array`` at full rate (no gaps, no stalls); with *waves*, a VCD of the whole array
+(a separate build with tracing).
 
 The harness is compiled per array with the port accessors generated here from the top's signature
 (Verilator spells ``__`` in a port name as ``___05F``); builds are cached by the Verilog's digest and
@@ -73,13 +74,14 @@ def _ports_inc(cfg: ArrayConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig) -> tuple[Path, float]:
-    """The compiled harness of the array Verilog *gen* (built once per Verilog and harness source);
-    returns (executable, seconds spent building, 0 when cached)."""
+def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False) -> tuple[Path, float]:
+    """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source and
+    *waves*); returns (executable, seconds spent building, 0 when cached)."""
     toolchain_env()
     ports = _ports_inc(cfg)
-    key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS)).encode()).hexdigest()[:16]
-    out = BUILD / "direct" / f"array-{cfg.name}-{key}"
+    key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS) + str(waves))
+                         .encode()).hexdigest()[:16]
+    out = BUILD / "direct" / f"array-{cfg.name}{'-trace' if waves else ''}-{key}"
     exe = out / "obj" / "harness"
     if exe.exists():
         return exe, 0.0
@@ -91,7 +93,8 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig) -> tuple[Path, float]:
     log = out / "build.log"
     verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                 "--x-initial", "fast", "--top-module", gen.module, "-Mdir", str(out / "obj"), "-o", "harness",
-                "-CFLAGS", "-std=c++17", str(HARNESS), str(gen.path)]
+                "-CFLAGS", "-std=c++17" + (" -DRDAGEN_TRACE" if waves else ""), *(["--trace"] if waves else []),
+                str(HARNESS), str(gen.path)]
     make = ["make", "-j", str(os.cpu_count() or 2), "-C", str(out / "obj"), "-f", f"V{gen.module}.mk",
             *(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())]
     with open(log, "w") as handle:
@@ -105,11 +108,11 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig) -> tuple[Path, float]:
 
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
-               work: int = 0, done_tokens: int = 0, tag: str = "direct") -> dict:
+               work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False) -> dict:
     """Runs the array in the direct harness; the record of ``sim.array_run.run_array`` plus
-    ``seconds`` (the harness process alone) and ``build_seconds``."""
+    ``seconds`` (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd``."""
     gen = generate("array", cfg)
-    exe, build_seconds = build_direct(gen, cfg)
+    exe, build_seconds = build_direct(gen, cfg, waves)
     L = cfg.lanes
     writes = config_writes(cfg, bitstream)
     lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",
@@ -131,14 +134,15 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "run.txt").write_text("\n".join(lines) + "\n")
     started = time.perf_counter()
-    proc = subprocess.run([str(exe), str(run_dir / "run.txt"), str(run_dir / "result.json")], capture_output=True,
-                          text=True)
+    vcd = run_dir / "dump.vcd"
+    proc = subprocess.run([str(exe), str(run_dir / "run.txt"), str(run_dir / "result.json"),
+                           *([str(vcd)] if waves else [])], capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode:
         raise SimulationFailed(f"direct harness failed (status {proc.returncode}): {proc.stderr.strip()}")
     record = json.loads((run_dir / "result.json").read_text())
     record["outputs"] = {n: [int(v, 16) for v in values] for n, values in record["outputs"].items()}
-    record.update(seconds=seconds, build_seconds=build_seconds)
+    record.update(seconds=seconds, build_seconds=build_seconds, **({"vcd": str(vcd)} if waves else {}))
     return record
 
 

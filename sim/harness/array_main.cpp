@@ -19,6 +19,9 @@
 
 #include "Vrdagen_array.h"
 #include "verilated.h"
+#ifdef RDAGEN_TRACE
+#include "verilated_vcd_c.h"
+#endif
 
 typedef std::vector<uint32_t> Words;  // a port value as 32-bit words, least significant first
 
@@ -74,13 +77,27 @@ struct Axi {  // accessors of one AG's AXI4 port
 #include "ports.inc"  // void bind(Vrdagen_array*, std::map<std::string, Source>&, std::map<std::string, Sink>&, std::vector<Axi>&)
 
 int main(int argc, char** argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: %s RUN_FILE RESULT_JSON\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        std::fprintf(stderr, "usage: %s RUN_FILE RESULT_JSON [VCD]\n", argv[0]);
         return 2;
     }
     std::ifstream in(argv[1]);
     Verilated::commandArgs(1, argv);
     auto* top = new Vrdagen_array;
+    uint64_t now = 0;  // picoseconds: a 10 ns clock, as in the cocotb bench
+#ifdef RDAGEN_TRACE
+    VerilatedVcdC* vcd = nullptr;
+    if (argc == 4) {
+        Verilated::traceEverOn(true);
+        vcd = new VerilatedVcdC;
+        top->trace(vcd, 99);
+        vcd->open(argv[3]);
+    }
+    auto dump = [&]() { if (vcd) vcd->dump(now); now += 5000; };
+#else
+    if (argc == 4) { std::fprintf(stderr, "this harness was built without tracing\n"); return 2; }
+    auto dump = [&]() { now += 5000; };
+#endif
     std::map<std::string, Source> sources;
     std::map<std::string, Sink> sinks;
     std::vector<Axi> axi(ROWS);
@@ -120,7 +137,7 @@ int main(int argc, char** argv) {
     }
     const uint64_t beat_bytes = 4 * lanes;
 
-    auto tick = [&]() { top->clk = 0; top->eval(); top->clk = 1; top->eval(); };
+    auto tick = [&]() { top->clk = 0; top->eval(); dump(); top->clk = 1; top->eval(); dump(); };
     top->run = 0;
     top->done_tokens = done_tokens;
     top->config___05Fvalid = 0;
@@ -160,6 +177,7 @@ int main(int argc, char** argv) {
         }
         top->clk = 0;
         top->eval();
+        dump();
         // sample the handshakes of this cycle
         std::vector<Source*> taken;
         for (auto& [_, s] : sources) if (s.at < s.items.size() && s.ready()) taken.push_back(&s);
@@ -192,6 +210,7 @@ int main(int argc, char** argv) {
         }
         top->clk = 1;
         top->eval();
+        dump();
         for (auto* s : taken) s->at++;
         cycles++;
         bool complete = true;
@@ -221,6 +240,9 @@ int main(int argc, char** argv) {
                  (unsigned)top->errors, (unsigned)top->done);
     std::fclose(out);
     top->final();
+#ifdef RDAGEN_TRACE
+    if (vcd) vcd->close();
+#endif
     delete top;
     return 0;
 }

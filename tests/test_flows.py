@@ -64,6 +64,16 @@ def test_synth_hierarchical_matches_flat(tmp_path):
     assert "Hierarchical" in (tmp_path / "hier" / "switch-small.md").read_text()
 
 
+def test_synth_reads_the_statistics_of_yosys_0_23():
+    """Yosys 0.23 writes the `stat -top` hierarchy table into its JSON; the report still reads it, and
+    anything else malformed is still an error."""
+    text = ('{\n "modules": {\n  "m": {"num_cells": 1}\n },\n       top.sub      2\n'
+            ' "design": {"num_cells": 3, "num_cells_by_type": {"$_AND_": 3}}\n}\n')
+    assert yosys._load_stat(text)["design"]["num_cells"] == 3
+    with pytest.raises(ValueError):
+        yosys._load_stat('{"design": {"num_cells": 3,}}')
+
+
 def test_synth_fails_loudly_without_statistics(tmp_path, monkeypatch):
     """A Yosys that exits 0 without printing statistics (as the broken yowasp 0.70 build does) is an error."""
     monkeypatch.setattr(yosys, "yosys_command", lambda: ["true"])

@@ -37,7 +37,8 @@ class ArrayBuilder:
         self.routes: list[tuple[str, tuple, tuple]] = []
 
     # -- units -------------------------------------------------------------------------------------------
-    def _tile(self, kind: str, row: int, col: int) -> Address:
+    def _tile(self, kind: str, row: int, col: int, program, error: type) -> None:
+        """Configures the tile unit at (row, col) with *program*, which raises *error* when invalid."""
         if not (0 <= row < self.cfg.rows and 0 <= col < self.cfg.cols):
             raise BuildError(f"tile ({row}, {col}) is outside the {self.cfg.rows}x{self.cfg.cols} array")
         if tile_kind(row, col) != kind:
@@ -45,21 +46,16 @@ class ArrayBuilder:
         address = Address(Kind[kind.upper()], row, col)
         if address in self.words:
             raise BuildError(f"{kind.upper()} ({row}, {col}) is configured twice")
-        return address
+        try:
+            self.words[address] = program.encode(self.cfg)
+        except error as exc:
+            raise BuildError(f"{kind.upper()} ({row}, {col}): {exc}") from None
 
     def pcu(self, row: int, col: int, program: PcuProgram) -> None:
-        address = self._tile("pcu", row, col)
-        try:
-            self.words[address] = program.encode(self.cfg)
-        except PcuConfigError as exc:
-            raise BuildError(f"PCU ({row}, {col}): {exc}") from None
+        self._tile("pcu", row, col, program, PcuConfigError)
 
     def pmu(self, row: int, col: int, program: PmuProgram) -> None:
-        address = self._tile("pmu", row, col)
-        try:
-            self.words[address] = program.encode(self.cfg)
-        except PmuConfigError as exc:
-            raise BuildError(f"PMU ({row}, {col}): {exc}") from None
+        self._tile("pmu", row, col, program, PmuConfigError)
 
     def ag(self, row: int, program: AgProgram) -> None:
         if not 0 <= row < self.cfg.rows:

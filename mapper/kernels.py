@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from rtl.ag_layout import AgProgram
+from rtl.array_layout import pack_vectors, unpack_vectors
 from rtl.config import ArrayConfig
 from rtl.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Reduce, Stage, ctr, reg, sin, vin
 from rtl.pmu_layout import AddressStage, PmuProgram, Port
@@ -69,10 +70,6 @@ def _bits(values) -> np.ndarray:
 
 def _floats(words) -> np.ndarray:
     return np.asarray(words, U32).view(F32)
-
-
-def _pack(vectors: np.ndarray) -> list[int]:
-    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
 
 
 def _require(cfg: ArrayConfig, kernel: str, rows: int, cols: int, stages: int = 1, counters: int = 1) -> None:
@@ -172,7 +169,7 @@ def gemv(cfg: ArrayConfig, rng: np.random.Generator, m: int | None = None, k: in
     exact, bound = _layer_bound(w, x, bias, np.zeros(k))
     return Kernel(
         "gemv", cfg, f"fp32 GEMV y = W x + b, W {m}x{k} from DRAM", b.bitstream(),
-        sources={"vsend__0": _pack(_bits(xp).reshape(-1, L)), "ag_cmd__0": [0 | (m * kp) << 32],
+        sources={"vsend__0": pack_vectors(_bits(xp).reshape(-1, L)), "ag_cmd__0": [0 | (m * kp) << 32],
                  "ssend__1": [int(v) for v in _bits(bias)]},
         dram={0: {0: _dram_matrix(w, L)}}, sinks={"srecv__1": m}, ideal_cycles=m * kp // L,
         decode=lambda out: _floats(out["srecv__1"]), reference=exact, tolerance=bound)
@@ -212,8 +209,7 @@ def embedding_bag(cfg: ArrayConfig, rng: np.random.Generator, table_rows: int = 
         b.bitstream(), sources={"ssend__1": [int(i) for i in indices], "ssend__0": [int(n) for n in lengths]},
         dram={1: {base: _bits(table).ravel()}}, sinks={"vrecv__0": bags},
         ideal_cycles=int(lengths.sum()),
-        decode=lambda out: np.frombuffer(b"".join(int(v).to_bytes(4 * L, "little") for v in out["vrecv__0"]),
-                                         "<f4").reshape(-1, L),
+        decode=lambda out: unpack_vectors(out["vrecv__0"], L).view(F32),
         reference=exact, tolerance=bound)
 
 
@@ -243,7 +239,7 @@ def mlp(cfg: ArrayConfig, rng: np.random.Generator, k: int | None = None, hidden
     y, y_bound = _layer_bound(w2, np.maximum(h, 0), b2, h_bound)  # ReLU does not grow an error
     return Kernel(
         "mlp", cfg, f"two-layer MLP {k} -> {hidden} -> {m}, bias + ReLU, hidden vector through a PMU", b.bitstream(),
-        sources={"vsend__0": _pack(_bits(xp).reshape(-1, L)), "ag_cmd__0": [0 | (hidden * kp) << 32],
+        sources={"vsend__0": pack_vectors(_bits(xp).reshape(-1, L)), "ag_cmd__0": [0 | (hidden * kp) << 32],
                  "ag_cmd__2": [0 | (m * hp) << 32], "ssend__1": [int(v) for v in _bits(b1)],
                  "ssend__2": [int(v) for v in _bits(b2)]},
         dram={0: {0: _dram_matrix(w1, L)}, 2: {0: _dram_matrix(w2, L)}}, sinks={"srecv__2": m},

@@ -12,12 +12,9 @@ import dataclasses
 
 from amaranth import Shape
 
-from rtl.switch_layout import DIRECTIONS, OPPOSITE, SwitchConfigError, port_index, switch_layout
+from rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index, switch_layout
 
 __all__ = ["Route", "GridRouter"]
-
-STEP = {"north": (-1, 0), "east": (0, 1), "south": (1, 0), "west": (0, -1)}
-
 
 @dataclasses.dataclass(frozen=True)
 class Route:

@@ -23,6 +23,7 @@ An endpoint is ``(unit, row, col, port, index)``: unit ``pcu``, ``pmu``, ``ag`` 
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth import Shape
 
 from .ag_layout import ag_layout
@@ -30,10 +31,10 @@ from .bitstream import NETWORKS, Address, BitstreamError, Kind, Plan
 from .config import ArrayConfig
 from .pcu_layout import pcu_layout
 from .pmu_layout import pmu_layout
-from .switch_layout import DIRECTIONS, OPPOSITE, networks, switch_layout
+from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
 __all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint",
-           "connections"]
+           "connections", "pack_vectors", "unpack_vectors"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
 
@@ -111,9 +112,6 @@ def plan(cfg: ArrayConfig) -> Plan:
     return Plan(cfg, {a: unit_layout(cfg, a).size for a in configuration_units(cfg)})
 
 
-_STEP = {"north": (-1, 0), "east": (0, 1), "south": (1, 0), "west": (0, -1)}
-
-
 def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpoint]]:
     """Per network, the source endpoint that feeds each receiving endpoint, traced through the switch
     selects of *words* ({Address: configuration word}, as ``bitstream.decode`` gives them).
@@ -152,7 +150,7 @@ def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpo
                                          f"{'is a tied-off local port' if i < directional + n_in else 'does not exist'}")
                 return inputs[i - directional]
             direction, track = DIRECTIONS[i // tracks], i % tracks
-            dr, dc = _STEP[direction]
+            dr, dc = STEP[direction]
             nr, nc = r + dr, c + dc
             if not (0 <= nr < cfg.rows and 0 <= nc < cfg.cols):
                 raise BitstreamError(f"{where(r, c, output)} selects its {direction} input, beyond the array's edge")
@@ -167,7 +165,7 @@ def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpo
             driver(r, c, i)  # validates every select
         for (r, c, i), value in select.items():
             if value < directional:
-                dr, dc = _STEP[DIRECTIONS[value // tracks]]
+                dr, dc = STEP[DIRECTIONS[value // tracks]]
                 taken[(r + dr, c + dc, DIRECTIONS.index(OPPOSITE[DIRECTIONS[value // tracks]]) * tracks
                        + value % tracks)] = True
         sinks, reached = {}, set()
@@ -192,3 +190,15 @@ def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpo
                 raise BitstreamError(f"{where(*at)} is selected but its words reach no unit (a loop of selects)")
         result[network] = sinks
     return result
+
+
+def pack_vectors(vectors) -> list[int]:
+    """(n, lanes) words -> n vector-port payloads (lane 0 in the low bits): the format of every vector
+    stream the host or a test drives or reads."""
+    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
+
+
+def unpack_vectors(values, lanes: int) -> np.ndarray:
+    """n vector-port payloads -> (n, lanes) words."""
+    raw = b"".join(int(v).to_bytes(4 * lanes, "little") for v in values)
+    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(np.uint32)

@@ -22,10 +22,12 @@ from amaranth.lib import data
 
 from .config import WORD_BITS, ArrayConfig
 
-__all__ = ["DIRECTIONS", "OPPOSITE", "Network", "networks", "switch_layout", "SwitchConfigError", "port_index"]
+__all__ = ["DIRECTIONS", "OPPOSITE", "STEP", "Network", "networks", "switch_layout", "SwitchConfigError", "port_index"]
 
 DIRECTIONS = ("north", "east", "south", "west")
 OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+STEP = {"north": (-1, 0), "east": (0, 1), "south": (1, 0), "west": (0, -1)}
+"""(row, col) offset of the neighbour in each direction."""
 
 
 @dataclasses.dataclass(frozen=True)

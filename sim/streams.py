@@ -9,24 +9,14 @@ import time
 
 import numpy as np
 
+from rtl.array_layout import pack_vectors as pack
+from rtl.array_layout import unpack_vectors as unpack
+
 from .paths import BUILD
 from .runner import run_cocotb
 from .verilog import GeneratedVerilog
 
 __all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources"]
-
-U32 = np.uint32
-
-
-def pack(vectors: np.ndarray) -> list[int]:
-    """(n, lanes) words -> n port payloads (lane 0 in the low bits)."""
-    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
-
-
-def unpack(words: list[int], lanes: int) -> np.ndarray:
-    raw = b"".join(w.to_bytes(4 * lanes, "little") for w in words)
-    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
-
 
 def unit_sources(vins: list, sins: list, start_tokens: int) -> dict:
     """The input streams of a PCU or PMU as the stream bench takes them: vector inputs, scalar inputs,

@@ -88,11 +88,8 @@ def _rdagen(*args, timeout=600):
                           timeout=timeout, cwd=ROOT)
 
 
-def test_waves_writes_a_vcd():
-    run = _rdagen("waves", "--test", "fmul")
-    assert run.returncode == 0, run.stdout + run.stderr
-    path = run.stdout.strip().splitlines()[-1]
-    assert path.endswith(".vcd")
+def _read_vcd(path) -> tuple[set, set, int, int]:
+    """(scope names, signal names, value changes, last time) of a VCD, read by pyvcd's tokenizer."""
     scopes, signals, changes, last_time = set(), set(), 0, 0
     with open(path, "rb") as handle:
         for token in tokenize(handle):
@@ -104,6 +101,15 @@ def test_waves_writes_a_vcd():
                 last_time = token.time_change
             elif token.kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR):
                 changes += 1
+    return scopes, signals, changes, last_time
+
+
+def test_waves_writes_a_vcd():
+    run = _rdagen("waves", "--test", "fmul")
+    assert run.returncode == 0, run.stdout + run.stderr
+    path = run.stdout.strip().splitlines()[-1]
+    assert path.endswith(".vcd")
+    scopes, signals, changes, last_time = _read_vcd(path)
     assert {"a", "b", "out", "out_valid", "clk"} <= signals, sorted(signals)[:30]
     assert any(s.startswith("fu0") for s in scopes), scopes
     assert changes > 1000 and last_time > 400 * 10_000  # 400 operations at 10 ns (1 ps resolution)
@@ -130,15 +136,7 @@ def test_sim_runs_a_kernel_on_the_array_and_writes_its_vcd(tmp_path):
     run = _rdagen("sim", "--config", "tiny", "--kernel", "embedding_bag", "--seed", "3", "--vcd", str(vcd), timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "PASS" in run.stdout and "embedding_bag" in run.stdout and "utilization" in run.stdout
-    scopes, signals, changes = set(), set(), 0
-    with open(vcd, "rb") as handle:
-        for token in tokenize(handle):
-            if token.kind is TokenKind.SCOPE:
-                scopes.add(token.scope.ident)
-            elif token.kind is TokenKind.VAR:
-                signals.add(token.var.reference)
-            elif token.kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR):
-                changes += 1
+    scopes, signals, changes, _ = _read_vcd(vcd)
     assert "rdagen_array" in scopes and {"done", "run", "cycles"} <= signals, sorted(scopes)[:20]
     assert any(s.startswith("pcu_0_0") for s in scopes) and changes > 10_000
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from rtl.ag_layout import AgMode
 from rtl.ag_layout import decode as decode_ag
-from rtl.array_layout import configuration_units, connections, plan
+from rtl.array_layout import configuration_units, connections, pack_vectors, plan, unpack_vectors
 from rtl.bitstream import Kind, decode
 from rtl.config import ArrayConfig
 from rtl.pcu_layout import FoldMode, ScaOut, VecOut
@@ -42,7 +42,7 @@ from .ag import run_ag, run_ag_writes
 from .pcu import run_pcu
 from .pmu import run_pmu
 
-__all__ = ["ArrayModelError", "ArrayResult", "run_array", "pack_vectors", "unpack_vectors"]
+__all__ = ["ArrayModelError", "ArrayResult", "run_array"]
 
 U32 = np.uint32
 HOST_INPUTS = {"vsend": "vector", "ssend": "scalar", "csend": "control"}
@@ -60,16 +60,6 @@ class ArrayResult:
     errors: int  # the sum of the units' error counters (the ``errors`` host register)
     done_tokens: int  # control tokens that reach the rows' ``done`` ports (the ``done`` host register)
     rounds: int  # passes over the units until no stream grew
-
-
-def pack_vectors(vectors: np.ndarray) -> list[int]:
-    """(n, lanes) words -> n integers, lane 0 in the low bits."""
-    return [int.from_bytes(np.asarray(v, "<u4").tobytes(), "little") for v in vectors]
-
-
-def unpack_vectors(values, lanes: int) -> np.ndarray:
-    raw = b"".join(int(v).to_bytes(4 * lanes, "little") for v in values)
-    return np.frombuffer(raw, "<u4").reshape(-1, lanes).astype(U32)
 
 
 def _empty(cfg: ArrayConfig, network: str):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from sim.ag_regression import contiguous_case, gather_case, run_ag_cases, write_case
+from rdagen.rtl.config import ArrayConfig
+from rdagen.sim.ag_regression import contiguous_case, gather_case, run_ag_cases, write_case
 
 from .arith import write_result
 

@@ -11,12 +11,12 @@ import platform
 import time
 from pathlib import Path
 
-from rtl.config import ArrayConfig
-from sim.arith_regression import make_plan, run_plan
-from sim.runner import build
-from sim.verilog import generate
-from synth.yosys import synthesize
-from sim.paths import BUILD, ROOT
+from rdagen.rtl.config import ArrayConfig
+from rdagen.sim.arith_regression import make_plan, run_plan
+from rdagen.sim.runner import build
+from rdagen.sim.verilog import generate
+from rdagen.synth.yosys import synthesize
+from rdagen.sim.paths import BUILD, ROOT
 
 __all__ = ["run", "RESULTS", "simulation_speed", "write_result"]
 

@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 
-from mapper.kernels import KERNELS, build, gemv
-from rtl.config import ArrayConfig
-from sim.array_run import format_kernel_table, run_kernel
-from sim.direct import build_direct
-from sim.runner import build as build_model
-from sim.verilog import generate
+from rdagen.mapper.kernels import KERNELS, build, gemv
+from rdagen.rtl.config import ArrayConfig
+from rdagen.sim.array_run import format_kernel_table, run_kernel
+from rdagen.sim.direct import build_direct
+from rdagen.sim.runner import build as build_model
+from rdagen.sim.verilog import generate
 
 from .arith import write_result
 

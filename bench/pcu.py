@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.pcu import pcu_latency
-from sim.pcu_regression import format_kernel_table, kernel_rows, kernels, random_case, run_cases
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu import pcu_latency
+from rdagen.sim.pcu_regression import format_kernel_table, kernel_rows, kernels, random_case, run_cases
 
 from .arith import simulation_speed, write_result
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.pcu_layout import LANE, Counter, ctr, reg, vin
-from rtl.pmu_layout import AddressStage, PmuProgram, Port
-from sim.pmu_regression import PmuCase, random_pmu_case, run_pmu_cases
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu_layout import LANE, Counter, ctr, reg, vin
+from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.sim.pmu_regression import PmuCase, random_pmu_case, run_pmu_cases
 
 from .arith import simulation_speed, write_result
 

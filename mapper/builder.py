@@ -10,13 +10,13 @@ the control tokens the ``done`` host register counts).
 
 from __future__ import annotations
 
-from rtl.ag_layout import AgConfigError, AgProgram
-from rtl.array_layout import local_counts, plan, switch_ports, tile_kind
-from rtl.bitstream import NETWORKS, Address, Kind, encode
-from rtl.config import ArrayConfig
-from rtl.pcu_layout import PcuConfigError, PcuProgram
-from rtl.pmu_layout import PmuConfigError, PmuProgram
-from rtl.switch_layout import SwitchConfigError, networks
+from rdagen.rtl.ag_layout import AgConfigError, AgProgram
+from rdagen.rtl.array_layout import local_counts, plan, switch_ports, tile_kind
+from rdagen.rtl.bitstream import NETWORKS, Address, Kind, encode
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu_layout import PcuConfigError, PcuProgram
+from rdagen.rtl.pmu_layout import PmuConfigError, PmuProgram
+from rdagen.rtl.switch_layout import SwitchConfigError, networks
 
 from .route import GridRouter, Route
 

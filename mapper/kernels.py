@@ -24,11 +24,11 @@ from typing import Callable
 
 import numpy as np
 
-from rtl.ag_layout import AgProgram
-from rtl.array_layout import pack_vectors, unpack_vectors
-from rtl.config import ArrayConfig
-from rtl.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Reduce, Stage, ctr, reg, sin, vin
-from rtl.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.rtl.ag_layout import AgProgram
+from rdagen.rtl.array_layout import pack_vectors, unpack_vectors
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Reduce, Stage, ctr, reg, sin, vin
+from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
 
 from .builder import ArrayBuilder, BuildError
 

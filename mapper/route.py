@@ -12,7 +12,7 @@ import dataclasses
 
 from amaranth import Shape
 
-from rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index, switch_layout
+from rdagen.rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index, switch_layout
 
 __all__ = ["Route", "GridRouter"]
 

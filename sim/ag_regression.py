@@ -10,9 +10,9 @@ import dataclasses
 
 import numpy as np
 
-from rtl.ag_layout import AgProgram, beat_bytes, max_burst_beats
-from rtl.config import ArrayConfig
-from verif.golden.ag import AgResult, run_ag, run_ag_writes
+from rdagen.rtl.ag_layout import AgProgram, beat_bytes, max_burst_beats
+from rdagen.rtl.config import ArrayConfig
+from rdagen.verif.golden.ag import AgResult, run_ag, run_ag_writes
 
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .verilog import generate
@@ -105,7 +105,7 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
             "expect": len(golden.vectors),
             "budget": int(slow * cycle_budget(transfers, case.gap, case.stall, 64)),
         })
-    records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator, bench="verif.tb.ag_tb")
+    records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator, bench="rdagen.verif.tb.ag_tb")
     results = []
     for case, golden, (errors, expect, performed), got in zip(cases, goldens, checks, records):
         problems = [f"did not finish in {got['cycles']} cycles"] if got["timed_out"] else []

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.ops import OPS, OP_BY_NAME
-from verif.golden.arith import evaluate
-from verif.stimulus import operands
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import OPS, OP_BY_NAME
+from rdagen.verif.golden.arith import evaluate
+from rdagen.verif.stimulus import operands
 
 from .paths import BUILD
 from .runner import build, run_cocotb
@@ -187,7 +187,7 @@ def run_plan(plan: Plan, cfg: ArrayConfig, *, simulator: str = "verilator", tag:
     plan.save(stimulus)
     started = time.perf_counter()
     try:
-        run_cocotb(gen, "verif.tb.arith_tb", simulator=simulator, test_dir=test_dir, waves=waves,
+        run_cocotb(gen, "rdagen.verif.tb.arith_tb", simulator=simulator, test_dir=test_dir, waves=waves,
                    env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
     except Exception:
         if not results_path.exists():

@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 
-from mapper.kernels import Kernel
-from rtl.array_layout import configuration_units, connections, plan, unit_layout
-from rtl.bitstream import decode
-from rtl.config import ArrayConfig
-from verif.golden.array import run_array as golden_array
+from rdagen.mapper.kernels import Kernel
+from rdagen.rtl.array_layout import configuration_units, connections, plan, unit_layout
+from rdagen.rtl.bitstream import decode
+from rdagen.rtl.config import ArrayConfig
+from rdagen.verif.golden.array import run_array as golden_array
 
 from .streams import compare, cycle_budget, run_stream_cases
 from .verilog import generate
@@ -52,7 +52,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
                  for row, regions in (dram or {}).items()},
         "drain": 64, "budget": cycle_budget(4 * sum(sinks.values()) + 64 + work, gap, stall, 256),
     }
-    (record,) = run_stream_cases(gen, [job], tag=tag, bench="verif.tb.array_tb", waves=waves)
+    (record,) = run_stream_cases(gen, [job], tag=tag, bench="rdagen.verif.tb.array_tb", waves=waves)
     return record
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from rtl.config import PRESETS, ArrayConfig, load
+from rdagen.rtl.config import PRESETS, ArrayConfig, load
 
 __all__ = ["main"]
 
@@ -82,7 +82,7 @@ def cmd_sim(args) -> int:
 def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     """The DLRM kernels on the whole array RTL: a table of cycles, ideal cycles, utilization and error;
     every output bit-exact against the golden array model; a VCD per kernel."""
-    from mapper.kernels import KernelError, build
+    from rdagen.mapper.kernels import KernelError, build
 
     from .array_run import format_kernel_table, run_kernel
     from .verilog import generate
@@ -195,7 +195,7 @@ def _sim_pcu_kernels(cfg, seed: int, simulator: str) -> bool:
 
 # -- synth ----------------------------------------------------------------------------------------------
 def cmd_synth(args) -> int:
-    from synth.yosys import synthesize
+    from rdagen.synth.yosys import synthesize
 
     from .paths import BUILD
     from .tops import TOPS, top
@@ -260,7 +260,7 @@ def cmd_waves(args) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from bench import ag, arith, array, pcu, pmu
+    from rdagen.bench import ag, arith, array, pcu, pmu
 
     cfg = _config(args.config)
     benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
@@ -278,7 +278,7 @@ def cmd_bench(args) -> int:
 
 # -- ops ------------------------------------------------------------------------------------------------
 def cmd_ops(args) -> int:
-    from rtl.ops import table_markdown
+    from rdagen.rtl.ops import table_markdown
 
     print(table_markdown())
     return 0
@@ -349,7 +349,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from synth.yosys import SynthFailed
+    from rdagen.synth.yosys import SynthFailed
 
     from .runner import SimulationFailed
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl.array_layout import configuration_units
-from rtl.config import ArrayConfig
+from rdagen.rtl.array_layout import configuration_units
+from rdagen.rtl.config import ArrayConfig
 
 from .array_run import config_writes
 from .paths import BUILD

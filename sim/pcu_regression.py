@@ -11,13 +11,13 @@ import dataclasses
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.pcu import pcu_latency
-from rtl.ops import OPS
-from rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu import pcu_latency
+from rdagen.rtl.ops import OPS
+from rdagen.rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
                             reg, sin, vin)
-from verif.golden.pcu import PcuStreams, run_pcu
-from verif.stimulus import FP_CORNERS
+from rdagen.verif.golden.pcu import PcuStreams, run_pcu
+from rdagen.verif.stimulus import FP_CORNERS
 
 from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
 from .verilog import generate

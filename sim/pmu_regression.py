@@ -12,10 +12,10 @@ import dataclasses
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.pcu_layout import CONST, LANE, Counter, Operand, ctr, reg, sin, vin
-from rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
-from verif.golden.pmu import PmuResult, run_pmu
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu_layout import CONST, LANE, Counter, Operand, ctr, reg, sin, vin
+from rdagen.rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
+from rdagen.verif.golden.pmu import PmuResult, run_pmu
 
 from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
 from .verilog import generate

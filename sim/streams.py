@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from rtl.array_layout import pack_vectors as pack
-from rtl.array_layout import unpack_vectors as unpack
+from rdagen.rtl.array_layout import pack_vectors as pack
+from rdagen.rtl.array_layout import unpack_vectors as unpack
 
 from .paths import BUILD
 from .runner import run_cocotb
@@ -48,7 +48,7 @@ def cycle_budget(transfers: int, gap: float, stall: float, latency: int) -> int:
 
 
 def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simulator: str = "verilator",
-                     bench: str = "verif.tb.stream_tb", waves: bool = False) -> list[dict]:
+                     bench: str = "rdagen.verif.tb.stream_tb", waves: bool = False) -> list[dict]:
     """Run *jobs* (the case format of the cocotb module *bench*, by default verif/tb/stream_tb.py) on
     *gen*; returns the bench's records (with *waves*, the run's VCD is ``test_dir/dump.vcd``, whose
     path is added to every record as ``vcd``)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mapper.route import GridRouter, Route
-from rtl.config import ArrayConfig
-from rtl.switch_layout import SwitchConfigError, networks
+from rdagen.mapper.route import GridRouter, Route
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.switch_layout import SwitchConfigError, networks
 
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .tops import SWITCH_LOCAL

@@ -12,15 +12,15 @@ from amaranth import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.arith import FunctionalUnit, UNIT_CLASSES
-from rtl.pcu import PCU
-from rtl.pmu import PMU
-from rtl.ag import AG
-from rtl.array import Array, unit_modules
-from rtl.switch import Switch, SwitchGrid
-from rtl.switch_layout import networks
-from rtl.config import ArrayConfig
-from rtl.ops import OP_BITS
+from rdagen.rtl.arith import FunctionalUnit, UNIT_CLASSES
+from rdagen.rtl.pcu import PCU
+from rdagen.rtl.pmu import PMU
+from rdagen.rtl.ag import AG
+from rdagen.rtl.array import Array, unit_modules
+from rdagen.rtl.switch import Switch, SwitchGrid
+from rdagen.rtl.switch_layout import networks
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import OP_BITS
 
 __all__ = ["ArithHarness", "Top", "TOPS", "top"]
 

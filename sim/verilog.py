@@ -15,7 +15,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from rtl.config import ArrayConfig
+from rdagen.rtl.config import ArrayConfig
 
 from .paths import BUILD
 from .tops import top

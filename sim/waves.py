@@ -12,8 +12,8 @@ import re
 import shutil
 from pathlib import Path
 
-from rtl.config import ArrayConfig
-from rtl.ops import OP_BY_NAME
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import OP_BY_NAME
 
 from .arith_regression import Regression, make_plan, run_plan
 from .paths import BUILD

@@ -10,9 +10,9 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rtl.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, decode
-from rtl.config import preset
-from sim.ag_regression import AgCase, contiguous_case, gather_case, run_ag_cases, write_case
+from rdagen.rtl.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, decode
+from rdagen.rtl.config import preset
+from rdagen.sim.ag_regression import AgCase, contiguous_case, gather_case, run_ag_cases, write_case
 
 from .conftest import seeded_rng
 

@@ -6,11 +6,11 @@ The seed of each test is printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rtl.config import preset
-from rtl.ops import OPS
-from sim.arith_regression import FP_RANDOM, INT_RANDOM, explicit_plan, format_table, make_plan, run_plan
-from sim.runner import icarus_available
-from verif.stimulus import FP_CORNERS, INT_CORNERS
+from rdagen.rtl.config import preset
+from rdagen.rtl.ops import OPS
+from rdagen.sim.arith_regression import FP_RANDOM, INT_RANDOM, explicit_plan, format_table, make_plan, run_plan
+from rdagen.sim.runner import icarus_available
+from rdagen.verif.stimulus import FP_CORNERS, INT_CORNERS
 
 from .conftest import test_seed
 

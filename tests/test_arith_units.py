@@ -8,11 +8,11 @@ test_arith_regression.py.
 import numpy as np
 import pytest
 
-from rtl.arith import UNIT_CLASSES, FunctionalUnit
-from rtl.ops import FU_LATENCY, OP_BY_NAME, OPS
-from sim.amaranth_sim import run_unit
-from verif.golden.arith import evaluate, evaluate_op, sr_random_bits
-from verif.stimulus import operands
+from rdagen.rtl.arith import UNIT_CLASSES, FunctionalUnit
+from rdagen.rtl.ops import FU_LATENCY, OP_BY_NAME, OPS
+from rdagen.sim.amaranth_sim import run_unit
+from rdagen.verif.golden.arith import evaluate, evaluate_op, sr_random_bits
+from rdagen.verif.stimulus import operands
 
 from .conftest import seeded_rng
 

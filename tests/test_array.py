@@ -11,19 +11,19 @@ import dataclasses
 import numpy as np
 import pytest
 
-from mapper import kernels
-from mapper.builder import ArrayBuilder, BuildError
-from mapper.kernels import KERNELS, KernelError, build
-from rtl.ag_layout import AgProgram
-from rtl.array_layout import local_counts, plan
-from rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
-from rtl.config import preset
-from rtl.pcu_layout import Operand, PcuProgram, Stage, pcu_layout, vin
-from rtl.switch_layout import networks
-from sim.array_run import config_writes, run_array, run_kernel
-from sim.streams import pack, unpack
-from verif.golden.array import ArrayModelError
-from verif.golden.array import run_array as golden_array
+from rdagen.mapper import kernels
+from rdagen.mapper.builder import ArrayBuilder, BuildError
+from rdagen.mapper.kernels import KERNELS, KernelError, build
+from rdagen.rtl.ag_layout import AgProgram
+from rdagen.rtl.array_layout import local_counts, plan
+from rdagen.rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
+from rdagen.rtl.config import preset
+from rdagen.rtl.pcu_layout import Operand, PcuProgram, Stage, pcu_layout, vin
+from rdagen.rtl.switch_layout import networks
+from rdagen.sim.array_run import config_writes, run_array, run_kernel
+from rdagen.sim.streams import pack, unpack
+from rdagen.verif.golden.array import ArrayModelError
+from rdagen.verif.golden.array import run_array as golden_array
 
 from .conftest import seeded_rng, test_seed
 

@@ -6,9 +6,9 @@ import zlib
 
 import pytest
 
-from rtl.array_layout import plan as array_plan
-from rtl.bitstream import MAGIC, Address, BitstreamError, Kind, Plan, decode, encode
-from rtl.config import preset
+from rdagen.rtl.array_layout import plan as array_plan
+from rdagen.rtl.bitstream import MAGIC, Address, BitstreamError, Kind, Plan, decode, encode
+from rdagen.rtl.config import preset
 
 from .conftest import seeded_rng
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from rtl.config import PRESETS, ArrayConfig, load, preset
-from rtl.config import _FIELDS as FIELDS
+from rdagen.rtl.config import PRESETS, ArrayConfig, load, preset
+from rdagen.rtl.config import _FIELDS as FIELDS
 
 SMALL = PRESETS["small"]
 
@@ -74,7 +74,7 @@ def test_json_errors_name_the_problem():
 
 
 def _rdagen(*args):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "rdagen.sim.cli", *args], capture_output=True, text=True)
 
 
 def test_cli_config_show_and_check(tmp_path):

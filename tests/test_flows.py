@@ -7,13 +7,13 @@ import sys
 import pytest
 from vcd.reader import TokenKind, tokenize
 
-from rtl.config import preset
-from sim.lint import WAIVERS, lint
-from sim.paths import ROOT
-from sim.tops import TOPS
-from sim.verilog import generate
-from synth import yosys
-from synth.yosys import SynthFailed, synthesize
+from rdagen.rtl.config import preset
+from rdagen.sim.lint import WAIVERS, lint
+from rdagen.sim.paths import ROOT
+from rdagen.sim.tops import TOPS
+from rdagen.sim.verilog import generate
+from rdagen.synth import yosys
+from rdagen.synth.yosys import SynthFailed, synthesize
 
 
 
@@ -84,7 +84,7 @@ def test_synth_fails_loudly_without_statistics(tmp_path, monkeypatch):
 
 
 def _rdagen(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rdagen.sim.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 
 

@@ -4,7 +4,7 @@ float32 (where DAZ/FTZ cannot matter), Python integers and hand-computed values.
 import numpy as np
 import pytest
 
-from verif.golden.arith import evaluate_op, f32_bits
+from rdagen.verif.golden.arith import evaluate_op, f32_bits
 
 from .conftest import seeded_rng
 

@@ -7,11 +7,11 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rtl.config import preset
-from rtl.pcu import pcu_latency
-from rtl.pcu_layout import (Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage, decode, reg,
+from rdagen.rtl.config import preset
+from rdagen.rtl.pcu import pcu_latency
+from rdagen.rtl.pcu_layout import (Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage, decode, reg,
                             sin, vin)
-from sim.pcu_regression import Case, kernels, random_case, run_cases
+from rdagen.sim.pcu_regression import Case, kernels, random_case, run_cases
 
 from .conftest import seeded_rng, test_seed
 

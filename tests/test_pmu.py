@@ -8,10 +8,10 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rtl.config import preset
-from rtl.pcu_layout import LANE, Counter, ctr, sin, vin
-from rtl.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
-from sim.pmu_regression import PmuCase, directed_pmu_cases, random_pmu_case, run_pmu_cases, run_pmu_raw
+from rdagen.rtl.config import preset
+from rdagen.rtl.pcu_layout import LANE, Counter, ctr, sin, vin
+from rdagen.rtl.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
+from rdagen.sim.pmu_regression import PmuCase, directed_pmu_cases, random_pmu_case, run_pmu_cases, run_pmu_raw
 
 from .conftest import seeded_rng, test_seed
 

@@ -7,11 +7,11 @@ Seeds are printed; rerun with ``pytest --seed N``.
 
 import pytest
 
-from rtl.config import preset
-from rtl.switch import Switch
-from rtl.switch_layout import SwitchConfigError, port_index
-from mapper.route import GridRouter, Route
-from sim.switch_regression import random_routes, run_grid_traffic
+from rdagen.rtl.config import preset
+from rdagen.rtl.switch import Switch
+from rdagen.rtl.switch_layout import SwitchConfigError, port_index
+from rdagen.mapper.route import GridRouter, Route
+from rdagen.sim.switch_regression import random_routes, run_grid_traffic
 
 from .conftest import seeded_rng, test_seed
 

@@ -7,8 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from rtl.ag_layout import AgMode, decode
-from rtl.config import ArrayConfig
+from rdagen.rtl.ag_layout import AgMode, decode
+from rdagen.rtl.config import ArrayConfig
 
 __all__ = ["AgResult", "requests", "run_ag", "run_ag_writes"]
 

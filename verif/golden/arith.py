@@ -19,7 +19,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from rtl.ops import CANONICAL_NAN, OPS, OP_BY_NAME, lfsr_seed, lfsr_step
+from rdagen.rtl.ops import CANONICAL_NAN, OPS, OP_BY_NAME, lfsr_seed, lfsr_step
 
 __all__ = ["evaluate", "evaluate_op", "sr_random_bits", "daz", "is_nan", "f32_bits", "bits_f32"]
 

@@ -28,15 +28,15 @@ import dataclasses
 
 import numpy as np
 
-from rtl.ag_layout import AgMode
-from rtl.ag_layout import decode as decode_ag
-from rtl.array_layout import configuration_units, connections, pack_vectors, plan, unpack_vectors
-from rtl.bitstream import Kind, decode
-from rtl.config import ArrayConfig
-from rtl.pcu_layout import FoldMode, ScaOut, VecOut
-from rtl.pcu_layout import decode as decode_pcu
-from rtl.pmu_layout import PmuMode
-from rtl.pmu_layout import decode as decode_pmu
+from rdagen.rtl.ag_layout import AgMode
+from rdagen.rtl.ag_layout import decode as decode_ag
+from rdagen.rtl.array_layout import configuration_units, connections, pack_vectors, plan, unpack_vectors
+from rdagen.rtl.bitstream import Kind, decode
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut
+from rdagen.rtl.pcu_layout import decode as decode_pcu
+from rdagen.rtl.pmu_layout import PmuMode
+from rdagen.rtl.pmu_layout import decode as decode_pmu
 
 from .ag import run_ag, run_ag_writes
 from .pcu import run_pcu

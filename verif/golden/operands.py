@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.pcu_layout import Src
+from rdagen.rtl.pcu_layout import Src
 
 __all__ = ["fetch_operand"]
 

@@ -9,9 +9,9 @@ import dataclasses
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.ops import OPS, lfsr_seed, lfsr_step
-from rtl.pcu_layout import FoldMode, ScaOut, VecOut, decode
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import OPS, lfsr_seed, lfsr_step
+from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain

@@ -14,9 +14,9 @@ import dataclasses
 
 import numpy as np
 
-from rtl.config import ArrayConfig
-from rtl.ops import OPS
-from rtl.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import OPS
+from rdagen.rtl.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain

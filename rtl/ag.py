@@ -7,6 +7,9 @@ Datapath::
     waiting contiguous requests, cuts at 256 beats and 4 KB) -> AR
     R -> beat FIFO -> realigner (request info FIFO: word offset, length) -> vector FIFO -> rdata
 
+DRAM errors: an R beat answered SLVERR or DECERR enters the realigner as zeros (its data is never passed
+on) and adds one to ``errors``; so does every B response of SLVERR or DECERR. EXOKAY counts as OKAY.
+
 Throughput: one beat per cycle on R when the DRAM delivers it; one request per cycle into the burst
 former; a request that starts off a beat boundary costs the realigner one extra cycle. Up to
 ``MAX_OUTSTANDING`` bursts in flight. The AXI ID is always 0, so bursts return in order.
@@ -16,7 +19,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, beat_bytes, max_burst_beats
+from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, axi_size, beat_bytes, max_burst_beats
 from .config import ArrayConfig
 from .pipeline import input_fifo, select
 
@@ -24,7 +27,7 @@ __all__ = ["AG", "axi4_signature", "ADDRESS_BITS", "ID_BITS"]
 
 ADDRESS_BITS = 34  # 2^32 words of 4 bytes
 ID_BITS = 4
-OFFSET_BITS = 6  # word offset within a beat (lanes <= 64)
+OFFSET_BITS = 5  # word offset within a beat (lanes <= 32: the 1024-bit AXI4 maximum)
 INFO = data.StructLayout({"offset": OFFSET_BITS, "length": 32, "beats": 33, "ok": 1})
 """A request as the realigners see it: word offset in its first beat, words, beats, performed."""
 FETCH = data.StructLayout({"beat": 32, "beats": 33, "aligned_start": 1, "aligned_end": 1})
@@ -45,10 +48,11 @@ def axi4_signature(data_bits: int) -> wiring.Signature:
 
 
 class AG(wiring.Component):
-    """An AG of ArrayConfig *cfg*: a ``32 * lanes``-bit AXI4 read manager ``m_axi``.
+    """An AG of ArrayConfig *cfg*: a ``32 * lanes``-bit AXI4 manager ``m_axi`` that reads and writes.
 
     Ports: ``configuration`` (static, ``ag_layout(cfg)``), ``cmd`` (read commands), ``idx`` (row
-    indices), ``rdata`` (vectors), ``m_axi``, and ``errors`` (refused requests, wrapping).
+    indices), ``rdata`` (vectors), ``wcmd`` and ``wdata`` (write commands and their vectors), ``m_axi``,
+    and ``errors`` (refused requests plus DRAM error responses, wrapping).
     """
 
     def __init__(self, cfg: ArrayConfig):
@@ -150,11 +154,14 @@ class AG(wiring.Component):
         m.d.comb += [cmd.r_en.eq(take & ~gather), idx.r_en.eq(take & gather)]
         self._bursts(m, "read", fetch, axi.arvalid, axi.arready, axi.araddr, axi.arlen,
                      axi.rvalid & axi.rready & axi.rlast)
-        m.d.comb += [axi.arid.eq(0), axi.arburst.eq(1), axi.arsize.eq((beat_bytes(cfg) - 1).bit_length())]
+        m.d.comb += [axi.arid.eq(0), axi.arburst.eq(1), axi.arsize.eq(axi_size(cfg))]
 
         # -- realigner ---------------------------------------------------------------------------------------
         beat_fifo = m.submodules.beat_fifo = fifo.SyncFIFOBuffered(width=32 * L, depth=8)
-        m.d.comb += [beat_fifo.w_data.eq(axi.rdata), beat_fifo.w_en.eq(axi.rvalid), axi.rready.eq(beat_fifo.w_rdy)]
+        # SLVERR (2) and DECERR (3) have bit 1 set: such a beat's data is not data.
+        r_failed = axi.rvalid & axi.rready & axi.rresp[1]
+        m.d.comb += [beat_fifo.w_data.eq(Mux(axi.rresp[1], 0, axi.rdata)), beat_fifo.w_en.eq(axi.rvalid),
+                     axi.rready.eq(beat_fifo.w_rdy)]
         out = m.submodules.out_fifo = fifo.SyncFIFOBuffered(width=32 * L, depth=4)
         m.d.comb += [self.rdata.valid.eq(out.r_rdy), self.rdata.payload.eq(out.r_data), out.r_en.eq(self.rdata.ready)]
 
@@ -208,7 +215,7 @@ class AG(wiring.Component):
         m.d.comb += wcmd.r_en.eq(wtake)
         w_issue, w_burst = self._bursts(m, "write", wfetch, axi.awvalid, axi.awready, axi.awaddr, axi.awlen,
                                         axi.bvalid & axi.bready)
-        m.d.comb += [axi.awid.eq(0), axi.awburst.eq(1), axi.awsize.eq((beat_bytes(cfg) - 1).bit_length()),
+        m.d.comb += [axi.awid.eq(0), axi.awburst.eq(1), axi.awsize.eq(axi_size(cfg)),
                      axi.bready.eq(1)]
         lengths = m.submodules.wlen_fifo = fifo.SyncFIFOBuffered(width=9, depth=MAX_OUTSTANDING)
         m.d.comb += [lengths.w_en.eq(w_issue), lengths.w_data.eq(w_burst)]
@@ -218,7 +225,7 @@ class AG(wiring.Component):
         vectors = (wreq.length + L - 1) >> lb
         k = Signal(33)  # beats (or, for a refused request, vectors) done in this request
         pos = Signal(signed(35))  # request word index of the beat's word 0: k * L - offset
-        position = Mux(k == 0, -woffset.as_signed(), pos)
+        position = Mux(k == 0, -woffset, pos)  # unary minus widens: offsets up to lanes - 1 stay positive
         need_vector = k < vectors
         cur = Mux(need_vector, wvec.r_data, 0)
         prev_vec = Signal(32 * L)
@@ -250,5 +257,6 @@ class AG(wiring.Component):
             m.d.comb += wbeats.r_en.eq(1)
             m.d.sync += sent.eq(Mux(last_beat, 0, sent + 1))
             m.d.comb += lengths.r_en.eq(last_beat)
-        m.d.sync += self.errors.eq(self.errors + refused + wrefused)
+        b_failed = axi.bvalid & axi.bready & axi.bresp[1]
+        m.d.sync += self.errors.eq(self.errors + refused + wrefused + r_failed + b_failed)
         return m

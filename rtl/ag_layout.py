@@ -24,6 +24,11 @@ lanes) vectors from ``wdata`` and writes their first ``length`` words to words b
 past the address space takes its vectors, writes nothing and adds one to ``errors``. Reads and writes
 are not ordered against each other.
 
+DRAM errors: a read beat that the DRAM answers with SLVERR or DECERR gives zeros for every word it
+carries (its data is never passed on as good data) and adds one to ``errors``; every write response
+of SLVERR or DECERR adds one to ``errors``. Both are counted per AXI response (per beat on R, per
+burst on B), so with coalescing the count depends on how the bursts were formed.
+
 Bursts (the coalescing unit): the beats of a request are read with AXI4 INCR bursts of at most 256
 beats that never cross a 4 KB boundary, with up to ``MAX_OUTSTANDING`` bursts in flight in each direction. A request
 that begins on a beat boundary right after one that ended on a beat boundary and is waiting when the
@@ -41,7 +46,7 @@ from amaranth.lib import data, enum
 from .config import ArrayConfig
 
 __all__ = ["AgMode", "ag_layout", "COMMAND", "AgProgram", "AgConfigError", "decode", "MAX_OUTSTANDING",
-           "ROW_WORDS_BITS", "beat_bytes", "max_burst_beats"]
+           "ROW_WORDS_BITS", "axi_size", "beat_bytes", "max_burst_beats"]
 
 MAX_OUTSTANDING = 16
 """AXI read bursts in flight at most."""
@@ -63,6 +68,14 @@ def ag_layout(cfg: ArrayConfig) -> data.StructLayout:
 
 def beat_bytes(cfg: ArrayConfig) -> int:
     return 4 * cfg.lanes
+
+
+def axi_size(cfg: ArrayConfig) -> int:
+    """AxSIZE of every burst: log2 of the beat's bytes (one vector per beat). ArrayConfig caps ``lanes``
+    at 32, so the data bus is at most AXI4's 1024 bits and AxSIZE at most 7 (the 3-bit field's 0b111)."""
+    size = (beat_bytes(cfg) - 1).bit_length()
+    assert 2**size == beat_bytes(cfg) <= 128, cfg
+    return size
 
 
 def max_burst_beats(cfg: ArrayConfig) -> int:

@@ -19,7 +19,9 @@ __all__ = ["ArrayConfig", "PRESETS", "preset", "load"]
 
 # field -> (minimum, maximum, must be a power of two, what it means)
 _FIELDS: dict[str, tuple[int, int, bool, str]] = {
-    "lanes": (1, 64, True, "SIMD lanes per PCU (= banks per PMU); the reduction tree has log2(lanes) levels"),
+    "lanes": (1, 32, True, "SIMD lanes per PCU (= banks per PMU); the reduction tree has log2(lanes) levels; "
+                           "at most 32 because the AG's AXI4 data bus is one vector (32 x lanes bits) and AXI4 "
+                           "allows at most 1024"),
     "stages": (1, 16, False, "pipeline stages of functional units per PCU"),
     "registers": (2, 64, False, "pipeline registers per lane between PCU stages"),
     "counters": (1, 8, False, "counters in each PCU/PMU counter chain"),

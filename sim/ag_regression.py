@@ -39,6 +39,7 @@ class AgCase:
     w_pause: float = 0.0
     b_pause: float = 0.0
     seed: int = 0
+    failed_beats: frozenset = frozenset()  # beat addresses the DRAM answers with SLVERR/DECERR (reads and writes)
 
 
 @dataclasses.dataclass
@@ -50,7 +51,7 @@ class AgCaseResult:
     first_out: int | None
     last_out: int | None
     golden: AgResult
-    errors: int  # refused reads and writes (golden)
+    errors: int  # refused reads and writes (golden) plus the DRAM's error responses to the recorded bursts
     bursts: list
     write_bursts: list
     most_in_flight: int
@@ -85,9 +86,9 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
         bits = case.program.encode(cfg)
         for base, words in case.memory.items():
             dram.update(zip(range(base, base + len(words)), (int(w) for w in words)))
-        golden = run_ag(cfg, bits, dram, case.commands, case.indices)
+        golden = run_ag(cfg, bits, dram, case.commands, case.indices, case.failed_beats)
         vectors = np.zeros((0, L), U32) if case.write_vectors is None else np.asarray(case.write_vectors, U32)
-        refused = run_ag_writes(cfg, dram, case.write_commands, vectors)
+        refused = run_ag_writes(cfg, dram, case.write_commands, vectors, case.failed_beats)
         performed = [(int(b), int(n)) for b, n in case.write_commands if int(b) + int(n) <= 2**32 and n]
         readback = [(max(0, b - L), n + 2 * L) for b, n in performed]  # one vector either side: no overrun
         expect = [np.array([dram.get(w, 0) for w in range(b, b + n)], U32) for b, n in readback]
@@ -100,7 +101,7 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
             "memory": [(int(base), np.asarray(words, "<u4").tobytes().hex()) for base, words in case.memory.items()],
             "commands": [(int(b), int(n)) for b, n in case.commands], "indices": [int(i) for i in case.indices],
             "write_commands": [(int(b), int(n)) for b, n in case.write_commands], "write_vectors": pack(vectors),
-            "readback": readback, "gap": case.gap, "stall": case.stall,
+            "readback": readback, "gap": case.gap, "stall": case.stall, "failed_beats": sorted(case.failed_beats),
             **{f"{ch}_pause": getattr(case, f"{ch}_pause") for ch in ("ar", "r", "aw", "w", "b")},
             "expect": len(golden.vectors),
             "budget": int(slow * cycle_budget(transfers, case.gap, case.stall, 64)),
@@ -110,8 +111,15 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
     for case, golden, (errors, expect, performed), got in zip(cases, goldens, checks, records):
         problems = [f"did not finish in {got['cycles']} cycles"] if got["timed_out"] else []
         problems += compare("rdata", unpack(got["vectors"], L), golden.vectors)
+        # The DRAM answers one error per failed beat read (R) and one per write burst touching a failed
+        # beat (B); how many depends on the bursts the RTL formed, which are recorded.
+        failed = case.failed_beats
+        errors += sum(beat in failed for address, beats in got["bursts"]
+                      for beat in range(address // beat_bytes(cfg), address // beat_bytes(cfg) + beats))
+        errors += sum(any(beat in failed for beat in range(address // beat_bytes(cfg), address // beat_bytes(cfg) + beats))
+                      for address, beats in got["write_bursts"])
         if got["errors"] != errors:
-            problems.append(f"errors: {got['errors']}, golden {errors}")
+            problems.append(f"errors: {got['errors']}, expected {errors}")
         for (base, count), want, blob in zip((r for r in jobs[len(results)]["readback"]), expect, got["readback"]):
             have = np.frombuffer(bytes.fromhex(blob), "<u4")
             bad = np.flatnonzero(have != want)

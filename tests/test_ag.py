@@ -1,18 +1,22 @@
 """AG/CU: the configuration encoder; contiguous read streams of many lengths and alignments,
 embedding-row gathers (d = 16, 64, 128) and contiguous writes against the golden AG model, with
 cocotbext-axi's AxiRam as the DRAM and random pauses on every AXI channel; the AXI rules (256 beats,
-4 KB, nothing touched outside the performed requests); coalescing; bursts in flight. On two
-configurations.
+4 KB, nothing touched outside the performed requests); coalescing; bursts in flight; DRAM error
+responses (SLVERR/DECERR with poisoned data) on reads and writes. On two configurations, and on the
+widest one ArrayConfig allows (32 lanes: a 1024-bit AXI4 data bus, AxSIZE 7).
 
 Seeds are printed; rerun with ``pytest --seed N``.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from rdagen.rtl.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, decode
-from rdagen.rtl.config import preset
+from rdagen.rtl.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, axi_size, beat_bytes, decode
+from rdagen.rtl.config import ArrayConfig, preset
 from rdagen.sim.ag_regression import AgCase, contiguous_case, gather_case, run_ag_cases, write_case
+from rdagen.verif.tb.ag_tb import POISON
 
 from .conftest import seeded_rng
 
@@ -136,3 +140,68 @@ def test_contiguous_writes(config, request):
     assert results[-2].errors == 1
     assert results[-1].golden.vectors.size and results[-1].ok
     assert any(a % 4096 == 0 and n > 1 for r in results for a, n in r.write_bursts)  # cut at 4 KB
+
+
+WIDEST = dataclasses.replace(SMALL, name="wide", lanes=32)
+"""The widest AG ArrayConfig allows: 32 lanes, a 1024-bit data bus (AXI4's maximum)."""
+
+
+def test_every_allowed_width_is_a_legal_axi4_bus():
+    """AXI4 data buses are 8 .. 1024 bits and AxSIZE (3 bits) is log2 of the beat's bytes: every lanes
+    value ArrayConfig accepts gives a legal bus, and the next power of two is refused, naming AXI4."""
+    for lanes in (1, 2, 4, 8, 16, 32):
+        cfg = dataclasses.replace(SMALL, lanes=lanes)
+        assert 8 <= 8 * beat_bytes(cfg) <= 1024 and 2 ** axi_size(cfg) == beat_bytes(cfg) and axi_size(cfg) < 8
+    with pytest.raises(ValueError, match="'lanes' = 64 is invalid.*AXI4 allows at most 1024"):
+        ArrayConfig(**{**SMALL.to_dict(), "lanes": 64})
+
+
+def _failed_beats(rng, requests, lanes, count):
+    """*count* beats drawn from those the performed read or write *requests* ((address, words)) cover."""
+    beats = sorted({b for a, n in requests if n for b in range(a // lanes, (a + n - 1) // lanes + 1)})
+    return frozenset(int(b) for b in rng.choice(beats, min(count, len(beats)), replace=False))
+
+
+def _dram_error_cases(cfg, rng):
+    L = cfg.lanes
+    read = contiguous_case(cfg, rng, "read-errors", [3 * L + 1, 1, 700, 2 * L], r_pause=0.3, stall=0.2)
+    read.failed_beats = _failed_beats(rng, read.commands, L, 6)
+    gather = gather_case(cfg, rng, "gather-errors", 40, rows=100, n=30, bad=1, gap=0.2)
+    gather.failed_beats = _failed_beats(rng, [(gather.program.table_base + i * 40, 40)
+                                              for i in gather.indices if i < 100], L, 5)
+    write = write_case(cfg, rng, "write-errors", [5, 3 * L, 600, 1], w_pause=0.3, b_pause=0.3)
+    write.failed_beats = _failed_beats(rng, write.write_commands, L, 4)
+    return [read, gather, write]
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config", CONFIGS)
+def test_dram_errors(config, request):
+    """The DRAM answers chosen beats with SLVERR or DECERR and poisoned data, on reads and on writes:
+    the words of a failed read beat come back as zeros (never the poison), a failed write beat keeps
+    the DRAM's old words, and every error response reaches ``errors`` (checked against the responses
+    to the recorded bursts)."""
+    cfg = preset(config)
+    results = run_ag_cases(cfg, _dram_error_cases(cfg, seeded_rng(request)), tag="ag-dram-errors")
+    _report(results)
+    for r in results:
+        assert r.errors > 0 and not (r.golden.vectors == POISON).any()
+    read, gather, _ = results
+    assert (read.golden.vectors == 0).sum() > (read.golden.vectors.size - sum(n for _, n, _ in read.golden.requests))
+
+
+@pytest.mark.cocotb
+def test_widest_config(request):
+    """The 32-lane AG (1024-bit beats, AxSIZE 7) against AxiRam: reads of lengths 0 .. 3 L + 1 from
+    unaligned addresses, a long read across 4 KB, gathers of 5- and 40-word rows, writes, DRAM errors."""
+    cfg, rng = WIDEST, seeded_rng(request)
+    L = cfg.lanes
+    cases = [contiguous_case(cfg, rng, "short", list(range(0, 3 * L + 2)), r_pause=0.2, stall=0.2),
+             contiguous_case(cfg, rng, "long", [2000, 33], base=1023),
+             gather_case(cfg, rng, "d5", 5, rows=100, n=30, bad=1),
+             gather_case(cfg, rng, "d40", 40, rows=100, n=30, bad=1, r_pause=0.3),
+             write_case(cfg, rng, "writes", [1, L - 1, L + 1, 3 * L, 1500], w_pause=0.2, b_pause=0.2),
+             *_dram_error_cases(cfg, rng)]
+    results = run_ag_cases(cfg, cases, tag="ag-widest")
+    _report(results)
+    assert all((a % beat_bytes(cfg)) == 0 for r in results for a, _ in r.bursts + r.write_bursts)

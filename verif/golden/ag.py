@@ -31,23 +31,29 @@ def requests(cfg: ArrayConfig, bits: int, commands, indices) -> list[tuple[int, 
     return [(int(b), int(n), int(b) + int(n) <= 2**32) for b, n in commands]
 
 
-def run_ag(cfg: ArrayConfig, bits: int, memory: dict[int, int], commands=(), indices=()) -> AgResult:
-    """The vectors that the reads of a run return from DRAM *memory* ({word address: word})."""
+def run_ag(cfg: ArrayConfig, bits: int, memory: dict[int, int], commands=(), indices=(),
+           failed_beats=frozenset()) -> AgResult:
+    """The vectors that the reads of a run return from DRAM *memory* ({word address: word}). The DRAM
+    answers reads of the beats in *failed_beats* (beat b holds words [lanes*b, lanes*b + lanes)) with an
+    error: their words come back as zeros. ``errors`` counts the refused requests only, since the DRAM
+    errors are counted per AXI response, which depends on how the RTL formed its bursts."""
     L = cfg.lanes
     reqs = requests(cfg, bits, commands, indices)
     out = []
     for address, length, ok in reqs:
         words = np.zeros(-(-length // L) * L, U32)
         if ok:
-            words[:length] = [memory.get(w, 0) for w in range(address, address + length)]
+            words[:length] = [0 if w // L in failed_beats else memory.get(w, 0)
+                              for w in range(address, address + length)]
         out.append(words.reshape(-1, L))
     vectors = np.concatenate(out) if out else np.zeros((0, L), U32)
     return AgResult(vectors, sum(not ok for *_, ok in reqs), reqs)
 
 
-def run_ag_writes(cfg: ArrayConfig, memory: dict[int, int], commands, vectors) -> int:
+def run_ag_writes(cfg: ArrayConfig, memory: dict[int, int], commands, vectors, failed_beats=frozenset()) -> int:
     """Applies write *commands* ((base, length) in words) with their *vectors* ((n, lanes) words, taken
-    in order) to *memory* ({word address: word}, updated in place); returns the refused commands."""
+    in order) to *memory* ({word address: word}, updated in place); returns the refused commands. The
+    DRAM refuses writes to the beats in *failed_beats*: their words keep their old values."""
     L = cfg.lanes
     vectors = np.asarray(vectors, U32).reshape(-1, L)
     at = refused = 0
@@ -59,7 +65,8 @@ def run_ag_writes(cfg: ArrayConfig, memory: dict[int, int], commands, vectors) -
             refused += 1
             continue
         for i, w in enumerate(words):
-            memory[int(base) + i] = int(w)
+            if (int(base) + i) // L not in failed_beats:
+                memory[int(base) + i] = int(w)
     if at != len(vectors):
         raise ValueError(f"the write commands take {at} vectors, {len(vectors)} were given")
     return refused

@@ -17,7 +17,7 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
-from cocotbext.axi import AxiBus, AxiRam
+from cocotbext.axi import AxiBus, AxiRam, AxiResp
 
 from .stream_tb import _Sink, _Source
 
@@ -25,6 +25,37 @@ from .stream_tb import _Sink, _Source
 def _pauses(rng, probability):
     while True:
         yield rng.random() < probability
+
+
+POISON = 0xDEADBEEF
+
+
+def _fail_beats(ram, failed: set):
+    """Make *ram* answer reads and writes of the beats in *failed* (a set, changed between cases) with
+    errors. The model answers SLVERR with zeros; a real DRAM's data on an error is undefined, so the
+    failed beat carries POISON words instead, and every other failed beat answers DECERR: an AG that
+    passed a failed beat's data on, or read only one of the two codes, shows up."""
+    read, write, send = ram.read_if._read, ram.write_if._write, ram.read_if.r_channel.send
+    lanes = ram.read_if.byte_lanes
+    codes = itertools.cycle((AxiResp.SLVERR, AxiResp.DECERR))
+
+    async def _read(address, length):
+        if address // lanes in failed:
+            raise OSError(f"failed beat {address // lanes}")
+        return await read(address, length)
+
+    async def _write(address, data):
+        if address // lanes in failed:
+            raise OSError(f"failed beat {address // lanes}")
+        await write(address, data)
+
+    async def _send(r):
+        if int(r.rresp) == AxiResp.SLVERR:
+            r.rresp = next(codes)
+            r.rdata = int.from_bytes(POISON.to_bytes(4, "little") * (lanes // 4), "little")
+        await send(r)
+
+    ram.read_if._read, ram.write_if._write, ram.read_if.r_channel.send = _read, _write, _send
 
 
 @cocotb.test()
@@ -35,6 +66,8 @@ async def ag_cases(dut):
     falling = FallingEdge(dut.clk)
     ram = AxiRam(AxiBus.from_prefix(dut, "m_axi_"), dut.clk, dut.rst, size=2**34)
     ram.read_if.ar_channel.queue_occupancy_limit = 32
+    failed: set = set()
+    _fail_beats(ram, failed)
     channels = [ram.read_if.ar_channel, ram.read_if.r_channel, ram.write_if.aw_channel, ram.write_if.w_channel,
                 ram.write_if.b_channel]
     results = []
@@ -42,6 +75,8 @@ async def ag_cases(dut):
         rng = random.Random(case["seed"])
         dut.rst.value = 1
         dut.configuration.value = int(case["config"])
+        failed.clear()
+        failed.update(case["failed_beats"])
         for base, blob in case["memory"]:
             ram.write(4 * base, bytes.fromhex(blob))
         for channel, name in zip(channels, ("ar", "r", "aw", "w", "b")):

@@ -10,7 +10,6 @@ f2bf_sr codes that must not step the generators) are sprinkled through the strea
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from rdagen.rtl.ops import OPS, OP_BY_NAME
 from rdagen.verif.golden.arith import evaluate
 from rdagen.verif.stimulus import operands
 
-from .paths import BUILD
-from .runner import build, run_cocotb
+from .paths import new_run_dir
+from .runner import SimulationFailed, build, run_cocotb
 from .tops import HARNESS_WIDTH
 from .verilog import generate
 
@@ -180,19 +179,16 @@ def run_plan(plan: Plan, cfg: ArrayConfig, *, simulator: str = "verilator", tag:
         raise ValueError(f"a plan has 1 or {HARNESS_WIDTH} lanes (the generated harness tops), not {plan.lanes}")
     gen = generate("arith_lane" if plan.lanes == 1 else "arith_harness", cfg)
     _, build_seconds = build(gen, simulator, waves=waves)
-    test_dir = BUILD / "runs" / f"arith-{tag}-{simulator}-{os.getpid()}"
-    test_dir.mkdir(parents=True, exist_ok=True)
+    test_dir = new_run_dir(f"arith-{tag}-{simulator}")
     stimulus = test_dir / "stimulus.npz"
     results_path = test_dir / "results.npz"
     plan.save(stimulus)
     started = time.perf_counter()
-    try:
-        run_cocotb(gen, "rdagen.verif.tb.arith_tb", simulator=simulator, test_dir=test_dir, waves=waves,
-                   env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
-    except Exception:
-        if not results_path.exists():
-            raise
-        # The bench saved its results before failing on a mismatch: report them per op below.
+    # The bench only records; mismatches are counted below, so a failed simulation is always raised.
+    run_cocotb(gen, "rdagen.verif.tb.arith_tb", simulator=simulator, test_dir=test_dir, waves=waves,
+               env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
+    if not results_path.exists():
+        raise SimulationFailed(f"the arithmetic bench finished without writing {results_path}")
     sim_seconds = time.perf_counter() - started
     saved = np.load(results_path)
     got = saved["results"]

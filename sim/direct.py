@@ -24,7 +24,7 @@ from rdagen.rtl.array_layout import configuration_units
 from rdagen.rtl.config import ArrayConfig
 
 from .array_run import config_writes
-from .paths import BUILD
+from .paths import BUILD, new_run_dir
 from .runner import VERILATOR_MAKE_VARS, SimulationFailed, toolchain_env, verilator_bin
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate
@@ -116,7 +116,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     L = cfg.lanes
     writes = config_writes(cfg, bitstream)
     lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",
-             f"done_tokens {done_tokens}", f"drain 64",
+             f"done_tokens {done_tokens}", "drain 64",
              f"budget {cycle_budget(4 * sum(sinks.values()) + 64 + work, 0, 0, 256)}",
              f"config {len(writes)}", *(f"{u:x} {w:x}" for u, w in writes)]
     widths = _payload_words(cfg)
@@ -130,8 +130,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
             values = np.asarray(values, np.uint32).ravel()
             lines.append(f"dram {row} {int(base)} {len(values)}")
             lines += [" ".join(f"{w:x}" for w in values[i:i + 16]) for i in range(0, len(values), 16)]
-    run_dir = BUILD / "runs" / f"{tag}-{os.getpid()}-{time.time_ns() % 10**6}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir(tag)
     (run_dir / "run.txt").write_text("\n".join(lines) + "\n")
     started = time.perf_counter()
     vcd = run_dir / "dump.vcd"

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import CONST, LANE, Counter, Operand, ctr, reg, sin, vin
+from rdagen.rtl.pcu_layout import CONST, LANE, Counter, ctr, reg, sin, vin
 from rdagen.rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
 from rdagen.verif.golden.pmu import PmuResult, run_pmu
 

@@ -4,16 +4,14 @@ hosts share: packing vectors into port words, comparing streams with the golden 
 from __future__ import annotations
 
 import json
-import os
-import time
 
 import numpy as np
 
 from rdagen.rtl.array_layout import pack_vectors as pack
 from rdagen.rtl.array_layout import unpack_vectors as unpack
 
-from .paths import BUILD
-from .runner import run_cocotb
+from .paths import new_run_dir
+from .runner import SimulationFailed, run_cocotb
 from .verilog import GeneratedVerilog
 
 __all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources"]
@@ -52,16 +50,15 @@ def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simul
     """Run *jobs* (the case format of the cocotb module *bench*, by default verif/tb/stream_tb.py) on
     *gen*; returns the bench's records (with *waves*, the run's VCD is ``test_dir/dump.vcd``, whose
     path is added to every record as ``vcd``)."""
-    test_dir = BUILD / "runs" / f"{tag}-{gen.top}-{simulator}-{os.getpid()}-{time.time_ns() % 10**6}"
-    test_dir.mkdir(parents=True, exist_ok=True)
+    test_dir = new_run_dir(f"{tag}-{gen.top}-{simulator}")
     stimulus, results_path = test_dir / "cases.json", test_dir / "results.json"
     stimulus.write_text(json.dumps(jobs))
-    try:
-        run_cocotb(gen, bench, simulator=simulator, test_dir=test_dir, waves=waves,
-                   env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
-    except Exception:
-        if not results_path.exists():
-            raise
+    # The benches record (timeouts included) and leave every verdict to the caller, so any failure of
+    # the simulation is a failure of the simulator or the bench: it is raised.
+    run_cocotb(gen, bench, simulator=simulator, test_dir=test_dir, waves=waves,
+               env={"RDAGEN_STIMULUS": str(stimulus), "RDAGEN_RESULTS": str(results_path)})
+    if not results_path.exists():
+        raise SimulationFailed(f"{bench} on {gen.top} finished without writing {results_path}")
     records = json.loads(results_path.read_text())
     if waves:
         for record in records:

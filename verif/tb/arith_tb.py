@@ -3,8 +3,9 @@ all lanes at once and records every result.
 
 The plan is a .npz written by verif/arith_regression.py (environment variable RDAGEN_STIMULUS):
 ``codes``, ``a``, ``b``, ``c`` of shape (cycles, lanes), ``valid`` of shape (cycles,), ``seed`` and
-``expected`` (the golden model's results). The results are written to RDAGEN_RESULTS with the cycle
-count. The test fails on any mismatch with ``expected``; the caller also compares, per op.
+``expected`` (the golden model's results, for the caller). The results are written to RDAGEN_RESULTS
+with the cycle count; the caller compares them with ``expected``, per op. The bench itself passes
+whenever it ran to the end, so a failed simulation is never mistaken for a mismatch report.
 
 Inputs are driven and outputs sampled at the falling clock edge, so the same bench gives the same bits
 on Verilator and on Icarus (whose value-change callbacks at the rising edge come before the flops).
@@ -32,7 +33,7 @@ def _pack_rows(words: np.ndarray, bits: int) -> list[int]:
 @cocotb.test()
 async def arith_stream(dut):
     plan = np.load(os.environ["RDAGEN_STIMULUS"])
-    codes, valid, expected = plan["codes"], plan["valid"], plan["expected"]
+    codes, valid = plan["codes"], plan["valid"]
     cycles, lanes = codes.shape
     ops = _pack_rows(codes, OP_BITS)
     a, b, c = (_pack_rows(plan[k], 32) for k in "abc")
@@ -73,8 +74,4 @@ async def arith_stream(dut):
 
     got = np.frombuffer(b"".join(r.to_bytes(4 * lanes, "little") for r in results), dtype="<u4")
     got = got.reshape(-1, lanes)
-    want = expected  # golden results of the valid cycles only
     np.savez(os.environ["RDAGEN_RESULTS"], results=got, cycles=cycles)
-    assert got.shape == want.shape, f"{len(got)} result rows for {len(want)} issued"
-    mismatches = int((got != want).sum())
-    assert mismatches == 0, f"{mismatches} mismatching results (see {os.environ['RDAGEN_RESULTS']})"

@@ -44,9 +44,10 @@ from amaranth import unsigned
 from amaranth.lib import data, enum
 
 from .config import ArrayConfig
+from .layout_fields import check_round_trip, fields_of
 
 __all__ = ["AgMode", "ag_layout", "COMMAND", "AgProgram", "AgConfigError", "decode", "MAX_OUTSTANDING",
-           "ROW_WORDS_BITS", "axi_size", "beat_bytes", "max_burst_beats"]
+           "ROW_WORDS_BITS", "axi_size", "beat_bytes", "max_burst_beats", "program_of", "check"]
 
 MAX_OUTSTANDING = 16
 """AXI read bursts in flight at most."""
@@ -121,3 +122,19 @@ def decode(cfg: ArrayConfig, bits: int) -> data.Const:
     if not isinstance(bits, int) or not 0 <= bits < 2**layout.size:
         raise AgConfigError(f"an AG configuration of {cfg.name} is a {layout.size}-bit word, got {bits!r}")
     return layout.from_bits(bits)
+
+
+def program_of(cfg: ArrayConfig, bits: int) -> AgProgram:
+    """The named-field program of configuration word *bits* (not validated: see ``check``)."""
+    f = fields_of(ag_layout(cfg), decode(cfg, bits).as_bits())
+    return AgProgram(AgMode(f["mode"]).name.lower(), f["table_base"], f["row_words"], f["rows"])
+
+
+def check(cfg: ArrayConfig, bits: int) -> None:
+    """Refuses (AgConfigError naming the field) a configuration word that the encoder would not write."""
+    program = program_of(cfg, bits)
+    program.validate(cfg)
+
+    def fail(field, message):
+        raise AgConfigError(f"AG field '{field}': {message}")
+    check_round_trip(ag_layout(cfg), bits, program.encode(cfg), fail)

@@ -26,11 +26,14 @@ from __future__ import annotations
 import numpy as np
 from amaranth import Shape
 
-from .ag_layout import ag_layout
+from .ag_layout import AgConfigError, ag_layout
+from .ag_layout import check as check_ag
 from .bitstream import NETWORKS, Address, BitstreamError, Kind, Plan
 from .config import ArrayConfig
-from .pcu_layout import pcu_layout
-from .pmu_layout import pmu_layout
+from .pcu_layout import PcuConfigError, pcu_layout
+from .pcu_layout import check as check_pcu
+from .pmu_layout import PmuConfigError, pmu_layout
+from .pmu_layout import check as check_pmu
 from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
 __all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint",
@@ -105,6 +108,21 @@ def unit_layout(cfg: ArrayConfig, address: Address):
     if address.kind == Kind.AG:
         return ag_layout(cfg)
     return switch_layout(networks(cfg)[address.network].tracks, *local_counts(cfg, address.network))
+
+
+def check_units(cfg: ArrayConfig, words: dict) -> None:
+    """Refuses, with a BitstreamError naming the unit and the field, a PCU, PMU or AG word that its
+    encoder would not write (an operand beyond the configuration, an op code that names nothing, ...):
+    the unit's own ``check``, the encoder's rules. All-zero words are unconfigured units."""
+    checks = {Kind.PCU: (check_pcu, PcuConfigError), Kind.PMU: (check_pmu, PmuConfigError),
+              Kind.AG: (check_ag, AgConfigError)}
+    for address, word in sorted(words.items()):
+        if address.kind in checks and word:
+            check, error = checks[address.kind]
+            try:
+                check(cfg, word)
+            except error as exc:
+                raise BitstreamError(f"{address}: {exc}") from None
 
 
 def plan(cfg: ArrayConfig) -> Plan:

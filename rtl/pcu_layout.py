@@ -47,10 +47,12 @@ from amaranth import unsigned
 from amaranth.lib import data, enum
 
 from .config import ArrayConfig
+from .layout_fields import check_round_trip, fields_of, signed32
 from .ops import OP_BY_NAME, Op
 
 __all__ = ["Src", "FoldMode", "VecOut", "ScaOut", "REDUCE_OPS", "pcu_layout", "Operand", "Stage",
-           "Counter", "Reduce", "Accumulate", "PcuProgram", "PcuConfigError", "decode"]
+           "Counter", "Reduce", "Accumulate", "PcuProgram", "PcuConfigError", "decode", "program_of", "check",
+           "enum_name", "operand_of", "counter_of", "stage_of"]
 
 REDUCE_OPS = ("add", "min", "max", "fadd", "fmin", "fmax")
 """Ops the reduction tree and the accumulator can perform."""
@@ -392,3 +394,70 @@ def decode(cfg: ArrayConfig, bits: int) -> data.Const:
     if not isinstance(bits, int) or not 0 <= bits < 2**layout.size:
         raise PcuConfigError(f"a PCU configuration of {cfg.name} is a {layout.size}-bit word, got {bits!r}")
     return layout.from_bits(bits)
+
+
+# -- from a configuration word back to the named fields --------------------------------------------------
+def enum_name(fail, where: str, field: str, enum_type, code: int) -> str:
+    """The lower-case name of *code* in *enum_type*; *fail* when the code names nothing."""
+    try:
+        return enum_type(code).name.lower()
+    except ValueError:
+        fail(where, field, f"code {code} is not a valid {enum_type.__name__} "
+                           f"({', '.join(f'{e.value}: {e.name.lower()}' for e in enum_type)})")
+
+
+def operand_of(fail, where: str, slot: str, f: dict) -> Operand:
+    return Operand(enum_name(fail, where, slot, Src, f["src"]), f["index"])
+
+
+def counter_of(f: dict) -> Counter | None:
+    return Counter(signed32(f["start"]), signed32(f["stop"]), signed32(f["stride"])) if f["enable"] else None
+
+
+def stage_of(fail, where: str, f: dict) -> Stage:
+    return Stage(enum_name(fail, where, "op", Op, f["op"]), *(operand_of(fail, where, slot, f[slot]) for slot in "abc"),
+                 dst=f["dst"], const=f["const"])
+
+
+def _bits_set(mask: int) -> list[int]:
+    return [k for k in range(mask.bit_length()) if mask >> k & 1]
+
+
+def _levels(levels: list[int]) -> dict[int, int]:
+    return {k: level for k, level in enumerate(levels) if level}
+
+
+def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
+    """The named-field program of configuration word *bits* (not validated: see ``check``)."""
+    f = fields_of(pcu_layout(cfg), decode(cfg, bits).as_bits())
+    fire, red, acc = f["fire"], f["reduce"], f["acc"]
+    accumulate = None
+    if acc["enable"]:
+        scalar = enum_name(_fail, "accumulator", "fold_mode", FoldMode, acc["fold_mode"]) == "scalar"
+        accumulate = Accumulate(enum_name(_fail, "accumulator", "op", Op, acc["op"]), acc["init"], acc["src"],
+                                fold=1 if scalar else acc["fold"], fold_scalar=acc["fold_scalar"] if scalar else None)
+
+    def output(name, k, o, kinds):
+        sel = enum_name(_fail, f"{name} {k}", "sel", kinds, o["sel"])
+        return None if sel == "off" else (sel, o["reg"])
+
+    return PcuProgram(
+        stages=[stage_of(_fail, f"stage {s}", stage) for s, stage in enumerate(f["stages"])],
+        counters=[counter_of(c) for c in f["counters"]],
+        spread=f["spread"]["counter"] if f["spread"]["enable"] else None,
+        vin_required=_bits_set(fire["vin_required"]), sin_required=_bits_set(fire["sin_required"]),
+        vin_pop_level=_levels(fire["vin_pop_level"]), sin_pop_level=_levels(fire["sin_pop_level"]),
+        wait_start=bool(fire["wait_start"]),
+        reduce=Reduce(enum_name(_fail, "reduction", "op", Op, red["op"]), red["src"]) if red["enable"] else None,
+        accumulate=accumulate,
+        vout=[output("vout", k, o, VecOut) for k, o in enumerate(f["vout"])],
+        sout=[output("sout", k, o, ScaOut) for k, o in enumerate(f["sout"])],
+        seed=f["seed"])
+
+
+def check(cfg: ArrayConfig, bits: int) -> None:
+    """Refuses (PcuConfigError naming the stage or block and the field) a configuration word that the
+    encoder would not write: the encoder's rules applied to the decoded program, then a round trip."""
+    program = program_of(cfg, bits)
+    program.validate(cfg)
+    check_round_trip(pcu_layout(cfg), bits, program.encode(cfg), lambda field, message: _fail("word", field, message))

@@ -63,12 +63,13 @@ from amaranth import unsigned
 from amaranth.lib import data, enum
 
 from .config import ArrayConfig
+from .layout_fields import check_round_trip, fields_of
 from .ops import OP_BY_NAME, Op
 from .pcu_layout import (Counter, Operand, Src, Stage, check_counters, check_word, counter_fields, counter_layout,
-                         operand_layout)
+                         counter_of, enum_name, operand_of, operand_layout, stage_of)
 
 __all__ = ["PmuMode", "MODES", "DonePort", "ADDRESS_REGISTERS", "ADDRESS_OPS", "pmu_layout", "AddressStage", "Port",
-           "PmuProgram", "PmuConfigError", "decode"]
+           "PmuProgram", "PmuConfigError", "decode", "program_of", "check"]
 
 ADDRESS_REGISTERS = 2
 """Address registers per lane in a PMU port's address pipeline."""
@@ -285,3 +286,34 @@ def decode(cfg: ArrayConfig, bits: int) -> data.Const:
     if not isinstance(bits, int) or not 0 <= bits < 2**layout.size:
         raise PmuConfigError(f"a PMU configuration of {cfg.name} is a {layout.size}-bit word, got {bits!r}")
     return layout.from_bits(bits)
+
+
+def program_of(cfg: ArrayConfig, bits: int) -> PmuProgram:
+    """The named-field program of configuration word *bits* (not validated: see ``check``)."""
+    f = fields_of(pmu_layout(cfg), decode(cfg, bits).as_bits())
+
+    def port(name):
+        p, where = f[name], f"{name} port"
+        if not p["enable"]:
+            return None
+        bits_set = lambda mask: [k for k in range(mask.bit_length()) if mask >> k & 1]  # noqa: E731
+        extra = ({"data": operand_of(_fail, where, "data", p["data"])} if name == "write"
+                 else {"vout": bool(p["vout"]), "sout": bool(p["sout"])})
+        return Port(stages=[stage_of(_fail, f"{where} stage {s}", stage) for s, stage in enumerate(p["stages"])],
+                    counters=[counter_of(c) for c in p["counters"]],
+                    vin_required=bits_set(p["vin_required"]), sin_required=bits_set(p["sin_required"]),
+                    vin_pop_level={k: v for k, v in enumerate(p["vin_pop_level"]) if v},
+                    sin_pop_level={k: v for k, v in enumerate(p["sin_pop_level"]) if v},
+                    wait_start=bool(p["wait_start"]), scalar=bool(p["scalar"]), **extra)
+
+    return PmuProgram(write=port("write"), read=port("read"),
+                      mode=enum_name(_fail, "configuration", "mode", PmuMode, f["mode"]),
+                      done_port=enum_name(_fail, "configuration", "done_port", DonePort, f["done_port"]))
+
+
+def check(cfg: ArrayConfig, bits: int) -> None:
+    """Refuses (PmuConfigError naming the port, stage and field) a configuration word that the encoder
+    would not write: the encoder's rules applied to the decoded program, then a round trip."""
+    program = program_of(cfg, bits)
+    program.validate(cfg)
+    check_round_trip(pmu_layout(cfg), bits, program.encode(cfg), lambda field, message: _fail("word", field, message))

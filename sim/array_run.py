@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from rdagen.mapper.kernels import Kernel
-from rdagen.rtl.array_layout import configuration_units, connections, plan, unit_layout
+from rdagen.rtl.array_layout import check_units, configuration_units, connections, plan, unit_layout
 from rdagen.rtl.bitstream import decode
 from rdagen.rtl.config import ArrayConfig
 from rdagen.verif.golden.array import run_array as golden_array
@@ -25,6 +25,7 @@ def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
     """The config-port writes that load *bitstream* (validated first): every unit, unconfigured ones
     with zeros, each as ceil(bits / 32) words, the most significant first."""
     words = decode(plan(cfg), bitstream)
+    check_units(cfg, words)  # refuses unit words that their encoders would not write
     connections(cfg, words)  # refuses switch selects that would lose or block words
     writes = []
     for unit, address in enumerate(configuration_units(cfg)):

@@ -14,7 +14,7 @@ from .paths import new_run_dir
 from .runner import SimulationFailed, run_cocotb
 from .verilog import GeneratedVerilog
 
-__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources"]
+__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources", "ProtocolViolation"]
 
 def unit_sources(vins: list, sins: list, start_tokens: int) -> dict:
     """The input streams of a PCU or PMU as the stream bench takes them: vector inputs, scalar inputs,
@@ -39,6 +39,10 @@ def compare(port: str, have, want) -> list[str]:
     return []
 
 
+class ProtocolViolation(AssertionError):
+    """An output stream of the DUT dropped valid or changed its payload before the transfer."""
+
+
 def cycle_budget(transfers: int, gap: float, stall: float, latency: int) -> int:
     """Cycles a case may take before the bench calls it hung: generous for its gaps and stalls."""
     slow = 1 / max(0.05, (1 - gap)) / max(0.05, (1 - stall))
@@ -60,6 +64,10 @@ def run_stream_cases(gen: GeneratedVerilog, jobs: list[dict], *, tag: str, simul
     if not results_path.exists():
         raise SimulationFailed(f"{bench} on {gen.top} finished without writing {results_path}")
     records = json.loads(results_path.read_text())
+    broken = [f"{record.get('name', 'run')}: {v}" for record in records for v in record.get("protocol", [])]
+    if broken:
+        raise ProtocolViolation(f"{gen.top} broke the stream protocol (valid held until ready, payload stable) "
+                                f"in {len(broken)} places; first: {'; '.join(broken[:3])}")
     if waves:
         for record in records:
             record["vcd"] = str(test_dir / "dump.vcd")

@@ -10,17 +10,21 @@ import dataclasses
 
 import numpy as np
 import pytest
+from amaranth import Shape
 
 from rdagen.mapper import kernels
 from rdagen.mapper.builder import ArrayBuilder, BuildError
 from rdagen.mapper.kernels import KERNELS, KernelError, build
-from rdagen.rtl.ag_layout import AgProgram
+from rdagen.rtl.ag_layout import AgProgram, ag_layout
 from rdagen.rtl.array_layout import local_counts, plan
 from rdagen.rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
 from rdagen.rtl.config import preset
-from rdagen.rtl.pcu_layout import Operand, PcuProgram, Stage, pcu_layout, vin
+from rdagen.rtl.ops import Op
+from rdagen.rtl.pcu_layout import Operand, PcuProgram, Src, Stage, pcu_layout, vin
+from rdagen.rtl.pmu_layout import pmu_layout
 from rdagen.rtl.switch_layout import networks
 from rdagen.sim.array_run import config_writes, run_array, run_kernel
+from rdagen.sim.direct import run_direct as run_array_direct
 from rdagen.sim.streams import pack, unpack
 from rdagen.verif.golden.array import ArrayModelError
 from rdagen.verif.golden.array import run_array as golden_array
@@ -112,12 +116,12 @@ def test_golden_array_composes_the_unit_models():
     assert np.array_equal(kernel.decode(result.outputs), np.array(y, np.float32))
 
 
-def _reseal(bitstream: bytes, change) -> bytes:
+def _reseal(bitstream: bytes, change, cfg=TINY) -> bytes:
     """The bitstream with its words changed by *change* ({Address: word} -> None) and a valid CRC: a
     damage the format itself cannot detect."""
-    words = decode(plan(TINY), bitstream)
+    words = decode(plan(cfg), bitstream)
     change(words)
-    return encode(plan(TINY), words)
+    return encode(plan(cfg), words)
 
 
 def test_switch_selects_that_lose_words_are_refused():
@@ -258,3 +262,83 @@ def test_loader_refuses_a_bitstream_for_another_array():
     small = ArrayBuilder(preset("small")).bitstream()
     with pytest.raises(BitstreamError, match="made for ArrayConfig hash"):
         config_writes(TINY, small)
+
+
+def _set_field(layout, word: int, path: tuple, value: int) -> int:
+    """*word* with the field at *path* (names and indices into *layout*) set to *value*."""
+    offset, shape = 0, layout
+    for key in path:
+        field = shape[key]
+        offset, shape = offset + field.offset, field.shape
+    width = Shape.cast(shape).width
+    return word & ~(((1 << width) - 1) << offset) | value << offset
+
+
+def test_unit_words_the_encoders_would_not_write_are_refused():
+    """A decoded PCU, PMU or AG word is checked by its encoder's rules: an operand beyond the
+    configuration, an op code that names nothing, a pop level of an input not required, a field the
+    encoder fixes: all refused by the loader and the golden model, naming the unit and the field."""
+    cfg = preset("small")
+    kernel = build("mlp", cfg, 1)
+    words = decode(plan(cfg), kernel.bitstream)
+    pcu = next(a for a in words if a.kind == Kind.PCU)
+    pmu = next(a for a in words if a.kind == Kind.PMU)
+    ag = next(a for a in words if a.kind == Kind.AG)
+    layouts = {Kind.PCU: pcu_layout(cfg), Kind.PMU: pmu_layout(cfg), Kind.AG: ag_layout(cfg)}
+    cases = [
+        (pcu, ("stages", 0, "a"), Src.VIN.value | 3 << 3, r"pcu at \(0, 0\): PCU stage 0, field 'a': vin 3 does not exist"),
+        (pcu, ("stages", 1, "op"), 31, r"PCU stage 1, field 'op': code 31 is not a valid Op"),
+        (pcu, ("stages", 0, "b", "src"), 7, r"PCU stage 0, field 'b': code 7 is not a valid Src"),
+        (pcu, ("fire", "sin_pop_level", 1), 2, r"field 'sin_pop_level': input 1 has a pop level but is not required"),
+        (pcu, ("counters", 2, "start"), 5, r"PCU word, field 'counters\[2\].start': holds 5, where the encoder writes 0"),
+        (pmu, ("write", "data", "src"), Src.LANE.value, r"pmu at \(.*\): PMU write port, field 'data': .*must come "
+                                                        r"from vin\(k\) or sin\(k\)"),
+        (pmu, ("read", "stages", 0, "op"), Op.FADD.value, r"PMU read port stage 0, field 'op': 'fadd' is not an address op"),
+        (ag, ("row_words",), 0, r"ag at \(.*\): AG field 'row_words': 0 is not an integer"),
+    ]
+    for address, path, value, message in cases:
+        mutant = _reseal(kernel.bitstream, lambda w: w.__setitem__(address, _set_field(
+            layouts[address.kind], w[address], path, value)), cfg)
+        with pytest.raises(BitstreamError, match=message):
+            config_writes(cfg, mutant)
+        with pytest.raises(BitstreamError, match=message):
+            golden_array(cfg, mutant, kernel.sources, kernel.dram)
+
+
+def test_unit_word_fuzzing(request):
+    """Random 1- and 2-bit flips in the PCU, PMU and AG words of the three kernels, behind a valid CRC:
+    each mutant is refused (by the encoders' rules, the route check or the golden model) or accepted;
+    at least 50 accepted mutants run on the RTL (direct harness) and give the golden array model's
+    host outputs, errors register and done tokens."""
+    rng = seeded_rng(request)
+    built = [build(name, TINY, test_seed(request)) for name in KERNELS]
+    refused = simulated = 0
+    reasons = set()
+    while simulated < 50:
+        assert refused < 5000, f"only {simulated} of 50 mutants accepted in {refused + simulated} tries"
+        kernel = built[int(rng.integers(len(built)))]
+        words = decode(plan(TINY), kernel.bitstream)
+        address = sorted(a for a in words if a.kind != Kind.SWITCH)[int(rng.integers(sum(a.kind != Kind.SWITCH
+                                                                                              for a in words)))]
+        size = plan(TINY).units[address]
+        flips = sum(1 << int(b) for b in rng.choice(size, int(rng.integers(1, 3)), replace=False))
+        mutant = _reseal(kernel.bitstream, lambda w: w.__setitem__(address, w[address] ^ flips))
+        try:
+            config_writes(TINY, mutant)
+            golden = golden_array(TINY, mutant, kernel.sources, kernel.dram)
+        except (BitstreamError, ArrayModelError) as exc:
+            refused += 1
+            reasons.add(str(exc).split(":")[0])
+            continue
+        simulated += 1
+        sinks = {port: len(values) for port, values in golden.outputs.items()}
+        record = run_array_direct(TINY, mutant, sources=kernel.sources, sinks=sinks, dram=kernel.dram,
+                                  work=8 * kernel.ideal_cycles, done_tokens=golden.done_tokens, tag="fuzz-unit")
+        where = (kernel.name, str(address), hex(flips))
+        assert not record["timed_out"], where
+        for port, values in golden.outputs.items():
+            assert record["outputs"][port] == [int(v) for v in values], (*where, port)
+        assert record["registers"]["errors"] == golden.errors, where
+        assert record["registers"]["done"] == (golden.done_tokens > 0), where
+    print(f"unit-word mutations: {refused} refused ({len(reasons)} distinct places), {simulated} simulated")
+    assert refused > 0

@@ -154,7 +154,10 @@ int main(int argc, char** argv) {
     tick();
     top->run = 1;
 
+    // The run ends after `drain` quiet cycles: every output complete and the errors register unchanged
+    // (a unit still counting refused accesses is still working).
     long cycles = 0, drained = 0, finish = -1;
+    uint32_t errors_seen = 0;
     while (drained < drain && cycles < budget) {
         // clock low: drive this cycle's inputs
         for (auto& [_, s] : sources) s.drive(s.at < s.items.size(), s.at < s.items.size() ? s.items[s.at] : Words{});
@@ -217,8 +220,9 @@ int main(int argc, char** argv) {
         for (auto& [_, s] : sinks) complete &= (long)s.got.size() >= s.expect;
         if (complete) {
             if (finish < 0) finish = cycles;
-            drained++;
+            drained = (uint32_t)top->errors == errors_seen ? drained + 1 : 0;
         }
+        errors_seen = (uint32_t)top->errors;
     }
 
     FILE* out = std::fopen(argv[2], "w");

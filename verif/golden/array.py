@@ -17,9 +17,11 @@ was before the run; writes are applied after it (the AG does not order reads aga
 
 Refused, with an ArrayModelError naming the unit: a unit that fires without any input (its output
 would be unbounded), a unit output that carries words but is routed nowhere, or routed to an input its
-unit never reads (the route would back up and stall its source), a network that does not settle.
-Not modelled: a consumer that takes fewer words than it is sent backs up its route in the RTL too. A bitstream that fails to decode or whose switch selects would lose or
-block words raises the BitstreamError of rtl/bitstream.py and rtl/array_layout.py.
+unit never reads, a PCU or PMU that takes fewer words from an input than the route sends it (the rest
+would stay in the route or back it up and stall its source: timing this model does not have), a
+network that does not settle. A bitstream that fails to decode, holds a unit word its encoder would
+not write, or whose switch selects would lose or block words raises the BitstreamError of
+rtl/bitstream.py and rtl/array_layout.py.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import numpy as np
 
 from rdagen.rtl.ag_layout import AgMode
 from rdagen.rtl.ag_layout import decode as decode_ag
-from rdagen.rtl.array_layout import configuration_units, connections, pack_vectors, plan, unpack_vectors
+from rdagen.rtl.array_layout import (check_units, configuration_units, connections, pack_vectors, plan,
+                                     unpack_vectors)
 from rdagen.rtl.bitstream import Kind, decode
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut
@@ -75,6 +78,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
     """Run the array configured by *bitstream* on host *sources* ({port: transfers}) and *dram*
     ({AG row: {word address: words}}) until no stream grows."""
     words = decode(plan(cfg), bitstream)
+    check_units(cfg, words)
     routes = connections(cfg, words)
     sources = dict(sources or {})
     L = cfg.lanes
@@ -108,6 +112,8 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
     def commands(name):
         return [(int(v) & 0xFFFFFFFF, int(v) >> 32) for v in sources.get(name, [])]
 
+    consumed = {}  # unit input endpoint -> words the unit takes from it (its last evaluation)
+
     def evaluate(address, final=False):
         """{output endpoint: stream} of one unit on the current streams (and its error count)."""
         r, c = address.row, address.col
@@ -126,6 +132,9 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
                 result = {(unit, r, c, "vout", 0): out.vout, (unit, r, c, "sout", 0): out.sout}
                 errors = out.errors
             result[(unit, r, c, "ctrl_out", 0)] = out.done_tokens
+            inputs = [("vin", k) for k in range(cfg.vector_inputs)] + [("sin", k) for k in range(cfg.scalar_inputs)]
+            for (port, k), taken in zip([*inputs, ("ctrl_in", 0)], out.consumed):
+                consumed[(unit, r, c, port, k)] = taken
             return result, errors
         # AG
         mode = AgMode(decode_ag(cfg, words[address]).mode)
@@ -162,6 +171,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
 
     routed = {source for net in routes.values() for source in net.values()}
     errors = 0
+    consumed.clear()
     for address in units:
         produced, unit_errors = evaluate(address, final=True)
         errors += unit_errors
@@ -175,6 +185,10 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
             if size(stream) and sink[0] != "host" and not _reads(cfg, words, sink):
                 raise ArrayModelError(f"{network} route from {source} to {sink}: the unit never reads that input, "
                                       f"so the route backs up and stalls its source")
+            if sink in consumed and consumed[sink] < size(stream):
+                raise ArrayModelError(f"{network} route from {source} to {sink}: {size(stream)} words are sent, the "
+                                      f"unit takes {consumed[sink]}; the rest would stay in the route or back it "
+                                      f"up and stall its source, which this model does not time")
     outputs, done_tokens = {}, 0
     for network, sinks in routes.items():
         for sink, source in sinks.items():

@@ -29,6 +29,7 @@ class PcuStreams:
     done_tokens: int
     firings: int  # data firings
     groups: int  # accumulator groups emitted (including empty ones)
+    consumed: list[int]  # words taken from each vector input, each scalar input, then start tokens
 
 
 def _reduce_tree(name: str, values: np.ndarray) -> int:
@@ -169,4 +170,4 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     return PcuStreams(
         vout=[np.array(v, U32).reshape(-1, lanes) for v in vout],
         sout=[np.array(s, U32) for s in sout],
-        done_tokens=done, firings=firings, groups=groups)
+        done_tokens=done, firings=firings, groups=groups, consumed=[*vpos, *spos, start_tokens - tokens])

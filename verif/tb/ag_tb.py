@@ -19,7 +19,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from cocotbext.axi import AxiBus, AxiRam, AxiResp
 
-from .stream_tb import _Sink, _Source
+from .stream_tb import _Sink, _Source, axi_monitors, violations
 
 
 def _pauses(rng, probability):
@@ -89,7 +89,8 @@ async def ag_cases(dut):
         wdata = _Source(dut.wdata__valid, dut.wdata__ready, dut.wdata__payload, [int(v) for v in case["write_vectors"]],
                         case["gap"], rng)
         sources = [cmd, idx, wcmd, wdata]
-        out = _Sink(dut.rdata__valid, dut.rdata__ready, dut.rdata__payload, case["stall"], rng)
+        out = _Sink(dut.rdata__valid, dut.rdata__ready, dut.rdata__payload, case["stall"], rng, "rdata")
+        monitors = [out.monitor, *axi_monitors(dut, "m_axi__")]
         bursts, writes, in_flight, most, acked = [], [], 0, 0, 0
         for source in sources:
             source.valid.value = 0
@@ -114,6 +115,8 @@ async def ag_cases(dut):
             most = max(most, in_flight)
             for source in sources:
                 source.step()
+            for monitor in monitors[1:]:
+                monitor.step()
             before = len(out.got)
             out.step()
             if len(out.got) != before:
@@ -125,6 +128,7 @@ async def ag_cases(dut):
         results.append({"name": case["name"], "cycles": cycles, "first_out": first, "last_out": last,
                         "timed_out": cycles >= case["budget"], "vectors": out.got, "bursts": bursts,
                         "most_in_flight": most, "errors": int(dut.errors.value), "write_bursts": writes,
+                        "protocol": violations(monitors),
                         "readback": [ram.read(4 * base, 4 * count).hex() for base, count in case["readback"]]})
         for channel in channels:
             channel.set_pause_generator(itertools.repeat(False))

@@ -17,7 +17,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from cocotbext.axi import AxiBus, AxiRam
 
-from .stream_tb import _Sink, _Source
+from .stream_tb import _Sink, _Source, axi_monitors, violations
 
 
 @cocotb.test()
@@ -35,7 +35,8 @@ async def array_case(dut):
     port = lambda name, signal: getattr(dut, f"{name}__{signal}")  # noqa: E731
     sources = [_Source(port(n, "valid"), port(n, "ready"), port(n, "payload"), words, case["gap"], rng)
                for n, words in case["sources"].items()]
-    sinks = [_Sink(port(n, "valid"), port(n, "ready"), port(n, "payload"), case["stall"], rng) for n in case["sinks"]]
+    sinks = [_Sink(port(n, "valid"), port(n, "ready"), port(n, "payload"), case["stall"], rng, n) for n in case["sinks"]]
+    axi = [m for row in rams for m in axi_monitors(dut, f"m_axi__{row}__")]
     for s in sources:
         s.valid.value = 0
     for s in sinks:
@@ -54,7 +55,7 @@ async def array_case(dut):
     dut.config__valid.value = 0
     await falling
     dut.run.value = 1
-    cycles = drain = 0
+    cycles = drain = errors_seen = 0
     finish = None  # the cycle in which the last expected output arrived
     while drain < case["drain"] and cycles < case["budget"]:
         await falling
@@ -63,12 +64,19 @@ async def array_case(dut):
             s.step()
         for s in sinks:
             s.step()
+        for monitor in axi:
+            monitor.step()
+        # The run ends after `drain` quiet cycles: every output complete and the errors register
+        # unchanged (a unit still counting refused accesses is still working).
+        errors = int(dut.errors.value)
         if all(len(s.got) >= n for s, n in zip(sinks, case["expect"])):
             finish = cycles if finish is None else finish
-            drain += 1
+            drain = drain + 1 if errors == errors_seen else 0
+        errors_seen = errors
     result = {"cycles": cycles, "finish": finish, "timed_out": cycles >= case["budget"],
               "outputs": {n: s.got for n, s in zip(case["sinks"], sinks)},
               "registers": {"cycles": int(dut.cycles.value), "errors": int(dut.errors.value),
-                            "done": int(dut.done.value)}}
+                            "done": int(dut.done.value)},
+              "protocol": violations([*(s.monitor for s in sinks), *axi])}
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:
         json.dump([result], f)

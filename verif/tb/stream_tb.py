@@ -10,7 +10,9 @@ can read what the previous one left (the PMU's contents).
 
 Cases come from RDAGEN_STIMULUS (JSON written by sim/streams.py); results go to RDAGEN_RESULTS.
 The host compares them with the golden model (values and order per port); this bench only drives and
-records, and fails if a case does not finish within its cycle budget.
+records (a case that runs out of its cycle budget is marked ``timed_out``). Inputs are driven as legal
+bursty producers (valid and payload held until taken); every output stream has a protocol Monitor
+whose violations are recorded as ``protocol`` and refused by sim/streams.py.
 
 Handshakes are sampled at the falling edge, when the DUT's valid/ready (which depend on its state, not
 on this cycle's inputs) are stable; the transfer happens at the next rising edge, and the drivers move
@@ -26,40 +28,95 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 
+PROTOCOL_MONITOR = os.environ.get("RDAGEN_PROTOCOL_MONITOR", "1") != "0"
+"""Protocol monitors on every output stream, on unless RDAGEN_PROTOCOL_MONITOR=0."""
+
+
+class Monitor:
+    """Checks one stream the DUT drives against ``lib.stream``'s (and AXI4's) rules: once ``valid`` is
+    offered without ``ready``, ``valid`` stays high and the payload stays the same until the transfer.
+    Stepped at every falling edge; the first violations are kept in ``violations``."""
+
+    def __init__(self, name, valid, ready, payloads, enabled=PROTOCOL_MONITOR):
+        self.name, self.valid, self.ready, self.payloads = name, valid, ready, payloads
+        self.enabled, self.cycle = enabled, 0
+        self.held = None  # the payload offered and not taken at the previous edge
+        self.violations: list[str] = []
+
+    def step(self, ready=None):
+        """Sample this edge; *ready* is the value the testbench drives for it (default: read ``ready``)."""
+        self.cycle += 1
+        if not self.enabled:
+            return
+        valid = str(self.valid.value) == "1"
+        payload = tuple(str(p.value) for p in self.payloads)
+        if self.held is not None and len(self.violations) < 5:
+            if not valid:
+                self.violations.append(f"{self.name}: valid dropped at cycle {self.cycle} before the transfer")
+            elif payload != self.held:
+                self.violations.append(f"{self.name}: payload changed at cycle {self.cycle} while valid and not "
+                                       f"ready")
+        ready = (str(self.ready.value) == "1") if ready is None else ready
+        self.held = payload if valid and not ready else None
+
+
+def axi_monitors(dut, prefix):
+    """Monitors of the three channels an AXI4 manager drives (AR, AW, W) of the port *prefix*."""
+    signal = lambda name: getattr(dut, f"{prefix}{name}")  # noqa: E731
+    return [Monitor(f"{prefix}{ch}", signal(f"{ch}valid"), signal(f"{ch}ready"), [signal(f) for f in fields])
+            for ch, fields in (("ar", ("araddr", "arlen", "arsize", "arburst", "arid")),
+                               ("aw", ("awaddr", "awlen", "awsize", "awburst", "awid")),
+                               ("w", ("wdata", "wstrb", "wlast")))]
+
+
 class _Source:
+    """Drives one input stream as a legal bursty producer: it offers a word after a random gap and
+    holds ``valid`` and the payload until the word is taken."""
+
     def __init__(self, valid, ready, payload, words, gap, rng):
         self.valid, self.ready, self.payload = valid, ready, payload
         self.words, self.gap, self.rng = words, gap, rng
         self.pos = 0
+        self.offering = False
         self.pending = False
 
     def step(self):
-        if self.pending:
+        if self.pending:  # taken at the rising edge just gone
             self.pos += 1
-        drive = self.pos < len(self.words) and self.rng.random() >= self.gap
-        self.valid.value = int(drive)
-        if drive:
+            self.offering = False
+        if not self.offering and self.pos < len(self.words) and self.rng.random() >= self.gap:
+            self.offering = True
             self.payload.value = self.words[self.pos]
-        self.pending = drive and bool(self.ready.value)
+        self.valid.value = int(self.offering)
+        self.pending = self.offering and bool(self.ready.value)
 
 
 class _Sink:
-    def __init__(self, valid, ready, payload, stall, rng):
+    """Takes one output stream with random back-pressure, recording every transfer, and checks the
+    DUT's side of the stream rules with a Monitor."""
+
+    def __init__(self, valid, ready, payload, stall, rng, name="stream"):
         self.valid, self.ready, self.payload = valid, ready, payload
         self.stall, self.rng = stall, rng
         self.got = []
         self.pending = None
+        self.monitor = Monitor(name, valid, ready, [payload])
 
     def step(self):
         if self.pending is not None:
             self.got.append(self.pending)
         take = self.rng.random() >= self.stall
         self.ready.value = int(take)
+        self.monitor.step(take)
         if take and self.valid.value:
             value = self.payload.value
             self.pending = value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)  # 1-bit: Logic
         else:
             self.pending = None
+
+
+def violations(monitors) -> list[str]:
+    return [v for m in monitors for v in m.violations]
 
 
 @cocotb.test()
@@ -76,7 +133,7 @@ async def stream_cases(dut):
         port = lambda name, signal: getattr(dut, f"{name}__{signal}")  # noqa: E731
         sources = [_Source(port(name, "valid"), port(name, "ready"), port(name, "payload"), words, case["gap"], rng)
                    for name, words in case["sources"].items()]
-        sinks = [_Sink(port(name, "valid"), port(name, "ready"), port(name, "payload"), case["stall"], rng)
+        sinks = [_Sink(port(name, "valid"), port(name, "ready"), port(name, "payload"), case["stall"], rng, name)
                  for name in case["sinks"]]
         for s in sources:
             s.valid.value = 0
@@ -111,6 +168,7 @@ async def stream_cases(dut):
             "outputs": {name: s.got for name, s in zip(case["sinks"], sinks)},
             "status": {name: int(getattr(dut, name).value) for name in case.get("status", [])},
             "consumed": [s.pos for s in sources],
+            "protocol": violations(s.monitor for s in sinks),
         })
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:
         json.dump(results, f)

@@ -127,9 +127,14 @@ class ArrayConfig:
         return int(self.hash[:8], 16)
 
     @classmethod
-    def from_dict(cls, data: dict, *, source: str = "configuration") -> "ArrayConfig":
+    def from_dict(cls, data: dict, *, source: str = "configuration", notes: list | None = None) -> "ArrayConfig":
+        """The ArrayConfig of *data*. A ``hash`` entry (as ``rdagen config show`` prints) is derived, not
+        a field: it is accepted when it matches the fields; when it does not (the file was edited), a
+        note saying so is appended to *notes* and the hash of the fields is used."""
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a JSON object of ArrayConfig fields, got {type(data).__name__}")
+        data = dict(data)
+        stated = data.pop("hash", None)
         known = {"name", *_FIELDS}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -139,15 +144,19 @@ class ArrayConfig:
         if missing:
             raise ValueError(f"{source}: missing ArrayConfig field(s) {', '.join(missing)} "
                              f"(start from `rdagen config show small`)")
-        return cls(**data)
+        cfg = cls(**data)
+        if stated is not None and stated != cfg.hash and notes is not None:
+            notes.append(f"{source}: its 'hash' {stated!r} does not match its fields (the file was edited); the hash "
+                         f"is derived from the hardware fields, which give {cfg.hash}")
+        return cfg
 
     @classmethod
-    def from_json(cls, text: str, *, source: str = "configuration") -> "ArrayConfig":
+    def from_json(cls, text: str, *, source: str = "configuration", notes: list | None = None) -> "ArrayConfig":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{source}: not valid JSON: {exc}") from None
-        return cls.from_dict(data, source=source)
+        return cls.from_dict(data, source=source, notes=notes)
 
     @staticmethod
     def describe() -> str:
@@ -194,11 +203,17 @@ def preset(name: str) -> ArrayConfig:
         raise ValueError(f"unknown ArrayConfig preset {name!r}; valid presets: {', '.join(PRESETS)}") from None
 
 
-def load(spec: str | Path) -> ArrayConfig:
-    """A preset name or the path of a JSON file."""
+def load(spec: str | Path, notes: list | None = None) -> ArrayConfig:
+    """A preset name or the path of a JSON file (notes on it, such as a stale ``hash``, go to *notes*)."""
     if isinstance(spec, str) and spec in PRESETS:
         return PRESETS[spec]
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"{spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing JSON file")
-    return ArrayConfig.from_json(path.read_text(), source=str(path))
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an ArrayConfig JSON file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    return ArrayConfig.from_json(text, source=str(path), notes=notes)

@@ -18,10 +18,14 @@ class UsageError(Exception):
 
 
 def _config(spec: str) -> ArrayConfig:
+    notes: list[str] = []
     try:
-        return load(spec)
+        cfg = load(spec, notes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    for note in notes:
+        print(f"rdagen: note: {note}", file=sys.stderr)
+    return cfg
 
 
 # -- config ---------------------------------------------------------------------------------------------
@@ -47,11 +51,14 @@ def cmd_config(args) -> int:
     path = Path(args.target)
     if not path.exists():
         raise UsageError(f"no such file: {path}")
+    notes: list[str] = []
     try:
-        cfg = ArrayConfig.from_json(path.read_text(), source=str(path))
+        cfg = load(path, notes)
     except ValueError as exc:
         print(f"invalid: {exc}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     print(f"valid: {path} ({cfg.name}, hash {cfg.hash})")
     return 0
 
@@ -82,6 +89,7 @@ def cmd_sim(args) -> int:
 def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     """The DLRM kernels on the whole array RTL: a table of cycles, ideal cycles, utilization and error;
     every output bit-exact against the golden array model; a VCD per kernel."""
+    from rdagen.mapper.builder import BuildError
     from rdagen.mapper.kernels import KernelError, build
 
     from .array_run import format_kernel_table, run_kernel
@@ -93,7 +101,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
                          "use --kernel arith for the Icarus cross-check")
     try:
         kernels = [build(name, cfg, args.seed) for name in names]
-    except KernelError as exc:
+    except (KernelError, BuildError) as exc:  # the configuration cannot host the kernel (tiles, tracks, ...)
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False
     waves = args.vcd != "none"

@@ -2,13 +2,16 @@
 
     pytest --seed N          run every randomized test with base seed N
     RDAGEN_SEED=N pytest     the same
+    CI=true pytest           base seed from the commit (CI: new stimulus per commit, printed in the header)
 
 Each test derives its own generator from the base seed and its name, so one test can be rerun alone
 with the same stimulus.
 """
 
 import os
+import subprocess
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -17,11 +20,25 @@ def pytest_addoption(parser):
     parser.addoption("--seed", type=int, default=None, help="base random seed (default: RDAGEN_SEED or 1)")
 
 
+def commit_seed() -> int | None:
+    """The base seed CI uses: the first 28 bits of the checked-out commit (None outside a git checkout)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return int(commit[:7], 16)
+
+
 def base_seed(config) -> int:
+    """--seed N, else RDAGEN_SEED, else under CI (CI=true) the commit's seed, so every commit's CI run
+    draws new stimulus, else 1 (a plain `make test` repeats itself)."""
     seed = config.getoption("--seed")
-    if seed is None:
-        seed = int(os.environ.get("RDAGEN_SEED", "1"))
-    return seed
+    if seed is None and "RDAGEN_SEED" in os.environ:
+        seed = int(os.environ["RDAGEN_SEED"])
+    if seed is None and os.environ.get("CI") == "true":
+        seed = commit_seed()
+    return 1 if seed is None else seed
 
 
 def test_seed(request) -> int:
@@ -39,4 +56,4 @@ def seeded_rng(request) -> np.random.Generator:
 
 
 def pytest_report_header(config):
-    return f"rdagen base seed: {base_seed(config)} (set with --seed N or RDAGEN_SEED=N)"
+    return f"rdagen base seed: {base_seed(config)} (rerun with --seed {base_seed(config)}; set with --seed N or RDAGEN_SEED=N)"

@@ -90,3 +90,45 @@ def test_cli_config_show_and_check(tmp_path):
     bad.write_text(json.dumps({**SMALL.to_dict(), "lanes": 3}))
     checked = _rdagen("config", "check", str(bad))
     assert checked.returncode == 1 and "'lanes'" in checked.stderr and "3" in checked.stderr
+
+
+def test_a_shown_config_file_is_accepted_and_an_edited_one_is_noted(tmp_path):
+    """`rdagen config show small > my.json`, then `config check my.json`: accepted (the hash matches).
+    Edited, its hash no longer matches: still accepted, with a note that the hash is derived."""
+    mine = tmp_path / "my.json"
+    mine.write_text(_rdagen("config", "show", "small").stdout)
+    checked = _rdagen("config", "check", str(mine))
+    assert checked.returncode == 0 and f"hash {SMALL.hash}" in checked.stdout and "note" not in checked.stderr
+    edited = {**json.loads(mine.read_text()), "lanes": 8}
+    mine.write_text(json.dumps(edited))
+    wider = ArrayConfig(**{k: v for k, v in edited.items() if k != "hash"})
+    for command in ("check", "show"):
+        run = _rdagen("config", command, str(mine))
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+        assert f"'hash' '{SMALL.hash}' does not match its fields (the file was edited)" in run.stderr
+        assert f"derived from the hardware fields, which give {wider.hash}" in run.stderr
+        assert wider.hash in run.stdout
+
+
+def test_config_files_that_cannot_be_read_are_refused_without_a_traceback(tmp_path):
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for target, message in ((tmp_path, "is a directory"), (binary, "cannot be read")):
+        for args in (("config", "check", str(target)), ("sim", "--config", str(target))):
+            run = _rdagen(*args)
+            assert run.returncode in (1, 2) and message in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_ci_derives_the_base_seed_from_the_commit(monkeypatch, pytestconfig):
+    from .conftest import base_seed, commit_seed
+
+    monkeypatch.delenv("RDAGEN_SEED", raising=False)
+    monkeypatch.setattr(pytestconfig.option, "seed", None)
+    monkeypatch.setenv("CI", "true")
+    seed = commit_seed()
+    assert seed is not None and base_seed(pytestconfig) == seed
+    monkeypatch.setenv("RDAGEN_SEED", "77")
+    assert base_seed(pytestconfig) == 77
+    monkeypatch.delenv("RDAGEN_SEED")
+    monkeypatch.delenv("CI")
+    assert base_seed(pytestconfig) == 1

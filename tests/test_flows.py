@@ -161,3 +161,19 @@ def test_make_help_lists_every_target():
     assert run.returncode == 0
     for target in ("test", "sim", "synth", "lint", "waves", "bench", "config", "clean"):
         assert f"make {target}" in run.stdout, target
+
+
+def test_sim_reports_a_routing_error_without_a_traceback(monkeypatch, capsys):
+    """A kernel whose routes do not fit the configuration (a BuildError from the builder) is reported
+    like a missing resource: one line naming it, FAIL, exit 1, before any build."""
+    from rdagen.mapper import kernels
+    from rdagen.mapper.builder import BuildError
+    from rdagen.sim.cli import main
+
+    def unroutable(name, cfg, seed):
+        raise BuildError("vector route from ('ag', 0, 'rdata') to ('pcu', 0, 0, 'vin', 0): no free track")
+
+    monkeypatch.setattr(kernels, "build", unroutable)
+    assert main(["sim", "--config", "tiny", "--kernel", "gemv"]) == 1
+    err = capsys.readouterr().err
+    assert "rdagen sim: vector route from ('ag', 0, 'rdata')" in err and "no free track" in err

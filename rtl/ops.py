@@ -13,8 +13,19 @@ Data-type semantics (shared/ARCHITECTURE.md, "Data types and arithmetic"):
   rounded result whose magnitude is below 2^-126 becomes zero of the same sign (FTZ, tininess after
   rounding). Results beyond the largest finite value become infinity. Every NaN result is the canonical
   quiet NaN 0x7FC00000, whatever the inputs' NaN payloads or signs. No exception flags.
+  Rules that follow from these and hold for every op (tests/test_golden.py checks each):
+  - DAZ applies to every fp input, comparisons and conversions included: feq(+subnormal, -0) = 1,
+    flt(-subnormal, +subnormal) = 0, fmin/fmax return the flushed operand (a zero of its sign), and
+    fmul(subnormal, inf) is NaN (0 x inf).
+  - fmin/fmax: the canonical NaN when either input is NaN; -0 is ordered below +0.
+  - Sign of an exact zero: x + (-x) and x - x give +0; (-0) + (-0) and (-0) - (+0) give -0.
+  - FTZ keeps the sign of the rounded value: a negative result below 2^-126 becomes -0.
+  - fabs and fneg of a NaN give the canonical NaN (the sign bit is not simply cleared or flipped).
 * bf16: the upper 16 bits of a 32-bit word whose lower 16 bits are zero, so the fp32 datapath computes
-  it. ``f2bf`` rounds an fp32 word to bf16 by round-to-nearest-even, ``f2bf_sr`` stochastically.
+  it. ``f2bf`` rounds an fp32 word to bf16 by round-to-nearest-even, ``f2bf_sr`` stochastically. Both
+  read a subnormal input as zero (f2bf of a subnormal gives the zero of its sign). f2bf rounds finite
+  magnitudes from 0x7F7F8000 up (the midpoint above bf16's largest finite value) to infinity;
+  f2bf_sr may round any finite magnitude above 0x7F7F0000 to infinity (when the random bits carry).
 
 Stochastic rounding: each lane owns a 32-bit xorshift generator (x ^= x << 13; x ^= x >> 17;
 x ^= x << 5), a linear-feedback generator of period 2^32 - 1. ``lfsr_seed(seed, lane)`` gives its state
@@ -109,18 +120,19 @@ _TABLE = [
     ("select", _C["int"], 3, "a if c != 0 else b"),
     ("mul", _C["imul"], 2, "a * b, low 32 bits (same for signed and unsigned)"),
     ("fadd", _C["fadd"], 2, "a + b, RNE, DAZ/FTZ; +0 for an exact zero sum of opposite signs"),
-    ("fsub", _C["fadd"], 2, "a - b, RNE, DAZ/FTZ"),
-    ("fmul", _C["fmul"], 2, "a * b, RNE, DAZ/FTZ"),
-    ("fmin", _C["fcmp"], 2, "minimum; NaN if either is NaN; -0 < +0"),
-    ("fmax", _C["fcmp"], 2, "maximum; NaN if either is NaN; -0 < +0"),
-    ("flt", _C["fcmp"], 2, "1 if a < b else 0; 0 if either is NaN; -0 == +0"),
-    ("feq", _C["fcmp"], 2, "1 if a == b else 0; 0 if either is NaN; -0 == +0"),
+    ("fsub", _C["fadd"], 2, "a - b, RNE, DAZ/FTZ; +0 for x - x, -0 for (-0) - (+0)"),
+    ("fmul", _C["fmul"], 2, "a * b, RNE, DAZ/FTZ (subnormal x inf is NaN); FTZ keeps the sign"),
+    ("fmin", _C["fcmp"], 2, "minimum (DAZ: a subnormal comes back as a zero); canonical NaN if either is NaN; -0 < +0"),
+    ("fmax", _C["fcmp"], 2, "maximum (DAZ: a subnormal comes back as a zero); canonical NaN if either is NaN; -0 < +0"),
+    ("flt", _C["fcmp"], 2, "1 if a < b else 0 (DAZ); 0 if either is NaN; -0 == +0"),
+    ("feq", _C["fcmp"], 2, "1 if a == b else 0 (DAZ: feq(+subnormal, -0) = 1); 0 if either is NaN; -0 == +0"),
     ("fabs", _C["fcmp"], 1, "|a| (DAZ; NaN -> canonical NaN)"),
     ("fneg", _C["fcmp"], 1, "-a (DAZ; NaN -> canonical NaN)"),
     ("i2f", _C["cvt"], 1, "int32 -> fp32, RNE"),
     ("f2i", _C["cvt"], 1, "fp32 -> int32, toward zero, saturating; NaN -> 0"),
-    ("f2bf", _C["cvt"], 1, "fp32 -> bf16 (upper half), RNE"),
-    ("f2bf_sr", _C["cvt"], 1, "fp32 -> bf16 (upper half), stochastic rounding from the lane generator"),
+    ("f2bf", _C["cvt"], 1, "fp32 -> bf16 (upper half), RNE, DAZ (subnormal -> signed zero); from 0x7F7F8000 up -> inf"),
+    ("f2bf_sr", _C["cvt"], 1, "fp32 -> bf16 (upper half), stochastic rounding from the lane generator, DAZ; "
+                              "above 0x7F7F0000 may give inf"),
 ]
 
 OPS: tuple[OpInfo, ...] = tuple(OpInfo(name, code, cls, arity, sem)

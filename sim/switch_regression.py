@@ -68,5 +68,6 @@ def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch") -> list[di
         for sink, words in want:
             problems += compare(sink, unpack(got["outputs"][sink], lanes), words)
         results.append({"name": job["name"], "routes": len(job["sources"]), "sinks": len(want),
-                        "cycles": got["cycles"], "problems": problems})
+                        "cycles": got["cycles"], "first_out": got["first_out"], "last_out": got["last_out"],
+                        "problems": problems})
     return results

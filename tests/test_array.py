@@ -68,9 +68,14 @@ def test_kernel_on_the_array(request, name):
     seed = test_seed(request)
     print(f"[seed] {name}: {seed}")
     kernel = build(name, TINY, seed)
-    result = run_kernel(kernel, seed=seed, gap=0.2, stall=0.2, tag="test")
+    gap = stall = 0.2
+    result = run_kernel(kernel, seed=seed, gap=gap, stall=stall, tag="test")
     assert result.ok, result.problems
-    assert result.cycles >= result.ideal and result.max_error <= result.bound
+    assert result.max_error <= result.bound
+    # The streamed operand moves at most one vector per cycle, and at worst at the product of the
+    # source's and the sink's duty cycles; 200 cycles cover loading x, pipeline and DRAM latency.
+    print(f"{name}: {result.cycles} cycles, ideal {result.ideal}")
+    assert result.ideal <= result.cycles <= result.ideal / ((1 - gap) * (1 - stall)) + 200
 
 
 def test_direct_harness_runs_the_kernels(request):

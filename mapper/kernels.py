@@ -176,40 +176,50 @@ def gemv(cfg: ArrayConfig, rng: np.random.Generator, m: int | None = None, k: in
 
 
 def embedding_bag(cfg: ArrayConfig, rng: np.random.Generator, table_rows: int = 64, bags: int = 16,
-                  max_bag: int = 6) -> Kernel:
+                  max_bag: int = 6, lengths=None) -> Kernel:
     """Embedding-bag sum over a DRAM table of d = lanes fp32 columns: row indices from the host to AG 1
     (gathers), rows to the PCU at (0, 0), whose accumulator sums each bag (its length from the host);
-    empty bags give zeros."""
+    empty bags give zeros, wherever they are (the last, or all of them). The sums pass through the PCU
+    at (1, 1), whose counter counts the bags, so the done token follows the last bag, empty or not.
+    *lengths* (bag sizes) overrides the random ones, which always include empty bags, the last among
+    them."""
     _require(cfg, "embedding_bag", 2, 2)
     L = cfg.lanes
     table = rng.standard_normal((table_rows, L)).astype(F32)
-    lengths = rng.integers(0, max_bag + 1, bags).astype(U32)
-    lengths[[1, bags // 2]] = 0  # empty bags, always
-    lengths[-1] = max(1, lengths[-1])  # the done token follows the last row, so the last bag has one
+    if lengths is None:
+        lengths = rng.integers(0, max_bag + 1, bags)
+        lengths[[1, bags // 2, bags - 1]] = 0  # empty bags, always: in the middle and at the end
+    lengths = np.asarray(lengths, U32)
+    bags = len(lengths)
+    if bags < 1:
+        raise KernelError("kernel embedding_bag needs at least one bag")
     indices = rng.integers(0, table_rows, int(lengths.sum())).astype(U32)
     base = 4096
     b = ArrayBuilder(cfg)
     b.ag(1, AgProgram("gather", table_base=base, row_words=L, rows=table_rows))
-    # Its counter counts the gathered rows: the run's end sends a done token to the host.
-    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], counters=[Counter(0, int(lengths.sum()), 1)],
-                           vin_required=[0], accumulate=Accumulate("fadd", init=0, src=1, fold_scalar=0),
-                           vout=[("acc", 0)]))
-    b.route("control", ("pcu", 0, 0, "ctrl_out", 0), ("host", 0, "done"))
+    b.pcu(0, 0, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
+                           accumulate=Accumulate("fadd", init=0, src=1, fold_scalar=0), vout=[("acc", 0)]))
+    # One firing per bag: its counter's run ends with the last bag and sends the done token to the host.
+    b.pcu(1, 1, PcuProgram(stages=[Stage("pass", vin(0), dst=0)], counters=[Counter(0, bags, 1)],
+                           vin_required=[0], vout=[("reg", 0)]))
+    b.route("control", ("pcu", 1, 1, "ctrl_out", 0), ("host", 1, "done"))
     b.route("scalar", ("host", 1, "ssend"), ("ag", 1, "idx"))
     b.route("vector", ("ag", 1, "rdata"), ("pcu", 0, 0, "vin", 0))
     b.route("scalar", ("host", 0, "ssend"), ("pcu", 0, 0, "sin", 0))
-    b.route("vector", ("pcu", 0, 0, "vout", 0), ("host", 0, "vrecv"))
+    b.route("vector", ("pcu", 0, 0, "vout", 0), ("pcu", 1, 1, "vin", 0))
+    b.route("vector", ("pcu", 1, 1, "vout", 0), ("host", 1, "vrecv"))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
     t64 = table.astype(np.float64)
-    exact = np.array([t64[indices[s: s + n]].sum(axis=0) for s, n in zip(starts, lengths)]).reshape(bags, L)
+    exact = np.array([t64[indices[s: s + n]].sum(axis=0) if n else np.zeros(L)
+                      for s, n in zip(starts, lengths)]).reshape(bags, L)
     bound = np.array([_gamma(int(n)) * np.abs(t64[indices[s: s + n]]).sum(axis=0)
                       for s, n in zip(starts, lengths)]).reshape(bags, L)
     return Kernel(
         "embedding_bag", cfg, f"embedding-bag sum, {bags} bags of 0..{max_bag} rows, table {table_rows}x{L}",
         b.bitstream(), sources={"ssend__1": [int(i) for i in indices], "ssend__0": [int(n) for n in lengths]},
-        dram={1: {base: _bits(table).ravel()}}, sinks={"vrecv__0": bags},
-        ideal_cycles=int(lengths.sum()),
-        decode=lambda out: unpack_vectors(out["vrecv__0"], L).view(F32),
+        dram={1: {base: _bits(table).ravel()}}, sinks={"vrecv__1": bags},
+        ideal_cycles=max(1, int(lengths.sum())),
+        decode=lambda out: unpack_vectors(out["vrecv__1"], L).view(F32),
         reference=exact, tolerance=bound)
 
 

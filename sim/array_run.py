@@ -37,11 +37,12 @@ def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
               gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array", work: int = 0,
-              waves: bool = False, done_tokens: int = 0) -> dict:
+              waves: bool = False, done_tokens: int = 0, readback=()) -> dict:
     """Runs the array: *sources* {host input port: words}, *sinks* {host output port: transfers
     expected}, *dram* {AG row: {word address: words}}, *work* the cycles the run is expected to take
-    at full speed (for the hang budget), *done_tokens* the ``done_tokens`` host register. Returns the bench's record (``finish``: the cycle of the last
-    expected output)."""
+    at full speed (for the hang budget), *done_tokens* the ``done_tokens`` host register, *readback*
+    (AG row, word address, words) regions of DRAM to read after the run. Returns the bench's record
+    (``finish``: the cycle of the last expected output; ``readback``: one uint32 array per region)."""
     gen = generate("array", cfg)
     units = len(configuration_units(cfg))
     job = {
@@ -52,8 +53,10 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
         "dram": {str(row): [(int(b), np.asarray(w, "<u4").tobytes().hex()) for b, w in regions.items()]
                  for row, regions in (dram or {}).items()},
         "drain": 64, "budget": cycle_budget(4 * sum(sinks.values()) + 64 + work, gap, stall, 256),
+        "readback": [(int(row), int(base), int(count)) for row, base, count in readback],
     }
     (record,) = run_stream_cases(gen, [job], tag=tag, bench="rdagen.verif.tb.array_tb", waves=waves)
+    record["readback"] = [np.frombuffer(bytes.fromhex(blob), "<u4") for blob in record["readback"]]
     return record
 
 

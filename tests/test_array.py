@@ -20,7 +20,7 @@ from rdagen.rtl.array_layout import local_counts, plan
 from rdagen.rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
 from rdagen.rtl.config import preset
 from rdagen.rtl.ops import Op
-from rdagen.rtl.pcu_layout import Operand, PcuProgram, Src, Stage, pcu_layout, vin
+from rdagen.rtl.pcu_layout import Counter, Operand, PcuProgram, Src, Stage, pcu_layout, vin
 from rdagen.rtl.pmu_layout import pmu_layout
 from rdagen.rtl.switch_layout import networks
 from rdagen.sim.array_run import config_writes, run_array, run_kernel
@@ -193,6 +193,19 @@ def test_kernels_say_which_resource_is_missing():
 
 
 @pytest.mark.cocotb
+def test_small_array_runs_the_kernels(request):
+    """The `small` array (4x4, 4 lanes), which `make sim` simulates by default, in the direct harness:
+    the three kernels bit-exact against the golden array model, within the fp32 bound of NumPy, the
+    done register high, under the same cycle bound as on tiny."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    for name in KERNELS:
+        result = run_kernel(build(name, preset("small"), seed), seed=seed, tag="test-small", harness="direct")
+        print(f"small {name}: {result.cycles} cycles, ideal {result.ideal}")
+        assert result.ok, (name, result.problems)
+        assert result.ideal <= result.cycles < 2 * result.ideal + 200, (name, result.cycles)
+
+
 def test_bitstream_fuzzing(request):
     """Random truncations and bit flips are all refused by the loader (the CRC); random switch selects
     behind a valid CRC (which the format cannot tell from good ones) are refused by the route check or
@@ -347,3 +360,52 @@ def test_unit_word_fuzzing(request):
         assert record["registers"]["done"] == (golden.done_tokens > 0), where
     print(f"unit-word mutations: {refused} refused ({len(reasons)} distinct places), {simulated} simulated")
     assert refused > 0
+
+
+@pytest.mark.parametrize("lengths", [[3, 0, 2, 0, 0], [0, 0, 0], [0], [4, 0, 1]])
+def test_embedding_bags_with_empty_bags_anywhere(request, lengths):
+    """Empty bags anywhere, the last and all of them included, on the RTL (direct harness): zeros for
+    the empty bags, the sums bit for bit as the golden model, and the done register high."""
+    kernel = kernels.embedding_bag(TINY, np.random.default_rng(test_seed(request)), lengths=lengths)
+    result = run_kernel(kernel, harness="direct", tag="test-bags")
+    assert result.ok, result.problems
+    # An empty bag's reference is 0 with a bound of 0, so result.ok means its output is exactly zero.
+    assert not kernel.reference[np.asarray(lengths) == 0].any() and not kernel.tolerance[np.asarray(lengths) == 0].any()
+
+
+@pytest.mark.cocotb
+def test_dram_writes_through_an_ag(request):
+    """Host vectors through a PCU (ReLU) into AG 0's writes at array level: commands from an unaligned
+    address, of lengths that are not whole vectors, across a 4 KB boundary, and one past the address
+    space (refused: its vectors are taken, nothing is written, errors counts it). The DRAM after the run,
+    one vector beyond each side of every write, equals the golden array model's; the done token comes
+    from the PCU's counter."""
+    rng = seeded_rng(request)
+    L = TINY.lanes
+    commands = [(1001, 7), (2050, 2 * L + 1), (2**32 - 3, 5), (1024 - 3, 3 * L)]
+    n = sum(-(-length // L) for _, length in commands)
+    b = ArrayBuilder(TINY)
+    b.pcu(0, 0, PcuProgram(stages=[Stage("fmax", vin(0), Operand("const"), dst=0, const=0)],
+                           counters=[Counter(0, n, 1)], vin_required=[0], vout=[("reg", 0)]))
+    b.ag(0, AgProgram("read"))
+    b.route("vector", ("host", 0, "vsend"), ("pcu", 0, 0, "vin", 0))
+    b.route("vector", ("pcu", 0, 0, "vout", 0), ("ag", 0, "wdata"))
+    b.route("control", ("pcu", 0, 0, "ctrl_out", 0), ("host", 0, "done"))
+    x = rng.standard_normal((n, L)).astype(np.float32)
+    old = rng.integers(0, 2**32, 4096, dtype=np.uint64).astype(np.uint32)  # what the DRAM held before
+    sources = {"vsend__0": pack(x.view(np.uint32)), "ag_wcmd__0": [base | length << 32 for base, length in commands]}
+    dram = {0: {0: old}}
+    golden = golden_array(TINY, b.bitstream(), sources, dram)
+    assert golden.errors == 1
+    regions = [(0, max(0, base - L), length + 2 * L) for base, length in commands if base + length <= 2**32]
+    record = run_array(TINY, b.bitstream(), sources=sources, sinks={}, dram=dram, gap=0.2, stall=0.2,
+                       seed=test_seed(request), tag="array-writes", work=4 * n, done_tokens=1, readback=regions)
+    assert not record["timed_out"] and record["registers"]["done"] == 1
+    assert record["registers"]["errors"] == golden.errors
+    relu = np.maximum(x, 0).view(np.uint32).ravel()
+    for (_, start, count), have in zip(regions, record["readback"]):
+        want = np.array([golden.dram[0].get(w, 0) for w in range(start, start + count)], np.uint32)
+        assert np.array_equal(have, want), (start, count)
+    base, length = commands[0]
+    assert np.array_equal(record["readback"][0][L: L + length], relu[:length])  # the first command's words
+    assert record["readback"][0][L - 1] == old[base - 1]  # the word before it is untouched

@@ -5,7 +5,9 @@ AxiRam each, and records the host outputs and the host registers.
 One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is the list of (unit, word)
 config-port writes, ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
 ``sinks`` lists host output ports with ``expect`` transfers each, ``dram`` maps an AG row to its
-memory regions. Results go to RDAGEN_RESULTS.
+memory regions, ``readback`` lists (AG row, word address, words) to read from the DRAM after the run.
+The run ends after ``drain`` quiet cycles (outputs complete, errors unchanged, DRAM writes
+acknowledged, done high when done tokens are counted). Results go to RDAGEN_RESULTS.
 """
 
 import json
@@ -57,6 +59,8 @@ async def array_case(dut):
     dut.run.value = 1
     cycles = drain = errors_seen = 0
     finish = None  # the cycle in which the last expected output arrived
+    writes = {row: 0 for row in rams}  # write bursts issued and not yet acknowledged, per AG
+    signal = lambda row, name: getattr(dut, f"m_axi__{row}__{name}")  # noqa: E731
     while drain < case["drain"] and cycles < case["budget"]:
         await falling
         cycles += 1
@@ -66,17 +70,24 @@ async def array_case(dut):
             s.step()
         for monitor in axi:
             monitor.step()
-        # The run ends after `drain` quiet cycles: every output complete and the errors register
-        # unchanged (a unit still counting refused accesses is still working).
+        for row in rams:
+            writes[row] += (int(signal(row, "awvalid").value) & int(signal(row, "awready").value)) - \
+                (int(signal(row, "bvalid").value) & int(signal(row, "bready").value))
+        # The run ends after `drain` quiet cycles: every output complete, the errors register unchanged
+        # (a unit still counting refused accesses is still working), every DRAM write acknowledged and,
+        # when the case counts done tokens, the done register high.
         errors = int(dut.errors.value)
         if all(len(s.got) >= n for s, n in zip(sinks, case["expect"])):
             finish = cycles if finish is None else finish
-            drain = drain + 1 if errors == errors_seen else 0
+            quiet = (errors == errors_seen and not any(writes.values())
+                     and (not case.get("done_tokens") or int(dut.done.value)))
+            drain = drain + 1 if quiet else 0
         errors_seen = errors
     result = {"cycles": cycles, "finish": finish, "timed_out": cycles >= case["budget"],
               "outputs": {n: s.got for n, s in zip(case["sinks"], sinks)},
               "registers": {"cycles": int(dut.cycles.value), "errors": int(dut.errors.value),
                             "done": int(dut.done.value)},
-              "protocol": violations([*(s.monitor for s in sinks), *axi])}
+              "protocol": violations([*(s.monitor for s in sinks), *axi]),
+              "readback": [rams[str(row)].read(4 * base, 4 * count).hex() for row, base, count in case.get("readback", [])]}
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:
         json.dump([result], f)

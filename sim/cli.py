@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from rdagen.rtl.config import PRESETS, ArrayConfig, load
 
 __all__ = ["main"]
@@ -284,6 +286,65 @@ def cmd_bench(args) -> int:
     return 0
 
 
+# -- graph ----------------------------------------------------------------------------------------------
+def _graph_and_inputs(args):
+    """The graph of args.graph and its inputs (args.inputs, the rest drawn from args.seed), checked."""
+    from rdagen.mapper.graph import GraphError, check_inputs, load_graph, random_inputs
+
+    try:
+        graph = load_graph(args.graph)
+        given = {}
+        if getattr(args, "inputs", None):
+            try:
+                with np.load(args.inputs) as npz:
+                    given = {name: npz[name] for name in npz.files}
+            except (OSError, ValueError) as exc:
+                raise GraphError(f"{args.inputs}: not a readable .npz file ({exc})") from None
+            extra = sorted(set(given) - set(graph.inputs))
+            if extra:
+                raise GraphError(f"{args.inputs}: {extra[0]!r} is not an input of the graph (its inputs: "
+                                 f"{', '.join(graph.inputs)})")
+        # Without --inputs every input is drawn from the seed (default 1); with --inputs, only when
+        # --seed is given, so that a missing array is not silently replaced.
+        seed = args.seed if args.seed is not None else (None if args.inputs else 1)
+        arrays = check_inputs(graph, random_inputs(graph, seed, given) if seed is not None else given,
+                              source=str(args.inputs or "inputs"))
+    except GraphError as exc:
+        raise UsageError(str(exc)) from None
+    return graph, arrays
+
+
+def cmd_graph(args) -> int:
+    from rdagen.mapper.graph import error_bounds, reference
+
+    graph, arrays = _graph_and_inputs(args)
+    if args.action == "check":
+        print(f"valid: {args.graph}: {len(graph.inputs)} inputs, {len(graph.weights)} weights, "
+              f"{len(graph.nodes)} nodes, outputs {', '.join(graph.outputs)}")
+        print(f"  {'node':>4}  {'op':14} {'operands':40} -> output")
+        for i, node in enumerate(graph.nodes):
+            operands = ", ".join(f"{n} {list(graph.tensors[n].shape)}" for n in node.inputs)
+            print(f"  {i:4}  {node.op:14} {operands:40} -> {node.output} {list(graph.tensors[node.output].shape)}")
+        return 0
+    values, bounds = reference(graph, arrays), error_bounds(graph, arrays)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "reference.npz"
+    tmp = out / ".reference.npz.tmp.npz"
+    np.savez(tmp, **{name: values[name] for name in graph.outputs},
+             **{f"{name}.bound": bounds[name] for name in graph.outputs})
+    tmp.replace(path)  # nothing half-written
+    print(f"{'output':12} {'shape':14} {'max |value|':>12} {'max fp32 bound':>15}")
+    for name in graph.outputs:
+        print(f"{name:12} {str(list(values[name].shape)):14} {np.abs(values[name]).max(initial=0):12.4g} "
+              f"{bounds[name].max(initial=0):15.3g}")
+    print(f"wrote {path} (float64 reference of every output, and '<output>.bound': the fp32 error bound per "
+          f"element)")
+    return 0
+
+
 # -- ops ------------------------------------------------------------------------------------------------
 def cmd_ops(args) -> int:
     from rdagen.rtl.ops import table_markdown
@@ -351,6 +412,17 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
+
+    p = add("graph", cmd_graph, "check a dataflow graph (rdagen-graph JSON), or evaluate its float64 NumPy "
+                                "reference with the fp32 error bound of every output element")
+    p.add_argument("action", choices=["check", "reference"],
+                   help="check: validate and print every node's shapes; reference: write DIR/reference.npz")
+    p.add_argument("graph", help="the graph's JSON file (format: README, 'Graphs')")
+    p.add_argument("--inputs", default=None, help=".npz of input arrays, keyed by the graph's input names")
+    p.add_argument("--seed", type=int, default=None,
+                   help="draw the inputs the .npz does not give from this seed (default: 1 without --inputs; "
+                        "with --inputs, every input must be in the .npz unless --seed is given)")
+    p.add_argument("--out", default="build/graph", help="output directory of `reference` (default build/graph)")
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")
     return parser

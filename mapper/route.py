@@ -1,14 +1,25 @@
-"""Routing on a switch grid: claims switch outputs for routes (unicast and multicast trees) along free
-tracks, by breadth-first search, so each path is minimal in hops among the free resources. A route
-that finds no free path is refused with an error naming it, never guessed.
+"""Routing on a switch grid: claims switch outputs for routes (unicast and multicast trees).
 
-Imports only the spec (rtl/switch_layout.py).
+Two ways, both leaving no state behind when they refuse (an error naming the route, never a guess):
+
+* ``GridRouter.add``: one route at a time, by breadth-first search over the free tracks, so each path
+  is minimal in hops among what earlier routes left.
+* ``GridRouter.route_all``: a set of routes together by negotiated congestion (PathFinder, McMurchie
+  and Ebeling 1995): every route is ripped up and re-routed in turn by a cheapest-tree search in which
+  a switch output costs (1 + its history) x (1 + present factor x the other routes using it); the
+  present factor grows each pass and an output that stays overused gains history, until no output is
+  wanted by two routes (and, should that fail, one at a time in order, so it fits every set ``add``
+  fits). Deterministic: routes in the given order, ties broken by coordinates.
+
+A switch output (a direction track or a local output) selects one input, so it belongs to one route;
+a route's tree enters each switch it uses by one input. Imports only the spec (rtl/switch_layout.py).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import heapq
 
 from amaranth import Shape
 
@@ -35,36 +46,151 @@ class GridRouter:
     def _free(self, r, c, output):
         return (r, c, output) not in self.select
 
-    def add(self, route: Route) -> None:
-        """Claims a tree from the route's source to all its sinks (each sink by a shortest free path
-        from the tree so far); raises SwitchConfigError naming the route when it cannot."""
+    def _check_ends(self, route: Route) -> None:
+        """Refuses a route whose source or sinks are not local ports of the grid, or whose sink is taken."""
         sr, sc, sk = route.source
         if not (0 <= sr < self.rows and 0 <= sc < self.cols and 0 <= sk < self.local_in):
             raise SwitchConfigError(f"route {route}: source {route.source} is not a local input of the grid")
-        # tree: switch -> the input index by which the route enters it
-        tree = {(sr, sc): port_index(self.tracks, None, sk)}
-        claimed = []
+        if len(set(route.sinks)) != len(route.sinks) or not route.sinks:
+            raise SwitchConfigError(f"route {route}: give one or more distinct sinks")
         for sink in route.sinks:
             r, c, k = sink
             if not (0 <= r < self.rows and 0 <= c < self.cols and 0 <= k < self.local_out):
                 raise SwitchConfigError(f"route {route}: sink {sink} is not a local output of the grid")
-            out = port_index(self.tracks, None, k)
-            if not self._free(r, c, out):
+            if not self._free(r, c, port_index(self.tracks, None, k)):
                 raise SwitchConfigError(f"route {route}: local output {k} of switch ({r}, {c}) is taken")
-            path = self._search(tree, (r, c))
+
+    def add(self, route: Route) -> None:
+        """Claims a tree from the route's source to all its sinks (each sink by a shortest free path
+        from the tree so far); raises SwitchConfigError naming the route when it cannot, leaving the
+        grid as it was."""
+        self._check_ends(route)
+        sr, sc, sk = route.source
+        # tree: switch -> the input index by which the route enters it
+        tree = {(sr, sc): port_index(self.tracks, None, sk)}
+        claimed = {}
+        for r, c, k in route.sinks:
+            path = self._search(tree, (r, c), claimed)
             if path is None:
-                for key in claimed:
-                    del self.select[key]
                 raise SwitchConfigError(f"route {route}: no free path to switch ({r}, {c})")
             for (pr, pc), output, (nr, nc), entry in path:
-                self.select[(pr, pc, output)] = tree[(pr, pc)] + 1
-                claimed.append((pr, pc, output))
+                claimed[(pr, pc, output)] = tree[(pr, pc)] + 1
                 tree[(nr, nc)] = entry
-            self.select[(r, c, out)] = tree[(r, c)] + 1
-            claimed.append((r, c, out))
+            claimed[(r, c, port_index(self.tracks, None, k))] = tree[(r, c)] + 1
+        self.select.update(claimed)  # only once every sink has its path
 
-    def _search(self, tree, goal):
-        """Hops [(switch, output, next switch, its input)] from the tree to *goal* over free outputs."""
+    def route_all(self, routes, max_passes: int = 60) -> None:
+        """Claims trees for all *routes* together by negotiated congestion (module docstring), around
+        what earlier ``add`` calls claimed. Raises SwitchConfigError, leaving the grid as it was, when a
+        route's ends are bad, two routes share a sink, a sink cannot be reached at all, or congestion
+        remains after *max_passes* passes (naming the outputs still wanted by two routes)."""
+        routes = list(routes)
+        for route in routes:
+            self._check_ends(route)
+        owner = {}
+        for route in routes:
+            for sink in route.sinks:
+                if sink in owner:
+                    raise SwitchConfigError(f"routes {owner[sink]} and {route} both end at local output {sink[2]} "
+                                            f"of switch ({sink[0]}, {sink[1]})")
+                owner[sink] = route
+        sources = collections.Counter(route.source for route in routes)
+        shared = [s for s, n in sources.items() if n > 1]
+        if shared:
+            raise SwitchConfigError(f"{sources[shared[0]]} routes start at local input {shared[0][2]} of switch "
+                                    f"({shared[0][0]}, {shared[0][1]}); give one route with all its sinks")
+        history: dict = collections.defaultdict(float)
+        use: dict = collections.Counter()  # output -> routes using it
+        trees: list[dict] = [{} for _ in routes]
+        present = 0.5
+        for _ in range(max_passes):
+            for i, route in enumerate(routes):
+                use.subtract(trees[i].keys())
+                trees[i] = self._cheapest_tree(route, use, history, present)
+                use.update(trees[i].keys())
+            overused = sorted(key for key, n in use.items() if n > 1)
+            if not overused:
+                for tree in trees:
+                    self.select.update(tree)
+                return
+            for key in overused:
+                history[key] += 1.0
+            present *= 1.8
+        # Negotiation is a heuristic: before refusing, try the routes one at a time in order, so that
+        # route_all fits at least every set that ``add`` fits.
+        greedy = GridRouter(self.rows, self.cols, self.tracks, self.local_in, self.local_out)
+        greedy.select = dict(self.select)
+        try:
+            for route in routes:
+                greedy.add(route)
+        except SwitchConfigError:
+            pass
+        else:
+            self.select = greedy.select
+            return
+        r, c, output = overused[0]
+        users = [str(route) for route, tree in zip(routes, trees) if (r, c, output) in tree]
+        raise SwitchConfigError(f"the routes do not fit: after {max_passes} passes {len(overused)} switch outputs are "
+                                f"still wanted by two routes, e.g. {self.describe(output)} of switch ({r}, {c}) by "
+                                f"{' and '.join(users[:2])}")
+
+    def describe(self, output: int) -> str:
+        """A switch output by name: 'east track 1' or 'local output 0'."""
+        if output >= 4 * self.tracks:
+            return f"local output {output - 4 * self.tracks}"
+        return f"{DIRECTIONS[output // self.tracks]} track {output % self.tracks}"
+
+    def _cheapest_tree(self, route: Route, use, history, present) -> dict:
+        """{(row, col, output): select} of the route's tree: each sink joined to the tree so far by the
+        cheapest path under the congestion costs. Outputs claimed before ``route_all`` are walls."""
+        sr, sc, sk = route.source
+        tree = {(sr, sc): port_index(self.tracks, None, sk)}
+        claimed = {}
+
+        def cost(key):
+            return (1.0 + history[key]) * (1.0 + present * use[key])
+
+        for r, c, k in route.sinks:
+            best = {at: 0.0 for at in tree}
+            previous = {}
+            heap = [(0.0, at) for at in sorted(tree)]
+            while heap:
+                d, at = heapq.heappop(heap)
+                if at == (r, c):
+                    break
+                if d > best[at]:
+                    continue
+                for direction in DIRECTIONS:
+                    dr, dc = STEP[direction]
+                    nr, nc = at[0] + dr, at[1] + dc
+                    if not (0 <= nr < self.rows and 0 <= nc < self.cols):
+                        continue
+                    for t in range(self.tracks):
+                        key = (*at, port_index(self.tracks, direction, t))
+                        if key in self.select or key in claimed:
+                            continue
+                        nd = d + cost(key)
+                        if nd < best.get((nr, nc), float("inf")):
+                            best[(nr, nc)] = nd
+                            previous[(nr, nc)] = (at, key[2], port_index(self.tracks, OPPOSITE[direction], t))
+                            heapq.heappush(heap, (nd, (nr, nc)))
+            if (r, c) not in tree and (r, c) not in previous:
+                raise SwitchConfigError(f"route {route}: no path to switch ({r}, {c}) past the outputs claimed "
+                                        f"before")
+            hops, at = [], (r, c)
+            while at not in tree:
+                before, output, entry = previous[at]
+                hops.append((before, output, at, entry))
+                at = before
+            for before, output, after, entry in reversed(hops):
+                claimed[(*before, output)] = tree[before] + 1
+                tree[after] = entry
+            claimed[(r, c, port_index(self.tracks, None, k))] = tree[(r, c)] + 1
+        return claimed
+
+    def _search(self, tree, goal, claimed):
+        """Hops [(switch, output, next switch, its input)] from the tree to *goal* over the outputs that
+        are free and not in *claimed* (this route's so far)."""
         if goal in tree:
             return []
         previous = {}
@@ -79,7 +205,7 @@ class GridRouter:
                     continue
                 for t in range(self.tracks):
                     output = port_index(self.tracks, direction, t)
-                    if self._free(r, c, output):
+                    if self._free(r, c, output) and (r, c, output) not in claimed:
                         seen.add((nr, nc))
                         previous[(nr, nc)] = ((r, c), output, port_index(self.tracks, OPPOSITE[direction], t))
                         queue.append((nr, nc))

@@ -9,7 +9,7 @@ import pytest
 
 from rdagen.rtl.config import preset
 from rdagen.rtl.switch import Switch
-from rdagen.rtl.switch_layout import SwitchConfigError, port_index
+from rdagen.rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index
 from rdagen.mapper.route import GridRouter, Route
 from rdagen.sim.switch_regression import random_routes, run_grid_traffic
 
@@ -100,3 +100,116 @@ def test_router_refuses_with_a_named_route():
 def test_switch_parameters_are_validated():
     with pytest.raises(ValueError, match="Switch tracks = 0 is invalid"):
         Switch(32, 0, 1, 1)
+
+
+def _random_route_set(rng, rows, cols, n, local=2):
+    """*n* routes between distinct random local ports (a fifth of them multicast to two sinks)."""
+    ports = [(r, c, k) for r in range(rows) for c in range(cols) for k in range(local)]
+    sources = [ports[i] for i in rng.permutation(len(ports))][:n]
+    sinks = [ports[i] for i in rng.permutation(len(ports))]
+    routes = []
+    for source in sources:
+        fanout = 2 if rng.random() < 0.2 else 1
+        routes.append(Route(source, tuple(sinks[:fanout])))
+        sinks = sinks[fanout:]
+    return routes
+
+
+def _greedy_fits(routes, rows, cols, tracks) -> bool:
+    router = GridRouter(rows, cols, tracks, 2, 2)
+    try:
+        for route in routes:
+            router.add(route)
+    except SwitchConfigError:
+        return False
+    return True
+
+
+def _trace(router, sink):
+    """Follows the selects back from a sink's local output to the local input that feeds it."""
+    r, c, k = sink
+    output = port_index(router.tracks, None, k)
+    for _ in range(4 * router.rows * router.cols * router.tracks + 1):
+        selected = router.select[(r, c, output)] - 1
+        if selected >= 4 * router.tracks:
+            return (r, c, selected - 4 * router.tracks)
+        direction = DIRECTIONS[selected // router.tracks]
+        dr, dc = STEP[direction]
+        r, c, output = r + dr, c + dc, port_index(router.tracks, OPPOSITE[direction], selected % router.tracks)
+    raise AssertionError(f"the selects from {sink} loop")
+
+
+def test_negotiated_routing_fits_what_one_route_at_a_time_cannot(request):
+    """On 60 random sets of 8 routes on a 4x4 grid of one track, PathFinder (route_all) routes every set
+    that greedy routing (add, in order) routes, and more; each routed set connects every sink to its
+    own source; a set it cannot route leaves the grid as it was and names a congested output."""
+    rng = seeded_rng(request)
+    greedy = negotiated = 0
+    for _ in range(60):
+        routes = _random_route_set(rng, 4, 4, 8)
+        fits = _greedy_fits(routes, 4, 4, 1)
+        router = GridRouter(4, 4, 1, 2, 2)
+        try:
+            router.route_all(routes)
+        except SwitchConfigError as exc:
+            assert not fits, exc
+            assert router.select == {} and "still wanted by two routes, e.g." in str(exc)
+            continue
+        negotiated += 1
+        greedy += fits
+        for route in routes:
+            assert all(_trace(router, sink) == route.source for sink in route.sinks)
+    print(f"routed: greedy {greedy} of 60 sets, negotiated {negotiated}")
+    assert negotiated > greedy + 5
+
+
+def test_routing_refusals_leave_no_state(request):
+    router = GridRouter(4, 4, 1, 2, 2)
+    router.add(Route((0, 0, 0), ((0, 3, 0),)))
+    before = dict(router.select)
+    # the second sink's local output is taken: nothing of the first sink's path stays
+    with pytest.raises(SwitchConfigError, match=r"local output 0 of switch \(0, 3\) is taken"):
+        router.add(Route((3, 0, 0), ((3, 3, 1), (0, 3, 0))))
+    with pytest.raises(SwitchConfigError, match="both end at local output 1 of switch"):
+        router.route_all([Route((3, 0, 0), ((3, 3, 1),)), Route((2, 0, 0), ((3, 3, 1),))])
+    with pytest.raises(SwitchConfigError, match="routes start at local input 0 of switch"):
+        router.route_all([Route((3, 0, 0), ((3, 3, 1),)), Route((3, 0, 0), ((2, 3, 1),))])
+    # a one-row grid with one track: two routes eastward across it cannot both pass
+    narrow = GridRouter(1, 4, 1, 2, 2)
+    with pytest.raises(SwitchConfigError, match=r"east track 0 of switch \(0, [0-2]\) by Route"):
+        narrow.route_all([Route((0, 0, 0), ((0, 3, 0),)), Route((0, 0, 1), ((0, 3, 1),))])
+    assert narrow.select == {} and router.select == before
+
+
+def test_negotiated_routing_is_deterministic(request):
+    routes = _random_route_set(seeded_rng(request), 4, 4, 20)
+    first, second = GridRouter(4, 4, 2, 2, 2), GridRouter(4, 4, 2, 2, 2)
+    first.route_all(routes)
+    second.route_all(routes)
+    assert first.select == second.select
+
+
+@pytest.mark.cocotb
+def test_negotiated_routes_carry_traffic_on_the_rtl(request):
+    """Route sets that greedy routing cannot fit on the small grid (4x4, 2 tracks), routed by
+    negotiation, carry random traffic with gaps and back-pressure through the RTL switch grid: every
+    sink gets exactly its source's words."""
+    cfg = preset("small")
+    rng = seeded_rng(request)
+    cases = []
+    while len(cases) < 5:
+        routes = _random_route_set(rng, cfg.rows, cfg.cols, 22)
+        if _greedy_fits(routes, cfg.rows, cfg.cols, cfg.vector_tracks):
+            continue
+        router = GridRouter(cfg.rows, cfg.cols, cfg.vector_tracks, 2, 2)
+        try:
+            router.route_all(routes)
+        except SwitchConfigError:
+            continue
+        cases.append((f"negotiated{len(cases)}", routes, router, int(rng.integers(20, 80)), 0.3, 0.3,
+                      int(rng.integers(2**31))))
+    results = run_grid_traffic(cfg, cases, tag="switch-negotiated")
+    for r in results:
+        print(f"  {r['name']:12} routes {r['routes']:3d} sinks {r['sinks']:3d} cycles {r['cycles']:5d} "
+              f"{r['problems'] or 'ok'}")
+    assert not [r for r in results if r["problems"]]

@@ -101,6 +101,23 @@ class ArrayBuilder:
             raise BuildError(f"route on the {network} network from {source!r} to {list(sinks)!r}: {exc}") from None
         self.routes.append((network, source, sinks))
 
+    def route_all(self, network: str, routes: list) -> None:
+        """Routes a set of (source, [sinks]) on *network* together by negotiated congestion
+        (``GridRouter.route_all``); on a refusal nothing is routed."""
+        if network not in NETWORKS:
+            raise BuildError(f"unknown network {network!r}; valid: {', '.join(NETWORKS)}")
+        located = []
+        for source, sinks in routes:
+            if not sinks:
+                raise BuildError(f"route on the {network} network from {source!r} has no sink")
+            located.append(Route(self._locate(network, source, True),
+                                 tuple(self._locate(network, s, False) for s in sinks)))
+        try:
+            self.routers[network].route_all(located)
+        except SwitchConfigError as exc:
+            raise BuildError(f"routes on the {network} network: {exc}") from None
+        self.routes += [(network, source, tuple(sinks)) for source, sinks in routes]
+
     # -- output ------------------------------------------------------------------------------------------
     def bitstream(self) -> bytes:
         words = dict(self.words)

@@ -74,9 +74,10 @@ def _counters_enabled(view) -> bool:
 
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, dram: dict | None = None,
-              max_rounds: int = 1000) -> ArrayResult:
+              max_rounds: int = 1000, max_firings: int = 1_000_000) -> ArrayResult:
     """Run the array configured by *bitstream* on host *sources* ({port: transfers}) and *dram*
-    ({AG row: {word address: words}}) until no stream grows."""
+    ({AG row: {word address: words}}) until no stream grows. A PCU or PMU that would fire
+    *max_firings* times or more is refused (ArrayModelError) rather than cut short."""
     words = decode(plan(cfg), bitstream)
     check_units(cfg, words)
     routes = connections(cfg, words)
@@ -123,14 +124,19 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
             sins = [stream_into("scalar", (unit, r, c, "sin", k)) for k in range(cfg.scalar_inputs)]
             tokens = stream_into("control", (unit, r, c, "ctrl_in", 0))
             if address.kind == Kind.PCU:
-                out = run_pcu(cfg, words[address], vins, sins, start_tokens=tokens)
+                out = run_pcu(cfg, words[address], vins, sins, start_tokens=tokens, max_firings=max_firings)
+                firings = out.firings
                 result = {(unit, r, c, "vout", k): v for k, v in enumerate(out.vout)}
                 result.update({(unit, r, c, "sout", k): s for k, s in enumerate(out.sout)})
                 errors = 0
             else:
-                out = run_pmu(cfg, words[address], vins, sins, start_tokens=tokens)
+                out = run_pmu(cfg, words[address], vins, sins, start_tokens=tokens, max_firings=max_firings)
+                firings = out.write_firings + out.read_firings
                 result = {(unit, r, c, "vout", 0): out.vout, (unit, r, c, "sout", 0): out.sout}
                 errors = out.errors
+            if firings >= max_firings:
+                raise ArrayModelError(f"{address} fires {max_firings} times or more: the model refuses rather than "
+                                      f"cut the run short (raise max_firings for longer runs)")
             result[(unit, r, c, "ctrl_out", 0)] = out.done_tokens
             inputs = [("vin", k) for k in range(cfg.vector_inputs)] + [("sin", k) for k in range(cfg.scalar_inputs)]
             for (port, k), taken in zip([*inputs, ("ctrl_in", 0)], out.consumed):

@@ -15,7 +15,7 @@ from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain
-from .operands import fetch_operand
+from .operands import stage_operands
 
 __all__ = ["PcuStreams", "run_pcu"]
 
@@ -123,8 +123,7 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         for s, stage in enumerate(c.stages):
             name = OPS[int(stage.op.value)].name
 
-            a, b, cc = (fetch_operand(o, int(stage.const), regs=regs, vins=heads_v, sins=heads_s, ctrs=ctr_lanes,
-                                      lanes=lanes) for o in (stage.a, stage.b, stage.c))
+            a, b, cc = stage_operands(stage, regs=regs, vins=heads_v, sins=heads_s, ctrs=ctr_lanes, lanes=lanes)
             rand = None
             if name == "f2bf_sr":
                 rand = np.array([g >> 16 for g in generators[s]], U32)

@@ -20,7 +20,7 @@ from rdagen.rtl.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain
-from .operands import fetch_operand
+from .operands import fetch_operand, stage_operands
 
 __all__ = ["PmuResult", "run_pmu", "access_cycles"]
 
@@ -88,9 +88,8 @@ class _Port:
             return fetch_operand(o, const, regs=regs, vins=heads_v, sins=heads_s, ctrs=counters, lanes=lanes)
 
         for stage in self.c.stages:
-            const = int(stage.const)
-            result = evaluate_op(OPS[int(stage.op.value)].name, operand(stage.a, const), operand(stage.b, const),
-                                 operand(stage.c, const))
+            result = evaluate_op(OPS[int(stage.op.value)].name,
+                                 *stage_operands(stage, regs=regs, vins=heads_v, sins=heads_s, ctrs=counters, lanes=lanes))
             regs = regs.copy()
             regs[int(stage.dst)] = result
         words = operand(self.c.data, 0).copy() if self.is_write else None

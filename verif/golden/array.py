@@ -156,7 +156,13 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
                 if need > len(wdata):
                     break
                 complete.append((base, length))
+            wcmds = commands(f"ag_wcmd__{r}")
+            if len(complete) < len(wcmds):
+                raise ArrayModelError(f"{address}: its write commands take {need} or more vectors from wdata (command "
+                                      f"{len(complete)} is short), the route brings {len(wdata)}: the write would "
+                                      f"wait for ever")
             taken = sum(-(-n // L) for _, n in complete)
+            consumed[("ag", r, 0, "wdata", 0)] = taken
             errors += run_ag_writes(cfg, memory[r], complete, wdata[:taken])
         return {("ag", r, 0, "rdata", 0): read.vectors}, errors
 

@@ -63,15 +63,17 @@ class Placement:
     def grid(self, cfg: ArrayConfig) -> str:
         """The placement as text, a line per row: the row's AG unit, its tiles (PCU sites '.', PMU sites
         ':' when free), the row's host unit; names cut to 8 characters."""
-        edge, tiles = {}, {}
-        for name, site in self.sites.items():
-            (edge if self.kinds[name] in ("ag", "host") else tiles)[(self.kinds[name], site) if
-                                                                     self.kinds[name] in ("ag", "host") else site] = name
+        edge, tiles = {}, {}  # (kind, row) -> AG or host unit; (row, col) -> tile unit
+        for name, (r, c) in self.sites.items():
+            if self.kinds[name] in ("ag", "host"):
+                edge[(self.kinds[name], r)] = name
+            else:
+                tiles[(r, c)] = name
         lines = []
         for r in range(cfg.rows):
-            cells = [f"{edge.get(('ag', (r, 0)), '-')[:8]:8} |"]
+            cells = [f"{edge.get(('ag', r), '-')[:8]:8} |"]
             cells += [f"{tiles.get((r, c), '.' if tile_kind(r, c) == 'pcu' else ':')[:8]:8}" for c in range(cfg.cols)]
-            cells.append(f"| {edge.get(('host', (r, cfg.cols - 1)), '-')[:8]}")
+            cells.append(f"| {edge.get(('host', r), '-')[:8]}")
             lines.append(" ".join(cells))
         return "\n".join(lines)
 

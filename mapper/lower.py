@@ -31,13 +31,14 @@ import dataclasses
 import numpy as np
 
 from rdagen.rtl.ag_layout import AgProgram
+from rdagen.rtl.array_layout import pack_vectors
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Reduce, Stage, ctr, reg, sin, vin
 from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
 
 from .builder import ArrayBuilder, BuildError
 from .graph import Graph, GraphError
-from .place import Net, Placement, PlacementError, Unit, place
+from .place import Net, Placement, PlacementError, Unit, place, sites
 
 __all__ = ["MapError", "Mapping", "map_graph", "host_streams"]
 
@@ -130,8 +131,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         missing.append(f"an accumulator folding {kp // L} vectors (it folds fewer than 65536)")
     if cfg.counters < 2 or cfg.vector_inputs < 2 or cfg.scalar_inputs < 2:
         missing.append("2 counters per chain and 2 vector and 2 scalar inputs per unit")
-    pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
-    pmus = cfg.rows * cfg.cols - pcus
+    pcus, pmus = len(sites(cfg, "pcu")), len(sites(cfg, "pmu"))
     blocks = min(n, cfg.rows, pcus // 2, pmus)
     if blocks < 1:
         missing.append("2 PCUs and a PMU")
@@ -178,9 +178,7 @@ def host_streams(mapping: Mapping, arrays: dict) -> dict:
     xv = np.zeros((x.shape[0], mapping.kp), F32)
     xv[:, : x.shape[1]] = x
     host0 = mapping.placement.sites["host0"][0]
-    words = xv.view(U32).reshape(-1, L)
-    vectors = [sum(int(v) << (32 * i) for i, v in enumerate(row)) for row in words]
-    return {**mapping.sources, f"vsend__{host0}": vectors}
+    return {**mapping.sources, f"vsend__{host0}": pack_vectors(xv.view(U32).reshape(-1, L))}
 
 
 def _emit(cfg: ArrayConfig, placement: Placement, blocks: int, sizes: list, m: int, kp: int, relu: bool) -> ArrayBuilder:

@@ -147,8 +147,12 @@ class _State:
         if length:
             self.demand[r0:r1 + 1, c0:c1 + 1] += sign * self.weights[i] * length / ((r1 - r0 + 1) * (c1 - c0 + 1))
 
+    def _length(self, i) -> float:
+        r0, r1, c0, c1 = self.boxes[i]
+        return self.weights[i] * ((r1 - r0) + (c1 - c0))
+
     def wirelength(self) -> float:
-        return float(sum(w * ((r1 - r0) + (c1 - c0)) for w, (r0, r1, c0, c1) in zip(self.weights, self.boxes)))
+        return float(sum(self._length(i) for i in range(len(self.boxes))))
 
     def overflow(self) -> float:
         return float(np.maximum(self.demand - self.capacity, 0).sum())
@@ -159,8 +163,7 @@ class _State:
     def move(self, changes: dict) -> float:
         """Applies {unit: new position}; returns the cost change."""
         affected = sorted({i for u in changes for i in self.nets_of[u]})
-        before = sum(self.weights[i] * ((self.boxes[i][1] - self.boxes[i][0]) + (self.boxes[i][3] - self.boxes[i][2]))
-                     for i in affected) + self.congestion * self.overflow()
+        before = sum(self._length(i) for i in affected) + self.congestion * self.overflow()
         for i in affected:
             self._spread(i, -1)
         for u, p in changes.items():
@@ -168,8 +171,7 @@ class _State:
         for i in affected:
             self.boxes[i] = self._box(i)
             self._spread(i, +1)
-        after = sum(self.weights[i] * ((self.boxes[i][1] - self.boxes[i][0]) + (self.boxes[i][3] - self.boxes[i][2]))
-                    for i in affected) + self.congestion * self.overflow()
+        after = sum(self._length(i) for i in affected) + self.congestion * self.overflow()
         return after - before
 
 

@@ -52,7 +52,7 @@ from .ops import OP_BY_NAME, Op
 
 __all__ = ["Src", "FoldMode", "VecOut", "ScaOut", "REDUCE_OPS", "pcu_layout", "Operand", "Stage",
            "Counter", "Reduce", "Accumulate", "PcuProgram", "PcuConfigError", "decode", "program_of", "check",
-           "enum_name", "operand_of", "counter_of", "stage_of"]
+           "enum_name", "operand_of", "counter_of", "stage_of", "bits_set", "pop_levels"]
 
 REDUCE_OPS = ("add", "min", "max", "fadd", "fmin", "fmax")
 """Ops the reduction tree and the accumulator can perform."""
@@ -419,11 +419,13 @@ def stage_of(fail, where: str, f: dict) -> Stage:
                  dst=f["dst"], const=f["const"])
 
 
-def _bits_set(mask: int) -> list[int]:
+def bits_set(mask: int) -> list[int]:
+    """The inputs a ``*_required`` mask names."""
     return [k for k in range(mask.bit_length()) if mask >> k & 1]
 
 
-def _levels(levels: list[int]) -> dict[int, int]:
+def pop_levels(levels: list[int]) -> dict[int, int]:
+    """The non-zero pop levels of a ``*_pop_level`` array, by input (what the encoders take)."""
     return {k: level for k, level in enumerate(levels) if level}
 
 
@@ -445,8 +447,8 @@ def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
         stages=[stage_of(_fail, f"stage {s}", stage) for s, stage in enumerate(f["stages"])],
         counters=[counter_of(c) for c in f["counters"]],
         spread=f["spread"]["counter"] if f["spread"]["enable"] else None,
-        vin_required=_bits_set(fire["vin_required"]), sin_required=_bits_set(fire["sin_required"]),
-        vin_pop_level=_levels(fire["vin_pop_level"]), sin_pop_level=_levels(fire["sin_pop_level"]),
+        vin_required=bits_set(fire["vin_required"]), sin_required=bits_set(fire["sin_required"]),
+        vin_pop_level=pop_levels(fire["vin_pop_level"]), sin_pop_level=pop_levels(fire["sin_pop_level"]),
         wait_start=bool(fire["wait_start"]),
         reduce=Reduce(enum_name(_fail, "reduction", "op", Op, red["op"]), red["src"]) if red["enable"] else None,
         accumulate=accumulate,

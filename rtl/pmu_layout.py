@@ -66,7 +66,7 @@ from .config import ArrayConfig
 from .layout_fields import check_round_trip, fields_of
 from .ops import OP_BY_NAME, Op
 from .pcu_layout import (Counter, Operand, Src, Stage, check_counters, check_word, counter_fields, counter_layout,
-                         counter_of, enum_name, operand_of, operand_layout, stage_of)
+                         bits_set, counter_of, enum_name, operand_of, operand_layout, pop_levels, stage_of)
 
 __all__ = ["PmuMode", "MODES", "DonePort", "ADDRESS_REGISTERS", "ADDRESS_OPS", "pmu_layout", "AddressStage", "Port",
            "PmuProgram", "PmuConfigError", "decode", "program_of", "check"]
@@ -296,14 +296,12 @@ def program_of(cfg: ArrayConfig, bits: int) -> PmuProgram:
         p, where = f[name], f"{name} port"
         if not p["enable"]:
             return None
-        bits_set = lambda mask: [k for k in range(mask.bit_length()) if mask >> k & 1]  # noqa: E731
         extra = ({"data": operand_of(_fail, where, "data", p["data"])} if name == "write"
                  else {"vout": bool(p["vout"]), "sout": bool(p["sout"])})
         return Port(stages=[stage_of(_fail, f"{where} stage {s}", stage) for s, stage in enumerate(p["stages"])],
                     counters=[counter_of(c) for c in p["counters"]],
                     vin_required=bits_set(p["vin_required"]), sin_required=bits_set(p["sin_required"]),
-                    vin_pop_level={k: v for k, v in enumerate(p["vin_pop_level"]) if v},
-                    sin_pop_level={k: v for k, v in enumerate(p["sin_pop_level"]) if v},
+                    vin_pop_level=pop_levels(p["vin_pop_level"]), sin_pop_level=pop_levels(p["sin_pop_level"]),
                     wait_start=bool(p["wait_start"]), scalar=bool(p["scalar"]), **extra)
 
     return PmuProgram(write=port("write"), read=port("read"),

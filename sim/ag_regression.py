@@ -113,11 +113,11 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
         problems += compare("rdata", unpack(got["vectors"], L), golden.vectors)
         # The DRAM answers one error per failed beat read (R) and one per write burst touching a failed
         # beat (B); how many depends on the bursts the RTL formed, which are recorded.
-        failed = case.failed_beats
-        errors += sum(beat in failed for address, beats in got["bursts"]
-                      for beat in range(address // beat_bytes(cfg), address // beat_bytes(cfg) + beats))
-        errors += sum(any(beat in failed for beat in range(address // beat_bytes(cfg), address // beat_bytes(cfg) + beats))
-                      for address, beats in got["write_bursts"])
+        def failed(address, beats):
+            first = address // beat_bytes(cfg)
+            return [beat in case.failed_beats for beat in range(first, first + beats)]
+        errors += sum(sum(failed(*burst)) for burst in got["bursts"])
+        errors += sum(any(failed(*burst)) for burst in got["write_bursts"])
         if got["errors"] != errors:
             problems.append(f"errors: {got['errors']}, expected {errors}")
         for (base, count), want, blob in zip((r for r in jobs[len(results)]["readback"]), expect, got["readback"]):

@@ -300,10 +300,6 @@ def _graph_and_inputs(args):
                     given = {name: npz[name] for name in npz.files}
             except (OSError, ValueError) as exc:
                 raise GraphError(f"{args.inputs}: not a readable .npz file ({exc})") from None
-            extra = sorted(set(given) - set(graph.inputs))
-            if extra:
-                raise GraphError(f"{args.inputs}: {extra[0]!r} is not an input of the graph (its inputs: "
-                                 f"{', '.join(graph.inputs)})")
         # Without --inputs every input is drawn from the seed (default 1); with --inputs, only when
         # --seed is given, so that a missing array is not silently replaced.
         seed = args.seed if args.seed is not None else (None if args.inputs else 1)

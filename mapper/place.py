@@ -60,13 +60,15 @@ class Placement:
     temperatures: int
     kinds: dict[str, str]  # unit -> kind
 
-    def grid(self, cfg: ArrayConfig) -> str:
+    def grid(self, cfg: ArrayConfig, labels: dict | None = None) -> str:
         """The placement as text, a line per row: the row's AG unit, its tiles (PCU sites '.', PMU sites
-        ':' when free), the row's host unit; names cut to 8 characters."""
+        ':' when free), the row's host unit; names (or their *labels*) cut to 8 characters."""
         edge, tiles = {}, {}  # (kind, row) -> AG or host unit; (row, col) -> tile unit
-        for name, (r, c) in self.sites.items():
-            if self.kinds[name] in ("ag", "host"):
-                edge[(self.kinds[name], r)] = name
+        for unit, (r, c) in self.sites.items():
+            name = (labels or {}).get(unit, unit)
+            unit_kind = self.kinds[unit]
+            if unit_kind in ("ag", "host"):
+                edge[(unit_kind, r)] = name
             else:
                 tiles[(r, c)] = name
         lines = []

@@ -226,6 +226,12 @@ class GridRouter:
         return sum(value << (output * element) for (sr, sc, output), value in self.select.items()
                    if (sr, sc) == (r, c))
 
+    def used(self) -> tuple[int, int]:
+        """(track links used, track links in all): the direction outputs the routes claim, out of
+        rows x cols x 4 x tracks (deliveries to local outputs are not counted)."""
+        links = sum(output < 4 * self.tracks for (_, _, output) in self.select)
+        return links, self.rows * self.cols * 4 * self.tracks
+
     def configuration(self) -> int:
         """The configuration of the whole grid: every switch's word, row by row."""
         bits = switch_layout(self.tracks, self.local_in, self.local_out).size

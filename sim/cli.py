@@ -341,6 +341,91 @@ def cmd_graph(args) -> int:
     return 0
 
 
+# -- map and run ----------------------------------------------------------------------------------------
+def _pins(specs: list[str]) -> dict:
+    pins = {}
+    for spec in specs or []:
+        name, _, where = spec.partition("=")
+        parts = where.split(",")
+        if not name or len(parts) != 2 or not all(p.strip().lstrip("-").isdigit() for p in parts):
+            raise UsageError(f"--pin {spec!r}: write NODE=ROW,COL (a node's output name, or a unit name from "
+                             f"`rdagen map`'s report)")
+        pins[name] = (int(parts[0]), int(parts[1]))
+    return pins
+
+
+def _mapped(args, graph):
+    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.program import map_graph
+
+    cfg = _config(args.config)
+    pins = _pins(args.pin)
+    try:
+        return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
+                         progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
+    except GraphError as exc:  # MapError too: the node or resource that does not fit
+        raise UsageError(str(exc)) from None
+
+
+def _out_dir(spec: str) -> Path:
+    out = Path(spec)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+    return out
+
+
+def cmd_map(args) -> int:
+    from rdagen.mapper.graph import GraphError, load_graph
+    from rdagen.mapper.report import text_report, write_outputs
+
+    try:
+        graph = load_graph(args.graph)
+    except GraphError as exc:
+        raise UsageError(str(exc)) from None
+    out = _out_dir(args.out or f"build/map/{Path(args.graph).stem}-{args.config}")
+    program = _mapped(args, graph)
+    print(text_report(program))
+    written = write_outputs(program, out)
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from rdagen.mapper.report import text_report
+
+    from .graph_run import format_table, run_program
+    from .waves import portable_vcd
+
+    graph, arrays = _graph_and_inputs(args)
+    out = _out_dir(args.out or f"build/run/{Path(args.graph).stem}-{args.config}")
+    if args.vcd and args.harness == "golden":
+        raise UsageError("--vcd needs an RTL harness (direct or cocotb), not golden")
+    program = _mapped(args, graph)
+    print(text_report(program))
+    harness = None if args.harness == "golden" else args.harness
+    print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "
+          f"(the first RTL build of a configuration takes minutes; cached by hash) ...", flush=True)
+    run = run_program(program, arrays, harness=harness, waves=bool(args.vcd),
+                      progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
+    print()
+    print(format_table(program, run))
+    for problem in run.mismatches:
+        print(f"  MISMATCH: {problem}")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".outputs.tmp.npz"
+    np.savez(tmp, **run.outputs)
+    tmp.replace(out / "outputs.npz")
+    print(f"wrote {out / 'outputs.npz'} (keys: {', '.join(run.outputs)})")
+    for n, vcd in enumerate(run.vcds):
+        target = Path(args.vcd)
+        target = target if len(run.vcds) == 1 else target.with_name(f"{target.stem}-phase{n}{target.suffix or '.vcd'}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        portable_vcd(Path(vcd), target)
+        print(f"VCD of phase {n}: {target}")
+    print(f"{'PASS' if run.ok else 'FAIL'} ({run.seconds:.1f} s)")
+    return 0 if run.ok else 1
+
+
 # -- ops ------------------------------------------------------------------------------------------------
 def cmd_ops(args) -> int:
     from rdagen.rtl.ops import table_markdown
@@ -419,6 +504,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="draw the inputs the .npz does not give from this seed (default: 1 without --inputs; "
                         "with --inputs, every input must be in the .npz unless --seed is given)")
     p.add_argument("--out", default="build/graph", help="output directory of `reference` (default build/graph)")
+
+    def map_args(p):
+        p.add_argument("graph", help="the graph's JSON file (format: README, 'Graphs')")
+        config_arg(p)
+        p.add_argument("--seed", type=int, default=None, help="placement seed (default 1); `run`: also the seed "
+                       "of the inputs the .npz does not give")
+        p.add_argument("--pin", action="append", default=[], metavar="NODE=ROW,COL",
+                       help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
+
+    p = add("map", cmd_map, "map a graph onto the array: bitstream(s) per phase, a report (units per kind and "
+                            "phase, tracks per network, cost-model cycles, placement grid) and placement.png")
+    map_args(p)
+    p.add_argument("--out", default=None, help="output directory (default build/map/<graph>-<config>)")
+
+    p = add("run", cmd_run, "map a graph and run it on the RTL, checked bit for bit against the golden array "
+                            "model and within the fp32 bound against NumPy; writes DIR/outputs.npz")
+    map_args(p)
+    p.add_argument("--inputs", default=None, help=".npz of input arrays, keyed by the graph's input names")
+    p.add_argument("--out", default=None, help="output directory (default build/run/<graph>-<config>)")
+    p.add_argument("--harness", choices=["direct", "cocotb", "golden"], default="direct",
+                   help="direct (default: the C++ Verilator harness), cocotb, or golden (the golden array model "
+                        "alone: no RTL, no cycles)")
+    p.add_argument("--vcd", default="", help="write the RTL waves of every phase here (PATH, or PATH-phaseN.vcd)")
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")
     return parser

@@ -108,8 +108,10 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False) -
 
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
-               work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False) -> dict:
-    """Runs the array in the direct harness; the record of ``sim.array_run.run_array`` plus
+               work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False,
+               readback=()) -> dict:
+    """Runs the array in the direct harness; the record of ``sim.array_run.run_array`` (with
+    ``readback``: one uint32 array per (AG row, word address, words) region) plus
     ``seconds`` (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd``."""
     gen = generate("array", cfg)
     exe, build_seconds = build_direct(gen, cfg, waves)
@@ -130,6 +132,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
             values = np.asarray(values, np.uint32).ravel()
             lines.append(f"dram {row} {int(base)} {len(values)}")
             lines += [" ".join(f"{w:x}" for w in values[i:i + 16]) for i in range(0, len(values), 16)]
+    lines += [f"readback {int(row)} {int(base)} {int(count)}" for row, base, count in readback]
     run_dir = new_run_dir(tag)
     (run_dir / "run.txt").write_text("\n".join(lines) + "\n")
     started = time.perf_counter()
@@ -141,6 +144,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
         raise SimulationFailed(f"direct harness failed (status {proc.returncode}): {proc.stderr.strip()}")
     record = json.loads((run_dir / "result.json").read_text())
     record["outputs"] = {n: [int(v, 16) for v in values] for n, values in record["outputs"].items()}
+    record["readback"] = [np.asarray(words, np.uint32) for words in record["readback"]]
     record.update(seconds=seconds, build_seconds=build_seconds, **({"vcd": str(vcd)} if waves else {}))
     return record
 

@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
     long lanes, unit_bits, done_tokens, budget, drain, n;
     std::string key, name;
     std::vector<std::pair<uint32_t, uint32_t>> config;
+    struct Region { long row; uint64_t base; long count; };
+    std::vector<Region> readback;
     while (in >> key) {
         if (key == "lanes") in >> lanes;
         else if (key == "unit_bits") in >> unit_bits;
@@ -133,6 +135,10 @@ int main(int argc, char** argv) {
             long row; uint64_t base;
             in >> row >> base >> n;
             for (long i = 0; i < n; i++) { uint32_t w; in >> std::hex >> w >> std::dec; axi[row].mem[base + i] = w; }
+        } else if (key == "readback") {
+            Region r;
+            in >> r.row >> r.base >> r.count;
+            readback.push_back(r);
         } else { std::fprintf(stderr, "bad key %s\n", key.c_str()); return 2; }
     }
     const uint64_t beat_bytes = 4 * lanes;
@@ -154,8 +160,9 @@ int main(int argc, char** argv) {
     tick();
     top->run = 1;
 
-    // The run ends after `drain` quiet cycles: every output complete and the errors register unchanged
-    // (a unit still counting refused accesses is still working).
+    // The run ends after `drain` quiet cycles: every output complete, every source taken, no AXI
+    // transfer in flight (a run may only write to DRAM), the done register high when done tokens are
+    // counted, and the errors register unchanged (a unit still counting refused accesses is working).
     long cycles = 0, drained = 0, finish = -1;
     uint32_t errors_seen = 0;
     while (drained < drain && cycles < budget) {
@@ -218,10 +225,13 @@ int main(int argc, char** argv) {
         cycles++;
         bool complete = true;
         for (auto& [_, s] : sinks) complete &= (long)s.got.size() >= s.expect;
-        if (complete) {
-            if (finish < 0) finish = cycles;
-            drained = (uint32_t)top->errors == errors_seen ? drained + 1 : 0;
-        }
+        bool idle = true;
+        for (auto& [_, s] : sources) idle &= s.at >= s.items.size();
+        for (auto& a : axi) idle &= a.reads.empty() && a.writes.empty() && a.responses.empty();
+        idle &= done_tokens == 0 || top->done;
+        if (complete && finish < 0) finish = cycles;
+        if (complete && idle) drained = (uint32_t)top->errors == errors_seen ? drained + 1 : 0;
+        else drained = 0;
         errors_seen = (uint32_t)top->errors;
     }
 
@@ -240,7 +250,16 @@ int main(int argc, char** argv) {
         }
         std::fprintf(out, "]");
     }
-    std::fprintf(out, "}, \"registers\": {\"cycles\": %u, \"errors\": %u, \"done\": %u}}\n", (unsigned)top->cycles,
+    std::fprintf(out, "}, \"readback\": [");
+    for (std::size_t i = 0; i < readback.size(); i++) {
+        std::fprintf(out, "%s[", i ? ", " : "");
+        for (long j = 0; j < readback[i].count; j++) {
+            auto it = axi[readback[i].row].mem.find(readback[i].base + j);
+            std::fprintf(out, "%s%u", j ? ", " : "", it == axi[readback[i].row].mem.end() ? 0u : it->second);
+        }
+        std::fprintf(out, "]");
+    }
+    std::fprintf(out, "], \"registers\": {\"cycles\": %u, \"errors\": %u, \"done\": %u}}\n", (unsigned)top->cycles,
                  (unsigned)top->errors, (unsigned)top->done);
     std::fclose(out);
     top->final();

@@ -6,8 +6,8 @@ One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is t
 config-port writes, ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
 ``sinks`` lists host output ports with ``expect`` transfers each, ``dram`` maps an AG row to its
 memory regions, ``readback`` lists (AG row, word address, words) to read from the DRAM after the run.
-The run ends after ``drain`` quiet cycles (outputs complete, errors unchanged, DRAM writes
-acknowledged, done high when done tokens are counted). Results go to RDAGEN_RESULTS.
+The run ends after ``drain`` quiet cycles (outputs complete, sources taken, no DRAM read or write in
+flight, errors unchanged, done high when done tokens are counted). Results go to RDAGEN_RESULTS.
 """
 
 import json
@@ -60,6 +60,7 @@ async def array_case(dut):
     cycles = drain = errors_seen = 0
     finish = None  # the cycle in which the last expected output arrived
     writes = {row: 0 for row in rams}  # write bursts issued and not yet acknowledged, per AG
+    reads = {row: 0 for row in rams}  # read bursts issued and not yet completed, per AG
     signal = lambda row, name: getattr(dut, f"m_axi__{row}__{name}")  # noqa: E731
     while drain < case["drain"] and cycles < case["budget"]:
         await falling
@@ -73,15 +74,21 @@ async def array_case(dut):
         for row in rams:
             writes[row] += (int(signal(row, "awvalid").value) & int(signal(row, "awready").value)) - \
                 (int(signal(row, "bvalid").value) & int(signal(row, "bready").value))
-        # The run ends after `drain` quiet cycles: every output complete, the errors register unchanged
-        # (a unit still counting refused accesses is still working), every DRAM write acknowledged and,
-        # when the case counts done tokens, the done register high.
+            reads[row] += (int(signal(row, "arvalid").value) & int(signal(row, "arready").value)) - \
+                (int(signal(row, "rvalid").value) & int(signal(row, "rready").value) & int(signal(row, "rlast").value))
+        # The run ends after `drain` quiet cycles: every output complete, every source taken, the errors
+        # register unchanged (a unit still counting refused accesses is still working), no DRAM read or
+        # write in flight (a run may only write to DRAM) and, when the case counts done tokens, the
+        # done register high.
         errors = int(dut.errors.value)
         if all(len(s.got) >= n for s, n in zip(sinks, case["expect"])):
             finish = cycles if finish is None else finish
-            quiet = (errors == errors_seen and not any(writes.values())
+            quiet = (errors == errors_seen and not any(writes.values()) and not any(reads.values())
+                     and all(s.pos >= len(s.words) for s in sources)
                      and (not case.get("done_tokens") or int(dut.done.value)))
             drain = drain + 1 if quiet else 0
+        else:
+            drain = 0
         errors_seen = errors
     result = {"cycles": cycles, "finish": finish, "timed_out": cycles >= case["budget"],
               "outputs": {n: s.got for n, s in zip(case["sinks"], sinks)},

@@ -1,0 +1,117 @@
+"""Phases: what one bitstream computes. A phase reads tensors from DRAM (or the host's input ports),
+computes one or more graph nodes on the array and writes tensors back; the runner loads the phases'
+bitstreams in order (mapper/program.py).
+
+A ``Phase`` is the lowering of its nodes: a netlist of virtual units (for placement), the unit
+programs and routes once the units have sites (``emit``), and the host streams and DRAM images of a
+run (``io``) and how its results become tensors again (``collect``). ``place_and_route`` turns it into
+a ``PlacedPhase`` with its bitstream.
+
+Tensors in DRAM: row-major fp32 (int32 for indices). Each AG reaches its own DRAM channel; a phase
+lists, per AG it uses, the regions it reads and writes, and the runner (the host, as a DMA engine
+would) keeps every tensor between phases and lays it into the channels the next phase reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rdagen.rtl.array_layout import configuration_units, unit_layout
+from rdagen.rtl.config import ArrayConfig
+
+from .builder import ArrayBuilder, BuildError
+from .graph import GraphError
+from .place import Net, Placement, PlacementError, Unit, place
+
+__all__ = ["MapError", "PhaseIO", "Phase", "PlacedPhase", "place_and_route", "reconfiguration_cycles"]
+
+U32, F32 = np.uint32, np.float32
+
+
+class MapError(GraphError):
+    """A graph that the mapper cannot put on the array; the message names the node or the resource."""
+
+
+@dataclasses.dataclass
+class PhaseIO:
+    """One run of a phase: host input streams, DRAM images {AG row: {word address: words}}, host
+    outputs expected {port: transfers}, DRAM regions to read back [(AG row, address, words)] and the
+    done tokens that end the run."""
+    sources: dict
+    dram: dict
+    sinks: dict
+    readback: list
+    done_tokens: int
+
+
+class Phase:
+    """The lowering of some nodes; subclasses define the netlist, programs, streams and results."""
+    name: str
+    nodes: tuple[int, ...]  # graph node positions computed
+    reads: tuple[str, ...]  # tensors read
+    writes: tuple[str, ...]  # tensors written
+    ideal_cycles: int  # the busiest unit's work at one firing (or DRAM beat) per cycle
+    estimate_cycles: int  # the cost model (mapper/cost.py rules in each phase's docstring)
+
+    def netlist(self) -> tuple[list[Unit], list[Net]]:
+        raise NotImplementedError
+
+    def emit(self, b: ArrayBuilder, s: dict) -> None:
+        """Configures the units at their sites *s* and routes every net (BuildError when a route does not fit)."""
+        raise NotImplementedError
+
+    def io(self, s: dict, tensors: dict) -> PhaseIO:
+        raise NotImplementedError
+
+    def collect(self, s: dict, outputs: dict, readback: list) -> dict:
+        """The tensors written, from the host outputs and the DRAM regions read back (``io``'s order)."""
+        raise NotImplementedError
+
+    def units_used(self) -> dict[str, int]:
+        units, _ = self.netlist()
+        return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}
+
+
+@dataclasses.dataclass
+class PlacedPhase:
+    phase: Phase
+    placement: Placement
+    bitstream: bytes
+    tracks: dict  # network -> switch outputs (track hops and local deliveries) its routes use
+    seed: int
+
+    def io(self, tensors: dict) -> PhaseIO:
+        return self.phase.io(self.placement.sites, tensors)
+
+    def collect(self, outputs: dict, readback: list) -> dict:
+        return self.phase.collect(self.placement.sites, outputs, readback)
+
+
+def reconfiguration_cycles(cfg: ArrayConfig) -> int:
+    """Cycles to load a bitstream: one 32-bit configuration-port write per cycle, every unit written
+    (unconfigured ones with zeros), as the loader does."""
+    return sum(-(-unit_layout(cfg, a).size // 32) for a in configuration_units(cfg))
+
+
+def place_and_route(phase: Phase, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
+                    attempts: int = 6) -> PlacedPhase:
+    """Places the phase's units by annealing and routes its nets by negotiated congestion; when the
+    routes do not fit, another placement (next seed, more weight on congestion) is tried."""
+    units, nets = phase.netlist()
+    problems = []
+    for attempt in range(attempts):
+        try:
+            placement = place(cfg, units, nets, seed=seed + attempt, pins=pins, congestion=2.0 * (1 + attempt))
+        except PlacementError as exc:
+            raise MapError(f"{phase.name}: placement: {exc}") from None
+        b = ArrayBuilder(cfg)
+        try:
+            phase.emit(b, placement.sites)
+        except BuildError as exc:
+            problems.append(str(exc))
+            continue
+        tracks = {n: r.used() for n, r in b.routers.items()}
+        return PlacedPhase(phase, placement, b.bitstream(), tracks, seed + attempt)
+    raise MapError(f"{phase.name}: the routes do not fit after {attempts} placements; the last: {problems[-1]}")

@@ -1,0 +1,217 @@
+"""Graph -> program: the graph's nodes lowered to phases (one bitstream each), every phase placed and
+routed, and the runner's loop that executes them in order with the tensors kept in DRAM between them.
+
+Lowering rules (node -> phase):
+* ``matmul`` -> a matmul phase over the whole array (mapper/matmul.py). It absorbs an ``add`` of a
+  [N] tensor that is the only use of its result (the bias) and a ``relu`` of its left operand when
+  every use of that relu is the left operand of a matmul (``fmax`` on the way in).
+* ``embedding_bag`` -> embedding phases (mapper/embedding.py), the graph's bags packed together; they
+  run first (their operands are graph inputs and weights).
+* ``relu``, ``add`` not absorbed -> an elementwise phase (mapper/eltwise.py).
+* ``concat`` moves no data: its operands are written to column ranges of one DRAM tensor (the runner
+  joins them when a later phase reads it).
+A graph that does not fit one configuration is thus split into phases; a node that does not fit even
+alone is refused with ``MapError`` naming it and the resource.
+
+Running (``Program.execute``): for each phase, the runner lays the tensors it reads into the DRAM
+channels of its AGs and its host streams (``PlacedPhase.io``), runs it on a *backend* (the golden
+array model or the RTL, in sim/), and takes the tensors it wrote from the DRAM read back and the host
+outputs. The cycles of a program are the phases' run cycles plus one reconfiguration per phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+
+from rdagen.rtl.config import ArrayConfig
+
+from .eltwise import EltwisePhase
+from .embedding import Bag, EmbeddingPhase, pack_embeddings
+from .graph import Graph
+from .matmul import MatmulPhase
+from .phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
+from .place import sites
+
+__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError"]
+
+
+def _uses(graph: Graph) -> dict[str, list[tuple[int, int]]]:
+    uses: dict[str, list] = {}
+    for i, node in enumerate(graph.nodes):
+        for slot, name in enumerate(node.inputs):
+            uses.setdefault(name, []).append((i, slot))
+    return uses
+
+
+def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
+    """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit)."""
+    uses = _uses(graph)
+    nodes = graph.nodes
+    outputs = set(graph.outputs)
+
+    def where(i: int) -> str:
+        return f"node {i} ({nodes[i].op} -> {nodes[i].output!r})"
+
+    def only_use(tensor: str):
+        u = uses.get(tensor, [])
+        return u[0] if len(u) == 1 and tensor not in outputs else None
+
+    absorbed: set[int] = set()
+    fused_relu = {}  # relu output -> its input, for relus every use of which is a matmul's left operand
+    for i, node in enumerate(nodes):
+        if node.op == "relu" and node.output not in outputs and uses.get(node.output) and \
+                all(nodes[j].op == "matmul" and slot == 0 for j, slot in uses[node.output]):
+            fused_relu[node.output] = node.inputs[0]
+            absorbed.add(i)
+    phases: list[Phase] = []
+    bags = []
+    for i, node in enumerate(nodes):
+        if node.op == "embedding_bag":
+            table, indices, offsets = node.inputs
+            rows, width = graph.tensors[table].shape
+            slices = tuple(range(-(-width // cfg.lanes)))
+            bags.append(Bag(i, table, indices, offsets, node.output, rows, width,
+                            graph.tensors[offsets].shape[0], graph.tensors[indices].shape[0], slices))
+    pcus = len(sites(cfg, "pcu"))
+    for n, group in enumerate(pack_embeddings(cfg, bags, pcus)):
+        phases.append(EmbeddingPhase(cfg, f"embed{n}", group))
+    for i, node in enumerate(nodes):
+        if i in absorbed or node.op in ("embedding_bag", "concat"):
+            continue
+        if node.op == "matmul":
+            x, w = node.inputs
+            relu_in = x in fused_relu
+            if relu_in:
+                x = fused_relu[x]
+            m, k = graph.tensors[x].shape
+            n = graph.tensors[w].shape[1]
+            bias, y, covered = None, node.output, (i,)
+            use = only_use(node.output)
+            if use and nodes[use[0]].op == "add":
+                j = use[0]
+                other = nodes[j].inputs[1 - use[1]]
+                if graph.tensors[other].shape == (n,):
+                    bias, y, covered = other, nodes[j].output, (i, j)
+                    absorbed.add(j)
+            phases.append(MatmulPhase(cfg, f"mm{i}", covered, x, w, bias, relu_in, y, (m, k, n), where=where(i)))
+        elif node.op in ("relu", "add"):
+            a, b, b_shape = node.inputs[0], None, None
+            if node.op == "add":
+                a, b = node.inputs
+                if graph.tensors[a].shape != graph.tensors[node.output].shape:
+                    a, b = b, a  # the [N] operand second: it is added to every row
+                b_shape = graph.tensors[b].shape
+            phases.append(EltwisePhase(cfg, f"{node.op}{i}", (i,), node.op, a, b, node.output,
+                                       graph.tensors[node.output].shape, b_shape, where=where(i)))
+    return phases
+
+
+@dataclasses.dataclass
+class PhaseRun:
+    name: str
+    cycles: int  # the run (start to the last output or write acknowledged)
+    reconfiguration: int
+    estimate: int
+    ideal: int
+    seconds: float
+
+
+@dataclasses.dataclass
+class Program:
+    cfg: ArrayConfig
+    graph: Graph
+    phases: list[PlacedPhase]
+    seed: int
+    map_seconds: float
+
+    @property
+    def bitstreams(self) -> list[bytes]:
+        return [p.bitstream for p in self.phases]
+
+    def pcus_used(self) -> int:
+        """The most PCUs any phase occupies."""
+        return max((p.phase.units_used()["pcu"] for p in self.phases), default=0)
+
+    def estimate_cycles(self) -> int:
+        return sum(p.phase.estimate_cycles + reconfiguration_cycles(self.cfg) for p in self.phases)
+
+    def ideal_cycles(self) -> int:
+        return sum(p.phase.ideal_cycles for p in self.phases)
+
+    def execute(self, arrays: dict, backend: Callable[[PlacedPhase, PhaseIO], tuple[dict, list, int]],
+                progress: Callable[[str], None] | None = None) -> tuple[dict, list[PhaseRun]]:
+        """Runs the phases in order on *backend* ((placed phase, its io) -> (host outputs, DRAM read back,
+        cycles)) from the checked input *arrays*; returns the graph's outputs (float32) and the runs."""
+        tensors = {**{n: np.asarray(a) for n, a in arrays.items()},
+                   **{n: t.values for n, t in self.graph.weights.items()}}
+        parts: dict[str, dict] = {}  # embedding outputs split over phases: {slice: columns}
+        concats = {n.output: n.inputs for n in self.graph.nodes if n.op == "concat"}
+
+        def materialise(name):
+            if name in tensors:
+                return tensors[name]
+            if name in concats:
+                tensors[name] = np.concatenate([materialise(p) for p in concats[name]], axis=1)
+                return tensors[name]
+            raise MapError(f"tensor {name!r} is read before any phase writes it (a mapper bug)")
+
+        runs = []
+        for n, placed in enumerate(self.phases):
+            phase = placed.phase
+            if progress:
+                progress(f"phase {n + 1}/{len(self.phases)} {phase.name}")
+            for name in phase.reads:
+                materialise(name)
+            io = placed.io(tensors)
+            started = time.perf_counter()
+            outputs, readback, cycles = backend(placed, io)
+            seconds = time.perf_counter() - started
+            for name, value in placed.collect(outputs, readback).items():
+                if isinstance(value, dict):
+                    parts.setdefault(name, {}).update(value)
+                    width = self.graph.tensors[name].shape[1]
+                    slices = -(-width // self.cfg.lanes)
+                    if len(parts[name]) == slices:
+                        tensors[name] = np.concatenate([parts[name][c] for c in range(slices)], axis=1)
+                else:
+                    tensors[name] = value
+            runs.append(PhaseRun(phase.name, cycles, reconfiguration_cycles(self.cfg), phase.estimate_cycles,
+                                 phase.ideal_cycles, seconds))
+        return {name: np.asarray(materialise(name), np.float32) for name in self.graph.outputs}, runs
+
+
+def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
+              progress: Callable[[str], None] | None = None) -> Program:
+    """Lowers *graph* to phases and places and routes each (deterministic for a *seed*). *pins*
+    {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU."""
+    started = time.perf_counter()
+    phases = lower(graph, cfg)
+    pins = dict(pins or {})
+    known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
+    for key in pins:
+        if key not in known:
+            raise MapError(f"pin {key!r}: no node output or unit of that name is placed (node outputs: "
+                           f"{', '.join(sorted(graph.nodes[i].output for p in phases for i in p.nodes))})")
+    placed = []
+    for n, phase in enumerate(phases):
+        if progress:
+            progress(f"placing and routing phase {n + 1}/{len(phases)} {phase.name}")
+        placed.append(place_and_route(phase, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins)))
+    return Program(cfg, graph, placed, seed, time.perf_counter() - started)
+
+
+def _phase_pins(graph: Graph, phase: Phase, pins: dict) -> dict:
+    units, _ = phase.netlist()
+    names = {u.name for u in units}
+    first_pcu = next((u.name for u in units if u.kind == "pcu"), None)
+    out = {}
+    for key, site in pins.items():
+        if key in names:
+            out[key] = site
+        elif any(graph.nodes[i].output == key for i in phase.nodes) and first_pcu:
+            out[first_pcu] = site
+    return out

@@ -1,0 +1,133 @@
+"""Running a mapped graph (mapper/program.py): every phase on the golden array model and, with a
+harness, on the RTL, which is compared with the golden model bit for bit (host outputs, DRAM written,
+errors, done tokens) phase by phase; the RTL's tensors feed the next phase. The graph's outputs are
+then checked against the NumPy reference within the fp32 bound (mapper/graph.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+
+from rdagen.mapper.graph import error_bounds, reference
+from rdagen.mapper.phase import PhaseIO, PlacedPhase
+from rdagen.mapper.program import PhaseRun, Program
+from rdagen.verif.golden.array import run_array as golden_array
+
+__all__ = ["GraphRun", "run_program", "format_table"]
+
+U32 = np.uint32
+DRAIN = 64  # the harnesses' quiet cycles that end a run
+
+
+@dataclasses.dataclass
+class GraphRun:
+    outputs: dict  # output name -> float32 (from the RTL, or the golden model without a harness)
+    max_error: dict  # output -> max |result - float64 reference|
+    bound: dict  # output -> max fp32 bound
+    within: dict  # output -> every element within its bound
+    phases: list[PhaseRun]
+    mismatches: list[str]  # RTL vs golden model, per phase
+    harness: str | None
+    seconds: float
+    vcds: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and all(self.within.values())
+
+    @property
+    def cycles(self) -> int:
+        return sum(p.cycles + p.reconfiguration for p in self.phases)
+
+
+def _golden(program: Program, placed: PlacedPhase, io: PhaseIO):
+    result = golden_array(program.cfg, placed.bitstream, io.sources, io.dram)
+    readback = [np.array([result.dram.get(row, {}).get(base + i, 0) for i in range(count)], U32)
+                for row, base, count in io.readback]
+    return result, readback
+
+
+def run_program(program: Program, arrays: dict, *, harness: str | None = "direct", waves: bool = False,
+                progress: Callable[[str], None] | None = None, tag: str = "graph") -> GraphRun:
+    """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
+    in the ``direct`` or ``cocotb`` harness, checked against the golden model phase by phase."""
+    cfg = program.cfg
+    mismatches, vcds = [], []
+    started = time.perf_counter()
+
+    def backend(placed: PlacedPhase, io: PhaseIO):
+        name = placed.phase.name
+        golden, golden_readback = _golden(program, placed, io)
+        if golden.errors:
+            mismatches.append(f"{name}: the golden model counts {golden.errors} errors (refused accesses)")
+        if golden.done_tokens != io.done_tokens:
+            mismatches.append(f"{name}: the golden model sends {golden.done_tokens} done tokens, the phase "
+                              f"expects {io.done_tokens}")
+        if harness is None:
+            return golden.outputs, golden_readback, 0
+        work = 4 * placed.phase.estimate_cycles + 1000
+        if harness == "direct":
+            from .direct import run_direct
+
+            record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
+                                done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback)
+        else:
+            from .array_run import run_array
+
+            record = run_array(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
+                               done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback)
+        if record.get("vcd"):
+            vcds.append(record["vcd"])
+        if record["timed_out"]:
+            mismatches.append(f"{name}: the RTL run timed out after {record['cycles']} cycles")
+        regs = record["registers"]
+        if regs["errors"]:
+            mismatches.append(f"{name}: the RTL counts {regs['errors']} errors")
+        if io.done_tokens and not regs["done"]:
+            mismatches.append(f"{name}: the RTL's done register stayed low")
+        for port, n in io.sinks.items():
+            got, want = [int(v) for v in record["outputs"].get(port, [])], [int(v) for v in golden.outputs.get(port, [])]
+            if got != want:
+                first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+                mismatches.append(f"{name}: host output {port} differs from the golden model at transfer {first} "
+                                  f"({len(got)} transfers, golden {len(want)})")
+        for (row, base, count), got, want in zip(io.readback, record["readback"], golden_readback):
+            if not np.array_equal(np.asarray(got, U32), want):
+                first = int(np.flatnonzero(np.asarray(got, U32) != want)[0])
+                mismatches.append(f"{name}: DRAM of AG {row} differs from the golden model at word {base + first} "
+                                  f"(RTL {int(got[first]):#010x}, golden {int(want[first]):#010x})")
+        return record["outputs"], record["readback"], max(0, record["cycles"] - DRAIN)
+
+    outputs, runs = program.execute(arrays, backend, progress)
+    values, bounds = reference(program.graph, arrays), error_bounds(program.graph, arrays)
+    max_error, bound, within = {}, {}, {}
+    for name, got in outputs.items():
+        error = np.abs(got.astype(np.float64) - values[name])
+        same_nan = np.isnan(got) & np.isnan(values[name])
+        max_error[name] = float(np.where(same_nan, 0, error).max(initial=0))
+        bound[name] = float(bounds[name].max(initial=0))
+        within[name] = bool(np.all(same_nan | (error <= bounds[name])))
+    return GraphRun(outputs, max_error, bound, within, runs, mismatches, harness, time.perf_counter() - started, vcds)
+
+
+def format_table(program: Program, run: GraphRun) -> str:
+    """Per output: max error and bound; per phase: cycles, cost-model estimate, ideal; and the totals."""
+    cfg = program.cfg
+    pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
+    lines = [f"{'output':14} {'shape':14} {'max error':>11} {'bound':>11}  check"]
+    for name in run.outputs:
+        lines.append(f"{name:14} {str(list(run.outputs[name].shape)):14} {run.max_error[name]:11.3g} "
+                     f"{run.bound[name]:11.3g}  {'ok' if run.within[name] else 'OUT OF BOUND'}")
+    lines.append("")
+    lines.append(f"{'phase':12} {'PCUs':>9} {'cycles':>9} {'estimate':>9} {'ideal':>9} {'reconfig':>9}")
+    for placed, r in zip(program.phases, run.phases):
+        used = placed.phase.units_used()["pcu"]
+        cycles = f"{r.cycles:9d}" if run.harness else f"{'-':>9}"
+        lines.append(f"{r.name:12} {f'{used}/{pcus}':>9} {cycles} {r.estimate:9d} {r.ideal:9d} {r.reconfiguration:9d}")
+    total = f"{run.cycles:9d}" if run.harness else f"{'-':>9}"
+    lines.append(f"{'total':12} {f'{program.pcus_used()}/{pcus}':>9} {total} {program.estimate_cycles():9d} "
+                 f"{program.ideal_cycles():9d}")
+    return "\n".join(lines)

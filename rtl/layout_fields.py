@@ -9,10 +9,13 @@ cannot hide other bits).
 
 from __future__ import annotations
 
+import enum
+import types
+
 from amaranth import Shape
 from amaranth.lib import data
 
-__all__ = ["fields_of", "signed32", "check_round_trip"]
+__all__ = ["fields_of", "plain_view", "signed32", "check_round_trip"]
 
 
 def fields_of(layout, bits: int):
@@ -22,6 +25,27 @@ def fields_of(layout, bits: int):
     if isinstance(layout, data.Layout):
         return {name: fields_of(field.shape, bits >> field.offset) for name, field in layout}
     return bits & ((1 << Shape.cast(layout).width) - 1)
+
+
+def _plain(layout, bits: int):
+    if isinstance(layout, data.ArrayLayout):
+        return [_plain(field.shape, bits >> field.offset) for _, field in layout]
+    if isinstance(layout, data.Layout):
+        return types.SimpleNamespace(**{name: _plain(field.shape, bits >> field.offset) for name, field in layout})
+    value = bits & ((1 << Shape.cast(layout).width) - 1)
+    if isinstance(layout, type) and issubclass(layout, enum.Enum):
+        try:
+            return layout(value)
+        except ValueError:  # a code no member has: left as the number, as the view would
+            return value
+    return value
+
+
+def plain_view(const: data.Const):
+    """A decoded configuration (a ``data.Const`` view) as plain Python objects with the same field
+    access (``.stages[0].op``, enum members for enum fields, ints elsewhere), read once: the golden
+    models read their fields every firing, and an Amaranth view recomputes its layout on each access."""
+    return _plain(const.shape(), const.as_bits())
 
 
 def signed32(word: int) -> int:

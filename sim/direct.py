@@ -25,7 +25,7 @@ from rdagen.rtl.config import ArrayConfig
 
 from .array_run import config_writes
 from .paths import BUILD, new_run_dir
-from .runner import VERILATOR_MAKE_VARS, SimulationFailed, toolchain_env, verilator_bin
+from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env, verilator_bin
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate
 
@@ -83,8 +83,13 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False) -
                          .encode()).hexdigest()[:16]
     out = BUILD / "direct" / f"array-{cfg.name}{'-trace' if waves else ''}-{key}"
     exe = out / "obj" / "harness"
-    if exe.exists():
-        return exe, 0.0
+    with locked(out.with_name(out.name + ".lock")):  # parallel test workers build it once
+        if exe.exists():
+            return exe, 0.0
+        return exe, _build(gen, out, waves, ports)
+
+
+def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str) -> float:
     if out.exists():
         shutil.rmtree(out)
     (out / "obj").mkdir(parents=True)
@@ -104,7 +109,7 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False) -
                 raise SimulationFailed(f"direct harness build failed ({cmd[0]}); log {log}:\n{tail}")
     seconds = time.perf_counter() - started
     (out / "build_seconds").write_text(f"{seconds:.2f}\n")
-    return exe, seconds
+    return seconds
 
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,

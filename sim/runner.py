@@ -87,7 +87,7 @@ def icarus_available() -> bool:
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -128,7 +128,7 @@ def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = 
                          .encode()).hexdigest()[:16]
     build_dir = BUILD / ("sim" if cached else "sim-fresh") / simulator / f"{gen.top}-{key}"
     marker = build_dir / ".built"
-    with _locked(build_dir.with_suffix(".lock")):
+    with locked(build_dir.with_suffix(".lock")):
         if marker.exists() and cached:
             return build_dir, 0.0
         if build_dir.exists():

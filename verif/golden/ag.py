@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from rdagen.rtl.layout_fields import plain_view
 from rdagen.rtl.ag_layout import AgMode, decode
 from rdagen.rtl.config import ArrayConfig
 
@@ -24,7 +25,7 @@ class AgResult:
 
 def requests(cfg: ArrayConfig, bits: int, commands, indices) -> list[tuple[int, int, bool]]:
     """The requests of a run: (word address, length in words, whether it is performed)."""
-    c = decode(cfg, bits)
+    c = plain_view(decode(cfg, bits))
     if AgMode(c.mode) == AgMode.GATHER:
         base, d, rows = int(c.table_base), int(c.row_words), int(c.rows)
         return [(base + int(i) * d, d, int(i) < rows) for i in indices]

@@ -11,6 +11,7 @@ import numpy as np
 
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.ops import OPS, lfsr_seed, lfsr_step
+from rdagen.rtl.layout_fields import plain_view
 from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut, decode
 
 from .arith import evaluate_op
@@ -43,7 +44,7 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
             max_firings: int = 1_000_000) -> PcuStreams:
     """Run the PCU configured by *bits* until it cannot fire any more (an input, a group length or a
     start token is missing) or *max_firings* data firings have happened."""
-    c = decode(cfg, bits)
+    c = plain_view(decode(cfg, bits))
     lanes = cfg.lanes
     vin = [np.asarray(v, dtype=U32).reshape(-1, lanes) for v in vin]
     sin = [np.asarray(s, dtype=U32).ravel() for s in sin]

@@ -16,6 +16,7 @@ import numpy as np
 
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.ops import OPS
+from rdagen.rtl.layout_fields import plain_view
 from rdagen.rtl.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
 
 from .arith import evaluate_op
@@ -119,7 +120,7 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
             memory: np.ndarray | None = None, max_firings: int = 1_000_000) -> PmuResult:
     """Run the PMU configured by *bits* from scratchpad contents *memory* (zeros if None) until no port
     can fire or *max_firings* firings have happened."""
-    c = decode(cfg, bits)
+    c = plain_view(decode(cfg, bits))
     L, depth = cfg.lanes, cfg.pmu_depth
     words = L * depth
     mem = np.zeros(words, U32) if memory is None else np.array(memory, U32).copy()

@@ -1,0 +1,133 @@
+"""The graph mapper (mapper/program.py and its phases): random graphs of every op are lowered, placed
+and routed on the presets and on random valid ArrayConfigs; every bitstream passes the loader's
+validation; the golden array model equals the NumPy reference within the fp32 bound; graphs run on
+the RTL (direct harness) bit-exact against the golden model phase by phase; one seed gives one
+bitstream; refusals name the node, the resource or the pin.
+
+Seeds are printed; rerun with ``pytest --seed N``.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
+from rdagen.mapper.phase import MapError
+from rdagen.mapper.program import map_graph
+from rdagen.rtl.config import ArrayConfig, preset
+from rdagen.sim.array_run import config_writes
+from rdagen.sim.graph_run import format_table, run_program
+
+from .conftest import test_seed
+from .random_graphs import random_graph
+
+
+def _check_golden(graph, cfg, seed):
+    program = map_graph(graph, cfg, seed=seed)
+    for placed in program.phases:
+        config_writes(cfg, placed.bitstream)  # the loader's validation: every unit word and switch select
+    arrays = check_inputs(graph, random_inputs(graph, seed))
+    run = run_program(program, arrays, harness=None)
+    assert not run.mismatches, run.mismatches
+    assert all(run.within.values()), (run.max_error, run.bound)
+    return program
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), config=st.sampled_from(["tiny", "small", "medium"]))
+def test_random_graphs_on_the_presets_match_numpy_in_the_golden_model(seed, config):
+    cfg = preset(config)
+    graph = random_graph(np.random.default_rng(seed), max_k=31 if config == "tiny" else 40)
+    print(f"[seed] {seed} on {config}")
+    _check_golden(graph, cfg, seed)
+
+
+@st.composite
+def array_configs(draw):
+    lanes = draw(st.sampled_from([1, 2, 4, 8]))
+    return ArrayConfig(
+        name="random", lanes=lanes, stages=draw(st.integers(2, 5)), registers=draw(st.integers(2, 8)),
+        counters=draw(st.integers(2, 3)), vector_inputs=draw(st.integers(1, 3)), scalar_inputs=draw(st.integers(1, 3)),
+        vector_outputs=draw(st.integers(1, 2)), scalar_outputs=draw(st.integers(1, 2)), fifo_depth=4,
+        pmu_depth=draw(st.sampled_from([32, 64, 128])), pmu_stages=draw(st.integers(1, 3)),
+        rows=draw(st.integers(2, 6)), cols=draw(st.integers(2, 6)), vector_tracks=draw(st.integers(2, 3)),
+        scalar_tracks=draw(st.integers(1, 3)), control_tracks=draw(st.integers(1, 2)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=array_configs(), seed=st.integers(0, 2**31 - 1))
+def test_random_graphs_on_random_configs(cfg, seed):
+    """Every graph maps, or is refused naming a node or a resource (never another exception)."""
+    graph = random_graph(np.random.default_rng(seed), max_k=min(40, cfg.pmu_words // 2 - 1))
+    print(f"[seed] {seed} on {cfg}")
+    try:
+        _check_golden(graph, cfg, seed)
+    except MapError as exc:
+        assert "node" in str(exc) or "routes" in str(exc) or "placement" in str(exc), exc
+
+
+RTL_GRAPHS = [("tiny", i) for i in range(5)] + [("small", i) for i in range(6)]
+
+
+@pytest.mark.parametrize("config,index", RTL_GRAPHS)
+def test_random_graphs_run_on_the_rtl_bit_exact(request, config, index):
+    cfg = preset(config)
+    seed = test_seed(request) * 100 + index
+    print(f"[seed] {seed}")
+    graph = random_graph(np.random.default_rng(seed), max_k=31)
+    program = map_graph(graph, cfg, seed=seed)
+    arrays = check_inputs(graph, random_inputs(graph, seed))
+    run = run_program(program, arrays, harness="direct", tag="test-mapper")
+    print(format_table(program, run))
+    assert not run.mismatches, run.mismatches
+    assert all(run.within.values()), (run.max_error, run.bound)
+    for phase in run.phases:  # the cost model is an upper estimate within its latency allowance
+        assert phase.ideal <= phase.cycles + 64 and phase.cycles <= 2 * phase.estimate, phase
+
+
+def test_a_gemm_fills_the_array_near_the_ideal_rate():
+    """GEMM 32 on small: every PCU busy, within 15 % of M N K / (lanes x PCUs) on the RTL."""
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("a", (32, 32)), g.weight("b", shape=(32, 32), seed=1), name="c"))
+    graph = g.graph()
+    cfg = preset("small")
+    program = map_graph(graph, cfg, seed=1)
+    assert program.pcus_used() == 8
+    run = run_program(program, check_inputs(graph, random_inputs(graph, 1)), harness="direct", tag="test-mapper")
+    assert run.ok, run.mismatches
+    (phase,) = run.phases
+    assert phase.ideal == 32**3 // (4 * 8) and phase.cycles <= 1.15 * phase.ideal, phase
+
+
+def test_one_seed_gives_one_set_of_bitstreams():
+    graph = random_graph(np.random.default_rng(5))
+    first, second = map_graph(graph, preset("small"), seed=3), map_graph(graph, preset("small"), seed=3)
+    assert first.bitstreams == second.bitstreams and len(first.bitstreams) >= 1
+
+
+def test_a_pinned_node_lands_where_it_is_pinned():
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("x", (4, 9)), g.weight("w", shape=(9, 8), seed=1), name="y"))
+    program = map_graph(g.graph(), preset("small"), seed=2, pins={"y": (3, 3)})
+    units, _ = program.phases[0].phase.netlist()
+    first_pcu = next(u.name for u in units if u.kind == "pcu")
+    assert program.phases[0].placement.sites[first_pcu] == (3, 3)
+
+
+def test_refusals_name_the_node_the_resource_or_the_pin():
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("x", (2, 40)), g.weight("w", shape=(40, 3), seed=1), name="y"))
+    with pytest.raises(MapError, match=r"node 0 \(matmul -> 'y'\) does not fit tiny: it needs a PMU of 40 words"):
+        map_graph(g.graph(), preset("tiny"))
+    with pytest.raises(MapError, match=r"pin 'nope': no node output or unit of that name"):
+        map_graph(g.graph(), preset("small"), pins={"nope": (0, 0)})
+    with pytest.raises(MapError, match=r"placement: .*pin"):
+        map_graph(g.graph(), preset("small"), pins={"y": (0, 1)})  # (0, 1) is a PMU tile
+    g = GraphBuilder()
+    g.output(g.relu(g.matmul(g.relu(g.input("x", (2, 5))), g.weight("w", shape=(5, 3), seed=1)), name="y"))
+    one_stage = dataclasses.replace(preset("tiny"), name="one-stage", stages=1)
+    with pytest.raises(MapError, match=r"node 1 \(matmul -> .*\) does not fit one-stage: it needs 2 PCU stages"):
+        map_graph(g.graph(), one_stage)

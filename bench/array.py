@@ -1,6 +1,7 @@
-"""Benchmark of the whole array: Verilog generation and Verilator build times, the DLRM kernels'
-cycles against ideal, and simulated cycles per second with cocotb (Python drives every host stream
-and the AGs' AxiRams each cycle) and with the direct C++ harness (a long GEMV). Writes
+"""Benchmark of the whole array: Verilog generation and Verilator build times, the workloads' cycles
+(mapped by the mapper) against ideal and the cost model, and simulated cycles per second with cocotb
+(Python drives every host stream and the AGs' AxiRams each cycle) and with the direct C++ harness (a
+long GEMM). Writes
 bench/results/array-<config>.json.
 
 The build time is the one recorded when the model was built (``.built`` in its build directory), so a
@@ -13,9 +14,11 @@ import time
 
 import numpy as np
 
-from rdagen.mapper.kernels import KERNELS, build, gemv
+from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
+from rdagen.mapper.program import map_graph
+from rdagen.mapper.workloads import WORKLOADS, workload
 from rdagen.rtl.config import ArrayConfig
-from rdagen.sim.array_run import format_kernel_table, run_kernel
+from rdagen.sim.graph_run import format_table, run_program
 from rdagen.sim.direct import build_direct
 from rdagen.sim.runner import build as build_model
 from rdagen.sim.verilog import generate
@@ -39,37 +42,49 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
         log(f"[array] Verilator build for cocotb {build_seconds:.0f} s"
             f"{'' if seconds else ' (cached model; recorded at its build)'}")
     direct_exe, direct_seconds = build_direct(gen, cfg)
-    results = [run_kernel(build(name, cfg, seed), seed=seed, tag="bench", harness=harness) for name in KERNELS]
-    log(format_kernel_table(results))
-    failed = [r.name for r in results if not r.ok]
+    results = []
+    for name in WORKLOADS:
+        graph, arrays = workload(name, cfg, seed)
+        program = map_graph(graph, cfg, seed=seed)
+        results.append((name, program, run_program(program, arrays, harness=harness, seed=seed, tag="bench")))
+        log(format_table(program, results[-1][2]))
+    failed = [name for name, _, r in results if not r.ok]
     if failed:
-        raise AssertionError(f"kernels failed on the array: {failed}: {[r.problems for r in results]}")
-    cocotb_cycles = sum(r.sim_cycles for r in results)
-    cocotb_seconds = sum(r.sim_seconds for r in results)
-    log(f"[array] {harness}: {cocotb_cycles} cycles in {cocotb_seconds:.1f} s: "
-        f"{cocotb_cycles / cocotb_seconds:,.0f} cycles/s over the three kernels (start-up included)")
-    # A long GEMV in the direct harness (no Python per cycle): the steady-state speed of the model.
-    rows = 2048
-    long = run_kernel(gemv(cfg, np.random.default_rng(seed), m=rows), seed=seed, tag="bench-long", harness="direct")
+        raise AssertionError(f"workloads failed on the array: {failed}: {[r.mismatches for _, _, r in results]}")
+    kernel_cycles = sum(c for _, _, r in results for c, _ in r.simulated)
+    kernel_seconds = sum(t for _, _, r in results for _, t in r.simulated)
+    log(f"[array] {harness}: {kernel_cycles} cycles in {kernel_seconds:.1f} s: "
+        f"{kernel_cycles / kernel_seconds:,.0f} cycles/s over the workloads (start-up included)")
+    # A long GEMM in the direct harness (no Python per cycle): the steady-state speed of the model.
+    rows = 512
+    g = GraphBuilder()
+    k = min(cfg.pmu_words // 4, 16 * cfg.lanes) - 1
+    g.output(g.matmul(g.input("x", (rows, k)), g.weight("w", shape=(k, 4 * cfg.lanes), seed=seed), name="y"))
+    long_graph = g.graph()
+    long_program = map_graph(long_graph, cfg, seed=seed)
+    long = run_program(long_program, check_inputs(long_graph, random_inputs(long_graph, seed)), harness="direct",
+                       tag="bench-long")
     if not long.ok:
-        raise AssertionError(f"the long GEMV failed on the array: {long.problems}")
-    cycles, sim_seconds = long.sim_cycles, long.sim_seconds
+        raise AssertionError(f"the long GEMM failed on the array: {long.mismatches}")
+    ((cycles, sim_seconds),) = long.simulated
+    (phase,) = long.phases
     direct_build = float((direct_exe.parent.parent / "build_seconds").read_text()) if (
         direct_exe.parent.parent / "build_seconds").exists() else direct_seconds
-    log(f"[array] direct harness (built in {direct_build:.0f} s): GEMV of {rows} rows, {long.cycles} cycles "
-        f"({100 * long.utilization:.1f} % of ideal), {cycles} cycles in {sim_seconds:.2f} s: "
-        f"{cycles / sim_seconds:,.0f} cycles/s")
+    log(f"[array] direct harness (built in {direct_build:.0f} s): GEMM of {rows} x {k} x {4 * cfg.lanes}, "
+        f"{phase.cycles} cycles ({100 * phase.ideal / phase.cycles:.1f} % of ideal), {cycles} cycles in "
+        f"{sim_seconds:.2f} s: {cycles / sim_seconds:,.0f} cycles/s")
     return write_result("array", cfg, {
         "tiles": [cfg.rows, cfg.cols], "lanes": cfg.lanes,
         "verilog_bytes": gen.path.stat().st_size,
         "generate_seconds": round(generated, 1) if gen.seconds else None,
         "build_seconds": round(build_seconds, 1) if build_seconds else None,
         "kernel_harness": harness,
-        "kernels": [{"kernel": r.name, "cycles": r.cycles, "ideal": r.ideal, "utilization": round(r.utilization, 4),
-                     "max_error": r.max_error, "bound": r.bound} for r in results],
-        "kernel_runs": {"cycles": cocotb_cycles, "seconds": round(cocotb_seconds, 2),
-                   "cycles_per_second": round(cocotb_cycles / cocotb_seconds)},
-        "direct": {"build_seconds": round(direct_build, 1), "gemv_rows": rows, "cycles": long.cycles,
-                   "ideal": long.ideal, "utilization": round(long.utilization, 4), "simulated_cycles": cycles,
+        "kernels": [{"kernel": name, "phases": len(p.phases), "cycles": r.cycles, "ideal": p.ideal_cycles(),
+                     "estimate": p.estimate_cycles(), "pcus_used": p.pcus_used(),
+                     "max_error": max(r.max_error.values()), "bound": max(r.bound.values())} for name, p, r in results],
+        "kernel_runs": {"cycles": kernel_cycles, "seconds": round(kernel_seconds, 2),
+                        "cycles_per_second": round(kernel_cycles / kernel_seconds)},
+        "direct": {"build_seconds": round(direct_build, 1), "gemm_rows": rows, "cycles": phase.cycles,
+                   "ideal": phase.ideal, "utilization": round(phase.ideal / phase.cycles, 4), "simulated_cycles": cycles,
                    "seconds": round(sim_seconds, 3), "cycles_per_second": round(cycles / sim_seconds)},
     })

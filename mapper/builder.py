@@ -1,6 +1,6 @@
 """The builder: configure an array's units by coordinates and named fields and its routes by endpoints
 on a named network, check them against the array's resources, and emit the bitstream. The mapper
-targets this API; kernels are written against it. Imports only the spec modules.
+phases (mapper/matmul.py, ...) are written against this API. Imports only the spec modules.
 
 Endpoints: ``("pcu"|"pmu", row, col, port, index)`` for tile ports (``vin``, ``vout``, ``sin``,
 ``sout``, ``ctrl_in``, ``ctrl_out``), ``("ag", row, port)`` (``rdata``, ``wdata``, ``idx``) and

@@ -22,10 +22,13 @@ fastest (fewest PCUs on a tie).
 
 Cost model (cycles, without the reconfiguration the program adds)::
 
-    MB * nbg * Kb             firings of every PCU (MB = ceil(M / R) X blocks, nbg blocks per group)
+    MB * (nbg * Kb + 3)       firings of every PCU (MB = ceil(M / R) X blocks, nbg blocks per group),
+                              and a few cycles to turn to the next X block
   + MB * R * Kp / L           X block writes, when single-buffered (the reads wait for them)
   + R * Kp / L                the first X block
-  + LATENCY                   DRAM, pipeline and write-back latency (calibrated on the RTL)
+  + 37 + 10 (rows + cols - 6) DRAM, pipeline, route and write-back latency
+The constants are fitted to the direct harness's cycles of 40 matmul phases on tiny and small
+(random graphs and GEMMs; bench/mapper.py measures the model against the RTL).
 """
 
 from __future__ import annotations
@@ -47,7 +50,11 @@ from .place import Net, Unit, sites
 
 __all__ = ["MatmulTiling", "tile_matmul", "MatmulPhase"]
 
-LATENCY = 120
+
+
+def latency(cfg: ArrayConfig) -> int:
+    return 37 + 10 * (cfg.rows + cfg.cols - 6)
+
 ONE = int(np.float32(1.0).view(U32))
 
 
@@ -96,7 +103,7 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
                 continue
             double = 2 * r * kp <= cfg.pmu_words and cfg.pmu_depth >= 2
             mb = -(-m // r)
-            estimate = mb * blocks * kb + (0 if double else mb * r * kp // L) + r * kp // L + LATENCY
+            estimate = mb * (blocks * kb + 3) + (0 if double else mb * r * kp // L) + r * kp // L + latency(cfg)
             key = (estimate, g * r)
             if best is None or key < best[0]:
                 best = (key, MatmulTiling(g, r, kb, kp, blocks, mb, double, min(g * r, rows), estimate))
@@ -106,10 +113,11 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
 
 class MatmulPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, relu_in: bool,
-                 y: str, shape: tuple[int, int, int], where: str | None = None):
+                 y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None):
         self.cfg, self.name, self.nodes = cfg, name, nodes
         self.x, self.w, self.bias, self.relu_in, self.y = x, w, bias, relu_in, y
         self.m, self.k, self.n = shape
+        self.k_range = k_range or (0, self.k)  # the rows of W (columns of X) this phase sums over
         self.reads = (x, w) + ((bias,) if bias else ())
         self.writes = (y,)
         self.t = tile_matmul(cfg, where or name, self.m, self.k, self.n, bias is not None, relu_in)
@@ -195,7 +203,7 @@ class MatmulPhase(Phase):
         """[W; b] padded to [Kb, G nbg L]."""
         t = self.t
         wb = np.zeros((t.kb, self.padded_cols), F32)
-        wb[: self.k, : self.n] = tensors[self.w]
+        wb[: self.k, : self.n] = np.asarray(tensors[self.w])[slice(*self.k_range)]
         if self.bias:
             wb[self.k, : self.n] = tensors[self.bias]
         return wb
@@ -203,7 +211,7 @@ class MatmulPhase(Phase):
     def io(self, s: dict, tensors: dict) -> PhaseIO:
         t, L = self.t, self.cfg.lanes
         xp = np.zeros((t.mblocks * t.rows, t.kp), F32)
-        xp[: self.m, : self.k] = tensors[self.x]
+        xp[: self.m, : self.k] = np.asarray(tensors[self.x])[:, slice(*self.k_range)]
         if self.bias:
             xp[:, self.k] = 1.0
         wb = self._w_blocks(tensors)

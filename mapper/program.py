@@ -97,7 +97,26 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
                 if graph.tensors[other].shape == (n,):
                     bias, y, covered = other, nodes[j].output, (i, j)
                     absorbed.add(j)
-            phases.append(MatmulPhase(cfg, f"mm{i}", covered, x, w, bias, relu_in, y, (m, k, n), where=where(i)))
+            chunks = _k_chunks(cfg, k, bias is not None)
+            if len(chunks) == 1:
+                phases.append(MatmulPhase(cfg, f"mm{i}", covered, x, w, bias, relu_in, y, (m, k, n), where=where(i)))
+                continue
+            # K split: one matmul phase per chunk of K (partial sums in DRAM), then elementwise adds in
+            # chunk order, then the bias: the sum of the products in some order, then + b, as the graph says.
+            total = None
+            for c, (k0, k1) in enumerate(chunks):
+                part = f"{node.output}#k{c}"
+                phases.append(MatmulPhase(cfg, f"mm{i}k{c}", covered, x, w, None, relu_in, part, (m, k1 - k0, n),
+                                          where=where(i), k_range=(k0, k1)))
+                if total is not None:
+                    last = c == len(chunks) - 1 and bias is None
+                    out = y if last else f"{node.output}#s{c}"
+                    phases.append(EltwisePhase(cfg, f"mm{i}s{c}", covered, "add", total, part, out, (m, n),
+                                               where=where(i)))
+                    part = out
+                total = part
+            if bias is not None:
+                phases.append(EltwisePhase(cfg, f"mm{i}b", covered, "add", total, bias, y, (m, n), (n,), where=where(i)))
         elif node.op in ("relu", "add"):
             a, b, b_shape = node.inputs[0], None, None
             if node.op == "add":
@@ -108,6 +127,15 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
             phases.append(EltwisePhase(cfg, f"{node.op}{i}", (i,), node.op, a, b, node.output,
                                        graph.tensors[node.output].shape, b_shape, where=where(i)))
     return phases
+
+
+def _k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:
+    """[k0, k1) ranges of K, each a row of X that fits one PMU (one range when all of K fits)."""
+    if -(-(k + bias) // cfg.lanes) * cfg.lanes <= cfg.pmu_words:
+        return [(0, k)]
+    count = -(-k // cfg.pmu_words)
+    size = -(-k // count)
+    return [(k0, min(k, k0 + size)) for k0 in range(0, k, size)]
 
 
 @dataclasses.dataclass
@@ -195,7 +223,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
     for key in pins:
         if key not in known:
             raise MapError(f"pin {key!r}: no node output or unit of that name is placed (node outputs: "
-                           f"{', '.join(sorted(graph.nodes[i].output for p in phases for i in p.nodes))})")
+                           f"{', '.join(sorted({graph.nodes[i].output for p in phases for i in p.nodes}))})")
     placed = []
     for n, phase in enumerate(phases):
         if progress:

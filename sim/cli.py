@@ -66,7 +66,7 @@ def cmd_config(args) -> int:
 
 
 # -- sim ------------------------------------------------------------------------------------------------
-ARRAY_KERNELS = ("gemv", "embedding_bag", "mlp")
+ARRAY_KERNELS = ("gemm", "mlp", "embedding_bag", "gemv")
 UNIT_RUNS = ("arith", "pcu")
 
 
@@ -89,29 +89,32 @@ def cmd_sim(args) -> int:
 
 
 def _sim_array_kernels(cfg, names: list[str], args) -> bool:
-    """The DLRM kernels on the whole array RTL: a table of cycles, ideal cycles, utilization and error;
-    every output bit-exact against the golden array model; a VCD per kernel."""
-    from rdagen.mapper.builder import BuildError
-    from rdagen.mapper.kernels import KernelError, build
+    """The workloads (graphs sized from the config) mapped onto the whole array and run on the RTL, every
+    phase bit-exact against the golden array model, the outputs within the fp32 bound of NumPy; a table
+    per workload and a VCD per phase."""
+    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.program import map_graph
+    from rdagen.mapper.workloads import workload
 
-    from .array_run import format_kernel_table, run_kernel
+    from .graph_run import format_table, run_program
     from .verilog import generate
     from .waves import portable_vcd
 
     if args.simulator != "verilator":
-        raise UsageError("the array kernels run on verilator (cocotbext-axi's AxiRam per AG); "
+        raise UsageError("the array workloads run on verilator (cocotbext-axi's AxiRam per AG); "
                          "use --kernel arith for the Icarus cross-check")
+    waves = args.vcd != "none"
     try:
-        kernels = [build(name, cfg, args.seed) for name in names]
-    except (KernelError, BuildError) as exc:  # the configuration cannot host the kernel (tiles, tracks, ...)
+        built = []
+        for name in names:
+            graph, arrays = workload(name, cfg, args.seed)
+            built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed)))
+    except GraphError as exc:  # MapError too: the configuration cannot host the workload
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False
-    waves = args.vcd != "none"
-    print(f"rdagen sim: {', '.join(names)} on the {cfg.rows}x{cfg.cols} array of {cfg.name} ({cfg.lanes} lanes, "
-          f"{cfg.stages} stages, hash {cfg.hash}), seed {args.seed} (rerun with --seed {args.seed}), "
+    print(f"rdagen sim: {', '.join(names)} mapped onto the {cfg.rows}x{cfg.cols} array of {cfg.name} ({cfg.lanes} "
+          f"lanes, {cfg.stages} stages, hash {cfg.hash}), seed {args.seed} (rerun with --seed {args.seed}), "
           f"{args.harness} harness")
-    for k in kernels:
-        print(f"  {k.name}: {k.description}")
     started = time.perf_counter()
     gen = generate("array", cfg)
     print(f"  Verilog: {gen.path} ({'from cache' if not gen.seconds else f'{gen.seconds:.0f} s to generate'}); "
@@ -122,29 +125,28 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
 
         _, seconds = build_direct(gen, cfg, waves)
         print(f"  direct harness {'built in %.0f s' % seconds if seconds else 'from cache'}", flush=True)
-    results = []
-    for kernel in kernels:
-        result = run_kernel(kernel, seed=args.seed, waves=waves, tag="sim", harness=args.harness)
-        results.append(result)
-        print(f"  {kernel.name}: {'pass' if result.ok else 'FAIL'} ({result.seconds:.1f} s)", flush=True)
-    print()
-    print(format_kernel_table(results))
-    print()
-    print("Every host output is compared bit for bit with the golden array model (verif/golden/array.py); the\n"
-          "max error is against float64 NumPy, within the fp32 bound of each kernel's order of operations.\n"
-          "Cycles run from start to the last output; ideal = one vector of the streamed matrix or table per cycle.")
-    for r in results:
-        for problem in r.problems:
-            print(f"  {r.name}: {problem}")
-        if r.vcd:
-            target = Path(args.vcd) if args.vcd and len(results) == 1 else (
-                Path(args.vcd).with_name(f"{Path(args.vcd).stem}-{r.name}.vcd") if args.vcd else
-                Path("build/waves") / f"array-{r.name}-{cfg.name}.vcd")
+    ok = True
+    for name, graph, arrays, program in built:
+        shapes = ", ".join(f"{n} {list(a.shape)}" for n, a in arrays.items())
+        print(f"\n== {name}: {len(graph.nodes)} nodes ({shapes}) in {len(program.phases)} phase(s)")
+        run = run_program(program, arrays, harness=args.harness, waves=waves, seed=args.seed, tag="sim")
+        print(format_table(program, run))
+        for problem in run.mismatches:
+            print(f"  MISMATCH: {problem}")
+        for n, vcd in enumerate(run.vcds):
+            base = Path(args.vcd) if args.vcd else Path("build/waves") / f"array-{cfg.name}.vcd"
+            target = base.with_name(f"{base.stem}-{name}-phase{n}.vcd")
             target.parent.mkdir(parents=True, exist_ok=True)
-            portable_vcd(Path(r.vcd), target)
-            print(f"  VCD of {r.name}: {target}")
+            portable_vcd(Path(vcd), target)
+            print(f"  VCD of phase {n}: {target}")
+        print(f"  {name}: {'pass' if run.ok else 'FAIL'} ({run.seconds:.1f} s)")
+        ok &= run.ok
+    print("\nEvery phase's host outputs and DRAM writes are compared bit for bit with the golden array model\n"
+          "(verif/golden/array.py); the max error is against float64 NumPy, within the graph's fp32 bound.\n"
+          "Cycles: each phase from start to its last DRAM write acknowledged; the total adds a reconfiguration\n"
+          "per phase. Ideal: M N K / (lanes x PCUs used) per matmul, one gather or vector per cycle elsewhere.")
     print(f"{time.perf_counter() - started:.1f} s in all")
-    return all(r.ok for r in results)
+    return ok
 
 
 def _sim_arith(cfg, args) -> bool:
@@ -270,13 +272,14 @@ def cmd_waves(args) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from rdagen.bench import ag, arith, array, pcu, pmu
+    from rdagen.bench import ag, arith, array, mapper, pcu, pmu
 
     cfg = _config(args.config)
     benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
                "pcu": lambda: pcu.run(cfg, seed=args.seed), "pmu": lambda: pmu.run(cfg, seed=args.seed),
                "ag": lambda: ag.run(cfg, seed=args.seed),
-               "array": lambda: array.run(cfg, seed=args.seed, harness=args.harness)}
+               "array": lambda: array.run(cfg, seed=args.seed, harness=args.harness),
+               "mapper": lambda: mapper.run(cfg, seed=args.seed)}
     names = list(benches) if args.only == "all" else [n.strip() for n in args.only.split(",")]
     for name in names:
         if name not in benches:
@@ -456,8 +459,8 @@ def _parser() -> argparse.ArgumentParser:
                             "prints a table and VCD paths")
     config_arg(p)
     p.add_argument("--kernel", default="all",
-                   help="all (default: gemv, embedding_bag, mlp on the whole array), one or a comma list of "
-                        "gemv, embedding_bag, mlp, arith (the arithmetic regression), pcu (directed PCU kernels)")
+                   help="all (default: the workloads gemm, mlp, embedding_bag and gemv mapped onto the whole array), "
+                        "one or a comma list of them, arith (the arithmetic regression), pcu (directed PCU kernels)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator")
     p.add_argument("--harness", choices=["cocotb", "direct"], default="direct",
@@ -487,7 +490,7 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(p)
 
     p = add("bench", cmd_bench, "benchmarks; writes bench/results/*.json")
-    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array")
+    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array, mapper")
     p.add_argument("--harness", choices=["cocotb", "direct"], default="cocotb",
                    help="array bench: run the kernels on cocotb (default) or all in the direct harness")
     config_arg(p)

@@ -33,6 +33,7 @@ class GraphRun:
     harness: str | None
     seconds: float
     vcds: list[str]
+    simulated: list[tuple[int, float]]  # per phase on the RTL: (cycles simulated, simulator seconds)
 
     @property
     def ok(self) -> bool:
@@ -51,11 +52,13 @@ def _golden(program: Program, placed: PlacedPhase, io: PhaseIO):
 
 
 def run_program(program: Program, arrays: dict, *, harness: str | None = "direct", waves: bool = False,
-                progress: Callable[[str], None] | None = None, tag: str = "graph") -> GraphRun:
+                progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
+                stall: float = 0.0, seed: int = 0) -> GraphRun:
     """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
-    in the ``direct`` or ``cocotb`` harness, checked against the golden model phase by phase."""
+    in the ``direct`` or ``cocotb`` harness, checked against the golden model phase by phase. On cocotb,
+    host inputs pause with probability *gap* and host outputs with *stall* (random from *seed*)."""
     cfg = program.cfg
-    mismatches, vcds = [], []
+    mismatches, vcds, simulated = [], [], []
     started = time.perf_counter()
 
     def backend(placed: PlacedPhase, io: PhaseIO):
@@ -69,6 +72,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
         if harness is None:
             return golden.outputs, golden_readback, 0
         work = 4 * placed.phase.estimate_cycles + 1000
+        sim_started = time.perf_counter()
         if harness == "direct":
             from .direct import run_direct
 
@@ -78,7 +82,9 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
             from .array_run import run_array
 
             record = run_array(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
-                               done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback)
+                               done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback, gap=gap,
+                               stall=stall, seed=seed)
+        simulated.append((record["cycles"], record.get("seconds", time.perf_counter() - sim_started)))
         if record.get("vcd"):
             vcds.append(record["vcd"])
         if record["timed_out"]:
@@ -110,7 +116,8 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
         max_error[name] = float(np.where(same_nan, 0, error).max(initial=0))
         bound[name] = float(bounds[name].max(initial=0))
         within[name] = bool(np.all(same_nan | (error <= bounds[name])))
-    return GraphRun(outputs, max_error, bound, within, runs, mismatches, harness, time.perf_counter() - started, vcds)
+    return GraphRun(outputs, max_error, bound, within, runs, mismatches, harness, time.perf_counter() - started, vcds,
+                    simulated)
 
 
 def format_table(program: Program, run: GraphRun) -> str:

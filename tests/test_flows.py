@@ -164,16 +164,16 @@ def test_make_help_lists_every_target():
 
 
 def test_sim_reports_a_routing_error_without_a_traceback(monkeypatch, capsys):
-    """A kernel whose routes do not fit the configuration (a BuildError from the builder) is reported
+    """A workload whose routes do not fit the configuration (a MapError from the mapper) is reported
     like a missing resource: one line naming it, FAIL, exit 1, before any build."""
-    from rdagen.mapper import kernels
-    from rdagen.mapper.builder import BuildError
+    from rdagen.mapper import program
+    from rdagen.mapper.phase import MapError
     from rdagen.sim.cli import main
 
-    def unroutable(name, cfg, seed):
-        raise BuildError("vector route from ('ag', 0, 'rdata') to ('pcu', 0, 0, 'vin', 0): no free track")
+    def unroutable(graph, cfg, seed, **_):
+        raise MapError("mm0: the routes do not fit after 6 placements; the last: no free track")
 
-    monkeypatch.setattr(kernels, "build", unroutable)
+    monkeypatch.setattr(program, "map_graph", unroutable)
     assert main(["sim", "--config", "tiny", "--kernel", "gemv"]) == 1
     err = capsys.readouterr().err
-    assert "rdagen sim: vector route from ('ag', 0, 'rdata')" in err and "no free track" in err
+    assert "rdagen sim: mm0: the routes do not fit" in err and "no free track" in err

@@ -102,6 +102,21 @@ def test_a_gemm_fills_the_array_near_the_ideal_rate():
     assert phase.ideal == 32**3 // (4 * 8) and phase.cycles <= 1.15 * phase.ideal, phase
 
 
+def test_a_row_longer_than_a_pmu_is_split_over_k_and_summed():
+    """K = 70 on tiny (a PMU holds 32 words): three K chunks, their partial sums added, then the bias;
+    on the RTL, bit-exact against the golden model and within the graph's bound."""
+    g = GraphBuilder()
+    y = g.add(g.matmul(g.relu(g.input("x", (3, 70))), g.weight("w", shape=(70, 5), seed=1, scale=0.1)),
+              g.weight("b", shape=(5,), seed=2), name="y")
+    g.output(y)
+    graph, cfg = g.graph(), preset("tiny")
+    program = map_graph(graph, cfg, seed=4)
+    assert [p.phase.name for p in program.phases] == ["mm1k0", "mm1k1", "mm1s1", "mm1k2", "mm1s2", "mm1b"]
+    run = run_program(program, check_inputs(graph, random_inputs(graph, 4)), harness="direct", tag="test-mapper")
+    print(format_table(program, run))
+    assert run.ok, (run.mismatches, run.max_error, run.bound)
+
+
 def test_one_seed_gives_one_set_of_bitstreams():
     graph = random_graph(np.random.default_rng(5))
     first, second = map_graph(graph, preset("small"), seed=3), map_graph(graph, preset("small"), seed=3)
@@ -120,8 +135,9 @@ def test_a_pinned_node_lands_where_it_is_pinned():
 def test_refusals_name_the_node_the_resource_or_the_pin():
     g = GraphBuilder()
     g.output(g.matmul(g.input("x", (2, 40)), g.weight("w", shape=(40, 3), seed=1), name="y"))
-    with pytest.raises(MapError, match=r"node 0 \(matmul -> 'y'\) does not fit tiny: it needs a PMU of 40 words"):
-        map_graph(g.graph(), preset("tiny"))
+    one_counter = dataclasses.replace(preset("tiny"), name="one-counter", counters=1)
+    with pytest.raises(MapError, match=r"node 0 \(matmul -> 'y'\) does not fit one-counter: it needs 2 counters"):
+        map_graph(g.graph(), one_counter)
     with pytest.raises(MapError, match=r"pin 'nope': no node output or unit of that name"):
         map_graph(g.graph(), preset("small"), pins={"nope": (0, 0)})
     with pytest.raises(MapError, match=r"placement: .*pin"):
@@ -131,3 +147,46 @@ def test_refusals_name_the_node_the_resource_or_the_pin():
     one_stage = dataclasses.replace(preset("tiny"), name="one-stage", stages=1)
     with pytest.raises(MapError, match=r"node 1 \(matmul -> .*\) does not fit one-stage: it needs 2 PCU stages"):
         map_graph(g.graph(), one_stage)
+
+
+def test_rdagen_map_writes_bitstreams_a_report_and_a_png(tmp_path, capsys):
+    from rdagen.sim.cli import main
+
+    out = tmp_path / "map"
+    assert main(["map", "mapper/examples/dlrm_tiny.json", "--config", "small", "--out", str(out), "--seed", "2"]) == 0
+    text = capsys.readouterr().out
+    report = (out / "report.json").read_text()
+    bits = sorted(p.name for p in out.glob("*.bit"))
+    assert bits and "PCU" in text and "vector" in text and "cost model" in text and '"estimate_cycles"' in report
+    assert (out / "placement.png").read_bytes()[:4] == b"\x89PNG"
+    again = tmp_path / "again"
+    assert main(["map", "mapper/examples/dlrm_tiny.json", "--config", "small", "--out", str(again), "--seed", "2"]) == 0
+    assert all((out / b).read_bytes() == (again / b).read_bytes() for b in bits)
+
+
+def test_rdagen_run_checks_the_rtl_and_writes_the_outputs(tmp_path, capsys):
+    from rdagen.sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "mapper/examples/dlrm_tiny.json", "--config", "tiny", "--out", str(out), "--seed", "5"]) == 0
+    text = capsys.readouterr().out
+    assert "PASS" in text and "max error" in text and "reconfig" in text
+    with np.load(out / "outputs.npz") as npz:
+        assert set(npz.files) >= {"y"} and np.isfinite(npz["y"]).all()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--pin", "y=1"], "write NODE=ROW,COL"),
+    (["--pin", "nope=0,0"], "pin 'nope'"),
+    (["--config", "nonesuch"], "neither a preset"),
+    (["--config", "tiny", "--seed", "1", "--pin", "h=0,1"], "not a PCU site"),
+])
+def test_rdagen_map_and_run_refuse_bad_input_with_status_2_writing_nothing(tmp_path, capsys, args, message):
+    from rdagen.sim.cli import main
+
+    for command in ("map", "run"):
+        out = tmp_path / command
+        assert main([command, "mapper/examples/dlrm_tiny.json", "--out", str(out), *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+        assert not out.exists()

@@ -1,0 +1,61 @@
+"""The named workloads of ``rdagen sim`` and the array tests: graphs sized from the ArrayConfig (sizes
+that are not multiples of the lanes, so padding is exercised), with their input arrays from a seed.
+They go onto the array the one way any graph does: ``map_graph`` (mapper/program.py).
+
+* ``gemv``: y = x W + b, x of one row (batch 1);
+* ``gemm``: Y = X W + b, several rows (blocks of rows over the PMUs);
+* ``mlp``: two dense layers with bias and ReLU (the hidden layer in DRAM between two phases);
+* ``embedding_bag``: sum pooling over a table wider than the lanes, bags of random sizes with empty
+  ones in the middle and at the end (``lengths`` chooses them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rdagen.rtl.config import ArrayConfig
+
+from .graph import Graph, GraphBuilder, GraphError, check_inputs, random_inputs
+
+__all__ = ["WORKLOADS", "workload"]
+
+WORKLOADS = ("gemv", "gemm", "mlp", "embedding_bag")
+
+
+def _dense(g: GraphBuilder, x: str, k: int, n: int, layer: int, seed: int, relu: bool) -> str:
+    w = g.weight(f"w{layer}", shape=(k, n), seed=seed + 2 * layer, scale=1 / np.sqrt(k))
+    y = g.add(g.matmul(x, w), g.weight(f"b{layer}", shape=(n,), seed=seed + 2 * layer + 1, scale=0.1))
+    return g.relu(y) if relu else y
+
+
+def workload(name: str, cfg: ArrayConfig, seed: int, lengths=None) -> tuple[Graph, dict]:
+    """(graph, checked input arrays) of workload *name* on *cfg*; GraphError for an unknown name."""
+    L = cfg.lanes
+    k = min(cfg.pmu_words // 2, 8 * L) - 1  # a row of X fits a PMU twice (double-buffered)
+    g = GraphBuilder()
+    given = {}
+    if name in ("gemv", "gemm"):
+        m = 1 if name == "gemv" else 4 * L + 1
+        g.output(_dense(g, g.input("x", (m, k)), k, 4 * L + 3, 0, seed, relu=False))
+    elif name == "mlp":
+        hidden = min(cfg.pmu_words // 2, 6 * L) - 1
+        h = _dense(g, g.input("x", (2 * L + 1, k)), k, hidden, 0, seed, relu=True)
+        g.output(_dense(g, h, hidden, 2 * L + 1, 1, seed, relu=True))
+    elif name == "embedding_bag":
+        rng = np.random.default_rng(seed)
+        if lengths is None:
+            lengths = rng.integers(0, 6, 4 * L)
+            lengths[[1, len(lengths) // 2, len(lengths) - 1]] = 0  # empty bags in the middle and at the end
+        lengths = np.asarray(lengths, np.int64)
+        count = int(lengths.sum())
+        if count < 1:
+            raise GraphError("workload embedding_bag: the bags hold no index (a graph's index tensor has at least one)")
+        table = g.weight("table", shape=(64, L + 3), seed=seed)
+        g.output(g.embedding_bag(table, g.input("idx", (count,), "int32"), g.input("off", (len(lengths),), "int32"),
+                                 name="e"))
+        given["off"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32)
+        given["idx"] = rng.integers(0, 64, count).astype(np.int32)
+    else:
+        raise GraphError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
+    graph = g.graph()
+    return graph, check_inputs(graph, random_inputs(graph, seed, given))

@@ -1,34 +1,40 @@
-"""The matmul phase: Y = relu?(X) @ W (+ b), X [M, K] and W [K, N] fp32, spread over G x R PCUs.
+"""The matmul phase: Y = relu?(X) @ W (+ b), X [M, K] and W [K, N] fp32, spread over G x R x C PCUs.
 
-Dataflow (lanes L; blocks of L output columns; Kb = K + 1 with a bias, else K)::
+Dataflow (lanes L; blocks of L output columns; the bias as the last product, 1.0 x b)::
 
-    host vsend --X block (R rows, a 1.0 in column K with a bias)--> PMU r (r < R), multicast
-    PMU r (scalar reads: x[m_r, 0..Kb) once per column block of the group) --x scalar--> PCU (g, r), all g
-    AG g (DRAM: the group's column blocks of [W; b], Kb vectors each) --W vector--> PCU (g, r), all r
-    PCU (g, r): [relu(x)], x * W row (fmul, lane-parallel), accumulator over Kb firings
-                --Y[m_r, block] vector--> AG wdata (DRAM) or host vrecv
+    host vsend --X block (R rows, a 1.0 in column K with a bias)--> PMU (r, j), multicast
+    PMU (r, j) (scalar reads: x[m_r, K range of link j] once per column block) --x--> PCU (g, r, j), all g
+    AG (g, j) (DRAM: the group's column blocks of [W; b], link j's rows) --W vector--> PCU (g, r, j), all r
+    PCU (g, r, j): [relu(x)], x * W row (fmul, lane-parallel), accumulator over its K range;
+                   for j > 0 the partial sums of PCU (g, r, j - 1) (vin 1) join at its last product
+    PCU (g, r, C - 1) --Y[m_r, block] vector--> AG wdata (DRAM) or host vrecv
 
-PCU (g, r) computes rows m = blk R + r of the group's column blocks. One firing is L multiply-adds; a
-PCU fires once per cycle when its W vector (one AG beat) and x word (one PMU read) are there, so the
-phase runs at M N K / (L G R) cycles plus the refills and the pipeline latency. The bias enters as
-the last product of the sum (1.0 x b, exact), so the result is the graph's ``add(matmul, b)``: the sum
-of the products in order, then + b, each rounded (the graph's bound holds). ReLU of the input (a
-``relu`` whose result only feeds matmuls) is an ``fmax(x, 0)`` stage.
+PCU (g, r, j) computes, for rows m = blk R + r of the group's column blocks, the products of link j's
+K range. One firing is L multiply-adds; a PCU fires once per cycle when its W vector (one AG beat) and
+x word (one PMU read) are there, so the phase runs near M N K / (L G R C) cycles. Chains (C > 1) are
+how a phase uses more PCUs than it has output streams (AG write ports + host rows): on `plasticine`,
+G R <= 32 outputs but G R C = 64 PCUs. The sum is the products in some order, then + b, each rounded:
+the graph's ``add(matmul, b)`` and its bound. ReLU of the input (a ``relu`` whose result only feeds
+matmuls) is an ``fmax(x, 0)`` stage.
 
-Tiling from the ArrayConfig: G <= AGs (W streams) and column blocks, R <= PMUs and M, G R <= PCUs,
-the outputs G R <= AG write ports + host output ports, an X block R * ceil(Kb / L) * L words per PMU
-(double-buffered when it fits in half). Among the tilings that fit, the one the cost model finds
-fastest (fewest PCUs on a tie).
+Tiling from the ArrayConfig: G C <= AGs (W streams), G <= column blocks, R C <= PMUs, R <= M,
+G R C <= PCUs, G R <= AG write ports + host output ports, an X block R * ceil((K + 1) / L) * L words
+per PMU (double-buffered when it fits in half); chains need 4 stages (5 with the input ReLU), two
+vector inputs and 4 registers. Among the tilings that fit, the one the cost model finds fastest
+(fewest PCUs on a tie).
 
-Cost model (cycles, without the reconfiguration the program adds)::
+Cost model (cycles, without the reconfiguration the program adds; kb the largest link's products)::
 
-    MB * (nbg * Kb + 3)       firings of every PCU (MB = ceil(M / R) X blocks, nbg blocks per group),
+    MB * (nbg * kb + 3)       firings of every PCU (MB = ceil(M / R) X blocks, nbg blocks per group),
                               and a few cycles to turn to the next X block
   + MB * R * Kp / L           X block writes, when single-buffered (the reads wait for them)
   + R * Kp / L                the first X block
   + 37 + 10 (rows + cols - 6) DRAM, pipeline, route and write-back latency
-The constants are fitted to the direct harness's cycles of 40 matmul phases on tiny and small
-(random graphs and GEMMs; bench/mapper.py measures the model against the RTL).
+  + lag = (C - 1) (kb + 20)   a chain's links start one output apart
+  + max(0, lag - nbg kb) (MB - 2)   (double-buffered; lag (MB - 1) single) the lag beyond the second
+                              X buffer's slack, paid per block (the blocks are multicast to every link)
+The constants are fitted to the direct harness's cycles of 40 matmul phases on tiny and small (random
+graphs, GEMMs, chains); bench/mapper.py measures the model against the RTL.
 """
 
 from __future__ import annotations
@@ -51,36 +57,48 @@ from .place import Net, Unit, sites
 __all__ = ["MatmulTiling", "tile_matmul", "MatmulPhase"]
 
 
+CHAIN_LATENCY = 20  # a link's pipeline and route: its partial sums reach the next link this much later
+
 
 def latency(cfg: ArrayConfig) -> int:
     return 37 + 10 * (cfg.rows + cfg.cols - 6)
-
-ONE = int(np.float32(1.0).view(U32))
 
 
 @dataclasses.dataclass(frozen=True)
 class MatmulTiling:
     groups: int  # G: AG streams of W column blocks
     rows: int  # R: rows of X per block, one PMU each
-    kb: int  # products per output (K, + 1 with a bias)
-    kp: int  # a row of X in a PMU, padded to whole vectors
+    chain: int  # C: PCUs that split K for one output, each adding its predecessor's partial sums
+    chunks: tuple[tuple[int, int], ...]  # the K range of each link of a chain
+    kp: int  # a row of X in a PMU (with the bias column), padded to whole vectors
     blocks: int  # nbg: column blocks per group
     mblocks: int  # MB: X blocks
     double: bool  # X blocks double-buffered
     ag_outputs: int  # outputs written to DRAM (the rest go to host output ports)
+    bias: bool
     estimate: int
 
     @property
     def pcus(self) -> int:
-        return self.groups * self.rows
+        return self.groups * self.rows * self.chain
+
+    def kb(self, j: int) -> int:
+        """Products per output of link *j* (its K range, + 1 for the bias on the last link)."""
+        k0, k1 = self.chunks[j]
+        return k1 - k0 + (self.bias and j == self.chain - 1)
 
 
-def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool, relu_in: bool) -> MatmulTiling:
-    """The fastest tiling of an [m, k] x [k, n] matmul on *cfg*; MapError naming *where* and the
-    missing resource when none fits."""
+def _chunks(k: int, c: int) -> tuple[tuple[int, int], ...]:
+    size = -(-k // c)
+    return tuple((k0, min(k, k0 + size)) for k0 in range(0, k, size))
+
+
+def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool, relu_in: bool,
+                chain: int | None = None) -> MatmulTiling:
+    """The fastest tiling of an [m, k] x [k, n] matmul on *cfg* (with chains of *chain* PCUs only, when
+    given); MapError naming *where* and the missing resource when none fits."""
     L = cfg.lanes
-    kb = k + bias
-    kp = -(-kb // L) * L
+    kp = -(-(k + bias) // L) * L
     nb = -(-n // L)
     pcus, pmus, rows = len(sites(cfg, "pcu")), len(sites(cfg, "pmu")), cfg.rows
     missing = []
@@ -88,148 +106,188 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
         missing.append(f"{1 + relu_in} PCU stages (it has {cfg.stages})")
     if cfg.counters < 2:
         missing.append(f"2 counters per chain (it has {cfg.counters})")
-    if kb >= 2 ** 16:
-        missing.append(f"an accumulator folding {kb} products (it folds fewer than 65536)")
+    if k + bias >= 2 ** 16:
+        missing.append(f"an accumulator folding {k + bias} products (it folds fewer than 65536)")
     if kp > cfg.pmu_words:
         missing.append(f"a PMU of {kp} words for a row of X (K = {k}{' + 1 for the bias' if bias else ''}; "
                        f"it holds {cfg.pmu_words})")
     if missing:
         raise MapError(f"{where} does not fit {cfg.name}: it needs {'; '.join(missing)}")
+    # Chains need the partial-sum stages (eq, fadd, select), a second vector input and 4 registers.
+    chains = cfg.stages >= 4 + relu_in and cfg.vector_inputs >= 2 and cfg.registers >= 4
     best = None
     for g in range(1, min(rows, nb) + 1):
         blocks = -(-nb // g)
-        for r in range(1, min(m, pmus, pcus // g) + 1):
-            if g * r > 2 * rows or r * kp > cfg.pmu_words:
+        for c in range(1, (min(rows // g, k) if chains else 1) + 1):
+            chunks = _chunks(k, c)
+            if len(chunks) != c or chain not in (None, c):
                 continue
-            double = 2 * r * kp <= cfg.pmu_words and cfg.pmu_depth >= 2
-            mb = -(-m // r)
-            estimate = mb * (blocks * kb + 3) + (0 if double else mb * r * kp // L) + r * kp // L + latency(cfg)
-            key = (estimate, g * r)
-            if best is None or key < best[0]:
-                best = (key, MatmulTiling(g, r, kb, kp, blocks, mb, double, min(g * r, rows), estimate))
-    assert best is not None  # g = r = 1 always fits once the checks above pass
+            kb_max = max(k1 - k0 for k0, k1 in chunks) + bias
+            for r in range(1, min(m, pmus // c, pcus // (g * c)) + 1):
+                if g * r > 2 * rows or r * kp > cfg.pmu_words:
+                    continue
+                double = 2 * r * kp <= cfg.pmu_words and cfg.pmu_depth >= 2
+                mb = -(-m // r)
+                # Link j of a chain takes its first input of an output once link j - 1 has finished it, so
+                # it lags by j outputs; the X blocks are multicast to every link's PMU, so a lag beyond
+                # the second buffer's slack holds every link back once per X block.
+                lag = (c - 1) * (kb_max + CHAIN_LATENCY)
+                coupling = max(0, lag - blocks * kb_max) * max(0, mb - 2) if double else lag * max(0, mb - 1)
+                estimate = (mb * (blocks * kb_max + 3) + (0 if double else mb * r * kp // L) + r * kp // L
+                            + latency(cfg) + lag + coupling)
+                key = (estimate, g * r * c)
+                if best is None or key < best[0]:
+                    best = (key, MatmulTiling(g, r, c, chunks, kp, blocks, mb, double, min(g * r, rows), bias,
+                                              estimate))
+    if best is None:  # g = r = c = 1 always fits once the checks above pass
+        raise MapError(f"{where} does not fit {cfg.name} with chains of {chain} PCUs (they need {4 + relu_in} "
+                       f"stages, 2 vector inputs, 4 registers, {chain} AGs and PMUs)")
     return best[1]
 
 
 class MatmulPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, relu_in: bool,
-                 y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None):
+                 y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None,
+                 chain: int | None = None):
         self.cfg, self.name, self.nodes = cfg, name, nodes
         self.x, self.w, self.bias, self.relu_in, self.y = x, w, bias, relu_in, y
         self.m, self.k, self.n = shape
         self.k_range = k_range or (0, self.k)  # the rows of W (columns of X) this phase sums over
         self.reads = (x, w) + ((bias,) if bias else ())
         self.writes = (y,)
-        self.t = tile_matmul(cfg, where or name, self.m, self.k, self.n, bias is not None, relu_in)
-        self.ideal_cycles = math.ceil(self.m * self.n * self.k / (cfg.lanes * self.t.pcus))
-        self.estimate_cycles = self.t.estimate
-        t = self.t
+        self.t = t = tile_matmul(cfg, where or name, self.m, self.k, self.n, bias is not None, relu_in, chain)
+        self.ideal_cycles = math.ceil(self.m * self.n * self.k / (cfg.lanes * t.pcus))
+        self.estimate_cycles = t.estimate
         self.padded_cols = t.groups * t.blocks * cfg.lanes  # Np: columns of the Y region in DRAM
-        self.y_base = -(-t.blocks * t.kb * cfg.lanes // 1024) * 1024  # after W, 4 KB aligned
+        kb_max = max(t.kb(j) for j in range(t.chain))
+        self.y_base = -(-t.blocks * kb_max * cfg.lanes // 1024) * 1024  # after W, 4 KB aligned
 
     # -- the netlist -------------------------------------------------------------------------------------
     def _outputs(self):
-        """(output index, g, r) of every PCU; outputs below ``ag_outputs`` go to AG o, the others to host o - A."""
+        """(output index, g, r) of every chain; outputs below ``ag_outputs`` go to AG o, the others to host
+        o - A. The chain's last PCU sends them."""
         t = self.t
         return [(g * t.rows + r, g, r) for g in range(t.groups) for r in range(t.rows)]
 
+    def _u(self, kind, *index) -> str:
+        return f"{self.name}.{kind}{'_'.join(map(str, index))}"
+
     def netlist(self):
-        t = self.t
-        units = [Unit(f"{self.name}.ag{a}", "ag") for a in range(t.ag_outputs)]
-        hosts = max(1, t.ag_outputs, t.pcus - t.ag_outputs)
-        units += [Unit(f"{self.name}.host{h}", "host") for h in range(hosts)]
-        units += [Unit(f"{self.name}.pmu{r}", "pmu") for r in range(t.rows)]
-        units += [Unit(f"{self.name}.pcu{g}_{r}", "pcu") for g in range(t.groups) for r in range(t.rows)]
-        u = lambda kind, *i: f"{self.name}.{kind}{'_'.join(map(str, i))}"
-        nets = [Net(u("host", 0), tuple(u("pmu", r) for r in range(t.rows)))]
-        nets += [Net(u("pmu", r), tuple(u("pcu", g, r) for g in range(t.groups))) for r in range(t.rows)]
-        nets += [Net(u("ag", g), tuple(u("pcu", g, r) for r in range(t.rows))) for g in range(t.groups)]
+        t, u = self.t, self._u
+        units = [Unit(u("ag", a), "ag") for a in range(max(t.groups * t.chain, t.ag_outputs))]
+        units += [Unit(u("host", h), "host") for h in range(max(1, t.ag_outputs, t.groups * t.rows - t.ag_outputs))]
+        units += [Unit(u("pmu", r, j), "pmu") for r in range(t.rows) for j in range(t.chain)]
+        units += [Unit(u("pcu", g, r, j), "pcu") for g in range(t.groups) for r in range(t.rows) for j in range(t.chain)]
+        nets = [Net(u("host", 0), tuple(u("pmu", r, j) for r in range(t.rows) for j in range(t.chain)))]
+        for j in range(t.chain):
+            nets += [Net(u("pmu", r, j), tuple(u("pcu", g, r, j) for g in range(t.groups))) for r in range(t.rows)]
+            nets += [Net(u("ag", g * t.chain + j), tuple(u("pcu", g, r, j) for r in range(t.rows)))
+                     for g in range(t.groups)]
         for o, g, r in self._outputs():
+            nets += [Net(u("pcu", g, r, j - 1), (u("pcu", g, r, j),), 2.0) for j in range(1, t.chain)]
+            last = u("pcu", g, r, t.chain - 1)
             sink = u("ag", o) if o < t.ag_outputs else u("host", o - t.ag_outputs)
-            nets.append(Net(u("pcu", g, r), (sink,)))
+            nets.append(Net(last, (sink,)))
             if o < t.ag_outputs:
-                nets.append(Net(u("pcu", g, r), (u("host", o),), 0.25))
+                nets.append(Net(last, (u("host", o),), 0.25))
         return units, nets
 
     def _site(self, s, kind, *index):
-        return s[f"{self.name}.{kind}{'_'.join(map(str, index))}"]
+        return s[self._u(kind, *index)]
 
     # -- programs and routes -----------------------------------------------------------------------------
-    def emit(self, b: ArrayBuilder, s: dict) -> None:
-        t, L = self.t, self.cfg.lanes
-        for r in range(t.rows):
-            write = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, t.rows * t.kp, L)],
-                         vin_required=[0], data=vin(0))
-            # Row r of the block, once per column block of the group.
-            read = Port(stages=[AddressStage("add", ctr(0), CONST, const=r * t.kp)],
-                        counters=[Counter(0, t.kb, 1), Counter(0, t.blocks, 1)], scalar=True, vout=False, sout=True)
-            b.pmu(*self._site(s, "pmu", r), PmuProgram(write=write, read=read, mode="double" if t.double else "buffer"))
-        for a in range(t.ag_outputs):
-            b.ag(self._site(s, "ag", a)[0], AgProgram("read"))
-        x = sin(0)
-        stages = []
+    def _program(self, j: int) -> PcuProgram:
+        """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link after the
+        first adds the partial sums of its predecessor (vin 1, one vector per output) to its first product."""
+        t = self.t
+        x, stages = sin(0), []
         if self.relu_in:
             stages.append(Stage("fmax", sin(0), CONST, dst=1, const=0))
             x = reg(1)
         stages.append(Stage("fmul", vin(0), x, dst=0))
+        chained = j > 0
+        if chained:
+            k0, k1 = t.chunks[j]
+            # The partial sums join at the link's last product, before the bias, which stays the sum's
+            # last term. (vin 1 is required for every firing, so a link starts an output once its
+            # predecessor has finished it: the chain is a pipeline of outputs.)
+            stages += [Stage("eq", ctr(0), CONST, dst=2, const=k1 - k0 - 1),
+                       Stage("fadd", reg(0), vin(1), dst=3),
+                       Stage("select", reg(3), reg(0), reg(2), dst=0)]
+        # Counter 0 counts the firings of an output (the last product takes the partial sums); the chain
+        # of counters ends with the last output, whose done token the output link sends to the host.
+        return PcuProgram(stages=stages, counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks * t.mblocks, 1)],
+                          vin_required=[0, 1] if chained else [0], vin_pop_level={1: 1} if chained else {},
+                          sin_required=[0], accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb(j)),
+                          vout=[("acc", 0)])
+
+    def emit(self, b: ArrayBuilder, s: dict) -> None:
+        t, L = self.t, self.cfg.lanes
+        for r in range(t.rows):
+            for j, (k0, _) in enumerate(t.chunks):
+                write = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, t.rows * t.kp, L)],
+                             vin_required=[0], data=vin(0))
+                # Row r of the block, the link's K range, once per column block of the group.
+                read = Port(stages=[AddressStage("add", ctr(0), CONST, const=r * t.kp + k0)],
+                            counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks, 1)], scalar=True, vout=False,
+                            sout=True)
+                b.pmu(*self._site(s, "pmu", r, j), PmuProgram(write=write, read=read,
+                                                               mode="double" if t.double else "buffer"))
+        for a in range(max(t.groups * t.chain, t.ag_outputs)):
+            b.ag(self._site(s, "ag", a)[0], AgProgram("read"))
         vector, scalar, control = [], [], []
         vector.append((("host", self._site(s, "host", 0)[0], "vsend"),
-                       [("pmu", *self._site(s, "pmu", r), "vin", 0) for r in range(t.rows)]))
-        for g in range(t.groups):
-            vector.append((("ag", self._site(s, "ag", g)[0], "rdata"),
-                           [("pcu", *self._site(s, "pcu", g, r), "vin", 0) for r in range(t.rows)]))
-        for r in range(t.rows):
-            scalar.append((("pmu", *self._site(s, "pmu", r), "sout", 0),
-                           [("pcu", *self._site(s, "pcu", g, r), "sin", 0) for g in range(t.groups)]))
+                       [("pmu", *self._site(s, "pmu", r, j), "vin", 0) for r in range(t.rows) for j in range(t.chain)]))
+        for j in range(t.chain):
+            for g in range(t.groups):
+                vector.append((("ag", self._site(s, "ag", g * t.chain + j)[0], "rdata"),
+                               [("pcu", *self._site(s, "pcu", g, r, j), "vin", 0) for r in range(t.rows)]))
+            for r in range(t.rows):
+                scalar.append((("pmu", *self._site(s, "pmu", r, j), "sout", 0),
+                               [("pcu", *self._site(s, "pcu", g, r, j), "sin", 0) for g in range(t.groups)]))
         for o, g, r in self._outputs():
-            pcu = self._site(s, "pcu", g, r)
-            writes = o < t.ag_outputs
-            # With a DRAM output, the counters count the outputs and the last one sends the done token.
-            counters = [Counter(0, t.kb, 1), Counter(0, t.blocks * t.mblocks, 1)] if writes else []
-            b.pcu(*pcu, PcuProgram(stages=stages, counters=counters, vin_required=[0], sin_required=[0],
-                                   accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb), vout=[("acc", 0)]))
-            if writes:
-                vector.append((("pcu", *pcu, "vout", 0), [("ag", self._site(s, "ag", o)[0], "wdata")]))
-                control.append((("pcu", *pcu, "ctrl_out", 0), [("host", self._site(s, "host", o)[0], "done")]))
+            for j in range(t.chain):
+                b.pcu(*self._site(s, "pcu", g, r, j), self._program(j))
+                if j:
+                    vector.append((("pcu", *self._site(s, "pcu", g, r, j - 1), "vout", 0),
+                                   [("pcu", *self._site(s, "pcu", g, r, j), "vin", 1)]))
+            last = self._site(s, "pcu", g, r, t.chain - 1)
+            if o < t.ag_outputs:
+                vector.append((("pcu", *last, "vout", 0), [("ag", self._site(s, "ag", o)[0], "wdata")]))
+                control.append((("pcu", *last, "ctrl_out", 0), [("host", self._site(s, "host", o)[0], "done")]))
             else:
-                vector.append((("pcu", *pcu, "vout", 0),
-                               [("host", self._site(s, "host", o - t.ag_outputs)[0], "vrecv")]))
+                vector.append((("pcu", *last, "vout", 0), [("host", self._site(s, "host", o - t.ag_outputs)[0], "vrecv")]))
         for network, routes in (("vector", vector), ("scalar", scalar), ("control", control)):
-            if routes:
-                b.route_all(network, routes)
+            b.route_all(network, routes)
 
     # -- a run -------------------------------------------------------------------------------------------
-    def _w_blocks(self, tensors) -> np.ndarray:
-        """[W; b] padded to [Kb, G nbg L]."""
-        t = self.t
-        wb = np.zeros((t.kb, self.padded_cols), F32)
-        wb[: self.k, : self.n] = np.asarray(tensors[self.w])[slice(*self.k_range)]
-        if self.bias:
-            wb[self.k, : self.n] = tensors[self.bias]
-        return wb
-
     def io(self, s: dict, tensors: dict) -> PhaseIO:
         t, L = self.t, self.cfg.lanes
         xp = np.zeros((t.mblocks * t.rows, t.kp), F32)
         xp[: self.m, : self.k] = np.asarray(tensors[self.x])[:, slice(*self.k_range)]
         if self.bias:
             xp[:, self.k] = 1.0
-        wb = self._w_blocks(tensors)
+        # [W; b] padded to [K (+1), G nbg L]
+        wb = np.zeros((self.k + (self.bias is not None), self.padded_cols), F32)
+        wb[: self.k, : self.n] = np.asarray(tensors[self.w])[slice(*self.k_range)]
+        if self.bias:
+            wb[self.k, : self.n] = tensors[self.bias]
         sources = {f"vsend__{self._site(s, 'host', 0)[0]}": pack_vectors(xp.view(U32).reshape(-1, L))}
         dram, sinks, readback = {}, {}, []
         for g in range(t.groups):
-            row = self._site(s, "ag", g)[0]
-            cols = wb[:, g * t.blocks * L:(g + 1) * t.blocks * L]
-            # Block j of the group: its Kb rows of L words, the blocks one after the other.
-            words = cols.reshape(t.kb, t.blocks, L).transpose(1, 0, 2).copy().view(U32).ravel()
-            dram[row] = {0: words}
-            sources[f"ag_cmd__{row}"] = [0 | (len(words) << 32)] * t.mblocks
+            for j, (k0, _) in enumerate(t.chunks):
+                row = self._site(s, "ag", g * t.chain + j)[0]
+                part = wb[k0:k0 + t.kb(j), g * t.blocks * L:(g + 1) * t.blocks * L]
+                # Block i of the group: the link's rows of L words, the blocks one after the other.
+                words = part.reshape(t.kb(j), t.blocks, L).transpose(1, 0, 2).copy().view(U32).ravel()
+                dram[row] = {0: words}
+                sources[f"ag_cmd__{row}"] = [0 | (len(words) << 32)] * t.mblocks
         for o, g, r in self._outputs():
             if o < t.ag_outputs:
                 row = self._site(s, "ag", o)[0]
                 sources[f"ag_wcmd__{row}"] = [
-                    (self.y_base + (blk * t.rows + r) * self.padded_cols + (g * t.blocks + j) * L) | (L << 32)
-                    for blk in range(t.mblocks) for j in range(t.blocks)]
+                    (self.y_base + (blk * t.rows + r) * self.padded_cols + (g * t.blocks + i) * L) | (L << 32)
+                    for blk in range(t.mblocks) for i in range(t.blocks)]
                 readback.append((row, self.y_base, t.mblocks * t.rows * self.padded_cols))
             else:
                 sinks[f"vrecv__{self._site(s, 'host', o - t.ag_outputs)[0]}"] = t.mblocks * t.blocks

@@ -135,7 +135,8 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
             print(f"  MISMATCH: {problem}")
         for n, vcd in enumerate(run.vcds):
             base = Path(args.vcd) if args.vcd else Path("build/waves") / f"array-{cfg.name}.vcd"
-            target = base.with_name(f"{base.stem}-{name}-phase{n}.vcd")
+            single = args.vcd and len(built) == 1 and len(run.vcds) == 1
+            target = base if single else base.with_name(f"{base.stem}-{name}-phase{n}.vcd")
             target.parent.mkdir(parents=True, exist_ok=True)
             portable_vcd(Path(vcd), target)
             print(f"  VCD of phase {n}: {target}")

@@ -121,8 +121,8 @@ def test_waves_writes_a_vcd():
     (["waves", "--test", "nosuch"], "valid tests: pass"),
     (["lint", "--unit", "nosuch"], "valid units"),
     (["sim", "--config", "nosuch"], "neither a preset"),
-    (["sim", "--kernel", "conv"], "valid: all, gemv, embedding_bag, mlp, arith, pcu"),
-    (["bench", "--only", "nosuch"], "valid: all, arith, pcu, pmu, ag, array"),
+    (["sim", "--kernel", "conv"], "valid: all, gemm, mlp, embedding_bag, gemv, arith, pcu"),
+    (["bench", "--only", "nosuch"], "valid: all, arith, pcu, pmu, ag, array, mapper"),
 ])
 def test_cli_bad_input_lists_valid_values(args, message):
     run = _rdagen(*args)
@@ -130,28 +130,30 @@ def test_cli_bad_input_lists_valid_values(args, message):
 
 
 def test_sim_runs_a_kernel_on_the_array_and_writes_its_vcd(tmp_path):
-    """`rdagen sim` (what `make sim` runs): the kernel table, PASS, and a VCD of the whole array that a
-    VCD reader accepts."""
+    """`rdagen sim` (what `make sim` runs): the workload's table, PASS, and a VCD of the whole array that
+    a VCD reader accepts (one workload of one phase: the VCD goes exactly where --vcd says)."""
     vcd = tmp_path / "bag.vcd"
     run = _rdagen("sim", "--config", "tiny", "--kernel", "embedding_bag", "--seed", "3", "--vcd", str(vcd), timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "PASS" in run.stdout and "embedding_bag" in run.stdout and "utilization" in run.stdout
+    assert "PASS" in run.stdout and "embedding_bag" in run.stdout and "estimate" in run.stdout
     scopes, signals, changes, _ = _read_vcd(vcd)
     assert "rdagen_array" in scopes and {"done", "run", "cycles"} <= signals, sorted(scopes)[:20]
     assert any(s.startswith("pcu_0_0") for s in scopes) and changes > 10_000
 
 
 def test_sim_says_when_the_array_is_too_small(tmp_path):
-    """A kernel that does not fit the configuration is refused before any build, naming what is missing."""
-    small_array = tmp_path / "two.json"
-    small_array.write_text(json.dumps({**preset("tiny").to_dict(), "name": "two", "rows": 2, "cols": 2}))
-    run = _rdagen("sim", "--config", str(small_array), "--kernel", "mlp")
+    """A workload that does not fit the configuration, even in phases, is refused before any build,
+    naming the node and what is missing."""
+    one_counter = tmp_path / "one.json"
+    one_counter.write_text(json.dumps({**preset("tiny").to_dict(), "name": "one", "counters": 1}))
+    run = _rdagen("sim", "--config", str(one_counter), "--kernel", "mlp")
     assert run.returncode == 1 and "Traceback" not in run.stderr
-    assert "kernel mlp does not fit two: it needs 3x3 tiles (it has 2x2)" in run.stderr, run.stderr
+    assert "node 0 (matmul -> 'matmul0') does not fit one: it needs 2 counters per chain (it has 1)" in run.stderr, \
+        run.stderr
 
 
 def test_every_subcommand_has_help():
-    for command in ("sim", "synth", "lint", "waves", "bench", "config", "ops"):
+    for command in ("sim", "synth", "lint", "waves", "bench", "config", "ops", "graph", "map", "run"):
         run = _rdagen(command, "--help")
         assert run.returncode == 0 and "usage: rdagen" in run.stdout, command
 

@@ -39,6 +39,9 @@ class EltwisePhase(Phase):
         self.streams = min(self.m, cfg.rows // per, len(sites(cfg, "pcu")))
         if self.streams < 1:
             raise MapError(f"{where or name} does not fit {cfg.name}: an {op} needs {per} AGs")
+        if op == "add" and cfg.vector_inputs < 2:
+            raise MapError(f"{where or name} does not fit {cfg.name}: an add of two tensors needs 2 vector inputs "
+                           f"per PCU (it has {cfg.vector_inputs})")
         L = cfg.lanes
         self.vectors = -(-self.n // L)
         self.np = self.vectors * L

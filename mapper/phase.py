@@ -110,6 +110,8 @@ def place_and_route(phase: Phase, cfg: ArrayConfig, *, seed: int = 0, pins: dict
         try:
             phase.emit(b, placement.sites)
         except BuildError as exc:
+            if not str(exc).startswith("routes on the"):  # a unit program the configuration refuses
+                raise MapError(f"{phase.name}: {exc}") from None
             problems.append(str(exc))
             continue
         tracks = {n: r.used() for n, r in b.routers.items()}

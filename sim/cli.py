@@ -304,10 +304,16 @@ def _graph_and_inputs(args):
                     given = {name: npz[name] for name in npz.files}
             except (OSError, ValueError) as exc:
                 raise GraphError(f"{args.inputs}: not a readable .npz file ({exc})") from None
-        # Without --inputs every input is drawn from the seed (default 1); with --inputs, only when
-        # --seed is given, so that a missing array is not silently replaced.
-        seed = args.seed if args.seed is not None else (None if args.inputs else 1)
-        arrays = check_inputs(graph, random_inputs(graph, seed, given) if seed is not None else given,
+        # Without --inputs every input is drawn from the seed (default 1). With --inputs, `graph` draws
+        # the missing ones only when --seed is given, so that a missing array is not silently replaced;
+        # `run` draws them from the seed (default 1) and says which.
+        draw = args.command == "run" or args.seed is not None or not args.inputs
+        seed = args.seed if args.seed is not None else 1
+        if draw and args.inputs:
+            drawn = [n for n in graph.inputs if n not in given]
+            if drawn:
+                print(f"rdagen {args.command}: note: inputs drawn from seed {seed}: {', '.join(drawn)}", file=sys.stderr)
+        arrays = check_inputs(graph, random_inputs(graph, seed, given) if draw else given,
                               source=str(args.inputs or "inputs"))
     except GraphError as exc:
         raise UsageError(str(exc)) from None

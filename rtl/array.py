@@ -20,7 +20,7 @@ Units are instances of one module per kind (``unit_modules``: ``rdagen_pcu``, ``
 array on its own took minutes at 4x4 and does not scale to 8x8 and beyond.
 """
 
-from amaranth import Cat, ClockSignal, Instance, Module, ResetInserter, ResetSignal, Signal, Value
+from amaranth import Cat, Module, ResetSignal, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,29 +29,28 @@ from .ag_layout import COMMAND
 from .array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout
 from .bitstream import NETWORKS, Address, Kind
 from .config import ArrayConfig
+from .instance import instance_of
 from .pcu import PCU
 from .pmu import PMU
-from .switch import SwitchGrid
+from .switch import Switch, SwitchGrid
 from .switch_layout import networks
 
 __all__ = ["Array", "config_word_layout", "unit_modules"]
 
 UNIT_MODULES = {Kind.PCU: "rdagen_pcu", Kind.PMU: "rdagen_pmu", Kind.AG: "rdagen_ag"}
+SWITCH_MODULES = {network: f"rdagen_switch_{network}" for network in NETWORKS}
+
+
+def _switch(cfg: ArrayConfig, network: str) -> Switch:
+    net = networks(cfg)[network]
+    return Switch(net.width, net.tracks, *local_counts(cfg, network))
 
 
 def unit_modules(cfg: ArrayConfig) -> dict[str, wiring.Component]:
-    """The unit modules an array of *cfg* instantiates, by Verilog module name (converted alongside it)."""
-    return {UNIT_MODULES[Kind.PCU]: PCU(cfg), UNIT_MODULES[Kind.PMU]: PMU(cfg), UNIT_MODULES[Kind.AG]: AG(cfg)}
-
-
-def _instance(kind: Kind, unit, reset) -> Instance:
-    """An instance of the module of *kind* whose ports are the signals of *unit*, an interface created
-    from that module's signature."""
-    ports = {}
-    for path, member, value in unit.signature.flatten(unit):
-        name = "__".join(str(p) for p in path)
-        ports[("i_" if member.flow == In else "o_") + name] = Value.cast(value)
-    return Instance(UNIT_MODULES[kind], i_clk=ClockSignal(), i_rst=reset, **ports)
+    """The modules an array of *cfg* instantiates (the unit kinds and each network's switch), by Verilog
+    module name (converted alongside it)."""
+    return {UNIT_MODULES[Kind.PCU]: PCU(cfg), UNIT_MODULES[Kind.PMU]: PMU(cfg), UNIT_MODULES[Kind.AG]: AG(cfg),
+            **{SWITCH_MODULES[n]: _switch(cfg, n) for n in NETWORKS}}
 
 
 def config_word_layout(cfg: ArrayConfig) -> data.StructLayout:
@@ -100,7 +99,6 @@ class Array(wiring.Component):
                 m.d.sync += reg.eq(Cat(self.config.payload.data, reg[:-32]))
             registers[address] = reg[:bits]
 
-        held = ResetInserter({"sync": ~self.run})
         unit_reset = ResetSignal() | ~self.run
         with m.If(self.run):
             m.d.sync += self.cycles.eq(self.cycles + 1)
@@ -114,14 +112,14 @@ class Array(wiring.Component):
             if address.kind in (Kind.PCU, Kind.PMU):
                 name = f"{address.kind.name.lower()}_{address.row}_{address.col}"
                 unit = signatures[address.kind].create(path=(name,))
-                m.submodules[name] = _instance(address.kind, unit, unit_reset)
+                m.submodules[name] = instance_of(UNIT_MODULES[address.kind], unit, unit_reset)
                 m.d.comb += unit.configuration.eq(registers[address])
                 ports[(tile_kind(address.row, address.col), address.row, address.col)] = unit
                 if address.kind == Kind.PMU:
                     errors.append(unit.errors)
             elif address.kind == Kind.AG:
                 ag = signatures[Kind.AG].create(path=(f"ag_{address.row}",))
-                m.submodules[f"ag_{address.row}"] = _instance(Kind.AG, ag, unit_reset)
+                m.submodules[f"ag_{address.row}"] = instance_of(UNIT_MODULES[Kind.AG], ag, unit_reset)
                 m.d.comb += ag.configuration.eq(registers[address])
                 _link(m, self.ag_cmd[address.row], ag.cmd)
                 _link(m, self.ag_wcmd[address.row], ag.wcmd)
@@ -152,8 +150,9 @@ class Array(wiring.Component):
         for network in NETWORKS:
             net = networks(cfg)[network]
             n_in, n_out = local_counts(cfg, network)
-            grid = m.submodules[f"{network}_network"] = held(SwitchGrid(net.width, net.tracks, cfg.rows, cfg.cols,
-                                                                         n_in, n_out))
+            grid = m.submodules[f"{network}_network"] = SwitchGrid(net.width, net.tracks, cfg.rows, cfg.cols,
+                                                                    n_in, n_out, module=SWITCH_MODULES[network],
+                                                                    reset=unit_reset)
             for r in range(cfg.rows):
                 for c in range(cfg.cols):
                     m.d.comb += grid.configuration[r * cfg.cols + c].eq(

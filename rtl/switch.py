@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """A statically configured switch of one network, and a grid of them (semantics: rtl/switch_layout.py).
 
 Latency: one cycle per hop (every output is a registered two-entry FIFO). Throughput: one word per
@@ -8,6 +9,7 @@ from amaranth import Const, Module
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .instance import instance_of
 from .pipeline import select
 from .switch_layout import DIRECTIONS, OPPOSITE, switch_layout
 
@@ -71,11 +73,15 @@ class SwitchGrid(wiring.Component):
     """``rows`` x ``cols`` switches joined by their direction links (edge links tied off), each with
     ``local_in`` local inputs and ``local_out`` local outputs exposed as ``local_in[r][c][k]`` and
     ``local_out[r][c][k]``; the configuration is every switch's, row by row. One network of the array,
-    and a test top for routes through a network."""
+    and a test top for routes through a network. With *module*, every switch is an instance of that
+    Verilog module (a ``Switch`` converted once, separately) reset by *reset*; without, each switch is
+    elaborated in place."""
 
-    def __init__(self, width: int, tracks: int, rows: int, cols: int, local_in: int, local_out: int):
+    def __init__(self, width: int, tracks: int, rows: int, cols: int, local_in: int, local_out: int,
+                 module: str | None = None, reset=None):
         self.width, self.tracks, self.rows, self.cols = width, tracks, rows, cols
         self.n_local_in, self.n_local_out = local_in, local_out
+        self.module, self.reset = module, reset
         link = stream.Signature(width)
         super().__init__({
             "configuration": In(data.ArrayLayout(switch_layout(tracks, local_in, local_out), rows * cols)),
@@ -88,7 +94,12 @@ class SwitchGrid(wiring.Component):
         grid = {}
         for r in range(self.rows):
             for c in range(self.cols):
-                sw = m.submodules[f"sw_{r}_{c}"] = Switch(self.width, self.tracks, self.n_local_in, self.n_local_out)
+                switch = Switch(self.width, self.tracks, self.n_local_in, self.n_local_out)
+                if self.module:
+                    sw = switch.signature.create(path=(f"sw_{r}_{c}",))
+                    m.submodules[f"sw_{r}_{c}"] = instance_of(self.module, sw, self.reset)
+                else:
+                    sw = m.submodules[f"sw_{r}_{c}"] = switch
                 m.d.comb += sw.configuration.eq(self.configuration[r * self.cols + c])
                 for k in range(self.n_local_in):
                     wiring.connect(m, wiring.flipped(self.local_in[r][c][k]), sw.local_in[k])

@@ -9,9 +9,11 @@ the harness source.
 
 Builds without tracing are hierarchical (``--hierarchical``, ``HIER_BLOCKS`` marked ``hier_block``):
 each unit kind is verilated and compiled once instead of once per tile. Measured on ``small`` (2 cores,
-idle): 132 s flat (63 s verilating, 70 s C++) against 86 s hierarchical (48 s, 38 s), the same outputs
-and cycles, 15 % fewer cycles per second (4,900 against 5,750 on a 16k-cycle GEMM; ``--threads 2``
-gave 5,500). Traced builds stay flat, so a VCD shows every unit's signals.
+idle, one 16k-cycle GEMM): flat, with a Verilog module per switch, 132 s (63 s verilating, 70 s C++)
+and 5,750 cycles/s; with one module per network's switch (rtl/instance.py) and the units as hier
+blocks, 62 s (25 s, 37 s) and 4,760 cycles/s; with the switches as hier blocks too, 53 s but 3,670
+cycles/s (144 block calls per evaluation), so they are inlined. ``--threads 2`` gave 13 % more speed;
+C++ at -O2 instead of -O1 3 %. Traced builds stay flat, so a VCD shows every unit's signals.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ cached model reports its original build.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -26,6 +27,12 @@ from rdagen.sim.verilog import generate
 from .arith import write_result
 
 __all__ = ["run"]
+
+
+def _build_steps(exe) -> dict:
+    """Verilating and C++ seconds and the build's peak memory (MB), as recorded when it was built."""
+    path = exe.parent.parent / "build_steps.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
@@ -84,7 +91,8 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
                      "max_error": max(r.max_error.values()), "bound": max(r.bound.values())} for name, p, r in results],
         "kernel_runs": {"cycles": kernel_cycles, "seconds": round(kernel_seconds, 2),
                         "cycles_per_second": round(kernel_cycles / kernel_seconds)},
-        "direct": {"build_seconds": round(direct_build, 1), "gemm_rows": rows, "cycles": phase.cycles,
+        "direct": {"build_seconds": round(direct_build, 1), **_build_steps(direct_exe), "gemm_rows": rows,
+                   "cycles": phase.cycles,
                    "ideal": phase.ideal, "utilization": round(phase.ideal / phase.cycles, 4), "simulated_cycles": cycles,
                    "seconds": round(sim_seconds, 3), "cycles_per_second": round(cycles / sim_seconds)},
     })

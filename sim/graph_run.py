@@ -16,7 +16,7 @@ from rdagen.mapper.phase import PhaseIO, PlacedPhase
 from rdagen.mapper.program import PhaseRun, Program
 from rdagen.verif.golden.array import run_array as golden_array
 
-__all__ = ["GraphRun", "run_program", "format_table"]
+__all__ = ["GraphRun", "run_program", "format_table", "golden_phase"]
 
 U32 = np.uint32
 DRAIN = 64  # the harnesses' quiet cycles that end a run
@@ -44,8 +44,9 @@ class GraphRun:
         return sum(p.cycles + p.reconfiguration for p in self.phases)
 
 
-def _golden(program: Program, placed: PlacedPhase, io: PhaseIO):
-    result = golden_array(program.cfg, placed.bitstream, io.sources, io.dram)
+def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO):
+    """The golden array model's run of a phase: (its ArrayResult, the DRAM regions ``io`` reads back)."""
+    result = golden_array(cfg, placed.bitstream, io.sources, io.dram)
     readback = [np.array([result.dram.get(row, {}).get(base + i, 0) for i in range(count)], U32)
                 for row, base, count in io.readback]
     return result, readback
@@ -63,7 +64,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
 
     def backend(placed: PlacedPhase, io: PhaseIO):
         name = placed.phase.name
-        golden, golden_readback = _golden(program, placed, io)
+        golden, golden_readback = golden_phase(cfg, placed, io)
         if golden.errors:
             mismatches.append(f"{name}: the golden model counts {golden.errors} errors (refused accesses)")
         if golden.done_tokens != io.done_tokens:

@@ -26,7 +26,7 @@ from rdagen.rtl.pmu_layout import pmu_layout
 from rdagen.rtl.switch_layout import networks
 from rdagen.sim.array_run import config_writes, run_array
 from rdagen.sim.direct import run_direct as run_array_direct
-from rdagen.sim.graph_run import format_table, run_program
+from rdagen.sim.graph_run import format_table, golden_phase, run_program
 from rdagen.sim.streams import pack, unpack
 from rdagen.verif.golden.array import ArrayModelError
 from rdagen.verif.golden.array import run_array as golden_array
@@ -51,8 +51,8 @@ def _phases(name, cfg, seed):
 
 
 def _golden_run(cfg, placed, io):
-    result = golden_array(cfg, placed.bitstream, io.sources, io.dram)
-    readback = [np.array([result.dram.get(r, {}).get(b + i, 0) for i in range(n)], np.uint32) for r, b, n in io.readback]
+    """A backend for ``Program.execute``: the golden array model alone."""
+    result, readback = golden_phase(cfg, placed, io)
     return result.outputs, readback, 0
 
 
@@ -234,7 +234,7 @@ def _same_as_golden(record, golden, io, where):
     for port, values in golden.outputs.items():
         assert record["outputs"][port] == [int(v) for v in values], (*where, port)
     for (row, base, count), got in zip(io.readback, record["readback"]):
-        want = [golden.dram.get(row, {}).get(base + i, 0) for i in range(count)]
+        want = [golden.dram.get(row, {}).get(base + i, 0) for i in range(count)]  # the mutant's golden DRAM
         assert [int(v) for v in got] == want, (*where, row)
     assert record["registers"]["errors"] == golden.errors, where
     assert record["registers"]["done"] == (golden.done_tokens > 0), where

@@ -1,7 +1,7 @@
 """Benchmark of the whole array: Verilog generation and Verilator build times, the workloads' cycles
 (mapped by the mapper) against ideal and the cost model, and simulated cycles per second with cocotb
 (Python drives every host stream and the AGs' AxiRams each cycle) and with the direct C++ harness (a
-long GEMM). Writes
+long GEMM), on the generic model and on the model specialised to the GEMM's bitstream. Writes
 bench/results/array-<config>.json.
 
 The build time is the one recorded when the model was built (``.built`` in its build directory), so a
@@ -20,9 +20,11 @@ from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import WORKLOADS, workload
 from rdagen.rtl.config import ArrayConfig
 from rdagen.sim.graph_run import format_table, run_program
+from rdagen.rtl.array_layout import plan
+from rdagen.rtl.bitstream import decode
 from rdagen.sim.direct import build_direct
 from rdagen.sim.runner import build as build_model
-from rdagen.sim.verilog import generate
+from rdagen.sim.verilog import generate, generate_specialised
 
 from .arith import write_result
 
@@ -80,6 +82,19 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
     log(f"[array] direct harness (built in {direct_build:.0f} s): GEMM of {rows} x {k} x {4 * cfg.lanes}, "
         f"{phase.cycles} cycles ({100 * phase.ideal / phase.cycles:.1f} % of ideal), {cycles} cycles in "
         f"{sim_seconds:.2f} s: {cycles / sim_seconds:,.0f} cycles/s")
+    # The same GEMM on the model specialised to its bitstream (a build of its own), which must give the
+    # same cycles (tests/test_array.py checks every handshake's cycle).
+    spec_gen = generate_specialised(cfg, decode(plan(cfg), long_program.phases[0].bitstream))
+    spec_exe, _ = build_direct(spec_gen, cfg)
+    spec_build = float((spec_exe.parent.parent / "build_seconds").read_text())
+    spec = run_program(long_program, check_inputs(long_graph, random_inputs(long_graph, seed)), harness="specialised",
+                       tag="bench-long-spec")
+    ((spec_cycles, spec_sim_seconds),) = spec.simulated
+    if not spec.ok or spec_cycles != cycles:
+        raise AssertionError(f"the specialised model differs: {spec.mismatches}, {spec_cycles} vs {cycles} cycles")
+    log(f"[array] specialised model (Verilog {spec_gen.path.stat().st_size / 1e6:.1f} MB, built in {spec_build:.0f} s): "
+        f"the same {spec_cycles} cycles in {spec_sim_seconds:.2f} s: {spec_cycles / spec_sim_seconds:,.0f} cycles/s "
+        f"({spec_cycles / spec_sim_seconds / (cycles / sim_seconds):.1f}x the generic model)")
     return write_result("array", cfg, {
         "tiles": [cfg.rows, cfg.cols], "lanes": cfg.lanes,
         "verilog_bytes": gen.path.stat().st_size,
@@ -95,4 +110,7 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
                    "cycles": phase.cycles,
                    "ideal": phase.ideal, "utilization": round(phase.ideal / phase.cycles, 4), "simulated_cycles": cycles,
                    "seconds": round(sim_seconds, 3), "cycles_per_second": round(cycles / sim_seconds)},
+        "direct_specialised": {"build_seconds": round(spec_build, 1), **_build_steps(spec_exe),
+                               "simulated_cycles": spec_cycles, "seconds": round(spec_sim_seconds, 3),
+                               "cycles_per_second": round(spec_cycles / spec_sim_seconds)},
     })

@@ -416,7 +416,11 @@ class FunctionalUnit(wiring.Component):
     steps once for each valid f2bf_sr op.
 
     Parameters: ``lane``, this unit's lane index (it selects the generator's initial state);
-    ``registered=False`` gives the same ops with no pipeline registers (latency 0).
+    ``registered=False`` gives the same ops with no pipeline registers (latency 0); ``static_op=True``
+    is for an op that does not change while operands are in flight (a PCU's configured op: the
+    configuration only changes while the unit is held in reset): ``i.op`` itself selects the result,
+    which saves the op's ``FU_LATENCY`` pipeline registers and leaves the selection a function of the
+    configuration alone, which a simulator specialised to a bitstream folds away with the unused units.
     """
 
     latency = FU_LATENCY
@@ -426,11 +430,12 @@ class FunctionalUnit(wiring.Component):
     seed: In(32)
     reseed: In(1)
 
-    def __init__(self, lane: int = 0, registered: bool = True):
+    def __init__(self, lane: int = 0, registered: bool = True, static_op: bool = False):
         if not isinstance(lane, int) or lane < 0:
             raise ValueError(f"FunctionalUnit lane = {lane!r} is invalid: must be a non-negative integer")
         self.lane = lane
         self.registered = registered
+        self.static_op = static_op
         if not registered:
             self.latency = 0
         super().__init__()
@@ -456,7 +461,7 @@ class FunctionalUnit(wiring.Component):
                 m.d.comb += unit.rand.eq(state[16:32])
             results[name] = delay(m, unit.o.data, self.latency - unit.latency, f"{name}_out")
 
-        op = delay(m, self.i.op, self.latency, "op")
+        op = self.i.op if self.static_op else delay(m, self.i.op, self.latency, "op")
         with m.Switch(op):
             for info in OPS:
                 with m.Case(info.code):

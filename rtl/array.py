@@ -20,7 +20,7 @@ Units are instances of one module per kind (``unit_modules``: ``rdagen_pcu``, ``
 array on its own took minutes at 4x4 and does not scale to 8x8 and beyond.
 """
 
-from amaranth import Cat, Module, ResetSignal, Signal
+from amaranth import Cat, Const, Module, ResetSignal, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -63,8 +63,16 @@ def _link(m, source, sink):
 
 
 class Array(wiring.Component):
-    def __init__(self, cfg: ArrayConfig):
+    """With *configuration* ({Address: configuration word}, a decoded bitstream), the array is
+    specialised to it: every unit's and switch's configuration is that constant (units absent from it
+    are unconfigured, all zeros) and the ``config`` port, still present, loads nothing. The units and
+    switches behave exactly as when the same words are loaded through the port (they are held in reset
+    until ``run`` either way); simulators fold the constants into the logic (sim/direct.py's
+    specialised builds)."""
+
+    def __init__(self, cfg: ArrayConfig, configuration: dict | None = None):
         self.cfg = cfg
+        self.configuration = configuration
         self.units = configuration_units(cfg)
         vector = data.ArrayLayout(32, cfg.lanes)
         R = cfg.rows
@@ -93,6 +101,9 @@ class Array(wiring.Component):
         registers = {}
         for i, address in enumerate(self.units):
             bits = unit_layout(cfg, address).size
+            if self.configuration is not None:
+                registers[address] = Const(self.configuration.get(address, 0), bits)
+                continue
             reg = Signal(-(-bits // 32) * 32, name=f"config_{address.kind.name.lower()}_{address.network}"
                                                    f"{address.row}_{address.col}")
             with m.If(self.config.valid & (self.config.payload.unit == i)):

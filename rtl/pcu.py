@@ -181,7 +181,7 @@ class PCU(wiring.Component):
             sc = c.stages[s]
             results = []
             for lane in range(L):
-                fu = m.submodules[f"stage{s}_lane{lane}"] = FunctionalUnit(lane=lane)
+                fu = m.submodules[f"stage{s}_lane{lane}"] = FunctionalUnit(lane=lane, static_op=True)
                 m.d.comb += [fu.seed.eq(c.seed), fu.reseed.eq(~seeded), fu.i.valid.eq(ctx_data),
                              fu.i.op.eq(sc.op)]
                 counter_lanes = [
@@ -219,7 +219,7 @@ class PCU(wiring.Component):
         for j in range(self.levels):
             nxt = []
             for i in range(len(level) // 2):
-                fu = m.submodules[f"tree{j}_{i}"] = FunctionalUnit(lane=i)
+                fu = m.submodules[f"tree{j}_{i}"] = FunctionalUnit(lane=i, static_op=True)
                 m.d.comb += [fu.i.valid.eq(data_valid), fu.i.op.eq(c.reduce.op), fu.i.a.eq(level[2 * i]),
                              fu.i.b.eq(level[2 * i + 1]), fu.seed.eq(c.seed), fu.reseed.eq(~seeded)]
                 nxt.append(fu.o.data)
@@ -238,7 +238,7 @@ class PCU(wiring.Component):
         acc = Signal(32 * L)
         acc_out = []
         for lane in range(L):
-            fu = m.submodules[f"acc_lane{lane}"] = FunctionalUnit(lane=lane, registered=False)
+            fu = m.submodules[f"acc_lane{lane}"] = FunctionalUnit(lane=lane, registered=False, static_op=True)
             x = Mux(c.reduce.enable, reduced, acc_src[32 * lane: 32 * lane + 32])
             base = Mux(tags["first"], c.acc.init, acc[32 * lane: 32 * lane + 32])
             m.d.comb += [fu.i.valid.eq(data_valid & c.acc.enable), fu.i.op.eq(c.acc.op), fu.i.a.eq(base),

@@ -408,8 +408,8 @@ def cmd_run(args) -> int:
 
     graph, arrays = _graph_and_inputs(args)
     out = _out_dir(args.out or f"build/run/{Path(args.graph).stem}-{args.config}")
-    if args.vcd and args.harness == "golden":
-        raise UsageError("--vcd needs an RTL harness (direct or cocotb), not golden")
+    if args.vcd and args.harness in ("golden", "specialised"):
+        raise UsageError(f"--vcd needs the direct or cocotb harness, not {args.harness}")
     program = _mapped(args, graph)
     print(text_report(program))
     harness = None if args.harness == "golden" else args.harness
@@ -533,9 +533,10 @@ def _parser() -> argparse.ArgumentParser:
     map_args(p)
     p.add_argument("--inputs", default=None, help=".npz of input arrays, keyed by the graph's input names")
     p.add_argument("--out", default=None, help="output directory (default build/run/<graph>-<config>)")
-    p.add_argument("--harness", choices=["direct", "cocotb", "golden"], default="direct",
-                   help="direct (default: the C++ Verilator harness), cocotb, or golden (the golden array model "
-                        "alone: no RTL, no cycles)")
+    p.add_argument("--harness", choices=["direct", "specialised", "cocotb", "golden"], default="direct",
+                   help="direct (default: the C++ Verilator harness), specialised (the direct harness on a model "
+                        "specialised to each phase's bitstream: ~25x the cycles/s, one build per phase, cycle-exact "
+                        "with direct), cocotb, or golden (the golden array model alone: no RTL, no cycles)")
     p.add_argument("--vcd", default="", help="write the RTL waves of every phase here (PATH, or PATH-phaseN.vcd)")
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")

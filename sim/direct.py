@@ -14,6 +14,16 @@ and 5,750 cycles/s; with one module per network's switch (rtl/instance.py) and t
 blocks, 62 s (25 s, 37 s) and 4,760 cycles/s; with the switches as hier blocks too, 53 s but 3,670
 cycles/s (144 block calls per evaluation), so they are inlined. ``--threads 2`` gave 13 % more speed;
 C++ at -O2 instead of -O1 3 %. Traced builds stay flat, so a VCD shows every unit's signals.
+
+*Specialised* builds (``specialised=True``, ``rdagen run --harness specialised``) are of the array
+specialised to one bitstream (rtl/array.py: the configuration registers are constants), built flat
+with every module inlined (``--flatten``) so that Verilator folds the configuration into the logic:
+operand selects, switch routes and the result selection of every functional unit become wires and
+the units no op selects are removed. It is the same RTL, loaded the same way (the config port is
+driven as for the generic model, and loads nothing), so runs are the same cycle for cycle; the tests
+compare every handshake's cycle and payload (the harness's ``trace`` digest). Measured on ``small``
+(the 16k-cycle GEMM): built in 49 s (33 s verilating, 17 s C++), 121,900 cycles/s against 4,760 for
+the generic model; the price is a build per bitstream.
 """
 
 from __future__ import annotations
@@ -30,14 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.array_layout import configuration_units
+from rdagen.rtl.array_layout import configuration_units, plan
+from rdagen.rtl.bitstream import decode
 from rdagen.rtl.config import ArrayConfig
 
 from .array_run import config_writes
 from .paths import BUILD, new_run_dir
 from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env, verilator_bin
 from .streams import cycle_budget
-from .verilog import GeneratedVerilog, generate
+from .verilog import GeneratedVerilog, generate, generate_specialised
 
 __all__ = ["build_direct", "run_direct"]
 
@@ -87,28 +98,40 @@ def _ports_inc(cfg: ArrayConfig) -> str:
 
 def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False) -> tuple[Path, float]:
     """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source and
-    *waves*); returns (executable, seconds spent building, 0 when cached)."""
+    *waves*); returns (executable, seconds spent building, 0 when cached). A specialised array
+    (``gen.top == "array-spec"``) is built flat with every module inlined, so that Verilator folds
+    its constant configuration into the units."""
     toolchain_env()
     ports = _ports_inc(cfg)
+    flags = _hierarchy_flags(gen, waves)
     key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS) + str(waves)
-                          + ("" if waves else repr(HIER_BLOCKS))).encode()).hexdigest()[:16]
-    out = BUILD / "direct" / f"array-{cfg.name}{'-trace' if waves else ''}-{key}"
+                          + ("" if waves else repr(HIER_BLOCKS)) + ("--flatten" if "--flatten" in flags else "")
+                          ).encode()).hexdigest()[:16]
+    kind = "-trace" if waves else "-spec" if gen.top == "array-spec" else ""
+    out = BUILD / "direct" / f"array-{cfg.name}{kind}-{key}"
     exe = out / "obj" / "harness"
     with locked(out.with_name(out.name + ".lock")):  # parallel test workers build it once
         if exe.exists():
             return exe, 0.0
-        return exe, _build(gen, out, waves, ports)
+        return exe, _build(gen, out, waves, ports, flags)
 
 
-def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str) -> float:
+def _hierarchy_flags(gen: GeneratedVerilog, waves: bool) -> list[str]:
+    if gen.top == "array-spec":
+        return ["--flatten"]
+    return [] if waves else ["--hierarchical", "hier.vlt"]
+
+
+def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, hierarchy: list[str]) -> float:
     if out.exists():
         shutil.rmtree(out)
     (out / "obj").mkdir(parents=True)
     (out / "obj" / "ports.inc").write_text(ports)
     started = time.perf_counter()
     log = out / "build.log"
-    hierarchy = []
-    if not waves:
+    shape = ("hierarchical: " + ", ".join(HIER_BLOCKS) if "--hierarchical" in hierarchy
+             else "flat, every module inlined" if "--flatten" in hierarchy else "flat")
+    if "--hierarchical" in hierarchy:
         vlt = out / "hier.vlt"
         vlt.write_text("`verilator_config\n" + "".join(f'hier_block -module "{m}"\n' for m in HIER_BLOCKS))
         hierarchy = ["--hierarchical", str(vlt)]
@@ -121,7 +144,7 @@ def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str) -> float:
     steps = {}
     with open(log, "w") as handle:
         for step, cmd in (("verilate", verilate), ("compile", make)):
-            print(f"[direct] {cfg_name(out)}: {step} ({'hierarchical: ' + ', '.join(HIER_BLOCKS) if hierarchy else 'flat'}"
+            print(f"[direct] {cfg_name(out)}: {step} ({shape}"
                   f"; log {log}) ...", file=sys.stderr, flush=True)
             begun = time.perf_counter()
             if subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT).returncode:
@@ -143,11 +166,11 @@ def cfg_name(out: Path) -> str:
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
                work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False,
-               readback=()) -> dict:
+               readback=(), specialised: bool = False) -> dict:
     """Runs the array in the direct harness; the record of ``sim.array_run.run_array`` (with
     ``readback``: one uint32 array per (AG row, word address, words) region) plus
     ``seconds`` (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd``."""
-    gen = generate("array", cfg)
+    gen = generate_specialised(cfg, decode(plan(cfg), bitstream)) if specialised else generate("array", cfg)
     exe, build_seconds = build_direct(gen, cfg, waves)
     L = cfg.lanes
     writes = config_writes(cfg, bitstream)

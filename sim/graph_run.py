@@ -56,8 +56,10 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
                 progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
                 stall: float = 0.0, seed: int = 0) -> GraphRun:
     """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
-    in the ``direct`` or ``cocotb`` harness, checked against the golden model phase by phase. On cocotb,
-    host inputs pause with probability *gap* and host outputs with *stall* (random from *seed*)."""
+    in the ``direct`` or ``cocotb`` harness, or ``specialised`` (the direct harness on a model of the
+    array specialised to each phase's bitstream: sim/direct.py), checked against the golden model phase
+    by phase. On cocotb, host inputs pause with probability *gap* and host outputs with *stall* (random
+    from *seed*)."""
     cfg = program.cfg
     mismatches, vcds, simulated = [], [], []
     started = time.perf_counter()
@@ -74,11 +76,12 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
             return golden.outputs, golden_readback, 0
         work = 4 * placed.phase.estimate_cycles + 1000
         sim_started = time.perf_counter()
-        if harness == "direct":
+        if harness in ("direct", "specialised"):
             from .direct import run_direct
 
             record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
-                                done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback)
+                                done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback,
+                                specialised=harness == "specialised")
         else:
             from .array_run import run_array
 

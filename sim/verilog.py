@@ -9,18 +9,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from importlib import metadata
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from rdagen.rtl.array import Array
 from rdagen.rtl.config import ArrayConfig
 
 from .paths import BUILD
 from .tops import top
 
-__all__ = ["GeneratedVerilog", "generate"]
+__all__ = ["GeneratedVerilog", "generate", "generate_specialised"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,21 +61,54 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
     started = time.perf_counter()
     spec = top(name)
     module = f"rdagen_{name}"
-    text = verilog.convert(spec.build(cfg), name=module, emit_src=False)
-    for submodule, component in spec.modules(cfg).items():
-        text += verilog.convert(component, name=submodule, emit_src=False)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    out_dir = BUILD / "verilog"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}-{cfg.name}-{digest[:12]}.v"
-    if not path.exists():
-        tmp = path.with_suffix(f".tmp{id(text)}")
-        tmp.write_text(text)
-        tmp.replace(path)  # atomic: parallel workers may write the same file
-    result = GeneratedVerilog(name, module, path, digest, time.perf_counter() - started)
-    _cache[key] = result
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_suffix(f".tmp{id(result)}")
-    tmp.write_text(json.dumps({"module": module, "path": str(path), "digest": digest}))
-    tmp.replace(index)
+    text = verilog.convert(spec.build(cfg), name=module, emit_src=False) + _modules_text(name, cfg)
+    result = _cache[key] = _write(name, cfg, module, text, time.perf_counter() - started)
+    _write_atomic(index, json.dumps({"module": module, "path": str(result.path), "digest": result.digest}))
     return result
+
+
+def generate_specialised(cfg: ArrayConfig, configuration: dict) -> GeneratedVerilog:
+    """The array specialised to *configuration* ({Address: word}, a decoded bitstream): its
+    configuration registers are constants (rtl/array.py); the unit modules are the generic ones.
+    Cached by the configuration too."""
+    words = hashlib.sha256(repr(sorted(configuration.items())).encode()).hexdigest()[:16]
+    index = BUILD / "verilog" / "index" / f"array-spec-{cfg.name}-{_source_key('array', cfg)}-{words}.json"
+    if index.exists():
+        entry = json.loads(index.read_text())
+        if Path(entry["path"]).exists():
+            return GeneratedVerilog("array", entry["module"], Path(entry["path"]), entry["digest"], 0.0)
+    started = time.perf_counter()
+    text = (verilog.convert(Array(cfg, configuration), name="rdagen_array", emit_src=False)
+            + _modules_text("array", cfg))
+    result = _write("array-spec", cfg, "rdagen_array", text, time.perf_counter() - started)
+    _write_atomic(index, json.dumps({"module": result.module, "path": str(result.path), "digest": result.digest}))
+    return result
+
+
+def _modules_text(name: str, cfg: ArrayConfig) -> str:
+    """The Verilog of the modules top *name* instantiates by name, converted once per generator source."""
+    modules = top(name).modules(cfg)
+    if not modules:
+        return ""
+    path = BUILD / "verilog" / "modules" / f"{name}-{cfg.name}-{_source_key(name, cfg)}.v"
+    if path.exists():
+        return path.read_text()
+    text = "".join(verilog.convert(component, name=module, emit_src=False) for module, component in modules.items())
+    _write_atomic(path, text)
+    return text
+
+
+def _write(name: str, cfg: ArrayConfig, module: str, text: str, seconds: float) -> GeneratedVerilog:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    path = BUILD / "verilog" / f"{name}-{cfg.name}-{digest[:12]}.v"
+    if not path.exists():
+        _write_atomic(path, text)
+    return GeneratedVerilog(name, module, path, digest, seconds)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Written under a temporary name, then renamed: parallel workers may write the same file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)

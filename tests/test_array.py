@@ -112,6 +112,26 @@ def test_direct_harness_runs_the_workloads(request):
         assert all(p.cycles <= 2 * p.estimate for p in run.phases), (name, run.phases)
 
 
+@pytest.mark.parametrize("cfg", [TINY, preset("small")], ids=lambda c: c.name)
+def test_specialised_model_is_cycle_exact(request, cfg):
+    """The model specialised to a bitstream (configuration as constants: ``--harness specialised``)
+    gives the generic model's run cycle for cycle: every handshake of every host stream and AXI channel
+    at the same cycle with the same payload (the harness's trace digest), the same outputs, DRAM and
+    registers, on every phase of every workload (tiny) and on the GEMM (small)."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    for name in WORKLOADS if cfg is TINY else ("gemm",):
+        for n, (placed, io) in enumerate(_phases(name, cfg, seed)):
+            args = dict(sources=io.sources, sinks=io.sinks, dram=io.dram, done_tokens=io.done_tokens,
+                        readback=io.readback, work=4 * placed.phase.estimate_cycles + 1000, tag="test-spec")
+            generic = run_array_direct(cfg, placed.bitstream, **args)
+            special = run_array_direct(cfg, placed.bitstream, specialised=True, **args)
+            assert not generic["timed_out"] and generic["trace"] == special["trace"], (name, n)
+            for key in ("cycles", "finish", "trace", "outputs", "registers"):
+                assert special[key] == generic[key], (name, n, key)
+            assert all(np.array_equal(a, b) for a, b in zip(special["readback"], generic["readback"])), (name, n)
+
+
 def test_golden_array_composes_the_unit_models():
     """The golden array model alone: the embedding bag against a float32 sum in accumulator order, and
     the GEMV against the layer computed step by step in the PCUs' order of operations (products summed

@@ -4,7 +4,9 @@
 // port, raises `run`, drives the host streams at full rate (every source valid while it has words,
 // every sink ready), serves every AG's AXI4 port from a word-addressed memory (reads: one beat per
 // cycle in burst order; writes: byte strobes; one outstanding response queue per channel), and writes
-// the host outputs, the registers and the cycle counts as JSON.
+// the host outputs, the registers and the cycle counts as JSON, with `trace`: a digest (64-bit FNV-1a)
+// of every handshake of the run (host streams and AXI channels) with its cycle and payload, so two
+// models of the same run can be compared cycle for cycle (sim/direct.py's specialised builds).
 //
 // The port accessors (PORTS) are generated per array by sim/direct.py from the top's signature.
 #include <cstdint>
@@ -165,6 +167,12 @@ int main(int argc, char** argv) {
     // counted, and the errors register unchanged (a unit still counting refused accesses is working).
     long cycles = 0, drained = 0, finish = -1;
     uint32_t errors_seen = 0;
+    uint64_t trace = 1469598103934665603ULL;
+    auto mix = [&](uint64_t v) { for (int i = 0; i < 8; i++) { trace ^= (v >> (8 * i)) & 0xFF; trace *= 1099511628211ULL; } };
+    auto event = [&](uint64_t channel, const Words& payload) {
+        mix(cycles); mix(channel);
+        for (uint32_t w : payload) mix(w);
+    };
     while (drained < drain && cycles < budget) {
         // clock low: drive this cycle's inputs
         for (auto& [_, s] : sources) s.drive(s.at < s.items.size(), s.at < s.items.size() ? s.items[s.at] : Words{});
@@ -190,15 +198,24 @@ int main(int argc, char** argv) {
         dump();
         // sample the handshakes of this cycle
         std::vector<Source*> taken;
-        for (auto& [_, s] : sources) if (s.at < s.items.size() && s.ready()) taken.push_back(&s);
-        for (auto& [_, s] : sinks) if (s.listed && s.valid()) s.got.push_back(s.payload());
+        uint64_t channel = 0;
+        for (auto& [_, s] : sources) {
+            if (s.at < s.items.size() && s.ready()) { taken.push_back(&s); event(channel, s.items[s.at]); }
+            channel++;
+        }
+        for (auto& [_, s] : sinks) {
+            if (s.listed && s.valid()) { s.got.push_back(s.payload()); event(channel, s.got.back()); }
+            channel++;
+        }
         for (auto& a : axi) {
+            channel += 8;
             bool r_fire = !a.reads.empty() && a.rready();
             bool b_fire = !a.responses.empty() && a.bready();
             bool w_fire = !a.writes.empty() && a.wvalid();
             if (w_fire) {
                 auto& b = a.writes.front();
                 Words data = a.wdata(), strobe = a.wstrb();
+                event(channel + 1, data); event(channel + 2, strobe);
                 for (long i = 0; i < lanes; i++) {
                     uint32_t bits = (strobe[(4 * i) / 32] >> ((4 * i) % 32)) & 0xF;
                     if (!bits) continue;
@@ -209,8 +226,16 @@ int main(int argc, char** argv) {
                 b.beat++;
                 if (--b.beats == 0) { a.responses.push_back(b.id); a.writes.pop_front(); }
             }
-            if (a.arvalid()) a.reads.push_back({a.araddr() / beat_bytes, a.arlen() + 1, a.arid()});
-            if (a.awvalid()) a.writes.push_back({a.awaddr() / beat_bytes, a.awlen() + 1, a.awid()});
+            if (a.arvalid()) {
+                a.reads.push_back({a.araddr() / beat_bytes, a.arlen() + 1, a.arid()});
+                event(channel + 3, {(uint32_t)a.araddr(), (uint32_t)(a.araddr() >> 32), a.arlen(), a.arid()});
+            }
+            if (a.awvalid()) {
+                a.writes.push_back({a.awaddr() / beat_bytes, a.awlen() + 1, a.awid()});
+                event(channel + 4, {(uint32_t)a.awaddr(), (uint32_t)(a.awaddr() >> 32), a.awlen(), a.awid()});
+            }
+            if (r_fire) event(channel + 5, {});
+            if (b_fire) event(channel + 6, {});
             if (r_fire) {
                 auto& b = a.reads.front();
                 b.beat++;
@@ -236,8 +261,8 @@ int main(int argc, char** argv) {
     }
 
     FILE* out = std::fopen(argv[2], "w");
-    std::fprintf(out, "{\"cycles\": %ld, \"finish\": %ld, \"timed_out\": %s, \"outputs\": {", cycles,
-                 finish, cycles >= budget ? "true" : "false");
+    std::fprintf(out, "{\"cycles\": %ld, \"finish\": %ld, \"timed_out\": %s, \"trace\": \"%016llx\", "
+                 "\"outputs\": {", cycles, finish, cycles >= budget ? "true" : "false", (unsigned long long)trace);
     bool first = true;
     for (auto& [n, s] : sinks) {
         if (!s.listed) continue;

@@ -20,6 +20,8 @@ Units are instances of one module per kind (``unit_modules``: ``rdagen_pcu``, ``
 array on its own took minutes at 4x4 and does not scale to 8x8 and beyond.
 """
 
+import hashlib
+
 from amaranth import Cat, Const, Module, ResetSignal, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -35,7 +37,7 @@ from .pmu import PMU
 from .switch import Switch, SwitchGrid
 from .switch_layout import networks
 
-__all__ = ["Array", "config_word_layout", "unit_modules"]
+__all__ = ["Array", "ConfiguredUnit", "config_word_layout", "configured_modules", "unit_modules", "unit_name"]
 
 UNIT_MODULES = {Kind.PCU: "rdagen_pcu", Kind.PMU: "rdagen_pmu", Kind.AG: "rdagen_ag"}
 SWITCH_MODULES = {network: f"rdagen_switch_{network}" for network in NETWORKS}
@@ -53,6 +55,57 @@ def unit_modules(cfg: ArrayConfig) -> dict[str, wiring.Component]:
             **{SWITCH_MODULES[n]: _switch(cfg, n) for n in NETWORKS}}
 
 
+def unit_name(address: Address) -> str:
+    """The instance name of a unit in the array's Verilog: pcu_R_C, pmu_R_C, ag_R."""
+    return f"ag_{address.row}" if address.kind == Kind.AG else f"{address.kind.name.lower()}_{address.row}_{address.col}"
+
+
+class ConfiguredUnit(wiring.Component):
+    """An instance of unit module *module* (of signature *signature*) with its configuration fixed to
+    *word*: the unit a specialised array instantiates, with the unit's ports but ``configuration``.
+    Converted as its own module (``configured_modules``), it lets a simulator fold the configuration
+    into one unit at a time (sim/direct.py compiles each as a hierarchical block), however large the
+    array."""
+
+    def __init__(self, module: str, signature: wiring.Signature, word: int):
+        self.module, self.unit_signature, self.word = module, signature, word
+        super().__init__({n: m for n, m in signature.members.items() if n != "configuration"})
+
+    @staticmethod
+    def name(kind: Kind, word: int) -> str:
+        """The Verilog module of unit kind *kind* configured with *word*."""
+        return f"{UNIT_MODULES[kind]}_{hashlib.sha256(word.to_bytes(-(-word.bit_length() // 8) or 1, 'little')).hexdigest()[:12]}"
+
+    def elaborate(self, platform):
+        m = Module()
+        unit = self.unit_signature.create(path=("unit",))
+        m.submodules.unit = instance_of(self.module, unit, ResetSignal())
+        m.d.comb += unit.configuration.eq(self.word)
+        for path, member, value in self.signature.flatten(self):
+            inner = unit
+            for step in path:
+                inner = inner[step] if isinstance(step, int) else getattr(inner, step)
+            m.d.comb += (inner.eq(value) if member.flow == In else value.eq(inner))
+        return m
+
+
+def configured_modules(cfg: ArrayConfig, configuration: dict) -> dict[str, tuple[ConfiguredUnit, list[str]]]:
+    """The configured units an array of *cfg* specialised to *configuration* instantiates, by Verilog
+    module name, each with the names of its instances: one module per distinct (kind, configuration
+    word), unconfigured units included."""
+    modules = unit_modules(cfg)
+    found = {}
+    for address in configuration_units(cfg):
+        if address.kind in UNIT_MODULES:
+            word = configuration.get(address, 0)
+            module = UNIT_MODULES[address.kind]
+            name = ConfiguredUnit.name(address.kind, word)
+            if name not in found:
+                found[name] = (ConfiguredUnit(module, modules[module].signature, word), [])
+            found[name][1].append(unit_name(address))
+    return found
+
+
 def config_word_layout(cfg: ArrayConfig) -> data.StructLayout:
     """A config-port write: the unit (index in ``configuration_units(cfg)``) and a 32-bit word."""
     return data.StructLayout({"unit": range(len(configuration_units(cfg))), "data": 32})
@@ -64,11 +117,11 @@ def _link(m, source, sink):
 
 class Array(wiring.Component):
     """With *configuration* ({Address: configuration word}, a decoded bitstream), the array is
-    specialised to it: every unit's and switch's configuration is that constant (units absent from it
-    are unconfigured, all zeros) and the ``config`` port, still present, loads nothing. The units and
-    switches behave exactly as when the same words are loaded through the port (they are held in reset
-    until ``run`` either way); simulators fold the constants into the logic (sim/direct.py's
-    specialised builds)."""
+    specialised to it: every switch's configuration is that constant, every unit an instance of its
+    ``ConfiguredUnit`` module (units absent from *configuration* are unconfigured, all zeros) and the
+    ``config`` port, still present, loads nothing. The units and switches behave exactly as when the
+    same words are loaded through the port (they are held in reset until ``run`` either way);
+    simulators fold the constants into the logic (sim/direct.py's specialised builds)."""
 
     def __init__(self, cfg: ArrayConfig, configuration: dict | None = None):
         self.cfg = cfg
@@ -102,7 +155,8 @@ class Array(wiring.Component):
         for i, address in enumerate(self.units):
             bits = unit_layout(cfg, address).size
             if self.configuration is not None:
-                registers[address] = Const(self.configuration.get(address, 0), bits)
+                if address.kind == Kind.SWITCH:
+                    registers[address] = Const(self.configuration.get(address, 0), bits)
                 continue
             reg = Signal(-(-bits // 32) * 32, name=f"config_{address.kind.name.lower()}_{address.network}"
                                                    f"{address.row}_{address.col}")
@@ -119,19 +173,27 @@ class Array(wiring.Component):
         signatures = {kind: unit_modules(cfg)[name].signature for kind, name in UNIT_MODULES.items()}
         ports = {}
         errors = []
-        for address in self.units:
-            if address.kind in (Kind.PCU, Kind.PMU):
-                name = f"{address.kind.name.lower()}_{address.row}_{address.col}"
+        def unit_instance(address, name):
+            if self.configuration is None:
                 unit = signatures[address.kind].create(path=(name,))
                 m.submodules[name] = instance_of(UNIT_MODULES[address.kind], unit, unit_reset)
                 m.d.comb += unit.configuration.eq(registers[address])
+            else:
+                word = self.configuration.get(address, 0)
+                module = ConfiguredUnit.name(address.kind, word)
+                unit = ConfiguredUnit(UNIT_MODULES[address.kind], signatures[address.kind], word).signature.create(
+                    path=(name,))
+                m.submodules[name] = instance_of(module, unit, unit_reset)
+            return unit
+
+        for address in self.units:
+            if address.kind in (Kind.PCU, Kind.PMU):
+                unit = unit_instance(address, unit_name(address))
                 ports[(tile_kind(address.row, address.col), address.row, address.col)] = unit
                 if address.kind == Kind.PMU:
                     errors.append(unit.errors)
             elif address.kind == Kind.AG:
-                ag = signatures[Kind.AG].create(path=(f"ag_{address.row}",))
-                m.submodules[f"ag_{address.row}"] = instance_of(UNIT_MODULES[Kind.AG], ag, unit_reset)
-                m.d.comb += ag.configuration.eq(registers[address])
+                ag = unit_instance(address, unit_name(address))
                 _link(m, self.ag_cmd[address.row], ag.cmd)
                 _link(m, self.ag_wcmd[address.row], ag.wcmd)
                 wiring.connect(m, ag.m_axi, wiring.flipped(self.m_axi[address.row]))

@@ -408,14 +408,23 @@ def cmd_run(args) -> int:
 
     graph, arrays = _graph_and_inputs(args)
     out = _out_dir(args.out or f"build/run/{Path(args.graph).stem}-{args.config}")
-    if args.vcd and args.harness in ("golden", "specialised"):
-        raise UsageError(f"--vcd needs the direct or cocotb harness, not {args.harness}")
+    if args.vcd and args.harness == "golden":
+        raise UsageError("--vcd needs an RTL harness (direct, specialised or cocotb), not golden")
+    if args.vcd_scope:
+        from .direct import trace_scopes
+
+        if not args.vcd or args.harness not in ("direct", "specialised"):
+            raise UsageError("--vcd-scope limits the VCD of --vcd in the direct or specialised harness; give --vcd "
+                             "PATH and --harness direct or specialised")
+        scopes = trace_scopes(_config(args.config))
+        if args.vcd_scope not in scopes:
+            raise UsageError(f"--vcd-scope {args.vcd_scope!r} is not a unit of this array: one of {', '.join(scopes)}")
     program = _mapped(args, graph)
     print(text_report(program))
     harness = None if args.harness == "golden" else args.harness
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "
           f"(the first RTL build of a configuration takes minutes; cached by hash) ...", flush=True)
-    run = run_program(program, arrays, harness=harness, waves=bool(args.vcd),
+    run = run_program(program, arrays, harness=harness, waves=bool(args.vcd), scope=args.vcd_scope,
                       progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
     print()
     print(format_table(program, run))
@@ -498,8 +507,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("bench", cmd_bench, "benchmarks; writes bench/results/*.json")
     p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array, mapper")
-    p.add_argument("--harness", choices=["cocotb", "direct"], default="cocotb",
-                   help="array bench: run the kernels on cocotb (default) or all in the direct harness")
+    p.add_argument("--harness", choices=["cocotb", "direct", "specialised"], default="cocotb",
+                   help="array bench: run the kernels on cocotb (default), in the direct harness, or on models "
+                        "specialised to each phase (large arrays); the long GEMM runs on direct and specialised")
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
@@ -538,6 +548,9 @@ def _parser() -> argparse.ArgumentParser:
                         "specialised to each phase's bitstream: ~25x the cycles/s, one build per phase, cycle-exact "
                         "with direct), cocotb, or golden (the golden array model alone: no RTL, no cycles)")
     p.add_argument("--vcd", default="", help="write the RTL waves of every phase here (PATH, or PATH-phaseN.vcd)")
+    p.add_argument("--vcd-scope", default="", metavar="UNIT",
+                   help="trace one unit (pcu_R_C, pmu_R_C, ag_R or a network's switches, e.g. vector_network) and the "
+                        "array's ports only: a smaller VCD, and with --harness specialised a quick build on any array")
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")
     return parser

@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from rdagen.rtl.array_layout import configuration_units, plan
-from rdagen.rtl.bitstream import decode
+from rdagen.rtl.array import unit_name
+from rdagen.rtl.bitstream import NETWORKS, Kind, decode
 from rdagen.rtl.config import ArrayConfig
 
 from .array_run import config_writes
@@ -50,10 +51,14 @@ from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
 
-__all__ = ["build_direct", "run_direct"]
+__all__ = ["build_direct", "run_direct", "trace_scopes"]
 
 HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
 HIER_BLOCKS = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
+# PCU lane-stages (PCUs x lanes x stages) up to which a specialised model is verilated with every module
+# inlined. Verilator's peak memory grows with them: 1.3 GB on small (128), over 24 GB (killed) on
+# plasticine (6,144).
+FLAT_LANE_STAGES = 1000
 _STREAMS_IN = ("ag_cmd", "ag_wcmd", "vsend", "ssend", "csend")
 _STREAMS_OUT = ("vrecv", "srecv", "crecv")
 _AXI_BOOL_OUT = ("arvalid", "rready", "awvalid", "wvalid", "wlast", "bready")
@@ -96,46 +101,85 @@ def _ports_inc(cfg: ArrayConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False) -> tuple[Path, float]:
-    """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source and
-    *waves*); returns (executable, seconds spent building, 0 when cached). A specialised array
-    (``gen.top == "array-spec"``) is built flat with every module inlined, so that Verilator folds
-    its constant configuration into the units."""
+def trace_scopes(cfg: ArrayConfig) -> list[str]:
+    """The scopes a traced build can be limited to: each unit and each network's switch grid."""
+    units = [unit_name(a) for a in configuration_units(cfg) if a.kind != Kind.SWITCH]
+    return units + [f"{network}_network" for network in NETWORKS]
+
+
+def _check_scope(cfg: ArrayConfig, scope: str) -> None:
+    if scope and scope not in trace_scopes(cfg):
+        raise ValueError(f"trace scope {scope!r} is not a unit of the {cfg.rows}x{cfg.cols} array of {cfg.name}: "
+                         f"give pcu_R_C or pmu_R_C (at a PCU's or PMU's tile), ag_R (row R), or "
+                         f"vector_network, scalar_network or control_network")
+
+
+def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, scope: str = "") -> tuple[Path, float]:
+    """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source, *waves*
+    and *scope*); returns (executable, seconds spent building, 0 when cached). With *waves*, the VCD
+    holds every signal, or with *scope* (one of ``trace_scopes``) that unit's signals and the wires to
+    its ports alone. A specialised array (``gen.top == "array-spec"``) is built flat with every module
+    inlined, so that Verilator folds its constant configuration into the units."""
     toolchain_env()
+    _check_scope(cfg, scope)
     ports = _ports_inc(cfg)
-    flags = _hierarchy_flags(gen, waves)
+    flags = _hierarchy_flags(gen, cfg, waves, scope)
     key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS) + str(waves)
-                          + ("" if waves else repr(HIER_BLOCKS)) + ("--flatten" if "--flatten" in flags else "")
-                          ).encode()).hexdigest()[:16]
-    kind = "-trace" if waves else "-spec" if gen.top == "array-spec" else ""
+                          + ("" if waves else repr(HIER_BLOCKS)) + (repr(flags) if gen.top == "array-spec" else "")
+                          + (_scope_vlt(gen, scope) if waves and scope else "")).encode()).hexdigest()[:16]
+    kind = ("-spec" if gen.top == "array-spec" else "") + ("-trace" if waves else "")
     out = BUILD / "direct" / f"array-{cfg.name}{kind}-{key}"
     exe = out / "obj" / "harness"
     with locked(out.with_name(out.name + ".lock")):  # parallel test workers build it once
         if exe.exists():
             return exe, 0.0
-        return exe, _build(gen, out, waves, ports, flags)
+        return exe, _build(gen, out, waves, ports, flags, scope if waves else "")
 
 
-def _hierarchy_flags(gen: GeneratedVerilog, waves: bool) -> list[str]:
-    if gen.top == "array-spec":
+def _scope_vlt(gen: GeneratedVerilog, scope: str) -> str:
+    """Verilator configuration tracing the unit *scope* alone: everything inside it, and the top's wires
+    to its ports (named <unit>__<port>)."""
+    return (f'`verilator_config\ntracing_off -scope "*"\ntracing_on -scope "{gen.module}.{scope}.*"\n'
+            f'tracing_on -scope "{gen.module}.{scope}__*"\n')
+
+
+def _lane_stages(cfg: ArrayConfig) -> int:
+    pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
+    return pcus * cfg.lanes * cfg.stages
+
+
+def _hierarchy_flags(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) -> list[str]:
+    """Verilator's hierarchy options. The generic model: the unit kinds as hierarchical blocks (flat when
+    traced, so that every signal is seen). A specialised model: every module inlined (the fastest
+    model) up to ``FLAT_LANE_STAGES``; beyond, Verilator's memory forbids it and each configured unit
+    module is a block, verilated on its own with its configuration folded in (but the block of a
+    traced *scope*); traced whole, always inlined."""
+    if gen.top != "array-spec":
+        return [] if waves else ["--hierarchical", *HIER_BLOCKS]
+    if (waves and not scope) or _lane_stages(cfg) <= FLAT_LANE_STAGES:
         return ["--flatten"]
-    return [] if waves else ["--hierarchical", "hier.vlt"]
+    return ["--hierarchical", *(module for module, units in gen.blocks if not (waves and scope in units))]
 
 
-def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, hierarchy: list[str]) -> float:
+def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, hierarchy: list[str], scope: str) -> float:
     if out.exists():
         shutil.rmtree(out)
     (out / "obj").mkdir(parents=True)
     (out / "obj" / "ports.inc").write_text(ports)
     started = time.perf_counter()
     log = out / "build.log"
-    shape = ("hierarchical: " + ", ".join(HIER_BLOCKS) if "--hierarchical" in hierarchy
+    shape = (f"hierarchical: {len(hierarchy) - 1} block modules" if hierarchy[:1] == ["--hierarchical"]
              else "flat, every module inlined" if "--flatten" in hierarchy else "flat")
-    if "--hierarchical" in hierarchy:
+    if hierarchy[:1] == ["--hierarchical"]:
         vlt = out / "hier.vlt"
-        vlt.write_text("`verilator_config\n" + "".join(f'hier_block -module "{m}"\n' for m in HIER_BLOCKS))
+        vlt.write_text("`verilator_config\n" + "".join(f'hier_block -module "{m}"\n' for m in hierarchy[1:]))
         hierarchy = ["--hierarchical", str(vlt)]
-    verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
+    if scope:
+        vlt = out / "scope.vlt"
+        vlt.write_text(_scope_vlt(gen, scope))
+        hierarchy = [*hierarchy, str(vlt)]
+        shape += f", tracing {scope}"
+    verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-j", str(os.cpu_count() or 2), "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                 "--x-initial", "fast", "--top-module", gen.module, "-Mdir", str(out / "obj"), "-o", "harness",
                 "-CFLAGS", "-std=c++17" + (" -DRDAGEN_TRACE" if waves else ""), *(["--trace"] if waves else []),
                 *hierarchy, str(HARNESS), str(gen.path)]
@@ -165,13 +209,16 @@ def cfg_name(out: Path) -> str:
 
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
-               work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False,
+               work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False, scope: str = "",
                readback=(), specialised: bool = False) -> dict:
-    """Runs the array in the direct harness; the record of ``sim.array_run.run_array`` (with
-    ``readback``: one uint32 array per (AG row, word address, words) region) plus
-    ``seconds`` (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd``."""
+    """Runs the array in the direct harness (on the model specialised to *bitstream* with
+    *specialised*); the record of ``sim.array_run.run_array`` (with ``readback``: one uint32 array per
+    (AG row, word address, words) region) plus ``trace`` (the digest of every handshake), ``seconds``
+    (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd`` (of *scope* alone if
+    given: ``build_direct``)."""
+    _check_scope(cfg, scope)
     gen = generate_specialised(cfg, decode(plan(cfg), bitstream)) if specialised else generate("array", cfg)
-    exe, build_seconds = build_direct(gen, cfg, waves)
+    exe, build_seconds = build_direct(gen, cfg, waves, scope)
     L = cfg.lanes
     writes = config_writes(cfg, bitstream)
     lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from rdagen.rtl.array import Array
+from rdagen.rtl.array import Array, configured_modules
 from rdagen.rtl.config import ArrayConfig
 
 from .paths import BUILD
@@ -32,6 +32,8 @@ class GeneratedVerilog:
     path: Path
     digest: str  # sha256 of the Verilog text: the key of every build made from it
     seconds: float  # time spent generating it (0 when it came from the cache of this process)
+    # A specialised array's ConfiguredUnit modules, each with the names of its instances (units).
+    blocks: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 _cache: dict[tuple[str, str], GeneratedVerilog] = {}
@@ -68,20 +70,26 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
 
 
 def generate_specialised(cfg: ArrayConfig, configuration: dict) -> GeneratedVerilog:
-    """The array specialised to *configuration* ({Address: word}, a decoded bitstream): its
-    configuration registers are constants (rtl/array.py); the unit modules are the generic ones.
-    Cached by the configuration too."""
+    """The array specialised to *configuration* ({Address: word}, a decoded bitstream): switch
+    configurations are constants and each unit an instance of its ``ConfiguredUnit`` module (rtl/array.py),
+    converted here once per distinct (kind, word) and listed in ``blocks``; the unit modules are the
+    generic ones. Cached by the configuration too."""
     words = hashlib.sha256(repr(sorted(configuration.items())).encode()).hexdigest()[:16]
     index = BUILD / "verilog" / "index" / f"array-spec-{cfg.name}-{_source_key('array', cfg)}-{words}.json"
     if index.exists():
         entry = json.loads(index.read_text())
         if Path(entry["path"]).exists():
-            return GeneratedVerilog("array", entry["module"], Path(entry["path"]), entry["digest"], 0.0)
+            return GeneratedVerilog("array-spec", entry["module"], Path(entry["path"]), entry["digest"], 0.0,
+                                    tuple((module, tuple(units)) for module, units in entry["blocks"]))
     started = time.perf_counter()
+    blocks = configured_modules(cfg, configuration)
     text = (verilog.convert(Array(cfg, configuration), name="rdagen_array", emit_src=False)
+            + "".join(verilog.convert(unit, name=name, emit_src=False) for name, (unit, _) in blocks.items())
             + _modules_text("array", cfg))
-    result = _write("array-spec", cfg, "rdagen_array", text, time.perf_counter() - started)
-    _write_atomic(index, json.dumps({"module": result.module, "path": str(result.path), "digest": result.digest}))
+    result = _write("array-spec", cfg, "rdagen_array", text, time.perf_counter() - started,
+                    tuple((name, tuple(units)) for name, (_, units) in blocks.items()))
+    _write_atomic(index, json.dumps({"module": result.module, "path": str(result.path), "digest": result.digest,
+                                     "blocks": list(result.blocks)}))
     return result
 
 
@@ -98,12 +106,13 @@ def _modules_text(name: str, cfg: ArrayConfig) -> str:
     return text
 
 
-def _write(name: str, cfg: ArrayConfig, module: str, text: str, seconds: float) -> GeneratedVerilog:
+def _write(name: str, cfg: ArrayConfig, module: str, text: str, seconds: float,
+           blocks: tuple[str, ...] = ()) -> GeneratedVerilog:
     digest = hashlib.sha256(text.encode()).hexdigest()
     path = BUILD / "verilog" / f"{name}-{cfg.name}-{digest[:12]}.v"
     if not path.exists():
         _write_atomic(path, text)
-    return GeneratedVerilog(name, module, path, digest, seconds)
+    return GeneratedVerilog(name, module, path, digest, seconds, blocks)
 
 
 def _write_atomic(path: Path, text: str) -> None:

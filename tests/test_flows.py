@@ -7,6 +7,7 @@ import sys
 import pytest
 from vcd.reader import TokenKind, tokenize
 
+from rdagen.mapper.graph import GraphBuilder
 from rdagen.rtl.config import preset
 from rdagen.sim.lint import WAIVERS, lint
 from rdagen.sim.paths import ROOT
@@ -139,6 +140,26 @@ def test_sim_runs_a_kernel_on_the_array_and_writes_its_vcd(tmp_path):
     scopes, signals, changes, _ = _read_vcd(vcd)
     assert "rdagen_array" in scopes and {"done", "run", "cycles"} <= signals, sorted(scopes)[:20]
     assert any(s.startswith("pcu_0_0") for s in scopes) and changes > 10_000
+
+
+def test_run_traces_one_unit_on_the_specialised_model(tmp_path):
+    """`rdagen run --harness specialised --vcd PATH --vcd-scope UNIT` (waves of any array at the cost of a
+    specialised build): the run passes and the VCD holds that unit's signals and the wires to its ports
+    alone, with their activity; a scope that is not a unit is refused (exit 2) with the valid ones."""
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("x", (8, 24)), g.weight("w", shape=(24, 8), seed=2), name="y"))
+    graph = tmp_path / "gemm.json"
+    graph.write_text(g.graph().to_json())
+    vcd = tmp_path / "net.vcd"
+    run = _rdagen("run", str(graph), "--config", "tiny", "--harness", "specialised", "--vcd", str(vcd),
+                  "--vcd-scope", "vector_network", "--out", str(tmp_path / "out"), timeout=1200)
+    assert run.returncode == 0 and "PASS" in run.stdout, run.stdout + run.stderr
+    scopes, signals, changes, _ = _read_vcd(vcd)
+    assert "vector_network" in scopes and "sw_1_1" in scopes and not any(s.startswith(("pcu", "pmu", "ag")) for s in scopes)
+    assert not any(s.startswith(("pcu_", "pmu_", "ag_", "scalar_network", "control_network")) for s in signals)
+    assert changes > 100
+    bad = _rdagen("run", str(graph), "--config", "tiny", "--vcd", str(vcd), "--vcd-scope", "pcu_9_9")
+    assert bad.returncode == 2 and "pcu_0_0" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
 def test_sim_says_when_the_array_is_too_small(tmp_path):

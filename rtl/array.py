@@ -20,9 +20,10 @@ Units are instances of one module per kind (``unit_modules``: ``rdagen_pcu``, ``
 array on its own took minutes at 4x4 and does not scale to 8x8 and beyond.
 """
 
+import functools
 import hashlib
 
-from amaranth import Cat, Const, Module, ResetSignal, Signal
+from amaranth import Cat, Const, Module, ResetSignal, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -60,28 +61,53 @@ def unit_name(address: Address) -> str:
     return f"ag_{address.row}" if address.kind == Kind.AG else f"{address.kind.name.lower()}_{address.row}_{address.col}"
 
 
+# Configuration fields that are numbers (bounds, constants, addresses, seeds) rather than selections of
+# logic: a configured unit takes them from a port, so units that differ only in them share a module.
+NUMERIC_FIELDS = frozenset({"start", "stop", "stride", "const", "init", "fold", "seed", "table_base", "row_words",
+                            "rows"})
+
+
+def numeric_mask(layout) -> int:
+    """The bits of *layout* (a unit's configuration layout) that belong to ``NUMERIC_FIELDS``."""
+    mask = 0
+    if isinstance(layout, data.Layout):
+        for name, field in layout:
+            if isinstance(name, str) and name in NUMERIC_FIELDS:
+                mask |= ((1 << Shape.cast(field.shape).width) - 1) << field.offset
+            elif isinstance(field.shape, data.Layout):
+                mask |= numeric_mask(field.shape) << field.offset
+    return mask
+
+
 class ConfiguredUnit(wiring.Component):
-    """An instance of unit module *module* (of signature *signature*) with its configuration fixed to
-    *word*: the unit a specialised array instantiates, with the unit's ports but ``configuration``.
-    Converted as its own module (``configured_modules``), it lets a simulator fold the configuration
-    into one unit at a time (sim/direct.py compiles each as a hierarchical block), however large the
-    array."""
+    """An instance of unit module *module* (of signature *signature*) whose configuration is *word* but
+    for its numeric fields (``numeric_mask``), which come from the ``numbers`` port (the array drives it
+    with the same word): the unit a specialised array instantiates. Converted as its own module
+    (``configured_modules``: one per kind and structure, the word without its numbers), it lets a
+    simulator fold the configuration's selections into one unit at a time (sim/direct.py compiles each
+    as a hierarchical block on large arrays)."""
 
     def __init__(self, module: str, signature: wiring.Signature, word: int):
-        self.module, self.unit_signature, self.word = module, signature, word
-        super().__init__({n: m for n, m in signature.members.items() if n != "configuration"})
+        layout = signature.members["configuration"].shape
+        self.mask = numeric_mask(layout)
+        self.module, self.unit_signature, self.structure = module, signature, word & ~self.mask
+        super().__init__({"numbers": In(Shape.cast(layout).width),
+                          **{n: m for n, m in signature.members.items() if n != "configuration"}})
 
-    @staticmethod
-    def name(kind: Kind, word: int) -> str:
-        """The Verilog module of unit kind *kind* configured with *word*."""
-        return f"{UNIT_MODULES[kind]}_{hashlib.sha256(word.to_bytes(-(-word.bit_length() // 8) or 1, 'little')).hexdigest()[:12]}"
+    @property
+    def name(self) -> str:
+        """The Verilog module name: the unit kind's, and a digest of the structure."""
+        digest = hashlib.sha256(self.structure.to_bytes(-(-self.structure.bit_length() // 8) or 1, "little"))
+        return f"{self.module}_{digest.hexdigest()[:12]}"
 
     def elaborate(self, platform):
         m = Module()
         unit = self.unit_signature.create(path=("unit",))
         m.submodules.unit = instance_of(self.module, unit, ResetSignal())
-        m.d.comb += unit.configuration.eq(self.word)
+        m.d.comb += unit.configuration.as_value().eq(self.structure | (self.numbers & self.mask))
         for path, member, value in self.signature.flatten(self):
+            if path == ("numbers",):
+                continue
             inner = unit
             for step in path:
                 inner = inner[step] if isinstance(step, int) else getattr(inner, step)
@@ -89,20 +115,25 @@ class ConfiguredUnit(wiring.Component):
         return m
 
 
+@functools.lru_cache(maxsize=8)
+def _unit_signatures(cfg: ArrayConfig) -> dict[Kind, wiring.Signature]:
+    return {kind: unit_modules(cfg)[name].signature for kind, name in UNIT_MODULES.items()}
+
+
+def configured_unit(cfg: ArrayConfig, address: Address, word: int) -> ConfiguredUnit:
+    """The configured unit of the unit at *address* with configuration *word*."""
+    return ConfiguredUnit(UNIT_MODULES[address.kind], _unit_signatures(cfg)[address.kind], word)
+
+
 def configured_modules(cfg: ArrayConfig, configuration: dict) -> dict[str, tuple[ConfiguredUnit, list[str]]]:
     """The configured units an array of *cfg* specialised to *configuration* instantiates, by Verilog
-    module name, each with the names of its instances: one module per distinct (kind, configuration
-    word), unconfigured units included."""
-    modules = unit_modules(cfg)
+    module name, each with the names of its instances: one module per distinct kind and structure,
+    unconfigured units included."""
     found = {}
     for address in configuration_units(cfg):
         if address.kind in UNIT_MODULES:
-            word = configuration.get(address, 0)
-            module = UNIT_MODULES[address.kind]
-            name = ConfiguredUnit.name(address.kind, word)
-            if name not in found:
-                found[name] = (ConfiguredUnit(module, modules[module].signature, word), [])
-            found[name][1].append(unit_name(address))
+            unit = configured_unit(cfg, address, configuration.get(address, 0))
+            found.setdefault(unit.name, (unit, []))[1].append(unit_name(address))
     return found
 
 
@@ -170,7 +201,7 @@ class Array(wiring.Component):
 
         # One component per kind, never elaborated here (hence the pragma on line 1): its signature
         # gives every instance's port signals.
-        signatures = {kind: unit_modules(cfg)[name].signature for kind, name in UNIT_MODULES.items()}
+        signatures = _unit_signatures(cfg)
         ports = {}
         errors = []
         def unit_instance(address, name):
@@ -180,10 +211,10 @@ class Array(wiring.Component):
                 m.d.comb += unit.configuration.eq(registers[address])
             else:
                 word = self.configuration.get(address, 0)
-                module = ConfiguredUnit.name(address.kind, word)
-                unit = ConfiguredUnit(UNIT_MODULES[address.kind], signatures[address.kind], word).signature.create(
-                    path=(name,))
-                m.submodules[name] = instance_of(module, unit, unit_reset)
+                configured = configured_unit(cfg, address, word)
+                unit = configured.signature.create(path=(name,))
+                m.submodules[name] = instance_of(configured.name, unit, unit_reset)
+                m.d.comb += unit.numbers.eq(word)
             return unit
 
         for address in self.units:

@@ -1,7 +1,7 @@
 """The direct Verilator harness of the array (sim/harness/array_main.cpp): the whole run in C++, no
 Python per cycle, for long runs and speed measurements. Same inputs and record as
 ``sim.array_run.run_array`` at full rate (no gaps, no stalls); with *waves*, a VCD of the whole array
-(a separate build with tracing).
+or of one unit's scope (a separate build with tracing).
 
 The harness is compiled per array with the port accessors generated here from the top's signature
 (Verilator spells ``__`` in a port name as ``___05F``); builds are cached by the Verilog's digest and
@@ -16,14 +16,16 @@ cycles/s (144 block calls per evaluation), so they are inlined. ``--threads 2`` 
 C++ at -O2 instead of -O1 3 %. Traced builds stay flat, so a VCD shows every unit's signals.
 
 *Specialised* builds (``specialised=True``, ``rdagen run --harness specialised``) are of the array
-specialised to one bitstream (rtl/array.py: the configuration registers are constants), built flat
-with every module inlined (``--flatten``) so that Verilator folds the configuration into the logic:
-operand selects, switch routes and the result selection of every functional unit become wires and
-the units no op selects are removed. It is the same RTL, loaded the same way (the config port is
-driven as for the generic model, and loads nothing), so runs are the same cycle for cycle; the tests
-compare every handshake's cycle and payload (the harness's ``trace`` digest). Measured on ``small``
-(the 16k-cycle GEMM): built in 49 s (33 s verilating, 17 s C++), 121,900 cycles/s against 4,760 for
-the generic model; the price is a build per bitstream.
+specialised to one bitstream (rtl/array.py: switch configurations are constants, each unit a
+``ConfiguredUnit``), built so that Verilator folds the configuration into the logic: operand selects,
+switch routes and the result selection of every functional unit become wires and the units no op
+selects are removed. Up to ``FLAT_LANE_STAGES`` every module is inlined (``--flatten``); beyond, each
+configured unit module is a hierarchical block. It is the same RTL, loaded the same way (the config
+port is driven as for the generic model, and loads nothing), so runs are the same cycle for cycle; the
+tests compare every handshake's cycle and payload (the harness's ``trace`` digest). Measured on
+``small`` (the 16k-cycle GEMM, flat): built in 49 s (33 s verilating, 17 s C++), 121,900 cycles/s
+against 4,760 for the generic model (with the configured units as blocks: 57 s, 49,200 cycles/s); the
+price is a build per bitstream.
 """
 
 from __future__ import annotations
@@ -118,14 +120,14 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, s
     """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source, *waves*
     and *scope*); returns (executable, seconds spent building, 0 when cached). With *waves*, the VCD
     holds every signal, or with *scope* (one of ``trace_scopes``) that unit's signals and the wires to
-    its ports alone. A specialised array (``gen.top == "array-spec"``) is built flat with every module
-    inlined, so that Verilator folds its constant configuration into the units."""
+    its ports alone. A specialised array (``gen.top == "array-spec"``) is built so that Verilator folds
+    its constant configuration into the units (``_blocks``)."""
     toolchain_env()
     _check_scope(cfg, scope)
     ports = _ports_inc(cfg)
-    flags = _hierarchy_flags(gen, cfg, waves, scope)
+    blocks = _blocks(gen, cfg, waves, scope)
     key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS) + str(waves)
-                          + ("" if waves else repr(HIER_BLOCKS)) + (repr(flags) if gen.top == "array-spec" else "")
+                          + ("" if waves else repr(HIER_BLOCKS)) + (repr(blocks) if gen.top == "array-spec" else "")
                           + (_scope_vlt(gen, scope) if waves and scope else "")).encode()).hexdigest()[:16]
     kind = ("-spec" if gen.top == "array-spec" else "") + ("-trace" if waves else "")
     out = BUILD / "direct" / f"array-{cfg.name}{kind}-{key}"
@@ -133,7 +135,7 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, s
     with locked(out.with_name(out.name + ".lock")):  # parallel test workers build it once
         if exe.exists():
             return exe, 0.0
-        return exe, _build(gen, out, waves, ports, flags, scope if waves else "")
+        return exe, _build(gen, out, waves, ports, blocks, scope if waves else "")
 
 
 def _scope_vlt(gen: GeneratedVerilog, scope: str) -> str:
@@ -148,39 +150,40 @@ def _lane_stages(cfg: ArrayConfig) -> int:
     return pcus * cfg.lanes * cfg.stages
 
 
-def _hierarchy_flags(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) -> list[str]:
-    """Verilator's hierarchy options. The generic model: the unit kinds as hierarchical blocks (flat when
-    traced, so that every signal is seen). A specialised model: every module inlined (the fastest
-    model) up to ``FLAT_LANE_STAGES``; beyond, Verilator's memory forbids it and each configured unit
-    module is a block, verilated on its own with its configuration folded in (but the block of a
-    traced *scope*); traced whole, always inlined."""
+def _blocks(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) -> tuple[str, ...] | None:
+    """The modules verilated as hierarchical blocks, or None to inline every module (``--flatten``).
+    The generic model: the unit kinds (none when traced, so that every signal is seen). A specialised
+    model: none up to ``FLAT_LANE_STAGES`` (the fastest model); beyond, Verilator's memory forbids
+    inlining and each configured unit module is a block, verilated on its own with its configuration
+    folded in (but the block of a traced *scope*); traced whole, always inlined."""
     if gen.top != "array-spec":
-        return [] if waves else ["--hierarchical", *HIER_BLOCKS]
+        return () if waves else HIER_BLOCKS
     if (waves and not scope) or _lane_stages(cfg) <= FLAT_LANE_STAGES:
-        return ["--flatten"]
-    return ["--hierarchical", *(module for module, units in gen.blocks if not (waves and scope in units))]
+        return None
+    return tuple(module for module, units in gen.blocks if not (waves and scope in units))
 
 
-def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, hierarchy: list[str], scope: str) -> float:
+def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, blocks: tuple[str, ...] | None,
+           scope: str) -> float:
     if out.exists():
         shutil.rmtree(out)
     (out / "obj").mkdir(parents=True)
     (out / "obj" / "ports.inc").write_text(ports)
     started = time.perf_counter()
     log = out / "build.log"
-    shape = (f"hierarchical: {len(hierarchy) - 1} block modules" if hierarchy[:1] == ["--hierarchical"]
-             else "flat, every module inlined" if "--flatten" in hierarchy else "flat")
-    if hierarchy[:1] == ["--hierarchical"]:
+    shape = f"hierarchical: {', '.join(blocks)}" if blocks else "flat, every module inlined" if blocks is None else "flat"
+    hierarchy = ["--flatten"] if blocks is None else []
+    if blocks:
         vlt = out / "hier.vlt"
-        vlt.write_text("`verilator_config\n" + "".join(f'hier_block -module "{m}"\n' for m in hierarchy[1:]))
+        vlt.write_text("`verilator_config\n" + "".join(f'hier_block -module "{m}"\n' for m in blocks))
         hierarchy = ["--hierarchical", str(vlt)]
     if scope:
         vlt = out / "scope.vlt"
         vlt.write_text(_scope_vlt(gen, scope))
         hierarchy = [*hierarchy, str(vlt)]
         shape += f", tracing {scope}"
-    verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-j", str(os.cpu_count() or 2), "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
-                "--x-initial", "fast", "--top-module", gen.module, "-Mdir", str(out / "obj"), "-o", "harness",
+    verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-j", str(os.cpu_count() or 2), "-Wno-fatal", "-Wno-lint",
+                "-Wno-style", "--x-assign", "fast", "--x-initial", "fast", "--top-module", gen.module, "-Mdir", str(out / "obj"), "-o", "harness",
                 "-CFLAGS", "-std=c++17" + (" -DRDAGEN_TRACE" if waves else ""), *(["--trace"] if waves else []),
                 *hierarchy, str(HARNESS), str(gen.path)]
     make = ["make", "-j", str(os.cpu_count() or 2), "-C", str(out / "obj"), "-f", f"V{gen.module}.mk",

@@ -17,6 +17,7 @@ from rdagen.mapper.builder import ArrayBuilder, BuildError
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import WORKLOADS, workload
 from rdagen.rtl.ag_layout import AgProgram, ag_layout
+from rdagen.rtl.array import configured_modules, configured_unit
 from rdagen.rtl.array_layout import local_counts, plan
 from rdagen.rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
 from rdagen.rtl.config import preset
@@ -135,6 +136,22 @@ def test_specialised_model_is_cycle_exact(request, monkeypatch, cfg, blocks, nam
             for key in ("cycles", "finish", "outputs", "registers"):
                 assert special[key] == generic[key], (name, n, key)
             assert all(np.array_equal(a, b) for a, b in zip(special["readback"], generic["readback"])), (name, n)
+
+
+def test_units_that_differ_only_in_numbers_share_a_configured_module():
+    """A specialised array has one module per unit kind and structure: the GEMM's PMUs hold different
+    blocks (different address constants and bounds) but share one module; a different op does not."""
+    cfg = preset("small")
+    (placed, _), = _phases("gemm", cfg, 1)
+    words = decode(plan(cfg), placed.bitstream)
+    pmus = {w for a, w in words.items() if a.kind == Kind.PMU}
+    modules = configured_modules(cfg, words)
+    assert len(pmus) > 1 and sum(name.startswith("rdagen_pmu_") for name in modules) == 1, (len(pmus), modules)
+    assert sum(len(units) for _, units in modules.values()) == sum(a.kind != Kind.SWITCH for a in plan(cfg).units)
+    pcu = next(a for a in words if a.kind == Kind.PCU)
+    layout = pcu_layout(cfg)
+    other_op = words[pcu] ^ (1 << layout["stages"].shape.elem_shape["op"].offset + layout["stages"].offset)
+    assert configured_unit(cfg, pcu, other_op).name != configured_unit(cfg, pcu, words[pcu]).name
 
 
 def test_golden_array_composes_the_unit_models():

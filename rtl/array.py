@@ -80,25 +80,26 @@ def numeric_mask(layout) -> int:
 
 
 class ConfiguredUnit(wiring.Component):
-    """An instance of unit module *module* (of signature *signature*) whose configuration is *word* but
-    for its numeric fields (``numeric_mask``), which come from the ``numbers`` port (the array drives it
-    with the same word): the unit a specialised array instantiates. Converted as its own module
-    (``configured_modules``: one per kind and structure, the word without its numbers), it lets a
-    simulator fold the configuration's selections into one unit at a time (sim/direct.py compiles each
-    as a hierarchical block on large arrays)."""
+    """An instance of unit module *module* (of signature *signature*) whose configuration is *word*, but
+    with *shared* for its numeric fields (``numeric_mask``), which then come from the ``numbers`` port
+    (the array drives it with the same word): the unit a specialised array instantiates. Converted as
+    its own module (``configured_modules``: one per kind and structure, or per word), it lets a simulator
+    fold the configuration into one unit at a time (sim/direct.py compiles each as a hierarchical block
+    on large arrays)."""
 
-    def __init__(self, module: str, signature: wiring.Signature, word: int):
+    def __init__(self, module: str, signature: wiring.Signature, word: int, shared: bool = True):
         layout = signature.members["configuration"].shape
-        self.mask = numeric_mask(layout)
+        self.mask = numeric_mask(layout) if shared else 0
         self.module, self.unit_signature, self.structure = module, signature, word & ~self.mask
         super().__init__({"numbers": In(Shape.cast(layout).width),
                           **{n: m for n, m in signature.members.items() if n != "configuration"}})
 
     @property
     def name(self) -> str:
-        """The Verilog module name: the unit kind's, and a digest of the structure."""
+        """The Verilog module name: the unit kind's, then ``s`` and a digest of the structure (numbers
+        shared) or ``w`` and a digest of the word."""
         digest = hashlib.sha256(self.structure.to_bytes(-(-self.structure.bit_length() // 8) or 1, "little"))
-        return f"{self.module}_{digest.hexdigest()[:12]}"
+        return f"{self.module}_{'s' if self.mask else 'w'}{digest.hexdigest()[:12]}"
 
     def elaborate(self, platform):
         m = Module()
@@ -120,19 +121,34 @@ def _unit_signatures(cfg: ArrayConfig) -> dict[Kind, wiring.Signature]:
     return {kind: unit_modules(cfg)[name].signature for kind, name in UNIT_MODULES.items()}
 
 
-def configured_unit(cfg: ArrayConfig, address: Address, word: int) -> ConfiguredUnit:
+# A unit kind whose units have at most this many distinct configuration words is specialised word by word
+# (numbers folded too: on plasticine, a PCU that takes its numbers from a port spends its time
+# re-evaluating what depends on them); beyond, by structure, so that the modules stay few.
+WORDS_PER_KIND = 4
+
+
+def _shared_kinds(cfg: ArrayConfig, configuration: dict) -> set:
+    words = {}
+    for address in configuration_units(cfg):
+        if address.kind in UNIT_MODULES:
+            words.setdefault(address.kind, set()).add(configuration.get(address, 0))
+    return {kind for kind, found in words.items() if len(found) > WORDS_PER_KIND}
+
+
+def configured_unit(cfg: ArrayConfig, address: Address, word: int, shared: bool = True) -> ConfiguredUnit:
     """The configured unit of the unit at *address* with configuration *word*."""
-    return ConfiguredUnit(UNIT_MODULES[address.kind], _unit_signatures(cfg)[address.kind], word)
+    return ConfiguredUnit(UNIT_MODULES[address.kind], _unit_signatures(cfg)[address.kind], word, shared)
 
 
 def configured_modules(cfg: ArrayConfig, configuration: dict) -> dict[str, tuple[ConfiguredUnit, list[str]]]:
     """The configured units an array of *cfg* specialised to *configuration* instantiates, by Verilog
-    module name, each with the names of its instances: one module per distinct kind and structure,
-    unconfigured units included."""
+    module name, each with the names of its instances: one module per distinct configuration word, or,
+    for a kind with more than ``WORDS_PER_KIND`` of them, per structure; unconfigured units included."""
     found = {}
+    shared = _shared_kinds(cfg, configuration)
     for address in configuration_units(cfg):
         if address.kind in UNIT_MODULES:
-            unit = configured_unit(cfg, address, configuration.get(address, 0))
+            unit = configured_unit(cfg, address, configuration.get(address, 0), address.kind in shared)
             found.setdefault(unit.name, (unit, []))[1].append(unit_name(address))
     return found
 
@@ -151,8 +167,9 @@ class Array(wiring.Component):
     specialised to it: every switch's configuration is that constant, every unit an instance of its
     ``ConfiguredUnit`` module (units absent from *configuration* are unconfigured, all zeros) and the
     ``config`` port, still present, loads nothing. The units and switches behave exactly as when the
-    same words are loaded through the port (they are held in reset until ``run`` either way);
-    simulators fold the constants into the logic (sim/direct.py's specialised builds)."""
+    same words are loaded through the port: they are held in reset until ``run`` either way, so a
+    loader may skip the loading; simulators fold the constants into the logic (sim/direct.py's
+    specialised builds)."""
 
     def __init__(self, cfg: ArrayConfig, configuration: dict | None = None):
         self.cfg = cfg
@@ -204,6 +221,8 @@ class Array(wiring.Component):
         signatures = _unit_signatures(cfg)
         ports = {}
         errors = []
+        shared = _shared_kinds(cfg, self.configuration) if self.configuration is not None else set()
+
         def unit_instance(address, name):
             if self.configuration is None:
                 unit = signatures[address.kind].create(path=(name,))
@@ -211,7 +230,7 @@ class Array(wiring.Component):
                 m.d.comb += unit.configuration.eq(registers[address])
             else:
                 word = self.configuration.get(address, 0)
-                configured = configured_unit(cfg, address, word)
+                configured = configured_unit(cfg, address, word, address.kind in shared)
                 unit = configured.signature.create(path=(name,))
                 m.submodules[name] = instance_of(configured.name, unit, unit_reset)
                 m.d.comb += unit.numbers.eq(word)

@@ -13,18 +13,14 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
-
 from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import WORKLOADS, workload
 from rdagen.rtl.config import ArrayConfig
 from rdagen.sim.graph_run import format_table, run_program
-from rdagen.rtl.array_layout import plan
-from rdagen.rtl.bitstream import decode
-from rdagen.sim.direct import build_direct
+from rdagen.sim.direct import build_direct, specialised_model
 from rdagen.sim.runner import build as build_model
-from rdagen.sim.verilog import generate, generate_specialised
+from rdagen.sim.verilog import generate
 
 from .arith import write_result
 
@@ -86,7 +82,7 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
         f"{sim_seconds:.2f} s: {cycles / sim_seconds:,.0f} cycles/s")
     # The same GEMM on the model specialised to its bitstream (a build of its own), which must give the
     # same cycles (tests/test_array.py checks every handshake's cycle).
-    spec_gen = generate_specialised(cfg, decode(plan(cfg), long_program.phases[0].bitstream))
+    spec_gen = specialised_model(cfg, long_program.phases[0].bitstream)
     spec_exe, _ = build_direct(spec_gen, cfg)
     spec_build = float((spec_exe.parent.parent / "build_seconds").read_text())
     spec = run_program(long_program, check_inputs(long_graph, random_inputs(long_graph, seed)), harness="specialised",

@@ -127,7 +127,9 @@ def _unit_signatures(cfg: ArrayConfig) -> dict[Kind, wiring.Signature]:
 WORDS_PER_KIND = 4
 
 
-def _shared_kinds(cfg: ArrayConfig, configuration: dict) -> set:
+def _shared_kinds(cfg: ArrayConfig, configuration: dict, share: bool) -> set:
+    if not share:
+        return set()
     words = {}
     for address in configuration_units(cfg):
         if address.kind in UNIT_MODULES:
@@ -140,12 +142,14 @@ def configured_unit(cfg: ArrayConfig, address: Address, word: int, shared: bool 
     return ConfiguredUnit(UNIT_MODULES[address.kind], _unit_signatures(cfg)[address.kind], word, shared)
 
 
-def configured_modules(cfg: ArrayConfig, configuration: dict) -> dict[str, tuple[ConfiguredUnit, list[str]]]:
+def configured_modules(cfg: ArrayConfig, configuration: dict,
+                       share: bool = True) -> dict[str, tuple[ConfiguredUnit, list[str]]]:
     """The configured units an array of *cfg* specialised to *configuration* instantiates, by Verilog
     module name, each with the names of its instances: one module per distinct configuration word, or,
-    for a kind with more than ``WORDS_PER_KIND`` of them, per structure; unconfigured units included."""
+    with *share*, for a kind with more than ``WORDS_PER_KIND`` of them, per structure; unconfigured
+    units included."""
     found = {}
-    shared = _shared_kinds(cfg, configuration)
+    shared = _shared_kinds(cfg, configuration, share)
     for address in configuration_units(cfg):
         if address.kind in UNIT_MODULES:
             unit = configured_unit(cfg, address, configuration.get(address, 0), address.kind in shared)
@@ -165,15 +169,17 @@ def _link(m, source, sink):
 class Array(wiring.Component):
     """With *configuration* ({Address: configuration word}, a decoded bitstream), the array is
     specialised to it: every switch's configuration is that constant, every unit an instance of its
-    ``ConfiguredUnit`` module (units absent from *configuration* are unconfigured, all zeros) and the
+    ``ConfiguredUnit`` module (``configured_modules``: with *share*, units of a kind with many distinct
+    words share modules by structure; units absent from *configuration* are unconfigured) and the
     ``config`` port, still present, loads nothing. The units and switches behave exactly as when the
     same words are loaded through the port: they are held in reset until ``run`` either way, so a
     loader may skip the loading; simulators fold the constants into the logic (sim/direct.py's
     specialised builds)."""
 
-    def __init__(self, cfg: ArrayConfig, configuration: dict | None = None):
+    def __init__(self, cfg: ArrayConfig, configuration: dict | None = None, share: bool = True):
         self.cfg = cfg
         self.configuration = configuration
+        self.share = share
         self.units = configuration_units(cfg)
         vector = data.ArrayLayout(32, cfg.lanes)
         R = cfg.rows
@@ -221,7 +227,7 @@ class Array(wiring.Component):
         signatures = _unit_signatures(cfg)
         ports = {}
         errors = []
-        shared = _shared_kinds(cfg, self.configuration) if self.configuration is not None else set()
+        shared = _shared_kinds(cfg, self.configuration, self.share) if self.configuration is not None else set()
 
         def unit_instance(address, name):
             if self.configuration is None:

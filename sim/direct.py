@@ -54,7 +54,7 @@ from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
 
-__all__ = ["build_direct", "run_direct", "trace_scopes"]
+__all__ = ["build_direct", "run_direct", "specialised_model", "trace_scopes"]
 
 HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
 HIER_BLOCKS = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
@@ -146,9 +146,17 @@ def _scope_vlt(gen: GeneratedVerilog, scope: str) -> str:
             f'tracing_on -scope "{gen.module}.{scope}__*"\n')
 
 
-def _lane_stages(cfg: ArrayConfig) -> int:
+def _inlined(cfg: ArrayConfig) -> bool:
+    """Whether a specialised model of *cfg* is built with every module inlined (``FLAT_LANE_STAGES``)."""
     pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
-    return pcus * cfg.lanes * cfg.stages
+    return pcus * cfg.lanes * cfg.stages <= FLAT_LANE_STAGES
+
+
+def specialised_model(cfg: ArrayConfig, bitstream: bytes) -> GeneratedVerilog:
+    """The Verilog of the array specialised to *bitstream*. Inlined, every unit is specialised to its
+    word (numbers taken from a port would not fold: half the speed on ``small``); as blocks, units of
+    a kind with many distinct words share modules by structure (rtl/array.py ``WORDS_PER_KIND``)."""
+    return generate_specialised(cfg, decode(plan(cfg), bitstream), share=not _inlined(cfg))
 
 
 def _blocks(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) -> tuple[str, ...] | None:
@@ -159,7 +167,7 @@ def _blocks(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) ->
     folded in (but the block of a traced *scope*); traced whole, always inlined."""
     if gen.top != "array-spec":
         return () if waves else HIER_BLOCKS
-    if (waves and not scope) or _lane_stages(cfg) <= FLAT_LANE_STAGES:
+    if (waves and not scope) or _inlined(cfg):
         return None
     return tuple(module for module, units in gen.blocks if not (waves and scope in units))
 
@@ -221,7 +229,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd`` (of *scope* alone if
     given: ``build_direct``)."""
     _check_scope(cfg, scope)
-    gen = generate_specialised(cfg, decode(plan(cfg), bitstream)) if specialised else generate("array", cfg)
+    gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
     exe, build_seconds = build_direct(gen, cfg, waves, scope)
     L = cfg.lanes
     writes = config_writes(cfg, bitstream)  # validated either way

@@ -69,12 +69,12 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
     return result
 
 
-def generate_specialised(cfg: ArrayConfig, configuration: dict) -> GeneratedVerilog:
+def generate_specialised(cfg: ArrayConfig, configuration: dict, share: bool) -> GeneratedVerilog:
     """The array specialised to *configuration* ({Address: word}, a decoded bitstream): switch
     configurations are constants and each unit an instance of its ``ConfiguredUnit`` module (rtl/array.py),
-    converted here once per distinct (kind, word) and listed in ``blocks``; the unit modules are the
-    generic ones. Cached by the configuration too."""
-    words = hashlib.sha256(repr(sorted(configuration.items())).encode()).hexdigest()[:16]
+    converted here once each (``configured_modules``, with *share*) and listed in ``blocks``; the unit
+    modules are the generic ones. Cached by the configuration too."""
+    words = hashlib.sha256(repr((share, sorted(configuration.items()))).encode()).hexdigest()[:16]
     index = BUILD / "verilog" / "index" / f"array-spec-{cfg.name}-{_source_key('array', cfg)}-{words}.json"
     if index.exists():
         entry = json.loads(index.read_text())
@@ -82,8 +82,8 @@ def generate_specialised(cfg: ArrayConfig, configuration: dict) -> GeneratedVeri
             return GeneratedVerilog("array-spec", entry["module"], Path(entry["path"]), entry["digest"], 0.0,
                                     tuple((module, tuple(units)) for module, units in entry["blocks"]))
     started = time.perf_counter()
-    blocks = configured_modules(cfg, configuration)
-    text = (verilog.convert(Array(cfg, configuration), name="rdagen_array", emit_src=False)
+    blocks = configured_modules(cfg, configuration, share)
+    text = (verilog.convert(Array(cfg, configuration, share), name="rdagen_array", emit_src=False)
             + "".join(verilog.convert(unit, name=name, emit_src=False) for name, (unit, _) in blocks.items())
             + _modules_text("array", cfg))
     result = _write("array-spec", cfg, "rdagen_array", text, time.perf_counter() - started,

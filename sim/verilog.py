@@ -54,18 +54,14 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
     if key in _cache:
         return dataclasses.replace(_cache[key], seconds=0.0)
     index = BUILD / "verilog" / "index" / f"{name}-{cfg.name}-{_source_key(name, cfg)}.json"
-    if index.exists():
-        entry = json.loads(index.read_text())
-        path = Path(entry["path"])
-        if path.exists():
-            result = _cache[key] = GeneratedVerilog(name, entry["module"], path, entry["digest"], 0.0)
-            return result
+    cached = _indexed(index, name)
+    if cached:
+        _cache[key] = cached
+        return cached
     started = time.perf_counter()
-    spec = top(name)
     module = f"rdagen_{name}"
-    text = verilog.convert(spec.build(cfg), name=module, emit_src=False) + _modules_text(name, cfg)
-    result = _cache[key] = _write(name, cfg, module, text, time.perf_counter() - started)
-    _write_atomic(index, json.dumps({"module": module, "path": str(result.path), "digest": result.digest}))
+    text = verilog.convert(top(name).build(cfg), name=module, emit_src=False) + _modules_text(name, cfg)
+    result = _cache[key] = _write(index, name, cfg, module, text, time.perf_counter() - started)
     return result
 
 
@@ -76,21 +72,16 @@ def generate_specialised(cfg: ArrayConfig, configuration: dict, share: bool) -> 
     modules are the generic ones. Cached by the configuration too."""
     words = hashlib.sha256(repr((share, sorted(configuration.items()))).encode()).hexdigest()[:16]
     index = BUILD / "verilog" / "index" / f"array-spec-{cfg.name}-{_source_key('array', cfg)}-{words}.json"
-    if index.exists():
-        entry = json.loads(index.read_text())
-        if Path(entry["path"]).exists():
-            return GeneratedVerilog("array-spec", entry["module"], Path(entry["path"]), entry["digest"], 0.0,
-                                    tuple((module, tuple(units)) for module, units in entry["blocks"]))
+    cached = _indexed(index, "array-spec")
+    if cached:
+        return cached
     started = time.perf_counter()
     blocks = configured_modules(cfg, configuration, share)
     text = (verilog.convert(Array(cfg, configuration, share), name="rdagen_array", emit_src=False)
             + "".join(verilog.convert(unit, name=name, emit_src=False) for name, (unit, _) in blocks.items())
             + _modules_text("array", cfg))
-    result = _write("array-spec", cfg, "rdagen_array", text, time.perf_counter() - started,
-                    tuple((name, tuple(units)) for name, (_, units) in blocks.items()))
-    _write_atomic(index, json.dumps({"module": result.module, "path": str(result.path), "digest": result.digest,
-                                     "blocks": list(result.blocks)}))
-    return result
+    return _write(index, "array-spec", cfg, "rdagen_array", text, time.perf_counter() - started,
+                  tuple((name, tuple(units)) for name, (_, units) in blocks.items()))
 
 
 def _modules_text(name: str, cfg: ArrayConfig) -> str:
@@ -106,12 +97,27 @@ def _modules_text(name: str, cfg: ArrayConfig) -> str:
     return text
 
 
-def _write(name: str, cfg: ArrayConfig, module: str, text: str, seconds: float,
-           blocks: tuple[str, ...] = ()) -> GeneratedVerilog:
+def _indexed(index: Path, name: str) -> GeneratedVerilog | None:
+    """The Verilog an index entry names, if both exist."""
+    if not index.exists():
+        return None
+    entry = json.loads(index.read_text())
+    path = Path(entry["path"])
+    if not path.exists():
+        return None
+    blocks = tuple((module, tuple(units)) for module, units in entry.get("blocks", ()))
+    return GeneratedVerilog(name, entry["module"], path, entry["digest"], 0.0, blocks)
+
+
+def _write(index: Path, name: str, cfg: ArrayConfig, module: str, text: str, seconds: float,
+           blocks: tuple = ()) -> GeneratedVerilog:
+    """Writes *text* (named by its digest) and its *index* entry."""
     digest = hashlib.sha256(text.encode()).hexdigest()
     path = BUILD / "verilog" / f"{name}-{cfg.name}-{digest[:12]}.v"
     if not path.exists():
         _write_atomic(path, text)
+    _write_atomic(index, json.dumps({"module": module, "path": str(path), "digest": digest,
+                                     "blocks": [[m, list(units)] for m, units in blocks]}))
     return GeneratedVerilog(name, module, path, digest, seconds, blocks)
 
 

@@ -136,6 +136,15 @@ def test_specialised_model_is_cycle_exact(request, monkeypatch, cfg, blocks, nam
             for key in ("cycles", "finish", "outputs", "registers"):
                 assert special[key] == generic[key], (name, n, key)
             assert all(np.array_equal(a, b) for a, b in zip(special["readback"], generic["readback"])), (name, n)
+    if blocks:  # a traced unit is inlined into the top, the other blocks stay folded and untraced
+        traced = run_array_direct(cfg, placed.bitstream, specialised=True, waves=True, scope="pcu_1_1", **args)
+        assert traced["trace"] == special["trace"]
+        with open(traced["vcd"]) as vcd:
+            header = vcd.read().split("$enddefinitions")[0]
+        assert "$scope module pcu_1_1 $end" in header and "$scope module stage0_lane0 $end" in header
+        lines = [line.strip() for line in header.splitlines()]
+        others = [i for i, line in enumerate(lines) if line.startswith(("$scope module pmu_", "$scope module ag_"))]
+        assert others and all(lines[i + 1] == "$upscope $end" for i in others)  # empty: blocks are not traced
 
 
 def test_units_that_differ_only_in_numbers_share_a_configured_module():

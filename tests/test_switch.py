@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Switch fabric: random routes (unicast and multicast) through a grid of vector-network switches with
 random traffic, gaps and back-pressure against a scoreboard (no loss, duplication or reorder); a
 misrouted configuration is caught; one word per cycle per route; router and parameter errors.

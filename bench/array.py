@@ -69,7 +69,8 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
     g.output(g.matmul(g.input("x", (rows, k)), g.weight("w", shape=(k, 4 * cfg.lanes), seed=seed), name="y"))
     long_graph = g.graph()
     long_program = map_graph(long_graph, cfg, seed=seed)
-    long = run_program(long_program, check_inputs(long_graph, random_inputs(long_graph, seed)), harness="direct",
+    long_inputs = check_inputs(long_graph, random_inputs(long_graph, seed))
+    long = run_program(long_program, long_inputs, harness="direct",
                        tag="bench-long")
     if not long.ok:
         raise AssertionError(f"the long GEMM failed on the array: {long.mismatches}")
@@ -85,7 +86,7 @@ def run(cfg: ArrayConfig, *, seed: int = 1, harness: str = "cocotb", log=print):
     spec_gen = specialised_model(cfg, long_program.phases[0].bitstream)
     spec_exe, _ = build_direct(spec_gen, cfg)
     spec_build = float((spec_exe.parent.parent / "build_seconds").read_text())
-    spec = run_program(long_program, check_inputs(long_graph, random_inputs(long_graph, seed)), harness="specialised",
+    spec = run_program(long_program, long_inputs, harness="specialised",
                        tag="bench-long-spec")
     ((spec_cycles, spec_sim_seconds),) = spec.simulated
     if not spec.ok or spec_cycles != cycles:

@@ -411,14 +411,15 @@ def cmd_run(args) -> int:
     if args.vcd and args.harness == "golden":
         raise UsageError("--vcd needs an RTL harness (direct, specialised or cocotb), not golden")
     if args.vcd_scope:
-        from .direct import trace_scopes
+        from .direct import check_scope
 
         if not args.vcd or args.harness not in ("direct", "specialised"):
             raise UsageError("--vcd-scope limits the VCD of --vcd in the direct or specialised harness; give --vcd "
                              "PATH and --harness direct or specialised")
-        scopes = trace_scopes(_config(args.config))
-        if args.vcd_scope not in scopes:
-            raise UsageError(f"--vcd-scope {args.vcd_scope!r} is not a unit of this array: one of {', '.join(scopes)}")
+        try:
+            check_scope(_config(args.config), args.vcd_scope)
+        except ValueError as exc:
+            raise UsageError(f"--vcd-scope: {exc}") from None
     program = _mapped(args, graph)
     print(text_report(program))
     harness = None if args.harness == "golden" else args.harness

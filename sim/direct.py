@@ -54,7 +54,7 @@ from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
 
-__all__ = ["build_direct", "run_direct", "specialised_model", "trace_scopes"]
+__all__ = ["build_direct", "run_direct", "specialised_model", "check_scope", "trace_scopes"]
 
 HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
 HIER_BLOCKS = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
@@ -110,11 +110,11 @@ def trace_scopes(cfg: ArrayConfig) -> list[str]:
     return units + [f"{network}_network" for network in NETWORKS]
 
 
-def _check_scope(cfg: ArrayConfig, scope: str) -> None:
+def check_scope(cfg: ArrayConfig, scope: str) -> None:
+    """Refuses a trace scope that is not one of ``trace_scopes(cfg)`` (ValueError listing them)."""
     if scope and scope not in trace_scopes(cfg):
         raise ValueError(f"trace scope {scope!r} is not a unit of the {cfg.rows}x{cfg.cols} array of {cfg.name}: "
-                         f"give pcu_R_C or pmu_R_C (at a PCU's or PMU's tile), ag_R (row R), or "
-                         f"vector_network, scalar_network or control_network")
+                         f"one of {', '.join(trace_scopes(cfg))}")
 
 
 def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, scope: str = "") -> tuple[Path, float]:
@@ -124,7 +124,7 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, s
     its ports alone. A specialised array (``gen.top == "array-spec"``) is built so that Verilator folds
     its constant configuration into the units (``_blocks``)."""
     toolchain_env()
-    _check_scope(cfg, scope)
+    check_scope(cfg, scope)
     ports = _ports_inc(cfg)
     blocks = _blocks(gen, cfg, waves, scope)
     key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS) + str(waves)
@@ -228,7 +228,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     (AG row, word address, words) region) plus ``trace`` (the digest of every handshake), ``seconds``
     (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd`` (of *scope* alone if
     given: ``build_direct``)."""
-    _check_scope(cfg, scope)
+    check_scope(cfg, scope)
     gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
     exe, build_seconds = build_direct(gen, cfg, waves, scope)
     L = cfg.lanes

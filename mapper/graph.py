@@ -15,6 +15,7 @@ Ops (NumPy semantics; every tensor is fp32 unless said otherwise):
 * ``matmul`` [M, K] x [K, N] -> [M, N].
 * ``add`` two tensors of one shape, or [M, N] + a [N] bias added to every row.
 * ``relu`` max(x, 0), any shape.
+* ``sigmoid`` 1 / (1 + e^-x), any shape (on the array: a program of 29 ops, mapper/expression.py).
 * ``concat`` two or more [M, N_i] along axis 1 -> [M, sum N_i].
 * ``embedding_bag`` (table [R, D], indices int32 [n], offsets int32 [B]) -> [B, D]: PyTorch's
   ``EmbeddingBag(mode="sum")``: bag b sums the table rows ``indices[offsets[b]:offsets[b + 1]]``, the
@@ -36,6 +37,7 @@ gamma_n = n u / (1 - n u), u = 2^-24, and an absolute 2^-126 per rounding for fl
   A' B' - |A||B| (propagated) + gamma_K A' B' + K 2^-126 (K products and sums);
 * ``add``: eA + eB + u (|A + B| + eA + eB) + 2^-126;
 * ``relu`` and ``concat``: the operands' bounds (relu is 1-Lipschitz; concat moves words);
+* ``sigmoid``: e / 4 (sigmoid is 1/4-Lipschitz) + ``SIGMOID_MAX_ERROR`` (the program's own error);
 * ``embedding_bag``: gamma_n sum |rows| + n 2^-126 for a bag of n rows (a table's words are exact
   but for their subnormals, which add their magnitude).
 """
@@ -49,11 +51,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .expression import SIGMOID_MAX_ERROR
+
 __all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "load_graph", "reference",
            "error_bounds", "random_inputs", "check_inputs"]
 
 FORMAT, VERSION = "rdagen-graph", 1
-OPS = ("matmul", "add", "relu", "concat", "embedding_bag")
+OPS = ("matmul", "add", "relu", "sigmoid", "concat", "embedding_bag")
 DTYPES = {"fp32": np.float32, "int32": np.int32}
 UNIT_ROUNDOFF = 2.0 ** -24
 FLUSH = 2.0 ** -126  # the largest magnitude FTZ/DAZ turns into zero
@@ -177,7 +181,7 @@ def _weight(where: str, name: str, spec) -> Tensor:
     return Tensor(name, shape, "fp32", values, (seed, float(scale)))
 
 
-_ARITY = {"matmul": (2, 2), "add": (2, 2), "relu": (1, 1), "concat": (2, None), "embedding_bag": (3, 3)}
+_ARITY = {"matmul": (2, 2), "add": (2, 2), "relu": (1, 1), "sigmoid": (1, 1), "concat": (2, None), "embedding_bag": (3, 3)}
 
 
 def _infer(where: str, node: Node, operands: list[Tensor]) -> Tensor:
@@ -202,7 +206,7 @@ def _infer(where: str, node: Node, operands: list[Tensor]) -> Tensor:
         if a != b and not (len(a) == 2 and b == (a[1],)):
             fail("add takes two tensors of one shape, or [M, N] + a [N] bias")
         return Tensor(node.output, a)
-    if op == "relu":
+    if op in ("relu", "sigmoid"):
         return Tensor(node.output, shapes[0])
     if op == "concat":
         if any(len(s) != 2 for s in shapes) or len({s[0] for s in shapes}) != 1:
@@ -335,6 +339,9 @@ class GraphBuilder:
     def add(self, a: str, b: str, name: str | None = None) -> str:
         return self._node("add", (a, b), name)
 
+    def sigmoid(self, a: str, name: str | None = None) -> str:
+        return self._node("sigmoid", [a], name)
+
     def relu(self, a: str, name: str | None = None) -> str:
         return self._node("relu", (a,), name)
 
@@ -451,6 +458,8 @@ def reference(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             out = x[0] + x[1]
         elif node.op == "relu":
             out = np.maximum(x[0], 0.0)
+        elif node.op == "sigmoid":
+            out = 0.5 * (1.0 + np.tanh(0.5 * x[0]))  # 1 / (1 + e^-x) without overflow
         elif node.op == "concat":
             out = np.concatenate(x, axis=1)
         else:
@@ -481,6 +490,8 @@ def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             out = e[0] + e[1] + UNIT_ROUNDOFF * (np.abs(values[node.output]) + e[0] + e[1]) + FLUSH
         elif node.op == "relu":
             out = e[0]
+        elif node.op == "sigmoid":
+            out = e[0] / 4 + SIGMOID_MAX_ERROR
         elif node.op == "concat":
             out = np.concatenate(e, axis=1)
         else:

@@ -29,8 +29,9 @@ import numpy as np
 
 from rdagen.rtl.config import ArrayConfig
 
-from .eltwise import EltwisePhase
+from .eltwise import eltwise_phases
 from .embedding import Bag, EmbeddingPhase, pack_embeddings
+from .expression import ADD, RELU, SIGMOID
 from .graph import Graph
 from .matmul import MatmulPhase
 from .phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
@@ -111,21 +112,20 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
                 if total is not None:
                     last = c == len(chunks) - 1 and bias is None
                     out = y if last else f"{node.output}#s{c}"
-                    phases.append(EltwisePhase(cfg, f"mm{i}s{c}", covered, "add", total, part, out, (m, n),
-                                               where=where(i)))
+                    phases += eltwise_phases(cfg, f"mm{i}s{c}", covered, ADD, (total, part), out, ((m, n), (m, n)),
+                                             (m, n), where(i))
                     part = out
                 total = part
             if bias is not None:
-                phases.append(EltwisePhase(cfg, f"mm{i}b", covered, "add", total, bias, y, (m, n), (n,), where=where(i)))
-        elif node.op in ("relu", "add"):
-            a, b, b_shape = node.inputs[0], None, None
-            if node.op == "add":
-                a, b = node.inputs
-                if graph.tensors[a].shape != graph.tensors[node.output].shape:
-                    a, b = b, a  # the [N] operand second: it is added to every row
-                b_shape = graph.tensors[b].shape
-            phases.append(EltwisePhase(cfg, f"{node.op}{i}", (i,), node.op, a, b, node.output,
-                                       graph.tensors[node.output].shape, b_shape, where=where(i)))
+                phases += eltwise_phases(cfg, f"mm{i}b", covered, ADD, (total, bias), y, ((m, n), (n,)), (m, n), where(i))
+        elif node.op in ("relu", "add", "sigmoid"):
+            reads = node.inputs
+            if node.op == "add" and graph.tensors[reads[0]].shape != graph.tensors[node.output].shape:
+                reads = reads[::-1]  # the [N] operand second: it is added to every row
+            program = {"relu": RELU, "add": ADD, "sigmoid": SIGMOID}[node.op]
+            phases += eltwise_phases(cfg, f"{node.op}{i}", (i,), program, reads, node.output,
+                                     tuple(graph.tensors[t].shape for t in reads), graph.tensors[node.output].shape,
+                                     where(i))
     return phases
 
 

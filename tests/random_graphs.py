@@ -12,7 +12,7 @@ SIZES = (1, 2, 3, 5, 7, 9, 11, 13, 16, 17, 23, 29, 31)
 
 def random_graph(rng: np.random.Generator, *, max_k: int = 31, max_m: int = 7) -> Graph:
     """A graph of one to three dense layers (bias and ReLU at random), an embedding bag (any width, a
-    table of a random size) concatenated with the MLP at random, and a stand-alone add or relu."""
+    table of a random size) concatenated with the MLP at random, and a stand-alone add, relu or sigmoid."""
     pick = lambda limit: int(rng.choice([s for s in SIZES if s <= limit]))  # noqa: E731
     g = GraphBuilder()
     m, k = pick(max_m), pick(max_k)
@@ -35,7 +35,7 @@ def random_graph(rng: np.random.Generator, *, max_k: int = 31, max_m: int = 7) -
         outputs = [g.concat(h, e) if rng.random() < 0.5 else e] + ([] if rng.random() < 0.5 else [h])
     last = outputs[0]
     if rng.random() < 0.5:
-        last = g.relu(last) if rng.random() < 0.5 else g.add(last, last)
+        last = [g.relu, g.sigmoid, lambda t: g.add(t, t)][int(rng.integers(3))](last)
         outputs[0] = last
     g.output(*dict.fromkeys(outputs))
     return g.graph()

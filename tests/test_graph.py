@@ -15,6 +15,9 @@ import pytest
 
 from rdagen.mapper.graph import (Graph, GraphBuilder, GraphError, check_inputs, error_bounds, load_graph, reference,
                                  random_inputs)
+from rdagen.mapper.expression import SIGMOID
+from rdagen.verif.golden.arith import bits_f32, f32_bits
+from rdagen.verif.golden.expression import evaluate
 
 from .conftest import seeded_rng
 
@@ -129,7 +132,11 @@ def _random_graph(rng) -> Graph:
         rows, d, n_idx = pick(), pick(), int(rng.integers(1, 40))
         tab = g.weight(f"tab{t}", shape=(rows, d), seed=int(rng.integers(1000)), scale=0.05)
         parts.append(g.embedding_bag(tab, g.input(f"idx{t}", (n_idx,), "int32"), g.input(f"off{t}", (m,), "int32")))
-    g.output(g.concat(*parts, name="y"))
+    y = g.concat(*parts, name="y")
+    if rng.random() < 0.5:
+        g.output(y, g.sigmoid(y, name="p"))
+    else:
+        g.output(y)
     return g.graph()
 
 
@@ -148,6 +155,8 @@ def _fp32_evaluate(graph: Graph, arrays: dict, rng) -> dict:
             out = (x[0] + x[1]).astype(np.float32)
         elif node.op == "relu":
             out = np.maximum(x[0], np.float32(0))
+        elif node.op == "sigmoid":
+            out = bits_f32(evaluate(SIGMOID, f32_bits(x[0])))
         elif node.op == "concat":
             out = np.concatenate(x, axis=1)
         else:

@@ -17,6 +17,9 @@ Ops (NumPy semantics; every tensor is fp32 unless said otherwise):
 * ``relu`` max(x, 0), any shape.
 * ``sigmoid`` 1 / (1 + e^-x), any shape (on the array: a program of 29 ops, mapper/expression.py).
 * ``concat`` two or more [M, N_i] along axis 1 -> [M, sum N_i].
+* ``dot_interaction`` two or more [B, D] tensors t_0 .. t_F -> [B, F (F + 1) / 2]: per sample b, the
+  dot products t_i[b] . t_j[b] of the pairs i > j in row-major order ((1, 0), (2, 0), (2, 1), ...), the
+  strict lower triangle of T T^T (the DLRM reference's ``dot`` interaction, without its ``x``).
 * ``embedding_bag`` (table [R, D], indices int32 [n], offsets int32 [B]) -> [B, D]: PyTorch's
   ``EmbeddingBag(mode="sum")``: bag b sums the table rows ``indices[offsets[b]:offsets[b + 1]]``, the
   last bag runs to the end of ``indices``, an empty bag gives zeros. Offsets start at 0 and do not
@@ -33,7 +36,7 @@ bound on |fp32 result - float64 reference| that holds for *any* summation order,
 gamma_n = n u / (1 - n u), u = 2^-24, and an absolute 2^-126 per rounding for flushing:
 
 * inputs and weights: their own subnormal values (read as zero);
-* ``matmul``: with operand bounds eA, eB and A' = |A| + eA, B' = |B| + eB:
+* ``matmul`` (and each pair of ``dot_interaction``, a product of [1, D] x [D, 1]): with operand bounds eA, eB and A' = |A| + eA, B' = |B| + eB:
   A' B' - |A||B| (propagated) + gamma_K A' B' + K 2^-126 (K products and sums);
 * ``add``: eA + eB + u (|A + B| + eA + eB) + 2^-126;
 * ``relu`` and ``concat``: the operands' bounds (relu is 1-Lipschitz; concat moves words);
@@ -57,7 +60,7 @@ __all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "load
            "error_bounds", "random_inputs", "check_inputs"]
 
 FORMAT, VERSION = "rdagen-graph", 1
-OPS = ("matmul", "add", "relu", "sigmoid", "concat", "embedding_bag")
+OPS = ("matmul", "add", "relu", "sigmoid", "concat", "dot_interaction", "embedding_bag")
 DTYPES = {"fp32": np.float32, "int32": np.int32}
 UNIT_ROUNDOFF = 2.0 ** -24
 FLUSH = 2.0 ** -126  # the largest magnitude FTZ/DAZ turns into zero
@@ -181,7 +184,7 @@ def _weight(where: str, name: str, spec) -> Tensor:
     return Tensor(name, shape, "fp32", values, (seed, float(scale)))
 
 
-_ARITY = {"matmul": (2, 2), "add": (2, 2), "relu": (1, 1), "sigmoid": (1, 1), "concat": (2, None), "embedding_bag": (3, 3)}
+_ARITY = {"matmul": (2, 2), "add": (2, 2), "relu": (1, 1), "sigmoid": (1, 1), "concat": (2, None), "dot_interaction": (2, None), "embedding_bag": (3, 3)}
 
 
 def _infer(where: str, node: Node, operands: list[Tensor]) -> Tensor:
@@ -212,6 +215,11 @@ def _infer(where: str, node: Node, operands: list[Tensor]) -> Tensor:
         if any(len(s) != 2 for s in shapes) or len({s[0] for s in shapes}) != 1:
             fail("concat takes [M, N_i] tensors with one M")
         return Tensor(node.output, (shapes[0][0], sum(s[1] for s in shapes)))
+    if op == "dot_interaction":
+        if any(len(s) != 2 for s in shapes) or len(set(shapes)) != 1:
+            fail("dot_interaction takes [B, D] tensors of one shape")
+        features = len(shapes)
+        return Tensor(node.output, (shapes[0][0], features * (features - 1) // 2))
     table, indices, offsets = shapes
     if len(table) != 2 or len(indices) != 1 or len(offsets) != 1:
         fail("embedding_bag takes a table [R, D], indices [n] and offsets [B]")
@@ -345,6 +353,9 @@ class GraphBuilder:
     def relu(self, a: str, name: str | None = None) -> str:
         return self._node("relu", (a,), name)
 
+    def dot_interaction(self, *features: str, name: str | None = None) -> str:
+        return self._node("dot_interaction", features, name)
+
     def concat(self, *parts: str, name: str | None = None) -> str:
         return self._node("concat", parts, name)
 
@@ -439,6 +450,10 @@ def _bags(indices: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     return [indices[s:e] for s, e in zip(offsets, ends)]
 
 
+def _pairs(features: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(features) for j in range(i)]
+
+
 def _gamma(n: int) -> float:
     return n * UNIT_ROUNDOFF / (1 - n * UNIT_ROUNDOFF)
 
@@ -462,6 +477,8 @@ def reference(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             out = 0.5 * (1.0 + np.tanh(0.5 * x[0]))  # 1 / (1 + e^-x) without overflow
         elif node.op == "concat":
             out = np.concatenate(x, axis=1)
+        elif node.op == "dot_interaction":
+            out = np.stack([(x[i] * x[j]).sum(axis=1) for i, j in _pairs(len(x))], axis=1)
         else:
             table, indices, offsets = x
             out = np.array([table[bag].sum(axis=0) if len(bag) else np.zeros(table.shape[1])
@@ -494,6 +511,11 @@ def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             out = e[0] / 4 + SIGMOID_MAX_ERROR
         elif node.op == "concat":
             out = np.concatenate(e, axis=1)
+        elif node.op == "dot_interaction":
+            d = v[0].shape[1]
+            hat = [vi + ei for vi, ei in zip(v, e)]
+            out = np.stack([((hat[i] * hat[j]).sum(axis=1) * (1 + _gamma(d)) - (v[i] * v[j]).sum(axis=1) + d * FLUSH)
+                            for i, j in _pairs(len(v))], axis=1)
         else:
             table, indices, offsets = values[node.inputs[0]], values[node.inputs[1]], values[node.inputs[2]]
             out = np.array([(_gamma(len(bag)) * np.abs(table[bag]).sum(axis=0) + bound[node.inputs[0]][bag].sum(axis=0)

@@ -7,7 +7,9 @@ Lowering rules (node -> phase):
   every use of that relu is the left operand of a matmul (``fmax`` on the way in).
 * ``embedding_bag`` -> embedding phases (mapper/embedding.py), the graph's bags packed together; they
   run first (their operands are graph inputs and weights).
-* ``relu``, ``add`` not absorbed -> an elementwise phase (mapper/eltwise.py).
+* ``relu``, ``add`` not absorbed, ``sigmoid`` -> elementwise phases (mapper/eltwise.py; one per piece of
+  the op's program, mapper/expression.py).
+* ``dot_interaction`` -> a dot-interaction phase (mapper/interaction.py).
 * ``concat`` moves no data: its operands are written to column ranges of one DRAM tensor (the runner
   joins them when a later phase reads it).
 A graph that does not fit one configuration is thus split into phases; a node that does not fit even
@@ -32,6 +34,7 @@ from rdagen.rtl.config import ArrayConfig
 from .eltwise import eltwise_phases
 from .embedding import Bag, EmbeddingPhase, pack_embeddings
 from .expression import ADD, RELU, SIGMOID
+from .interaction import InteractionPhase
 from .graph import Graph
 from .matmul import MatmulPhase
 from .phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
@@ -118,6 +121,9 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
                 total = part
             if bias is not None:
                 phases += eltwise_phases(cfg, f"mm{i}b", covered, ADD, (total, bias), y, ((m, n), (n,)), (m, n), where(i))
+        elif node.op == "dot_interaction":
+            samples, width = graph.tensors[node.inputs[0]].shape
+            phases.append(InteractionPhase(cfg, f"dot{i}", (i,), node.inputs, node.output, samples, width, where(i)))
         elif node.op in ("relu", "add", "sigmoid"):
             reads = node.inputs
             if node.op == "add" and graph.tensors[reads[0]].shape != graph.tensors[node.output].shape:

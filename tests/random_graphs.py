@@ -12,7 +12,7 @@ SIZES = (1, 2, 3, 5, 7, 9, 11, 13, 16, 17, 23, 29, 31)
 
 def random_graph(rng: np.random.Generator, *, max_k: int = 31, max_m: int = 7) -> Graph:
     """A graph of one to three dense layers (bias and ReLU at random), an embedding bag (any width, a
-    table of a random size) concatenated with the MLP at random, and a stand-alone add, relu or sigmoid."""
+    table of a random size) concatenated with the MLP at random, a dot interaction of the MLP's output, and a stand-alone add, relu or sigmoid."""
     pick = lambda limit: int(rng.choice([s for s in SIZES if s <= limit]))  # noqa: E731
     g = GraphBuilder()
     m, k = pick(max_m), pick(max_k)
@@ -33,6 +33,8 @@ def random_graph(rng: np.random.Generator, *, max_k: int = 31, max_m: int = 7) -
         e = g.embedding_bag(g.weight("table", shape=(rows, d), seed=int(rng.integers(1000))),
                             g.input("idx", (count,), "int32"), g.input("off", (m,), "int32"))
         outputs = [g.concat(h, e) if rng.random() < 0.5 else e] + ([] if rng.random() < 0.5 else [h])
+    if rng.random() < 0.4:
+        outputs.append(g.dot_interaction(h, g.relu(h), h))
     last = outputs[0]
     if rng.random() < 0.5:
         last = [g.relu, g.sigmoid, lambda t: g.add(t, t)][int(rng.integers(3))](last)

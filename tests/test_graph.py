@@ -128,6 +128,8 @@ def _random_graph(rng) -> Graph:
         h = g.relu(g.add(g.matmul(h, w), b))
         k = n
     parts = [h]
+    if rng.random() < 0.5:
+        parts.append(g.dot_interaction(h, g.relu(h), h))
     for t in range(int(rng.integers(1, 3))):
         rows, d, n_idx = pick(), pick(), int(rng.integers(1, 40))
         tab = g.weight(f"tab{t}", shape=(rows, d), seed=int(rng.integers(1000)), scale=0.05)
@@ -159,6 +161,15 @@ def _fp32_evaluate(graph: Graph, arrays: dict, rng) -> dict:
             out = bits_f32(evaluate(SIGMOID, f32_bits(x[0])))
         elif node.op == "concat":
             out = np.concatenate(x, axis=1)
+        elif node.op == "dot_interaction":
+            columns = []
+            for i in range(len(x)):
+                for j in range(i):
+                    products, total = x[i] * x[j], np.zeros(len(x[i]), np.float32)
+                    for d in rng.permutation(products.shape[1]):
+                        total = (total + products[:, d]).astype(np.float32)
+                    columns.append(total)
+            out = np.stack(columns, axis=1)
         else:
             table, indices, offsets = x
             ends = list(offsets[1:]) + [len(indices)]

@@ -1,0 +1,312 @@
+"""DLRM as the public reference defines it (facebookresearch/dlrm, ``dlrm_s_pytorch.py``): the
+architecture from its flags, its weights (drawn its way, or from a state-dict .npz), its inputs (a
+random batch, an .npz, or Criteo TSV lines) and the rdagen graph that computes it.
+
+Semantics: bottom MLP with ReLU after every layer; one ``EmbeddingBag(mode="sum")`` per table; the
+``dot`` interaction over T = [x, e_1 .. e_F] gives [x, the strict lower triangle of T T^T in row-major
+order]; ``cat`` gives [x, e_1 .. e_F]; top MLP (its input width prepended, as the reference does:
+D + F (F + 1) / 2 for dot, D (F + 1) for cat) with ReLU after every layer but the last, which is a
+sigmoid. The bottom MLP's last width must be D.
+
+Weights without a file: ``np.random.seed(S)``; each table U(-sqrt(1/n), sqrt(1/n)) of shape (n, D),
+tables in order; then each bottom, then each top Linear (m outputs, n inputs): W ~ N(0, sqrt(2/(m+n)))
+of shape (m, n), then b ~ N(0, sqrt(1/m)); drawn in float64, cast to fp32. State-dict names:
+``emb_l.K.weight``, ``bot_l.J.weight`` / ``bot_l.J.bias`` with J = 0, 2, 4, ... (a Linear's position in
+the reference's ``nn.Sequential``, activations between), the same for ``top_l``.
+
+Inputs: ``dense_x`` [B, 13] fp32; ``lS_o`` [T, B] bag start offsets per table; ``lS_i_K`` table K's
+indices. Criteo TSV: label, 13 integer and 26 hexadecimal categorical fields, tab-separated, any field
+may be empty (read as 0); dense features log(max(x, 0) + 1) as the reference preprocesses them; table
+K takes categorical field K (K < 26), its value modulo the table's rows, one index per sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .graph import Graph, GraphBuilder, GraphError
+
+__all__ = ["DlrmError", "Arch", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
+           "read_criteo_tsv", "check_batch", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
+
+CRITEO_DENSE, CRITEO_CATEGORICAL = 13, 26
+
+
+class DlrmError(GraphError):
+    """A DLRM flag, weight file, input file or TSV line that cannot be used; the message names it."""
+
+
+def parse_sizes(flag: str, text: str) -> tuple[int, ...]:
+    """'13-512-256' -> (13, 512, 256); DlrmError naming *flag* on anything else."""
+    try:
+        sizes = tuple(int(part) for part in str(text).split("-"))
+    except ValueError:
+        raise DlrmError(f"{flag} {text!r}: expected positive integers joined by '-', e.g. 13-512-256-16") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise DlrmError(f"{flag} {text!r}: every size must be a positive integer")
+    return sizes
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """The model: D, the table sizes, the bottom MLP (its input width first), the top MLP's widths
+    after its input (the reference's --arch-mlp-top), the interaction and the indices per lookup."""
+    sparse_feature_size: int
+    embedding_sizes: tuple[int, ...]
+    mlp_bot: tuple[int, ...]
+    mlp_top: tuple[int, ...]
+    interaction: str = "dot"
+    indices_per_lookup: int = 10
+
+    def __post_init__(self):
+        if self.interaction not in ("dot", "cat"):
+            raise DlrmError(f"--arch-interaction-op {self.interaction!r}: valid: dot, cat")
+        if len(self.mlp_bot) < 2:
+            raise DlrmError(f"--arch-mlp-bot {'-'.join(map(str, self.mlp_bot))}: give the input width and at least "
+                            f"one layer")
+        if self.mlp_bot[-1] != self.sparse_feature_size:
+            raise DlrmError(f"--arch-mlp-bot ends with {self.mlp_bot[-1]}, but --arch-sparse-feature-size is "
+                            f"{self.sparse_feature_size}: the bottom MLP's last width must equal D")
+        if not self.embedding_sizes:
+            raise DlrmError("--arch-embedding-size: give at least one table")
+        if self.indices_per_lookup < 0:
+            raise DlrmError(f"--num-indices-per-lookup {self.indices_per_lookup}: must be >= 0")
+
+    @property
+    def tables(self) -> int:
+        return len(self.embedding_sizes)
+
+    @property
+    def dense_features(self) -> int:
+        return self.mlp_bot[0]
+
+    @property
+    def top_input(self) -> int:
+        d, f = self.sparse_feature_size, self.tables
+        return d + f * (f + 1) // 2 if self.interaction == "dot" else d * (f + 1)
+
+    @property
+    def top_layers(self) -> tuple[int, ...]:
+        return (self.top_input,) + self.mlp_top
+
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every state-dict name and its shape, in the reference's drawing order."""
+        shapes = {f"emb_l.{k}.weight": (n, self.sparse_feature_size) for k, n in enumerate(self.embedding_sizes)}
+        for prefix, widths in (("bot_l", self.mlp_bot), ("top_l", self.top_layers)):
+            for layer, (n, m) in enumerate(zip(widths, widths[1:])):
+                shapes[f"{prefix}.{2 * layer}.weight"] = (m, n)
+                shapes[f"{prefix}.{2 * layer}.bias"] = (m,)
+        return shapes
+
+
+def reference_weights(arch: Arch, seed: int = 123) -> dict[str, np.ndarray]:
+    """The weights the reference draws for *arch* after ``np.random.seed(seed)`` (module docstring)."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        weights = {}
+        for name, shape in arch.weight_shapes().items():
+            if name.startswith("emb_l"):
+                bound = np.sqrt(1 / shape[0])
+                weights[name] = np.random.uniform(low=-bound, high=bound, size=shape).astype(np.float32)
+            elif name.endswith(".weight"):
+                m, n = shape
+                weights[name] = np.random.normal(0.0, np.sqrt(2 / (m + n)), size=shape).astype(np.float32)
+            else:
+                weights[name] = np.random.normal(0.0, np.sqrt(1 / shape[0]), size=shape).astype(np.float32)
+        return weights
+    finally:
+        np.random.set_state(state)
+
+
+def _npz(path: str | Path, what: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as exc:
+        raise DlrmError(f"{what} {path}: not a readable .npz file ({exc})") from None
+
+
+def load_weights(path: str | Path, arch: Arch) -> dict[str, np.ndarray]:
+    """The state-dict .npz at *path*, checked against *arch* (every name, its shape, finite fp32)."""
+    data = _npz(path, "--weights")
+    weights = {}
+    for name, shape in arch.weight_shapes().items():
+        if name not in data:
+            raise DlrmError(f"--weights {path}: missing key {name!r} (shape {list(shape)})")
+        a = np.asarray(data[name])
+        if a.shape != shape:
+            raise DlrmError(f"--weights {path}: {name!r} has shape {list(a.shape)}, the architecture needs {list(shape)}")
+        if not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)):
+            raise DlrmError(f"--weights {path}: {name!r} must hold finite floating-point numbers")
+        weights[name] = a.astype(np.float32)
+    extra = sorted(set(data) - set(weights))
+    if extra:
+        raise DlrmError(f"--weights {path}: {extra[0]!r} is not a weight of this architecture")
+    return weights
+
+
+def check_batch(arch: Arch, batch: dict, source: str) -> dict[str, np.ndarray]:
+    """*batch* (dense_x, lS_o, lS_i_K) checked against *arch*: shapes, dtypes, offsets from 0 and not
+    decreasing, every index within its table (named: table, sample, position)."""
+    for key in ["dense_x", "lS_o"] + [f"lS_i_{k}" for k in range(arch.tables)]:
+        if key not in batch:
+            raise DlrmError(f"{source}: missing key {key!r}")
+    extra = sorted(set(batch) - {"dense_x", "lS_o"} - {f"lS_i_{k}" for k in range(arch.tables)})
+    if extra:
+        raise DlrmError(f"{source}: {extra[0]!r} is not an input of this architecture (dense_x, lS_o, lS_i_0 .. "
+                        f"lS_i_{arch.tables - 1})")
+    dense = np.asarray(batch["dense_x"])
+    if dense.ndim != 2 or dense.shape[1] != arch.dense_features or dense.shape[0] < 1:
+        raise DlrmError(f"{source}: dense_x has shape {list(dense.shape)}, expected [B, {arch.dense_features}]")
+    if not np.issubdtype(dense.dtype, np.floating) or not np.all(np.isfinite(dense)):
+        raise DlrmError(f"{source}: dense_x must hold finite floating-point numbers")
+    b = dense.shape[0]
+    offsets = np.asarray(batch["lS_o"])
+    if offsets.shape != (arch.tables, b) or not np.issubdtype(offsets.dtype, np.integer):
+        raise DlrmError(f"{source}: lS_o has shape {list(offsets.shape)} ({offsets.dtype}), expected integers "
+                        f"[{arch.tables}, {b}]")
+    checked = {"dense_x": dense.astype(np.float32), "lS_o": offsets.astype(np.int64)}
+    for k, rows in enumerate(arch.embedding_sizes):
+        idx = np.asarray(batch[f"lS_i_{k}"])
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or len(idx) >= 2**31:
+            raise DlrmError(f"{source}: lS_i_{k} must be a 1-D integer array")
+        o = offsets[k]
+        if o[0] != 0:
+            raise DlrmError(f"{source}: lS_o[{k}] starts at {o[0]}; table {k}'s first bag starts at 0")
+        bad = np.flatnonzero((np.diff(o) < 0) | (o[1:] > len(idx)))
+        if len(bad):
+            raise DlrmError(f"{source}: lS_o[{k}] at sample {bad[0] + 1} is {o[bad[0] + 1]}: offsets do not decrease "
+                            f"and stay within table {k}'s {len(idx)} indices")
+        wrong = np.flatnonzero((idx < 0) | (idx >= rows))
+        if len(wrong):
+            p = int(wrong[0])
+            sample = int(np.searchsorted(o, p, side="right") - 1)
+            raise DlrmError(f"{source}: table {k}, sample {sample}, position {p} of lS_i_{k}: index {idx[p]} is "
+                            f"outside the table's {rows} rows")
+        checked[f"lS_i_{k}"] = idx.astype(np.int64)
+    return checked
+
+
+def random_batch(arch: Arch, batch_size: int, seed: int) -> dict[str, np.ndarray]:
+    """A random batch: dense features U[0, 1); per sample and table a bag of 0 .. N indices (some
+    empty), uniform over the table's rows."""
+    if batch_size < 1:
+        raise DlrmError(f"--mini-batch-size {batch_size}: must be >= 1")
+    rng = np.random.default_rng(seed)
+    batch = {"dense_x": rng.random((batch_size, arch.dense_features)).astype(np.float32)}
+    offsets = []
+    for k, rows in enumerate(arch.embedding_sizes):
+        lengths = rng.integers(0, arch.indices_per_lookup + 1, batch_size)
+        offsets.append(np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+        batch[f"lS_i_{k}"] = rng.integers(0, rows, int(lengths.sum()))
+    batch["lS_o"] = np.array(offsets, np.int64)
+    return batch
+
+
+def load_inputs(path: str | Path, arch: Arch) -> dict[str, np.ndarray]:
+    return check_batch(arch, _npz(path, "--inputs"), f"--inputs {path}")
+
+
+def read_criteo_tsv(path: str | Path, arch: Arch) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The samples of a Criteo-format TSV file as one batch, and their labels (module docstring)."""
+    if arch.tables > CRITEO_CATEGORICAL:
+        raise DlrmError(f"--criteo-tsv: the architecture has {arch.tables} tables, the Criteo format "
+                        f"{CRITEO_CATEGORICAL} categorical features")
+    if arch.dense_features != CRITEO_DENSE:
+        raise DlrmError(f"--criteo-tsv: the bottom MLP takes {arch.dense_features} dense features, the Criteo format "
+                        f"has {CRITEO_DENSE} (--arch-mlp-bot 13-...)")
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DlrmError(f"--criteo-tsv {path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    labels, dense, cats = [], [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        where = f"--criteo-tsv {path}, line {number}"
+        if len(fields) != 1 + CRITEO_DENSE + CRITEO_CATEGORICAL:
+            raise DlrmError(f"{where}: {len(fields)} tab-separated fields, the Criteo format has "
+                            f"{1 + CRITEO_DENSE + CRITEO_CATEGORICAL} (label, 13 integers, 26 categorical)")
+        try:
+            label = int(fields[0] or 0)
+            ints = [int(f) if f else 0 for f in fields[1:1 + CRITEO_DENSE]]
+        except ValueError:
+            raise DlrmError(f"{where}: the label and the 13 dense fields must be integers") from None
+        try:
+            hexes = [int(f, 16) if f else 0 for f in fields[1 + CRITEO_DENSE:]]
+        except ValueError:
+            raise DlrmError(f"{where}: the 26 categorical fields must be hexadecimal") from None
+        if label not in (0, 1):
+            raise DlrmError(f"{where}: label {label} is not 0 or 1")
+        labels.append(label)
+        dense.append([math.log(max(x, 0) + 1) for x in ints])
+        cats.append(hexes[: arch.tables])
+    if not labels:
+        raise DlrmError(f"--criteo-tsv {path}: no samples")
+    cats_a = np.array(cats, np.int64)
+    batch = {"dense_x": np.array(dense, np.float32),
+             "lS_o": np.tile(np.arange(len(labels), dtype=np.int64), (arch.tables, 1))}
+    for k, rows in enumerate(arch.embedding_sizes):
+        batch[f"lS_i_{k}"] = cats_a[:, k] % rows
+    return batch, np.array(labels, np.int64)
+
+
+def slice_batch(batch: dict, start: int, stop: int, tables: int) -> dict[str, np.ndarray]:
+    """Samples [start, stop) of a checked batch, offsets rebased to 0."""
+    out = {"dense_x": batch["dense_x"][start:stop]}
+    offsets = []
+    for k in range(tables):
+        o, idx = batch["lS_o"][k], batch[f"lS_i_{k}"]
+        first = o[start]
+        last = o[stop] if stop < len(o) else len(idx)
+        out[f"lS_i_{k}"] = idx[first:last]
+        offsets.append(o[start:stop] - first)
+    out["lS_o"] = np.array(offsets, np.int64)
+    return out
+
+
+def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> Graph:
+    """The rdagen graph of the model on a batch of its shape: inputs ``dense_x``, ``idx<K>``,
+    ``off<K>``; output ``p`` [B, 1] (the click probabilities)."""
+    g = GraphBuilder()
+    b = batch["dense_x"].shape[0]
+    x = g.input("dense_x", (b, arch.dense_features))
+
+    def mlp(prefix: str, h: str, widths: tuple[int, ...], last: str) -> str:
+        for layer in range(len(widths) - 1):
+            w = g.weight(f"{prefix}.{2 * layer}.weight^T", np.ascontiguousarray(weights[f"{prefix}.{2 * layer}.weight"].T))
+            bias = g.weight(f"{prefix}.{2 * layer}.bias", weights[f"{prefix}.{2 * layer}.bias"])
+            h = g.add(g.matmul(h, w), bias)
+            h = g.relu(h) if layer < len(widths) - 2 or last == "relu" else g.sigmoid(h, name="p")
+        return h
+
+    x = mlp("bot_l", x, arch.mlp_bot, "relu")
+    features = []
+    for k in range(arch.tables):
+        table, count = weights[f"emb_l.{k}.weight"], len(batch[f"lS_i_{k}"])
+        if count == 0:  # a graph tensor has an element: one index, of an appended zero row (graph_inputs)
+            table, count = np.vstack([table, np.zeros((1, table.shape[1]), np.float32)]), 1
+        features.append(g.embedding_bag(g.weight(f"emb_l.{k}.weight", table), g.input(f"idx{k}", (count,), "int32"),
+                                        g.input(f"off{k}", (b,), "int32"), name=f"e{k}"))
+    if arch.interaction == "dot":
+        r = g.concat(x, g.dot_interaction(x, *features, name="z"), name="r")
+    else:
+        r = g.concat(x, *features, name="r")
+    g.output(mlp("top_l", r, arch.top_layers, "sigmoid"))
+    return g.graph()
+
+
+def graph_inputs(arch: Arch, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph's input arrays for a checked batch. A table with no index in the whole batch reads its
+    appended zero row in the last bag (dlrm_graph), which adds zero to the empty sum."""
+    arrays = {"dense_x": batch["dense_x"]}
+    for k, rows in enumerate(arch.embedding_sizes):
+        idx = batch[f"lS_i_{k}"] if len(batch[f"lS_i_{k}"]) else np.array([rows])
+        arrays[f"idx{k}"], arrays[f"off{k}"] = idx.astype(np.int32), batch["lS_o"][k].astype(np.int32)
+    return arrays

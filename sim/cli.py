@@ -446,6 +446,66 @@ def cmd_run(args) -> int:
     return 0 if run.ok else 1
 
 
+# -- dlrm -----------------------------------------------------------------------------------------------
+def cmd_dlrm(args) -> int:
+    from rdagen.mapper.dlrm import (Arch, DlrmError, check_batch, load_inputs, load_weights, parse_sizes, random_batch,
+                                    read_criteo_tsv, reference_weights)
+    from rdagen.mapper.graph import GraphError
+
+    from .dlrm_run import format_results, run_batch, split_batches
+
+    if args.clock_ghz <= 0:
+        raise UsageError(f"--clock-ghz {args.clock_ghz}: must be > 0")
+    if args.mini_batch_size < 1 or args.num_batches < 1:
+        raise UsageError(f"--mini-batch-size {args.mini_batch_size} and --num-batches {args.num_batches}: must be >= 1")
+    if args.inputs and args.criteo_tsv:
+        raise UsageError("give --inputs or --criteo-tsv, not both")
+    cfg = _config(args.config)
+    out = _out_dir(args.out) if args.out else None
+    try:
+        arch = Arch(args.arch_sparse_feature_size, parse_sizes("--arch-embedding-size", args.arch_embedding_size),
+                    parse_sizes("--arch-mlp-bot", args.arch_mlp_bot), parse_sizes("--arch-mlp-top", args.arch_mlp_top),
+                    args.arch_interaction_op, args.num_indices_per_lookup)
+        weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
+        if args.criteo_tsv:
+            whole, _ = read_criteo_tsv(args.criteo_tsv, arch)
+        elif args.inputs:
+            whole = load_inputs(args.inputs, arch)
+        else:
+            whole = None
+        if whole is not None:
+            batches = split_batches(check_batch(arch, whole, "inputs"), args.mini_batch_size, arch.tables)
+        else:
+            batches = [random_batch(arch, args.mini_batch_size, args.numpy_rand_seed + n) for n in range(args.num_batches)]
+    except DlrmError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"DLRM: D {arch.sparse_feature_size}, tables {'-'.join(map(str, arch.embedding_sizes))}, bottom "
+          f"{'-'.join(map(str, arch.mlp_bot))}, top {'-'.join(map(str, arch.top_layers))}, {arch.interaction} "
+          f"interaction; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
+          f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}", flush=True)
+    harness = None if args.harness == "golden" else args.harness
+    results = []
+    for n, batch in enumerate(batches):
+        try:
+            results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
+                                     progress=lambda step, n=n: print(f"  batch {n}: {step}", file=sys.stderr, flush=True)))
+        except GraphError as exc:  # DlrmError, MapError: the batch or the model does not fit
+            raise UsageError(str(exc)) from None
+        for problem in results[-1].mismatches:
+            print(f"  MISMATCH (batch {n}): {problem}")
+    print()
+    print(format_results(results, args.clock_ghz))
+    ok = all(r.ok for r in results)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".probabilities.tmp.npy"
+        np.save(tmp, np.concatenate([r.probabilities for r in results]).astype(np.float32))
+        tmp.replace(out / "probabilities.npy")
+        print(f"wrote {out / 'probabilities.npy'}")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 # -- ops ------------------------------------------------------------------------------------------------
 def cmd_ops(args) -> int:
     from rdagen.rtl.ops import table_markdown
@@ -552,6 +612,32 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--vcd-scope", default="", metavar="UNIT",
                    help="trace one unit (pcu_R_C, pmu_R_C, ag_R or a network's switches, e.g. vector_network) and the "
                         "array's ports only: a smaller VCD, and with --harness specialised a quick build on any array")
+
+    p = add("dlrm", cmd_dlrm, "DLRM inference (the public reference's flags, weights and semantics) mapped and run "
+                              "on the array batch by batch, checked against the golden array model and an "
+                              "independent NumPy DLRM; prints cycles, latency, samples/s and errors per batch")
+    p.add_argument("--arch-sparse-feature-size", type=int, default=2, metavar="D", help="embedding width D (default 2)")
+    p.add_argument("--arch-embedding-size", default="4-3-2", metavar="N1-N2-...", help="rows of each table (default 4-3-2)")
+    p.add_argument("--arch-mlp-bot", default="4-3-2", metavar="I-...-D",
+                   help="bottom MLP widths, dense input first, D last (default 4-3-2)")
+    p.add_argument("--arch-mlp-top", default="4-2-1", metavar="...-1",
+                   help="top MLP widths after its input (prepended as the reference does; default 4-2-1)")
+    p.add_argument("--arch-interaction-op", default="dot", help="dot (default) or cat")
+    p.add_argument("--num-indices-per-lookup", type=int, default=10, metavar="N",
+                   help="random batches: each bag holds 0 to N indices (default 10)")
+    p.add_argument("--mini-batch-size", type=int, default=1, metavar="B", help="samples per batch (default 1)")
+    p.add_argument("--num-batches", type=int, default=1, help="random batches to run (default 1)")
+    p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
+                   help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); default 123")
+    config_arg(p)
+    p.add_argument("--weights", default=None, help="state-dict .npz (emb_l.K.weight, bot_l.J.weight/bias, top_l...)")
+    p.add_argument("--inputs", default=None, help=".npz with dense_x [B, 13], lS_o [T, B], lS_i_K (cut into mini-batches)")
+    p.add_argument("--criteo-tsv", default=None, help="Criteo-format TSV lines (cut into mini-batches)")
+    p.add_argument("--out", default=None, help="write DIR/probabilities.npy (every sample, in order)")
+    p.add_argument("--harness", choices=["direct", "specialised", "cocotb", "golden"], default="direct",
+                   help="RTL harness (default direct), or golden (the golden array model alone)")
+    p.add_argument("--clock-ghz", type=float, default=1.0, help="clock for latency and samples/s (default 1)")
+    p.add_argument("--seed", type=int, default=1, help="placement seed (default 1)")
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")
     return parser

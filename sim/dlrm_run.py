@@ -1,0 +1,88 @@
+"""``rdagen dlrm``: a DLRM (mapper/dlrm.py) mapped and run on the array batch by batch, every phase
+checked against the golden array model (bit for bit on the RTL) and the probabilities against the
+independent NumPy DLRM (verif/golden/dlrm.py) within the graph's fp32 bound."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+
+from rdagen.mapper.dlrm import Arch, check_batch, dlrm_graph, graph_inputs, slice_batch
+from rdagen.mapper.graph import check_inputs
+from rdagen.mapper.place import sites
+from rdagen.mapper.program import map_graph
+from rdagen.rtl.config import ArrayConfig
+from rdagen.verif.golden.dlrm import forward
+
+from .graph_run import run_program
+
+__all__ = ["BatchResult", "run_batch", "split_batches", "format_results"]
+
+
+@dataclasses.dataclass
+class BatchResult:
+    index: int
+    samples: int
+    phases: int
+    cycles: int | None  # RTL cycles, reconfigurations included (None on the golden model alone)
+    estimate: int  # the cost model's cycles
+    pcus_used: int
+    pcus: int
+    probabilities: np.ndarray  # [B] from the array
+    max_error: float  # max |array - independent NumPy DLRM|
+    bound: float  # max of the graph's fp32 bound on the probabilities
+    mismatches: list[str]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
+    """A checked batch cut into mini-batches of *size* samples (the last may be smaller)."""
+    total = batch["dense_x"].shape[0]
+    return [slice_batch(batch, start, min(total, start + size), tables) for start in range(0, total, size)]
+
+
+def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harness: str | None, seed: int,
+              index: int = 0, progress: Callable[[str], None] | None = None) -> BatchResult:
+    started = time.perf_counter()
+    batch = check_batch(arch, batch, f"batch {index}")
+    graph = dlrm_graph(arch, weights, batch)
+    arrays = check_inputs(graph, graph_inputs(arch, batch), source=f"batch {index}")
+    program = map_graph(graph, cfg, seed=seed, progress=progress)
+    run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
+    got = run.outputs["p"][:, 0]
+    want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
+                   arch.interaction)
+    error = np.abs(got.astype(np.float64) - want)
+    mismatches = list(run.mismatches)
+    # The graph's bound holds against its float64 reference, which computes the same model as the
+    # independent DLRM up to float64 rounding (far below 1e-12 at these sizes).
+    if not np.all(error <= run.bound["p"] + 1e-12):
+        worst = int(np.argmax(error))
+        mismatches.append(f"sample {worst}: probability {got[worst]:.9g}, the NumPy DLRM {want[worst]:.9g} "
+                          f"(error {error[worst]:.3g} beyond the bound {run.bound['p']:.3g})")
+    return BatchResult(index, len(got), len(program.phases), run.cycles if harness else None,
+                       program.estimate_cycles(), program.pcus_used(), len(sites(cfg, "pcu")), got,
+                       float(error.max()), run.bound["p"], mismatches, time.perf_counter() - started)
+
+
+def format_results(results: list[BatchResult], clock_ghz: float) -> str:
+    """One row per batch: cycles (RTL, or the cost model's when only the golden model ran), latency at
+    the clock, samples/s, PCUs used, max error against the NumPy DLRM and its bound."""
+    lines = [f"{'batch':>5} {'samples':>7} {'phases':>6} {'cycles':>9} {'estimate':>9} {'latency us':>10} "
+             f"{'samples/s':>11} {'PCUs':>7} {'max error':>10} {'bound':>9}  check"]
+    for r in results:
+        cycles = r.cycles if r.cycles is not None else r.estimate
+        latency = cycles / (clock_ghz * 1e3)
+        lines.append(f"{r.index:5d} {r.samples:7d} {r.phases:6d} {str(r.cycles) if r.cycles is not None else '-':>9} "
+                     f"{r.estimate:9d} {latency:10.2f} {r.samples / latency * 1e6:11,.0f} {f'{r.pcus_used}/{r.pcus}':>7} "
+                     f"{r.max_error:10.3g} {r.bound:9.3g}  {'ok' if r.ok else 'FAIL'}")
+    if any(r.cycles is None for r in results):
+        lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""DLRM end to end (mapper/dlrm.py, sim/dlrm_run.py, ``rdagen dlrm``): small models on tiny and small run
+on the RTL (direct harness) bit-exact against the golden array model, and their probabilities match an
+independent NumPy DLRM within the fp32 bound (and 1e-6); the weights are the reference's for its
+flags; the Criteo sample is reproducible and runs; bad flags and files exit with status 2 and write
+nothing."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rdagen.mapper
+from rdagen.mapper.dlrm import Arch, check_batch, random_batch, read_criteo_tsv, reference_weights
+from rdagen.rtl.config import preset
+from rdagen.sim.cli import main
+from rdagen.sim.dlrm_run import run_batch
+
+from .conftest import test_seed
+
+EXAMPLES = Path(rdagen.mapper.__file__).parent / "examples"
+SAMPLE = str(EXAMPLES / "criteo_sample.tsv")
+_spec = importlib.util.spec_from_file_location("make_criteo_sample", EXAMPLES / "make_criteo_sample.py")
+make_criteo_sample = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_criteo_sample)
+
+
+def _drawn_as_the_reference_does(m_spa, ln_emb, ln_bot, ln_top, seed):
+    """dlrm_s_pytorch.py's order: np.random.seed, create_emb (tables in order), then create_mlp of the
+    bottom and of the top MLP, each Linear's W then b."""
+    np.random.seed(seed)
+    weights = {}
+    for i, n in enumerate(ln_emb):
+        weights[f"emb_l.{i}.weight"] = np.random.uniform(low=-np.sqrt(1 / n), high=np.sqrt(1 / n),
+                                                         size=(n, m_spa)).astype(np.float32)
+    for prefix, ln in (("bot_l", ln_bot), ("top_l", ln_top)):
+        for i in range(len(ln) - 1):
+            n, m = ln[i], ln[i + 1]
+            weights[f"{prefix}.{2 * i}.weight"] = np.random.normal(0.0, np.sqrt(2 / (m + n)), size=(m, n)).astype(np.float32)
+            weights[f"{prefix}.{2 * i}.bias"] = np.random.normal(0.0, np.sqrt(1 / m), size=m).astype(np.float32)
+    return weights
+
+
+@pytest.mark.parametrize("interaction", ["dot", "cat"])
+def test_the_weights_are_the_ones_the_reference_draws_for_its_flags(interaction):
+    arch = Arch(16, (1000, 2000, 500), (13, 32, 16), (64, 1), interaction)
+    num_fea = 4
+    num_int = num_fea * (num_fea - 1) // 2 + 16 if interaction == "dot" else 16 * num_fea
+    want = _drawn_as_the_reference_does(16, [1000, 2000, 500], [13, 32, 16], [num_int, 64, 1], 7)
+    got = reference_weights(arch, 7)
+    assert list(got) == list(want)
+    for name in want:
+        assert got[name].dtype == np.float32 and np.array_equal(got[name], want[name]), name
+    assert not np.array_equal(reference_weights(arch, 8)["emb_l.0.weight"], got["emb_l.0.weight"])
+
+
+def _edge_batch(arch: Arch, rng) -> dict:
+    """8 samples: bags of every size from 0 to 3, the first and last empty, repeated indices."""
+    batch = {"dense_x": rng.standard_normal((8, arch.dense_features)).astype(np.float32)}
+    lengths = [0, 2, 3, 1, 0, 3, 2, 0]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    for k, rows in enumerate(arch.embedding_sizes):
+        idx = rng.integers(0, rows, sum(lengths))
+        idx[3:5] = idx[2]  # a bag that holds one row three times, and a row shared with the next bag
+        batch[f"lS_i_{k}"] = idx
+    batch["lS_o"] = np.tile(offsets, (arch.tables, 1))
+    return batch
+
+
+CASES = [  # config, D, tables, bottom, top, interaction, batch ("edge": _edge_batch, else random of that size)
+    ("tiny", 2, (5,), (4, 3, 2), (3, 1), "dot", 1),  # one table, D = lanes, batch 1
+    ("tiny", 3, (5, 7, 3), (4, 3), (2, 1), "cat", "edge"),  # odd table sizes, D != lanes
+    ("small", 4, (3, 11), (6, 5, 4), (4, 1), "dot", "edge"),  # D = lanes, empty bags (the last too)
+    ("small", 6, (9,), (13, 6), (5, 1), "cat", 1),
+    ("small", 5, (4, 7, 6), (13, 8, 5), (7, 3, 1), "dot", 8),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-D{c[1]}-{len(c[2])}t-{c[5]}-b{c[6]}" for c in CASES])
+def test_small_dlrms_on_the_rtl_equal_the_golden_model_and_numpy(request, case):
+    config, d, tables, bottom, top, interaction, batch = case
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    rng = np.random.default_rng(seed)
+    arch = Arch(d, tables, bottom, top, interaction, indices_per_lookup=3)
+    weights = reference_weights(arch, seed % 1000)
+    data = _edge_batch(arch, rng) if batch == "edge" else random_batch(arch, batch, seed)
+    result = run_batch(arch, weights, data, preset(config), harness="direct", seed=seed % 1000)
+    assert result.ok, result.mismatches  # every phase bit-exact; probabilities within the fp32 bound
+    assert result.max_error <= 1e-6, result.max_error
+    assert result.samples == data["dense_x"].shape[0] and result.cycles > 0
+    print(f"cycles {result.cycles}, cost model {result.estimate}")
+    assert abs(result.estimate - result.cycles) <= 0.1 * result.cycles  # the cost model within 10 %
+    assert np.all((result.probabilities > 0) & (result.probabilities < 1))
+
+
+def test_the_criteo_sample_is_reproducible_and_read_as_the_reference_preprocesses_it(tmp_path):
+    again = tmp_path / "again.tsv"
+    make_criteo_sample.main(str(again))
+    assert again.read_text() == open(SAMPLE).read()
+    arch = Arch(2, (7, 5), (13, 4, 2), (2, 1))
+    batch, labels = read_criteo_tsv(SAMPLE, arch)
+    fields = open(SAMPLE).read().splitlines()[0].split("\t")
+    ints = np.array([int(f) if f else 0 for f in fields[1:14]])
+    assert np.allclose(batch["dense_x"][0], np.log(np.maximum(ints, 0) + 1), rtol=1e-6)
+    assert batch["lS_i_1"][0] == (int(fields[15], 16) if fields[15] else 0) % 5
+    assert len(labels) == 16 and set(labels) <= {0, 1}
+    check_batch(arch, batch, "sample")
+
+
+def test_rdagen_dlrm_runs_the_criteo_sample_and_writes_the_probabilities(tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(["dlrm", "--config", "tiny", "--criteo-tsv", SAMPLE, "--arch-mlp-bot", "13-4-2",
+                   "--arch-embedding-size", "7-5", "--mini-batch-size", "8", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert status == 0, text
+    assert "PASS" in text and text.count(" ok") == 2  # two batches of 8
+    p = np.load(out / "probabilities.npy")
+    assert p.shape == (16,) and p.dtype == np.float32 and np.all((p > 0) & (p < 1))
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _bad_inputs(tmp_path):
+    arch = Arch(2, (4, 3, 2), (4, 3, 2), (4, 2, 1))
+    good = random_batch(arch, 2, 1)
+    good["lS_i_1"] = np.array([0, 1, 2, 1])
+    good["lS_o"][1] = [0, 2]
+    beyond = {**good, "lS_i_1": np.array([0, 1, 2, 3])}
+    offsets = {**good, "lS_o": np.array([good["lS_o"][0], [1, 2], good["lS_o"][2]])}
+    decreasing = {**good, "lS_o": np.array([good["lS_o"][0], [0, 3], good["lS_o"][2]])}
+    decreasing["lS_o"][1] = [0, 5]
+    missing = {k: v for k, v in good.items() if k != "lS_i_2"}
+    return {"beyond": _npz(tmp_path / "beyond.npz", **beyond), "offsets": _npz(tmp_path / "offsets.npz", **offsets),
+            "past": _npz(tmp_path / "past.npz", **decreasing), "missing": _npz(tmp_path / "missing.npz", **missing)}
+
+
+BAD = [
+    (["--arch-mlp-bot", "4-3-5"], "--arch-mlp-bot ends with 5, but --arch-sparse-feature-size is 2"),
+    (["--arch-embedding-size", "4-x"], "--arch-embedding-size '4-x': expected positive integers"),
+    (["--arch-interaction-op", "sum"], "--arch-interaction-op 'sum': valid: dot, cat"),
+    (["--inputs", "{beyond}"], "table 1, sample 1, position 3 of lS_i_1: index 3 is outside the table's 3 rows"),
+    (["--inputs", "{offsets}"], "lS_o[1] starts at 1; table 1's first bag starts at 0"),
+    (["--inputs", "{past}"], "lS_o[1] at sample 1 is 5: offsets do not decrease and stay within table 1's 4 indices"),
+    (["--inputs", "{missing}"], "missing key 'lS_i_2'"),
+    (["--weights", "{weights}"], "missing key 'top_l.4.bias'"),
+    (["--criteo-tsv", "{tsv}", "--arch-mlp-bot", "13-2"], "line 2: 39 tab-separated fields, the Criteo format has 40"),
+    (["--criteo-tsv", "{tsv}"], "the bottom MLP takes 4 dense features, the Criteo format has 13"),
+    (["--mini-batch-size", "0"], "--mini-batch-size 0"),
+    (["--clock-ghz", "0"], "--clock-ghz 0"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD, ids=[m[:40] for _, m in BAD])
+def test_rdagen_dlrm_refuses_bad_input_with_status_2_writing_nothing(tmp_path, capsys, args, message):
+    files = _bad_inputs(tmp_path)
+    weights = reference_weights(Arch(2, (4, 3, 2), (4, 3, 2), (4, 2, 1)))
+    del weights["top_l.4.bias"]
+    files["weights"] = _npz(tmp_path / "w.npz", **weights)
+    lines = open(SAMPLE).read().splitlines()
+    (tmp_path / "bad.tsv").write_text(lines[0] + "\n" + lines[1].rsplit("\t", 1)[0] + "\n")
+    files["tsv"] = str(tmp_path / "bad.tsv")
+    out = tmp_path / "out"
+    status = main(["dlrm", "--config", "tiny", "--harness", "golden", "--out", str(out)]
+                  + [a.format(**files) for a in args])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and "Traceback" not in err, err
+    assert not out.exists()

@@ -1,19 +1,29 @@
 """Elementwise phases: an expression (mapper/expression.py: relu, add, sigmoid, ...) over tensors of
 one shape ([N] operands are added to every row), for the nodes that no matmul absorbs. An expression
 longer than a PCU's stages, or reading more tensors than its vector inputs, is split into pieces, one
-phase each, the values between them kept in DRAM like any tensor (``eltwise_phases``).
+PCU each; a phase chains as many pieces as the array holds, PCU to PCU over the vector network, and
+the values between phases stay in DRAM like any tensor (``eltwise_phases``).
 
-Dataflow of one piece, S streams in parallel (stream s takes the rows m = s, s + S, ...)::
+Dataflow of a phase, S streams in parallel (stream s takes the rows m = s, s + S, ...)::
 
-    AG k_s (operand k's rows, from DRAM) --vectors--> PCU s vector input k   (k < operands)
-    PCU s: the piece's steps, one per stage --vectors--> AG 0_s wdata (the result's rows to DRAM);
-    its counter counts the vectors and sends a done token to the host
+    AG k_s (the phase's k-th tensor, from DRAM) --vectors--> every chain PCU that reads it (multicast)
+    chain PCU c_s: its piece's steps, one per stage --vectors--> the later chain PCUs that read it;
+    the last PCU --vectors--> AG 0_s wdata (the result's rows to DRAM); its counter counts the vectors
+    and sends a done token to the host
 
-S = min(M, AGs / operands, PCUs). Cost model: ceil(M / S) * ceil(N / L) + 32 + 4.5 (rows + cols - 6)
-(latency fitted to the direct harness's cycles on tiny and small).
+A phase ends at a piece whose value is the only one of the phase read later, within the PCUs and
+the AGs (one per tensor read). S = min(M, AGs / tensors read, PCUs / chain length).
+
+Cost model: 32 + 4.5 (rows + cols - 6) + (chain - 1) (8 + 5 stages) + 1 + (ceil(M / S) ceil(N / L) - 1) x
+interval, where the interval is 1 cycle, or, when a source feeds chain PCUs c0 < c1, (c1 - c0) (8 + 5
+stages) / (2 fifo_depth): the multicast waits for the furthest consumer, whose FIFO holds the words
+still in the chain between them (latencies fitted to the direct harness's cycles on tiny and small;
+chained phases measured within about 30 %, single PCUs within a cycle or two).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -46,37 +56,68 @@ def _stages(program: Program, piece: Piece) -> list[Stage]:
     return stages
 
 
+@dataclasses.dataclass(frozen=True)
+class ChainPcu:
+    """One PCU of a phase's chain: its stages, and per vector input where it comes from: ("tensor", k)
+    (the phase's k-th DRAM tensor) or ("pcu", p) (the output of the chain's PCU p < this one)."""
+    stages: tuple[Stage, ...]
+    inputs: tuple[tuple[str, int], ...]
+
+
+def _group_end(pieces: list[Piece], start: int, pcus: int, ags: int) -> int:
+    """The last piece of the phase that starts at piece *start*: the longest run that fits *pcus* PCUs
+    and *ags* tensors read and leaves only its last value for the later pieces."""
+    best, produced, outside = start, set(), set()
+    for end in range(start, min(len(pieces), start + pcus)):
+        outside |= {v for v in pieces[end].reads if v not in produced}
+        produced.add(pieces[end].value)
+        if len(outside) > ags:
+            break
+        later = {v for p in pieces[end + 1:] for v in p.reads}
+        if not (produced - {pieces[end].value}) & later:
+            best = end
+    return best
+
+
 def eltwise_phases(cfg: ArrayConfig, name: str, nodes: tuple, program: Program, reads: tuple[str, ...], y: str,
                    shapes: tuple[tuple[int, ...], ...], shape: tuple[int, ...], where: str) -> list["EltwisePhase"]:
     """The phases computing *program* over the tensors *reads* (of *shapes*; an [N] operand of an
-    [M, N] result is added to every row) into *y* of *shape*; pieces after the first are named
-    ``<name>p<i>`` and their intermediate tensors ``<y>#e<value>``."""
+    [M, N] result is added to every row) into *y* of *shape*: the program's pieces chained PCU to PCU
+    within a phase, as many as the array holds (module docstring); phases after the first are named
+    ``<name>p<i>`` and the tensors between them ``<y>#e<value>``."""
     try:
         pieces = split(program, min(cfg.stages, cfg.registers), cfg.vector_inputs)
     except ExpressionError as exc:
         raise MapError(f"{where} does not fit {cfg.name}: {exc}") from None
     tensor = {v: (reads[v], shapes[v]) for v in range(program.inputs)}
-    phases = []
-    for i, piece in enumerate(pieces):
-        last = i == len(pieces) - 1
-        out = y if last else f"{y}#e{piece.value}"
-        phases.append(EltwisePhase(cfg, name if last and i == 0 else f"{name}p{i}", nodes, _stages(program, piece),
-                                   tuple(tensor[v][0] for v in piece.reads), tuple(tensor[v][1] for v in piece.reads),
-                                   out, shape, where))
-        tensor[piece.value] = (out, shape)
+    phases, start = [], 0
+    while start < len(pieces):
+        end = _group_end(pieces, start, len(sites(cfg, "pcu")), cfg.rows)
+        group = pieces[start:end + 1]
+        local = {p.value: i for i, p in enumerate(group)}
+        outside = list(dict.fromkeys(v for p in group for v in p.reads if v not in local))
+        chain = [ChainPcu(tuple(_stages(program, p)),
+                          tuple(("pcu", local[v]) if v in local else ("tensor", outside.index(v)) for v in p.reads))
+                 for p in group]
+        out = y if end == len(pieces) - 1 else f"{y}#e{group[-1].value}"
+        phases.append(EltwisePhase(cfg, name if not phases and end == len(pieces) - 1 else f"{name}p{len(phases)}",
+                                   nodes, chain, tuple(tensor[v][0] for v in outside),
+                                   tuple(tensor[v][1] for v in outside), out, shape, where))
+        tensor[group[-1].value] = (out, shape)
+        start = end + 1
     return phases
 
 
 class EltwisePhase(Phase):
-    def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, stages: list[Stage], reads: tuple[str, ...],
+    def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, chain: list[ChainPcu], reads: tuple[str, ...],
                  shapes: tuple[tuple[int, ...], ...], y: str, shape: tuple[int, ...], where: str | None = None):
-        self.cfg, self.name, self.nodes, self.stages, self.y = cfg, name, nodes, stages, y
+        self.cfg, self.name, self.nodes, self.chain, self.y = cfg, name, nodes, chain, y
         self.shape = shape
         self.m, self.n = (1, shape[0]) if len(shape) == 1 else shape
         self.broadcast = tuple(len(s) == 1 and len(shape) == 2 for s in shapes)
         self.reads, self.writes = reads, (y,)
         per = len(reads)
-        self.streams = min(self.m, cfg.rows // per, len(sites(cfg, "pcu")))
+        self.streams = min(self.m, cfg.rows // per, len(sites(cfg, "pcu")) // len(chain))
         if self.streams < 1:
             raise MapError(f"{where or name} does not fit {cfg.name}: it reads {per} tensors, one AG each, and "
                            f"the array has {cfg.rows} AGs")
@@ -84,7 +125,18 @@ class EltwisePhase(Phase):
         self.vectors = -(-self.n // L)
         self.np = self.vectors * L
         self.ideal_cycles = -(-self.m // self.streams) * self.vectors
-        self.estimate_cycles = self.ideal_cycles + round(32 + 4.5 * (cfg.rows + cfg.cols - 6))
+        # A source multicast to PCUs c0 < ... < c1 of the chain sends a word only when every one has room,
+        # so the words between c0 and c1 (the chain's latency over c1 - c0 PCUs) share the input FIFOs:
+        # one vector every latency / (2 fifo_depth) cycles (fitted on tiny and small, like the latencies).
+        per_pcu = 8 + 5 * cfg.stages
+        consumers = {}
+        for c, pcu in enumerate(chain):
+            for source in pcu.inputs:
+                consumers.setdefault(source, []).append(c)
+        span = max(max(cs) - min(cs) for cs in consumers.values())
+        interval = max(1.0, span * per_pcu / (2 * cfg.fifo_depth))
+        self.estimate_cycles = round(32 + 4.5 * (cfg.rows + cfg.cols - 6) + (len(chain) - 1) * per_pcu
+                                     + 1 + (self.ideal_cycles - 1) * interval)
 
     def _rows(self, s: int) -> int:
         return len(range(s, self.m, self.streams))
@@ -94,23 +146,36 @@ class EltwisePhase(Phase):
         for s in range(self.streams):
             p = f"{self.name}.{{}}{s}"
             ags = [p.format(f"ag{k}_") for k in range(len(self.reads))]
-            units += [Unit(a, "ag") for a in ags] + [Unit(p.format("pcu"), "pcu"), Unit(p.format("host"), "host")]
-            nets += [Net(a, (p.format("pcu"),)) for a in ags] + [
-                Net(p.format("pcu"), (ags[0],)), Net(p.format("pcu"), (p.format("host"),), 0.25)]
+            pcus = [p.format(f"pcu{c}_") for c in range(len(self.chain))]
+            units += [Unit(a, "ag") for a in ags] + [Unit(u, "pcu") for u in pcus] + [Unit(p.format("host"), "host")]
+            for kind, names in (("tensor", ags), ("pcu", pcus)):
+                for k, source in enumerate(names):
+                    sinks = tuple(pcus[c] for c, pcu in enumerate(self.chain) if (kind, k) in pcu.inputs)
+                    sinks += (ags[0],) if source == pcus[-1] else ()
+                    if sinks:
+                        nets.append(Net(source, sinks))
+            nets.append(Net(pcus[-1], (p.format("host"),), 0.25))
         return units, nets
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         vector, control = [], []
         for i in range(self.streams):
-            site = lambda unit: s[f"{self.name}.{unit}{i}"]
-            pcu = site("pcu")
-            b.pcu(*pcu, PcuProgram(stages=self.stages, counters=[Counter(0, self._rows(i) * self.vectors, 1)],
-                                   vin_required=list(range(len(self.reads))), vout=[("reg", len(self.stages) - 1)]))
+            site = lambda unit: s[f"{self.name}.{unit}{i}"]  # noqa: E731
+            last = len(self.chain) - 1
+            sinks = {("tensor", k): [] for k in range(len(self.reads))} | {("pcu", c): [] for c in range(len(self.chain))}
+            for c, pcu in enumerate(self.chain):
+                # Only the last PCU counts (its done token ends the run); the others fire on every input.
+                b.pcu(*site(f"pcu{c}_"), PcuProgram(
+                    stages=pcu.stages, counters=[Counter(0, self._rows(i) * self.vectors, 1)] if c == last else [],
+                    vin_required=list(range(len(pcu.inputs))), vout=[("reg", len(pcu.stages) - 1)]))
+                for k, source in enumerate(pcu.inputs):
+                    sinks[source].append(("pcu", *site(f"pcu{c}_"), "vin", k))
+            sinks[("pcu", last)].append(("ag", site("ag0_")[0], "wdata"))
             for k in range(len(self.reads)):
                 b.ag(site(f"ag{k}_")[0], AgProgram("read"))
-                vector.append((("ag", site(f"ag{k}_")[0], "rdata"), [("pcu", *pcu, "vin", k)]))
-            vector.append((("pcu", *pcu, "vout", 0), [("ag", site("ag0_")[0], "wdata")]))
-            control.append((("pcu", *pcu, "ctrl_out", 0), [("host", site("host")[0], "done")]))
+                vector.append((("ag", site(f"ag{k}_")[0], "rdata"), sinks[("tensor", k)]))
+            vector += [(("pcu", *site(f"pcu{c}_"), "vout", 0), sinks[("pcu", c)]) for c in range(len(self.chain))]
+            control.append((("pcu", *site(f"pcu{last}_"), "ctrl_out", 0), [("host", site("host")[0], "done")]))
         b.route_all("vector", vector)
         b.route_all("control", control)
 

@@ -28,9 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rdagen.rtl.array_layout import tile_kind
+from rdagen.rtl.ops import FU_LATENCY
+
+from .expression import SIGMOID
 from .graph import Graph, GraphBuilder, GraphError
 
-__all__ = ["DlrmError", "Arch", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
+__all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
            "read_criteo_tsv", "check_batch", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
 
 CRITEO_DENSE, CRITEO_CATEGORICAL = 13, 26
@@ -101,6 +105,55 @@ class Arch:
                 shapes[f"{prefix}.{2 * layer}.weight"] = (m, n)
                 shapes[f"{prefix}.{2 * layer}.bias"] = (m,)
         return shapes
+
+
+KAGGLE = Arch(16, (1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 5683, 8351593, 3194, 27, 14992,
+                    5461306, 10, 5652, 2173, 4, 7046547, 18, 15, 286181, 105, 142572),
+              (13, 512, 256, 64, 16), (512, 256, 1), "dot", 1)
+"""The Criteo Kaggle model of the reference's run script (its table sizes from the Kaggle data)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LowerBound:
+    """What no mapping on the array beats, for a batch: the DRAM traffic over the AGs' bandwidth, and
+    the critical path (every op on it at the functional units' latency, reductions as trees), and the
+    MLP FLOPs at the array's peak."""
+    dram_bytes: int
+    dram_cycles: int
+    critical_path_cycles: int
+    mlp_flops: int
+    peak_flops_per_cycle: int
+
+    @property
+    def compute_cycles(self) -> int:
+        return -(-self.mlp_flops // self.peak_flops_per_cycle)
+
+    @property
+    def cycles(self) -> int:
+        return max(self.dram_cycles, self.critical_path_cycles, self.compute_cycles)
+
+
+def lower_bound(arch: Arch, cfg, batch: int, lookups: int) -> LowerBound:
+    """The lower bound of *arch* on *cfg* (an ArrayConfig) at *batch* samples of *lookups* indices per
+    table: MLP weights resident in PMUs; DRAM moves the dense inputs, the gathered rows and the
+    probabilities, at one vector (lanes words) per AG per cycle. Critical path: bottom MLP, then the
+    interaction, then top MLP, then the sigmoid program, each layer a product (3 cycles) and a tree of
+    ceil(log2 K) adds (3 cycles each), each elementwise op 3 cycles (rtl/ops.py FU_LATENCY); the
+    gathers overlap the bottom MLP. Peak: every PCU lane-stage doing one fp32 op per cycle."""
+    d = arch.sparse_feature_size
+    words = batch * (arch.dense_features + arch.tables * lookups * d + 1)
+    ags = cfg.rows
+    dram_cycles = -(-words // (ags * cfg.lanes))
+
+    def layer(k: int) -> int:  # product, tree of adds, bias add and ReLU
+        return FU_LATENCY * (1 + math.ceil(math.log2(max(k, 1))) + 2)
+
+    path = sum(layer(k) for k in arch.mlp_bot[:-1])
+    path += layer(d) if arch.interaction == "dot" else 0
+    path += sum(layer(k) for k in arch.top_layers[:-1]) + FU_LATENCY * len(SIGMOID.steps)
+    flops = 2 * batch * sum(n * m for widths in (arch.mlp_bot, arch.top_layers) for n, m in zip(widths, widths[1:]))
+    pcus = sum(tile_kind(r, c) == "pcu" for r in range(cfg.rows) for c in range(cfg.cols))
+    return LowerBound(4 * words, dram_cycles, path, flops, pcus * cfg.lanes * cfg.stages)
 
 
 def reference_weights(arch: Arch, seed: int = 123) -> dict[str, np.ndarray]:
@@ -192,16 +245,17 @@ def check_batch(arch: Arch, batch: dict, source: str) -> dict[str, np.ndarray]:
     return checked
 
 
-def random_batch(arch: Arch, batch_size: int, seed: int) -> dict[str, np.ndarray]:
+def random_batch(arch: Arch, batch_size: int, seed: int, fixed: bool = False) -> dict[str, np.ndarray]:
     """A random batch: dense features U[0, 1); per sample and table a bag of 0 .. N indices (some
-    empty), uniform over the table's rows."""
+    empty; exactly N with *fixed*), uniform over the table's rows."""
     if batch_size < 1:
         raise DlrmError(f"--mini-batch-size {batch_size}: must be >= 1")
     rng = np.random.default_rng(seed)
     batch = {"dense_x": rng.random((batch_size, arch.dense_features)).astype(np.float32)}
     offsets = []
     for k, rows in enumerate(arch.embedding_sizes):
-        lengths = rng.integers(0, arch.indices_per_lookup + 1, batch_size)
+        lengths = (np.full(batch_size, arch.indices_per_lookup) if fixed
+                   else rng.integers(0, arch.indices_per_lookup + 1, batch_size))
         offsets.append(np.concatenate([[0], np.cumsum(lengths)[:-1]]))
         batch[f"lS_i_{k}"] = rng.integers(0, rows, int(lengths.sum()))
     batch["lS_o"] = np.array(offsets, np.int64)

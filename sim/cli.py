@@ -447,25 +447,57 @@ def cmd_run(args) -> int:
 
 
 # -- dlrm -----------------------------------------------------------------------------------------------
+def _dlrm_arch(args):
+    """The architecture of the --arch-* flags: the reference's defaults, or with --model-only and no
+    --arch-* flag, the Criteo Kaggle model."""
+    from rdagen.mapper.dlrm import KAGGLE, Arch, parse_sizes
+
+    flags = ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot", "arch_mlp_top", "arch_interaction_op",
+             "num_indices_per_lookup")
+    if args.model_only and all(getattr(args, f) is None for f in flags):
+        return KAGGLE
+    given = {f: getattr(args, f) for f in flags}
+    defaults = {"arch_sparse_feature_size": 2, "arch_embedding_size": "4-3-2", "arch_mlp_bot": "4-3-2",
+                "arch_mlp_top": "4-2-1", "arch_interaction_op": "dot", "num_indices_per_lookup": 10}
+    v = {f: defaults[f] if given[f] is None else given[f] for f in flags}
+    return Arch(v["arch_sparse_feature_size"], parse_sizes("--arch-embedding-size", v["arch_embedding_size"]),
+                parse_sizes("--arch-mlp-bot", v["arch_mlp_bot"]), parse_sizes("--arch-mlp-top", v["arch_mlp_top"]),
+                v["arch_interaction_op"], v["num_indices_per_lookup"])
+
+
 def cmd_dlrm(args) -> int:
-    from rdagen.mapper.dlrm import (Arch, DlrmError, check_batch, load_inputs, load_weights, parse_sizes, random_batch,
-                                    read_criteo_tsv, reference_weights)
+    from rdagen.mapper.dlrm import (DlrmError, check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
+                                    reference_weights)
     from rdagen.mapper.graph import GraphError
 
-    from .dlrm_run import format_results, run_batch, split_batches
+    from .dlrm_run import PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch, split_batches
 
     if args.clock_ghz <= 0:
         raise UsageError(f"--clock-ghz {args.clock_ghz}: must be > 0")
-    if args.mini_batch_size < 1 or args.num_batches < 1:
+    if (args.mini_batch_size is not None and args.mini_batch_size < 1) or args.num_batches < 1:
         raise UsageError(f"--mini-batch-size {args.mini_batch_size} and --num-batches {args.num_batches}: must be >= 1")
     if args.inputs and args.criteo_tsv:
         raise UsageError("give --inputs or --criteo-tsv, not both")
+    if args.model_only and (args.inputs or args.criteo_tsv or args.weights or args.out):
+        raise UsageError("--model-only projects from the cost model: no --inputs, --criteo-tsv, --weights or --out")
     cfg = _config(args.config)
     out = _out_dir(args.out) if args.out else None
+    size = args.mini_batch_size or 1
     try:
-        arch = Arch(args.arch_sparse_feature_size, parse_sizes("--arch-embedding-size", args.arch_embedding_size),
-                    parse_sizes("--arch-mlp-bot", args.arch_mlp_bot), parse_sizes("--arch-mlp-top", args.arch_mlp_top),
-                    args.arch_interaction_op, args.num_indices_per_lookup)
+        arch = _dlrm_arch(args)
+        describe = (f"DLRM: D {arch.sparse_feature_size}, {arch.tables} tables "
+                    f"({'-'.join(map(str, arch.embedding_sizes)) if arch.tables <= 8 else 'rows up to %d' % max(arch.embedding_sizes)}), "
+                    f"bottom {'-'.join(map(str, arch.mlp_bot))}, top {'-'.join(map(str, arch.top_layers))}, "
+                    f"{arch.interaction} interaction, {arch.indices_per_lookup} indices per lookup")
+        if args.model_only:
+            sizes = tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
+            print(f"{describe}; projected on {cfg.name} by the cost model at batch {', '.join(map(str, sizes))} "
+                  f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
+                  f"for the mapping: the cycles do not depend on them) ...", flush=True)
+            rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed,
+                           progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
+            print(format_projection(rows, args.clock_ghz))
+            return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
         if args.criteo_tsv:
             whole, _ = read_criteo_tsv(args.criteo_tsv, arch)
@@ -474,14 +506,13 @@ def cmd_dlrm(args) -> int:
         else:
             whole = None
         if whole is not None:
-            batches = split_batches(check_batch(arch, whole, "inputs"), args.mini_batch_size, arch.tables)
+            batches = split_batches(check_batch(arch, whole, "inputs"), size, arch.tables)
         else:
-            batches = [random_batch(arch, args.mini_batch_size, args.numpy_rand_seed + n) for n in range(args.num_batches)]
-    except DlrmError as exc:
+            batches = [random_batch(arch, size, args.numpy_rand_seed + n, args.num_indices_per_lookup_fixed)
+                       for n in range(args.num_batches)]
+    except GraphError as exc:  # DlrmError, MapError: a flag, a file, or a model that does not fit
         raise UsageError(str(exc)) from None
-    print(f"DLRM: D {arch.sparse_feature_size}, tables {'-'.join(map(str, arch.embedding_sizes))}, bottom "
-          f"{'-'.join(map(str, arch.mlp_bot))}, top {'-'.join(map(str, arch.top_layers))}, {arch.interaction} "
-          f"interaction; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
+    print(f"{describe}; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
           f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}", flush=True)
     harness = None if args.harness == "golden" else args.harness
     results = []
@@ -616,16 +647,17 @@ def _parser() -> argparse.ArgumentParser:
     p = add("dlrm", cmd_dlrm, "DLRM inference (the public reference's flags, weights and semantics) mapped and run "
                               "on the array batch by batch, checked against the golden array model and an "
                               "independent NumPy DLRM; prints cycles, latency, samples/s and errors per batch")
-    p.add_argument("--arch-sparse-feature-size", type=int, default=2, metavar="D", help="embedding width D (default 2)")
-    p.add_argument("--arch-embedding-size", default="4-3-2", metavar="N1-N2-...", help="rows of each table (default 4-3-2)")
-    p.add_argument("--arch-mlp-bot", default="4-3-2", metavar="I-...-D",
+    p.add_argument("--arch-sparse-feature-size", type=int, default=None, metavar="D", help="embedding width D (default 2)")
+    p.add_argument("--arch-embedding-size", default=None, metavar="N1-N2-...", help="rows of each table (default 4-3-2)")
+    p.add_argument("--arch-mlp-bot", default=None, metavar="I-...-D",
                    help="bottom MLP widths, dense input first, D last (default 4-3-2)")
-    p.add_argument("--arch-mlp-top", default="4-2-1", metavar="...-1",
+    p.add_argument("--arch-mlp-top", default=None, metavar="...-1",
                    help="top MLP widths after its input (prepended as the reference does; default 4-2-1)")
-    p.add_argument("--arch-interaction-op", default="dot", help="dot (default) or cat")
-    p.add_argument("--num-indices-per-lookup", type=int, default=10, metavar="N",
+    p.add_argument("--arch-interaction-op", default=None, help="dot (default) or cat")
+    p.add_argument("--num-indices-per-lookup", type=int, default=None, metavar="N",
                    help="random batches: each bag holds 0 to N indices (default 10)")
-    p.add_argument("--mini-batch-size", type=int, default=1, metavar="B", help="samples per batch (default 1)")
+    p.add_argument("--num-indices-per-lookup-fixed", action="store_true", help="random batches: exactly N indices per bag")
+    p.add_argument("--mini-batch-size", type=int, default=None, metavar="B", help="samples per batch (default 1)")
     p.add_argument("--num-batches", type=int, default=1, help="random batches to run (default 1)")
     p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
                    help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); default 123")
@@ -637,6 +669,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--harness", choices=["direct", "specialised", "cocotb", "golden"], default="direct",
                    help="RTL harness (default direct), or golden (the golden array model alone)")
     p.add_argument("--clock-ghz", type=float, default=1.0, help="clock for latency and samples/s (default 1)")
+    p.add_argument("--model-only", action="store_true",
+                   help="no simulation: the cost model's projection at batch 1 and 64 (and B) beside the lower bound "
+                        "and published GPU figures; without --arch-* flags, of the Criteo Kaggle model")
     p.add_argument("--seed", type=int, default=1, help="placement seed (default 1)")
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")

@@ -10,7 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from rdagen.mapper.dlrm import Arch, check_batch, dlrm_graph, graph_inputs, slice_batch
+from rdagen.mapper.dlrm import (Arch, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
+                                reference_weights, slice_batch)
 from rdagen.mapper.graph import check_inputs
 from rdagen.mapper.place import sites
 from rdagen.mapper.program import map_graph
@@ -19,7 +20,12 @@ from rdagen.verif.golden.dlrm import forward
 
 from .graph_run import run_program
 
-__all__ = ["BatchResult", "run_batch", "split_batches", "format_results"]
+__all__ = ["BatchResult", "run_batch", "split_batches", "format_results", "project", "format_projection",
+           "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
+
+GPU_REFERENCES = ("V100, batch 1: 0.855 ms fp32 (NVIDIA DeepLearningExamples, Triton)", "A100: 0.14 ms at batch 2")
+PROJECTION_TABLE_ROWS = 100_000
+"""Table rows kept for a projection: the cost model depends on the indices per bag, not on the rows."""
 
 
 @dataclasses.dataclass
@@ -85,4 +91,39 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
                      f"{r.max_error:10.3g} {r.bound:9.3g}  {'ok' if r.ok else 'FAIL'}")
     if any(r.cycles is None for r in results):
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
+    return "\n".join(lines)
+
+
+def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
+            progress: Callable[[str], None] | None = None) -> list[dict]:
+    """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
+    indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound."""
+    capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
+    weights = reference_weights(capped, weight_seed)
+    rows = []
+    for b in batch_sizes:
+        batch = check_batch(capped, random_batch(capped, b, seed, fixed=True), f"batch of {b}")
+        graph = dlrm_graph(capped, weights, batch)
+        program = map_graph(graph, cfg, seed=seed, progress=progress)
+        bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
+        reconfiguration = program.estimate_cycles() - sum(p.phase.estimate_cycles for p in program.phases)
+        rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),
+                     "reconfiguration_cycles": reconfiguration, "pcus_used": program.pcus_used(),
+                     "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
+                         "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
+                     "mlp_utilization": bound.mlp_flops / (program.estimate_cycles() * bound.peak_flops_per_cycle)})
+    return rows
+
+
+def format_projection(rows: list[dict], clock_ghz: float) -> str:
+    lines = [f"{'batch':>5} {'phases':>6} {'cycles':>9} {'of which reconfig':>17} {'latency us':>10} {'samples/s':>12} "
+             f"{'bound cycles':>12} {'(DRAM/path/MLP)':>17} {'x bound':>7} {'MLP util':>8}"]
+    for r in rows:
+        b = r["lower_bound"]
+        latency = r["cycles"] / (clock_ghz * 1e3)
+        lines.append(f"{r['batch']:5d} {r['phases']:6d} {r['cycles']:9,d} {r['reconfiguration_cycles']:17,d} {latency:10.2f} "
+                     f"{r['batch'] / latency * 1e6:12,.0f} {b['cycles']:12,d} "
+                     f"{'%d/%d/%d' % (b['dram_cycles'], b['critical_path_cycles'], b['compute_cycles']):>17} "
+                     f"{r['cycles'] / b['cycles']:7.1f} {100 * r['mlp_utilization']:7.2f}%")
+    lines.append("published GPU figures: " + "; ".join(GPU_REFERENCES))
     return "\n".join(lines)

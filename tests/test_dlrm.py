@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import rdagen.mapper
-from rdagen.mapper.dlrm import Arch, check_batch, random_batch, read_criteo_tsv, reference_weights
+from rdagen.mapper.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
 from rdagen.rtl.config import preset
 from rdagen.sim.cli import main
 from rdagen.sim.dlrm_run import run_batch
@@ -169,3 +169,37 @@ def test_rdagen_dlrm_refuses_bad_input_with_status_2_writing_nothing(tmp_path, c
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err, err
     assert not out.exists()
+
+
+def test_the_lower_bound_counts_the_dram_words_the_critical_path_and_the_mlp_flops():
+    arch = Arch(4, (10, 20), (13, 8, 4), (8, 1), "dot", 2)  # top input 4 + 2 * 3 / 2 = 7
+    cfg = preset("small")
+    bound = lower_bound(arch, cfg, 8, 2)
+    words = 8 * (13 + 2 * 2 * 4 + 1)
+    assert bound.dram_bytes == 4 * words and bound.dram_cycles == -(-words // (cfg.rows * cfg.lanes))
+    assert bound.mlp_flops == 2 * 8 * (13 * 8 + 8 * 4 + 7 * 8 + 8 * 1)
+    assert bound.peak_flops_per_cycle == 8 * cfg.lanes * cfg.stages  # 8 PCUs on small
+    layer = lambda k: 3 * (1 + int(np.ceil(np.log2(k))) + 2)  # noqa: E731
+    assert bound.critical_path_cycles == layer(13) + layer(8) + layer(4) + layer(7) + layer(8) + 3 * 29
+    assert bound.cycles == max(bound.dram_cycles, bound.critical_path_cycles, bound.compute_cycles)
+
+
+def test_rdagen_dlrm_model_only_projects_beside_the_lower_bound(capsys):
+    status = main(["dlrm", "--model-only", "--config", "small", "--arch-sparse-feature-size", "4",
+                   "--arch-embedding-size", "50-60", "--arch-mlp-bot", "13-8-4", "--arch-mlp-top", "8-1",
+                   "--num-indices-per-lookup", "2", "--mini-batch-size", "8"])
+    text = capsys.readouterr().out
+    assert status == 0, text
+    rows = [line.split() for line in text.splitlines() if line.split() and line.split()[0] in ("1", "8", "64")]
+    assert [r[0] for r in rows] == ["1", "64", "8"]
+    for r in rows:
+        cycles, reconfig, bound = (int(r[i].replace(",", "")) for i in (2, 3, 6))
+        assert reconfig < cycles and bound < cycles
+    assert "V100, batch 1: 0.855 ms" in text
+
+
+def test_fixed_lookups_give_every_bag_n_indices():
+    arch = Arch(2, (5, 6), (4, 2), (2, 1), "cat", 3)
+    batch = random_batch(arch, 7, 1, fixed=True)
+    assert np.array_equal(batch["lS_o"], np.tile(np.arange(0, 21, 3), (2, 1)))
+    assert len(batch["lS_i_0"]) == len(batch["lS_i_1"]) == 21

@@ -1,7 +1,7 @@
 """Benchmark of the graph mapper: fp32 GEMMs (M = N = K) mapped onto the array, run on the RTL (direct
 harness, checked bit for bit against the golden array model and against NumPy within the bound) where
-the size allows, and by the cost model beyond; and the mapper's run time on a DLRM-Kaggle-sized graph
-on the plasticine preset. Writes bench/results/mapper-<config>.json.
+the size allows, and by the cost model beyond (the DLRM Kaggle model's mapping on plasticine is in the
+dlrm benchmark). Writes bench/results/mapper-<config>.json.
 
 Figures per GEMM: cycles of the matmul phase (start to the last DRAM write acknowledged), ideal =
 M N K / (lanes x PCUs used), the fraction of ideal, PCUs used / total, the cost model's estimate and
@@ -15,12 +15,12 @@ import time
 from rdagen.mapper.graph import Graph, GraphBuilder, check_inputs, random_inputs
 from rdagen.mapper.place import sites
 from rdagen.mapper.program import map_graph
-from rdagen.rtl.config import ArrayConfig, preset
+from rdagen.rtl.config import ArrayConfig
 from rdagen.sim.graph_run import run_program
 
 from .arith import write_result
 
-__all__ = ["run", "gemm_graph", "dlrm_kaggle_graph"]
+__all__ = ["run", "gemm_graph"]
 
 RTL_SIZES = (64, 128)
 MODEL_SIZES = (256,)
@@ -29,28 +29,6 @@ MODEL_SIZES = (256,)
 def gemm_graph(n: int) -> Graph:
     g = GraphBuilder()
     g.output(g.matmul(g.input("a", (n, n)), g.weight("b", shape=(n, n), seed=1, scale=1 / n ** 0.5), name="c"))
-    return g.graph()
-
-
-def dlrm_kaggle_graph(batch: int = 64, rows: int = 1000) -> Graph:
-    """The shapes of DLRM on Criteo Kaggle: bottom MLP 13-512-256-64-16, 26 tables of width 16 (*rows*
-    rows each: the mapper's work does not depend on the rows), top MLP 367-512-256-1 (its input is a
-    graph input here: the dot interaction is not a graph op)."""
-    g = GraphBuilder()
-    h, width = g.input("dense", (batch, 13)), 13
-    for i, n in enumerate((512, 256, 64, 16)):
-        h = g.relu(g.add(g.matmul(h, g.weight(f"bot{i}", shape=(width, n), seed=i)),
-                         g.weight(f"bot{i}b", shape=(n,), seed=100 + i)))
-        width = n
-    bags = [g.embedding_bag(g.weight(f"emb{t}", shape=(rows, 16), seed=200 + t), g.input(f"idx{t}", (batch,), "int32"),
-                            g.input(f"off{t}", (batch,), "int32")) for t in range(26)]
-    z, width = g.input("z", (batch, 367)), 367
-    for i, n in enumerate((512, 256, 1)):
-        z = g.add(g.matmul(z, g.weight(f"top{i}", shape=(width, n), seed=300 + i)), g.weight(f"top{i}b", shape=(n,), seed=400 + i))
-        if n != 1:
-            z = g.relu(z)
-        width = n
-    g.output(g.concat(h, *bags, name="features"), z)
     return g.graph()
 
 
@@ -78,15 +56,6 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
             row.update(fraction_of_ideal_estimated=round(phase.ideal_cycles / phase.estimate_cycles, 4))
         gemms.append(row)
         log(f"[mapper] GEMM {n} on {cfg.name}: {row}")
-    plasticine = preset("plasticine")
-    graph = dlrm_kaggle_graph()
-    started = time.perf_counter()
-    program = map_graph(graph, plasticine, seed=seed)
-    map_seconds = time.perf_counter() - started
-    dlrm = {"config": "plasticine", "map_seconds": round(map_seconds, 2), "phases": len(program.phases),
-            "pcus_used": program.pcus_used(), "pcus": len(sites(plasticine, "pcu")),
-            "estimate_cycles": program.estimate_cycles()}
-    log(f"[mapper] DLRM-Kaggle-sized graph on plasticine: {dlrm}")
-    path = write_result("mapper", cfg, {"gemm": gemms, "dlrm_kaggle_map": dlrm})
+    path = write_result("mapper", cfg, {"gemm": gemms})
     log(f"[mapper] wrote {path}")
-    return {"gemm": gemms, "dlrm_kaggle_map": dlrm}
+    return {"gemm": gemms}

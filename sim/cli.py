@@ -273,14 +273,14 @@ def cmd_waves(args) -> int:
 
 # -- bench ----------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
-    from rdagen.bench import ag, arith, array, mapper, pcu, pmu
+    from rdagen.bench import ag, arith, array, dlrm, mapper, pcu, pmu
 
     cfg = _config(args.config)
     benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
                "pcu": lambda: pcu.run(cfg, seed=args.seed), "pmu": lambda: pmu.run(cfg, seed=args.seed),
                "ag": lambda: ag.run(cfg, seed=args.seed),
                "array": lambda: array.run(cfg, seed=args.seed, harness=args.harness),
-               "mapper": lambda: mapper.run(cfg, seed=args.seed)}
+               "mapper": lambda: mapper.run(cfg, seed=args.seed), "dlrm": lambda: dlrm.run(cfg, seed=args.seed)}
     names = list(benches) if args.only == "all" else [n.strip() for n in args.only.split(",")]
     for name in names:
         if name not in benches:
@@ -466,7 +466,7 @@ def _dlrm_arch(args):
 
 
 def cmd_dlrm(args) -> int:
-    from rdagen.mapper.dlrm import (DlrmError, check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
+    from rdagen.mapper.dlrm import (check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
                                     reference_weights)
     from rdagen.mapper.graph import GraphError
 
@@ -598,7 +598,7 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(p)
 
     p = add("bench", cmd_bench, "benchmarks; writes bench/results/*.json")
-    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array, mapper")
+    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array, mapper, dlrm")
     p.add_argument("--harness", choices=["cocotb", "direct", "specialised"], default="cocotb",
                    help="array bench: run the kernels on cocotb (default), in the direct harness, or on models "
                         "specialised to each phase (large arrays); the long GEMM runs on direct and specialised")

@@ -54,7 +54,7 @@ from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
 
-__all__ = ["build_direct", "run_direct", "specialised_model", "check_scope", "trace_scopes"]
+__all__ = ["build_direct", "run_direct", "inlined", "specialised_model", "check_scope", "trace_scopes"]
 
 HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
 HIER_BLOCKS = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
@@ -146,8 +146,9 @@ def _scope_vlt(gen: GeneratedVerilog, scope: str) -> str:
             f'tracing_on -scope "{gen.module}.{scope}__*"\n')
 
 
-def _inlined(cfg: ArrayConfig) -> bool:
-    """Whether a specialised model of *cfg* is built with every module inlined (``FLAT_LANE_STAGES``)."""
+def inlined(cfg: ArrayConfig) -> bool:
+    """Whether a specialised model of *cfg* is built with every module inlined (``FLAT_LANE_STAGES``), and
+    whether its array is linted whole (beyond, module by module: sim/lint.py)."""
     pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
     return pcus * cfg.lanes * cfg.stages <= FLAT_LANE_STAGES
 
@@ -156,7 +157,7 @@ def specialised_model(cfg: ArrayConfig, bitstream: bytes) -> GeneratedVerilog:
     """The Verilog of the array specialised to *bitstream*. Inlined, every unit is specialised to its
     word (numbers taken from a port would not fold: half the speed on ``small``); as blocks, units of
     a kind with many distinct words share modules by structure (rtl/array.py ``WORDS_PER_KIND``)."""
-    return generate_specialised(cfg, decode(plan(cfg), bitstream), share=not _inlined(cfg))
+    return generate_specialised(cfg, decode(plan(cfg), bitstream), share=not inlined(cfg))
 
 
 def _blocks(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) -> tuple[str, ...] | None:
@@ -167,7 +168,7 @@ def _blocks(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) ->
     folded in (but the block of a traced *scope*); traced whole, always inlined."""
     if gen.top != "array-spec":
         return () if waves else HIER_BLOCKS
-    if (waves and not scope) or _inlined(cfg):
+    if (waves and not scope) or inlined(cfg):
         return None
     return tuple(module for module, units in gen.blocks if not (waves and scope in units))
 

@@ -1,5 +1,6 @@
 """The flows around the RTL: lint, synthesis reports, waveforms, the command line and the Makefile."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from vcd.reader import TokenKind, tokenize
 
 from rdagen.mapper.graph import GraphBuilder
 from rdagen.rtl.config import preset
-from rdagen.sim.lint import WAIVERS, lint
+from rdagen.sim.lint import WAIVERS, lint, lint_by_module, stubbed
 from rdagen.sim.paths import ROOT
 from rdagen.sim.tops import TOPS
 from rdagen.sim.verilog import generate
@@ -33,6 +34,29 @@ def test_lint_reports_a_real_problem(tmp_path):
     result = lint(type(gen)("bad", "bad", bad, "0", 0.0))
     assert not result.clean and any("CASEINCOMPLETE" in w or "LATCH" in w for w in result.warnings)
     assert len(WAIVERS) <= 6
+
+
+def test_an_array_linted_module_by_module_covers_every_unit_once(tmp_path):
+    """tiny's array, linted as its unit modules and its top with the units as stubs, is clean; a problem
+    planted in the PCU module is reported by the PCU's part and the top's part does not see it (its
+    PCU is a stub: ports only)."""
+    units = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
+    gen = generate("array", preset("tiny"))
+    assert all(r.clean for r in lint_by_module(gen, units))
+    text = gen.path.read_text()
+    stub = stubbed(text, units)
+    assert len(stub) < len(text) / 2 and stub.count("module rdagen_pcu(") == 1
+    start = text.index("module rdagen_pcu(")
+    end = text.index("endmodule", start)
+    planted = tmp_path / "planted.v"
+    planted.write_text(text[:end] + "  wire [3:0] planted_undriven;\n  wire planted_read = planted_undriven[0];\n"
+                       + text[end:])
+    results = lint_by_module(dataclasses.replace(gen, path=planted), units)
+    by_part = {r.top: r for r in results}
+    assert any("UNDRIVEN" in w and "planted_undriven" in w for w in by_part["array/rdagen_pcu"].warnings)
+    assert by_part["array (units as stubs)"].clean and by_part["array/rdagen_pmu"].clean
+    with pytest.raises(ValueError, match="no module 'rdagen_nosuch'"):
+        stubbed(text, ("rdagen_nosuch",))
 
 
 def test_synth_report(tmp_path):

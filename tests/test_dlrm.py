@@ -203,3 +203,12 @@ def test_fixed_lookups_give_every_bag_n_indices():
     batch = random_batch(arch, 7, 1, fixed=True)
     assert np.array_equal(batch["lS_o"], np.tile(np.arange(0, 21, 3), (2, 1)))
     assert len(batch["lS_i_0"]) == len(batch["lS_i_1"]) == 21
+
+
+def test_a_table_with_no_index_in_the_whole_batch_gives_zero_bags():
+    arch = Arch(2, (5, 6), (4, 2), (2, 1), "dot", 2)
+    batch = random_batch(arch, 3, 1)
+    batch["lS_i_1"] = np.zeros(0, np.int64)
+    batch["lS_o"][1] = 0
+    result = run_batch(arch, reference_weights(arch), batch, preset("tiny"), harness=None, seed=1)
+    assert result.ok and result.max_error <= 1e-6, result.mismatches

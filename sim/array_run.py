@@ -46,8 +46,10 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
         "done_tokens": done_tokens,
         "unit_bits": (units - 1).bit_length() or 1, "sources": sources, "sinks": list(sinks),
         "expect": list(sinks.values()),
-        "dram": {str(row): [(int(b), np.asarray(w, "<u4").tobytes().hex()) for b, w in regions.items()]
-                 for row, regions in (dram or {}).items()},
+        # An AxiRam for every AG with a DRAM image or a region to read back (an AG that only writes).
+        "dram": {**{str(row): [] for row, _, _ in readback},
+                 **{str(row): [(int(b), np.asarray(w, "<u4").tobytes().hex()) for b, w in regions.items()]
+                    for row, regions in (dram or {}).items()}},
         "drain": 64, "budget": cycle_budget(4 * sum(sinks.values()) + 64 + work, gap, stall, 256),
         "readback": [(int(row), int(base), int(count)) for row, base, count in readback],
     }

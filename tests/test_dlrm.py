@@ -94,6 +94,17 @@ def test_small_dlrms_on_the_rtl_equal_the_golden_model_and_numpy(request, case):
     assert np.all((result.probabilities > 0) & (result.probabilities < 1))
 
 
+def test_a_dlrm_runs_in_the_cocotb_bench_too(request):
+    """The cocotb harness (an AxiRam per AG: also for an AG that only writes) gives the golden model's
+    bits on every phase."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    arch = Arch(2, (5,), (4, 3, 2), (3, 1), "dot", 3)
+    result = run_batch(arch, reference_weights(arch, seed % 1000), random_batch(arch, 2, seed), preset("tiny"),
+                       harness="cocotb", seed=seed % 1000)
+    assert result.ok and result.cycles > 0 and result.max_error <= 1e-6, result.mismatches
+
+
 def test_the_criteo_sample_is_reproducible_and_read_as_the_reference_preprocesses_it(tmp_path):
     again = tmp_path / "again.tsv"
     make_criteo_sample.main(str(again))

@@ -57,7 +57,7 @@ import numpy as np
 from .expression import SIGMOID_MAX_ERROR
 
 __all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "load_graph", "reference",
-           "error_bounds", "random_inputs", "check_inputs"]
+           "error_bounds", "random_inputs", "check_inputs", "interaction_pairs"]
 
 FORMAT, VERSION = "rdagen-graph", 1
 OPS = ("matmul", "add", "relu", "sigmoid", "concat", "dot_interaction", "embedding_bag")
@@ -450,7 +450,8 @@ def _bags(indices: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
     return [indices[s:e] for s, e in zip(offsets, ends)]
 
 
-def _pairs(features: int) -> list[tuple[int, int]]:
+def interaction_pairs(features: int) -> list[tuple[int, int]]:
+    """The (i, j) pairs, i > j, of *features* tensors in the reference's row-major order."""
     return [(i, j) for i in range(features) for j in range(i)]
 
 
@@ -478,7 +479,7 @@ def reference(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
         elif node.op == "concat":
             out = np.concatenate(x, axis=1)
         elif node.op == "dot_interaction":
-            out = np.stack([(x[i] * x[j]).sum(axis=1) for i, j in _pairs(len(x))], axis=1)
+            out = np.stack([(x[i] * x[j]).sum(axis=1) for i, j in interaction_pairs(len(x))], axis=1)
         else:
             table, indices, offsets = x
             out = np.array([table[bag].sum(axis=0) if len(bag) else np.zeros(table.shape[1])
@@ -515,7 +516,7 @@ def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             d = v[0].shape[1]
             hat = [vi + ei for vi, ei in zip(v, e)]
             out = np.stack([((hat[i] * hat[j]).sum(axis=1) * (1 + _gamma(d)) - (v[i] * v[j]).sum(axis=1) + d * FLUSH)
-                            for i, j in _pairs(len(v))], axis=1)
+                            for i, j in interaction_pairs(len(v))], axis=1)
         else:
             table, indices, offsets = values[node.inputs[0]], values[node.inputs[1]], values[node.inputs[2]]
             out = np.array([(_gamma(len(bag)) * np.abs(table[bag]).sum(axis=0) + bound[node.inputs[0]][bag].sum(axis=0)

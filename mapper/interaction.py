@@ -23,15 +23,11 @@ from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.pcu_layout import Accumulate, Counter, PcuProgram, Reduce, Stage, vin
 
 from .builder import ArrayBuilder
+from .graph import interaction_pairs
 from .phase import F32, U32, MapError, Phase, PhaseIO
 from .place import Net, Unit, sites
 
-__all__ = ["InteractionPhase", "pairs"]
-
-
-def pairs(features: int) -> list[tuple[int, int]]:
-    """The (i, j) pairs, i > j, of *features* tensors in the reference's row-major order."""
-    return [(i, j) for i in range(features) for j in range(i)]
+__all__ = ["InteractionPhase"]
 
 
 class InteractionPhase(Phase):
@@ -39,7 +35,7 @@ class InteractionPhase(Phase):
                  samples: int, width: int, where: str):
         self.cfg, self.name, self.nodes, self.reads, self.writes, self.y = cfg, name, nodes, reads, (y,), y
         self.samples, self.width = samples, width
-        self.pairs = pairs(len(reads))
+        self.pairs = interaction_pairs(len(reads))
         self.items = samples * len(self.pairs)
         self.streams = min(self.items, cfg.rows // 2, len(sites(cfg, "pcu")))
         if self.streams < 1 or cfg.vector_inputs < 2:

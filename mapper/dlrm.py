@@ -32,7 +32,7 @@ from rdagen.rtl.array_layout import tile_kind
 from rdagen.rtl.ops import FU_LATENCY
 
 from .expression import SIGMOID
-from .graph import Graph, GraphBuilder, GraphError
+from .graph import Graph, GraphBuilder, GraphError, first_bad_offset, first_index_outside
 
 __all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
            "read_criteo_tsv", "check_batch", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
@@ -229,15 +229,14 @@ def check_batch(arch: Arch, batch: dict, source: str) -> dict[str, np.ndarray]:
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer) or len(idx) >= 2**31:
             raise DlrmError(f"{source}: lS_i_{k} must be a 1-D integer array")
         o = offsets[k]
-        if o[0] != 0:
+        bad = first_bad_offset(o, len(idx))
+        if bad == 0:
             raise DlrmError(f"{source}: lS_o[{k}] starts at {o[0]}; table {k}'s first bag starts at 0")
-        bad = np.flatnonzero((np.diff(o) < 0) | (o[1:] > len(idx)))
-        if len(bad):
-            raise DlrmError(f"{source}: lS_o[{k}] at sample {bad[0] + 1} is {o[bad[0] + 1]}: offsets do not decrease "
+        if bad is not None:
+            raise DlrmError(f"{source}: lS_o[{k}] at sample {bad} is {o[bad]}: offsets do not decrease "
                             f"and stay within table {k}'s {len(idx)} indices")
-        wrong = np.flatnonzero((idx < 0) | (idx >= rows))
-        if len(wrong):
-            p = int(wrong[0])
+        p = first_index_outside(idx, rows)
+        if p is not None:
             sample = int(np.searchsorted(o, p, side="right") - 1)
             raise DlrmError(f"{source}: table {k}, sample {sample}, position {p} of lS_i_{k}: index {idx[p]} is "
                             f"outside the table's {rows} rows")

@@ -57,7 +57,8 @@ import numpy as np
 from .expression import SIGMOID_MAX_ERROR
 
 __all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "load_graph", "reference",
-           "error_bounds", "random_inputs", "check_inputs", "interaction_pairs"]
+           "error_bounds", "random_inputs", "check_inputs", "interaction_pairs",
+           "first_index_outside", "first_bad_offset"]
 
 FORMAT, VERSION = "rdagen-graph", 1
 OPS = ("matmul", "add", "relu", "sigmoid", "concat", "dot_interaction", "embedding_bag")
@@ -403,6 +404,21 @@ def random_inputs(graph: Graph, seed: int, given: dict | None = None) -> dict[st
     return arrays
 
 
+def first_index_outside(indices: np.ndarray, rows: int) -> int | None:
+    """The position of the first index outside [0, rows), or None."""
+    bad = np.flatnonzero((indices < 0) | (indices >= rows))
+    return int(bad[0]) if len(bad) else None
+
+
+def first_bad_offset(offsets: np.ndarray, count: int) -> int | None:
+    """The position of the first bag offset that breaks the rules (the first is 0; none decreases or
+    passes the *count* indices), or None."""
+    if offsets[0] != 0:
+        return 0
+    bad = np.flatnonzero((np.diff(offsets) < 0) | (offsets[1:] > count))
+    return int(bad[0]) + 1 if len(bad) else None
+
+
 def check_inputs(graph: Graph, arrays: dict, *, source: str = "inputs") -> dict[str, np.ndarray]:
     """The input arrays, checked against the graph: every input given once with its shape and dtype,
     no extra array, indices within their table (named with the position), offsets from 0 upwards."""
@@ -430,17 +446,16 @@ def check_inputs(graph: Graph, arrays: dict, *, source: str = "inputs") -> dict[
         for position, role, limit in uses:
             where = f"{source}: input {name!r} ({role} of node {position}, embedding_bag)"
             if role == "indices":
-                bad = np.flatnonzero((a < 0) | (a >= limit))
-                if len(bad):
-                    raise GraphError(f"{where}: position {bad[0]} holds {a[bad[0]]}, outside the table's rows "
-                                     f"[0, {limit})")
+                bad = first_index_outside(a, limit)
+                if bad is not None:
+                    raise GraphError(f"{where}: position {bad} holds {a[bad]}, outside the table's rows [0, {limit})")
             else:
-                if a[0] != 0:
+                bad = first_bad_offset(a, limit)
+                if bad == 0:
                     raise GraphError(f"{where}: position 0 holds {a[0]}; the first bag starts at 0")
-                bad = np.flatnonzero((np.diff(a) < 0) | (a[1:] > limit))
-                if len(bad):
-                    raise GraphError(f"{where}: position {bad[0] + 1} holds {a[bad[0] + 1]}; offsets do not "
-                                     f"decrease and stay within the {limit} indices")
+                if bad is not None:
+                    raise GraphError(f"{where}: position {bad} holds {a[bad]}; offsets do not decrease and stay "
+                                     f"within the {limit} indices")
     return checked
 
 

@@ -73,11 +73,15 @@ def _streams(cfg, case):
 def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, seed):
     sources = unit_sources(vins, sins, tokens)
     transfers = golden.write_firings + golden.read_firings + len(golden.vout) + sum(map(len, vins)) + sum(map(len, sins))
+    # The bench starts draining once the last output arrived and the last input was accepted; inputs still
+    # queued in the unit's FIFOs may hold writes without outputs (one input can feed many firings), so the
+    # drain covers every firing and conflict cycle of the case, not only the pipeline.
+    drain = _drain(cfg) + golden.write_firings + golden.read_firings + golden.write_conflicts + golden.read_conflicts
     return {
         "name": name, "seed": seed, "config": str(bits), "gap": gap, "stall": stall, "sources": sources,
         "sinks": ["vout", "sout", "ctrl_out"], "expect": [len(golden.vout), len(golden.sout), golden.done_tokens],
-        "consume": golden.consumed, "status": list(STATUS), "drain": _drain(cfg),
-        "budget": cycle_budget(transfers * cfg.lanes, gap, stall, _drain(cfg)),
+        "consume": golden.consumed, "status": list(STATUS), "drain": drain,
+        "budget": cycle_budget(transfers * cfg.lanes, gap, stall, drain),
     }
 
 
@@ -190,6 +194,13 @@ def directed_pmu_cases(cfg: ArrayConfig, rng: np.random.Generator) -> list[PmuCa
         read=Port(stages=[AddressStage("sub", CONST, ctr(0), const=half - L, dst=1), AddressStage("add", reg(1), LANE)],
                   counters=_run(per, L)), mode="double", done_port="read"),
         vin=[_words(rng, runs * per, L)], stall=0.3, gap=0.2))
+
+    # one input vector written to many places (popped once per counter run): the writes go on long after
+    # the bench has delivered the last input, with no output to wait for
+    per = min(64, cfg.pmu_depth // (cfg.fifo_depth + 2))
+    cases.append(PmuCase("broadcast-write", PmuProgram(
+        write=Port(stages=contiguous, counters=_run(per, L), vin_required=[0], vin_pop_level={0: 1}, data=vin(0)),
+        mode="none"), vin=[_words(rng, cfg.fifo_depth + 2, L)]))
 
     # out-of-range addresses: lanes beyond the scratchpad are dropped and counted
     cases.append(PmuCase("out-of-range", PmuProgram(

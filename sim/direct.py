@@ -13,7 +13,16 @@ idle, one 16k-cycle GEMM): flat, with a Verilog module per switch, 132 s (63 s v
 and 5,750 cycles/s; with one module per network's switch (rtl/instance.py) and the units as hier
 blocks, 62 s (25 s, 37 s) and 4,760 cycles/s; with the switches as hier blocks too, 53 s but 3,670
 cycles/s (144 block calls per evaluation), so they are inlined. ``--threads 2`` gave 13 % more speed;
-C++ at -O2 instead of -O1 3 %. Traced builds stay flat, so a VCD shows every unit's signals.
+C++ at -O2 instead of -O1 3 %; C++ of the slow (initialisation) code at -O0 saves 2 s of 70. Traced
+builds stay flat, so a VCD shows every unit's signals.
+
+Where the generic model's time goes (``perf record`` of the harness on ``small``, the 16k-cycle GEMM,
+4,540 cycles/s): the PCU blocks 39 %, the array top (the three switch networks and the configuration
+registers, inlined) 42 %, the PMU blocks 12 %, the AGs 2 %, the harness and runtime 5 %; no function
+above 15 %. The cost is spread over the whole datapath because Verilator evaluates every functional
+unit of every lane and every route select each cycle, whatever the configuration selects (operand
+isolation would not help: the work does not depend on the values). A 10x faster model of the same
+RTL has to know the configuration, which is what the specialised model is.
 
 *Specialised* builds (``specialised=True``, ``rdagen run --harness specialised``) are of the array
 specialised to one bitstream (rtl/array.py: switch configurations are constants, each unit a

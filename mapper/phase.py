@@ -18,7 +18,8 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.array_layout import configuration_units, unit_layout
+from rdagen.rtl.array_layout import config_port_writes, plan
+from rdagen.rtl.bitstream import decode
 from rdagen.rtl.config import ArrayConfig
 
 from .builder import ArrayBuilder, BuildError
@@ -89,10 +90,12 @@ class PlacedPhase:
         return self.phase.collect(self.placement.sites, outputs, readback)
 
 
-def reconfiguration_cycles(cfg: ArrayConfig) -> int:
-    """Cycles to load a bitstream: one 32-bit configuration-port write per cycle, every unit written
-    (unconfigured ones with zeros), as the loader does."""
-    return sum(-(-unit_layout(cfg, a).size // 32) for a in configuration_units(cfg))
+def reconfiguration_cycles(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> int:
+    """Cycles to load *bitstream* through the configuration port (one 32-bit write per cycle) into an
+    array configured with *previous* (None: a reset array): the units whose word changes, each written
+    whole (rtl/array_layout.py ``config_port_writes``, what the loader writes)."""
+    before = decode(plan(cfg), previous) if previous is not None else None
+    return len(config_port_writes(cfg, decode(plan(cfg), bitstream), before))
 
 
 def place_and_route(phase: Phase, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,

@@ -18,12 +18,15 @@ alone is refused with ``MapError`` naming it and the resource.
 Running (``Program.execute``): for each phase, the runner lays the tensors it reads into the DRAM
 channels of its AGs and its host streams (``PlacedPhase.io``), runs it on a *backend* (the golden
 array model or the RTL, in sim/), and takes the tensors it wrote from the DRAM read back and the host
-outputs. The cycles of a program are the phases' run cycles plus one reconfiguration per phase.
+outputs. The cycles of a program are the phases' run cycles plus each phase's reconfiguration: the
+configuration-port writes of the units whose word differs from the phase before (the first phase: its
+configured units; ``phase.reconfiguration_cycles``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Callable
 
@@ -170,8 +173,14 @@ class Program:
         """The most PCUs any phase occupies."""
         return max((p.phase.units_used()["pcu"] for p in self.phases), default=0)
 
+    @functools.cached_property
+    def reconfigurations(self) -> list[int]:
+        """Each phase's configuration-load cycles, after the phase before it (the first: after reset)."""
+        before = [None] + [p.bitstream for p in self.phases[:-1]]
+        return [reconfiguration_cycles(self.cfg, p.bitstream, b) for p, b in zip(self.phases, before)]
+
     def estimate_cycles(self) -> int:
-        return sum(p.phase.estimate_cycles + reconfiguration_cycles(self.cfg) for p in self.phases)
+        return sum(p.phase.estimate_cycles for p in self.phases) + sum(self.reconfigurations)
 
     def ideal_cycles(self) -> int:
         return sum(p.phase.ideal_cycles for p in self.phases)
@@ -213,7 +222,7 @@ class Program:
                         tensors[name] = np.concatenate([parts[name][c] for c in range(slices)], axis=1)
                 else:
                     tensors[name] = value
-            runs.append(PhaseRun(phase.name, cycles, reconfiguration_cycles(self.cfg), phase.estimate_cycles,
+            runs.append(PhaseRun(phase.name, cycles, self.reconfigurations[n], phase.estimate_cycles,
                                  phase.ideal_cycles, seconds))
         return {name: np.asarray(materialise(name), np.float32) for name in self.graph.outputs}, runs
 

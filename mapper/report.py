@@ -9,7 +9,6 @@ from pathlib import Path
 
 from rdagen.rtl.array_layout import tile_kind
 
-from .phase import reconfiguration_cycles
 from .place import sites
 from .program import Program
 
@@ -25,7 +24,7 @@ def summary(program: Program) -> dict:
             "phase": n, "name": p.phase.name, "nodes": [program.graph.nodes[i].output for i in p.phase.nodes],
             "units": p.phase.units_used(), "tracks": {net: list(t) for net, t in p.tracks.items()},
             "estimate_cycles": p.phase.estimate_cycles, "ideal_cycles": p.phase.ideal_cycles,
-            "reconfiguration_cycles": reconfiguration_cycles(cfg), "bitstream_bytes": len(p.bitstream),
+            "reconfiguration_cycles": program.reconfigurations[n], "bitstream_bytes": len(p.bitstream),
             "placement": {u: list(s) for u, s in p.placement.sites.items()}, "seed": p.seed,
             "wirelength": p.placement.wirelength})
     return {"config": cfg.name, "config_hash": cfg.hash, "seed": program.seed, "available": totals,
@@ -39,16 +38,18 @@ def text_report(program: Program) -> str:
     lines = [f"{len(program.phases)} phase(s) on {cfg.name} ({cfg.rows}x{cfg.cols}, {cfg.lanes} lanes), seed "
              f"{program.seed}, mapped in {program.map_seconds:.1f} s",
              f"{'phase':12} {'nodes':24} {'PCU':>7} {'PMU':>7} {'AG':>6} {'host':>6} {'vector':>9} {'scalar':>9} "
-             f"{'control':>9} {'estimate':>9} {'ideal':>8}"]
+             f"{'control':>9} {'reconfig':>8} {'estimate':>9} {'ideal':>8}"]
     for p in s["phases"]:
         u, t = p["units"], p["tracks"]
         links = {n: f"{t[n][0]}/{t[n][1]}" for n in ("vector", "scalar", "control")}
         lines.append(f"{p['name']:12} {', '.join(p['nodes'])[:24]:24} {u['pcu']:>3}/{avail['pcu']:<3} "
                      f"{u['pmu']:>3}/{avail['pmu']:<3} {u['ag']:>2}/{avail['ag']:<3} {u['host']:>2}/{avail['host']:<3} "
-                     f"{links['vector']:>9} {links['scalar']:>9} {links['control']:>9} {p['estimate_cycles']:9d} "
+                     f"{links['vector']:>9} {links['scalar']:>9} {links['control']:>9} {p['reconfiguration_cycles']:8d} "
+                     f"{p['estimate_cycles']:9d} "
                      f"{p['ideal_cycles']:8d}")
-    lines.append(f"cost model: {s['estimate_cycles']} cycles in all, with {reconfiguration_cycles(cfg)} cycles of "
-                 f"reconfiguration per phase (ideal {s['ideal_cycles']}); tracks: links used / links of the network")
+    lines.append(f"cost model: {s['estimate_cycles']} cycles in all, {sum(program.reconfigurations)} of them loading "
+                 f"configurations (reconfig: the units that change from the phase before; ideal {s['ideal_cycles']}); "
+                 f"tracks: links used / links of the network")
     for n, p in enumerate(program.phases):
         prefix = p.phase.name + "."
         short = {u: u[len(prefix):] if u.startswith(prefix) else u for u in p.placement.sites}

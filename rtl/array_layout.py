@@ -37,7 +37,7 @@ from .pmu_layout import check as check_pmu
 from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
 __all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint",
-           "connections", "pack_vectors", "unpack_vectors"]
+           "config_port_writes", "connections", "pack_vectors", "unpack_vectors"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
 
@@ -108,6 +108,22 @@ def unit_layout(cfg: ArrayConfig, address: Address):
     if address.kind == Kind.AG:
         return ag_layout(cfg)
     return switch_layout(networks(cfg)[address.network].tracks, *local_counts(cfg, address.network))
+
+
+def config_port_writes(cfg: ArrayConfig, words: dict, previous: dict | None = None) -> list[tuple[int, int]]:
+    """The configuration-port writes, (unit index in ``configuration_units``, 32-bit word), one per
+    cycle, that take the configuration registers from *previous* ({Address: word}; None: the zeros
+    they hold after reset) to *words*: every unit whose word differs, written whole as
+    ceil(bits / 32) words, the most significant first (each word shifts in from below; rtl/array.py).
+    Registers keep their words while ``run`` is low, so a phase after another loads only what changed."""
+    previous = previous or {}
+    writes = []
+    for unit, address in enumerate(configuration_units(cfg)):
+        word = words.get(address, 0)
+        if word != previous.get(address, 0):
+            chunks = -(-unit_layout(cfg, address).size // 32)
+            writes += [(unit, (word >> (32 * j)) & 0xFFFFFFFF) for j in reversed(range(chunks))]
+    return writes
 
 
 def check_units(cfg: ArrayConfig, words: dict) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.array_layout import check_units, configuration_units, connections, plan, unit_layout
+from rdagen.rtl.array_layout import check_units, config_port_writes, configuration_units, connections, plan
 from rdagen.rtl.bitstream import decode
 from rdagen.rtl.config import ArrayConfig
 
@@ -17,32 +17,37 @@ from .verilog import generate
 __all__ = ["config_writes", "run_array"]
 
 
-def config_writes(cfg: ArrayConfig, bitstream: bytes) -> list[tuple[int, int]]:
-    """The config-port writes that load *bitstream* (validated first): every unit, unconfigured ones
-    with zeros, each as ceil(bits / 32) words, the most significant first."""
-    words = decode(plan(cfg), bitstream)
-    check_units(cfg, words)  # refuses unit words that their encoders would not write
-    connections(cfg, words)  # refuses switch selects that would lose or block words
-    writes = []
-    for unit, address in enumerate(configuration_units(cfg)):
-        chunks = -(-unit_layout(cfg, address).size // 32)
-        word = words.get(address, 0)
-        writes += [(unit, (word >> (32 * j)) & 0xFFFFFFFF) for j in reversed(range(chunks))]
-    return writes
+def config_writes(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> list[tuple[int, int]]:
+    """The config-port writes that load *bitstream* (validated first) into a reset array: its configured
+    units. With *previous* (the phase before), the writes load *previous*, then the ones a phase after
+    it needs (its units that change, rtl/array_layout.py ``config_port_writes``), so that a run checks
+    the configuration the cost model's reconfiguration counts."""
+    def validated(data):
+        words = decode(plan(cfg), data)
+        check_units(cfg, words)  # refuses unit words that their encoders would not write
+        connections(cfg, words)  # refuses switch selects that would lose or block words
+        return words
+
+    words = validated(bitstream)
+    if previous is None:
+        return config_port_writes(cfg, words)
+    before = validated(previous)
+    return config_port_writes(cfg, before) + config_port_writes(cfg, words, before)
 
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
               gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array", work: int = 0,
-              waves: bool = False, done_tokens: int = 0, readback=()) -> dict:
-    """Runs the array: *sources* {host input port: words}, *sinks* {host output port: transfers
-    expected}, *dram* {AG row: {word address: words}}, *work* the cycles the run is expected to take
-    at full speed (for the hang budget), *done_tokens* the ``done_tokens`` host register, *readback*
+              waves: bool = False, done_tokens: int = 0, readback=(), previous: bytes | None = None) -> dict:
+    """Runs the array configured with *bitstream* (after *previous*: ``config_writes``): *sources*
+    {host input port: words}, *sinks* {host output port: transfers expected}, *dram* {AG row: {word
+    address: words}}, *work* the cycles the run is expected to take at full speed (for the hang
+    budget), *done_tokens* the ``done_tokens`` host register, *readback*
     (AG row, word address, words) regions of DRAM to read after the run. Returns the bench's record
     (``finish``: the cycle of the last expected output; ``readback``: one uint32 array per region)."""
     gen = generate("array", cfg)
     units = len(configuration_units(cfg))
     job = {
-        "name": "array", "seed": seed, "gap": gap, "stall": stall, "config": config_writes(cfg, bitstream),
+        "name": "array", "seed": seed, "gap": gap, "stall": stall, "config": config_writes(cfg, bitstream, previous),
         "done_tokens": done_tokens,
         "unit_bits": (units - 1).bit_length() or 1, "sources": sources, "sinks": list(sinks),
         "expect": list(sinks.values()),

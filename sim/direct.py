@@ -232,9 +232,10 @@ def cfg_name(out: Path) -> str:
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
                work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False, scope: str = "",
-               readback=(), specialised: bool = False) -> dict:
+               readback=(), specialised: bool = False, previous: bytes | None = None) -> dict:
     """Runs the array in the direct harness (on the model specialised to *bitstream* with
-    *specialised*); the record of ``sim.array_run.run_array`` (with ``readback``: one uint32 array per
+    *specialised*), configured with *bitstream* after *previous* (``array_run.config_writes``); the
+    record of ``sim.array_run.run_array`` (with ``readback``: one uint32 array per
     (AG row, word address, words) region) plus ``trace`` (the digest of every handshake), ``seconds``
     (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd`` (of *scope* alone if
     given: ``build_direct``)."""
@@ -242,7 +243,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
     exe, build_seconds = build_direct(gen, cfg, waves, scope)
     L = cfg.lanes
-    writes = config_writes(cfg, bitstream)  # validated either way
+    writes = config_writes(cfg, bitstream, previous)  # validated either way
     if specialised:  # its configuration is built in: loading it (with the units held in reset) is idle time
         writes = []
     lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",

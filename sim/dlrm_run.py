@@ -106,7 +106,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         graph = dlrm_graph(capped, weights, batch)
         program = map_graph(graph, cfg, seed=seed, progress=progress)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
-        reconfiguration = program.estimate_cycles() - sum(p.phase.estimate_cycles for p in program.phases)
+        reconfiguration = sum(program.reconfigurations)
         rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),
                      "reconfiguration_cycles": reconfiguration, "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {

@@ -66,6 +66,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
     cfg = program.cfg
     mismatches, vcds, simulated = [], [], []
     started = time.perf_counter()
+    loaded = {}  # the configuration the array holds: the phase before's (its registers keep it)
 
     def backend(placed: PlacedPhase, io: PhaseIO):
         name = placed.phase.name
@@ -79,18 +80,19 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
             return golden.outputs, golden_readback, 0
         work = 4 * placed.phase.estimate_cycles + 1000
         sim_started = time.perf_counter()
+        previous, loaded["bitstream"] = loaded.get("bitstream"), placed.bitstream
         if harness in ("direct", "specialised"):
             from .direct import run_direct
 
             record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
                                 done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope,
-                                readback=io.readback, specialised=harness == "specialised")
+                                readback=io.readback, specialised=harness == "specialised", previous=previous)
         else:
             from .array_run import run_array
 
             record = run_array(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
                                done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback, gap=gap,
-                               stall=stall, seed=seed)
+                               stall=stall, seed=seed, previous=previous)
         simulated.append((record["cycles"], record.get("seconds", time.perf_counter() - sim_started)))
         if record.get("vcd"):
             vcds.append(record["vcd"])

@@ -18,7 +18,7 @@ from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import WORKLOADS, workload
 from rdagen.rtl.ag_layout import AgProgram, ag_layout
 from rdagen.rtl.array import configured_modules, configured_unit
-from rdagen.rtl.array_layout import local_counts, plan
+from rdagen.rtl.array_layout import config_port_writes, configuration_units, local_counts, plan, unit_layout
 from rdagen.rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
 from rdagen.rtl.config import preset
 from rdagen.rtl.ops import Op
@@ -488,3 +488,34 @@ def test_dram_writes_through_an_ag(request):
     base, length = commands[0]
     assert np.array_equal(record["readback"][0][L: L + length], relu[:length])  # the first command's words
     assert record["readback"][0][L - 1] == old[base - 1]  # the word before it is untouched
+
+
+@pytest.mark.parametrize("config", ["tiny", "small"])
+def test_config_port_writes_load_the_units_that_change(config, request):
+    """Configuration registers modelled from rtl/array.py's port (each write shifts 32 bits in from
+    below): the writes from one random configuration to another leave every register at its new word,
+    and they write the changed units alone, each whole; from reset, the configured units alone."""
+    cfg, rng = preset(config), seeded_rng(request)
+    units = configuration_units(cfg)
+    chunks = [-(-unit_layout(cfg, a).size // 32) for a in units]
+
+    def draw():
+        return {a: int.from_bytes(rng.bytes(4 * n), "little") >> (32 * n - unit_layout(cfg, a).size)
+                for a, n in zip(units, chunks) if rng.random() < 0.3}
+
+    def load(registers, writes):
+        registers = list(registers)
+        for unit, word in writes:
+            registers[unit] = ((registers[unit] << 32) | word) & ((1 << (32 * chunks[unit])) - 1)
+        return registers
+
+    for _ in range(20):
+        before, after = draw(), draw()
+        after.update({a: w for a, w in before.items() if rng.random() < 0.5})  # some units keep their word
+        start = load([0] * len(units), config_port_writes(cfg, before))
+        assert start == [before.get(a, 0) for a in units]
+        writes = config_port_writes(cfg, after, before)
+        assert load(start, writes) == [after.get(a, 0) for a in units]
+        changed = [i for i, a in enumerate(units) if after.get(a, 0) != before.get(a, 0)]
+        assert sorted({u for u, _ in writes}) == changed
+        assert len(writes) == sum(chunks[i] for i in changed)

@@ -13,7 +13,7 @@ ARGS    ?=
 JOBS    ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test sim synth lint waves bench config clean
+.PHONY: help venv test sim synth lint formal waves bench config clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ synth: $(STAMP) ## Yosys synthesis: make synth UNIT=<unit> CONFIG=<preset>; writ
 
 lint: $(STAMP) ## verilator --lint-only on every generated top
 	$(RDAGEN) lint --config $(CONFIG) $(ARGS)
+
+formal: $(STAMP) ## prove the stream-fabric properties (k-induction in Yosys); one PASS/FAIL line each
+	$(RDAGEN) formal $(ARGS)
 
 waves: $(STAMP) ## write a VCD of one test: make waves TEST=<test>; prints its path
 	$(RDAGEN) waves --test "$(TEST)" --config $(CONFIG) $(ARGS)

@@ -1,14 +1,16 @@
 # amaranth: UnusedElaboratable=no
 """A statically configured switch of one network, and a grid of them (semantics: rtl/switch_layout.py).
 
-Latency: one cycle per hop (every output is a registered two-entry FIFO). Throughput: one word per
-cycle per output, also under multicast. Ready never depends on valid, and no ready path crosses a hop.
+Latency: one cycle per hop (every output is a registered two-entry FIFO, rtl/hop_buffer.py). Throughput:
+one word per cycle per output, also under multicast. Ready never depends on valid, and no ready path
+crosses a hop.
 """
 
 from amaranth import Const, Module
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .hop_buffer import HopBuffer
 from .instance import instance_of
 from .pipeline import select
 from .switch_layout import DIRECTIONS, OPPOSITE, switch_layout
@@ -48,25 +50,31 @@ class Switch(wiring.Component):
 
         buffers = []
         for o, port in enumerate(outputs):
-            f = m.submodules[f"out{o}"] = fifo.SyncFIFO(width=self.width, depth=2)
+            f = m.submodules[f"out{o}"] = HopBuffer(self.width)
             m.d.comb += [port.valid.eq(f.r_rdy), port.payload.eq(f.r_data), f.r_en.eq(port.ready)]
             buffers.append(f)
         fires = []
         for i, port in enumerate(inputs):
             consumers = [sel[o] == i + 1 for o in range(len(outputs))]
-            room = Const(1)
-            for o, f in enumerate(buffers):
-                room &= ~consumers[o] | f.w_rdy
             used = Const(0)
             for c in consumers:
                 used |= c
-            m.d.comb += port.ready.eq(used & room)
+            m.d.comb += port.ready.eq(used & self.room(consumers, buffers))
             fires.append(port.valid & port.ready)
         for o, f in enumerate(buffers):
             m.d.comb += [f.w_en.eq(select(m, [Const(0), *fires], sel[o], 1, f"out{o}_fire")),
                          f.w_data.eq(select(m, [Const(0, self.width), *[p.payload for p in inputs]], sel[o],
                                             self.width, f"out{o}_data"))]
         return m
+
+    @staticmethod
+    def room(consumers: list, buffers: list):
+        """Whether every consumer of an input (``consumers[o]``: output o selects it) can take a word:
+        a multicast word moves only when all of them take it (verif/formal.py proves it)."""
+        room = Const(1)
+        for consumer, f in zip(consumers, buffers):
+            room &= ~consumer | f.w_rdy
+        return room
 
 
 class SwitchGrid(wiring.Component):

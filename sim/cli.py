@@ -546,6 +546,23 @@ def cmd_dlrm(args) -> int:
 
 
 # -- ops ------------------------------------------------------------------------------------------------
+def cmd_formal(args) -> int:
+    from .formal import run_checks, summary_json
+    from .runner import BUILD
+
+    try:
+        checks = run_checks(args.property or None, broken=not args.no_broken, progress=print)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    out = BUILD / "formal" / "summary.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(summary_json(checks) + "\n")
+    failed = [c.name for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks pass; summary {out}"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
 def cmd_ops(args) -> int:
     from rdagen.rtl.ops import table_markdown
 
@@ -613,6 +630,11 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
+
+    p = add("formal", cmd_formal, "prove the properties of verif/formal.py by k-induction (Yosys), reach their "
+                                  "covers and refute their broken variants; one PASS/FAIL line per check")
+    p.add_argument("--property", action="append", default=[], help="only this property (repeatable)")
+    p.add_argument("--no-broken", action="store_true", help="skip the broken variants")
 
     p = add("graph", cmd_graph, "check a dataflow graph (rdagen-graph JSON), or evaluate its float64 NumPy "
                                 "reference with the fp32 error bound of every output element")

@@ -1,0 +1,219 @@
+# amaranth: UnusedElaboratable=no
+"""Formal harnesses: each wraps one RTL component with free inputs (the harness's ports), assumptions on
+them (legal streams, a configuration that holds still) and the properties to prove as ``Assert``s,
+checked by unbounded k-induction in Yosys (sim/formal.py runs them: ``make formal``).
+
+A harness is built in one of two forms: the proof (every ``Assert``), or the check of one *cover*: the
+property "this interesting state is never reached" asserted alone, which a bounded search must refute
+with a trace (so the proof is not vacuous: its assumptions let the interesting case happen). With
+*broken*, the component is a deliberately wrong variant whose proof must fail.
+
+Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reordered"):
+
+* ``switch.multicast``: for every output of a switch (rtl/switch.py) and the input its configuration
+  selects, the k-th word out is the k-th word in, for any k (a free index, the "tracked word"): no word
+  lost, duplicated, reordered or changed; a multicast word enters every consumer at the same cycle, so
+  it moves only when every consumer takes it. Induction is helped by invariants on the outputs' hop
+  buffers (rtl/hop_buffer.py), proven with it: the level is the words in minus the words out, and
+  the tracked word, while inside, sits at its place. Broken variant: an input moves when *any*
+  consumer has room.
+* ``switch.stream_rules``: every output of a switch holds valid until ready and keeps its payload
+  stable meanwhile (amaranth.lib.stream's rules). Broken variant: an output that drops a word it
+  offered when the consumer did not take it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from amaranth import Const, Module, ResetSignal, Signal
+from amaranth.hdl import Assert, Assume
+from amaranth.lib import wiring
+
+from rdagen.rtl.switch import Switch
+
+__all__ = ["Property", "PROPERTIES"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Property:
+    name: str
+    build: Callable[[str | None, bool], wiring.Component]  # (cover or None, broken) -> harness
+    covers: tuple[str, ...]
+    what: str
+
+
+class _Harness(wiring.Component):
+    """The component *dut* with the same ports, all of them the harness's (so its inputs are free), and
+    ``past``: low in the first cycle only (for properties over two cycles)."""
+
+
+    def __init__(self, dut: wiring.Component, free: dict | None = None):
+        """*free*: further free inputs of the harness, {name: ``In(shape)``}."""
+        self.dut = dut
+        super().__init__({**dut.signature.members, **(free or {})})
+
+    def setup(self, m: Module, platform) -> tuple[Signal, Module]:
+        """Instantiates the DUT (its module is returned, for its submodules) and connects the ports."""
+        module = m.submodules.dut = self.dut.elaborate(platform)
+        ours, theirs = self.signature.flatten(self), self.dut.signature.flatten(self.dut)
+        for (_, member, outer), (_, _, inner) in zip(ours, theirs):  # the DUT's members come first
+            m.d.comb += inner.eq(outer) if member.flow == wiring.In else outer.eq(inner)
+        past = Signal()
+        m.d.sync += past.eq(1)
+        return past, module
+
+
+def _previous(m: Module, value, name: str) -> Signal:
+    """*value* one cycle earlier (a register; its value in the first cycle is meaningless: use ``past``).
+    Call it outside any ``m.If``: inside, the register would only follow *value* under the condition."""
+    held = Signal.like(value, name=name, reset_less=True)
+    m.d.sync += held.eq(value)
+    return held
+
+
+def _legal_source(m: Module, past, port, name: str) -> None:
+    """Assume the free input stream *port* follows the stream rules: valid held until ready, payload
+    stable meanwhile."""
+    waiting = _previous(m, port.valid & ~port.ready & ~ResetSignal(), f"{name}_waiting")
+    payload = _previous(m, port.payload, f"{name}_payload")
+    with m.If(past & waiting):
+        m.d.comb += Assume(port.valid & (port.payload == payload))
+
+
+class _BrokenRoomSwitch(Switch):
+    """A switch that moves a multicast word when any consumer has room (the others lose it)."""
+
+    @staticmethod
+    def room(consumers, buffers):
+        room = Const(0)
+        for consumer, f in zip(consumers, buffers):
+            room |= consumer & f.w_rdy
+        return room
+
+
+class _DroppingSwitch(Switch):
+    """A switch whose outputs withdraw an offered word after a cycle of back-pressure."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        for d in range(4):
+            for t in range(self.tracks):
+                port = self.out[d][t]
+                waited = Signal(name=f"waited_{d}_{t}")
+                m.d.sync += waited.eq(port.valid & ~port.ready)
+                with m.If(waited):
+                    m.d.comb += port.valid.eq(0)
+        return m
+
+
+_SWITCH = dict(width=3, tracks=1, local_in=1, local_out=1)
+
+
+def _switch_ports(harness):
+    """The harness's switch inputs and outputs, in the switch's order (its configuration's indices)."""
+    tracks = harness.dut.tracks
+    inputs = [harness.inp[d][t] for d in range(4) for t in range(tracks)] + list(harness.local_in)
+    outputs = [harness.out[d][t] for d in range(4) for t in range(tracks)] + list(harness.local_out)
+    return inputs, outputs
+
+
+class SwitchMulticast(_Harness):
+    COUNT = 3  # bits of the word counters: they wrap, and a buffer holds at most 2 words
+
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        super().__init__((_BrokenRoomSwitch if broken else Switch)(**_SWITCH), {"pick": wiring.In(self.COUNT)})
+
+    def elaborate(self, platform):
+        m = Module()
+        past, module = self.setup(m, platform)
+        inputs, outputs = _switch_ports(self)
+        sel, pick = self.configuration, self.pick  # pick: the tracked word's index, free but constant
+        held = [(sel.as_value(), _previous(m, sel.as_value(), "cfg")), (pick, _previous(m, pick, "pick"))]
+        with m.If(past):
+            m.d.comb += [Assume(now == before) for now, before in held]
+        for i, port in enumerate(inputs):
+            _legal_source(m, past, port, f"in{i}")
+        fires = [p.valid & p.ready for p in inputs]
+        asserts, levels, delivered = [], [], []
+        for o, port in enumerate(outputs):
+            buffer = module.submodules[f"out{o}"]
+            push, word = Signal(name=f"push{o}"), Signal(self.dut.width, name=f"word{o}")
+            for i in range(len(inputs)):
+                with m.If(sel[o] == i + 1):
+                    m.d.comb += [push.eq(fires[i]), word.eq(inputs[i].payload)]
+            pop = port.valid & port.ready
+            pushed, popped = Signal(self.COUNT, name=f"pushed{o}"), Signal(self.COUNT, name=f"popped{o}")
+            recorded, inside = Signal(self.dut.width, name=f"recorded{o}"), Signal(name=f"inside{o}")
+            m.d.sync += [pushed.eq(pushed + push), popped.eq(popped + pop)]
+            with m.If(push & (pushed == pick)):
+                m.d.sync += [recorded.eq(word), inside.eq(1)]
+            with m.Elif(pop & (popped == pick)):
+                m.d.sync += inside.eq(0)
+            place = Signal(self.COUNT, name=f"place{o}")
+            m.d.comb += place.eq(pick - popped)
+            difference = Signal(self.COUNT, name=f"difference{o}")
+            m.d.comb += difference.eq(pushed - popped)
+            asserts += [
+                ~(pop & (popped == pick)) | (inside & (port.payload == recorded)),  # the k-th out is the k-th in
+                buffer.level != 3,
+                buffer.level == difference,  # no word lost or made: a multicast word entered this buffer too
+                inside == (place < buffer.level),
+                ~(inside & (place == 0)) | (buffer.head == recorded),
+                ~(inside & (place == 1)) | (buffer.tail == recorded),
+            ]
+            levels.append(buffer.level)
+            delivered.append(pop & (popped == pick))
+        # Non-vacuity: a word multicast to two outputs while one of them is full (its input waits), and
+        # a tracked word delivered to two consumers.
+        stalled = Const(0)
+        for o in range(1, len(outputs)):
+            stalled |= (sel[0] == sel[o]) & (sel[0] != 0) & (levels[o] == 2) & (levels[0] == 1)
+        both = (sel[0] == sel[1]) & (sel[0] != 0) & (pick == 2) & delivered[0] & delivered[1]
+        _emit(m, asserts, {"multicast_under_backpressure": stalled, "both_delivered": both}, self.cover)
+        return m
+
+
+class SwitchStreamRules(_Harness):
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        super().__init__((_DroppingSwitch if broken else Switch)(**_SWITCH))
+
+    def elaborate(self, platform):
+        m = Module()
+        past, module = self.setup(m, platform)
+        inputs, outputs = _switch_ports(self)
+        for i, port in enumerate(inputs):
+            _legal_source(m, past, port, f"in{i}")
+        asserts, stalls = [], []
+        for o, port in enumerate(outputs):
+            waiting = _previous(m, port.valid & ~port.ready & ~ResetSignal(), f"out{o}_waiting")
+            payload = _previous(m, port.payload, f"out{o}_payload")
+            asserts += [~(past & waiting) | (port.valid & (port.payload == payload)),
+                        module.submodules[f"out{o}"].level != 3]  # the invariant induction needs
+            stalls.append(past & waiting & port.valid)
+        stalled = Const(0)
+        for s in stalls:
+            stalled |= s
+        _emit(m, asserts, {"held_under_backpressure": stalled}, self.cover)
+        return m
+
+
+def _emit(m: Module, asserts: list, covers: dict, cover: str | None) -> None:
+    """The proof's assertions, or the negation of the one cover checked."""
+    if cover is None:
+        for condition in asserts:
+            m.d.comb += Assert(condition)
+    else:
+        m.d.comb += Assert(~covers[cover])
+
+
+PROPERTIES = [
+    Property("switch.multicast", SwitchMulticast, ("multicast_under_backpressure", "both_delivered"),
+             "a switch output is a 2-entry FIFO of the selected input; multicast moves only when every "
+             "consumer takes the word"),
+    Property("switch.stream_rules", SwitchStreamRules, ("held_under_backpressure",),
+             "switch outputs hold valid until ready, payload stable"),
+]

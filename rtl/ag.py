@@ -3,8 +3,8 @@ AXI4 INCR read bursts and returns the words as vectors, in request order. Semant
 
 Datapath::
 
-    cmd/idx FIFO -> request (address, length, range check) -> fetch FIFO -> burst former (coalesces
-    waiting contiguous requests, cuts at 256 beats and 4 KB) -> AR
+    cmd/idx FIFO -> request (address, length, range check) -> fetch FIFO -> burst former
+    (rtl/burst_former.py: coalesces waiting contiguous requests, cuts at 256 beats and 4 KB) -> AR
     R -> beat FIFO -> realigner (request info FIFO: word offset, length) -> vector FIFO -> rdata
 
 DRAM errors: an R beat answered SLVERR or DECERR enters the realigner as zeros (its data is never passed
@@ -19,19 +19,17 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, axi_size, beat_bytes, max_burst_beats
+from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, axi_size
+from .burst_former import ADDRESS_BITS, FETCH, BurstFormer
 from .config import ArrayConfig
 from .pipeline import input_fifo, select
 
 __all__ = ["AG", "axi4_signature", "ADDRESS_BITS", "ID_BITS"]
 
-ADDRESS_BITS = 34  # 2^32 words of 4 bytes
 ID_BITS = 4
 OFFSET_BITS = 5  # word offset within a beat (lanes <= 32: the 1024-bit AXI4 maximum)
 INFO = data.StructLayout({"offset": OFFSET_BITS, "length": 32, "beats": 33, "ok": 1})
 """A request as the realigners see it: word offset in its first beat, words, beats, performed."""
-FETCH = data.StructLayout({"beat": 32, "beats": 33, "aligned_start": 1, "aligned_end": 1})
-"""A request as the burst former sees it: first beat address and beats."""
 
 
 def axi4_signature(data_bits: int) -> wiring.Signature:
@@ -58,8 +56,6 @@ class AG(wiring.Component):
     def __init__(self, cfg: ArrayConfig):
         self.cfg = cfg
         self.lane_bits = (cfg.lanes - 1).bit_length()
-        self.max_beats = max_burst_beats(cfg)
-        self.beats_per_4k = 4096 // beat_bytes(cfg)
         super().__init__({
             "configuration": In(ag_layout(cfg)),
             "cmd": In(stream.Signature(COMMAND)),
@@ -93,43 +89,15 @@ class AG(wiring.Component):
         ]
         return take, info, fetch, take & ~ok
 
-    def _bursts(self, m, name, fetch, valid, ready, addr, len_, completed):
-        """The burst former of one direction: coalesces waiting contiguous fetch entries, cuts bursts
-        at ``max_beats`` and 4 KB, keeps at most MAX_OUTSTANDING in flight (*completed*: one finished),
-        and drives the address channel (*valid*, *ready*, *addr*, *len_*). Returns (issue, beats)."""
-        lb = self.lane_bits
-        head = FETCH(fetch.r_data)
-        seg_valid = Signal(name=f"{name}_seg_valid")
-        seg_beat = Signal(32, name=f"{name}_seg_beat")
-        seg_left = Signal(33, name=f"{name}_seg_left")
-        seg_end_aligned = Signal(name=f"{name}_seg_end_aligned")
-        absorbable = (seg_valid & fetch.r_rdy & head.aligned_start & seg_end_aligned
-                      & (head.beat == (seg_beat + seg_left)[0:33]))
-        to_boundary = self.beats_per_4k - (seg_beat & (self.beats_per_4k - 1))
-        cap = Mux(to_boundary < self.max_beats, to_boundary, self.max_beats)
-        burst = Mux(seg_left < cap, seg_left, cap)
-        outstanding = Signal(range(MAX_OUTSTANDING + 1), name=f"{name}_outstanding")
-        busy = Signal(name=f"{name}_addr_busy")
-        issue = (seg_valid & (~busy | ready) & (outstanding < MAX_OUTSTANDING)
-                 & ((burst == cap) | ~absorbable))
-        left_after = seg_left - Mux(issue, burst, 0) + Mux(absorbable, head.beats, 0)
-        load = fetch.r_rdy & ~absorbable & (~seg_valid | (left_after == 0))
-        m.d.comb += fetch.r_en.eq(absorbable | load)
-        with m.If(load):
-            m.d.sync += [seg_valid.eq(1), seg_beat.eq(head.beat), seg_left.eq(head.beats),
-                         seg_end_aligned.eq(head.aligned_end)]
-        with m.Else():
-            m.d.sync += [seg_valid.eq(left_after != 0), seg_beat.eq(seg_beat + Mux(issue, burst, 0)),
-                         seg_left.eq(left_after)]
-            with m.If(absorbable):
-                m.d.sync += seg_end_aligned.eq(head.aligned_end)
-        with m.If(issue):
-            m.d.sync += [busy.eq(1), addr.eq(seg_beat << (lb + 2)), len_.eq(burst - 1)]
-        with m.Elif(ready):
-            m.d.sync += busy.eq(0)
-        m.d.comb += valid.eq(busy)
-        m.d.sync += outstanding.eq(outstanding + issue - completed)
-        return issue, burst
+    @staticmethod
+    def _bursts(m, name, cfg, fetch, axi_valid, axi_ready, axi_addr, axi_len, completed) -> BurstFormer:
+        """The burst former of one direction (rtl/burst_former.py), fed by the *fetch* FIFO, driving the
+        address channel."""
+        former = m.submodules[f"{name}_bursts"] = BurstFormer(cfg)
+        m.d.comb += [former.fetch.valid.eq(fetch.r_rdy), former.fetch.payload.eq(fetch.r_data),
+                     fetch.r_en.eq(former.fetch.ready), former.ready.eq(axi_ready), former.completed.eq(completed),
+                     axi_valid.eq(former.valid), axi_addr.eq(former.addr), axi_len.eq(former.len)]
+        return former
 
     def elaborate(self, platform):
         m = Module()
@@ -152,7 +120,7 @@ class AG(wiring.Component):
         ]
         take, info, fetch, refused = self._requests(m, "read", head_valid, address, length, ok)
         m.d.comb += [cmd.r_en.eq(take & ~gather), idx.r_en.eq(take & gather)]
-        self._bursts(m, "read", fetch, axi.arvalid, axi.arready, axi.araddr, axi.arlen,
+        self._bursts(m, "read", cfg, fetch, axi.arvalid, axi.arready, axi.araddr, axi.arlen,
                      axi.rvalid & axi.rready & axi.rlast)
         m.d.comb += [axi.arid.eq(0), axi.arburst.eq(1), axi.arsize.eq(axi_size(cfg))]
 
@@ -213,12 +181,12 @@ class AG(wiring.Component):
         wtake, winfo, wfetch, wrefused = self._requests(m, "write", wcmd.r_rdy, wc.base, wc.length,
                                                          (wc.base + wc.length) <= 2**32)
         m.d.comb += wcmd.r_en.eq(wtake)
-        w_issue, w_burst = self._bursts(m, "write", wfetch, axi.awvalid, axi.awready, axi.awaddr, axi.awlen,
-                                        axi.bvalid & axi.bready)
+        writes = self._bursts(m, "write", cfg, wfetch, axi.awvalid, axi.awready, axi.awaddr, axi.awlen,
+                              axi.bvalid & axi.bready)
         m.d.comb += [axi.awid.eq(0), axi.awburst.eq(1), axi.awsize.eq(axi_size(cfg)),
                      axi.bready.eq(1)]
         lengths = m.submodules.wlen_fifo = fifo.SyncFIFOBuffered(width=9, depth=MAX_OUTSTANDING)
-        m.d.comb += [lengths.w_en.eq(w_issue), lengths.w_data.eq(w_burst)]
+        m.d.comb += [lengths.w_en.eq(writes.issue), lengths.w_data.eq(writes.beats)]
 
         wreq = INFO(winfo.r_data)
         woffset = wreq.offset if lb else Const(0, 1)

@@ -32,7 +32,7 @@ from .runner import BUILD
 __all__ = ["Check", "run_checks", "format_check", "MAX_STEPS", "COVER_STEPS"]
 
 MAX_STEPS = 20  # induction lengths tried before a proof is called failed
-COVER_STEPS = 16  # cycles a cover may take to be reached
+COVER_STEPS = 24  # cycles a cover may take to be reached (16 bursts in flight take 17)
 
 _PREPARE = """read_rtlil {il}
 hierarchy -top top

@@ -20,6 +20,13 @@ Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reorder
 * ``switch.stream_rules``: every output of a switch holds valid until ready and keeps its payload
   stable meanwhile (amaranth.lib.stream's rules). Broken variant: an output that drops a word it
   offered when the consumer did not take it.
+* ``ag.bursts``: the AG's burst former (rtl/burst_former.py, on ``tiny``: 8-byte beats, so the 256-beat
+  and the 4 KB cuts differ) never offers a burst of more than 256 beats or one that crosses a 4 KB
+  boundary; the beats it issues are the beats of the entries it took (none lost or added: the issued
+  beats plus the segment still open equal the beats taken); it keeps at most MAX_OUTSTANDING bursts
+  in flight; its address channel holds valid until ready with address and length stable. Free entries
+  (1 or more beats, inside the 2^32-word space), free channel ready, completions only of bursts in
+  flight. Broken variant: a former that cuts at 256 beats but not at 4 KB.
 """
 
 from __future__ import annotations
@@ -27,10 +34,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from amaranth import Const, Module, ResetSignal, Signal
+from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 
+from rdagen.rtl.ag_layout import MAX_OUTSTANDING
+from rdagen.rtl.burst_former import BurstFormer
+from rdagen.rtl.config import preset
 from rdagen.rtl.switch import Switch
 
 __all__ = ["Property", "PROPERTIES"]
@@ -201,6 +211,61 @@ class SwitchStreamRules(_Harness):
         return m
 
 
+class _PageBlindBurstFormer(BurstFormer):
+    """A burst former that forgets the 4 KB boundary."""
+
+    def cap(self, beat):
+        return self.max_beats
+
+
+class BurstFormerBursts(_Harness):
+    CONFIG = "tiny"
+    TOTAL = 40  # bits of the beat totals (they wrap alike)
+
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        super().__init__((_PageBlindBurstFormer if broken else BurstFormer)(preset(self.CONFIG)))
+
+    def elaborate(self, platform):
+        m = Module()
+        past, _ = self.setup(m, platform)
+        dut, fetch = self.dut, self.fetch
+        lb = dut.lane_bits
+        _legal_source(m, past, fetch, "fetch")
+        head = fetch.payload
+        m.d.comb += Assume(~fetch.valid | ((head.beats != 0) & (head.beat + head.beats <= 2 ** (32 - lb))))
+        in_flight = Signal(range(MAX_OUTSTANDING + 2))
+        m.d.sync += in_flight.eq(in_flight + dut.issue - self.completed)
+        m.d.comb += Assume(~self.completed | (in_flight != 0))
+        taken, issued = Signal(self.TOTAL), Signal(self.TOTAL)
+        m.d.sync += [taken.eq(taken + Mux(fetch.valid & fetch.ready, head.beats, 0)),
+                     issued.eq(issued + Mux(dut.issue, dut.beats, 0))]
+        waiting = _previous(m, self.valid & ~self.ready & ~ResetSignal(), "ar_waiting")
+        channel = _previous(m, Cat(self.addr, self.len), "ar_payload")
+        beat = self.addr >> (lb + 2)
+        page = dut.beats_per_4k
+        asserts = [
+            ~self.valid | (self.len < dut.max_beats),  # at most 256 beats
+            ~self.valid | ((beat & (page - 1)) + self.len < page),  # inside one 4 KB page
+            taken == (issued + Mux(dut.seg_valid, dut.seg_left, 0))[:self.TOTAL],  # every beat taken, issued once
+            dut.seg_valid == (dut.seg_left != 0),
+            ~dut.seg_valid | (dut.seg_beat + dut.seg_left <= 2 ** (32 - lb)),
+            dut.outstanding == in_flight,
+            in_flight <= MAX_OUTSTANDING,
+            ~(past & waiting) | (self.valid & (Cat(self.addr, self.len) == channel)),  # stream rules
+        ]
+        long_entry = fetch.valid & fetch.ready & (head.beats > dut.max_beats)
+        covers = {
+            "cut_at_256_beats": self.valid & (self.len == dut.max_beats - 1) & ((beat & (page - 1)) == 0),
+            "cut_at_4kb": dut.issue & (dut.beats < dut.max_beats) & (dut.seg_left > dut.beats),
+            "coalesced": fetch.valid & fetch.ready & dut.seg_valid & _previous(m, dut.seg_valid, "was_open"),
+            "long_entry": long_entry,
+            "all_in_flight": dut.outstanding == MAX_OUTSTANDING,
+        }
+        _emit(m, asserts, covers, self.cover)
+        return m
+
+
 def _emit(m: Module, asserts: list, covers: dict, cover: str | None) -> None:
     """The proof's assertions, or the negation of the one cover checked."""
     if cover is None:
@@ -216,4 +281,7 @@ PROPERTIES = [
              "consumer takes the word"),
     Property("switch.stream_rules", SwitchStreamRules, ("held_under_backpressure",),
              "switch outputs hold valid until ready, payload stable"),
+    Property("ag.bursts", BurstFormerBursts,
+             ("cut_at_256_beats", "cut_at_4kb", "coalesced", "long_entry", "all_in_flight"),
+             "AG bursts: <= 256 beats, never across 4 KB, exactly the beats taken, <= MAX_OUTSTANDING in flight"),
 ]

@@ -75,6 +75,7 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
         results.append(r)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
         rtl.append({"batch": b, "phases": r.phases, "cycles": r.cycles, "estimate": r.estimate,
+                    "reconfiguration_cycles": r.reconfiguration,
                     "latency_us": r.cycles / (CLOCK_GHZ * 1e3), "samples_per_second": round(b / r.cycles * CLOCK_GHZ * 1e9),
                     "mlp_utilization": round(bound.mlp_flops / (r.cycles * bound.peak_flops_per_cycle), 5),
                     "pcus_used": r.pcus_used, "pcus": r.pcus, "max_error": r.max_error, "bound": r.bound,

@@ -22,6 +22,7 @@ from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import IntAlu
+from .bank_serialiser import BankSerialiser
 from .config import ArrayConfig
 from .counters import counter_chain
 from .pcu_layout import Src
@@ -208,38 +209,16 @@ class PMU(wiring.Component):
                          queue.w_data.eq(Cat(*requests, ctx["end"], ctx.get("data", Const(0, 0))))]
 
             # -- serialiser ----------------------------------------------------------------------------
-            cur_valid = Signal(name=f"{name}_cur_valid")
-            cur = Signal(queue.width, name=f"{name}_cur")
-            field = 1 + self.bank_bits + self.row_bits
-            pending = Signal(L, name=f"{name}_pending")
-            lane_bank = [cur[field * i + 1: field * i + 1 + self.bank_bits] for i in range(L)]
-            lane_row = [cur[field * i + 1 + self.bank_bits: field * (i + 1)] for i in range(L)]
+            extra = queue.width - (1 + self.bank_bits + self.row_bits) * L  # end flag, write data
+            ser = m.submodules[f"{name}_serialiser"] = BankSerialiser(L, self.bank_bits, self.row_bits, extra)
+            m.d.comb += [ser.access.valid.eq(queue.r_rdy), ser.access.payload.eq(queue.r_data),
+                         queue.r_en.eq(ser.access.ready)]
+            cur_valid, cur, finishing = ser.valid, ser.entry, ser.finishing
+            field = ser.field
+            lane_row = [ser.row_of(cur, i) for i in range(L)]
             cur_end = cur[field * L]
             cur_data = [cur[field * L + 1 + 32 * i: field * L + 33 + 32 * i] for i in range(L)] if is_write else []
-            granted = [Const(0)] * L
-            bank_lane = []
-            for b in range(L):
-                taken = Const(0)
-                hits = []
-                for i in range(L):
-                    hit = cur_valid & pending[i] & ((lane_bank[i] == b) if self.bank_bits else Const(1))
-                    hits.append(hit & ~taken)
-                    taken = taken | hit
-                granted = [g | h for g, h in zip(granted, hits)]
-                lane_sel = Signal(range(max(2, L)), name=f"{name}_bank{b}_lane")
-                for i in reversed(range(L)):
-                    with m.If(hits[i]):
-                        m.d.comb += lane_sel.eq(i)
-                bank_lane.append((taken, lane_sel))
-            remaining = pending & ~Cat(*granted)
-            finishing = cur_valid & (remaining == 0)
-            load = ~cur_valid | finishing
-            m.d.comb += queue.r_en.eq(load)
-            with m.If(load):
-                m.d.sync += [cur_valid.eq(queue.r_rdy), cur.eq(queue.r_data),
-                             pending.eq(Cat(queue.r_data[field * i] for i in range(L)))]
-            with m.Else():
-                m.d.sync += pending.eq(remaining)
+            bank_lane = [(ser.hit[b], ser.lane[b]) for b in range(L)]
             m.d.sync += queued.eq(queued + fire - (queue.r_en & queue.r_rdy))
             counter = self.write_conflicts if is_write else self.read_conflicts
             with m.If(cur_valid & ~finishing):

@@ -35,6 +35,7 @@ class BatchResult:
     phases: int
     cycles: int | None  # RTL cycles, reconfigurations included (None on the golden model alone)
     estimate: int  # the cost model's cycles
+    reconfiguration: int  # of the cycles, configuration loads (the units that change phase to phase)
     pcus_used: int
     pcus: int
     probabilities: np.ndarray  # [B] from the array
@@ -74,20 +75,21 @@ def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harne
         mismatches.append(f"sample {worst}: probability {got[worst]:.9g}, the NumPy DLRM {want[worst]:.9g} "
                           f"(error {error[worst]:.3g} beyond the bound {run.bound['p']:.3g})")
     return BatchResult(index, len(got), len(program.phases), run.cycles if harness else None,
-                       program.estimate_cycles(), program.pcus_used(), len(sites(cfg, "pcu")), got,
+                       program.estimate_cycles(), sum(program.reconfigurations), program.pcus_used(), len(sites(cfg, "pcu")), got,
                        float(error.max()), run.bound["p"], mismatches, time.perf_counter() - started)
 
 
 def format_results(results: list[BatchResult], clock_ghz: float) -> str:
-    """One row per batch: cycles (RTL, or the cost model's when only the golden model ran), latency at
-    the clock, samples/s, PCUs used, max error against the NumPy DLRM and its bound."""
-    lines = [f"{'batch':>5} {'samples':>7} {'phases':>6} {'cycles':>9} {'estimate':>9} {'latency us':>10} "
+    """One row per batch: cycles (RTL, or the cost model's when only the golden model ran), of them the
+    configuration loads (config), latency at the clock, samples/s, PCUs used, max error against the
+    NumPy DLRM and its bound."""
+    lines = [f"{'batch':>5} {'samples':>7} {'phases':>6} {'cycles':>9} {'estimate':>9} {'config':>7} {'latency us':>10} "
              f"{'samples/s':>11} {'PCUs':>7} {'max error':>10} {'bound':>9}  check"]
     for r in results:
         cycles = r.cycles if r.cycles is not None else r.estimate
         latency = cycles / (clock_ghz * 1e3)
         lines.append(f"{r.index:5d} {r.samples:7d} {r.phases:6d} {str(r.cycles) if r.cycles is not None else '-':>9} "
-                     f"{r.estimate:9d} {latency:10.2f} {r.samples / latency * 1e6:11,.0f} {f'{r.pcus_used}/{r.pcus}':>7} "
+                     f"{r.estimate:9d} {r.reconfiguration:7d} {latency:10.2f} {r.samples / latency * 1e6:11,.0f} {f'{r.pcus_used}/{r.pcus}':>7} "
                      f"{r.max_error:10.3g} {r.bound:9.3g}  {'ok' if r.ok else 'FAIL'}")
     if any(r.cycles is None for r in results):
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")

@@ -20,6 +20,12 @@ Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reorder
 * ``switch.stream_rules``: every output of a switch holds valid until ready and keeps its payload
   stable meanwhile (amaranth.lib.stream's rules). Broken variant: an output that drops a word it
   offered when the consumer did not take it.
+* ``pmu.serialiser``: the PMU's bank-conflict serialiser (rtl/bank_serialiser.py; 4 lanes, so 4 banks)
+  serves every active lane of an access exactly once, on the lane's own bank, and no inactive lane; a
+  bank serves one lane per cycle; the access ends (``finishing``) in the cycle its last lanes are
+  served, and the next one is taken then. Free accesses (any lanes, banks and rows), legal stream.
+  Broken variant: a serialiser that, after a conflict cycle, clears only its lowest pending lane (the
+  lanes other banks served are served again).
 * ``ag.bursts``: the AG's burst former (rtl/burst_former.py, on ``tiny``: 8-byte beats, so the 256-beat
   and the 4 KB cuts differ) never offers a burst of more than 256 beats or one that crosses a 4 KB
   boundary; the beats it issues are the beats of the entries it took (none lost or added: the issued
@@ -39,6 +45,7 @@ from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 
 from rdagen.rtl.ag_layout import MAX_OUTSTANDING
+from rdagen.rtl.bank_serialiser import BankSerialiser
 from rdagen.rtl.burst_former import BurstFormer
 from rdagen.rtl.config import preset
 from rdagen.rtl.switch import Switch
@@ -211,6 +218,70 @@ class SwitchStreamRules(_Harness):
         return m
 
 
+class _ForgetfulSerialiser(BankSerialiser):
+    """A serialiser that, after a cycle with a conflict, clears only the lowest pending lane: lanes that
+    other banks served in that cycle are served again."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(self.valid & ~self.finishing):
+            m.d.sync += self.pending.eq(self.pending & (self.pending - 1))  # drops the lowest bit only
+        return m
+
+
+class SerialiserOnce(_Harness):
+    LANES, BANK_BITS, ROW_BITS = 4, 2, 1
+
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        super().__init__((_ForgetfulSerialiser if broken else BankSerialiser)(self.LANES, self.BANK_BITS,
+                                                                                self.ROW_BITS, 1))
+
+    def elaborate(self, platform):
+        m = Module()
+        past, _ = self.setup(m, platform)
+        dut, L = self.dut, self.LANES
+        _legal_source(m, past, self.access, "access")
+        served = Signal(L)  # lanes of the current access served so far (the harness's count)
+        grants = []  # per lane: the banks serving it this cycle
+        for i in range(L):
+            grants.append([self.hit[b] & (self.lane[b] == i) for b in range(L)])
+        now = Cat(*[Cat(*g).any() for g in grants])
+        active = Cat(*[self.entry[dut.field * i] for i in range(L)])
+        asserts = []
+        for i in range(L):
+            twice = Const(0)
+            for b in range(L):
+                for c in range(b + 1, L):
+                    twice |= grants[i][b] & grants[i][c]
+            asserts.append(~twice)  # one bank per lane per cycle
+            for b in range(L):
+                asserts.append(~grants[i][b] | (dut.bank_of(self.entry, i) == b))  # its own bank
+            asserts.append(~now[i] | (self.valid & active[i] & ~served[i]))  # active, not served before
+        asserts += [
+            ~self.finishing | ((served | now) == active),  # every active lane served when the access ends
+            self.finishing == (self.valid & ((served | now) == active)),
+            ~self.valid | (dut.pending == (active & ~served)),  # (the invariant induction needs)
+            ~self.valid | ((served & ~active) == 0),
+        ]
+        with m.If(self.access.valid & self.access.ready):
+            m.d.sync += served.eq(0)
+        with m.Elif(self.valid):
+            m.d.sync += served.eq(served | now)
+        conflicts = Signal(2)
+        with m.If(self.access.valid & self.access.ready):
+            m.d.sync += conflicts.eq(0)
+        with m.Elif(self.valid & ~self.finishing & (conflicts != 3)):
+            m.d.sync += conflicts.eq(conflicts + 1)
+        covers = {
+            "all_lanes_one_bank": self.finishing & (conflicts == 3),
+            "all_banks_at_once": self.finishing & (conflicts == 0) & (active == (1 << L) - 1),
+            "partly_inactive": self.finishing & (active != 0) & (active != (1 << L) - 1),
+        }
+        _emit(m, asserts, covers, self.cover)
+        return m
+
+
 class _PageBlindBurstFormer(BurstFormer):
     """A burst former that forgets the 4 KB boundary."""
 
@@ -281,6 +352,8 @@ PROPERTIES = [
              "consumer takes the word"),
     Property("switch.stream_rules", SwitchStreamRules, ("held_under_backpressure",),
              "switch outputs hold valid until ready, payload stable"),
+    Property("pmu.serialiser", SerialiserOnce, ("all_lanes_one_bank", "all_banks_at_once", "partly_inactive"),
+             "the PMU's bank-conflict serialiser serves every active lane of an access exactly once, on its bank"),
     Property("ag.bursts", BurstFormerBursts,
              ("cut_at_256_beats", "cut_at_4kb", "coalesced", "long_entry", "all_in_flight"),
              "AG bursts: <= 256 beats, never across 4 KB, exactly the beats taken, <= MAX_OUTSTANDING in flight"),

@@ -30,7 +30,7 @@ specialised to one bitstream (rtl/array.py: switch configurations are constants,
 switch routes and the result selection of every functional unit become wires and the units no op
 selects are removed. Up to ``FLAT_LANE_STAGES`` every module is inlined (``--flatten``); beyond, each
 configured unit module is a hierarchical block. It is the same RTL; its configuration is built in, so
-the harness skips the loading (idle cycles with the units held in reset: 5,040 on plasticine) and
+the harness skips the loading (idle cycles with the units held in reset: up to 5,040 on plasticine) and
 runs are the same as the generic model's, cycle for cycle from ``run``; the tests compare every
 handshake's cycle and payload (the harness's ``trace`` digest). Measured on
 ``small`` (the 16k-cycle GEMM, flat): built in 49 s (33 s verilating, 17 s C++), 121,900 cycles/s

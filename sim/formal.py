@@ -2,9 +2,10 @@
 no external solver), each cover reached by a bounded search, and, with ``broken``, each property's
 broken variant shown to fail. One line per check:
 
-    PASS switch.multicast (2 steps, 0.4 s)
-    PASS switch.multicast cover multicast_under_backpressure (reached in 5 steps, 0.3 s)
-    FAIL switch.multicast ... counterexample build/formal/.../counterexample.vcd
+    PASS switch.multicast (1 steps, 0.5 s)
+    PASS switch.multicast cover both_delivered (reached within 24 cycles, 0.8 s)
+    PASS switch.multicast broken (fails as it must: violated: counterexample from reset, 0.6 s)
+    FAIL <name> (violated: counterexample from reset, 0.3 s), counterexample build/formal/<check>/counterexample.vcd
 
 The harness is converted to RTLIL (Amaranth ``Assert``/``Assume`` become ``$check`` cells), then
 flattened, memories mapped to flip-flops, and checked; results are cached by the RTLIL's hash and the
@@ -27,9 +28,9 @@ from amaranth.back import rtlil
 from rdagen.synth.yosys import yosys_command
 from rdagen.verif.formal import PROPERTIES, Property
 
-from .runner import BUILD
+from .runner import BUILD, SimulationFailed
 
-__all__ = ["Check", "run_checks", "format_check", "MAX_STEPS", "COVER_STEPS"]
+__all__ = ["Check", "run_checks", "format_check", "summary_json", "MAX_STEPS", "COVER_STEPS"]
 
 MAX_STEPS = 20  # induction lengths tried before a proof is called failed
 COVER_STEPS = 24  # cycles a cover may take to be reached (16 bursts in flight take 17)
@@ -50,7 +51,7 @@ dffunmap
 class Check:
     name: str  # property, with " cover <name>" or " broken"
     ok: bool  # proven; a cover reached; a broken variant refuted
-    steps: int | None  # induction length, cover depth or counterexample length
+    steps: int | None  # induction length reached, or the cover search's depth
     seconds: float
     vcd: str | None  # the counterexample (a failed proof, a broken variant) or the cover's trace
     detail: str = ""
@@ -73,9 +74,9 @@ def _run(name: str, harness, script: str) -> tuple[str, Path, float]:
                           cwd=out)
     seconds = time.perf_counter() - started
     text = ((out / "full.log").read_text() if (out / "full.log").exists() else "") + proc.stderr
-    if proc.returncode and "FAIL" not in text and "failed" not in text:
-        raise RuntimeError(f"yosys failed on {name} (status {proc.returncode}); see {out / 'check.ys'}:\n"
-                           + "\n".join(text.splitlines()[-15:]))
+    if proc.returncode and "SAT" not in text:  # Yosys itself failed (a refuted proof is not an error)
+        raise SimulationFailed(f"yosys failed on {name} (status {proc.returncode}); see {out / 'check.ys'}:\n"
+                               + "\n".join(text.splitlines()[-15:]))
     log.write_text(text)
     (out / "seconds").write_text(f"{seconds:.3f}\n")
     return text, out, seconds
@@ -113,6 +114,8 @@ def run_checks(names: list[str] | None = None, broken: bool = True, progress=Non
             raise ValueError(f"unknown property {name!r}; properties: {', '.join(known)}")
     checks = []
     for prop in [known[n] for n in names] if names else PROPERTIES:
+        if progress:
+            progress(f"# {prop.name}: {prop.what}")
         for step in (lambda: _prove(prop, False), *[lambda c=c: _cover(prop, c) for c in prop.covers],
                      *([lambda: _prove(prop, True)] if broken else [])):
             checks.append(step())

@@ -58,13 +58,12 @@ class Property:
     name: str
     build: Callable[[str | None, bool], wiring.Component]  # (cover or None, broken) -> harness
     covers: tuple[str, ...]
-    what: str
+    what: str  # the claim, in a line (printed before its checks)
 
 
 class _Harness(wiring.Component):
     """The component *dut* with the same ports, all of them the harness's (so its inputs are free), and
     ``past``: low in the first cycle only (for properties over two cycles)."""
-
 
     def __init__(self, dut: wiring.Component, free: dict | None = None):
         """*free*: further free inputs of the harness, {name: ``In(shape)``}."""
@@ -348,8 +347,8 @@ def _emit(m: Module, asserts: list, covers: dict, cover: str | None) -> None:
 
 PROPERTIES = [
     Property("switch.multicast", SwitchMulticast, ("multicast_under_backpressure", "both_delivered"),
-             "a switch output is a 2-entry FIFO of the selected input; multicast moves only when every "
-             "consumer takes the word"),
+             "the k-th word out of a switch output is the k-th word into its input; a multicast word moves "
+             "only when every consumer takes it"),
     Property("switch.stream_rules", SwitchStreamRules, ("held_under_backpressure",),
              "switch outputs hold valid until ready, payload stable"),
     Property("pmu.serialiser", SerialiserOnce, ("all_lanes_one_bank", "all_banks_at_once", "partly_inactive"),

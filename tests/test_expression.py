@@ -35,7 +35,7 @@ def test_the_sigmoid_is_within_its_stated_error_on_a_sweep_of_fp32_inputs():
     assert np.all((got >= 0) & (got <= 1))
 
 
-@pytest.mark.parametrize("stages, inputs", itertools.product([1, 2, 3, 4, 6, 16], [2, 3, 4]))
+@pytest.mark.parametrize("stages, inputs", list(itertools.product([1, 2, 3, 4, 6, 16], [2, 3, 4])))
 def test_the_pieces_fit_their_pcu_and_give_the_programs_bits(request, stages, inputs):
     rng = seeded_rng(request)
     words = f32_bits((rng.standard_normal(4096) * 10).astype(np.float32))

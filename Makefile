@@ -13,7 +13,7 @@ ARGS    ?=
 JOBS    ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test sim synth lint formal waves bench config clean
+.PHONY: help venv test sim synth lint coverage formal waves bench config clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ synth: $(STAMP) ## Yosys synthesis: make synth UNIT=<unit> CONFIG=<preset>; writ
 
 lint: $(STAMP) ## verilator --lint-only on every generated top
 	$(RDAGEN) lint --config $(CONFIG) $(ARGS)
+
+coverage: $(STAMP) ## the arithmetic regression with functional coverage; writes build/coverage/summary.json
+	$(RDAGEN) coverage --config $(CONFIG) $(ARGS)
 
 formal: $(STAMP) ## prove the stream-fabric properties (k-induction in Yosys); one PASS/FAIL line each
 	$(RDAGEN) formal $(ARGS)

@@ -17,6 +17,7 @@ import numpy as np
 
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.ops import OPS, OP_BY_NAME
+from rdagen.verif.coverage import sample_arith
 from rdagen.verif.golden.arith import evaluate
 from rdagen.verif.stimulus import operands
 
@@ -80,6 +81,11 @@ class Regression:
     @property
     def vectors(self) -> int:
         return sum(r.vectors for r in self.rows)
+
+    @property
+    def coverage_scope(self) -> str:
+        """The run's own functional-coverage items (verif/coverage.py ``arith_coverage(ops, scope)``)."""
+        return self.test_dir.name
 
     @property
     def mismatches(self) -> int:
@@ -198,6 +204,9 @@ def run_plan(plan: Plan, cfg: ArrayConfig, *, simulator: str = "verilator", tag:
     valid_counted = plan.counted[plan.valid]
     valid_codes = plan.codes[plan.valid]
     wrong = (got != plan.expected) & valid_counted
+    names = np.array([op.name for op in OPS])[valid_codes]
+    sample_arith(names[valid_counted], plan.a[plan.valid][valid_counted], plan.b[plan.valid][valid_counted],
+                 got[valid_counted], scope=test_dir.name)  # functional coverage (verif/coverage.py)
     rows = []
     for index, name in enumerate(plan.blocks):
         in_block = valid_block == index

@@ -563,6 +563,36 @@ def cmd_formal(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_coverage(args) -> int:
+    """The arithmetic regression (every op) with its functional coverage; build/coverage/summary.json."""
+    from rdagen.rtl.ops import OPS
+    from rdagen.verif.coverage import arith_coverage
+
+    from .arith_regression import FP_RANDOM, make_plan, run_plan
+    from .runner import BUILD
+
+    cfg = _config(args.config)
+    fp_random = FP_RANDOM if args.fp_random is None else args.fp_random
+    if fp_random < 1:
+        raise UsageError(f"--fp-random {fp_random}: give at least 1 random operand pair per fp op")
+    print(f"rdagen coverage: arithmetic regression on verilator, config {cfg.name}, seed {args.seed}, "
+          f"{fp_random} random pairs per fp op ...", flush=True)
+    reg = run_plan(make_plan(args.seed, fp_random=fp_random, int_random=max(fp_random // 10, 1)), cfg, tag="coverage")
+    arith = arith_coverage([op.name for op in OPS], reg.coverage_scope)
+    summary = {"functional": {"arith": arith}}
+    out = BUILD / "coverage" / "summary.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"arith: {arith['hit']} of {arith['bins']} bins hit ({reg.vectors:,} vectors checked, "
+          f"{reg.mismatches} mismatches)")
+    for item in arith["missing"]:
+        print(f"  MISSED {item}")
+    for item in arith["unreachable"]:
+        print(f"  unreachable {item['bin']}: {item['why']}")
+    print(f"summary: {out}")
+    return 0 if reg.mismatches == 0 and not arith["missing"] else 1
+
+
 def cmd_ops(args) -> int:
     from rdagen.rtl.ops import table_markdown
 
@@ -630,6 +660,12 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
+
+    p = add("coverage", cmd_coverage, "the arithmetic regression with functional coverage (op x operand class, "
+                                      "rounding ops x result class); writes build/coverage/summary.json")
+    config_arg(p)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fp-random", type=int, default=None, help="random vectors per fp op (default 200000)")
 
     p = add("formal", cmd_formal, "prove the properties of verif/formal.py by k-induction (Yosys), reach their "
                                   "covers and refute their broken variants; one PASS/FAIL line per check")

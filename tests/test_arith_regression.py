@@ -10,6 +10,7 @@ from rdagen.rtl.config import preset
 from rdagen.rtl.ops import OPS
 from rdagen.sim.arith_regression import FP_RANDOM, INT_RANDOM, explicit_plan, format_table, make_plan, run_plan
 from rdagen.sim.runner import icarus_available
+from rdagen.verif.coverage import arith_coverage
 from rdagen.verif.stimulus import FP_CORNERS, INT_CORNERS
 
 from .conftest import test_seed
@@ -50,6 +51,10 @@ def test_op_corners_and_random_on_verilator(name, request):
     else:
         assert row.vectors >= INT_RANDOM
     assert reg.cycles > len(plan.expected)  # idle cycles were interleaved
+    coverage = arith_coverage([name], reg.coverage_scope)  # every operand-class and result-class bin, or listed unreachable
+    print(f"functional coverage of {name}: {coverage['hit']} of {coverage['bins']} bins, unreachable "
+          f"{[u['bin'] for u in coverage['unreachable']]}")
+    assert not coverage["missing"], coverage["missing"]
 
 
 def test_all_ops_interleaved_on_verilator(request):

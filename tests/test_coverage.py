@@ -1,0 +1,64 @@
+"""Functional coverage model (verif/coverage.py): the operand and result classes on words whose class is
+known from the fp32 format and the ops' semantics, and a run that misses bins reports them. Closure
+itself is asserted per op in tests/test_arith_regression.py (every bin hit, or listed unreachable)."""
+
+import numpy as np
+import pytest
+
+from rdagen.rtl.ops import OP_BY_NAME
+from rdagen.verif.coverage import FP_CLASSES, RESULT_CLASSES, arith_coverage, fp_class, result_class, sample_arith
+from rdagen.verif.golden.arith import evaluate
+
+
+def _f(*values):
+    return np.array(values, np.float32).view(np.uint32)
+
+
+def _run(op, a, b):
+    a, b = np.asarray(a, np.uint32), np.asarray(b, np.uint32)
+    codes = np.full((len(a), 1), OP_BY_NAME[op].code)
+    return evaluate(codes, a[:, None], b[:, None], np.zeros((len(a), 1), np.uint32)).ravel()
+
+
+def test_operand_classes():
+    words = np.array([0, 0x80000000, 1, 0x807FFFFF, 0x00800000, 0x80800000, 0x3F800000, 0x7F7FFFFF, 0xFF7FFFFF,
+                      0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001], np.uint32)
+    want = ["+0", "-0", "subnormal", "subnormal", "min_normal", "min_normal", "normal", "max_normal", "max_normal",
+            "inf", "inf", "nan", "nan"]
+    assert [FP_CLASSES[i] for i in fp_class(words)] == want
+
+
+@pytest.mark.parametrize("op,a,b,want", [
+    ("fadd", 1.0, 1.0, "exact"),
+    ("fadd", 1.0, 2.0**-24, "tie"),  # halfway between 1 and 1 + 2^-23
+    ("fadd", 1.0, 3 * 2.0**-25, "rounded"),
+    ("fadd", 3.0e38, 3.0e38, "overflow"),
+    ("fsub", 1.5 * 2.0**-126, 2.0**-126, "flushed"),  # 2^-127: below the normal range, returned as 0
+    ("fsub", 1.0, 1.0, "exact"),
+    ("fmul", 2.0**-70, 2.0**-70, "flushed"),
+    ("fmul", 1.0 + 2.0**-23, 1.0 + 2.0**-23, "rounded"),
+    ("fmul", 1.5, 2.0, "exact"),
+])
+def test_result_classes_of_fp_ops(op, a, b, want):
+    a, b = _f(a), _f(b)
+    assert RESULT_CLASSES[result_class(op, a, b, _run(op, a, b))[0]] == want
+
+
+@pytest.mark.parametrize("value,want", [(3, "exact"), (2**24 + 1, "tie"), (2**24 + 3, "tie"), (2**25 + 3, "rounded"),
+                                        (-(2**31), "exact")])
+def test_result_classes_of_i2f(value, want):
+    a = np.array([value], np.int64).astype(np.uint32)
+    assert RESULT_CLASSES[result_class("i2f", a, a, _run("i2f", a, a))[0]] == want
+
+
+def test_no_result_class_without_rounding():
+    a, b = _f(np.inf, np.nan), _f(1.0, 1.0)
+    assert list(result_class("fadd", a, b, _run("fadd", a, b))) == [-1, -1]
+
+
+def test_missed_bins_are_reported():
+    a, b = _f(1.0), _f(1.0)
+    sample_arith(np.array(["fadd"]), a, b, _run("fadd", a, b), scope="test-missed")
+    coverage = arith_coverage(["fadd"], "test-missed")
+    assert coverage["bins"] == 64 + 5 and coverage["hit"] == 2  # (normal, normal) and "exact"
+    assert "arith.fadd.result:tie" in coverage["missing"] and "arith.fadd.operands:nanxnan" in coverage["missing"]

@@ -9,6 +9,8 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import pytest
 
 from rdagen.rtl.config import preset
+from rdagen.rtl.bank_serialiser import BankSerialiser
+from rdagen.rtl.hop_buffer import HopBuffer
 from rdagen.rtl.switch import Switch
 from rdagen.rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index
 from rdagen.mapper.route import GridRouter, Route
@@ -101,6 +103,10 @@ def test_router_refuses_with_a_named_route():
 def test_switch_parameters_are_validated():
     with pytest.raises(ValueError, match="Switch tracks = 0 is invalid"):
         Switch(32, 0, 1, 1)
+    with pytest.raises(ValueError, match="HopBuffer width = 0 is invalid"):
+        HopBuffer(0)
+    with pytest.raises(ValueError, match="BankSerialiser lanes = 0 is invalid"):
+        BankSerialiser(0, 0, 1, 0)
 
 
 def _random_route_set(rng, rows, cols, n, local=2):

@@ -11,6 +11,7 @@ import pytest
 from rdagen.rtl.config import preset
 from rdagen.rtl.pcu_layout import LANE, Counter, ctr, sin, vin
 from rdagen.rtl.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
+from rdagen.rtl.bank_serialiser import BankSerialiser
 from rdagen.sim.pmu_regression import PmuCase, directed_pmu_cases, random_pmu_case, run_pmu_cases, run_pmu_raw
 
 from .conftest import seeded_rng, test_seed
@@ -141,3 +142,8 @@ def test_throughput(config, request):
     assert fast.last_out - fast.first_out + 1 == n
     assert slow.last_out - slow.first_out + 1 == (n - 1) * L + 1
     assert slow.status["read_conflicts"] == n * (L - 1)
+
+
+def test_serialiser_parameters_are_validated():
+    with pytest.raises(ValueError, match="BankSerialiser lanes = 0 is invalid"):
+        BankSerialiser(0, 0, 1, 0)

@@ -9,7 +9,6 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import pytest
 
 from rdagen.rtl.config import preset
-from rdagen.rtl.bank_serialiser import BankSerialiser
 from rdagen.rtl.hop_buffer import HopBuffer
 from rdagen.rtl.switch import Switch
 from rdagen.rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index
@@ -105,8 +104,6 @@ def test_switch_parameters_are_validated():
         Switch(32, 0, 1, 1)
     with pytest.raises(ValueError, match="HopBuffer width = 0 is invalid"):
         HopBuffer(0)
-    with pytest.raises(ValueError, match="BankSerialiser lanes = 0 is invalid"):
-        BankSerialiser(0, 0, 1, 0)
 
 
 def _random_route_set(rng, rows, cols, n, local=2):

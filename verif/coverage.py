@@ -94,32 +94,38 @@ def _prefix(op: str, scope: str) -> str:
     return f"arith.{scope}.{op}" if scope else f"arith.{op}"
 
 
-def _items(op: str, scope: str) -> list:
+def _items(op: str, scope: str) -> tuple[list, list[str]]:
+    """The coverage items of *op* in *scope*, and the names of those whose bins are reported (the
+    cross of two operands, not its two points)."""
     prefix = _prefix(op, scope)
-    items = []
+    items, reported = [], []
     if op in FP_BINARY:
         items += [CoverPoint(f"{prefix}.a", xf=lambda a, b, r: a, bins=list(FP_CLASSES)),
                   CoverPoint(f"{prefix}.b", xf=lambda a, b, r: b, bins=list(FP_CLASSES)),
                   CoverCross(f"{prefix}.operands", items=[f"{prefix}.a", f"{prefix}.b"])]
+        reported.append(f"{prefix}.operands")
     elif op in FP_UNARY:
         items.append(CoverPoint(f"{prefix}.operands", xf=lambda a, b, r: a, bins=list(FP_CLASSES)))
+        reported.append(f"{prefix}.operands")
     if op in ROUNDING:
         items.append(CoverPoint(f"{prefix}.result", xf=lambda a, b, r: r, bins=list(RESULT_CLASSES)))
-    return items
+        reported.append(f"{prefix}.result")
+    return items, reported
 
 
 _SAMPLERS: dict = {}
 
 
 def _sampler(op: str, scope: str):
+    """(the sampling function of *op*'s items in *scope*, or None for an op without bins; reported names)."""
     if (op, scope) not in _SAMPLERS:
-        items = _items(op, scope)
+        items, reported = _items(op, scope)
 
         @coverage_section(*items)
         def sample(a, b, r):
             pass
 
-        _SAMPLERS[op, scope] = sample if items else None
+        _SAMPLERS[op, scope] = (sample if items else None), reported
     return _SAMPLERS[op, scope]
 
 
@@ -128,7 +134,7 @@ def sample_arith(op_names: np.ndarray, a: np.ndarray, b: np.ndarray, results: np
     coverage items of *scope* (a run's own items, so that runs in one process do not add to each other)."""
     for op in np.unique(op_names):
         op = str(op)
-        sample = _sampler(op, scope)
+        sample, _ = _sampler(op, scope)
         if sample is None:
             continue
         mine = op_names == op
@@ -145,24 +151,17 @@ def arith_coverage(ops, scope: str = "") -> dict:
     bins = hit = 0
     missing, unreachable = [], []
     for op in ops:
-        for item in _items_names(op, scope):
+        for item in _sampler(op, scope)[1]:
             detail = coverage_db[item].detailed_coverage
             for key, count in detail.items():
                 label = key if isinstance(key, str) else "x".join(map(str, key))
+                name = f"arith.{op}.{item.rsplit('.', 1)[1]}:{label}"  # the same name in every scope
                 why = UNREACHABLE.get((op, key))
                 if why:
-                    unreachable.append({"bin": f"arith.{op}.{item.rsplit('.', 1)[1]}:{label}", "why": why})
-                    continue
-                bins += 1
-                if count:
-                    hit += 1
+                    unreachable.append({"bin": name, "why": why})
+                elif count:
+                    bins, hit = bins + 1, hit + 1
                 else:
-                    missing.append(f"arith.{op}.{item.rsplit('.', 1)[1]}:{label}")
+                    bins += 1
+                    missing.append(name)
     return {"bins": bins, "hit": hit, "missing": missing, "unreachable": unreachable}
-
-
-def _items_names(op: str, scope: str) -> list[str]:
-    _sampler(op, scope)
-    prefix = _prefix(op, scope)
-    names = [f"{prefix}.operands"] if op in FP_BINARY + FP_UNARY else []
-    return names + ([f"{prefix}.result"] if op in ROUNDING else [])

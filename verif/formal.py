@@ -89,13 +89,18 @@ def _previous(m: Module, value, name: str) -> Signal:
     return held
 
 
+def _stream_rules(m: Module, past, valid, ready, payload, name: str):
+    """(rules, waited): *rules* holds when the stream (*valid*, *ready*, *payload*) keeps lib.stream's
+    rules this cycle (if it offered a word last cycle, out of reset, that was not taken, it still offers
+    it, unchanged); *waited* is whether it offered one that was not taken last cycle."""
+    waited = past & _previous(m, valid & ~ready & ~ResetSignal(), f"{name}_waiting")
+    return ~waited | (valid & (payload == _previous(m, payload, f"{name}_payload"))), waited
+
+
 def _legal_source(m: Module, past, port, name: str) -> None:
-    """Assume the free input stream *port* follows the stream rules: valid held until ready, payload
-    stable meanwhile."""
-    waiting = _previous(m, port.valid & ~port.ready & ~ResetSignal(), f"{name}_waiting")
-    payload = _previous(m, port.payload, f"{name}_payload")
-    with m.If(past & waiting):
-        m.d.comb += Assume(port.valid & (port.payload == payload))
+    """Assume the free input stream *port* follows the stream rules."""
+    rules, _ = _stream_rules(m, past, port.valid, port.ready, port.payload, name)
+    m.d.comb += Assume(rules)
 
 
 class _BrokenRoomSwitch(Switch):
@@ -205,11 +210,9 @@ class SwitchStreamRules(_Harness):
             _legal_source(m, past, port, f"in{i}")
         asserts, stalls = [], []
         for o, port in enumerate(outputs):
-            waiting = _previous(m, port.valid & ~port.ready & ~ResetSignal(), f"out{o}_waiting")
-            payload = _previous(m, port.payload, f"out{o}_payload")
-            asserts += [~(past & waiting) | (port.valid & (port.payload == payload)),
-                        module.submodules[f"out{o}"].level != 3]  # the invariant induction needs
-            stalls.append(past & waiting & port.valid)
+            rules, waited = _stream_rules(m, past, port.valid, port.ready, port.payload, f"out{o}")
+            asserts += [rules, module.submodules[f"out{o}"].level != 3]  # the invariant induction needs
+            stalls.append(waited & port.valid)
         stalled = Const(0)
         for s in stalls:
             stalled |= s
@@ -310,8 +313,7 @@ class BurstFormerBursts(_Harness):
         taken, issued = Signal(self.TOTAL), Signal(self.TOTAL)
         m.d.sync += [taken.eq(taken + Mux(fetch.valid & fetch.ready, head.beats, 0)),
                      issued.eq(issued + Mux(dut.issue, dut.beats, 0))]
-        waiting = _previous(m, self.valid & ~self.ready & ~ResetSignal(), "ar_waiting")
-        channel = _previous(m, Cat(self.addr, self.len), "ar_payload")
+        channel_rules, _ = _stream_rules(m, past, self.valid, self.ready, Cat(self.addr, self.len), "ar")
         beat = self.addr >> (lb + 2)
         page = dut.beats_per_4k
         asserts = [
@@ -322,7 +324,7 @@ class BurstFormerBursts(_Harness):
             ~dut.seg_valid | (dut.seg_beat + dut.seg_left <= 2 ** (32 - lb)),
             dut.outstanding == in_flight,
             in_flight <= MAX_OUTSTANDING,
-            ~(past & waiting) | (self.valid & (Cat(self.addr, self.len) == channel)),  # stream rules
+            channel_rules,  # the address channel keeps the stream rules
         ]
         long_entry = fetch.valid & fetch.ready & (head.beats > dut.max_beats)
         covers = {

@@ -16,12 +16,13 @@ former; a request that starts off a beat boundary costs the realigner one extra 
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, axi_size
 from .burst_former import ADDRESS_BITS, FETCH, BurstFormer
 from .config import ArrayConfig
+from .buffered_fifo import BufferedFifo
 from .pipeline import input_fifo, select
 
 __all__ = ["AG", "axi4_signature", "ADDRESS_BITS", "ID_BITS"]
@@ -77,8 +78,8 @@ class AG(wiring.Component):
         first_beat = address >> lb
         beats = Signal(33, name=f"{name}_beats")
         m.d.comb += beats.eq(Mux(length == 0, 0, ((end + L - 1) >> lb) - first_beat))
-        info = m.submodules[f"{name}_info_fifo"] = fifo.SyncFIFOBuffered(width=INFO.size, depth=MAX_OUTSTANDING * 2)
-        fetch = m.submodules[f"{name}_fetch_fifo"] = fifo.SyncFIFOBuffered(width=FETCH.size, depth=4)
+        info = m.submodules[f"{name}_info_fifo"] = BufferedFifo(INFO.size, MAX_OUTSTANDING * 2)
+        fetch = m.submodules[f"{name}_fetch_fifo"] = BufferedFifo(FETCH.size, 4)
         needs_fetch = ok & (beats != 0)
         take = valid & info.w_rdy & (~needs_fetch | fetch.w_rdy)
         low = lambda v: v[0:lb] if lb else Const(0, 1)  # noqa: E731
@@ -125,12 +126,12 @@ class AG(wiring.Component):
         m.d.comb += [axi.arid.eq(0), axi.arburst.eq(1), axi.arsize.eq(axi_size(cfg))]
 
         # -- realigner ---------------------------------------------------------------------------------------
-        beat_fifo = m.submodules.beat_fifo = fifo.SyncFIFOBuffered(width=32 * L, depth=8)
+        beat_fifo = m.submodules.beat_fifo = BufferedFifo(32 * L, 8)
         # SLVERR (2) and DECERR (3) have bit 1 set: such a beat's data is not data.
         r_failed = axi.rvalid & axi.rready & axi.rresp[1]
         m.d.comb += [beat_fifo.w_data.eq(Mux(axi.rresp[1], 0, axi.rdata)), beat_fifo.w_en.eq(axi.rvalid),
                      axi.rready.eq(beat_fifo.w_rdy)]
-        out = m.submodules.out_fifo = fifo.SyncFIFOBuffered(width=32 * L, depth=4)
+        out = m.submodules.out_fifo = BufferedFifo(32 * L, 4)
         m.d.comb += [self.rdata.valid.eq(out.r_rdy), self.rdata.payload.eq(out.r_data), out.r_en.eq(self.rdata.ready)]
 
         req = INFO(info.r_data)
@@ -185,7 +186,7 @@ class AG(wiring.Component):
                               axi.bvalid & axi.bready)
         m.d.comb += [axi.awid.eq(0), axi.awburst.eq(1), axi.awsize.eq(axi_size(cfg)),
                      axi.bready.eq(1)]
-        lengths = m.submodules.wlen_fifo = fifo.SyncFIFOBuffered(width=9, depth=MAX_OUTSTANDING)
+        lengths = m.submodules.wlen_fifo = BufferedFifo(9, MAX_OUTSTANDING)
         m.d.comb += [lengths.w_en.eq(writes.issue), lengths.w_data.eq(writes.beats)]
 
         wreq = INFO(winfo.r_data)
@@ -203,7 +204,7 @@ class AG(wiring.Component):
             beat_words.append(select(m, options, woffset, name=f"wrealign_w{w}"))
             j = position + w
             strobes.append(Mux((j >= 0) & (j < wreq.length), 0xF, 0))
-        wbeats = m.submodules.wbeat_fifo = fifo.SyncFIFOBuffered(width=36 * L, depth=4)
+        wbeats = m.submodules.wbeat_fifo = BufferedFifo(36 * L, 4)
         nothing_w = wreq.length == 0
         refused_w = ~wreq.ok & ~nothing_w
         step = winfo.r_rdy & ~nothing_w & (~need_vector | wvec.r_rdy) & (refused_w | wbeats.w_rdy)

@@ -29,8 +29,8 @@ _FIELDS: dict[str, tuple[int, int, bool, str]] = {
     "scalar_inputs": (1, 8, False, "scalar input ports per PCU"),
     "vector_outputs": (1, 4, False, "vector output ports per PCU"),
     "scalar_outputs": (1, 4, False, "scalar output ports per PCU"),
-    "fifo_depth": (4, 64, True, "depth of the FIFO behind every unit input (at least 4: Amaranth 0.5 "
-                                "writes a zero-width signal for a buffered FIFO of depth 2)"),
+    "fifo_depth": (4, 64, True, "depth of the FIFO behind every unit input (at least 4: a buffered FIFO "
+                                "of depth 2 has zero-width pointers, rtl/buffered_fifo.py)"),
     "pmu_depth": (16, 65536, True, "words per PMU bank"),
     "pmu_stages": (1, 8, False, "stages of the PMU integer address pipeline"),
     "rows": (1, 32, False, "rows of the tile array"),

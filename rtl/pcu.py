@@ -28,7 +28,7 @@ critical path of the unit, to pipeline with partial sums when timing needs it.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import FunctionalUnit
@@ -36,6 +36,7 @@ from .config import ArrayConfig
 from .counters import counter_chain
 from .ops import FU_LATENCY
 from .pcu_layout import FoldMode, ScaOut, VecOut, pcu_layout
+from .credited_fifo import CreditedFifo
 from .pipeline import delay, input_fifo, operand, select
 
 __all__ = ["PCU", "pcu_latency"]
@@ -117,13 +118,11 @@ class PCU(wiring.Component):
         credit_empty_ok = Const(1)
         out_fifos = []
         for name, port, width, per_firing, per_group in outputs:
-            f = m.submodules[f"{name}_fifo"] = fifo.SyncFIFOBuffered(width=width, depth=self.out_depth)
+            f = m.submodules[f"{name}_fifo"] = CreditedFifo(width, self.out_depth)
             m.d.comb += [port.valid.eq(f.r_rdy), port.payload.eq(f.r_data), f.r_en.eq(port.ready)]
-            pending = Signal(range(self.out_depth + 1), name=f"{name}_pending")
-            room = pending < self.out_depth
-            credit_data_ok &= ~(per_firing | (per_group & last)) | room
-            credit_empty_ok &= ~per_group | room
-            out_fifos.append((f, pending, per_firing, per_group))
+            credit_data_ok &= ~(per_firing | (per_group & last)) | f.room
+            credit_empty_ok &= ~per_group | f.room
+            out_fifos.append((f, per_firing, per_group))
 
         data_fire = Signal()
         empty_fire = Signal()
@@ -131,9 +130,8 @@ class PCU(wiring.Component):
             data_fire.eq(seeded & group_ok & ~empty_group & inputs_ok & start_ok & credit_data_ok),
             empty_fire.eq(seeded & empty_group & fold_rdy & credit_empty_ok),
         ]
-        for f, pending, per_firing, per_group in out_fifos:
-            reserve = (data_fire & (per_firing | (per_group & last))) | (empty_fire & per_group)
-            m.d.sync += pending.eq(pending + reserve - (f.r_en & f.r_rdy))
+        for f, per_firing, per_group in out_fifos:
+            m.d.comb += f.reserve.eq((data_fire & (per_firing | (per_group & last))) | (empty_fire & per_group))
 
         take_count = (data_fire | empty_fire) & need_group & scalar_mode
         with m.If(data_fire & acc_on):
@@ -253,7 +251,7 @@ class PCU(wiring.Component):
 
         # -- outputs ---------------------------------------------------------------------------------------
         k_v = 0
-        for (f, _, per_firing, per_group), (name, *_rest) in zip(out_fifos, outputs):
+        for (f, per_firing, per_group), (name, *_rest) in zip(out_fifos, outputs):
             if name.startswith("vout"):
                 firing_value = vregs[k_v]
                 group_word = group_value

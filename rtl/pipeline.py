@@ -3,8 +3,8 @@
 from types import SimpleNamespace
 
 from amaranth import Module, Signal, Value
-from amaranth.lib import fifo
 
+from .buffered_fifo import BufferedFifo
 from .pcu_layout import Src
 
 __all__ = ["delay", "stage", "select", "input_fifo", "operand"]
@@ -38,10 +38,10 @@ def select(m: Module, options: list, index, width: int = 32, name: str = "sel"):
     return out
 
 
-def input_fifo(m: Module, name: str, port, width: int, depth: int) -> fifo.SyncFIFOBuffered:
+def input_fifo(m: Module, name: str, port, width: int, depth: int) -> BufferedFifo:
     """A FIFO behind the input stream *port* (a unit input): the unit reads ``r_data``/``r_rdy`` and
     pops with ``r_en``."""
-    f = m.submodules[name] = fifo.SyncFIFOBuffered(width=width, depth=depth)
+    f = m.submodules[name] = BufferedFifo(width, depth)
     m.d.comb += [f.w_data.eq(Value.cast(port.payload)), f.w_en.eq(port.valid), port.ready.eq(f.w_rdy)]
     return f
 

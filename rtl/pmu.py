@@ -18,7 +18,7 @@ FIFO) has a slot not yet promised to an access in flight.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import IntAlu
@@ -26,6 +26,7 @@ from .bank_serialiser import BankSerialiser
 from .config import ArrayConfig
 from .counters import counter_chain
 from .pcu_layout import Src
+from .credited_fifo import CreditedFifo
 from .pipeline import delay, input_fifo, operand, select
 from .pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, pmu_layout
 
@@ -81,13 +82,12 @@ class PMU(wiring.Component):
         outs = []
         for name, port, width, enable in (("vout", self.vout, 32 * L, c.read.vout),
                                           ("sout", self.sout, 32, c.read.sout)):
-            f = m.submodules[f"{name}_fifo"] = fifo.SyncFIFOBuffered(width=width, depth=self.out_depth)
+            f = m.submodules[f"{name}_fifo"] = CreditedFifo(width, self.out_depth)
             m.d.comb += [port.valid.eq(f.r_rdy), port.payload.eq(f.r_data), f.r_en.eq(port.ready)]
-            pending = Signal(range(self.out_depth + 1), name=f"{name}_pending")
-            outs.append((f, pending, enable))
+            outs.append((f, enable))
         out_room = Const(1)
-        for f, pending, enable in outs:
-            out_room &= ~enable | (pending < self.out_depth)
+        for f, enable in outs:
+            out_room &= ~enable | f.room
 
         banks = []
         for b in range(L):
@@ -123,11 +123,9 @@ class PMU(wiring.Component):
             run_active = Signal(name=f"{name}_run_active")
             in_unit = Signal(name=f"{name}_in_unit")
             start_needed = pc.wait_start & any_counter & ~run_active
-            queue = m.submodules[f"{name}_queue"] = fifo.SyncFIFOBuffered(
-                width=L * (1 + self.bank_bits + self.row_bits) + (32 * L if is_write else 0) + 1,
-                depth=self.queue_depth)
-            queued = Signal(range(self.queue_depth + 1), name=f"{name}_queued")
-            room = (queued < self.queue_depth) & (out_room if not is_write else Const(1))
+            queue = m.submodules[f"{name}_queue"] = CreditedFifo(
+                L * (1 + self.bank_bits + self.row_bits) + (32 * L if is_write else 0) + 1, self.queue_depth)
+            room = queue.room & (out_room if not is_write else Const(1))
             fire = Signal(name=f"{name}_fire")
             m.d.comb += fire.eq(pc.enable & seeded & inputs_ok & (~start_needed | cfifo.r_rdy)
                                 & (in_unit | order_ok[name]) & room)
@@ -219,7 +217,7 @@ class PMU(wiring.Component):
             cur_end = cur[field * L]
             cur_data = [cur[field * L + 1 + 32 * i: field * L + 33 + 32 * i] for i in range(L)] if is_write else []
             bank_lane = [(ser.hit[b], ser.lane[b]) for b in range(L)]
-            m.d.sync += queued.eq(queued + fire - (queue.r_en & queue.r_rdy))
+            m.d.comb += queue.reserve.eq(fire)
             counter = self.write_conflicts if is_write else self.read_conflicts
             with m.If(cur_valid & ~finishing):
                 m.d.sync += counter.eq(counter + 1)
@@ -251,9 +249,8 @@ class PMU(wiring.Component):
                 for i in range(L):
                     m.d.sync += collect[i].eq(Mux(complete, 0, merged[i]))
                 vector = Cat(*merged)
-                for (f, out_pending, enable), word in zip(outs, (vector, merged[0])):
-                    m.d.comb += [f.w_en.eq(complete & enable), f.w_data.eq(word)]
-                    m.d.sync += out_pending.eq(out_pending + (fire & enable) - (f.r_en & f.r_rdy))
+                for (f, enable), word in zip(outs, (vector, merged[0])):
+                    m.d.comb += [f.w_en.eq(complete & enable), f.w_data.eq(word), f.reserve.eq(fire & enable)]
 
         for k, f in enumerate(vfifo):
             m.d.comb += f.r_en.eq(fifo_pops["vin"][k])

@@ -12,6 +12,7 @@ import numpy as np
 
 from rdagen.rtl.ag_layout import AgProgram, beat_bytes, max_burst_beats
 from rdagen.rtl.config import ArrayConfig
+from rdagen.verif.coverage.ag import sample_ag
 from rdagen.verif.golden.ag import AgResult, run_ag, run_ag_writes
 
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
@@ -55,6 +56,8 @@ class AgCaseResult:
     bursts: list
     write_bursts: list
     most_in_flight: int
+    read_depth: list  # per read burst: read bursts in flight as it was issued (itself included)
+    write_depth: list  # the same for the write bursts
 
 
 def _burst_problems(cfg: ArrayConfig, bursts, allowed_requests, what: str) -> list[str]:
@@ -75,9 +78,11 @@ def _burst_problems(cfg: ArrayConfig, bursts, allowed_requests, what: str) -> li
 
 
 def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "verilator",
-                 tag: str = "ag") -> list[AgCaseResult]:
+                 tag: str = "ag", coverage: str | None = None) -> list[AgCaseResult]:
     """Run *cases* in order on one AG and one DRAM (which keeps what earlier cases wrote). A case's
-    reads and writes should not touch the same words: the AG does not order them."""
+    reads and writes should not touch the same words: the AG does not order them. With *coverage* (a
+    scope), the bursts of every case that matched are sampled into the AG's functional coverage
+    (verif/coverage/ag.py)."""
     L = cfg.lanes
     gen = generate("ag", cfg)
     dram: dict[int, int] = {}  # word address -> word: what the DRAM model holds (zeros elsewhere)
@@ -129,7 +134,10 @@ def run_ag_cases(cfg: ArrayConfig, cases: list[AgCase], *, simulator: str = "ver
         problems += _burst_problems(cfg, got["bursts"], [(a, n) for a, n, ok in golden.requests if ok and n], "read")
         problems += _burst_problems(cfg, got["write_bursts"], performed, "write")
         results.append(AgCaseResult(case.name, not problems, problems, got["cycles"], got["first_out"],
-                                    got["last_out"], golden, errors, got["bursts"], got["write_bursts"], got["most_in_flight"]))
+                                    got["last_out"], golden, errors, got["bursts"], got["write_bursts"],
+                                    got["most_in_flight"], got["read_depth"], got["write_depth"]))
+        if coverage is not None and not problems:
+            sample_ag(cfg, case, results[-1], coverage)
     return results
 
 

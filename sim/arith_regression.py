@@ -206,7 +206,7 @@ def run_plan(plan: Plan, cfg: ArrayConfig, *, simulator: str = "verilator", tag:
     wrong = (got != plan.expected) & valid_counted
     names = np.array([op.name for op in OPS])[valid_codes]
     sample_arith(names[valid_counted], plan.a[plan.valid][valid_counted], plan.b[plan.valid][valid_counted],
-                 got[valid_counted], scope=test_dir.name)  # functional coverage (verif/coverage.py)
+                 got[valid_counted], scope=test_dir.name, c=plan.c[plan.valid][valid_counted])  # verif/coverage
     rows = []
     for index, name in enumerate(plan.blocks):
         in_block = valid_block == index

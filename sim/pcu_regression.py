@@ -16,6 +16,7 @@ from rdagen.rtl.pcu import pcu_latency
 from rdagen.rtl.ops import OPS
 from rdagen.rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
                             reg, sin, vin)
+from rdagen.verif.coverage.pcu import sample_pcu
 from rdagen.verif.golden.pcu import PcuStreams, run_pcu
 from rdagen.verif.stimulus import FP_CORNERS
 
@@ -73,8 +74,10 @@ def _full_streams(cfg, case):
 
 
 def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilator", tag: str = "pcu",
-              max_firings: int = 5000) -> list[CaseResult]:
-    """Run *cases* on the PCU RTL of *cfg*; compare every case with the golden model."""
+              max_firings: int = 5000, coverage: str | None = None) -> list[CaseResult]:
+    """Run *cases* on the PCU RTL of *cfg*; compare every case with the golden model. With *coverage*
+    (a scope), every case that matched is sampled into the PCU's functional coverage
+    (verif/coverage/pcu.py)."""
     gen = generate("pcu", cfg)
     latency = pcu_latency(cfg)
     jobs, goldens = [], []
@@ -113,6 +116,8 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
             problems += _check_reference(case, golden)
         out.append(CaseResult(case.name, not problems, problems, golden.firings, got["cycles"], got["first_out"],
                               got["last_out"], golden))
+        if coverage is not None and not problems:
+            sample_pcu(cfg, case, golden, coverage)
     return out
 
 

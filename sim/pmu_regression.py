@@ -15,6 +15,7 @@ import numpy as np
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.pcu_layout import CONST, LANE, Counter, ctr, reg, sin, vin
 from rdagen.rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
+from rdagen.verif.coverage.pmu import sample_pmu
 from rdagen.verif.golden.pmu import PmuResult, run_pmu
 
 from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
@@ -86,14 +87,16 @@ def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, see
 
 
 def run_pmu_cases(cfg: ArrayConfig, cases: list[PmuCase], *, simulator: str = "verilator", tag: str = "pmu",
-                  dump: bool = True, max_firings: int = 20000) -> list[PmuCaseResult]:
+                  dump: bool = True, max_firings: int = 20000, coverage: str | None = None) -> list[PmuCaseResult]:
     """Run *cases* in order on the PMU RTL of *cfg* (each starting from the contents the previous one
-    left, as the golden model does), each followed by a dump of the scratchpad when *dump*."""
+    left, as the golden model does), each followed by a dump of the scratchpad when *dump*. With
+    *coverage* (a scope), the accesses of every case that matched are sampled into the PMU's functional
+    coverage (verif/coverage/pmu.py)."""
     gen = generate("pmu", cfg)
     memory = np.zeros(cfg.pmu_words, U32)  # banks power up as zeros
     dump_bits = dump_program(cfg).encode(cfg)
     empty_v, empty_s = _streams(cfg, PmuCase("", dump_program(cfg)))
-    jobs, goldens = [], []
+    jobs, goldens, modes = [], [], []
     for case in cases:
         bits = case.program.encode(cfg)
         vins, sins = _streams(cfg, case)
@@ -102,14 +105,16 @@ def run_pmu_cases(cfg: ArrayConfig, cases: list[PmuCase], *, simulator: str = "v
             raise ValueError(f"case {case.name}: more than {max_firings} firings; give it finite input streams")
         jobs.append(_job(cfg, case.name, bits, vins, sins, case.start_tokens, golden, case.gap, case.stall, case.seed))
         goldens.append(golden)
+        modes.append(case.program.mode)
         memory = golden.memory
         if dump:
             dumped = run_pmu(cfg, dump_bits, empty_v, empty_s, 1, memory)
             jobs.append(_job(cfg, f"{case.name}/dump", dump_bits, empty_v, empty_s, 1, dumped, 0.0, 0.0, case.seed))
             goldens.append(dumped)
+            modes.append(dump_program(cfg).mode)
     records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator)
     results = []
-    for job, golden, got in zip(jobs, goldens, records):
+    for job, golden, mode, got in zip(jobs, goldens, modes, records):
         problems = []
         if got["timed_out"]:
             problems.append(f"did not finish in {got['cycles']} cycles")
@@ -124,6 +129,8 @@ def run_pmu_cases(cfg: ArrayConfig, cases: list[PmuCase], *, simulator: str = "v
                 problems.append(f"{name}: {got['status'][name]}, golden {getattr(golden, name)}")
         results.append(PmuCaseResult(job["name"], not problems, problems, got["cycles"], got["first_out"],
                                      got["last_out"], golden, got["status"]))
+        if coverage is not None and not problems:
+            sample_pmu(cfg, mode, golden, coverage)
     return results
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from rdagen.mapper.route import GridRouter, Route
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.switch_layout import SwitchConfigError, networks
+from rdagen.verif.coverage.switch import sample_selects
 
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .tops import SWITCH_LOCAL
@@ -20,7 +21,8 @@ __all__ = ["run_grid_traffic", "random_routes"]
 
 
 def random_routes(cfg: ArrayConfig, rng: np.random.Generator, count: int, multicast: float = 0.2):
-    """Up to *count* random routes that fit together (sources and sinks distinct local ports)."""
+    """Up to *count* random routes that fit together (sources and sinks distinct local ports); a
+    *multicast* share of them go to 2 to 4 sinks."""
     tracks = networks(cfg)["vector"].tracks
     router = GridRouter(cfg.rows, cfg.cols, tracks, SWITCH_LOCAL, SWITCH_LOCAL)
     ports = [(r, c, k) for r in range(cfg.rows) for c in range(cfg.cols) for k in range(SWITCH_LOCAL)]
@@ -28,7 +30,7 @@ def random_routes(cfg: ArrayConfig, rng: np.random.Generator, count: int, multic
     sinks = [ports[i] for i in rng.permutation(len(ports))]
     routes = []
     for source in sources[:count]:
-        fanout = 2 if rng.random() < multicast else 1
+        fanout = int(rng.integers(2, 5)) if rng.random() < multicast else 1
         want = tuple(sinks[:fanout])
         if len(want) < fanout:
             break
@@ -42,9 +44,10 @@ def random_routes(cfg: ArrayConfig, rng: np.random.Generator, count: int, multic
     return routes, router
 
 
-def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch") -> list[dict]:
+def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch", coverage: str | None = None) -> list[dict]:
     """Each case: (name, routes, router, words per route, gap, stall, seed). Returns per case the
-    problems found by the scoreboard and the cycles taken."""
+    problems found by the scoreboard and the cycles taken. With *coverage* (a scope), the routing of
+    every case that passed is sampled into the switches' functional coverage (verif/coverage/switch.py)."""
     gen = generate("switch_grid", cfg)
     lanes = cfg.lanes
     jobs, expected = [], []
@@ -63,11 +66,13 @@ def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch") -> list[di
         expected.append([(port("local_out", *sink), data[source]) for sink, source in sinks])
     records = run_stream_cases(gen, jobs, tag=tag)
     results = []
-    for job, want, got in zip(jobs, expected, records):
+    for job, want, got, case in zip(jobs, expected, records, cases):
         problems = [f"did not finish in {got['cycles']} cycles"] if got["timed_out"] else []
         for sink, words in want:
             problems += compare(sink, unpack(got["outputs"][sink], lanes), words)
         results.append({"name": job["name"], "routes": len(job["sources"]), "sinks": len(want),
                         "cycles": got["cycles"], "first_out": got["first_out"], "last_out": got["last_out"],
                         "problems": problems})
+        if coverage is not None and not problems:
+            sample_selects("vector", case[2].select, job["stall"] > 0, coverage)
     return results

@@ -54,7 +54,7 @@ def test_op_corners_and_random_on_verilator(name, request):
     coverage = arith_coverage([name], reg.coverage_scope)  # every operand-class and result-class bin, or listed unreachable
     print(f"functional coverage of {name}: {coverage['hit']} of {coverage['bins']} bins, unreachable "
           f"{[u['bin'] for u in coverage['unreachable']]}")
-    assert not coverage["missing"], coverage["missing"]
+    assert not coverage["missing"] and not coverage["contradicted"], (coverage["missing"], coverage["contradicted"])
 
 
 def test_all_ops_interleaved_on_verilator(request):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rdagen.rtl.ops import OP_BY_NAME
-from rdagen.verif.coverage import FP_CLASSES, RESULT_CLASSES, arith_coverage, fp_class, result_class, sample_arith
+from rdagen.verif.coverage import (FP_CLASSES, INT_CLASSES, RESULT_CLASSES, Group, arith_coverage, fp_class,
+                                   int_class, result_class, sample_arith)
 from rdagen.verif.golden.arith import evaluate
 
 
@@ -26,6 +27,12 @@ def test_operand_classes():
     want = ["+0", "-0", "subnormal", "subnormal", "min_normal", "min_normal", "normal", "max_normal", "max_normal",
             "inf", "inf", "nan", "nan"]
     assert [FP_CLASSES[i] for i in fp_class(words)] == want
+
+
+def test_int_operand_classes():
+    words = np.array([0, 1, 0xFFFFFFFF, 2, 0x7FFFFFFF, 0xFFFFFFFE, 0x80000000, 0x80000001], np.uint32)
+    want = ["0", "1", "-1", "positive", "max", "negative", "min", "negative"]
+    assert [INT_CLASSES[i] for i in int_class(words)] == want
 
 
 @pytest.mark.parametrize("op,a,b,want", [
@@ -60,5 +67,27 @@ def test_missed_bins_are_reported():
     a, b = _f(1.0), _f(1.0)
     sample_arith(np.array(["fadd"]), a, b, _run("fadd", a, b), scope="test-missed")
     coverage = arith_coverage(["fadd"], "test-missed")
-    assert coverage["bins"] == 64 + 5 and coverage["hit"] == 2  # (normal, normal) and "exact"
+    assert coverage["bins"] == 64 + 5 and coverage["hit"] == 2 and not coverage["contradicted"]  # (normal, normal), exact
     assert "arith.fadd.result:tie" in coverage["missing"] and "arith.fadd.operands:nanxnan" in coverage["missing"]
+
+
+def test_select_samples_its_condition_and_int_ops_their_operand_cross():
+    a, b, c = np.array([1, 5], np.uint32), np.array([0, 0x80000000], np.uint32), np.array([0, 7], np.uint32)
+    sample_arith(np.array(["select", "select"]), a, b, a, scope="test-select", c=c)
+    coverage = arith_coverage(["select"], "test-select")
+    assert coverage["bins"] == 49 + 2 and coverage["hit"] == 2 + 2  # (1, 0), (positive, min); zero, nonzero
+    assert "arith.select.operands:maxxmin" in coverage["missing"]
+
+
+def test_a_bin_listed_unreachable_but_hit_is_reported():
+    group = Group("test.contradicted", {"x": ("a", "b"), "y": ("c", "d")}, {"xy": ("x", "y")},
+                  {("xy", ("a", None)): "said to be impossible"})
+    group.sample("s", x="a", y="d")
+    report = group.report("s")
+    assert report["contradicted"] == ["test.contradicted.xy:axd"] and report["bins"] == 3 and report["hit"] == 1
+    assert [u["bin"] for u in report["unreachable"]] == ["test.contradicted.xy:axc"]
+
+
+def test_a_cross_of_an_unknown_point_is_refused():
+    with pytest.raises(ValueError, match=r"cross xz names unknown points \['z'\]"):
+        Group("test.unknown", {"x": ("a",)}, {"xz": ("x", "z")})

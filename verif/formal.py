@@ -33,6 +33,19 @@ Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reorder
   in flight; its address channel holds valid until ready with address and length stable. Free entries
   (1 or more beats, inside the 2^32-word space), free channel ready, completions only of bursts in
   flight. Broken variant: a former that cuts at 256 beats but not at 4 KB.
+* ``fifo.order``: the FIFO behind every unit input and output (rtl/buffered_fifo.py; depth 4, so its
+  memory's 3 slots wrap at a count that is not a power of two): the k-th word read is the k-th word
+  written, for any k (tracked word), level = words in - words out, and its read side holds ``r_rdy``
+  until ``r_en`` with ``r_data`` stable. Every PCU, PMU and AG data output is such a read side wired
+  straight to the port (``valid = r_rdy``, ``payload = r_data``, ``r_en = ready``), so this is the
+  stream-rules proof of those outputs. Invariants: the pointers against the level, and the tracked
+  word at its slot (memory or output register). Broken variant: a FIFO that takes a write when full.
+* ``unit.credits``: the output credits of the PCU and PMU (rtl/credited_fifo.py, depth 5) in front of
+  any producer that reserves a slot only with ``room`` and writes only what it reserved, at any later
+  time (the PCU's pipeline writes ``latency`` cycles after the firing, the PMU's reads after their bank
+  conflicts): a write always finds the FIFO ready (no result lost, the pipeline never stalls), words
+  leave in the order written, unchanged. Invariant: pending = promised writes + words in the FIFO.
+  Broken variant: ``room`` one slot too generous.
 """
 
 from __future__ import annotations
@@ -46,8 +59,10 @@ from amaranth.lib import wiring
 
 from rdagen.rtl.ag_layout import MAX_OUTSTANDING
 from rdagen.rtl.bank_serialiser import BankSerialiser
+from rdagen.rtl.buffered_fifo import BufferedFifo
 from rdagen.rtl.burst_former import BurstFormer
 from rdagen.rtl.config import preset
+from rdagen.rtl.credited_fifo import CreditedFifo
 from rdagen.rtl.switch import Switch
 
 __all__ = ["Property", "PROPERTIES"]
@@ -338,6 +353,127 @@ class BurstFormerBursts(_Harness):
         return m
 
 
+def _held(m: Module, past, *values) -> None:
+    """Assume each free input of *values* keeps its first value."""
+    for k, value in enumerate(values):
+        before = _previous(m, value, f"held{k}")
+        with m.If(past):
+            m.d.comb += Assume(value == before)
+
+
+def _tracked_fifo(m: Module, past, f: BufferedFifo, pick) -> tuple[list, Signal]:
+    """(assertions, delivered) of the FIFO *f* and the word with index *pick* among those written:
+    it is read as the *pick*-th word, unchanged; the level is the words in minus the words out; the
+    read side keeps the stream rules. With the invariants that make these inductive: the pointers
+    against the level, and the tracked word at its place while inside."""
+    count = len(pick)
+    inner = f.depth - 1
+    push, pop = f.w_en & f.w_rdy, f.r_en & f.r_rdy
+    pushed, popped = Signal(count, name="pushed"), Signal(count, name="popped")
+    recorded, inside = Signal(f.width, name="recorded"), Signal(name="inside")
+    m.d.sync += [pushed.eq(pushed + push), popped.eq(popped + pop)]
+    with m.If(push & (pushed == pick)):
+        m.d.sync += [recorded.eq(f.w_data), inside.eq(1)]
+    with m.Elif(pop & (popped == pick)):
+        m.d.sync += inside.eq(0)
+    place, difference = Signal(count, name="place"), Signal(count, name="difference")
+    m.d.comb += [place.eq(pick - popped), difference.eq(pushed - popped)]
+    # The memory slot of the tracked word while it is not in the output register: place - r_rdy words
+    # after ``consume``, modulo the memory's depth.
+    peek = f.storage.read_port(domain="comb")
+    ahead = Signal(range(2 * inner + 1), name="ahead")
+    m.d.comb += [ahead.eq(f.consume + place - f.r_rdy),
+                 peek.addr.eq(Mux(ahead >= inner, ahead - inner, ahead))]
+    wrapped = Signal(range(2 * inner + 1), name="wrapped")
+    m.d.comb += wrapped.eq(f.consume + f.inner_level)
+    delivered = pop & (popped == pick)
+    rules, _ = _stream_rules(m, past, f.r_rdy, f.r_en, f.r_data, "read")
+    asserts = [
+        ~delivered | (inside & (f.r_data == recorded)),  # the k-th out is the k-th in, unchanged
+        f.level == difference,  # no word lost or made
+        rules,  # the read side keeps the stream rules
+        f.inner_level <= inner,
+        f.produce == Mux(wrapped >= inner, wrapped - inner, wrapped),
+        inside == (place < f.level),
+        ~(inside & (place == 0) & f.r_rdy) | (f.r_data == recorded),
+        ~(inside & ~((place == 0) & f.r_rdy)) | (peek.data == recorded),
+    ]
+    if inner & (inner - 1) or inner == 1:  # pointers that do not use all their codes
+        asserts += [f.produce < inner, f.consume < inner]
+    return asserts, delivered
+
+
+class _OverwritingFifo(BufferedFifo):
+    """A FIFO that takes a write when full (the oldest word in its memory is overwritten)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.w_rdy.eq(1)
+        return m
+
+
+class FifoOrder(_Harness):
+    DEPTH = 4
+
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        count = self.DEPTH.bit_length()  # the word counters wrap; a level up to DEPTH stays unambiguous
+        super().__init__((_OverwritingFifo if broken else BufferedFifo)(3, self.DEPTH), {"pick": wiring.In(count)})
+
+    def elaborate(self, platform):
+        m = Module()
+        past, _ = self.setup(m, platform)
+        _held(m, past, self.pick)
+        asserts, delivered = _tracked_fifo(m, past, self.dut, self.pick)
+        waited = past & _previous(m, self.r_rdy & ~self.r_en & ~ResetSignal(), "was_waiting")
+        covers = {
+            "delivered_from_full": delivered & (self.level == self.DEPTH) & (self.pick == self.DEPTH + 1),
+            "held_under_backpressure": waited & self.r_rdy,
+        }
+        _emit(m, asserts, covers, self.cover)
+        return m
+
+
+class _GenerousCredits(CreditedFifo):
+    """Credits that promise one slot more than the FIFO has."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.room.eq(self.pending <= self.depth)
+        return m
+
+
+class UnitCredits(_Harness):
+    DEPTH = 5
+
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        super().__init__((_GenerousCredits if broken else CreditedFifo)(3, self.DEPTH),
+                         {"pick": wiring.In(self.DEPTH.bit_length())})
+
+    def elaborate(self, platform):
+        m = Module()
+        past, _ = self.setup(m, platform)
+        dut = self.dut
+        _held(m, past, self.pick)
+        promised = Signal(range(self.DEPTH + 2))  # reserved, not yet written (the producer's pipeline)
+        m.d.sync += promised.eq(promised + self.reserve - self.w_en)
+        m.d.comb += [Assume(~self.reserve | self.room), Assume(~self.w_en | (promised != 0))]
+        asserts, delivered = _tracked_fifo(m, past, dut.fifo, self.pick)
+        asserts += [
+            ~self.w_en | self.w_rdy,  # a promised write always finds a slot: nothing lost, no stall
+            dut.pending == promised + dut.fifo.level,
+            dut.pending <= self.DEPTH,
+        ]
+        covers = {
+            "write_into_the_last_slot": self.w_en & (dut.fifo.level == self.DEPTH - 1) & ~self.r_en,
+            "all_promised": ~self.room & (promised == self.DEPTH),
+            "delivered_after_full": delivered & (self.pick == self.DEPTH + 1),
+        }
+        _emit(m, asserts, covers, self.cover)
+        return m
+
+
 def _emit(m: Module, asserts: list, covers: dict, cover: str | None) -> None:
     """The proof's assertions, or the negation of the one cover checked."""
     if cover is None:
@@ -351,6 +487,11 @@ PROPERTIES = [
     Property("switch.multicast", SwitchMulticast, ("multicast_under_backpressure", "both_delivered"),
              "the k-th word out of a switch output is the k-th word into its input; a multicast word moves "
              "only when every consumer takes it"),
+    Property("fifo.order", FifoOrder, ("delivered_from_full", "held_under_backpressure"),
+             "unit FIFOs: the k-th word read is the k-th written; the read side (every PCU, PMU and AG data "
+             "output) holds valid until ready, payload stable"),
+    Property("unit.credits", UnitCredits, ("write_into_the_last_slot", "all_promised", "delivered_after_full"),
+             "PCU/PMU output credits: a reserved write always finds a slot (nothing lost, no stall), in order"),
     Property("switch.stream_rules", SwitchStreamRules, ("held_under_backpressure",),
              "switch outputs hold valid until ready, payload stable"),
     Property("pmu.serialiser", SerialiserOnce, ("all_lanes_one_bank", "all_banks_at_once", "partly_inactive"),

@@ -30,6 +30,7 @@ class PcuStreams:
     done_tokens: int
     firings: int  # data firings
     groups: int  # accumulator groups emitted (including empty ones)
+    empty_groups: int  # groups of length 0 (their value is the accumulator's init)
     consumed: list[int]  # words taken from each vector input, each scalar input, then start tokens
 
 
@@ -75,7 +76,7 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
 
     vout = [[] for _ in range(cfg.vector_outputs)]
     sout = [[] for _ in range(cfg.scalar_outputs)]
-    done = firings = groups = 0
+    done = firings = groups = empty_groups = 0
 
     def emit_acc(vector):
         for k, o in enumerate(c.vout):
@@ -98,6 +99,7 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
                 if remaining == 0:
                     emit_acc(np.full(lanes, init, U32))
                     groups += 1
+                    empty_groups += 1
                     continue
             first = True
         if any(vreq[k] and vpos[k] >= len(vin[k]) for k in range(cfg.vector_inputs)):
@@ -170,4 +172,4 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     return PcuStreams(
         vout=[np.array(v, U32).reshape(-1, lanes) for v in vout],
         sout=[np.array(s, U32) for s in sout],
-        done_tokens=done, firings=firings, groups=groups, consumed=[*vpos, *spos, start_tokens - tokens])
+        done_tokens=done, firings=firings, groups=groups, empty_groups=empty_groups, consumed=[*vpos, *spos, start_tokens - tokens])

@@ -23,9 +23,19 @@ from .arith import evaluate_op
 from .counters import CounterChain
 from .operands import fetch_operand, stage_operands
 
-__all__ = ["PmuResult", "run_pmu", "access_cycles"]
+__all__ = ["PmuResult", "Access", "run_pmu", "access_cycles"]
 
 U32 = np.uint32
+
+
+@dataclasses.dataclass(frozen=True)
+class Access:
+    """What one access did: its port, the word addresses of the lanes it addresses (lane 0 alone for a
+    scalar port), how many of them were out of range, and the banks of the lanes performed."""
+    port: str  # "write" or "read"
+    addresses: np.ndarray
+    out_of_range: int
+    banks: np.ndarray
 
 
 @dataclasses.dataclass
@@ -40,6 +50,7 @@ class PmuResult:
     write_firings: int
     read_firings: int
     consumed: list[int]  # words taken from each vector input, each scalar input, then start tokens
+    accesses: list[Access]  # in the order the model performed them
 
 
 def access_cycles(banks: np.ndarray) -> int:
@@ -140,6 +151,7 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     vout, sout = [], []
     conflicts = {"write": 0, "read": 0}
     errors = 0
+    accesses = []
     lane = np.arange(L)
 
     def access(port, name):
@@ -156,6 +168,8 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         performed &= ~out_of_range
         physical = addresses.astype(np.int64) + (unit % 2) * limit if mode == PmuMode.DOUBLE else addresses
         conflicts[name] += access_cycles(physical[performed] % L) - 1
+        addressed = lane == 0 if port.c.scalar else np.ones(L, bool)
+        accesses.append(Access(name, addresses[addressed].copy(), int(out_of_range.sum()), physical[performed] % L))
         if data is not None:
             for i in np.flatnonzero(performed):  # lane order: the highest lane writes last
                 mem[physical[i]] = data[i]
@@ -184,4 +198,4 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         vout=np.array(vout, U32).reshape(-1, L), sout=np.array(sout, U32), done_tokens=done_port.units_done,
         memory=mem, write_conflicts=conflicts["write"], read_conflicts=conflicts["read"], errors=errors,
         write_firings=write.firings, read_firings=read.firings,
-        consumed=[*inputs[2], *inputs[3], start_tokens - tokens])
+        consumed=[*inputs[2], *inputs[3], start_tokens - tokens], accesses=accesses)

@@ -3,8 +3,9 @@
 Runs a list of cases (RDAGEN_STIMULUS, written by sim/ag_regression.py): each loads DRAM regions,
 configures the AG, feeds read commands or row indices, write commands and write vectors with random
 gaps, takes the read vectors with random back-pressure, pauses every AXI channel at random
-(``set_pause_generator``), and records the vectors, every AR and AW burst (address, beats), the most
-read bursts seen in flight, and, once every write is acknowledged, the DRAM words the case names. The
+(``set_pause_generator``), and records the vectors, every AR and AW burst (address, beats) with the
+bursts of its channel in flight as it is issued (itself included), the most read bursts seen in
+flight, and, once every write is acknowledged, the DRAM words the case names. The
 DRAM model's read command queue is deepened so that the AG, not the model, limits the bursts in flight.
 Results go to RDAGEN_RESULTS.
 """
@@ -92,6 +93,7 @@ async def ag_cases(dut):
         out = _Sink(dut.rdata__valid, dut.rdata__ready, dut.rdata__payload, case["stall"], rng, "rdata")
         monitors = [out.monitor, *axi_monitors(dut, "m_axi__")]
         bursts, writes, in_flight, most, acked = [], [], 0, 0, 0
+        read_depth, write_depth = [], []  # bursts in flight (this one included) as each burst is issued
         for source in sources:
             source.valid.value = 0
         out.ready.value = 0
@@ -106,10 +108,12 @@ async def ag_cases(dut):
             if dut.m_axi__arvalid.value and dut.m_axi__arready.value:
                 bursts.append((int(dut.m_axi__araddr.value), int(dut.m_axi__arlen.value) + 1))
                 in_flight += 1
+                read_depth.append(in_flight)
             if dut.m_axi__rvalid.value and dut.m_axi__rready.value and dut.m_axi__rlast.value:
                 in_flight -= 1
             if dut.m_axi__awvalid.value and dut.m_axi__awready.value:
                 writes.append((int(dut.m_axi__awaddr.value), int(dut.m_axi__awlen.value) + 1))
+                write_depth.append(len(writes) - acked)
             if dut.m_axi__bvalid.value and dut.m_axi__bready.value:
                 acked += 1
             most = max(most, in_flight)
@@ -128,6 +132,7 @@ async def ag_cases(dut):
         results.append({"name": case["name"], "cycles": cycles, "first_out": first, "last_out": last,
                         "timed_out": cycles >= case["budget"], "vectors": out.got, "bursts": bursts,
                         "most_in_flight": most, "errors": int(dut.errors.value), "write_bursts": writes,
+                        "read_depth": read_depth, "write_depth": write_depth,
                         "protocol": violations(monitors),
                         "readback": [ram.read(4 * base, 4 * count).hex() for base, count in case["readback"]]})
         for channel in channels:

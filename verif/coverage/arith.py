@@ -1,17 +1,20 @@
-"""Functional coverage of the arithmetic regression (cocotb-coverage), sampled where stimulus and checked
-results meet: after a run of the arithmetic bench, each counted vector (its result compared with the
-golden model) is classed and sampled.
+"""Functional coverage of the arithmetic regression, sampled where stimulus and checked results meet:
+after a run of the arithmetic bench, each counted vector (its result compared with the golden model)
+is classed and sampled. One coverage group per op, ``arith.<op>``.
 
 Bins, per op (rtl/ops.py):
 
 * fp ops of two operands (fadd, fsub, fmul, fmin, fmax, flt, feq): the cross of the classes of a and
   b; fp ops of one (fabs, fneg, f2i, f2bf, f2bf_sr): the class of a. Classes of an fp32 word: +0, -0,
   subnormal, min_normal (+-2^-126), normal, max_normal (+-(2 - 2^-23) 2^127), inf, nan.
+* int ops of two operands (add ... mul): the cross of the int32 classes of a and b (0, 1, -1,
+  positive, negative, max = 2^31 - 1, min = -2^31); select: that cross and its condition c (zero,
+  nonzero); pass and i2f: the class of a.
 * rounding ops (fadd, fsub, fmul, i2f): the class of the result against the exact value: exact, tie
   (the exact value halfway between two fp32 values), rounded, overflow (finite operands, infinite
   result), flushed (a nonzero exact value below the normal range, returned as zero: FTZ). Vectors with
   a NaN or infinite operand have no result class. The bins that cannot be hit are listed with why
-  (``UNREACHABLE``).
+  (``arith_group``).
 
 The classes are computed from the words and the spec's semantics (DAZ: subnormal operands read as
 zeros), never from the RTL.
@@ -20,20 +23,21 @@ zeros), never from the RTL.
 from __future__ import annotations
 
 import numpy as np
-from cocotb_coverage.coverage import CoverCross, CoverPoint, coverage_db, coverage_section
 
-__all__ = ["FP_CLASSES", "RESULT_CLASSES", "UNREACHABLE", "fp_class", "result_class", "sample_arith",
-           "arith_coverage"]
+from rdagen.rtl.ops import OPS
+
+from .group import Group, merge
+
+__all__ = ["FP_CLASSES", "INT_CLASSES", "RESULT_CLASSES", "fp_class", "int_class", "result_class", "sample_arith",
+           "arith_coverage", "arith_group"]
 
 FP_CLASSES = ("+0", "-0", "subnormal", "min_normal", "normal", "max_normal", "inf", "nan")
+INT_CLASSES = ("0", "1", "-1", "positive", "negative", "max", "min")
 RESULT_CLASSES = ("exact", "tie", "rounded", "overflow", "flushed")
 FP_BINARY = ("fadd", "fsub", "fmul", "fmin", "fmax", "flt", "feq")
 FP_UNARY = ("fabs", "fneg", "f2i", "f2bf", "f2bf_sr")
+INT_UNARY = ("pass", "i2f")
 ROUNDING = ("fadd", "fsub", "fmul", "i2f")
-UNREACHABLE = {
-    ("i2f", "overflow"): "an int32 is below 2^31 in magnitude, far inside the fp32 range",
-    ("i2f", "flushed"): "a nonzero int32 is at least 1 in magnitude, never below the normal range",
-}
 U32 = np.uint32
 
 
@@ -46,6 +50,12 @@ def fp_class(words: np.ndarray) -> np.ndarray:
         [magnitude == 0, (exp == 0), magnitude == 0x00800000, magnitude == 0x7F7FFFFF, (exp == 255) & (man == 0),
          exp == 255],
         [np.where(sign == 0, 0, 1), 2, 3, 5, 6, 7], default=4)
+
+
+def int_class(words: np.ndarray) -> np.ndarray:
+    """Index into INT_CLASSES of every int32 word."""
+    v = np.asarray(words, U32).view(np.int32)
+    return np.select([v == 0, v == 1, v == -1, v == 2**31 - 1, v == -2**31, v > 0], [0, 1, 2, 5, 6, 3], default=4)
 
 
 def _read(words):
@@ -90,78 +100,57 @@ def result_class(op: str, a: np.ndarray, b: np.ndarray, result: np.ndarray) -> n
     return classes
 
 
-def _prefix(op: str, scope: str) -> str:
-    return f"arith.{scope}.{op}" if scope else f"arith.{op}"
+def arith_group(op: str) -> Group:
+    """The coverage group of *op*."""
+    if op not in _GROUPS:
+        points, crosses, unreachable = {}, {}, {}
+        if op in FP_BINARY or (op not in FP_UNARY and op not in INT_UNARY):
+            classes = FP_CLASSES if op in FP_BINARY else INT_CLASSES
+            points = {"a": classes, "b": classes}
+            crosses = {"operands": ("a", "b")}
+        else:
+            points = {"operands": FP_CLASSES if op in FP_UNARY else INT_CLASSES}
+        if op == "select":
+            points["condition"] = ("zero", "nonzero")
+        if op in ROUNDING:
+            points["result"] = RESULT_CLASSES
+        if op == "i2f":
+            unreachable = {
+                ("result", "overflow"): "an int32 is below 2^31 in magnitude, far inside the fp32 range",
+                ("result", "flushed"): "a nonzero int32 is at least 1 in magnitude, never below the normal range",
+            }
+        _GROUPS[op] = Group(f"arith.{op}", points, crosses, unreachable)
+    return _GROUPS[op]
 
 
-def _items(op: str, scope: str) -> tuple[list, list[str]]:
-    """The coverage items of *op* in *scope*, and the names of those whose bins are reported (the
-    cross of two operands, not its two points)."""
-    prefix = _prefix(op, scope)
-    items, reported = [], []
-    if op in FP_BINARY:
-        items += [CoverPoint(f"{prefix}.a", xf=lambda a, b, r: a, bins=list(FP_CLASSES)),
-                  CoverPoint(f"{prefix}.b", xf=lambda a, b, r: b, bins=list(FP_CLASSES)),
-                  CoverCross(f"{prefix}.operands", items=[f"{prefix}.a", f"{prefix}.b"])]
-        reported.append(f"{prefix}.operands")
-    elif op in FP_UNARY:
-        items.append(CoverPoint(f"{prefix}.operands", xf=lambda a, b, r: a, bins=list(FP_CLASSES)))
-        reported.append(f"{prefix}.operands")
-    if op in ROUNDING:
-        items.append(CoverPoint(f"{prefix}.result", xf=lambda a, b, r: r, bins=list(RESULT_CLASSES)))
-        reported.append(f"{prefix}.result")
-    return items, reported
+_GROUPS: dict[str, Group] = {}
+_OPS = {op.name for op in OPS}
 
 
-_SAMPLERS: dict = {}
-
-
-def _sampler(op: str, scope: str):
-    """(the sampling function of *op*'s items in *scope*, or None for an op without bins; reported names)."""
-    if (op, scope) not in _SAMPLERS:
-        items, reported = _items(op, scope)
-
-        @coverage_section(*items)
-        def sample(a, b, r):
-            pass
-
-        _SAMPLERS[op, scope] = (sample if items else None), reported
-    return _SAMPLERS[op, scope]
-
-
-def sample_arith(op_names: np.ndarray, a: np.ndarray, b: np.ndarray, results: np.ndarray, scope: str = "") -> None:
+def sample_arith(op_names: np.ndarray, a: np.ndarray, b: np.ndarray, results: np.ndarray, scope: str = "",
+                 c: np.ndarray | None = None) -> None:
     """Samples checked vectors: *op_names* (the op of each vector), its operands and its result, into the
-    coverage items of *scope* (a run's own items, so that runs in one process do not add to each other)."""
+    items of *scope* (a run's own items, so that runs in one process do not add to each other)."""
+    c = np.zeros(len(a), U32) if c is None else np.asarray(c, U32)
     for op in np.unique(op_names):
         op = str(op)
-        sample, _ = _sampler(op, scope)
-        if sample is None:
-            continue
+        if op not in _OPS:
+            raise ValueError(f"sample_arith: unknown op {op!r}")
         mine = op_names == op
-        ca = fp_class(a[mine]) if op in FP_BINARY + FP_UNARY else np.zeros(mine.sum(), int)
-        cb = fp_class(b[mine]) if op in FP_BINARY else np.zeros(mine.sum(), int)
+        fp = op in FP_BINARY + FP_UNARY
+        ca = (fp_class if fp else int_class)(a[mine])
+        cb = (fp_class if fp else int_class)(b[mine])
         cr = result_class(op, a[mine], b[mine], results[mine]) if op in ROUNDING else np.full(mine.sum(), -1)
+        cc = (c[mine] != 0).astype(int)
+        classes = FP_CLASSES if fp else INT_CLASSES
+        group = arith_group(op)
         # One sample per distinct combination: the bins hit are what coverage closure asks.
-        for ia, ib, ir in np.unique(np.stack([ca, cb, cr], axis=1), axis=0):
-            sample(FP_CLASSES[ia], FP_CLASSES[ib], RESULT_CLASSES[ir] if ir >= 0 else None)
+        for ia, ib, ir, ic in np.unique(np.stack([ca, cb, cr, cc], axis=1), axis=0):
+            event = {"a": classes[ia], "b": classes[ib], "operands": classes[ia],
+                     "result": RESULT_CLASSES[ir] if ir >= 0 else None, "condition": ("zero", "nonzero")[ic]}
+            group.sample(scope, **{k: v for k, v in event.items() if k in group.points})
 
 
 def arith_coverage(ops, scope: str = "") -> dict:
-    """{"bins", "hit", "missing", "unreachable"} over the bins of *ops* (sampled so far in *scope*)."""
-    bins = hit = 0
-    missing, unreachable = [], []
-    for op in ops:
-        for item in _sampler(op, scope)[1]:
-            detail = coverage_db[item].detailed_coverage
-            for key, count in detail.items():
-                label = key if isinstance(key, str) else "x".join(map(str, key))
-                name = f"arith.{op}.{item.rsplit('.', 1)[1]}:{label}"  # the same name in every scope
-                why = UNREACHABLE.get((op, key))
-                if why:
-                    unreachable.append({"bin": name, "why": why})
-                elif count:
-                    bins, hit = bins + 1, hit + 1
-                else:
-                    bins += 1
-                    missing.append(name)
-    return {"bins": bins, "hit": hit, "missing": missing, "unreachable": unreachable}
+    """{"bins", "hit", "missing", "unreachable"} over the groups of *ops* (sampled so far in *scope*)."""
+    return merge([arith_group(op).report(scope) for op in ops])

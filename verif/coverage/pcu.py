@@ -1,0 +1,63 @@
+"""Functional coverage of the PCU regressions (sim/pcu_regression.py), sampled per case whose streams
+matched the golden model, from its program (rtl/pcu_layout.py) and the golden model's account:
+
+* ``operand_source``: operand source (reg, vin, sin, ctr, lane, const) x stage, for every operand a
+  stage's op reads (by its arity).
+* ``reduce``: the reduction tree's op, or none.
+* ``accumulate``: the accumulator's op x mode: a fixed fold, group lengths from a scalar input, and
+  zero-length groups (empty bags) among them.
+* ``output``: what each output port carries (vout: reg, acc; sout: reg, acc, red).
+* ``flow``: input gaps, output back-pressure, start tokens, inputs popped by an outer counter.
+"""
+
+from __future__ import annotations
+
+from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import OP_BY_NAME
+from rdagen.rtl.pcu_layout import REDUCE_OPS, Src
+
+from .group import Group
+
+__all__ = ["pcu_group", "sample_pcu"]
+
+SOURCES = tuple(s.name.lower() for s in Src)
+MODES = ("fixed_fold", "scalar_length", "zero_length_bag")
+OUTPUTS = ("vout.reg", "vout.acc", "sout.reg", "sout.acc", "sout.red")
+FLOW = ("gaps", "back_pressure", "start_tokens", "pop_level")
+
+_GROUPS: dict[str, Group] = {}
+
+
+def pcu_group(cfg: ArrayConfig) -> Group:
+    """The PCU's coverage group for *cfg* (its stages are bins)."""
+    if cfg.name not in _GROUPS:
+        _GROUPS[cfg.name] = Group("pcu", {
+            "source": SOURCES, "stage": tuple(range(cfg.stages)),
+            "reduce": (*REDUCE_OPS, "none"),
+            "acc_op": REDUCE_OPS, "acc_mode": MODES,
+            "output": OUTPUTS, "flow": FLOW,
+        }, {"operand_source": ("source", "stage"), "accumulate": ("acc_op", "acc_mode")})
+    return _GROUPS[cfg.name]
+
+
+def sample_pcu(cfg: ArrayConfig, case, golden, scope: str) -> None:
+    """Samples one checked case (sim/pcu_regression.py ``Case``) and its golden streams."""
+    group, program = pcu_group(cfg), case.program
+    for s, stage in enumerate(program.stages):
+        for operand in (stage.a, stage.b, stage.c)[:OP_BY_NAME[stage.op].arity]:
+            group.sample(scope, source=operand.src, stage=s)
+    group.sample(scope, reduce=program.reduce.op if program.reduce else "none")
+    acc = program.accumulate
+    if acc is not None and golden.groups:
+        group.sample(scope, acc_op=acc.op, acc_mode="fixed_fold" if acc.fold_scalar is None else "scalar_length")
+        if golden.empty_groups:
+            group.sample(scope, acc_op=acc.op, acc_mode="zero_length_bag")
+    for kind, ports in (("vout", program.vout), ("sout", program.sout)):
+        for port in ports:
+            if port is not None:
+                group.sample(scope, output=f"{kind}.{port[0]}")
+    flow = {"gaps": case.gap > 0, "back_pressure": case.stall > 0, "start_tokens": case.start_tokens > 0,
+            "pop_level": any(level > 0 for level in [*program.vin_pop_level.values(), *program.sin_pop_level.values()])}
+    for name, happened in flow.items():
+        if happened and golden.firings:
+            group.sample(scope, flow=name)

@@ -23,12 +23,14 @@ An endpoint is ``(unit, row, col, port, index)``: unit ``pcu``, ``pmu``, ``ag`` 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from amaranth import Shape
 
 from .ag_layout import AgConfigError, ag_layout
 from .ag_layout import check as check_ag
-from .bitstream import NETWORKS, Address, BitstreamError, Kind, Plan
+from .bitstream import NETWORKS, Address, BitstreamError, Kind, Plan, decode
 from .config import ArrayConfig
 from .pcu_layout import PcuConfigError, pcu_layout
 from .pcu_layout import check as check_pcu
@@ -36,7 +38,7 @@ from .pmu_layout import PmuConfigError, pmu_layout
 from .pmu_layout import check as check_pmu
 from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
-__all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "Endpoint",
+__all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "load", "Endpoint",
            "config_port_writes", "connections", "pack_vectors", "unpack_vectors"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
@@ -83,6 +85,7 @@ def switch_ports(cfg: ArrayConfig, network: str, r: int, c: int) -> tuple[list, 
     return inputs, outputs
 
 
+@functools.lru_cache(maxsize=64)
 def local_counts(cfg: ArrayConfig, network: str) -> tuple[int, int]:
     """Local inputs and outputs of every switch of *network* (the most any position needs)."""
     counts = [tuple(map(len, switch_ports(cfg, network, r, c))) for r in range(cfg.rows) for c in range(cfg.cols)]
@@ -138,11 +141,21 @@ def check_units(cfg: ArrayConfig, words: dict) -> None:
             try:
                 check(cfg, word)
             except error as exc:
-                raise BitstreamError(f"{address}: {exc}") from None
+                raise BitstreamError(f"{address}: {exc}", "unit_field") from None
 
 
+def load(cfg: ArrayConfig, bitstream: bytes) -> tuple[dict, dict]:
+    """(words, connections) of a bitstream for the array of *cfg*, or a BitstreamError: the container
+    (bitstream.decode), every unit word (``check_units``) and every switch select (``connections``)."""
+    words = decode(plan(cfg), bitstream)
+    check_units(cfg, words)
+    return words, connections(cfg, words)
+
+
+@functools.lru_cache(maxsize=16)
 def plan(cfg: ArrayConfig) -> Plan:
-    """The bitstream plan of the array of *cfg*: every configurable unit with its size in bits."""
+    """The bitstream plan of the array of *cfg*: every configurable unit with its size in bits (made
+    once per configuration: a large array has thousands of units; treat it as read-only)."""
     return Plan(cfg, {a: unit_layout(cfg, a).size for a in configuration_units(cfg)})
 
 
@@ -180,18 +193,19 @@ def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpo
             if i >= directional:
                 inputs = switch_ports(cfg, network, r, c)[0]
                 if i - directional >= len(inputs):
-                    raise BitstreamError(f"{where(r, c, output)} selects input {i + 1}, which "
-                                         f"{'is a tied-off local port' if i < directional + n_in else 'does not exist'}")
+                    what = "is a tied-off local port" if i < directional + n_in else "does not exist"
+                    raise BitstreamError(f"{where(r, c, output)} selects input {i + 1}, which {what}", "select_range")
                 return inputs[i - directional]
             direction, track = DIRECTIONS[i // tracks], i % tracks
             dr, dc = STEP[direction]
             nr, nc = r + dr, c + dc
             if not (0 <= nr < cfg.rows and 0 <= nc < cfg.cols):
-                raise BitstreamError(f"{where(r, c, output)} selects its {direction} input, beyond the array's edge")
+                raise BitstreamError(f"{where(r, c, output)} selects its {direction} input, beyond the array's edge",
+                                     "beyond_edge")
             upstream = (nr, nc, DIRECTIONS.index(OPPOSITE[direction]) * tracks + track)
             if upstream not in select:
                 raise BitstreamError(f"{where(r, c, output)} selects its {direction} input {track}, which no "
-                                     f"route drives")
+                                     f"route drives", "undriven_input")
             return upstream
 
         taken = {}  # (r, c, output) of a direction output -> whether the neighbour selects its link
@@ -206,22 +220,25 @@ def connections(cfg: ArrayConfig, words: dict) -> dict[str, dict[Endpoint, Endpo
         for (r, c, output) in select:
             if output < directional:
                 if (r, c, output) not in taken:
-                    raise BitstreamError(f"{where(r, c, output)} is selected but no switch takes its words")
+                    raise BitstreamError(f"{where(r, c, output)} is selected but no switch takes its words",
+                                         "unconsumed_output")
                 continue
             outputs = switch_ports(cfg, network, r, c)[1]
             if output - directional >= len(outputs):
-                raise BitstreamError(f"{where(r, c, output)} is selected but the port is tied off")
+                raise BitstreamError(f"{where(r, c, output)} is selected but the port is tied off", "tied_off_output")
             at, seen = (r, c, output), set()
             while len(at) == 3:
                 if at in seen:
-                    raise BitstreamError(f"{where(*at)} is part of a loop of selects that no unit feeds")
+                    raise BitstreamError(f"{where(*at)} is part of a loop of selects that no unit feeds",
+                                         "select_loop")
                 seen.add(at)
                 at = driver(*at)
             reached |= seen
             sinks[outputs[output - directional]] = at
         for at in select:
             if at not in reached:
-                raise BitstreamError(f"{where(*at)} is selected but its words reach no unit (a loop of selects)")
+                raise BitstreamError(f"{where(*at)} is selected but its words reach no unit (a loop of selects)",
+                                     "select_loop")
         result[network] = sinks
     return result
 

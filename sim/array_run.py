@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.array_layout import check_units, config_port_writes, configuration_units, connections, plan
-from rdagen.rtl.bitstream import decode
+from rdagen.rtl.array_layout import config_port_writes, configuration_units, load
 from rdagen.rtl.config import ArrayConfig
 
 from .streams import cycle_budget, run_stream_cases
@@ -22,16 +21,10 @@ def config_writes(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = N
     units. With *previous* (the phase before), the writes load *previous*, then the ones a phase after
     it needs (its units that change, rtl/array_layout.py ``config_port_writes``), so that a run checks
     the configuration the cost model's reconfiguration counts."""
-    def validated(data):
-        words = decode(plan(cfg), data)
-        check_units(cfg, words)  # refuses unit words that their encoders would not write
-        connections(cfg, words)  # refuses switch selects that would lose or block words
-        return words
-
-    words = validated(bitstream)
+    words = load(cfg, bitstream)[0]  # refuses what would lose or block words, or that no encoder writes
     if previous is None:
         return config_port_writes(cfg, words)
-    before = validated(previous)
+    before = load(cfg, previous)[0]
     return config_port_writes(cfg, before) + config_port_writes(cfg, words, before)
 
 

@@ -564,33 +564,51 @@ def cmd_formal(args) -> int:
 
 
 def cmd_coverage(args) -> int:
-    """The arithmetic regression (every op) with its functional coverage; build/coverage/summary.json."""
-    from rdagen.rtl.ops import OPS
-    from rdagen.verif.coverage import arith_coverage
-
-    from .arith_regression import FP_RANDOM, make_plan, run_plan
+    """The functional-coverage regression of every group; build/coverage/summary.json and report.md."""
+    from . import code_coverage
+    from .coverage_regression import CODE_GOAL, GROUPS, format_summary, markdown_report, run_coverage
     from .runner import BUILD
 
     cfg = _config(args.config)
-    fp_random = FP_RANDOM if args.fp_random is None else args.fp_random
-    if fp_random < 1:
-        raise UsageError(f"--fp-random {fp_random}: give at least 1 random operand pair per fp op")
-    print(f"rdagen coverage: arithmetic regression on verilator, config {cfg.name}, seed {args.seed}, "
-          f"{fp_random} random pairs per fp op ...", flush=True)
-    reg = run_plan(make_plan(args.seed, fp_random=fp_random, int_random=max(fp_random // 10, 1)), cfg, tag="coverage")
-    arith = arith_coverage([op.name for op in OPS], reg.coverage_scope)
-    summary = {"functional": {"arith": arith}}
-    out = BUILD / "coverage" / "summary.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"arith: {arith['hit']} of {arith['bins']} bins hit ({reg.vectors:,} vectors checked, "
-          f"{reg.mismatches} mismatches)")
-    for item in arith["missing"]:
-        print(f"  MISSED {item}")
-    for item in arith["unreachable"]:
-        print(f"  unreachable {item['bin']}: {item['why']}")
-    print(f"summary: {out}")
-    return 0 if reg.mismatches == 0 and not arith["missing"] else 1
+    groups = [g.strip() for g in args.only.split(",")] if args.only else list(GROUPS)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise UsageError(f"--only {args.only}: unknown group {unknown[0]!r}; groups: {', '.join(GROUPS)}")
+    sizes = {}
+    if args.fp_random is not None:
+        if args.fp_random < 1:
+            raise UsageError(f"--fp-random {args.fp_random}: give at least 1 random operand pair per fp op")
+        sizes["arith"] = args.fp_random
+    print(f"rdagen coverage: {', '.join(groups)} on verilator, config {cfg.name}, seed {args.seed}"
+          f"{', with code coverage (toggle-instrumented builds)' if args.code else ''} ...", flush=True)
+    progress = lambda line: print(line, flush=True)  # noqa: E731
+    code = None
+    if args.code:
+        with code_coverage.collecting():
+            parts = run_coverage(cfg, args.seed, groups, sizes, progress=progress)
+            code = code_coverage.report()
+    else:
+        parts = run_coverage(cfg, args.seed, groups, sizes, progress=progress)
+    summary = {"config": cfg.name, "seed": args.seed,
+               "functional": {p.group: {**p.report, "regression": p.ran, "failures": p.failures} for p in parts}}
+    if code is not None:
+        summary["code"] = {path: {"lines": c["lines"], "hit": c["hit"], "missed": c["missed"]}
+                           for path, c in code.items()}
+    out = BUILD / "coverage"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "report.md").write_text(markdown_report(cfg, args.seed, parts, code))
+    print("\n" + format_summary(parts))
+    code_ok = True
+    if code is not None:
+        lines, hit = sum(c["lines"] for c in code.values()), sum(c["hit"] for c in code.values())
+        for path, c in sorted(code.items()):
+            print(f"  {path:28} {c['hit']:5d} of {c['lines']:5d} lines ({100 * c['hit'] / c['lines']:5.1f} %)")
+        print(f"code: {hit} of {lines} rtl/ lines covered ({100 * hit / max(1, lines):.1f} %, goal "
+              f"{100 * CODE_GOAL:.0f} %); missed lines in {out / 'report.md'}")
+        code_ok = hit >= CODE_GOAL * lines
+    print(f"summary: {out / 'summary.json'}; report: {out / 'report.md'}")
+    return 0 if all(p.ok for p in parts) and code_ok else 1
 
 
 def cmd_ops(args) -> int:
@@ -661,10 +679,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
 
-    p = add("coverage", cmd_coverage, "the arithmetic regression with functional coverage (op x operand class, "
-                                      "rounding ops x result class); writes build/coverage/summary.json")
+    p = add("coverage", cmd_coverage, "the functional-coverage regression (arith, pcu, pmu, ag, switch, bitstream "
+                                      "groups); writes build/coverage/summary.json and report.md")
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--only", default="", help="a comma list of groups (default: all)")
+    p.add_argument("--code", action="store_true",
+                   help="also code coverage: toggle-instrumented builds, covered lines per rtl/ source file")
     p.add_argument("--fp-random", type=int, default=None, help="random vectors per fp op (default 200000)")
 
     p = add("formal", cmd_formal, "prove the properties of verif/formal.py by k-induction (Yosys), reach their "

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import code_coverage
 from .paths import BUILD
 from .verilog import GeneratedVerilog
 
@@ -122,7 +123,8 @@ def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = 
     ``cached=False`` builds afresh in a separate directory (for benchmarks of the build itself).
     """
     runner = _runner(simulator)
-    args = _build_args(simulator)
+    collect = code_coverage.active() and simulator == "verilator"
+    args = _build_args(simulator) + (code_coverage.BUILD_ARGS if collect else [])
     make_vars = VERILATOR_MAKE_VARS if simulator == "verilator" else {}
     key = hashlib.sha256("\0".join([gen.digest, simulator, str(waves), *args, *make_vars.values()])
                          .encode()).hexdigest()[:16]
@@ -181,4 +183,6 @@ def run_cocotb(gen: GeneratedVerilog, test_module: str, *, simulator: str = "ver
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
         raise SimulationFailed(f"{failed} of {total} cocotb tests failed in {test_module} on {simulator}; "
                                f"log {log}:\n{tail}")
+    if code_coverage.active() and simulator == "verilator":
+        code_coverage.record(test_dir, gen.path)
     return test_dir

@@ -14,16 +14,17 @@ from rdagen.rtl.switch_layout import SwitchConfigError, networks
 from rdagen.verif.coverage.switch import sample_selects
 
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
-from .tops import SWITCH_LOCAL
+from .tops import SWITCH_LOCAL, grid_top
 from .verilog import generate
 
 __all__ = ["run_grid_traffic", "random_routes"]
 
 
-def random_routes(cfg: ArrayConfig, rng: np.random.Generator, count: int, multicast: float = 0.2):
-    """Up to *count* random routes that fit together (sources and sinks distinct local ports); a
-    *multicast* share of them go to 2 to 4 sinks."""
-    tracks = networks(cfg)["vector"].tracks
+def random_routes(cfg: ArrayConfig, rng: np.random.Generator, count: int, multicast: float = 0.2,
+                  network: str = "vector"):
+    """Up to *count* random routes on *network* that fit together (sources and sinks distinct local
+    ports); a *multicast* share of them go to 2 to 4 sinks."""
+    tracks = networks(cfg)[network].tracks
     router = GridRouter(cfg.rows, cfg.cols, tracks, SWITCH_LOCAL, SWITCH_LOCAL)
     ports = [(r, c, k) for r in range(cfg.rows) for c in range(cfg.cols) for k in range(SWITCH_LOCAL)]
     sources = [ports[i] for i in rng.permutation(len(ports))]
@@ -44,16 +45,20 @@ def random_routes(cfg: ArrayConfig, rng: np.random.Generator, count: int, multic
     return routes, router
 
 
-def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch", coverage: str | None = None) -> list[dict]:
-    """Each case: (name, routes, router, words per route, gap, stall, seed). Returns per case the
-    problems found by the scoreboard and the cycles taken. With *coverage* (a scope), the routing of
-    every case that passed is sampled into the switches' functional coverage (verif/coverage/switch.py)."""
-    gen = generate("switch_grid", cfg)
-    lanes = cfg.lanes
+def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch", coverage: str | None = None,
+                     network: str = "vector") -> list[dict]:
+    """Each case: (name, routes, router, words per route, gap, stall, seed), on a grid of *network*'s
+    switches. Returns per case the problems found by the scoreboard and the cycles taken. With
+    *coverage* (a scope), the routing of every case that passed is sampled into the switches'
+    functional coverage (verif/coverage/switch.py)."""
+    gen = generate(grid_top(network), cfg)
+    width = networks(cfg)[network].width
+    lanes = max(1, width // 32)  # words of a transfer: the vector's lanes, or one word (of 32 bits or fewer)
+    mask = (1 << min(width, 32)) - 1
     jobs, expected = [], []
     for name, routes, router, n, gap, stall, seed in cases:
         rng = np.random.default_rng(seed)
-        data = {route.source: rng.integers(0, 2**32, (n, lanes), dtype=np.uint64).astype(np.uint32)
+        data = {route.source: (rng.integers(0, 2**32, (n, lanes), dtype=np.uint64) & mask).astype(np.uint32)
                 for route in routes}
         port = lambda kind, r, c, k: f"{kind}__{r}__{c}__{k}"  # noqa: E731
         sinks = [(sink, route.source) for route in routes for sink in route.sinks]
@@ -74,5 +79,5 @@ def run_grid_traffic(cfg: ArrayConfig, cases, *, tag: str = "switch", coverage: 
                         "cycles": got["cycles"], "first_out": got["first_out"], "last_out": got["last_out"],
                         "problems": problems})
         if coverage is not None and not problems:
-            sample_selects("vector", case[2].select, job["stall"] > 0, coverage)
+            sample_selects(network, case[2].select, job["stall"] > 0, coverage)
     return results

@@ -88,6 +88,11 @@ _UNIT_TOPS = {
     "fp_add": "FpAdd", "fp_mul": "FpMul", "convert": "Convert",
 }
 
+def grid_top(network: str) -> str:
+    """The name of the switch-grid top of *network*."""
+    return "switch_grid" if network == "vector" else f"switch_grid_{network}"
+
+
 TOPS: dict[str, Top] = {
     **{name: Top(name, f"{cls}: {(UNIT_CLASSES[cls].__doc__ or '').strip().splitlines()[0]}",
                  lambda cfg, cls=cls: UNIT_CLASSES[cls]())
@@ -104,9 +109,11 @@ TOPS: dict[str, Top] = {
               lambda cfg: AG(cfg)),
     "switch": Top("switch", "Switch of the vector network: tracks per direction and 2 local ports each way",
                   lambda cfg: Switch(networks(cfg)["vector"].width, cfg.vector_tracks, 2, 2)),
-    "switch_grid": Top("switch_grid", "rows x cols vector-network switches with 2 local ports each (route test top)",
-                       lambda cfg: SwitchGrid(networks(cfg)["vector"].width, cfg.vector_tracks, cfg.rows, cfg.cols,
-                                              SWITCH_LOCAL, SWITCH_LOCAL)),
+    **{grid_top(n): Top(grid_top(n), f"rows x cols {n}-network switches with 2 local ports each (route test top)",
+                        lambda cfg, n=n: SwitchGrid(networks(cfg)[n].width, networks(cfg)[n].tracks, cfg.rows,
+                                                    cfg.cols, SWITCH_LOCAL, SWITCH_LOCAL),
+                        test_configs=("small", "medium") if n == "vector" else ("small",))
+       for n in ("vector", "scalar", "control")},
     "array": Top("array", "the tile array: PCU/PMU checkerboard, three switch networks, AGs, config port",
                   lambda cfg: Array(cfg), test_configs=("tiny", "small"), modules=unit_modules),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",

@@ -19,6 +19,7 @@ from amaranth.back import verilog
 from rdagen.rtl.array import Array, configured_modules
 from rdagen.rtl.config import ArrayConfig
 
+from . import code_coverage
 from .paths import BUILD
 from .tops import top
 
@@ -49,18 +50,21 @@ def _source_key(name: str, cfg: ArrayConfig) -> str:
 
 
 def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
-    """Elaborate top *name* for *cfg* and write its Verilog (once per generator source, top and config)."""
-    key = (name, cfg.hash)
+    """Elaborate top *name* for *cfg* and write its Verilog (once per generator source, top and config).
+    While code coverage is collected (sim/code_coverage.py), the Verilog carries Amaranth's ``src``
+    attributes (a separate cache entry)."""
+    src = code_coverage.active()
+    key = (name, cfg.hash, src)
     if key in _cache:
         return dataclasses.replace(_cache[key], seconds=0.0)
-    index = BUILD / "verilog" / "index" / f"{name}-{cfg.name}-{_source_key(name, cfg)}.json"
+    index = BUILD / "verilog" / "index" / f"{name}-{cfg.name}{'-src' if src else ''}-{_source_key(name, cfg)}.json"
     cached = _indexed(index, name)
     if cached:
         _cache[key] = cached
         return cached
     started = time.perf_counter()
     module = f"rdagen_{name}"
-    text = verilog.convert(top(name).build(cfg), name=module, emit_src=False) + _modules_text(name, cfg)
+    text = verilog.convert(top(name).build(cfg), name=module, emit_src=src) + _modules_text(name, cfg)
     result = _cache[key] = _write(index, name, cfg, module, text, time.perf_counter() - started)
     return result
 

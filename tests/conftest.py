@@ -57,3 +57,45 @@ def seeded_rng(request) -> np.random.Generator:
 
 def pytest_report_header(config):
     return f"rdagen base seed: {base_seed(config)} (rerun with --seed {base_seed(config)}; set with --seed N or RDAGEN_SEED=N)"
+
+
+# -- coverage summary: the coverage tests leave one JSON per group; the run ends with their table ------------
+COVERAGE_RESULTS = "suite"  # under build/coverage/
+
+
+def coverage_result(group: str, report: dict) -> None:
+    """Leaves *group*'s coverage *report* for the suite's closing summary."""
+    import json
+
+    from rdagen.sim.paths import BUILD
+
+    out = BUILD / "coverage" / COVERAGE_RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{group}.json").write_text(json.dumps({"group": group, "bins": report["bins"], "hit": report["hit"],
+                                                   "unreachable": len(report["unreachable"]),
+                                                   "missing": len(report["missing"])}))
+
+
+def pytest_sessionstart(session):
+    session.config._coverage_started = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    import json
+
+    from rdagen.sim.paths import BUILD
+
+    started = getattr(config, "_coverage_started", 0)
+    totals: dict[str, list[int]] = {}
+    for path in sorted((BUILD / "coverage" / COVERAGE_RESULTS).glob("*.json")):
+        if path.stat().st_mtime < started:
+            continue  # left by an earlier run
+        r = json.loads(path.read_text())
+        t = totals.setdefault(r["group"].split(".")[0], [0, 0, 0, 0])
+        for k, key in enumerate(("bins", "hit", "unreachable", "missing")):
+            t[k] += r[key]
+    if totals:
+        terminalreporter.section("functional coverage (bins hit of the bins reachable)")
+        for group, (bins, hit, unreachable, missing) in totals.items():
+            terminalreporter.write_line(f"{group:10} {hit:5d} of {bins:5d} hit, {unreachable:3d} unreachable, "
+                                        f"{missing} missed")

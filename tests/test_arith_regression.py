@@ -13,7 +13,7 @@ from rdagen.sim.runner import icarus_available
 from rdagen.verif.coverage import arith_coverage
 from rdagen.verif.stimulus import FP_CORNERS, INT_CORNERS
 
-from .conftest import test_seed
+from .conftest import coverage_result, test_seed
 
 pytestmark = pytest.mark.cocotb
 
@@ -54,6 +54,7 @@ def test_op_corners_and_random_on_verilator(name, request):
     coverage = arith_coverage([name], reg.coverage_scope)  # every operand-class and result-class bin, or listed unreachable
     print(f"functional coverage of {name}: {coverage['hit']} of {coverage['bins']} bins, unreachable "
           f"{[u['bin'] for u in coverage['unreachable']]}")
+    coverage_result(f"arith.{name}", coverage)
     assert not coverage["missing"] and not coverage["contradicted"], (coverage["missing"], coverage["contradicted"])
 
 

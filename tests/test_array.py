@@ -7,7 +7,6 @@ refusals.
 Seeds are printed; rerun with ``pytest --seed N``.
 """
 
-import dataclasses
 
 import numpy as np
 import pytest

@@ -1,14 +1,15 @@
 """Bitstream: round trips of every unit's configuration, and refusals with a reason: another
 ArrayConfig, bad magic, unknown version, unknown unit address, wrong payload size, stray bits,
-duplicates, every truncation and every single-bit flip of a real bitstream."""
-
-import zlib
+duplicates, every truncation and every single-bit flip of a real bitstream; the refusal regression
+(verif/bitstream_damage.py): every reason of REFUSALS earned by the damage made for it, and covered."""
 
 import pytest
 
 from rdagen.rtl.array_layout import plan as array_plan
-from rdagen.rtl.bitstream import MAGIC, Address, BitstreamError, Kind, Plan, decode, encode
+from rdagen.rtl.bitstream import MAGIC, REFUSALS, Address, BitstreamError, Kind, Plan, decode, encode
 from rdagen.rtl.config import preset
+from rdagen.verif.bitstream_damage import run_refusals, with_crc as _with_crc
+from rdagen.verif.coverage.bitstream import bitstream_group, sample_refusal
 
 from .conftest import seeded_rng
 
@@ -74,11 +75,6 @@ def test_refuses_unknown_unit_addresses_and_bad_records():
         decode(plan, _with_crc(twice))
 
 
-def _with_crc(data):
-    """*data* with its CRC trailer recomputed (to reach the checks behind the CRC)."""
-    return bytes(data[:-4]) + zlib.crc32(bytes(data[:-4])).to_bytes(4, "little")
-
-
 def test_every_truncation_and_bit_flip_is_refused(request):
     plan = _plan("small")
     rng = seeded_rng(request)
@@ -96,3 +92,24 @@ def test_every_truncation_and_bit_flip_is_refused(request):
             flips += 1
     print(f"{len(data)} bytes: {len(data)} truncations and {flips} single-bit flips refused")
     assert data[:4] == MAGIC
+
+
+@pytest.mark.parametrize("config", ["tiny", "small", "medium", "plasticine"])
+def test_every_refusal_reason_is_earned_by_its_damage_and_covered(config, request):
+    cfg = preset(config)
+    rng = seeded_rng(request)
+    valid = encode(array_plan(cfg), _random_words(array_plan(cfg), rng, fraction=0.0))
+    scope = f"test-refusals-{config}"
+    refused, problems = run_refusals(cfg, valid, rng, 300, lambda reason: sample_refusal(cfg, reason, scope))
+    assert not problems, problems
+    coverage = bitstream_group(cfg).report(scope)
+    print(f"{refused} damaged bitstreams refused; refusal coverage {coverage['hit']} of {coverage['bins']}, "
+          f"unreachable {coverage['unreachable']}")
+    assert not coverage["missing"] and not coverage["contradicted"] and coverage["bins"] + len(
+        coverage["unreachable"]) == len(REFUSALS)
+
+
+def test_a_refusal_names_a_known_reason():
+    assert BitstreamError("x", "crc").reason == "crc"
+    with pytest.raises(ValueError, match="unknown refusal reason 'cosmic_ray'"):
+        BitstreamError("x", "cosmic_ray")

@@ -1,14 +1,19 @@
-"""Functional coverage model (verif/coverage.py): the operand and result classes on words whose class is
-known from the fp32 format and the ops' semantics, and a run that misses bins reports them. Closure
-itself is asserted per op in tests/test_arith_regression.py (every bin hit, or listed unreachable)."""
+"""Functional coverage (verif/coverage/): the operand and result classes on words whose class is known
+from the fp32 format and the ops' semantics; a run that misses bins reports them, a bin listed
+unreachable but hit is reported; and closure of each unit group's regression on small (the arithmetic
+groups close per op in tests/test_arith_regression.py). The suite ends with the coverage table."""
 
 import numpy as np
 import pytest
 
+from rdagen.rtl.config import preset
 from rdagen.rtl.ops import OP_BY_NAME
+from rdagen.sim.coverage_regression import format_summary, run_coverage
 from rdagen.verif.coverage import (FP_CLASSES, INT_CLASSES, RESULT_CLASSES, Group, arith_coverage, fp_class,
                                    int_class, result_class, sample_arith)
 from rdagen.verif.golden.arith import evaluate
+
+from .conftest import coverage_result, seeded_rng
 
 
 def _f(*values):
@@ -91,3 +96,16 @@ def test_a_bin_listed_unreachable_but_hit_is_reported():
 def test_a_cross_of_an_unknown_point_is_refused():
     with pytest.raises(ValueError, match=r"cross xz names unknown points \['z'\]"):
         Group("test.unknown", {"x": ("a",)}, {"xz": ("x", "z")})
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("group", ["pcu", "pmu", "ag", "switch", "bitstream"])
+def test_functional_coverage_closes_on_small(group, request):
+    """The group's regression on small (RTL checked against the golden model) hits every bin that is
+    not listed unreachable, and none that is."""
+    seed = int(seeded_rng(request).integers(2**31))
+    parts = run_coverage(preset("small"), seed, [group])
+    print(format_summary(parts))
+    coverage_result(group, parts[0].report)
+    assert not parts[0].failures, parts[0].failures
+    assert not parts[0].report["missing"] and not parts[0].report["contradicted"], parts[0].report

@@ -7,7 +7,8 @@ sampled where stimulus and checked results meet (a case whose results matched th
   out-of-range lanes (per access, from the golden model's account of what each access did).
 * ``ag`` (ag.py): request x burst cut reason, bursts in flight, channel pauses (from the bursts the
   RTL put on the AXI channels).
-* ``switch`` (switch.py): network x fan-out of a switch input, fan-out x back-pressure.
+* ``switch`` (switch.py): network x fan-out of a switch input, fan-out x back-pressure (the switch-grid
+  regression of each network).
 * ``bitstream`` (bitstream.py): every reason a bitstream is refused.
 
 ``rdagen coverage`` (sim/coverage_regression.py) runs the regressions of every group and writes

@@ -39,6 +39,7 @@ def pmu_group(cfg: ArrayConfig) -> Group:
             ("pattern_conflicts", ("scalar", "all_one_bank")): one_lane,
             ("mode_pattern", ("fifo", "strided")): "fifo mode addresses the consecutive words of a slot",
             ("mode_pattern", ("fifo", "gather")): "fifo mode addresses the consecutive words of a slot",
+            ("mode_pattern", ("fifo", "scalar")): "a FIFO moves whole vectors: the encoder refuses a scalar port",
             ("mode_range", ("fifo", "some")): "fifo mode's slots lie inside the scratchpad",
             ("mode_range", ("fifo", "all")): "fifo mode's slots lie inside the scratchpad",
         }

@@ -1,27 +1,22 @@
 """Functional coverage of the switches, sampled per switch input in use (one that feeds outputs) in
-every checked routing: the switch-grid regression's (sim/switch_regression.py: vector network, with
-and without back-pressure on the consumers) and the mapped graphs' bitstreams run on the array
-(sim/graph_run.py: every network):
+every routing the switch-grid regression checked (sim/switch_regression.py: random unicast and
+multicast routes over a grid of one network's switches, traffic with random gaps, consumers with and
+without back-pressure, a scoreboard per sink):
 
-* ``network_fanout``: network x fan-out of the input (outputs it feeds: 1, 2, 3, 4 or more).
-* ``fanout_backpressure``: fan-out x back-pressure on its consumers (none, stalled); the grid
-  regression alone controls back-pressure, so array runs sample only ``network_fanout``.
+* ``network_fanout``: network (vector, scalar, control) x fan-out of the input (outputs it feeds: 1, 2,
+  3, 4 or more).
+* ``fanout_backpressure``: fan-out x back-pressure on its consumers (none, stalled).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from amaranth import Shape
-
-from rdagen.rtl.array_layout import local_counts, plan
-from rdagen.rtl.bitstream import NETWORKS, Kind, decode
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.switch_layout import networks, switch_layout
+from rdagen.rtl.bitstream import NETWORKS
 
 from .group import Group
 
-__all__ = ["switch_group", "sample_selects", "sample_bitstream", "fanouts"]
+__all__ = ["switch_group", "sample_selects", "fanouts"]
 
 FANOUTS = ("1", "2", "3", "4+")
 
@@ -50,15 +45,3 @@ def sample_selects(network: str, select: dict, backpressure: bool | None, scope:
             if backpressure is not None:
                 event["backpressure"] = "stalled" if backpressure else "none"
             _GROUP.sample(scope, **event)
-
-
-def sample_bitstream(cfg: ArrayConfig, bitstream: bytes, scope: str) -> None:
-    """Samples the switches of one checked array bitstream, network by network."""
-    words = decode(plan(cfg), bitstream)
-    for network in NETWORKS:
-        layout = switch_layout(networks(cfg)[network].tracks, *local_counts(cfg, network))
-        width = Shape.cast(layout.elem_shape).width
-        select = {(a.row, a.col, o): (word >> (o * width)) & ((1 << width) - 1)
-                  for a, word in words.items() if a.kind == Kind.SWITCH and a.network == network
-                  for o in range(layout.length)}
-        sample_selects(network, select, None, scope)

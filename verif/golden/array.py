@@ -32,9 +32,8 @@ import numpy as np
 
 from rdagen.rtl.ag_layout import AgMode
 from rdagen.rtl.ag_layout import decode as decode_ag
-from rdagen.rtl.array_layout import (check_units, configuration_units, connections, pack_vectors, plan,
-                                     unpack_vectors)
-from rdagen.rtl.bitstream import Kind, decode
+from rdagen.rtl.array_layout import configuration_units, load, pack_vectors, unpack_vectors
+from rdagen.rtl.bitstream import Kind
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut
 from rdagen.rtl.pcu_layout import decode as decode_pcu
@@ -78,9 +77,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
     """Run the array configured by *bitstream* on host *sources* ({port: transfers}) and *dram*
     ({AG row: {word address: words}}) until no stream grows. A PCU or PMU that would fire
     *max_firings* times or more is refused (ArrayModelError) rather than cut short."""
-    words = decode(plan(cfg), bitstream)
-    check_units(cfg, words)
-    routes = connections(cfg, words)
+    words, routes = load(cfg, bitstream)
     sources = dict(sources or {})
     L = cfg.lanes
     memory = {int(row): {} for row in range(cfg.rows)}

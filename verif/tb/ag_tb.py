@@ -6,7 +6,8 @@ gaps, takes the read vectors with random back-pressure, pauses every AXI channel
 (``set_pause_generator``), and records the vectors, every AR and AW burst (address, beats) with the
 bursts of its channel in flight as it is issued (itself included), the most read bursts seen in
 flight, and, once every write is acknowledged, the DRAM words the case names. The
-DRAM model's read command queue is deepened so that the AG, not the model, limits the bursts in flight.
+DRAM model's command queues (AR, AW) and its write-response queue are deepened so that the AG, not the
+model, limits the bursts in flight.
 Results go to RDAGEN_RESULTS.
 """
 
@@ -66,7 +67,8 @@ async def ag_cases(dut):
     Clock(dut.clk, int(os.environ.get("RDAGEN_CLOCK_NS", "10")), unit="ns").start()
     falling = FallingEdge(dut.clk)
     ram = AxiRam(AxiBus.from_prefix(dut, "m_axi_"), dut.clk, dut.rst, size=2**34)
-    ram.read_if.ar_channel.queue_occupancy_limit = 32
+    for channel in (ram.read_if.ar_channel, ram.write_if.aw_channel, ram.write_if.b_channel):
+        channel.queue_occupancy_limit = 32
     failed: set = set()
     _fail_beats(ram, failed)
     channels = [ram.read_if.ar_channel, ram.read_if.r_channel, ram.write_if.aw_channel, ram.write_if.w_channel,

@@ -592,8 +592,7 @@ def cmd_coverage(args) -> int:
     summary = {"config": cfg.name, "seed": args.seed,
                "functional": {p.group: {**p.report, "regression": p.ran, "failures": p.failures} for p in parts}}
     if code is not None:
-        summary["code"] = {path: {"lines": c["lines"], "hit": c["hit"], "missed": c["missed"]}
-                           for path, c in code.items()}
+        summary["code"] = code
     out = BUILD / "coverage"
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -602,10 +601,13 @@ def cmd_coverage(args) -> int:
     code_ok = True
     if code is not None:
         lines, hit = sum(c["lines"] for c in code.values()), sum(c["hit"] for c in code.values())
+        signals, toggled = sum(c["signals"] for c in code.values()), sum(c["toggled"] for c in code.values())
         for path, c in sorted(code.items()):
-            print(f"  {path:28} {c['hit']:5d} of {c['lines']:5d} lines ({100 * c['hit'] / c['lines']:5.1f} %)")
+            print(f"  {path:28} {c['hit']:5d} of {c['lines']:5d} lines ({100 * c['hit'] / c['lines']:5.1f} %), "
+                  f"{c['toggled']:5d} of {c['signals']:5d} signals toggled")
         print(f"code: {hit} of {lines} rtl/ lines covered ({100 * hit / max(1, lines):.1f} %, goal "
-              f"{100 * CODE_GOAL:.0f} %); missed lines in {out / 'report.md'}")
+              f"{100 * CODE_GOAL:.0f} %), {toggled} of {signals} signals toggled "
+              f"({100 * toggled / max(1, signals):.1f} %); missed lines in {out / 'report.md'}")
         code_ok = hit >= CODE_GOAL * lines
     print(f"summary: {out / 'summary.json'}; report: {out / 'report.md'}")
     return 0 if all(p.ok for p in parts) and code_ok else 1
@@ -679,8 +681,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fp-random", type=int, default=50_000, help="random vectors per fp op in the throughput run")
 
-    p = add("coverage", cmd_coverage, "the functional-coverage regression (arith, pcu, pmu, ag, switch, bitstream "
-                                      "groups); writes build/coverage/summary.json and report.md")
+    p = add("coverage", cmd_coverage, "the functional-coverage regression (arith, pcu, pmu, ag, switch, bitstream, "
+                                      "array groups); writes build/coverage/summary.json and report.md")
     config_arg(p)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--only", default="", help="a comma list of groups (default: all)")

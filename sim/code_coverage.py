@@ -6,10 +6,14 @@ cache entry), every Verilator model is built with ``--coverage-toggle``, and eve
 signal, both directions) sits on the signal's declaration in the Verilog, whose ``src`` attribute
 names the Amaranth line that made the signal (a ``Signal(...)``, or the expression of a statement).
 
-A line of rtl/ is *covered* when every signal it makes toggled (some bit, either way) in some run: the
-hardware that line describes changed value under the regression. The lines counted are the rtl/ lines
-that make at least one signal of the simulated tops. (Verilator's line coverage is not used: its points sit in the processes Yosys writes, which
-carry no ``src``; the declarations do.)
+A line of rtl/ is *covered* when a signal it makes toggled (some bit, either way) in some run, in some
+instance of its module: the hardware that line describes changed value under the regression. The
+lines counted are the rtl/ lines that make at least one signal of the simulated tops. The report also
+counts *signals* (a line's signals by name, each counted toggled when any instance of it toggled: a
+switch at the array's edge has inputs tied off, its twin inside does not): a line that makes many
+(a helper, a loop) is covered by one, so this stricter figure shows what the line figure hides.
+(Verilator's line coverage is not used: its points sit in the processes Yosys writes, which carry no
+``src``; the declarations do.)
 """
 
 from __future__ import annotations
@@ -85,13 +89,13 @@ def _rtl_locations(text: str) -> list[tuple[str, int]]:
     return found
 
 
-def _sources(verilog: Path) -> dict[int, set[tuple[str, int]]]:
-    """{Verilog line of a declaration: the rtl/ (file, line)s that make its signal}: the ``src`` of the
-    declaration itself, of the ``assign`` that drives it (Yosys puts an expression's ``src`` inside the
-    statement) and of the ``always`` block that registers it."""
+def _sources(verilog: Path) -> dict[int, tuple[str, set[tuple[str, int]]]]:
+    """{Verilog line of a declaration: (the signal's name, the rtl/ (file, line)s that make it)}: the
+    ``src`` of the declaration itself, of the ``assign`` that drives it (Yosys puts an expression's
+    ``src`` inside the statement) and of the ``always`` block that registers it."""
     lines = verilog.read_text().splitlines()
     declared: dict[str, int] = {}  # signal name (in the current module) -> declaration line
-    out: dict[int, set] = {}
+    out: dict[int, tuple[str, set]] = {}
     for number, text in enumerate(lines, 1):
         if text.startswith("module "):
             declared = {}
@@ -102,22 +106,22 @@ def _sources(verilog: Path) -> dict[int, set[tuple[str, int]]]:
         match = _DECLARATION.match(text)
         if match:
             declared[match.group(1)] = number
-            out.setdefault(number, set()).update(attributes)
+            out[number] = (match.group(1), set(attributes))
             continue
         match = _ASSIGN.match(text)
         if match and match.group(1) in declared:
-            out.setdefault(declared[match.group(1)], set()).update(_rtl_locations(text))
+            out[declared[match.group(1)]][1].update(_rtl_locations(text))
             continue
         if text.lstrip().startswith("always") and attributes and number < len(lines):
             match = _NONBLOCKING.match(lines[number])  # the register the block assigns, on the next line
             if match and match.group(1) in declared:
-                out.setdefault(declared[match.group(1)], set()).update(attributes)
-    return {line: found for line, found in out.items() if found}
+                out[declared[match.group(1)]][1].update(attributes)
+    return {line: (name, found) for line, (name, found) in out.items() if found}
 
 
 def report(runs: list[Path] | None = None, verilog: set[Path] | None = None) -> dict:
-    """{rtl file: {"lines": N, "hit": n, "missed": [line, ...]}} over the recorded runs (or those given,
-    with the Verilog files their models were built from)."""
+    """{rtl file: {"lines": N, "hit": n, "missed": [line, ...], "signals": S, "toggled": s}} over the
+    recorded runs (or those given, with the Verilog files their models were built from)."""
     runs = list(_runs or []) if runs is None else runs
     verilog = set(_verilog) if verilog is None else verilog
     maps = {str(v.resolve()): _sources(v) for v in verilog}
@@ -127,13 +131,21 @@ def report(runs: list[Path] | None = None, verilog: set[Path] | None = None) -> 
             resolved = str(Path(vfile).resolve())
             if vline in maps.get(resolved, {}):
                 toggled[resolved, vline] |= count > 0
-    covered: dict[tuple[str, int], bool] = {}  # per rtl/ line: every signal it makes toggled
+    # A signal a line makes, in any instance of its module, toggled: {(rtl line, signal name): toggled}.
+    signals: dict[tuple[tuple[str, int], str], bool] = defaultdict(bool)
     for (vfile, vline), moved in toggled.items():
-        for source in maps[vfile][vline]:
-            covered[source] = covered.get(source, True) and moved
+        name, sources = maps[vfile][vline]
+        for source in sources:
+            signals[source, name] |= moved
+    covered: dict[tuple[str, int], bool] = defaultdict(bool)  # per rtl/ line: a signal it makes toggled
     files: dict[str, dict] = {}
+    for (source, _), moved in signals.items():
+        covered[source] |= moved
+        entry = files.setdefault(source[0], {"lines": 0, "hit": 0, "missed": [], "signals": 0, "toggled": 0})
+        entry["signals"] += 1
+        entry["toggled"] += moved
     for (path, line), hit in sorted(covered.items()):
-        entry = files.setdefault(path, {"lines": 0, "hit": 0, "missed": []})
+        entry = files[path]
         entry["lines"] += 1
         if hit:
             entry["hit"] += 1

@@ -11,6 +11,7 @@ build/coverage/summary.json and build/coverage/report.md:
 * ``switch``: random unicast and multicast routes (2 to 4 sinks) on the switch grid of each network,
   with and without back-pressure.
 * ``bitstream``: the refusal regression (verif/bitstream_damage.py) on a mapped workload's bitstream.
+* ``array``: the named workloads mapped onto the whole array and run on its RTL (cocotb).
 
 A group passes when every case matched the golden model and every bin is hit or listed unreachable
 (with the reason); a bin listed unreachable that was hit fails it too.
@@ -30,6 +31,7 @@ from rdagen.rtl.switch_layout import networks
 from rdagen.verif.bitstream_damage import run_refusals
 from rdagen.verif.coverage import arith_coverage, merge
 from rdagen.verif.coverage.ag import ag_group
+from rdagen.verif.coverage.array import array_group, sample_array
 from rdagen.verif.coverage.bitstream import bitstream_group, sample_refusal
 from rdagen.verif.coverage.pcu import pcu_group
 from rdagen.verif.coverage.pmu import pmu_group
@@ -39,7 +41,7 @@ from . import code_coverage
 
 __all__ = ["GROUPS", "CODE_GOAL", "Part", "run_coverage", "format_summary", "markdown_report"]
 
-GROUPS = ("arith", "pcu", "pmu", "ag", "switch", "bitstream")
+GROUPS = ("arith", "pcu", "pmu", "ag", "switch", "bitstream", "array")
 CODE_GOAL = 0.95  # of the rtl/ lines that make signals, covered (sim/code_coverage.py)
 
 
@@ -111,6 +113,18 @@ def _ag(cfg, rng, scope, _):
         write_case(cfg, rng, "writes-paused", [2000, 2 * L, 999], aw_pause=0.3, w_pause=0.4, b_pause=0.3, gap=0.3),
         write_case(cfg, rng, "writes-slow-b", [L] * 40, b_pause=0.9),
     ]
+    # The DRAM answers some beats with SLVERR/DECERR: on a read, a gather and a write; and a refused write.
+    for case in (contiguous_case(cfg, rng, "read-errors", [3 * L + 1, 700], r_pause=0.3),
+                 gather_case(cfg, rng, "gather-errors", 40, rows=100, n=30),
+                 write_case(cfg, rng, "write-errors", [5, 3 * L, 600], b_pause=0.3)):
+        requests = case.commands or case.write_commands or [
+            (case.program.table_base + i * 40, 40) for i in case.indices if i < case.program.rows]
+        beats = sorted({b for a, n in requests if n for b in range(a // L, (a + n - 1) // L + 1)})
+        case.failed_beats = frozenset(int(b) for b in rng.choice(beats, 5, replace=False))
+        work.append(case)
+    refused = write_case(cfg, rng, "refused-write", [5, 5, 9])
+    refused.write_commands[1] = (2**32 - 3, 5)  # runs past the address space: refused, its vectors taken
+    work.append(refused)
     results = run_ag_cases(cfg, work, tag="coverage-ag", coverage=scope)
     bursts = sum(len(r.bursts) + len(r.write_bursts) for r in results)
     return ag_group().report(scope), f"{len(work)} cases, {bursts:,} bursts", _failed(results)
@@ -152,10 +166,31 @@ def _bitstream(cfg, rng, scope, random):
     return bitstream_group(cfg).report(scope), f"{refused} damaged bitstreams refused", problems
 
 
-_RUNNERS = {"arith": _arith, "pcu": _pcu, "pmu": _pmu, "ag": _ag, "switch": _switch, "bitstream": _bitstream}
-SIZES = {"arith": 200_000, "pcu": 300, "pmu": 150, "ag": 0, "switch": 12, "bitstream": 500}
+def _array(cfg, rng, scope, _):
+    from rdagen.mapper.program import map_graph
+    from rdagen.mapper.workloads import WORKLOADS, workload
+
+    from .graph_run import run_program
+
+    failures, cycles = [], 0
+    for name in WORKLOADS:
+        graph, arrays = workload(name, cfg, int(rng.integers(2**31)))
+        program = map_graph(graph, cfg)
+        run = run_program(program, arrays, harness="cocotb", tag=f"coverage-array-{name}")
+        cycles += sum(c for c, _ in run.simulated)
+        if run.ok:
+            sample_array(cfg, name, program.bitstreams, scope)
+        else:
+            failures.append(f"{name}: {(run.mismatches or ['outside the error bound'])[0]}")
+    return array_group().report(scope), f"{len(WORKLOADS)} workloads, {cycles:,} cycles", failures
+
+
+_RUNNERS = {"arith": _arith, "pcu": _pcu, "pmu": _pmu, "ag": _ag, "switch": _switch, "bitstream": _bitstream,
+            "array": _array}
+SIZES = {"arith": 200_000, "pcu": 300, "pmu": 150, "ag": 0, "switch": 12, "bitstream": 500, "array": 0}
 """The default size of each group's regression: random fp pairs per op, random PCU configurations,
-random PMU cases, (AG: directed only), routings per network, random bitstream damages."""
+random PMU cases, (AG: directed only), routings per network, random bitstream damages, (array: the
+named workloads)."""
 
 
 def run_coverage(cfg: ArrayConfig, seed: int, groups=GROUPS, sizes: dict | None = None,
@@ -209,11 +244,12 @@ def markdown_report(cfg: ArrayConfig, seed: int, parts: list[Part], code: dict |
             lines += [f"- missed: `{m}`" for m in p.report["missing"]]
             lines += [f"- unreachable: `{u['bin']}`: {u['why']}" for u in p.report["unreachable"]]
     if code:
-        lines += ["", "## Code coverage (lines of the Amaranth sources the simulations executed)", "",
-                  "| source file | lines | hit | % |", "|---|---:|---:|---:|"]
+        lines += ["", "## Code coverage (rtl/ lines whose signals toggled; sim/code_coverage.py)", "",
+                  "| source file | lines | covered | % | signals | toggled |", "|---|---:|---:|---:|---:|---:|"]
         for path, c in sorted(code.items()):
-            lines.append(f"| {path} | {c['lines']} | {c['hit']} | {100 * c['hit'] / max(1, c['lines']):.1f} |")
+            lines.append(f"| {path} | {c['lines']} | {c['hit']} | {100 * c['hit'] / max(1, c['lines']):.1f} | "
+                         f"{c['signals']} | {c['toggled']} |")
         missed = code_coverage.missed_lines(code)
         if missed:
-            lines += ["", "Lines whose signals never toggled:", ""] + [f"- `{m}`" for m in missed]
+            lines += ["", "Lines none of whose signals toggled:", ""] + [f"- `{m}`" for m in missed]
     return "\n".join(lines) + "\n"

@@ -109,3 +109,11 @@ def test_functional_coverage_closes_on_small(group, request):
     coverage_result(group, parts[0].report)
     assert not parts[0].failures, parts[0].failures
     assert not parts[0].report["missing"] and not parts[0].report["contradicted"], parts[0].report
+
+
+def test_rdagen_coverage_refuses_an_unknown_group_with_status_2(capsys):
+    from rdagen.sim.cli import main
+
+    assert main(["coverage", "--only", "pcu,fpu"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown group 'fpu'" in err and "groups: arith, pcu, pmu, ag, switch, bitstream, array" in err

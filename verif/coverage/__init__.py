@@ -10,6 +10,7 @@ sampled where stimulus and checked results meet (a case whose results matched th
 * ``switch`` (switch.py): network x fan-out of a switch input, fan-out x back-pressure (the switch-grid
   regression of each network).
 * ``bitstream`` (bitstream.py): every reason a bitstream is refused.
+* ``array`` (array.py): the named workloads run bit-exact on the array; every network carried routes.
 
 ``rdagen coverage`` (sim/coverage_regression.py) runs the regressions of every group and writes
 build/coverage/summary.json; every bin is hit or listed unreachable with the reason.

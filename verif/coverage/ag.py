@@ -6,6 +6,8 @@ the AXI channels in every case that matched the golden model:
 * ``request_depth``: request x bursts of its channel in flight as it is issued (itself included): one,
   several, all (MAX_OUTSTANDING).
 * ``request_pause``: request x whether the DRAM paused that request's channels (AR/R; AW/W/B).
+* ``request_response``: request x the DRAM's answer to the burst: okay, or an error (SLVERR/DECERR) on
+  a beat of it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ REQUESTS = ("read", "gather", "write")
 CUTS = ("256_beats", "4kb", "end_of_request")
 DEPTHS = ("one", "several", "all")
 
-_GROUP = Group("ag", {"request": REQUESTS, "cut": CUTS, "depth": DEPTHS, "pause": ("none", "paused")},
+_GROUP = Group("ag", {"request": REQUESTS, "cut": CUTS, "depth": DEPTHS, "pause": ("none", "paused"),
+                     "response": ("okay", "error")},
                {"request_cut": ("request", "cut"), "request_depth": ("request", "depth"),
-                "request_pause": ("request", "pause")})
+                "request_pause": ("request", "pause"), "request_response": ("request", "response")})
 
 
 def ag_group() -> Group:
@@ -56,8 +59,10 @@ def sample_ag(cfg: ArrayConfig, case, result, scope: str) -> None:
     for request, bursts, depths, requests, paused in channels:
         seen = set()
         for (address, beats), depth in zip(bursts, depths):
-            event = (cut_reason(cfg, address, beats, requests), _depth(depth))
+            first = address // beat_bytes(cfg)
+            failed = any(b in case.failed_beats for b in range(first, first + beats))
+            event = (cut_reason(cfg, address, beats, requests), _depth(depth), "error" if failed else "okay")
             if event not in seen:
                 seen.add(event)
-                _GROUP.sample(scope, request=request, cut=event[0], depth=event[1],
-                             pause="paused" if paused else "none")
+                _GROUP.sample(scope, request=request, cut=event[0], depth=event[1], response=event[2],
+                              pause="paused" if paused else "none")

@@ -5,7 +5,8 @@ build/coverage/summary.json and build/coverage/report.md:
 * ``arith``: the arithmetic regression (every op: corner cross products, random operands).
 * ``pcu``: random PCU configurations with random streams, gaps and back-pressure, and the directed
   kernels (fp32 and int32).
-* ``pmu``: the directed modes and random traffic in every mode.
+* ``pmu``: the directed modes, the access matrix (every pattern x conflict x range class in modes
+  none, buffer and double) and random traffic in every mode.
 * ``ag``: contiguous reads, gathers, coalesced rows, writes; long ones across 4 KB and 256 beats;
   slow channels (every burst in flight) and paused ones.
 * ``switch``: random unicast and multicast routes (2 to 4 sinks) on the switch grid of each network,
@@ -81,9 +82,10 @@ def _pcu(cfg, rng, scope, cases):
 
 
 def _pmu(cfg, rng, scope, cases):
-    from .pmu_regression import directed_pmu_cases, random_pmu_case, run_pmu_cases
+    from .pmu_regression import access_matrix_cases, directed_pmu_cases, random_pmu_case, run_pmu_cases
 
-    work = directed_pmu_cases(cfg, rng) + [random_pmu_case(cfg, rng, f"random{i}") for i in range(cases)]
+    work = directed_pmu_cases(cfg, rng) + access_matrix_cases(cfg, rng)
+    work += [random_pmu_case(cfg, rng, f"random{i}") for i in range(cases)]
     results = run_pmu_cases(cfg, work, tag="coverage-pmu", coverage=scope)
     accesses = sum(len(r.golden.accesses) for r in results)
     return pmu_group(cfg).report(scope), f"{len(work)} cases, {accesses:,} accesses", _failed(results)
@@ -145,13 +147,14 @@ def _switch(cfg, rng, scope, routings):
             cases.append((f"{network}{i}", chosen, router, int(rng.integers(20, 80)),
                           float(rng.choice([0, 0.3])), float(rng.choice([0, 0.3, 0.6])), int(rng.integers(2**31))))
             routes += len(chosen)
-        # One input feeding four outputs at once: a route from a local input to both local outputs of its
-        # own switch and to the switches east and south of it, with stalling consumers.
-        router = GridRouter(cfg.rows, cfg.cols, networks(cfg)[network].tracks, SWITCH_LOCAL, SWITCH_LOCAL)
-        four = Route((0, 0, 0), ((0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0)))
-        router.add(four)
-        cases += [(f"{network}-fanout4-{stall}", [four], router, 40, 0.0, stall, int(rng.integers(2**31)))
-                  for stall in (0.0, 0.6)]
+        # One input feeding three and four outputs at once: a route from a local input to both local
+        # outputs of its own switch and to the switch east (and south) of it, with and without stalls.
+        for fanout in (3, 4):
+            router = GridRouter(cfg.rows, cfg.cols, networks(cfg)[network].tracks, SWITCH_LOCAL, SWITCH_LOCAL)
+            route = Route((0, 0, 0), ((0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0))[:fanout])
+            router.add(route)
+            cases += [(f"{network}-fanout{fanout}-{stall}", [route], router, 40, 0.0, stall, int(rng.integers(2**31)))
+                      for stall in (0.0, 0.6)]
         results = run_grid_traffic(cfg, cases, tag=f"coverage-switch-{network}", coverage=scope, network=network)
         failures += [f"{r['name']}: {r['problems'][0]}" for r in results if r["problems"]]
     return switch_group().report(scope), f"{routings} routings per network, {routes} routes", failures

@@ -15,14 +15,14 @@ import numpy as np
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.pcu_layout import CONST, LANE, Counter, ctr, reg, sin, vin
 from rdagen.rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
-from rdagen.verif.coverage.pmu import sample_pmu
+from rdagen.verif.coverage.pmu import conflicts, pattern, sample_pmu
 from rdagen.verif.golden.pmu import PmuResult, run_pmu
 
 from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
 from .verilog import generate
 
 __all__ = ["PmuCase", "PmuCaseResult", "run_pmu_cases", "run_pmu_raw", "dump_program", "random_pmu_case",
-           "directed_pmu_cases"]
+           "directed_pmu_cases", "access_matrix_cases"]
 
 U32 = np.uint32
 STATUS = ("write_conflicts", "read_conflicts", "errors")
@@ -241,6 +241,57 @@ def _random_port(cfg, rng, role: str, mode: str, inputs: dict) -> Port:
         return Port(**common, data=data)
     vout = rng.random() < 0.8
     return Port(**common, vout=vout, sout=not vout or rng.random() < 0.5)
+
+
+def _class_vectors(cfg: ArrayConfig, rng: np.random.Generator, limit: int, draws: int = 20000) -> np.ndarray:
+    """Address vectors, one for every (pattern, bank conflicts, out-of-range lanes) class the lanes allow
+    (verif/coverage/pmu.py), found by drawing contiguous, strided and irregular vectors near 0 and
+    near *limit* (the first word out of range)."""
+    L, found = cfg.lanes, {}
+    lane = np.arange(L, dtype=np.int64)
+    for _ in range(draws):
+        base = int(rng.choice([rng.integers(0, limit), limit - rng.integers(1, 4 * L), limit + rng.integers(0, L)]))
+        family = rng.integers(3)
+        step = [1, int(rng.integers(0, 2 * L + 1)), 0][family]
+        v = base + step * lane + (rng.integers(-2 * L, 2 * L + 1, L) if family == 2 else 0)
+        if v.min() < 0:
+            continue
+        inside = v < limit
+        key = (pattern(v), conflicts(v[inside] % L), "none" if inside.all() else "all" if not inside.any() else "some")
+        found.setdefault(key, v)
+    return np.array(list(found.values()), U32)
+
+
+def access_matrix_cases(cfg: ArrayConfig, rng: np.random.Generator) -> list[PmuCase]:
+    """In modes none, buffer and double, accesses of every pattern x bank-conflict x out-of-range class
+    the lanes allow (per-lane addresses from a vector input; written words are their addresses), and
+    scalar reads in and out of range."""
+    if cfg.vector_inputs < 2:
+        raise ValueError(f"the access matrix needs 2 vector inputs; {cfg.name} has {cfg.vector_inputs}")
+    gather = [AddressStage("pass", vin(0))]
+    cases = []
+    for mode in ("none", "buffer", "double"):
+        limit = cfg.pmu_words // 2 if mode == "double" else cfg.pmu_words
+        addresses = _class_vectors(cfg, rng, limit)
+        n = len(addresses)
+        scalars = np.array([int(rng.integers(0, limit)) for _ in range(n // 2)] + [limit + k for k in range(n - n // 2)],
+                           U32)
+        run = [Counter(0, n, 1)] if mode != "none" else []
+        write = Port(stages=gather, counters=run, vin_required=[0], data=vin(0))
+        read = Port(stages=[AddressStage("pass", vin(1))], counters=run, vin_required=[1])
+        scalar_read = Port(stages=[AddressStage("pass", sin(0))], counters=run, sin_required=[0], scalar=True,
+                           vout=False, sout=True)
+        if mode == "none":  # one port a case: in mode none the ports are not ordered
+            cases += [PmuCase(f"matrix-{mode}-write", PmuProgram(write=write, mode=mode), vin=[addresses]),
+                      PmuCase(f"matrix-{mode}-read", PmuProgram(read=read, mode=mode),
+                              vin=[np.zeros((0, cfg.lanes), U32), addresses]),
+                      PmuCase(f"matrix-{mode}-scalar", PmuProgram(read=scalar_read, mode=mode), sin=[scalars])]
+        else:
+            cases += [PmuCase(f"matrix-{mode}", PmuProgram(write=write, read=read, mode=mode),
+                              vin=[addresses, addresses]),
+                      PmuCase(f"matrix-{mode}-scalar", PmuProgram(write=write, read=scalar_read, mode=mode),
+                              vin=[addresses], sin=[scalars])]
+    return cases
 
 
 def random_pmu_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> PmuCase:

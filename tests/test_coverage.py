@@ -3,6 +3,8 @@ from the fp32 format and the ops' semantics; a run that misses bins reports them
 unreachable but hit is reported; and closure of each unit group's regression on small (the arithmetic
 groups close per op in tests/test_arith_regression.py). The suite ends with the coverage table."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -117,3 +119,33 @@ def test_rdagen_coverage_refuses_an_unknown_group_with_status_2(capsys):
     assert main(["coverage", "--only", "pcu,fpu"]) == 2
     err = capsys.readouterr().err
     assert "unknown group 'fpu'" in err and "groups: arith, pcu, pmu, ag, switch, bitstream, array" in err
+
+
+def test_code_coverage_maps_toggles_to_the_amaranth_lines_that_made_the_signals(tmp_path):
+    from rdagen.sim import code_coverage
+
+    rtl = Path(code_coverage.RTL)
+    push = next(n for n, text in enumerate((rtl / "hop_buffer.py").read_text().splitlines(), 1) if "push = " in text)
+    src = lambda line: f'(* src = "{rtl / "hop_buffer.py"}:{line}" *)'  # noqa: E731
+    verilog = tmp_path / "top.v"
+    verilog.write_text("\n".join([
+        "module top(clk, a, b);",                      # 1
+        f"  {src(25)}",                                 # 2
+        "  input a;",                                   # 3: a port made at line 25
+        "  wire \\$1 ;",                                # 4: an expression wire, src on its assign
+        "  reg level;",                                 # 5: a register, src on its always block
+        "  wire idle;",                                 # 6: no src anywhere: not counted
+        f"  assign \\$1  = a & {src(push)} b;",         # 7
+        f"  {src(30)}",                                 # 8
+        "  always @(posedge clk)",                      # 9
+        "    level <= \\$1 ;",                          # 10
+        "endmodule",
+    ]) + "\n")
+    point = lambda line, name, count: (  # noqa: E731
+        f"C '\x01f\x02{verilog}\x01l\x02{line}\x01t\x02toggle\x01page\x02v_toggle/top\x01o\x02{name}\x01h\x02top' {count}")
+    data = tmp_path / "coverage.dat"
+    data.write_text("\n".join(["# SystemC::Coverage-3", point(3, "a:0->1", 4), point(4, "__0241:0->1", 0),
+                               point(5, "level:0->1", 2), point(6, "idle:0->1", 9)]) + "\n")
+    report = code_coverage.report([data], {verilog})
+    assert report == {"rtl/hop_buffer.py": {"lines": 3, "hit": 2, "missed": [push], "signals": 3, "toggled": 2}}
+    assert code_coverage.missed_lines(report) == [f"rtl/hop_buffer.py:{push}  push = self.w_en & self.w_rdy"]

@@ -3,11 +3,11 @@ sampled where stimulus and checked results meet (a case whose results matched th
 
 * ``arith.<op>`` (arith.py): operand classes, result classes (the arithmetic regression).
 * ``pcu`` (pcu.py): operand source x stage, reduction op, accumulator op x mode, outputs, streams.
-* ``pmu`` (pmu.py): mode x access pattern, pattern x bank conflicts, port x conflicts, mode x
-  out-of-range lanes (per access, from the golden model's account of what each access did).
+* ``pmu`` (pmu.py): mode x access pattern x bank conflicts x out-of-range lanes, port x conflicts (per
+  access, from the golden model's account of what each access did).
 * ``ag`` (ag.py): request x burst cut reason, bursts in flight, channel pauses (from the bursts the
   RTL put on the AXI channels).
-* ``switch`` (switch.py): network x fan-out of a switch input, fan-out x back-pressure (the switch-grid
+* ``switch`` (switch.py): network x fan-out of a switch input x back-pressure (the switch-grid
   regression of each network).
 * ``bitstream`` (bitstream.py): every reason a bitstream is refused.
 * ``array`` (array.py): the named workloads run bit-exact on the array; every network carried routes.

@@ -2,12 +2,11 @@
 whose streams, counters and contents matched the golden model, from the golden model's account of the
 access (verif/golden/pmu.py ``Access``):
 
-* ``mode_pattern``: mode (none, buffer, double, fifo) x access pattern: contiguous (consecutive word
-  addresses), strided (a constant step other than 1, 0 included), gather (anything else), scalar.
-* ``pattern_conflicts``: pattern x bank conflicts of the lanes performed: none, some, all lanes on one
-  bank (two lanes or more).
+* ``access``: mode (none, buffer, double, fifo) x access pattern: contiguous (consecutive word
+  addresses), strided (a constant step other than 1, 0 included), gather (anything else), scalar x bank
+  conflicts of the lanes performed: none, some, all lanes on one bank (two lanes or more) x
+  out-of-range lanes: none, some, all.
 * ``port_conflicts``: port (write, read) x bank conflicts.
-* ``mode_range``: mode x out-of-range lanes: none, some, all.
 """
 
 from __future__ import annotations
@@ -31,27 +30,32 @@ _GROUPS: dict[str, Group] = {}
 def pmu_group(cfg: ArrayConfig) -> Group:
     """The PMU's coverage group for *cfg* (which bins exist depends on its lanes)."""
     if cfg.name not in _GROUPS:
-        one_lane = "a scalar access has one lane: it cannot conflict"
+        contiguous, one_lane = "consecutive words sit in consecutive banks", "a scalar access has one lane"
+        fifo = "fifo mode addresses the consecutive words of a slot, inside the scratchpad"
         unreachable = {
-            ("pattern_conflicts", ("contiguous", "some")): "consecutive words sit in consecutive banks",
-            ("pattern_conflicts", ("contiguous", "all_one_bank")): "consecutive words sit in consecutive banks",
-            ("pattern_conflicts", ("scalar", "some")): one_lane,
-            ("pattern_conflicts", ("scalar", "all_one_bank")): one_lane,
-            ("mode_pattern", ("fifo", "strided")): "fifo mode addresses the consecutive words of a slot",
-            ("mode_pattern", ("fifo", "gather")): "fifo mode addresses the consecutive words of a slot",
-            ("mode_pattern", ("fifo", "scalar")): "a FIFO moves whole vectors: the encoder refuses a scalar port",
-            ("mode_range", ("fifo", "some")): "fifo mode's slots lie inside the scratchpad",
-            ("mode_range", ("fifo", "all")): "fifo mode's slots lie inside the scratchpad",
+            ("access", (None, "contiguous", "some", None)): contiguous,
+            ("access", (None, "contiguous", "all_one_bank", None)): contiguous,
+            ("access", (None, "scalar", "some", None)): one_lane,
+            ("access", (None, "scalar", "all_one_bank", None)): one_lane,
+            ("access", (None, "scalar", None, "some")): one_lane,
+            ("access", (None, None, "some", "all")): "every lane out of range: none is performed",
+            ("access", (None, None, "all_one_bank", "all")): "every lane out of range: none is performed",
+            ("access", ("fifo", "strided", None, None)): fifo,
+            ("access", ("fifo", "gather", None, None)): fifo,
+            ("access", ("fifo", "scalar", None, None)): "a FIFO moves whole vectors: the encoder refuses a scalar port",
+            ("access", ("fifo", None, None, "some")): fifo,
+            ("access", ("fifo", None, None, "all")): fifo,
         }
         if cfg.lanes < 3:
-            why = f"{cfg.lanes} lanes: a conflict puts every lane on one bank"
-            unreachable |= {("pattern_conflicts", (None, "some")): why, ("port_conflicts", (None, "some")): why}
+            why = f"{cfg.lanes} lanes: a conflict puts every performed lane on one bank"
+            unreachable |= {("access", (None, None, "some", None)): why, ("port_conflicts", (None, "some")): why,
+                            ("access", (None, None, "all_one_bank", "some")): f"{cfg.lanes} lanes, one out of range: "
+                                                                             "one performed, no conflict"}
             why = f"{cfg.lanes} lanes: any {cfg.lanes} addresses are a constant step apart"
-            unreachable |= {("mode_pattern", (None, "gather")): why, ("pattern_conflicts", ("gather", None)): why}
+            unreachable |= {("access", (None, "gather", None, None)): why}
         _GROUPS[cfg.name] = Group("pmu", {
             "mode": MODES, "pattern": PATTERNS, "conflicts": CONFLICTS, "port": ("write", "read"), "range": RANGES,
-        }, {"mode_pattern": ("mode", "pattern"), "pattern_conflicts": ("pattern", "conflicts"),
-            "port_conflicts": ("port", "conflicts"), "mode_range": ("mode", "range")}, unreachable)
+        }, {"access": ("mode", "pattern", "conflicts", "range"), "port_conflicts": ("port", "conflicts")}, unreachable)
     return _GROUPS[cfg.name]
 
 

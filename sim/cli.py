@@ -584,8 +584,10 @@ def cmd_coverage(args) -> int:
     progress = lambda line: print(line, flush=True)  # noqa: E731
     code = None
     if args.code:
-        with code_coverage.collecting():
+        with code_coverage.collecting() as runs:
             parts = run_coverage(cfg, args.seed, groups, sizes, progress=progress)
+            print(f"code coverage: reading {len(runs)} coverage.dat files "
+                  f"({sum(r.stat().st_size for r in runs) / 1e9:.1f} GB) ...", flush=True)
             code = code_coverage.report()
     else:
         parts = run_coverage(cfg, args.seed, groups, sizes, progress=progress)

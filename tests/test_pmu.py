@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """PMU: the configuration encoder, directed cases of every access mode, random configurations with
 random traffic, read-during-write, and throughput with and without bank conflicts, on the RTL
 (Verilator through cocotb) against the golden PMU model, on two configurations.

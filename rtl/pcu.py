@@ -34,9 +34,9 @@ from amaranth.lib.wiring import In, Out
 from .arith import FunctionalUnit
 from .config import ArrayConfig
 from .counters import counter_chain
+from .credited_fifo import CreditedFifo
 from .ops import FU_LATENCY
 from .pcu_layout import FoldMode, ScaOut, VecOut, pcu_layout
-from .credited_fifo import CreditedFifo
 from .pipeline import delay, input_fifo, operand, select
 
 __all__ = ["PCU", "pcu_latency"]

@@ -25,8 +25,8 @@ from .arith import IntAlu
 from .bank_serialiser import BankSerialiser
 from .config import ArrayConfig
 from .counters import counter_chain
-from .pcu_layout import Src
 from .credited_fifo import CreditedFifo
+from .pcu_layout import Src
 from .pipeline import delay, input_fifo, operand, select
 from .pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, pmu_layout
 

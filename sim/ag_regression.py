@@ -18,7 +18,7 @@ from rdagen.verif.golden.ag import AgResult, run_ag, run_ag_writes
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack
 from .verilog import generate
 
-__all__ = ["AgCase", "AgCaseResult", "run_ag_cases", "contiguous_case", "gather_case", "write_case"]
+__all__ = ["AgCase", "AgCaseResult", "run_ag_cases", "contiguous_case", "gather_case", "write_case", "failed_beats"]
 
 U32 = np.uint32
 
@@ -187,3 +187,10 @@ def write_case(cfg: ArrayConfig, rng, name: str, lengths, **kw) -> AgCase:
     return AgCase(name, AgProgram("read"), {}, write_commands=commands,
                   write_vectors=rng.integers(0, 2**32, (vectors, cfg.lanes), dtype=np.uint64).astype(U32),
                   seed=int(rng.integers(2**31)), **kw)
+
+
+def failed_beats(rng, requests, lanes: int, count: int) -> frozenset:
+    """*count* beats (for ``AgCase.failed_beats``) drawn from those the performed read or write
+    *requests* ((word address, words)) cover."""
+    beats = sorted({b for a, n in requests if n for b in range(a // lanes, (a + n - 1) // lanes + 1)})
+    return frozenset(int(b) for b in rng.choice(beats, min(count, len(beats)), replace=False))

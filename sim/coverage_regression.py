@@ -92,7 +92,7 @@ def _pmu(cfg, rng, scope, cases):
 
 
 def _ag(cfg, rng, scope, _):
-    from .ag_regression import AgCase, contiguous_case, gather_case, run_ag_cases, write_case
+    from .ag_regression import AgCase, contiguous_case, failed_beats, gather_case, run_ag_cases, write_case
 
     L, page = cfg.lanes, 1024  # words in 4 KB
     slow_r, paused = {"r_pause": 0.7}, {"ar_pause": 0.3, "r_pause": 0.4, "stall": 0.3, "gap": 0.3}
@@ -121,8 +121,7 @@ def _ag(cfg, rng, scope, _):
                  write_case(cfg, rng, "write-errors", [5, 3 * L, 600], b_pause=0.3)):
         requests = case.commands or case.write_commands or [
             (case.program.table_base + i * 40, 40) for i in case.indices if i < case.program.rows]
-        beats = sorted({b for a, n in requests if n for b in range(a // L, (a + n - 1) // L + 1)})
-        case.failed_beats = frozenset(int(b) for b in rng.choice(beats, 5, replace=False))
+        case.failed_beats = failed_beats(rng, requests, L, 5)
         work.append(case)
     refused = write_case(cfg, rng, "refused-write", [5, 5, 9])
     refused.write_commands[1] = (2**32 - 3, 5)  # runs past the address space: refused, its vectors taken

@@ -15,7 +15,7 @@ import pytest
 
 from rdagen.rtl.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, axi_size, beat_bytes, decode
 from rdagen.rtl.config import ArrayConfig, preset
-from rdagen.sim.ag_regression import AgCase, contiguous_case, gather_case, run_ag_cases, write_case
+from rdagen.sim.ag_regression import AgCase, contiguous_case, failed_beats, gather_case, run_ag_cases, write_case
 from rdagen.verif.tb.ag_tb import POISON
 
 from .conftest import seeded_rng
@@ -156,21 +156,15 @@ def test_every_allowed_width_is_a_legal_axi4_bus():
         ArrayConfig(**{**SMALL.to_dict(), "lanes": 64})
 
 
-def _failed_beats(rng, requests, lanes, count):
-    """*count* beats drawn from those the performed read or write *requests* ((address, words)) cover."""
-    beats = sorted({b for a, n in requests if n for b in range(a // lanes, (a + n - 1) // lanes + 1)})
-    return frozenset(int(b) for b in rng.choice(beats, min(count, len(beats)), replace=False))
-
-
 def _dram_error_cases(cfg, rng):
     L = cfg.lanes
     read = contiguous_case(cfg, rng, "read-errors", [3 * L + 1, 1, 700, 2 * L], r_pause=0.3, stall=0.2)
-    read.failed_beats = _failed_beats(rng, read.commands, L, 6)
+    read.failed_beats = failed_beats(rng, read.commands, L, 6)
     gather = gather_case(cfg, rng, "gather-errors", 40, rows=100, n=30, bad=1, gap=0.2)
-    gather.failed_beats = _failed_beats(rng, [(gather.program.table_base + i * 40, 40)
+    gather.failed_beats = failed_beats(rng, [(gather.program.table_base + i * 40, 40)
                                               for i in gather.indices if i < 100], L, 5)
     write = write_case(cfg, rng, "write-errors", [5, 3 * L, 600, 1], w_pause=0.3, b_pause=0.3)
-    write.failed_beats = _failed_beats(rng, write.write_commands, L, 4)
+    write.failed_beats = failed_beats(rng, write.write_commands, L, 4)
     return [read, gather, write]
 
 

@@ -167,9 +167,7 @@ class SwitchMulticast(_Harness):
         past, module = self.setup(m, platform)
         inputs, outputs = _switch_ports(self)
         sel, pick = self.configuration, self.pick  # pick: the tracked word's index, free but constant
-        held = [(sel.as_value(), _previous(m, sel.as_value(), "cfg")), (pick, _previous(m, pick, "pick"))]
-        with m.If(past):
-            m.d.comb += [Assume(now == before) for now, before in held]
+        _held(m, past, sel.as_value(), pick)
         for i, port in enumerate(inputs):
             _legal_source(m, past, port, f"in{i}")
         fires = [p.valid & p.ready for p in inputs]
@@ -361,11 +359,12 @@ def _held(m: Module, past, *values) -> None:
             m.d.comb += Assume(value == before)
 
 
-def _tracked_fifo(m: Module, past, f: BufferedFifo, pick) -> tuple[list, Signal]:
-    """(assertions, delivered) of the FIFO *f* and the word with index *pick* among those written:
+def _tracked_fifo(m: Module, past, f: BufferedFifo, pick) -> tuple[list, Signal, Signal]:
+    """(assertions, delivered, waited) of the FIFO *f* and the word with index *pick* among those written:
     it is read as the *pick*-th word, unchanged; the level is the words in minus the words out; the
-    read side keeps the stream rules. With the invariants that make these inductive: the pointers
-    against the level, and the tracked word at its place while inside."""
+    read side keeps the stream rules (*waited*: it offered a word last cycle that was not taken). With
+    the invariants that make these inductive: the pointers against the level, and the tracked word at
+    its place while inside."""
     count = len(pick)
     inner = f.depth - 1
     push, pop = f.w_en & f.w_rdy, f.r_en & f.r_rdy
@@ -387,7 +386,7 @@ def _tracked_fifo(m: Module, past, f: BufferedFifo, pick) -> tuple[list, Signal]
     wrapped = Signal(range(2 * inner + 1), name="wrapped")
     m.d.comb += wrapped.eq(f.consume + f.inner_level)
     delivered = pop & (popped == pick)
-    rules, _ = _stream_rules(m, past, f.r_rdy, f.r_en, f.r_data, "read")
+    rules, waited = _stream_rules(m, past, f.r_rdy, f.r_en, f.r_data, "read")
     asserts = [
         ~delivered | (inside & (f.r_data == recorded)),  # the k-th out is the k-th in, unchanged
         f.level == difference,  # no word lost or made
@@ -400,7 +399,7 @@ def _tracked_fifo(m: Module, past, f: BufferedFifo, pick) -> tuple[list, Signal]
     ]
     if inner & (inner - 1) or inner == 1:  # pointers that do not use all their codes
         asserts += [f.produce < inner, f.consume < inner]
-    return asserts, delivered
+    return asserts, delivered, waited
 
 
 class _OverwritingFifo(BufferedFifo):
@@ -424,8 +423,7 @@ class FifoOrder(_Harness):
         m = Module()
         past, _ = self.setup(m, platform)
         _held(m, past, self.pick)
-        asserts, delivered = _tracked_fifo(m, past, self.dut, self.pick)
-        waited = past & _previous(m, self.r_rdy & ~self.r_en & ~ResetSignal(), "was_waiting")
+        asserts, delivered, waited = _tracked_fifo(m, past, self.dut, self.pick)
         covers = {
             "delivered_from_full": delivered & (self.level == self.DEPTH) & (self.pick == self.DEPTH + 1),
             "held_under_backpressure": waited & self.r_rdy,
@@ -459,7 +457,7 @@ class UnitCredits(_Harness):
         promised = Signal(range(self.DEPTH + 2))  # reserved, not yet written (the producer's pipeline)
         m.d.sync += promised.eq(promised + self.reserve - self.w_en)
         m.d.comb += [Assume(~self.reserve | self.room), Assume(~self.w_en | (promised != 0))]
-        asserts, delivered = _tracked_fifo(m, past, dut.fifo, self.pick)
+        asserts, delivered, _ = _tracked_fifo(m, past, dut.fifo, self.pick)
         asserts += [
             ~self.w_en | self.w_rdy,  # a promised write always finds a slot: nothing lost, no stall
             dut.pending == promised + dut.fifo.level,

@@ -23,6 +23,10 @@ def test_same_timing_as_amaranth_sync_fifo_buffered(depth, request):
     ours = m.submodules.ours = BufferedFifo(8, depth)
     theirs = m.submodules.theirs = SyncFIFOBuffered(width=8, depth=depth)
     writes, reads = rng.random(CYCLES) < rng.uniform(0.3, 0.9), rng.random(CYCLES) < rng.uniform(0.3, 0.9)
+    # It fills up first (writes only) and drains at the end (reads only): both extremes are met
+    # whatever the random rates in between.
+    fill, drain = 3 * depth, CYCLES - 3 * depth
+    writes[:fill], reads[:fill], writes[drain:], reads[drain:] = True, False, False, True
     words = rng.integers(0, 256, CYCLES)
     seen = {"levels": set(), "reads": [], "accepted": []}
 

@@ -54,7 +54,7 @@ from .builder import ArrayBuilder
 from .phase import F32, U32, MapError, Phase, PhaseIO
 from .place import Net, Unit, sites
 
-__all__ = ["MatmulTiling", "tile_matmul", "MatmulPhase"]
+__all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "MatmulPhase", "CHAIN_LATENCY", "latency"]
 
 
 CHAIN_LATENCY = 20  # a link's pipeline and route: its partial sums reach the next link this much later
@@ -145,6 +145,43 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
     return best[1]
 
 
+def link_program(t: MatmulTiling, j: int, relu_in: bool) -> PcuProgram:
+    """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link after the
+    first adds the partial sums of its predecessor (vin 1, one vector per output) to its first product.
+    It makes ``t.blocks * t.mblocks`` outputs, one vector each."""
+    x, stages = sin(0), []
+    if relu_in:
+        stages.append(Stage("fmax", sin(0), CONST, dst=1, const=0))
+        x = reg(1)
+    stages.append(Stage("fmul", vin(0), x, dst=0))
+    chained = j > 0
+    if chained:
+        k0, k1 = t.chunks[j]
+        # The partial sums join at the link's last product, before the bias, which stays the sum's
+        # last term. (vin 1 is required for every firing, so a link starts an output once its
+        # predecessor has finished it: the chain is a pipeline of outputs.)
+        stages += [Stage("eq", ctr(0), CONST, dst=2, const=k1 - k0 - 1),
+                   Stage("fadd", reg(0), vin(1), dst=3),
+                   Stage("select", reg(3), reg(0), reg(2), dst=0)]
+    # Counter 0 counts the firings of an output (the last product takes the partial sums); the chain
+    # of counters ends with the last output, whose done token the output link sends to the host.
+    return PcuProgram(stages=stages, counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks * t.mblocks, 1)],
+                      vin_required=[0, 1] if chained else [0], vin_pop_level={1: 1} if chained else {},
+                      sin_required=[0], accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb(j)),
+                      vout=[("acc", 0)])
+
+
+def x_buffer_program(t: MatmulTiling, lanes: int, r: int, j: int) -> PmuProgram:
+    """The PMU of row *r* of the X blocks for link *j*: a write run takes a block (R rows of ``kp``
+    words, vectors from vin 0), a read run gives row *r*'s words of the link's K range (and the bias
+    column on the last link) as scalars, once per column block."""
+    write = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, t.rows * t.kp, lanes)],
+                 vin_required=[0], data=vin(0))
+    read = Port(stages=[AddressStage("add", ctr(0), CONST, const=r * t.kp + t.chunks[j][0])],
+                counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks, 1)], scalar=True, vout=False, sout=True)
+    return PmuProgram(write=write, read=read, mode="double" if t.double else "buffer")
+
+
 class MatmulPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, relu_in: bool,
                  y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None,
@@ -196,43 +233,11 @@ class MatmulPhase(Phase):
         return s[self._u(kind, *index)]
 
     # -- programs and routes -----------------------------------------------------------------------------
-    def _program(self, j: int) -> PcuProgram:
-        """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link after the
-        first adds the partial sums of its predecessor (vin 1, one vector per output) to its first product."""
-        t = self.t
-        x, stages = sin(0), []
-        if self.relu_in:
-            stages.append(Stage("fmax", sin(0), CONST, dst=1, const=0))
-            x = reg(1)
-        stages.append(Stage("fmul", vin(0), x, dst=0))
-        chained = j > 0
-        if chained:
-            k0, k1 = t.chunks[j]
-            # The partial sums join at the link's last product, before the bias, which stays the sum's
-            # last term. (vin 1 is required for every firing, so a link starts an output once its
-            # predecessor has finished it: the chain is a pipeline of outputs.)
-            stages += [Stage("eq", ctr(0), CONST, dst=2, const=k1 - k0 - 1),
-                       Stage("fadd", reg(0), vin(1), dst=3),
-                       Stage("select", reg(3), reg(0), reg(2), dst=0)]
-        # Counter 0 counts the firings of an output (the last product takes the partial sums); the chain
-        # of counters ends with the last output, whose done token the output link sends to the host.
-        return PcuProgram(stages=stages, counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks * t.mblocks, 1)],
-                          vin_required=[0, 1] if chained else [0], vin_pop_level={1: 1} if chained else {},
-                          sin_required=[0], accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb(j)),
-                          vout=[("acc", 0)])
-
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         t, L = self.t, self.cfg.lanes
         for r in range(t.rows):
-            for j, (k0, _) in enumerate(t.chunks):
-                write = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, t.rows * t.kp, L)],
-                             vin_required=[0], data=vin(0))
-                # Row r of the block, the link's K range, once per column block of the group.
-                read = Port(stages=[AddressStage("add", ctr(0), CONST, const=r * t.kp + k0)],
-                            counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks, 1)], scalar=True, vout=False,
-                            sout=True)
-                b.pmu(*self._site(s, "pmu", r, j), PmuProgram(write=write, read=read,
-                                                               mode="double" if t.double else "buffer"))
+            for j in range(t.chain):
+                b.pmu(*self._site(s, "pmu", r, j), x_buffer_program(t, L, r, j))
         for a in range(max(t.groups * t.chain, t.ag_outputs)):
             b.ag(self._site(s, "ag", a)[0], AgProgram("read"))
         vector, scalar, control = [], [], []
@@ -247,7 +252,7 @@ class MatmulPhase(Phase):
                                [("pcu", *self._site(s, "pcu", g, r, j), "sin", 0) for g in range(t.groups)]))
         for o, g, r in self._outputs():
             for j in range(t.chain):
-                b.pcu(*self._site(s, "pcu", g, r, j), self._program(j))
+                b.pcu(*self._site(s, "pcu", g, r, j), link_program(t, j, self.relu_in))
                 if j:
                     vector.append((("pcu", *self._site(s, "pcu", g, r, j - 1), "vout", 0),
                                    [("pcu", *self._site(s, "pcu", g, r, j), "vin", 1)]))

@@ -40,6 +40,7 @@ from .expression import ADD, RELU, SIGMOID
 from .interaction import InteractionPhase
 from .graph import Graph
 from .matmul import MatmulPhase
+from .mlp import Layer, MlpPhase
 from .phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
 from .place import sites
 
@@ -74,6 +75,24 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
                 all(nodes[j].op == "matmul" and slot == 0 for j, slot in uses[node.output]):
             fused_relu[node.output] = node.inputs[0]
             absorbed.add(i)
+    matmul_of = {}  # matmul node -> (x, relu_in, w, bias or None, y, nodes covered)
+    for i, node in enumerate(nodes):
+        if node.op != "matmul":
+            continue
+        x, w = node.inputs
+        relu_in = x in fused_relu
+        x = fused_relu.get(x, x)
+        n = graph.tensors[w].shape[1]
+        bias, y, covered = None, node.output, (i,)
+        use = only_use(node.output)
+        if use and nodes[use[0]].op == "add":
+            j = use[0]
+            other = nodes[j].inputs[1 - use[1]]
+            if graph.tensors[other].shape == (n,):
+                bias, y, covered = other, nodes[j].output, (i, j)
+                absorbed.add(j)
+        matmul_of[i] = (x, relu_in, w, bias, y, covered)
+    mlp_of = _mlp_phases(graph, cfg, matmul_of, only_use, where)
     phases: list[Phase] = []
     bags = []
     for i, node in enumerate(nodes):
@@ -90,20 +109,13 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
         if i in absorbed or node.op in ("embedding_bag", "concat"):
             continue
         if node.op == "matmul":
-            x, w = node.inputs
-            relu_in = x in fused_relu
-            if relu_in:
-                x = fused_relu[x]
+            if i in mlp_of:
+                if mlp_of[i] is not None:
+                    phases.append(mlp_of[i])
+                continue
+            x, relu_in, w, bias, y, covered = matmul_of[i]
             m, k = graph.tensors[x].shape
             n = graph.tensors[w].shape[1]
-            bias, y, covered = None, node.output, (i,)
-            use = only_use(node.output)
-            if use and nodes[use[0]].op == "add":
-                j = use[0]
-                other = nodes[j].inputs[1 - use[1]]
-                if graph.tensors[other].shape == (n,):
-                    bias, y, covered = other, nodes[j].output, (i, j)
-                    absorbed.add(j)
             chunks = _k_chunks(cfg, k, bias is not None)
             if len(chunks) == 1:
                 phases.append(MatmulPhase(cfg, f"mm{i}", covered, x, w, bias, relu_in, y, (m, k, n), where=where(i)))
@@ -136,6 +148,47 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
                                      tuple(graph.tensors[t].shape for t in reads), graph.tensors[node.output].shape,
                                      where(i))
     return phases
+
+
+def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Callable, where: Callable) -> dict:
+    """The chains of two or more matmuls with biases, each feeding the next alone (through a relu or
+    not), that fit one MLP phase: {first matmul: its MlpPhase, other matmuls: None}. A chain that does
+    not fit is left to matmul phases."""
+    nodes = graph.nodes
+    following = {}
+    for i, (_, _, _, bias, y, _) in matmul_of.items():
+        use = only_use(y)
+        if bias is None or use is None:
+            continue
+        j = use[0]
+        if nodes[j].op == "relu":
+            use = only_use(nodes[j].output)
+            j = use[0] if use else None
+        if j in matmul_of and use[1] == 0 and matmul_of[j][3] is not None:
+            following[i] = j
+    chains = []
+    for first in sorted(set(following) - set(following.values())):
+        chain = [first]
+        while chain[-1] in following:
+            chain.append(following[chain[-1]])
+        chains.append(chain)
+    out = {}
+    for chain in chains:
+        layers = []
+        for i in chain:
+            x, relu_in, w, bias, y, _ = matmul_of[i]
+            k, n = graph.tensors[w].shape
+            layers.append(Layer(w, bias, relu_in, k, n, y))
+        x = matmul_of[chain[0]][0]
+        covered = tuple(n for i in chain for n in matmul_of[i][5])
+        try:
+            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), graph.tensors[x].shape[0],
+                             where(chain[0]))
+        except MapError:
+            continue
+        out.update({i: None for i in chain})
+        out[chain[0]] = phase
+    return out
 
 
 def _k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:

@@ -115,11 +115,14 @@ KAGGLE = Arch(16, (1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 
 
 @dataclasses.dataclass(frozen=True)
 class LowerBound:
-    """What no mapping on the array beats, for a batch: the DRAM traffic over the AGs' bandwidth, and
-    the critical path (every op on it at the functional units' latency, reductions as trees), and the
-    MLP FLOPs at the array's peak."""
+    """What no mapping on the array beats, for a batch: the DRAM traffic over the AGs' bandwidth, the
+    MLP weights read from the PMUs that hold them (each word at least once), the critical path (every
+    op on it at the functional units' latency, reductions as trees), and the MLP FLOPs at the array's
+    peak."""
     dram_bytes: int
     dram_cycles: int
+    weight_words: int
+    weight_cycles: int
     critical_path_cycles: int
     mlp_flops: int
     peak_flops_per_cycle: int
@@ -130,20 +133,23 @@ class LowerBound:
 
     @property
     def cycles(self) -> int:
-        return max(self.dram_cycles, self.critical_path_cycles, self.compute_cycles)
+        return max(self.dram_cycles, self.weight_cycles, self.critical_path_cycles, self.compute_cycles)
 
 
 def lower_bound(arch: Arch, cfg, batch: int, lookups: int) -> LowerBound:
     """The lower bound of *arch* on *cfg* (an ArrayConfig) at *batch* samples of *lookups* indices per
-    table: MLP weights resident in PMUs; DRAM moves the dense inputs, the gathered rows and the
-    probabilities, at one vector (lanes words) per AG per cycle. Critical path: bottom MLP, then the
-    interaction, then top MLP, then the sigmoid program, each layer a product (3 cycles) and a tree of
+    table: MLP weights resident in PMUs, every PMU reading one vector (lanes words) per cycle, each
+    weight and bias at least once per batch; DRAM moves the dense inputs, the gathered rows and the
+    probabilities, at one vector per AG per cycle. Critical path: bottom MLP, then the interaction,
+    then top MLP, then the sigmoid program, each layer a product (3 cycles) and a tree of
     ceil(log2 K) adds (3 cycles each), each elementwise op 3 cycles (rtl/ops.py FU_LATENCY); the
     gathers overlap the bottom MLP. Peak: every PCU lane-stage doing one fp32 op per cycle."""
     d = arch.sparse_feature_size
     words = batch * (arch.dense_features + arch.tables * lookups * d + 1)
     ags = cfg.rows
     dram_cycles = -(-words // (ags * cfg.lanes))
+    weights = sum((n + 1) * m for widths in (arch.mlp_bot, arch.top_layers) for n, m in zip(widths, widths[1:]))
+    pmus = sum(tile_kind(r, c) == "pmu" for r in range(cfg.rows) for c in range(cfg.cols))
 
     def layer(k: int) -> int:  # product, tree of adds, bias add and ReLU
         return FU_LATENCY * (1 + math.ceil(math.log2(max(k, 1))) + 2)
@@ -153,7 +159,8 @@ def lower_bound(arch: Arch, cfg, batch: int, lookups: int) -> LowerBound:
     path += sum(layer(k) for k in arch.top_layers[:-1]) + FU_LATENCY * len(SIGMOID.steps)
     flops = 2 * batch * sum(n * m for widths in (arch.mlp_bot, arch.top_layers) for n, m in zip(widths, widths[1:]))
     pcus = sum(tile_kind(r, c) == "pcu" for r in range(cfg.rows) for c in range(cfg.cols))
-    return LowerBound(4 * words, dram_cycles, path, flops, pcus * cfg.lanes * cfg.stages)
+    return LowerBound(4 * words, dram_cycles, weights, -(-weights // (pmus * cfg.lanes)), path, flops,
+                      pcus * cfg.lanes * cfg.stages)
 
 
 def reference_weights(arch: Arch, seed: int = 123) -> dict[str, np.ndarray]:

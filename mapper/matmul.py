@@ -199,6 +199,9 @@ class MatmulPhase(Phase):
         kb_max = max(t.kb(j) for j in range(t.chain))
         self.y_base = -(-t.blocks * kb_max * cfg.lanes // 1024) * 1024  # after W, 4 KB aligned
 
+    def weight_sources(self) -> dict[str, str]:
+        return {self.w: "streamed from DRAM"}
+
     # -- the netlist -------------------------------------------------------------------------------------
     def _outputs(self):
         """(output index, g, r) of every chain; outputs below ``ag_outputs`` go to AG o, the others to host

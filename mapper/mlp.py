@@ -43,6 +43,7 @@ import numpy as np
 from rdagen.rtl.ag_layout import AgProgram
 from rdagen.rtl.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.ops import FU_LATENCY
 from rdagen.rtl.pcu_layout import LANE, Counter, ctr, vin
 from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
 
@@ -53,7 +54,8 @@ from .place import Net, Unit, sites
 
 __all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase"]
 
-HOP = 12  # a layer's output to the next layer's first firing: the route and the X PMU's write and read
+HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
+TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,16 +81,25 @@ def _tiling(cfg: ArrayConfig, m: int, layer: Layer, last: bool, chain: int) -> M
     return MatmulTiling(1, 1, len(chunks), chunks, -(-(layer.k + 1) // L) * L, -(-width // L), m, True, 0, True, 0)
 
 
-def _sample_cycles(t: MatmulTiling) -> int:
-    return t.blocks * max(t.kb(j) for j in range(t.chain)) + 3
+def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
+    """Cycles between two samples in a layer: its firings per sample, or, when that is short, half of
+    a double-buffer round (module docstring)."""
+    kb = max(t.kb(j) for j in range(t.chain))
+    firings = t.blocks * kb
+    return max(firings, (firings + (t.chain - 1) * kb + produced + TURN * cfg.stages) / 2)
 
 
 def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...]) -> int:
     """The cost model of the module docstring."""
-    load = max(t.kb(j) * t.blocks for t in tilings for j in range(t.chain))
-    per_sample = [_sample_cycles(t) for t in tilings]
-    lags = [(t.chain - 1) * (max(t.kb(j) for j in range(t.chain)) + CHAIN_LATENCY) for t in tilings]
-    return load + sum(per_sample) + sum(lags) + (m - 1) * max(per_sample) + latency(cfg) + HOP * (len(tilings) - 1)
+    end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
+    for n, t in enumerate(tilings):
+        kb = max(t.kb(j) for j in range(t.chain))
+        loaded = max(t.kb(j) * t.blocks for j in range(t.chain))
+        start = loaded if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, loaded)
+        end = start + t.blocks * kb + (t.chain - 1) * (kb + CHAIN_LATENCY)
+        pace = max(pace, _sample_cycles(cfg, t, produced))
+        produced = t.blocks
+    return round(end + latency(cfg) + 1 + (m - 1) * pace)
 
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...]) -> tuple[MatmulTiling, ...]:
@@ -157,7 +168,8 @@ class MlpPhase(Phase):
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
         self.estimate_cycles = estimate(cfg, m, ts)
 
-    weights = "resident in PMUs"
+    def weight_sources(self) -> dict[str, str]:
+        return {layer.w: "resident in PMUs" for layer in self.layers}
 
     # -- the netlist -------------------------------------------------------------------------------------
     def _u(self, kind, *index) -> str:

@@ -70,6 +70,10 @@ class Phase:
         """The tensors written, from the host outputs and the DRAM regions read back (``io``'s order)."""
         raise NotImplementedError
 
+    def weight_sources(self) -> dict[str, str]:
+        """The matmul weights the phase reads and where the array takes them from."""
+        return {}
+
     def units_used(self) -> dict[str, int]:
         units, _ = self.netlist()
         return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}

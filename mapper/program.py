@@ -232,6 +232,10 @@ class Program:
         before = [None] + [p.bitstream for p in self.phases[:-1]]
         return [reconfiguration_cycles(self.cfg, p.bitstream, b) for p, b in zip(self.phases, before)]
 
+    def weight_sources(self) -> dict[str, tuple[str, str]]:
+        """{matmul weight: (where the array takes it from, the phase)}, in phase order."""
+        return {w: (where, p.phase.name) for p in self.phases for w, where in p.phase.weight_sources().items()}
+
     def estimate_cycles(self) -> int:
         return sum(p.phase.estimate_cycles for p in self.phases) + sum(self.reconfigurations)
 

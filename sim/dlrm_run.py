@@ -20,7 +20,7 @@ from rdagen.verif.golden.dlrm import forward
 
 from .graph_run import run_program
 
-__all__ = ["BatchResult", "run_batch", "split_batches", "format_results", "project", "format_projection",
+__all__ = ["BatchResult", "describe_weights", "run_batch", "split_batches", "format_results", "project", "format_projection",
            "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
 
 GPU_REFERENCES = ("V100, batch 1: 0.855 ms fp32 (NVIDIA DeepLearningExamples, Triton)", "A100: 0.14 ms at batch 2")
@@ -43,10 +43,19 @@ class BatchResult:
     bound: float  # max of the graph's fp32 bound on the probabilities
     mismatches: list[str]
     seconds: float
+    weights: str  # where the MLP weights come from (``describe_weights``)
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+
+def describe_weights(program) -> str:
+    """Where the array takes each MLP layer's weights from, by layer ("bot_l.0") and phase."""
+    by_where: dict[str, list[str]] = {}
+    for weight, (where, phase) in program.weight_sources().items():
+        by_where.setdefault(where, []).append(f"{weight.removesuffix('.weight^T')} ({phase})")
+    return "; ".join(f"{where}: {', '.join(layers)}" for where, layers in by_where.items())
 
 
 def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
@@ -76,7 +85,8 @@ def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harne
                           f"(error {error[worst]:.3g} beyond the bound {run.bound['p']:.3g})")
     return BatchResult(index, len(got), len(program.phases), run.cycles if harness else None,
                        program.estimate_cycles(), sum(program.reconfigurations), program.pcus_used(), len(sites(cfg, "pcu")), got,
-                       float(error.max()), run.bound["p"], mismatches, time.perf_counter() - started)
+                       float(error.max()), run.bound["p"], mismatches, time.perf_counter() - started,
+                       describe_weights(program))
 
 
 def format_results(results: list[BatchResult], clock_ghz: float) -> str:
@@ -93,6 +103,8 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
                      f"{r.max_error:10.3g} {r.bound:9.3g}  {'ok' if r.ok else 'FAIL'}")
     if any(r.cycles is None for r in results):
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
+    for weights in dict.fromkeys(r.weights for r in results):
+        lines.append(f"MLP weights: {weights}")
     return "\n".join(lines)
 
 
@@ -113,19 +125,22 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                      "reconfiguration_cycles": reconfiguration, "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
-                     "mlp_utilization": bound.mlp_flops / (program.estimate_cycles() * bound.peak_flops_per_cycle)})
+                     "mlp_utilization": bound.mlp_flops / (program.estimate_cycles() * bound.peak_flops_per_cycle),
+                     "weights": describe_weights(program)})
     return rows
 
 
 def format_projection(rows: list[dict], clock_ghz: float) -> str:
     lines = [f"{'batch':>5} {'phases':>6} {'cycles':>9} {'of which reconfig':>17} {'latency us':>10} {'samples/s':>12} "
-             f"{'bound cycles':>12} {'(DRAM/path/MLP)':>17} {'x bound':>7} {'MLP util':>8}"]
+             f"{'bound cycles':>12} {'(DRAM/weights/path/MLP)':>23} {'x bound':>7} {'MLP util':>8}"]
     for r in rows:
         b = r["lower_bound"]
         latency = r["cycles"] / (clock_ghz * 1e3)
         lines.append(f"{r['batch']:5d} {r['phases']:6d} {r['cycles']:9,d} {r['reconfiguration_cycles']:17,d} {latency:10.2f} "
                      f"{r['batch'] / latency * 1e6:12,.0f} {b['cycles']:12,d} "
-                     f"{'%d/%d/%d' % (b['dram_cycles'], b['critical_path_cycles'], b['compute_cycles']):>17} "
+                     f"{'%d/%d/%d/%d' % (b['dram_cycles'], b['weight_cycles'], b['critical_path_cycles'], b['compute_cycles']):>23} "
                      f"{r['cycles'] / b['cycles']:7.1f} {100 * r['mlp_utilization']:7.2f}%")
+    for weights in dict.fromkeys(r["weights"] for r in rows):
+        lines.append(f"MLP weights: {weights}")
     lines.append("published GPU figures: " + "; ".join(GPU_REFERENCES))
     return "\n".join(lines)

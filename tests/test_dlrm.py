@@ -182,7 +182,7 @@ def test_rdagen_dlrm_refuses_bad_input_with_status_2_writing_nothing(tmp_path, c
     assert not out.exists()
 
 
-def test_the_lower_bound_counts_the_dram_words_the_critical_path_and_the_mlp_flops():
+def test_the_lower_bound_counts_the_dram_words_the_weight_reads_the_critical_path_and_the_mlp_flops():
     arch = Arch(4, (10, 20), (13, 8, 4), (8, 1), "dot", 2)  # top input 4 + 2 * 3 / 2 = 7
     cfg = preset("small")
     bound = lower_bound(arch, cfg, 8, 2)
@@ -192,7 +192,10 @@ def test_the_lower_bound_counts_the_dram_words_the_critical_path_and_the_mlp_flo
     assert bound.peak_flops_per_cycle == 8 * cfg.lanes * cfg.stages  # 8 PCUs on small
     layer = lambda k: 3 * (1 + int(np.ceil(np.log2(k))) + 2)  # noqa: E731
     assert bound.critical_path_cycles == layer(13) + layer(8) + layer(4) + layer(7) + layer(8) + 3 * 29
-    assert bound.cycles == max(bound.dram_cycles, bound.critical_path_cycles, bound.compute_cycles)
+    # Weights and biases, each read once from the 8 PMUs of small at a vector per cycle.
+    assert bound.weight_words == 14 * 8 + 9 * 4 + 8 * 8 + 9 * 1
+    assert bound.weight_cycles == -(-bound.weight_words // (8 * cfg.lanes))
+    assert bound.cycles == max(bound.dram_cycles, bound.weight_cycles, bound.critical_path_cycles, bound.compute_cycles)
 
 
 def test_rdagen_dlrm_model_only_projects_beside_the_lower_bound(capsys):

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.array_layout import config_port_writes, plan
+from rdagen.rtl.array_layout import config_port_writes, configuration_units, plan, unit_layout
 from rdagen.rtl.bitstream import decode
 from rdagen.rtl.config import ArrayConfig
 
@@ -77,6 +77,14 @@ class Phase:
     def units_used(self) -> dict[str, int]:
         units, _ = self.netlist()
         return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}
+
+    def unit_configuration_cycles(self, cfg: ArrayConfig) -> int:
+        """Config-port writes of the phase's PCUs, PMUs and AGs loaded whole (switches not counted): what
+        the mapper weighs, before placement, against the cycles a phase saves."""
+        words = {}
+        for address in configuration_units(cfg):
+            words.setdefault(address.kind.name.lower(), -(-unit_layout(cfg, address).size // 32))
+        return sum(count * words.get(kind, 0) for kind, count in self.units_used().items())
 
 
 @dataclasses.dataclass

@@ -5,6 +5,10 @@ Lowering rules (node -> phase):
 * ``matmul`` -> a matmul phase over the whole array (mapper/matmul.py). It absorbs an ``add`` of a
   [N] tensor that is the only use of its result (the bias) and a ``relu`` of its left operand when
   every use of that relu is the left operand of a matmul (``fmax`` on the way in).
+* a chain of two or more such matmuls with biases, each feeding the next alone (through a relu or not)
+  -> one MLP phase (mapper/mlp.py: the weights resident in PMUs, the samples pipelined through the
+  layers) when it fits one configuration and, with ``mlp_weights="auto"``, costs less than a matmul
+  phase per layer (``MLP_WEIGHTS``).
 * ``embedding_bag`` -> embedding phases (mapper/embedding.py), the graph's bags packed together; they
   run first (their operands are graph inputs and weights).
 * ``relu``, ``add`` not absorbed, ``sigmoid`` -> elementwise phases (mapper/eltwise.py; one per piece of
@@ -44,7 +48,7 @@ from .mlp import Layer, MlpPhase
 from .phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
 from .place import sites
 
-__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError"]
+__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS"]
 
 
 def _uses(graph: Graph) -> dict[str, list[tuple[int, int]]]:
@@ -55,8 +59,17 @@ def _uses(graph: Graph) -> dict[str, list[tuple[int, int]]]:
     return uses
 
 
-def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
-    """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit)."""
+MLP_WEIGHTS = ("auto", "resident", "streamed")
+"""Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase
+(mapper/mlp.py) wherever the chain fits one, ``streamed`` from DRAM by a matmul phase per layer, or
+``auto``: the one the cost model finds cheaper, chain by chain."""
+
+
+def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto") -> list[Phase]:
+    """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
+    *mlp_weights*: one of MLP_WEIGHTS."""
+    if mlp_weights not in MLP_WEIGHTS:
+        raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
     uses = _uses(graph)
     nodes = graph.nodes
     outputs = set(graph.outputs)
@@ -92,7 +105,7 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
                 bias, y, covered = other, nodes[j].output, (i, j)
                 absorbed.add(j)
         matmul_of[i] = (x, relu_in, w, bias, y, covered)
-    mlp_of = _mlp_phases(graph, cfg, matmul_of, only_use, where)
+    mlp_of = _mlp_phases(graph, cfg, matmul_of, only_use, where, mlp_weights)
     phases: list[Phase] = []
     bags = []
     for i, node in enumerate(nodes):
@@ -150,10 +163,14 @@ def lower(graph: Graph, cfg: ArrayConfig) -> list[Phase]:
     return phases
 
 
-def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Callable, where: Callable) -> dict:
+def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Callable, where: Callable,
+                mlp_weights: str) -> dict:
     """The chains of two or more matmuls with biases, each feeding the next alone (through a relu or
-    not), that fit one MLP phase: {first matmul: its MlpPhase, other matmuls: None}. A chain that does
-    not fit is left to matmul phases."""
+    not), that become one MLP phase: {first matmul: its MlpPhase, other matmuls: None}. *mlp_weights*
+    ``resident``: every chain that fits one; ``auto``: those whose MLP phase costs less than a matmul
+    phase per layer (cost-model cycles plus the unit configuration each loads); ``streamed``: none."""
+    if mlp_weights == "streamed":
+        return {}
     nodes = graph.nodes
     following = {}
     for i, (_, _, _, bias, y, _) in matmul_of.items():
@@ -181,11 +198,20 @@ def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Calla
             layers.append(Layer(w, bias, relu_in, k, n, y))
         x = matmul_of[chain[0]][0]
         covered = tuple(n for i in chain for n in matmul_of[i][5])
+        m = graph.tensors[x].shape[0]
         try:
-            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), graph.tensors[x].shape[0],
-                             where(chain[0]))
+            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), m, where(chain[0]))
         except MapError:
             continue
+        if mlp_weights == "auto":
+            try:
+                streamed = [MatmulPhase(cfg, f"mm{i}", (), matmul_of[i][0], layer.w, layer.bias, layer.relu_in, layer.y,
+                                        (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
+            except MapError:  # a layer that needs its K split: the MLP phase, which fits, is taken
+                streamed = []
+            cost = sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in streamed)
+            if streamed and cost <= phase.estimate_cycles + phase.unit_configuration_cycles(cfg):
+                continue
         out.update({i: None for i in chain})
         out[chain[0]] = phase
     return out
@@ -285,11 +311,11 @@ class Program:
 
 
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
-              progress: Callable[[str], None] | None = None) -> Program:
+              progress: Callable[[str], None] | None = None, mlp_weights: str = "auto") -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU."""
     started = time.perf_counter()
-    phases = lower(graph, cfg)
+    phases = lower(graph, cfg, mlp_weights)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:

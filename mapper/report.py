@@ -12,7 +12,15 @@ from rdagen.rtl.array_layout import tile_kind
 from .place import sites
 from .program import Program
 
-__all__ = ["summary", "text_report", "write_outputs", "plot_placement"]
+__all__ = ["describe_weights", "summary", "text_report", "write_outputs", "plot_placement"]
+
+
+def describe_weights(program: Program) -> str:
+    """Where the array takes each matmul weight from, by weight (a DLRM layer's as "bot_l.0") and phase."""
+    by_where: dict[str, list[str]] = {}
+    for weight, (where, phase) in program.weight_sources().items():
+        by_where.setdefault(where, []).append(f"{weight.removesuffix('.weight^T')} ({phase})")
+    return "; ".join(f"{where}: {', '.join(layers)}" for where, layers in by_where.items())
 
 
 def summary(program: Program) -> dict:
@@ -29,7 +37,8 @@ def summary(program: Program) -> dict:
             "wirelength": p.placement.wirelength})
     return {"config": cfg.name, "config_hash": cfg.hash, "seed": program.seed, "available": totals,
             "phases": phases, "estimate_cycles": program.estimate_cycles(), "ideal_cycles": program.ideal_cycles(),
-            "pcus_used": program.pcus_used(), "map_seconds": round(program.map_seconds, 3)}
+            "pcus_used": program.pcus_used(), "map_seconds": round(program.map_seconds, 3),
+            "weights": {w: {"from": where, "phase": phase} for w, (where, phase) in program.weight_sources().items()}}
 
 
 def text_report(program: Program) -> str:
@@ -50,6 +59,8 @@ def text_report(program: Program) -> str:
     lines.append(f"cost model: {s['estimate_cycles']} cycles in all, {sum(program.reconfigurations)} of them loading "
                  f"configurations (reconfig: the units that change from the phase before; ideal {s['ideal_cycles']}); "
                  f"tracks: links used / links of the network")
+    if s["weights"]:
+        lines.append(f"matmul weights: {describe_weights(program)}")
     for n, p in enumerate(program.phases):
         prefix = p.phase.name + "."
         short = {u: u[len(prefix):] if u.startswith(prefix) else u for u in p.placement.sites}

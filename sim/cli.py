@@ -380,7 +380,8 @@ def _mapped(args, graph):
     pins = _pins(args.pin)
     try:
         return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
-                         progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
+                         progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True),
+                         mlp_weights=args.mlp_weights)
     except GraphError as exc:  # MapError too: the node or resource that does not fit
         raise UsageError(str(exc)) from None
 
@@ -502,7 +503,7 @@ def cmd_dlrm(args) -> int:
             print(f"{describe}; projected on {cfg.name} by the cost model at batch {', '.join(map(str, sizes))} "
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
                   f"for the mapping: the cycles do not depend on them) ...", flush=True)
-            rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed,
+            rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
                            progress=lambda step: print(f"  {step}", file=sys.stderr, flush=True))
             print(format_projection(rows, args.clock_ghz))
             return 0
@@ -527,6 +528,7 @@ def cmd_dlrm(args) -> int:
     for n, batch in enumerate(batches):
         try:
             results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
+                                     mlp_weights=args.mlp_weights,
                                      progress=lambda step, n=n: print(f"  batch {n}: {step}", file=sys.stderr, flush=True)))
         except GraphError as exc:  # DlrmError, MapError: the batch or the model does not fit
             raise UsageError(str(exc)) from None
@@ -708,6 +710,14 @@ def _parser() -> argparse.ArgumentParser:
                         "with --inputs, every input must be in the .npz unless --seed is given)")
     p.add_argument("--out", default="build/graph", help="output directory of `reference` (default build/graph)")
 
+    def mlp_weights_arg(p):
+        from rdagen.mapper.program import MLP_WEIGHTS
+
+        p.add_argument("--mlp-weights", choices=MLP_WEIGHTS, default="auto",
+                       help="chains of Linear layers: resident (one MLP phase, weights in PMUs, samples pipelined "
+                            "through the layers), streamed (a matmul phase per layer, weights from DRAM) or auto "
+                            "(default: the cheaper by the cost model)")
+
     def map_args(p):
         p.add_argument("graph", help="the graph's JSON file (format: README, 'Graphs')")
         config_arg(p)
@@ -715,6 +725,7 @@ def _parser() -> argparse.ArgumentParser:
                        "of the inputs the .npz does not give")
         p.add_argument("--pin", action="append", default=[], metavar="NODE=ROW,COL",
                        help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
+        mlp_weights_arg(p)
 
     p = add("map", cmd_map, "map a graph onto the array: bitstream(s) per phase, a report (units per kind and "
                             "phase, tracks per network, cost-model cycles, placement grid) and placement.png")
@@ -764,6 +775,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="no simulation: the cost model's projection at batch 1 and 64 (and B) beside the lower bound "
                         "and published GPU figures; without --arch-* flags, of the Criteo Kaggle model")
     p.add_argument("--seed", type=int, default=1, help="placement seed (default 1)")
+    mlp_weights_arg(p)
 
     add("ops", cmd_ops, "print the op table (name, code, class, latency, semantics)")
     return parser

@@ -15,12 +15,13 @@ from rdagen.mapper.dlrm import (Arch, check_batch, dlrm_graph, graph_inputs, low
 from rdagen.mapper.graph import check_inputs
 from rdagen.mapper.place import sites
 from rdagen.mapper.program import map_graph
+from rdagen.mapper.report import describe_weights
 from rdagen.rtl.config import ArrayConfig
 from rdagen.verif.golden.dlrm import forward
 
 from .graph_run import run_program
 
-__all__ = ["BatchResult", "describe_weights", "run_batch", "split_batches", "format_results", "project", "format_projection",
+__all__ = ["BatchResult", "run_batch", "split_batches", "format_results", "project", "format_projection",
            "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
 
 GPU_REFERENCES = ("V100, batch 1: 0.855 ms fp32 (NVIDIA DeepLearningExamples, Triton)", "A100: 0.14 ms at batch 2")
@@ -50,14 +51,6 @@ class BatchResult:
         return not self.mismatches
 
 
-def describe_weights(program) -> str:
-    """Where the array takes each MLP layer's weights from, by layer ("bot_l.0") and phase."""
-    by_where: dict[str, list[str]] = {}
-    for weight, (where, phase) in program.weight_sources().items():
-        by_where.setdefault(where, []).append(f"{weight.removesuffix('.weight^T')} ({phase})")
-    return "; ".join(f"{where}: {', '.join(layers)}" for where, layers in by_where.items())
-
-
 def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
     """A checked batch cut into mini-batches of *size* samples (the last may be smaller)."""
     total = batch["dense_x"].shape[0]
@@ -65,12 +58,12 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
 
 
 def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harness: str | None, seed: int,
-              index: int = 0, progress: Callable[[str], None] | None = None) -> BatchResult:
+              index: int = 0, progress: Callable[[str], None] | None = None, mlp_weights: str = "auto") -> BatchResult:
     started = time.perf_counter()
     batch = check_batch(arch, batch, f"batch {index}")
     graph = dlrm_graph(arch, weights, batch)
     arrays = check_inputs(graph, graph_inputs(arch, batch), source=f"batch {index}")
-    program = map_graph(graph, cfg, seed=seed, progress=progress)
+    program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     got = run.outputs["p"][:, 0]
     want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
@@ -109,7 +102,7 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
 
 
 def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
-            progress: Callable[[str], None] | None = None) -> list[dict]:
+            progress: Callable[[str], None] | None = None, mlp_weights: str = "auto") -> list[dict]:
     """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
     indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound."""
     capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
@@ -118,7 +111,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
     for b in batch_sizes:
         batch = check_batch(capped, random_batch(capped, b, seed, fixed=True), f"batch of {b}")
         graph = dlrm_graph(capped, weights, batch)
-        program = map_graph(graph, cfg, seed=seed, progress=progress)
+        program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
         reconfiguration = sum(program.reconfigurations)
         rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),

@@ -67,31 +67,33 @@ def _edge_batch(arch: Arch, rng) -> dict:
     return batch
 
 
-CASES = [  # config, D, tables, bottom, top, interaction, batch ("edge": _edge_batch, else random of that size)
-    ("tiny", 2, (5,), (4, 3, 2), (3, 1), "dot", 1),  # one table, D = lanes, batch 1
-    ("tiny", 3, (5, 7, 3), (4, 3), (2, 1), "cat", "edge"),  # odd table sizes, D != lanes
-    ("small", 4, (3, 11), (6, 5, 4), (4, 1), "dot", "edge"),  # D = lanes, empty bags (the last too)
-    ("small", 6, (9,), (13, 6), (5, 1), "cat", 1),
-    ("small", 5, (4, 7, 6), (13, 8, 5), (7, 3, 1), "dot", 8),
+CASES = [  # config, D, tables, bottom, top, interaction, batch ("edge": _edge_batch, else random of that size), MLP weights
+    ("tiny", 2, (5,), (4, 3, 2), (3, 1), "dot", 1, "resident"),  # one table, D = lanes, batch 1, MLP phases
+    ("tiny", 3, (5, 7, 3), (4, 3), (2, 1), "cat", "edge", "auto"),  # odd table sizes, D != lanes
+    ("small", 4, (3, 11), (6, 5, 4), (4, 1), "dot", "edge", "auto"),  # D = lanes, empty bags (the last too)
+    ("small", 6, (9,), (13, 6), (5, 1), "cat", 1, "streamed"),
+    ("small", 5, (4, 7, 6), (13, 8, 5), (7, 3, 1), "dot", 8, "auto"),  # auto takes MLP phases here
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-D{c[1]}-{len(c[2])}t-{c[5]}-b{c[6]}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-D{c[1]}-{len(c[2])}t-{c[5]}-b{c[6]}-{c[7]}" for c in CASES])
 def test_small_dlrms_on_the_rtl_equal_the_golden_model_and_numpy(request, case):
-    config, d, tables, bottom, top, interaction, batch = case
+    config, d, tables, bottom, top, interaction, batch, mlp_weights = case
     seed = test_seed(request)
     print(f"[seed] {seed}")
     rng = np.random.default_rng(seed)
     arch = Arch(d, tables, bottom, top, interaction, indices_per_lookup=3)
     weights = reference_weights(arch, seed % 1000)
     data = _edge_batch(arch, rng) if batch == "edge" else random_batch(arch, batch, seed)
-    result = run_batch(arch, weights, data, preset(config), harness="direct", seed=seed % 1000)
+    result = run_batch(arch, weights, data, preset(config), harness="direct", seed=seed % 1000, mlp_weights=mlp_weights)
     assert result.ok, result.mismatches  # every phase bit-exact; probabilities within the fp32 bound
     assert result.max_error <= 1e-6, result.max_error
     assert result.samples == data["dense_x"].shape[0] and result.cycles > 0
     print(f"cycles {result.cycles}, cost model {result.estimate}")
     assert abs(result.estimate - result.cycles) <= 0.1 * result.cycles  # the cost model within 10 %
     assert np.all((result.probabilities > 0) & (result.probabilities < 1))
+    if mlp_weights != "auto":
+        assert result.weights.startswith({"resident": "resident in PMUs: bot_l.0", "streamed": "streamed from DRAM"}[mlp_weights])
 
 
 def test_a_dlrm_runs_in_the_cocotb_bench_too(request):

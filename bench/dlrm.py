@@ -1,14 +1,15 @@
 """Benchmark of DLRM inference: a small model on the array of the configuration (default ``small``) on
 the RTL (direct harness, every phase bit-exact against the golden array model, the probabilities
 within the fp32 bound of the NumPy DLRM) at batch 1, 8 and 64, and the Criteo Kaggle model on
-``plasticine`` by the cost model at the same batches, beside its lower bound. Writes
+``plasticine`` by the cost model at the same batches, beside its lower bound, as the mapper chooses
+(``--mlp-weights auto``) and with every MLP in one MLP phase, its weights resident in PMUs. Writes
 bench/results/dlrm-<config>.json and a plot of latency and throughput against the batch size,
 bench/results/dlrm-<config>.png.
 
 Figures per batch: cycles (RTL, configuration loads included), latency and samples/s at 1 GHz, the
 MLP's fp32 utilisation (its FLOPs over cycles x the array's peak: every PCU lane-stage one op per
-cycle), and for the projection the lower bound (DRAM words over the AGs' bandwidth, the critical
-path, the MLP FLOPs at peak)."""
+cycle), and for the projection the lower bound (DRAM words over the AGs' bandwidth, the weights
+read once from the PMUs, the critical path, the MLP FLOPs at peak)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def rtl_model(cfg: ArrayConfig) -> Arch:
     return Arch(cfg.lanes, (1000, 2000, 500), (13, 32, cfg.lanes), (16, 1), "dot", 4)
 
 
-def _plot(rtl: list[dict], projected: list[dict], cfg: ArrayConfig, path) -> None:
+def _plot(rtl: list[dict], projected: list[dict], resident: list[dict], cfg: ArrayConfig, path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,7 +40,8 @@ def _plot(rtl: list[dict], projected: list[dict], cfg: ArrayConfig, path) -> Non
 
     fig, (lat, thr) = plt.subplots(1, 2, figsize=(11, 4.2))
     for rows, label, marker in ((rtl, f"small model on {cfg.name}, RTL", "o"),
-                                (projected, "Criteo Kaggle on plasticine, cost model", "s")):
+                                (projected, "Criteo Kaggle on plasticine, cost model", "s"),
+                                (resident, "the same, MLP weights resident (MLP phases)", "^")):
         b = [r["batch"] for r in rows]
         lat.plot(b, [r["latency_us"] for r in rows], marker=marker, label=label)
         thr.plot(b, [r["samples_per_second"] for r in rows], marker=marker, label=label)
@@ -79,25 +81,30 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
                     "latency_us": r.cycles / (CLOCK_GHZ * 1e3), "samples_per_second": round(b / r.cycles * CLOCK_GHZ * 1e9),
                     "mlp_utilization": round(bound.mlp_flops / (r.cycles * bound.peak_flops_per_cycle), 5),
                     "pcus_used": r.pcus_used, "pcus": r.pcus, "max_error": r.max_error, "bound": r.bound,
+                    "weights": r.weights,
                     "seconds": round(time.perf_counter() - started, 1)})
     log(format_results(results, CLOCK_GHZ))
     plasticine = preset("plasticine")
     started = time.perf_counter()
-    projected = project(KAGGLE, plasticine, BATCHES, seed=seed, weight_seed=123,
-                        progress=lambda step: log(f"[dlrm] Kaggle projection: {step}"))
+    projected, resident = (project(KAGGLE, plasticine, BATCHES, seed=seed, weight_seed=123, mlp_weights=choice,
+                                   progress=lambda step: log(f"[dlrm] Kaggle projection ({choice} MLP weights): {step}"))
+                           for choice in ("auto", "resident"))
     map_seconds = time.perf_counter() - started
-    for r in projected:
+    for r in projected + resident:
         r["latency_us"] = r["cycles"] / (CLOCK_GHZ * 1e3)
         r["samples_per_second"] = round(r["batch"] / r["cycles"] * CLOCK_GHZ * 1e9)
     log(format_projection(projected, CLOCK_GHZ))
+    log("with every MLP resident in the PMUs of one MLP phase (--mlp-weights resident):")
+    log(format_projection(resident, CLOCK_GHZ))
     png = RESULTS / f"dlrm-{cfg.name}.png"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    _plot(rtl, projected, cfg, png)
+    _plot(rtl, projected, resident, cfg, png)
     path = write_result("dlrm", cfg, {
         "clock_ghz": CLOCK_GHZ,
         "rtl_model": {"D": arch.sparse_feature_size, "tables": list(arch.embedding_sizes), "bottom": list(arch.mlp_bot),
                       "top": list(arch.top_layers), "interaction": arch.interaction, "lookups": arch.indices_per_lookup},
-        "rtl": rtl, "kaggle_plasticine_projection": projected, "projection_map_seconds": round(map_seconds, 1),
+        "rtl": rtl, "kaggle_plasticine_projection": projected, "kaggle_plasticine_projection_resident": resident,
+        "projection_map_seconds": round(map_seconds, 1),
         "gpu_references": list(GPU_REFERENCES), "plot": str(png)})
     log(f"[dlrm] wrote {path} and {png}")
     return {"rtl": rtl, "projection": projected}

@@ -20,18 +20,24 @@ from DRAM once, at the phase's start, and stay in the PMUs for every sample; on 
 streamed per X block as in a matmul phase.
 
 Tiling: one chain length per layer, each link a PCU, an X PMU, a W PMU and a loader (the rows' AGs,
-then the host rows other than the first); starting from chains of 1, the layer with the longest
-per-sample time gets one more link while PCUs, PMUs and loaders last. A layer's X row (K + 1 words,
+then the host rows other than the first); from chains of 1, the link that lowers the cost model most
+is added while PCUs, PMUs and loaders last (``tile_mlp``). A layer's X row (K + 1 words,
 padded to whole vectors) must fit half a PMU (two rows, double-buffered) and a link's [W; b] part a
 PMU; chains need 4 PCU stages (5 with the input ReLU), two vector inputs and 4 registers.
 
-Cost model (cycles; T_l = column blocks x the largest K range (+1 on the last link) + 3, lag_l =
-(C_l - 1) (K range + 20) as in the matmul phase)::
+Cost model (cycles; layer l: F_l = column blocks x its largest K range (+1 on the last link) firings
+per sample, C_l links, lag_l = (C_l - 1) (K range + 20) as in the matmul phase; fitted on 49 RTL runs
+on small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links: max error 7.3 %)::
 
-    load                       the largest W part in vectors (the loaders run in parallel)
-  + sum_l (T_l + lag_l)        the first sample through every layer
-  + (M - 1) max_l T_l          every further sample, at the slowest layer's pace
-  + the matmul phase's latency and HOP per layer after the first
+    start_0 = the largest W part of layer 0 in vectors      (the loaders run in parallel)
+    start_l = max(end_(l-1) + 38 + 3 stages, layer l's load)  (route, X PMU turn, pipeline)
+    end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
+    cycles  = end_last + the matmul phase's latency + 1
+            + (M - 1) max_l max(F_l, (F_l + (C_l - 1) K range + P_l + 4 stages) / 2)
+
+P_l is what layer l's producer writes into its X PMUs per sample (vectors): a double-buffered X PMU
+takes sample m + 2 only after its reads of sample m, so a short layer waits for half a round of
+reading, writing and the turns; a long layer runs at its firings.
 """
 
 from __future__ import annotations

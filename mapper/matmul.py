@@ -54,7 +54,7 @@ from .builder import ArrayBuilder
 from .phase import F32, U32, MapError, Phase, PhaseIO
 from .place import Net, Unit, sites
 
-__all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "MatmulPhase", "CHAIN_LATENCY", "latency"]
+__all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "split_k", "MatmulPhase", "CHAIN_LATENCY", "latency"]
 
 
 CHAIN_LATENCY = 20  # a link's pipeline and route: its partial sums reach the next link this much later
@@ -88,7 +88,8 @@ class MatmulTiling:
         return k1 - k0 + (self.bias and j == self.chain - 1)
 
 
-def _chunks(k: int, c: int) -> tuple[tuple[int, int], ...]:
+def split_k(k: int, c: int) -> tuple[tuple[int, int], ...]:
+    """[k0, k1) ranges of K for a chain of *c* links (fewer when K does not split into *c*)."""
     size = -(-k // c)
     return tuple((k0, min(k, k0 + size)) for k0 in range(0, k, size))
 
@@ -119,7 +120,7 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
     for g in range(1, min(rows, nb) + 1):
         blocks = -(-nb // g)
         for c in range(1, (min(rows // g, k) if chains else 1) + 1):
-            chunks = _chunks(k, c)
+            chunks = split_k(k, c)
             if len(chunks) != c or chain not in (None, c):
                 continue
             kb_max = max(k1 - k0 for k0, k1 in chunks) + bias

@@ -54,7 +54,7 @@ from rdagen.rtl.pcu_layout import LANE, Counter, ctr, vin
 from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
 
 from .builder import ArrayBuilder
-from .matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, x_buffer_program
+from .matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, split_k, x_buffer_program
 from .phase import F32, U32, MapError, Phase, PhaseIO
 from .place import Net, Unit, sites
 
@@ -75,15 +75,10 @@ class Layer:
     y: str
 
 
-def _chunks(k: int, c: int) -> tuple[tuple[int, int], ...]:
-    size = -(-k // c)
-    return tuple((k0, min(k, k0 + size)) for k0 in range(0, k, size))
-
-
 def _tiling(cfg: ArrayConfig, m: int, layer: Layer, last: bool, chain: int) -> MatmulTiling:
     L = cfg.lanes
     width = layer.n + (not last)  # a layer that feeds another makes the next one's 1.0 column
-    chunks = _chunks(layer.k, chain)
+    chunks = split_k(layer.k, chain)
     return MatmulTiling(1, 1, len(chunks), chunks, -(-(layer.k + 1) // L) * L, -(-width // L), m, True, 0, True, 0)
 
 
@@ -120,9 +115,9 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...]) ->
     last = len(layers) - 1
     tilings = [_tiling(cfg, m, layer, i == last, 1) for i, layer in enumerate(layers)]
     for t, layer in zip(tilings, layers):
-        if cfg.stages < 1 + layer.relu_in or cfg.counters < 2 or cfg.pmu_depth < 2:
-            raise MapError(f"{where}: a layer needs {1 + layer.relu_in} PCU stages, 2 counters and double-buffered "
-                           f"PMUs ({cfg.name}: {cfg.stages} stages, {cfg.counters} counters)")
+        if cfg.stages < 1 + layer.relu_in or cfg.counters < 2:
+            raise MapError(f"{where}: a layer needs {1 + layer.relu_in} PCU stages and 2 counters ({cfg.name}: "
+                           f"{cfg.stages} stages, {cfg.counters} counters)")
         if 2 * t.kp > cfg.pmu_words:
             raise MapError(f"{where}: a sample row of {layer.k} inputs (+ 1 for the bias) needs {2 * t.kp} PMU words "
                            f"double-buffered; a PMU of {cfg.name} holds {cfg.pmu_words}")

@@ -1,11 +1,13 @@
 """Benchmark of the graph mapper: fp32 GEMMs (M = N = K) mapped onto the array, run on the RTL (direct
 harness, checked bit for bit against the golden array model and against NumPy within the bound) where
 the size allows, and by the cost model beyond (the DLRM Kaggle model's mapping on plasticine is in the
-dlrm benchmark). Writes bench/results/mapper-<config>.json.
+dlrm benchmark); and chains of Linear layers as one MLP phase (weights resident in PMUs) on the RTL.
+Writes bench/results/mapper-<config>.json.
 
 Figures per GEMM: cycles of the matmul phase (start to the last DRAM write acknowledged), ideal =
 M N K / (lanes x PCUs used), the fraction of ideal, PCUs used / total, the cost model's estimate and
-its error against the RTL.
+its error against the RTL. Per MLP: the links of each layer, RTL cycles (start to the last output),
+the cost model's and its error.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import time
 
 from rdagen.mapper.graph import Graph, GraphBuilder, check_inputs, random_inputs
 from rdagen.mapper.place import sites
+from rdagen.mapper.phase import MapError
 from rdagen.mapper.program import map_graph
+from rdagen.mapper.workloads import mlp_graph
 from rdagen.rtl.config import ArrayConfig
 from rdagen.sim.graph_run import run_program
 
@@ -24,6 +28,9 @@ __all__ = ["run", "gemm_graph"]
 
 RTL_SIZES = (64, 128)
 MODEL_SIZES = (256,)
+MLPS = ((1, (13, 16, 8, 4)), (8, (13, 16, 8, 4)), (16, (8, 8, 4)), (16, (16, 16, 16)), (8, (30, 9, 30, 3)),
+        (12, (7, 3, 10, 2)), (4, (10, 13, 18, 2, 16)))
+"""(samples, widths) of the MLP phases run on the RTL: short and long layers, chains, 2 to 4 layers."""
 
 
 def gemm_graph(n: int) -> Graph:
@@ -56,6 +63,26 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
             row.update(fraction_of_ideal_estimated=round(phase.ideal_cycles / phase.estimate_cycles, 4))
         gemms.append(row)
         log(f"[mapper] GEMM {n} on {cfg.name}: {row}")
-    path = write_result("mapper", cfg, {"gemm": gemms})
+    mlps = []
+    for m, widths in MLPS:
+        graph = mlp_graph(m, widths, seed)
+        try:
+            program = map_graph(graph, cfg, seed=seed, mlp_weights="resident")
+        except MapError as exc:
+            log(f"[mapper] MLP {widths} x {m} does not fit {cfg.name}: {exc}")
+            continue
+        (placed,) = program.phases
+        phase = placed.phase
+        result = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct",
+                             tag="bench-mapper")
+        if not result.ok:
+            raise AssertionError(f"MLP {widths} x {m} failed on {cfg.name}: {result.mismatches} {result.max_error}")
+        cycles = result.phases[0].cycles
+        row = {"samples": m, "widths": list(widths), "links": [t.chain for t in phase.tilings],
+               "pcus_used": phase.units_used()["pcu"], "rtl_cycles": cycles, "estimate_cycles": phase.estimate_cycles,
+               "estimate_error": round(phase.estimate_cycles / cycles - 1, 4), "max_error": max(result.max_error.values())}
+        mlps.append(row)
+        log(f"[mapper] MLP on {cfg.name}: {row}")
+    path = write_result("mapper", cfg, {"gemm": gemms, "mlp": mlps})
     log(f"[mapper] wrote {path}")
-    return {"gemm": gemms}
+    return {"gemm": gemms, "mlp": mlps}

@@ -4,7 +4,8 @@ They go onto the array the one way any graph does: ``map_graph`` (mapper/program
 
 * ``gemv``: y = x W + b, x of one row (batch 1);
 * ``gemm``: Y = X W + b, several rows (blocks of rows over the PMUs);
-* ``mlp``: two dense layers with bias and ReLU (the hidden layer in DRAM between two phases);
+* ``mlp``: two dense layers with bias and ReLU (``mlp_graph``: two matmul phases with the hidden layer
+  in DRAM, or one MLP phase where the cost model prefers it: mapper/program.py);
 * ``embedding_bag``: sum pooling over a table wider than the lanes, bags of random sizes with empty
   ones in the middle and at the end (``lengths`` chooses them).
 """
@@ -17,7 +18,7 @@ from rdagen.rtl.config import ArrayConfig
 
 from .graph import Graph, GraphBuilder, GraphError, check_inputs, random_inputs
 
-__all__ = ["WORKLOADS", "workload"]
+__all__ = ["WORKLOADS", "workload", "mlp_graph"]
 
 WORKLOADS = ("gemv", "gemm", "mlp", "embedding_bag")
 
@@ -28,19 +29,29 @@ def _dense(g: GraphBuilder, x: str, k: int, n: int, layer: int, seed: int, relu:
     return g.relu(y) if relu else y
 
 
+def mlp_graph(m: int, widths, seed: int, relu_last: bool = False) -> Graph:
+    """Dense layers with bias on an input of *m* rows: widths[0] -> widths[1] -> ..., ReLU between
+    layers (and after the last with *relu_last*)."""
+    g = GraphBuilder()
+    h = g.input("x", (m, widths[0]))
+    for layer, (k, n) in enumerate(zip(widths, widths[1:])):
+        h = _dense(g, h, k, n, layer, seed, relu=relu_last or layer < len(widths) - 2)
+    g.output(h)
+    return g.graph()
+
+
 def workload(name: str, cfg: ArrayConfig, seed: int, lengths=None) -> tuple[Graph, dict]:
     """(graph, checked input arrays) of workload *name* on *cfg*; GraphError for an unknown name."""
     L = cfg.lanes
     k = min(cfg.pmu_words // 2, 8 * L) - 1  # a row of X fits a PMU twice (double-buffered)
-    g = GraphBuilder()
+    g, graph = GraphBuilder(), None
     given = {}
     if name in ("gemv", "gemm"):
         m = 1 if name == "gemv" else 4 * L + 1
         g.output(_dense(g, g.input("x", (m, k)), k, 4 * L + 3, 0, seed, relu=False))
     elif name == "mlp":
         hidden = min(cfg.pmu_words // 2, 6 * L) - 1
-        h = _dense(g, g.input("x", (2 * L + 1, k)), k, hidden, 0, seed, relu=True)
-        g.output(_dense(g, h, hidden, 2 * L + 1, 1, seed, relu=True))
+        graph = mlp_graph(2 * L + 1, (k, hidden, 2 * L + 1), seed, relu_last=True)
     elif name == "embedding_bag":
         rng = np.random.default_rng(seed)
         if lengths is None:
@@ -57,5 +68,5 @@ def workload(name: str, cfg: ArrayConfig, seed: int, lengths=None) -> tuple[Grap
         given["idx"] = rng.integers(0, 64, count).astype(np.int32)
     else:
         raise GraphError(f"unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
-    graph = g.graph()
+    graph = graph or g.graph()
     return graph, check_inputs(graph, random_inputs(graph, seed, given))

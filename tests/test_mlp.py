@@ -14,24 +14,12 @@ from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
 from rdagen.mapper.mlp import Layer, MlpPhase
 from rdagen.mapper.phase import MapError
 from rdagen.mapper.program import lower, map_graph
+from rdagen.mapper.workloads import mlp_graph
 from rdagen.rtl.config import preset
 from rdagen.sim.cli import main
 from rdagen.sim.graph_run import run_program
 
 from .conftest import test_seed
-
-
-def _mlp(m: int, widths, seed: int, relu_between: bool = True, bias: bool = True):
-    g = GraphBuilder()
-    h = g.input("x", (m, widths[0]))
-    for n, (k, width) in enumerate(zip(widths, widths[1:])):
-        h = g.matmul(h, g.weight(f"w{n}", shape=(k, width), seed=seed + n))
-        if bias:
-            h = g.add(h, g.weight(f"b{n}", shape=(width,), seed=seed + 100 + n))
-        if relu_between and n < len(widths) - 2:
-            h = g.relu(h)
-    g.output(h)
-    return g.graph()
 
 
 CASES = [  # config, samples, widths: chains of links (layer 0 on small), one-link layers, D = lanes, odd widths
@@ -48,7 +36,7 @@ def test_an_mlp_phase_on_the_rtl_equals_the_golden_model_and_numpy(request, case
     seed = test_seed(request)
     print(f"[seed] {seed}")
     cfg = preset(config)
-    graph = _mlp(m, widths, seed % 1000)
+    graph = mlp_graph(m, widths, seed % 1000)
     program = map_graph(graph, cfg, seed=seed % 1000, mlp_weights="resident")
     assert [p.phase.name for p in program.phases] == ["mlp0"]
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct")
@@ -87,7 +75,7 @@ def test_the_weights_cross_the_edge_once_whatever_the_batch():
 def test_the_lowering_fuses_chains_of_linear_layers_by_the_choice():
     cfg = preset("small")
     names = lambda graph, mode: [p.name for p in lower(graph, cfg, mode)]  # noqa: E731
-    graph = _mlp(8, (6, 5, 4, 3), 1)
+    graph = mlp_graph(8, (6, 5, 4, 3), 1)
     assert names(graph, "resident") == ["mlp0"]
     assert names(graph, "streamed") == ["mm0", "mm3", "mm6"]
     # auto: the lower of the MLP phase's and the matmul phases' cost (cycles + unit configuration)
@@ -95,8 +83,11 @@ def test_the_lowering_fuses_chains_of_linear_layers_by_the_choice():
     cost = lambda phases: sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in phases)  # noqa: E731
     assert names(graph, "auto") == (["mlp0"] if cost(resident) < cost(streamed) else ["mm0", "mm3", "mm6"])
     # not fused: layers without a bias, a single layer, a layer whose result is used twice
-    assert names(_mlp(8, (6, 5, 4), 1, bias=False), "resident") == ["mm0", "mm2"]
-    assert names(_mlp(8, (6, 5), 1), "resident") == ["mm0"]
+    g = GraphBuilder()
+    g.output(g.matmul(g.relu(g.matmul(g.input("x", (8, 6)), g.weight("w0", shape=(6, 5), seed=1))),
+                      g.weight("w1", shape=(5, 4), seed=2)))
+    assert names(g.graph(), "resident") == ["mm0", "mm2"]
+    assert names(mlp_graph(8, (6, 5), 1), "resident") == ["mm0"]
     g = GraphBuilder()
     h = g.relu(g.add(g.matmul(g.input("x", (4, 6)), g.weight("w0", shape=(6, 5), seed=1)), g.weight("b0", shape=(5,), seed=2)))
     g.output(g.add(g.matmul(h, g.weight("w1", shape=(5, 3), seed=3)), g.weight("b1", shape=(3,), seed=4)), h)
@@ -111,12 +102,12 @@ def test_an_mlp_that_does_not_fit_is_refused_naming_the_resource_and_left_to_mat
         MlpPhase(tiny, "mlp", (), "x", _layers((20, 4, 2)), 4, "the MLP")
     with pytest.raises(MapError, match="7 layers need 7 PCUs, 14 PMUs"):
         MlpPhase(tiny, "mlp", (), "x", _layers((2,) * 8), 4, "the MLP")
-    assert [p.name for p in lower(_mlp(4, (20, 4, 2), 1), tiny, "resident")] == ["mm0", "mm3"]
+    assert [p.name for p in lower(mlp_graph(4, (20, 4, 2), 1), tiny, "resident")] == ["mm0", "mm3"]
 
 
 def test_rdagen_map_takes_the_mlp_weights_choice_and_reports_where_the_weights_come_from(tmp_path, capsys):
     path = tmp_path / "mlp.json"
-    path.write_text(_mlp(4, (6, 5, 3), 1).to_json())
+    path.write_text(mlp_graph(4, (6, 5, 3), 1).to_json())
     for choice, phases, where in (("resident", "mlp0", "resident in PMUs: w0 (mlp0), w1 (mlp0)"),
                                   ("streamed", "mm0", "streamed from DRAM: w0 (mm0), w1 (mm3)")):
         assert main(["map", str(path), "--config", "small", "--mlp-weights", choice, "--out", str(tmp_path / choice)]) == 0

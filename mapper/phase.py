@@ -15,6 +15,7 @@ would) keeps every tensor between phases and lays it into the channels the next 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -81,10 +82,17 @@ class Phase:
     def unit_configuration_cycles(self, cfg: ArrayConfig) -> int:
         """Config-port writes of the phase's PCUs, PMUs and AGs loaded whole (switches not counted): what
         the mapper weighs, before placement, against the cycles a phase saves."""
-        words = {}
-        for address in configuration_units(cfg):
-            words.setdefault(address.kind.name.lower(), -(-unit_layout(cfg, address).size // 32))
+        words = _unit_words(cfg)
         return sum(count * words.get(kind, 0) for kind, count in self.units_used().items())
+
+
+@functools.cache
+def _unit_words(cfg: ArrayConfig) -> dict[str, int]:
+    """Configuration-port words of a unit of each kind ("pcu", "pmu", "ag", "switch")."""
+    words = {}
+    for address in configuration_units(cfg):
+        words.setdefault(address.kind.name.lower(), -(-unit_layout(cfg, address).size // 32))
+    return words
 
 
 @dataclasses.dataclass

@@ -207,7 +207,7 @@ def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Calla
             try:
                 streamed = [MatmulPhase(cfg, f"mm{i}", (), matmul_of[i][0], layer.w, layer.bias, layer.relu_in, layer.y,
                                         (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
-            except MapError:  # a layer that needs its K split: the MLP phase, which fits, is taken
+            except MapError:  # a layer no single matmul phase takes: the MLP phase, which fits, is
                 streamed = []
             cost = sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in streamed)
             if streamed and cost <= phase.estimate_cycles + phase.unit_configuration_cycles(cfg):

@@ -36,7 +36,7 @@ from .expression import Const, ExpressionError, Piece, Program, split
 from .phase import F32, U32, MapError, Phase, PhaseIO
 from .place import Net, Unit, sites
 
-__all__ = ["EltwisePhase", "eltwise_phases"]
+__all__ = ["EltwisePhase", "eltwise_phases", "one_pcu_stages"]
 
 
 def _stages(program: Program, piece: Piece) -> list[Stage]:
@@ -77,6 +77,18 @@ def _group_end(pieces: list[Piece], start: int, pcus: int, ags: int) -> int:
         if not (produced - {pieces[end].value}) & later:
             best = end
     return best
+
+
+def one_pcu_stages(cfg: ArrayConfig, program: Program) -> tuple[Stage, ...] | None:
+    """The stages of a one-input *program* that one PCU of *cfg* computes whole (None when it needs more
+    than one): what an MLP phase appends to its last layer (mapper/mlp.py)."""
+    try:
+        pieces = split(program, min(cfg.stages, cfg.registers), cfg.vector_inputs)
+    except ExpressionError:
+        return None
+    if program.inputs != 1 or len(pieces) != 1:
+        return None
+    return tuple(_stages(program, pieces[0]))
 
 
 def eltwise_phases(cfg: ArrayConfig, name: str, nodes: tuple, program: Program, reads: tuple[str, ...], y: str,

@@ -11,6 +11,9 @@ with one group and one row; mapper/matmul.py)::
     PCU (l, C_l - 1) --y_l[m] vectors, multicast--> X PMU (l + 1, j), every j  (the last layer: host vrecv)
     host row --x[m] vectors (and a 1.0 in column K_0)--> X PMU (0, j), every j
 
+An *epilogue* PCU after the last layer may compute an elementwise op of its result that fits one PCU
+(the ReLU that follows a bottom MLP), which the phase writes instead: one phase less.
+
 The bias is the last product of an output, 1.0 x b: layer 0's rows carry the 1.0 from the host; a
 layer that feeds another makes its 1.0 itself, as one more output column (W column 0, bias 1.0: the
 sum of zeros plus 1.0 is exactly 1.0, and relu(1.0) = 1.0). Each X PMU holds two sample rows, so layer
@@ -32,7 +35,7 @@ on small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links: max e
     start_0 = the largest W part of layer 0 in vectors      (the loaders run in parallel)
     start_l = max(end_(l-1) + 38 + 3 stages, layer l's load)  (route, X PMU turn, pipeline)
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
-    cycles  = end_last + the matmul phase's latency + 1
+    cycles  = end_last + the matmul phase's latency + 1 [+ 6 + 5 stages with an epilogue PCU]
             + (M - 1) max_l max(F_l, (F_l + (C_l - 1) K range + P_l + 4 stages) / 2)
 
 P_l is what layer l's producer writes into its X PMUs per sample (vectors): a double-buffered X PMU
@@ -50,7 +53,7 @@ from rdagen.rtl.ag_layout import AgProgram
 from rdagen.rtl.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.config import ArrayConfig
 from rdagen.rtl.ops import FU_LATENCY
-from rdagen.rtl.pcu_layout import LANE, Counter, ctr, vin
+from rdagen.rtl.pcu_layout import LANE, Counter, PcuProgram, Stage, ctr, vin
 from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
 
 from .builder import ArrayBuilder
@@ -62,6 +65,7 @@ __all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase"]
 
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
 TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
+EPILOGUE, EPILOGUE_PER_STAGE = 6, 5  # the epilogue PCU's pipeline and route (fitted on small and tiny)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +94,7 @@ def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
     return max(firings, (firings + (t.chain - 1) * kb + produced + TURN * cfg.stages) / 2)
 
 
-def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...]) -> int:
+def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: bool = False) -> int:
     """The cost model of the module docstring."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
     for n, t in enumerate(tilings):
@@ -100,15 +104,16 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...]) -> int
         end = start + t.blocks * kb + (t.chain - 1) * (kb + CHAIN_LATENCY)
         pace = max(pace, _sample_cycles(cfg, t, produced))
         produced = t.blocks
-    return round(end + latency(cfg) + 1 + (m - 1) * pace)
+    return round(end + latency(cfg) + 1 + epilogue * (EPILOGUE + EPILOGUE_PER_STAGE * cfg.stages) + (m - 1) * pace)
 
 
-def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...]) -> tuple[MatmulTiling, ...]:
+def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
+             epilogue: bool = False) -> tuple[MatmulTiling, ...]:
     """The chain length of every layer: from chains of one link, the link that lowers the cost model
     most is added while PCUs, PMUs and loaders last (and a layer's weights do not fit its links'
     PMUs). MapError naming *where* and the resource when the layers do not fit one configuration."""
     L = cfg.lanes
-    budget = min(len(sites(cfg, "pcu")), len(sites(cfg, "pmu")) // 2, 2 * cfg.rows - 1)
+    budget = min(len(sites(cfg, "pcu")) - epilogue, len(sites(cfg, "pmu")) // 2, 2 * cfg.rows - 1)
     if len(layers) > budget:
         raise MapError(f"{where}: {len(layers)} layers need {len(layers)} PCUs, {2 * len(layers)} PMUs and "
                        f"{len(layers)} weight loaders (AGs and host rows); {cfg.name} has room for {budget}")
@@ -142,10 +147,10 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...]) ->
             if longer is None or sum(t.chain for t in tilings) - tilings[i].chain + longer.chain > budget:
                 continue
             trial = tuple(longer if n == i else t for n, t in enumerate(tilings))
-            key = (fits(tilings[i]), estimate(cfg, m, trial))  # first the layers whose weights do not fit
+            key = (fits(tilings[i]), estimate(cfg, m, trial, epilogue))  # first the layers whose weights do not fit
             if best is None or key < best[0]:
                 best = (key, i, longer)
-        if best is None or (all(map(fits, tilings)) and best[0][1] >= estimate(cfg, m, tuple(tilings))):
+        if best is None or (all(map(fits, tilings)) and best[0][1] >= estimate(cfg, m, tuple(tilings), epilogue)):
             break
         tilings[best[1]] = best[2]
     for i, t in enumerate(tilings):
@@ -157,17 +162,20 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...]) ->
 
 class MlpPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, layers: tuple[Layer, ...], m: int,
-                 where: str | None = None):
+                 where: str | None = None, epilogue: tuple[Stage, ...] = (), y: str | None = None):
+        """*epilogue*: the stages of a PCU after the last layer (an elementwise op of one input, e.g. the
+        ReLU after it) whose result, *y*, the phase writes instead of the last layer's."""
         self.cfg, self.name, self.nodes, self.x, self.layers, self.m = cfg, name, nodes, x, layers, m
+        self.epilogue = epilogue
         self.reads = (x,) + tuple(t for layer in layers for t in (layer.w, layer.bias))
-        self.writes = (layers[-1].y,)
-        self.y = layers[-1].y
-        self.tilings = ts = tile_mlp(cfg, where or name, m, layers)
+        self.y = y or layers[-1].y
+        self.writes = (self.y,)
+        self.tilings = ts = tile_mlp(cfg, where or name, m, layers, bool(epilogue))
         self.links = [(i, j) for i, t in enumerate(ts) for j in range(t.chain)]
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
-        self.estimate_cycles = estimate(cfg, m, ts)
+        self.estimate_cycles = estimate(cfg, m, ts, bool(epilogue))
 
     def weight_sources(self) -> dict[str, str]:
         return {layer.w: "resident in PMUs" for layer in self.layers}
@@ -195,8 +203,13 @@ class MlpPhase(Phase):
                 nets.append(Net(u("pcu", i, j - 1), (u("pcu", i, j),), 2.0))
         for i, t in enumerate(ts):
             last = u("pcu", i, t.chain - 1)
-            sinks = tuple(u("xpmu", i + 1, j) for j in range(ts[i + 1].chain)) if i + 1 < len(ts) else (u("host", 0),)
-            nets.append(Net(last, sinks))
+            if i + 1 < len(ts):
+                nets.append(Net(last, tuple(u("xpmu", i + 1, j) for j in range(ts[i + 1].chain))))
+            elif self.epilogue:
+                units.append(Unit(u("epilogue"), "pcu"))
+                nets += [Net(last, (u("epilogue"),)), Net(u("epilogue"), (u("host", 0),))]
+            else:
+                nets.append(Net(last, (u("host", 0),)))
         return units, nets
 
     def _site(self, s, kind, *index):
@@ -237,6 +250,12 @@ class MlpPhase(Phase):
             last = ("pcu", *self._site(s, "pcu", i, t.chain - 1), "vout", 0)
             if i + 1 < len(ts):
                 vector.append((last, [("pmu", *self._site(s, "xpmu", i + 1, j), "vin", 0) for j in range(ts[i + 1].chain)]))
+            elif self.epilogue:
+                # It fires once per output vector of the last layer, without counters (no done token).
+                epilogue = self._site(s, "epilogue")
+                b.pcu(*epilogue, PcuProgram(stages=self.epilogue, vin_required=[0],
+                                            vout=[("reg", len(self.epilogue) - 1)]))
+                vector += [(last, [("pcu", *epilogue, "vin", 0)]), (("pcu", *epilogue, "vout", 0), [("host", host, "vrecv")])]
             else:
                 vector.append((last, [("host", host, "vrecv")]))
         for network, routes in (("vector", vector), ("scalar", scalar)):

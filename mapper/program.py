@@ -38,7 +38,7 @@ import numpy as np
 
 from rdagen.rtl.config import ArrayConfig
 
-from .eltwise import eltwise_phases
+from .eltwise import eltwise_phases, one_pcu_stages
 from .embedding import Bag, EmbeddingPhase, pack_embeddings
 from .expression import ADD, RELU, SIGMOID
 from .interaction import InteractionPhase
@@ -58,6 +58,9 @@ def _uses(graph: Graph) -> dict[str, list[tuple[int, int]]]:
             uses.setdefault(name, []).append((i, slot))
     return uses
 
+
+ELTWISE = {"relu": RELU, "add": ADD, "sigmoid": SIGMOID}
+"""The elementwise graph ops and their programs (mapper/expression.py)."""
 
 MLP_WEIGHTS = ("auto", "resident", "streamed")
 """Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase
@@ -105,7 +108,7 @@ def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto") -> list[Pha
                 bias, y, covered = other, nodes[j].output, (i, j)
                 absorbed.add(j)
         matmul_of[i] = (x, relu_in, w, bias, y, covered)
-    mlp_of = _mlp_phases(graph, cfg, matmul_of, only_use, where, mlp_weights)
+    mlp_of = _mlp_phases(graph, cfg, matmul_of, only_use, where, mlp_weights, absorbed)
     phases: list[Phase] = []
     bags = []
     for i, node in enumerate(nodes):
@@ -156,7 +159,7 @@ def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto") -> list[Pha
             reads = node.inputs
             if node.op == "add" and graph.tensors[reads[0]].shape != graph.tensors[node.output].shape:
                 reads = reads[::-1]  # the [N] operand second: it is added to every row
-            program = {"relu": RELU, "add": ADD, "sigmoid": SIGMOID}[node.op]
+            program = ELTWISE[node.op]
             phases += eltwise_phases(cfg, f"{node.op}{i}", (i,), program, reads, node.output,
                                      tuple(graph.tensors[t].shape for t in reads), graph.tensors[node.output].shape,
                                      where(i))
@@ -164,11 +167,13 @@ def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto") -> list[Pha
 
 
 def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Callable, where: Callable,
-                mlp_weights: str) -> dict:
+                mlp_weights: str, absorbed: set) -> dict:
     """The chains of two or more matmuls with biases, each feeding the next alone (through a relu or
     not), that become one MLP phase: {first matmul: its MlpPhase, other matmuls: None}. *mlp_weights*
     ``resident``: every chain that fits one; ``auto``: those whose MLP phase costs less than a matmul
-    phase per layer (cost-model cycles plus the unit configuration each loads); ``streamed``: none."""
+    phase per layer (cost-model cycles plus the unit configuration each loads); ``streamed``: none.
+    A relu or sigmoid that is the only use of the last layer's result and fits one PCU becomes the
+    phase's epilogue (its node is added to *absorbed*)."""
     if mlp_weights == "streamed":
         return {}
     nodes = graph.nodes
@@ -199,8 +204,19 @@ def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Calla
         x = matmul_of[chain[0]][0]
         covered = tuple(n for i in chain for n in matmul_of[i][5])
         m = graph.tensors[x].shape[0]
+        use, epilogue, after = only_use(layers[-1].y), (), []
+        if use and nodes[use[0]].op in ELTWISE and nodes[use[0]].op != "add":
+            r = use[0]
+            program = ELTWISE[nodes[r].op]
+            epilogue = one_pcu_stages(cfg, program) or ()
+            if epilogue:
+                covered += (r,)
+                shape = graph.tensors[layers[-1].y].shape
+                after = eltwise_phases(cfg, f"{nodes[r].op}{r}", (r,), program, (layers[-1].y,), nodes[r].output,
+                                       (shape,), shape, where(r))
         try:
-            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), m, where(chain[0]))
+            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), m, where(chain[0]), epilogue,
+                             nodes[covered[-1]].output if epilogue else None)
         except MapError:
             continue
         if mlp_weights == "auto":
@@ -209,11 +225,13 @@ def _mlp_phases(graph: Graph, cfg: ArrayConfig, matmul_of: dict, only_use: Calla
                                         (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
             except MapError:  # a layer no single matmul phase takes: the MLP phase, which fits, is
                 streamed = []
-            cost = sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in streamed)
+            cost = sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in streamed + after)
             if streamed and cost <= phase.estimate_cycles + phase.unit_configuration_cycles(cfg):
                 continue
         out.update({i: None for i in chain})
         out[chain[0]] = phase
+        if epilogue:
+            absorbed.add(covered[-1])
     return out
 
 

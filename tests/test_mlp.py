@@ -22,23 +22,25 @@ from rdagen.sim.graph_run import run_program
 from .conftest import test_seed
 
 
-CASES = [  # config, samples, widths: chains of links (layer 0 on small), one-link layers, D = lanes, odd widths
-    ("small", 1, (13, 16, 8, 4)),
-    ("small", 8, (8, 8, 4)),
-    ("small", 6, (7, 3, 10, 2, 5)),
-    ("tiny", 5, (3, 3, 2)),
+CASES = [  # config, samples, widths, a ReLU after the last layer (the epilogue PCU): chains of links (layer 0
+    # on small), one-link layers, D = lanes, odd widths
+    ("small", 1, (13, 16, 8, 4), False),
+    ("small", 8, (8, 8, 4), True),
+    ("small", 6, (7, 3, 10, 2, 5), False),
+    ("tiny", 5, (3, 3, 2), True),
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-m{c[1]}-{'-'.join(map(str, c[2]))}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-m{c[1]}-{'-'.join(map(str, c[2]))}{'-relu' * c[3]}" for c in CASES])
 def test_an_mlp_phase_on_the_rtl_equals_the_golden_model_and_numpy(request, case):
-    config, m, widths = case
+    config, m, widths, relu_last = case
     seed = test_seed(request)
     print(f"[seed] {seed}")
     cfg = preset(config)
-    graph = mlp_graph(m, widths, seed % 1000)
+    graph = mlp_graph(m, widths, seed % 1000, relu_last)
     program = map_graph(graph, cfg, seed=seed % 1000, mlp_weights="resident")
-    assert [p.phase.name for p in program.phases] == ["mlp0"]
+    assert [p.phase.name for p in program.phases] == ["mlp0"]  # the ReLU after the last layer included
+    assert bool(program.phases[0].phase.epilogue) == relu_last
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct")
     assert not run.mismatches, run.mismatches  # bit-exact with the golden model
     assert all(run.within.values()), (run.max_error, run.bound)
@@ -92,6 +94,14 @@ def test_the_lowering_fuses_chains_of_linear_layers_by_the_choice():
     h = g.relu(g.add(g.matmul(g.input("x", (4, 6)), g.weight("w0", shape=(6, 5), seed=1)), g.weight("b0", shape=(5,), seed=2)))
     g.output(g.add(g.matmul(h, g.weight("w1", shape=(5, 3), seed=3)), g.weight("b1", shape=(3,), seed=4)), h)
     assert names(g.graph(), "resident") == ["mm0", "relu2", "mm3"]
+    # the ReLU after the chain is its epilogue; a sigmoid longer than a PCU (29 ops, 4 stages) is not
+    assert names(mlp_graph(8, (6, 5, 4, 3), 1, relu_last=True), "resident") == ["mlp0"]
+    g = GraphBuilder()
+    y = g.add(g.matmul(g.relu(g.add(g.matmul(g.input("x", (4, 6)), g.weight("w0", shape=(6, 5), seed=1)),
+                                    g.weight("b0", shape=(5,), seed=2))), g.weight("w1", shape=(5, 3), seed=3)),
+              g.weight("b1", shape=(3,), seed=4))
+    g.output(g.sigmoid(y))
+    assert names(g.graph(), "resident") == ["mlp0", "sigmoid5p0", "sigmoid5p1", "sigmoid5p2"]
     with pytest.raises(MapError, match="MLP weights 'pinned': valid: auto, resident, streamed"):
         lower(graph, cfg, "pinned")
 

@@ -181,8 +181,11 @@ def directed_damage(cfg: ArrayConfig) -> list[tuple[str, str, object]]:
 
 
 def random_damage(valid: bytes, rng: np.random.Generator, n: int) -> list[tuple[str, bytes]]:
-    """*n* random damages of the bitstream *valid*: a bit flipped, a truncation, or a header or record
-    byte rewritten with the CRC recomputed."""
+    """*n* random damages of the bitstream *valid*: a bit flipped, a truncation, or a header byte or the
+    first record's kind or payload length rewritten with the CRC recomputed. (Its network, row and col
+    are left out: rewritten, they may name another unit that the same payload configures legally, a
+    valid bitstream; the directed damages cover those fields.)"""
+    rewritable = [i for i in range(min(len(valid) - 4, _HEADER + _RECORD)) if not _HEADER < i < _HEADER + 4]
     out = []
     for _ in range(n):
         data = bytearray(valid)
@@ -195,7 +198,7 @@ def random_damage(valid: bytes, rng: np.random.Generator, n: int) -> list[tuple[
             n_keep = int(rng.integers(len(data)))
             out.append((f"truncated to {n_keep} bytes", bytes(data[:n_keep])))
         else:
-            i = int(rng.integers(min(len(data) - 4, _HEADER + _RECORD)))
+            i = rewritable[int(rng.integers(len(rewritable)))]
             value = int(rng.integers(256))
             if data[i] == value:
                 value ^= 1

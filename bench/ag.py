@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.ag_regression import contiguous_case, gather_case, run_ag_cases, write_case
 
 from .arith import write_result

@@ -11,7 +11,7 @@ import platform
 import time
 from pathlib import Path
 
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.arith_regression import make_plan, run_plan
 from rdagen.sim.runner import build
 from rdagen.sim.verilog import generate

@@ -16,7 +16,7 @@ import time
 from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import WORKLOADS, workload
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.graph_run import format_table, run_program
 from rdagen.sim.direct import build_direct, specialised_model
 from rdagen.sim.runner import build as build_model

@@ -19,7 +19,7 @@ from rdagen.mapper.place import sites
 from rdagen.mapper.phase import MapError
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import mlp_graph
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.graph_run import run_program
 
 from .arith import write_result

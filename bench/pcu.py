@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.pcu import pcu_latency
 from rdagen.sim.pcu_regression import format_kernel_table, kernel_rows, kernels, random_case, run_cases
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import LANE, Counter, ctr, reg, vin
-from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, reg, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 from rdagen.sim.pmu_regression import PmuCase, random_pmu_case, run_pmu_cases
 
 from .arith import simulation_speed, write_result

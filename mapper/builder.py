@@ -10,13 +10,13 @@ the control tokens the ``done`` host register counts).
 
 from __future__ import annotations
 
-from rdagen.rtl.ag_layout import AgConfigError, AgProgram
-from rdagen.rtl.array_layout import local_counts, plan, switch_ports, tile_kind
-from rdagen.rtl.bitstream import NETWORKS, Address, Kind, encode
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import PcuConfigError, PcuProgram
-from rdagen.rtl.pmu_layout import PmuConfigError, PmuProgram
-from rdagen.rtl.switch_layout import SwitchConfigError, networks
+from rdagen.rtl.spec.ag_layout import AgConfigError, AgProgram
+from rdagen.rtl.spec.array_layout import local_counts, plan, switch_ports, tile_kind
+from rdagen.rtl.spec.bitstream import NETWORKS, Address, Kind, encode
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import PcuConfigError, PcuProgram
+from rdagen.rtl.spec.pmu_layout import PmuConfigError, PmuProgram
+from rdagen.rtl.spec.switch_layout import SwitchConfigError, networks
 
 from .route import GridRouter, Route
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.array_layout import tile_kind
-from rdagen.rtl.ops import FU_LATENCY
+from rdagen.rtl.spec.array_layout import tile_kind
+from rdagen.rtl.spec.ops import FU_LATENCY
 
-from .expression import SIGMOID
+from rdagen.rtl.spec.expression import SIGMOID
 from .graph import Graph, GraphBuilder, GraphError, first_bad_offset, first_index_outside
 
 __all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
@@ -142,7 +142,7 @@ def lower_bound(arch: Arch, cfg, batch: int, lookups: int) -> LowerBound:
     weight and bias at least once per batch; DRAM moves the dense inputs, the gathered rows and the
     probabilities, at one vector per AG per cycle. Critical path: bottom MLP, then the interaction,
     then top MLP, then the sigmoid program, each layer a product (3 cycles) and a tree of
-    ceil(log2 K) adds (3 cycles each), each elementwise op 3 cycles (rtl/ops.py FU_LATENCY); the
+    ceil(log2 K) adds (3 cycles each), each elementwise op 3 cycles (rtl/spec/ops.py FU_LATENCY); the
     gathers overlap the bottom MLP. Peak: every PCU lane-stage doing one fp32 op per cycle."""
     d = arch.sparse_feature_size
     words = batch * (arch.dense_features + arch.tables * lookups * d + 1)

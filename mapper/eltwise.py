@@ -1,4 +1,4 @@
-"""Elementwise phases: an expression (mapper/expression.py: relu, add, sigmoid, ...) over tensors of
+"""Elementwise phases: an expression (rtl/spec/expression.py: relu, add, sigmoid, ...) over tensors of
 one shape ([N] operands are added to every row), for the nodes that no matmul absorbs. An expression
 longer than a PCU's stages, or reading more tensors than its vector inputs, is split into pieces, one
 PCU each; a phase chains as many pieces as the array holds, PCU to PCU over the vector network, and
@@ -27,12 +27,12 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import CONST, Counter, PcuProgram, Stage, reg, vin
+from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import CONST, Counter, PcuProgram, Stage, reg, vin
 
 from .builder import ArrayBuilder
-from .expression import Const, ExpressionError, Piece, Program, split
+from rdagen.rtl.spec.expression import Const, ExpressionError, Piece, Program, split
 from .phase import F32, U32, MapError, Phase, PhaseIO
 from .place import Net, Unit, sites
 

@@ -20,9 +20,9 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import Accumulate, PcuProgram, Stage, vin
+from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import Accumulate, PcuProgram, Stage, vin
 
 from .builder import ArrayBuilder
 from .phase import F32, U32, Phase, PhaseIO

@@ -15,7 +15,7 @@ Ops (NumPy semantics; every tensor is fp32 unless said otherwise):
 * ``matmul`` [M, K] x [K, N] -> [M, N].
 * ``add`` two tensors of one shape, or [M, N] + a [N] bias added to every row.
 * ``relu`` max(x, 0), any shape.
-* ``sigmoid`` 1 / (1 + e^-x), any shape (on the array: a program of 29 ops, mapper/expression.py).
+* ``sigmoid`` 1 / (1 + e^-x), any shape (on the array: a program of 29 ops, rtl/spec/expression.py).
 * ``concat`` two or more [M, N_i] along axis 1 -> [M, sum N_i].
 * ``dot_interaction`` two or more [B, D] tensors t_0 .. t_F -> [B, F (F + 1) / 2]: per sample b, the
   dot products t_i[b] . t_j[b] of the pairs i > j in row-major order ((1, 0), (2, 0), (2, 1), ...), the
@@ -31,7 +31,7 @@ position and op), the tensor and what is wrong.
 
 Reference and error bounds: ``reference`` evaluates the graph in float64 from the fp32 inputs; the
 hardware computes in fp32 (round to nearest even, subnormal inputs read as zero, results below 2^-126
-flushed to zero: rtl/ops.py) in some order of its own. ``error_bounds`` gives, per output element, a
+flushed to zero: rtl/spec/ops.py) in some order of its own. ``error_bounds`` gives, per output element, a
 bound on |fp32 result - float64 reference| that holds for *any* summation order, with
 gamma_n = n u / (1 - n u), u = 2^-24, and an absolute 2^-126 per rounding for flushing:
 
@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .expression import SIGMOID_MAX_ERROR
+from rdagen.rtl.spec.expression import SIGMOID_MAX_ERROR
 
 __all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "load_graph", "reference",
            "error_bounds", "random_inputs", "check_inputs", "interaction_pairs",

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import Accumulate, Counter, PcuProgram, Reduce, Stage, vin
+from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import Accumulate, Counter, PcuProgram, Reduce, Stage, vin
 
 from .builder import ArrayBuilder
 from .graph import interaction_pairs

@@ -44,11 +44,11 @@ import math
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram
-from rdagen.rtl.array_layout import pack_vectors, unpack_vectors
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Stage, ctr, reg, sin, vin
-from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Stage, ctr, reg, sin, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from .builder import ArrayBuilder
 from .phase import F32, U32, MapError, Phase, PhaseIO

@@ -49,12 +49,12 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram
-from rdagen.rtl.array_layout import pack_vectors, unpack_vectors
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import FU_LATENCY
-from rdagen.rtl.pcu_layout import LANE, Counter, PcuProgram, Stage, ctr, vin
-from rdagen.rtl.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import FU_LATENCY
+from rdagen.rtl.spec.pcu_layout import LANE, Counter, PcuProgram, Stage, ctr, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from .builder import ArrayBuilder
 from .matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, split_k, x_buffer_program

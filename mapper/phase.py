@@ -19,9 +19,9 @@ import functools
 
 import numpy as np
 
-from rdagen.rtl.array_layout import config_port_writes, configuration_units, plan, unit_layout
-from rdagen.rtl.bitstream import decode
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, plan, unit_layout
+from rdagen.rtl.spec.bitstream import decode
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .builder import ArrayBuilder, BuildError
 from .graph import GraphError
@@ -113,7 +113,7 @@ class PlacedPhase:
 def reconfiguration_cycles(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> int:
     """Cycles to load *bitstream* through the configuration port (one 32-bit write per cycle) into an
     array configured with *previous* (None: a reset array): the units whose word changes, each written
-    whole (rtl/array_layout.py ``config_port_writes``, what the loader writes)."""
+    whole (rtl/spec/array_layout.py ``config_port_writes``, what the loader writes)."""
     before = decode(plan(cfg), previous) if previous is not None else None
     return len(config_port_writes(cfg, decode(plan(cfg), bitstream), before))
 

@@ -25,8 +25,8 @@ import math
 
 import numpy as np
 
-from rdagen.rtl.array_layout import tile_kind
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.array_layout import tile_kind
+from rdagen.rtl.spec.config import ArrayConfig
 
 __all__ = ["Unit", "Net", "Placement", "PlacementError", "place", "sites"]
 

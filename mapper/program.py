@@ -12,7 +12,7 @@ Lowering rules (node -> phase):
 * ``embedding_bag`` -> embedding phases (mapper/embedding.py), the graph's bags packed together; they
   run first (their operands are graph inputs and weights).
 * ``relu``, ``add`` not absorbed, ``sigmoid`` -> elementwise phases (mapper/eltwise.py; one per piece of
-  the op's program, mapper/expression.py).
+  the op's program, rtl/spec/expression.py).
 * ``dot_interaction`` -> a dot-interaction phase (mapper/interaction.py).
 * ``concat`` moves no data: its operands are written to column ranges of one DRAM tensor (the runner
   joins them when a later phase reads it).
@@ -36,11 +36,11 @@ from typing import Callable
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .eltwise import eltwise_phases, one_pcu_stages
 from .embedding import Bag, EmbeddingPhase, pack_embeddings
-from .expression import ADD, RELU, SIGMOID
+from rdagen.rtl.spec.expression import ADD, RELU, SIGMOID
 from .interaction import InteractionPhase
 from .graph import Graph
 from .matmul import MatmulPhase
@@ -60,7 +60,7 @@ def _uses(graph: Graph) -> dict[str, list[tuple[int, int]]]:
 
 
 ELTWISE = {"relu": RELU, "add": ADD, "sigmoid": SIGMOID}
-"""The elementwise graph ops and their programs (mapper/expression.py)."""
+"""The elementwise graph ops and their programs (rtl/spec/expression.py)."""
 
 MLP_WEIGHTS = ("auto", "resident", "streamed")
 """Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rdagen.rtl.array_layout import tile_kind
+from rdagen.rtl.spec.array_layout import tile_kind
 
 from .place import sites
 from .program import Program

@@ -12,7 +12,7 @@ Two ways, both leaving no state behind when they refuse (an error naming the rou
   fits). Deterministic: routes in the given order, ties broken by coordinates.
 
 A switch output (a direction track or a local output) selects one input, so it belongs to one route;
-a route's tree enters each switch it uses by one input. Imports only the spec (rtl/switch_layout.py).
+a route's tree enters each switch it uses by one input. Imports only the spec (rtl/spec/switch_layout.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import heapq
 
 from amaranth import Shape
 
-from rdagen.rtl.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index, switch_layout
+from rdagen.rtl.spec.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index, switch_layout
 
 __all__ = ["Route", "GridRouter"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .graph import Graph, GraphBuilder, GraphError, check_inputs, random_inputs
 

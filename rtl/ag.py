@@ -1,5 +1,5 @@
 """The address generator and coalescing unit (AG/CU): turns read commands or embedding-row indices into
-AXI4 INCR read bursts and returns the words as vectors, in request order. Semantics: rtl/ag_layout.py.
+AXI4 INCR read bursts and returns the words as vectors, in request order. Semantics: rtl/spec/ag_layout.py.
 
 Datapath::
 
@@ -19,9 +19,9 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, axi_size
+from .spec.ag_layout import COMMAND, MAX_OUTSTANDING, AgMode, ag_layout, axi_size
 from .burst_former import ADDRESS_BITS, FETCH, BurstFormer
-from .config import ArrayConfig
+from .spec.config import ArrayConfig
 from .buffered_fifo import BufferedFifo
 from .pipeline import input_fifo, select
 

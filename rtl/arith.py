@@ -1,4 +1,4 @@
-"""Arithmetic units: one Amaranth component per op class of rtl/ops.py, and the FunctionalUnit that
+"""Arithmetic units: one Amaranth component per op class of rtl/spec/ops.py, and the FunctionalUnit that
 joins them into the per-lane unit of a PCU stage.
 
 Every unit is fully pipelined: it accepts one operation per cycle and returns its result exactly
@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .pipeline import delay, stage
-from .ops import (CANONICAL_NAN, FU_LATENCY, LFSR_ZERO_SUBSTITUTE, OP_CLASSES, Op, OPS, lfsr_lane_mix,
+from .spec.ops import (CANONICAL_NAN, FU_LATENCY, LFSR_ZERO_SUBSTITUTE, OP_CLASSES, Op, OPS, lfsr_lane_mix,
                   lfsr_seed)
 
 __all__ = ["OperandSignature", "ResultSignature", "IntAlu", "IntMul", "FpCompare", "FpAdd", "FpMul",
@@ -411,7 +411,7 @@ class FunctionalUnit(wiring.Component):
     after its operands whatever the op, and a stream of mixed ops keeps its order. Op codes beyond the
     op table give 0.
 
-    The lane's stochastic-rounding generator (see rtl/ops.py) is loaded from ``seed`` when ``reseed``
+    The lane's stochastic-rounding generator (see rtl/spec/ops.py) is loaded from ``seed`` when ``reseed``
     is high (reseed wins over an f2bf_sr op in the same cycle, which then uses the old state) and
     steps once for each valid f2bf_sr op.
 

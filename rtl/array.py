@@ -1,12 +1,12 @@
 # amaranth: UnusedElaboratable=no
 """The tile array: a checkerboard of PCUs and PMUs, one switch per tile and network, an AG on the west
-edge of every row and host streams on the east edge (topology: rtl/array_layout.py), a configuration
+edge of every row and host streams on the east edge (topology: rtl/spec/array_layout.py), a configuration
 port and host registers.
 
 Configuration port: ``config`` takes (unit, 32-bit word) pairs; unit i is ``configuration_units(cfg)[i]``;
 each word shifts into the unit's configuration register from below, so a unit of n bits takes
-ceil(n / 32) words, the most significant first (rtl/array_layout.py and the loader agree on this).
-The loader in Python validates the bitstream (rtl/bitstream.py) before it drives this port.
+ceil(n / 32) words, the most significant first (rtl/spec/array_layout.py and the loader agree on this).
+The loader in Python validates the bitstream (rtl/spec/bitstream.py) before it drives this port.
 
 Host registers: while ``run`` is low the units and switches are held in reset (their memories keep
 their contents) and the configuration can be loaded; ``cycles`` counts the cycles with ``run`` high;
@@ -28,15 +28,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .ag import AG, axi4_signature
-from .ag_layout import COMMAND
-from .array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout
-from .bitstream import NETWORKS, Address, Kind
-from .config import ArrayConfig
+from .spec.ag_layout import COMMAND
+from .spec.array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout
+from .spec.bitstream import NETWORKS, Address, Kind
+from .spec.config import ArrayConfig
 from .instance import instance_of
 from .pcu import PCU
 from .pmu import PMU
 from .switch import Switch, SwitchGrid
-from .switch_layout import networks
+from .spec.switch_layout import networks
 
 __all__ = ["Array", "ConfiguredUnit", "config_word_layout", "configured_modules", "unit_modules", "unit_name"]
 

@@ -17,8 +17,8 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
-from .config import ArrayConfig
+from .spec.ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
+from .spec.config import ArrayConfig
 
 __all__ = ["BurstFormer", "FETCH", "ADDRESS_BITS"]
 

@@ -1,6 +1,6 @@
 """Counter chains for nested loops, shared by the PCU and the PMU's address ports.
 
-The semantics (also in rtl/pcu_layout.py): counter 0 is the innermost. A disabled counter is held at
+The semantics (also in rtl/spec/pcu_layout.py): counter 0 is the innermost. A disabled counter is held at
 its start and always wraps. When the chain advances, counter 0 steps; a counter whose next value
 reaches ``stop`` or beyond (signed) wraps to ``start`` and lets the next one step. ``carry[k]`` says that
 counters 0 .. k-1 all wrap in this advance; ``carry[-1]`` is the end of a run of the whole chain.

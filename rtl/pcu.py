@@ -1,7 +1,7 @@
 """PCU: the pattern compute unit, a multistage reconfigurable SIMD pipeline (shared/ARCHITECTURE.md §2).
 
 The configuration (``configuration``, layout ``rtl.pcu_layout.pcu_layout(cfg)``) is static while the unit
-runs; its semantics are stated in rtl/pcu_layout.py and are implemented here as follows.
+runs; its semantics are stated in rtl/spec/pcu_layout.py and are implemented here as follows.
 
 Structure, input to output::
 
@@ -32,11 +32,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import FunctionalUnit
-from .config import ArrayConfig
+from .spec.config import ArrayConfig
 from .counters import counter_chain
 from .credited_fifo import CreditedFifo
-from .ops import FU_LATENCY
-from .pcu_layout import FoldMode, ScaOut, VecOut, pcu_layout
+from .spec.ops import FU_LATENCY
+from .spec.pcu_layout import FoldMode, ScaOut, VecOut, pcu_layout
 from .pipeline import delay, input_fifo, operand, select
 
 __all__ = ["PCU", "pcu_latency"]

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from amaranth import Module, Signal, Value
 
 from .buffered_fifo import BufferedFifo
-from .pcu_layout import Src
+from .spec.pcu_layout import Src
 
 __all__ = ["delay", "stage", "select", "input_fifo", "operand"]
 
@@ -47,7 +47,7 @@ def input_fifo(m: Module, name: str, port, width: int, depth: int) -> BufferedFi
 
 
 def operand(m: Module, view, *, regs: list, vins: list, sins: list, ctrs: list, lane: int, const, name: str):
-    """One lane's operand selected by *view* (``src`` and ``index``; rtl/pcu_layout.py ``Src``) from
+    """One lane's operand selected by *view* (``src`` and ``index``; rtl/spec/pcu_layout.py ``Src``) from
     the lane's registers *regs*, the vector inputs *vins* (whole vectors: the lane's word is taken), the
     scalar inputs *sins*, the counter values *ctrs* (as this lane sees them), the lane index or *const*."""
     by_source = {

@@ -1,5 +1,5 @@
 """The pattern memory unit: a banked scratchpad with a write port and a read port, each with a counter
-chain, an integer address pipeline and a bank-conflict serialiser. Semantics: rtl/pmu_layout.py.
+chain, an integer address pipeline and a bank-conflict serialiser. Semantics: rtl/spec/pmu_layout.py.
 
 Datapath of a port, one access (``lanes`` lane requests) per firing::
 
@@ -23,12 +23,12 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import IntAlu
 from .bank_serialiser import BankSerialiser
-from .config import ArrayConfig
+from .spec.config import ArrayConfig
 from .counters import counter_chain
 from .credited_fifo import CreditedFifo
-from .pcu_layout import Src
+from .spec.pcu_layout import Src
 from .pipeline import delay, input_fifo, operand, select
-from .pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, pmu_layout
+from .spec.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, pmu_layout
 
 __all__ = ["PMU"]
 
@@ -99,7 +99,7 @@ class PMU(wiring.Component):
             units[name] = (Signal(32, name=f"{name}_started"), Signal(32, name=f"{name}_done"))
         w_started, w_done = units["write"]
         r_started, r_done = units["read"]
-        # Whether a port may begin a unit (rtl/pmu_layout.py, "Modes"); the counters wrap together.
+        # Whether a port may begin a unit (rtl/spec/pmu_layout.py, "Modes"); the counters wrap together.
         order_ok = {
             "write": (c.mode == PmuMode.NONE) | ((w_started - r_done)[0:32] < buffers),
             "read": (c.mode == PmuMode.NONE) | (w_done != r_started),

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""A statically configured switch of one network, and a grid of them (semantics: rtl/switch_layout.py).
+"""A statically configured switch of one network, and a grid of them (semantics: rtl/spec/switch_layout.py).
 
 Latency: one cycle per hop (every output is a registered two-entry FIFO, rtl/hop_buffer.py). Throughput:
 one word per cycle per output, also under multicast. Ready never depends on valid, and no ready path
@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from .hop_buffer import HopBuffer
 from .instance import instance_of
 from .pipeline import select
-from .switch_layout import DIRECTIONS, OPPOSITE, switch_layout
+from .spec.switch_layout import DIRECTIONS, OPPOSITE, switch_layout
 
 __all__ = ["Switch", "SwitchGrid"]
 

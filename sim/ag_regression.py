@@ -10,8 +10,8 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram, beat_bytes, max_burst_beats
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.ag_layout import AgProgram, beat_bytes, max_burst_beats
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.verif.coverage.ag import sample_ag
 from rdagen.verif.golden.ag import AgResult, run_ag, run_ag_writes
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OPS, OP_BY_NAME
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OPS, OP_BY_NAME
 from rdagen.verif.coverage import sample_arith
 from rdagen.verif.golden.arith import evaluate
 from rdagen.verif.stimulus import operands

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.array_layout import config_port_writes, configuration_units, load
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, load
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .streams import cycle_budget, run_stream_cases
 from .verilog import generate
@@ -19,7 +19,7 @@ __all__ = ["config_writes", "run_array"]
 def config_writes(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> list[tuple[int, int]]:
     """The config-port writes that load *bitstream* (validated first) into a reset array: its configured
     units. With *previous* (the phase before), the writes load *previous*, then the ones a phase after
-    it needs (its units that change, rtl/array_layout.py ``config_port_writes``), so that a run checks
+    it needs (its units that change, rtl/spec/array_layout.py ``config_port_writes``), so that a run checks
     the configuration the cost model's reconfiguration counts."""
     words = load(cfg, bitstream)[0]  # refuses what would lose or block words, or that no encoder writes
     if previous is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.config import PRESETS, ArrayConfig, load
+from rdagen.rtl.spec.config import PRESETS, ArrayConfig, load
 
 __all__ = ["main"]
 
@@ -618,7 +618,7 @@ def cmd_coverage(args) -> int:
 
 
 def cmd_ops(args) -> int:
-    from rdagen.rtl.ops import table_markdown
+    from rdagen.rtl.spec.ops import table_markdown
 
     print(table_markdown())
     return 0

@@ -25,10 +25,10 @@ from typing import Callable
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgProgram
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OPS
-from rdagen.rtl.switch_layout import networks
+from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OPS
+from rdagen.rtl.spec.switch_layout import networks
 from rdagen.verif.bitstream_damage import run_refusals
 from rdagen.verif.coverage import arith_coverage, merge
 from rdagen.verif.coverage.ag import ag_group

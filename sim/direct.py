@@ -52,10 +52,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.array_layout import configuration_units, plan
+from rdagen.rtl.spec.array_layout import configuration_units, plan
 from rdagen.rtl.array import unit_name
-from rdagen.rtl.bitstream import NETWORKS, Kind, decode
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.bitstream import NETWORKS, Kind, decode
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .array_run import config_writes
 from .paths import BUILD, new_run_dir

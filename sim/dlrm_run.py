@@ -16,7 +16,7 @@ from rdagen.mapper.graph import check_inputs
 from rdagen.mapper.place import sites
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.report import describe_weights
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.verif.golden.dlrm import forward
 
 from .graph_run import run_program

@@ -11,10 +11,10 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.pcu import pcu_latency
-from rdagen.rtl.ops import OPS
-from rdagen.rtl.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
+from rdagen.rtl.spec.ops import OPS
+from rdagen.rtl.spec.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
                             reg, sin, vin)
 from rdagen.verif.coverage.pcu import sample_pcu
 from rdagen.verif.golden.pcu import PcuStreams, run_pcu

@@ -12,9 +12,9 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import CONST, LANE, Counter, ctr, reg, sin, vin
-from rdagen.rtl.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, ctr, reg, sin, vin
+from rdagen.rtl.spec.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
 from rdagen.verif.coverage.pmu import conflicts, pattern, sample_pmu
 from rdagen.verif.golden.pmu import PmuResult, run_pmu
 

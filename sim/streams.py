@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 
-from rdagen.rtl.array_layout import pack_vectors as pack
-from rdagen.rtl.array_layout import unpack_vectors as unpack
+from rdagen.rtl.spec.array_layout import pack_vectors as pack
+from rdagen.rtl.spec.array_layout import unpack_vectors as unpack
 
 from .paths import new_run_dir
 from .runner import SimulationFailed, run_cocotb

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from rdagen.mapper.route import GridRouter, Route
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.switch_layout import SwitchConfigError, networks
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.switch_layout import SwitchConfigError, networks
 from rdagen.verif.coverage.switch import sample_selects
 
 from .streams import compare, cycle_budget, pack, run_stream_cases, unpack

@@ -18,9 +18,9 @@ from rdagen.rtl.pmu import PMU
 from rdagen.rtl.ag import AG
 from rdagen.rtl.array import Array, unit_modules
 from rdagen.rtl.switch import Switch, SwitchGrid
-from rdagen.rtl.switch_layout import networks
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OP_BITS
+from rdagen.rtl.spec.switch_layout import networks
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OP_BITS
 
 __all__ = ["ArithHarness", "Top", "TOPS", "top"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from rdagen.rtl.array import Array, configured_modules
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.config import ArrayConfig
 
 from . import code_coverage
 from .paths import BUILD
@@ -43,8 +43,8 @@ _cache: dict[tuple[str, str], GeneratedVerilog] = {}
 def _source_key(name: str, cfg: ArrayConfig) -> str:
     rtl = Path(__file__).resolve().parent.parent / "rtl"
     h = hashlib.sha256(f"{name} {cfg.hash} amaranth {metadata.version('amaranth')}".encode())
-    for source in sorted(rtl.glob("*.py")):
-        h.update(source.name.encode() + b"\0" + source.read_bytes())
+    for source in sorted(rtl.rglob("*.py")):
+        h.update(source.relative_to(rtl).as_posix().encode() + b"\0" + source.read_bytes())
     h.update(Path(__file__).with_name("tops.py").read_bytes())
     return h.hexdigest()[:24]
 

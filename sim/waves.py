@@ -12,8 +12,8 @@ import re
 import shutil
 from pathlib import Path
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OP_BY_NAME
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OP_BY_NAME
 
 from .arith_regression import Regression, make_plan, run_plan
 from .paths import BUILD

@@ -13,8 +13,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from rdagen.rtl.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, axi_size, beat_bytes, decode
-from rdagen.rtl.config import ArrayConfig, preset
+from rdagen.rtl.spec.ag_layout import MAX_OUTSTANDING, AgConfigError, AgProgram, axi_size, beat_bytes, decode
+from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.sim.ag_regression import AgCase, contiguous_case, failed_beats, gather_case, run_ag_cases, write_case
 from rdagen.verif.tb.ag_tb import POISON
 

@@ -6,8 +6,8 @@ The seed of each test is printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rdagen.rtl.config import preset
-from rdagen.rtl.ops import OPS
+from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.ops import OPS
 from rdagen.sim.arith_regression import FP_RANDOM, INT_RANDOM, explicit_plan, format_table, make_plan, run_plan
 from rdagen.sim.runner import icarus_available
 from rdagen.verif.coverage import arith_coverage

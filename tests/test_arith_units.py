@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rdagen.rtl.arith import UNIT_CLASSES, FunctionalUnit
-from rdagen.rtl.ops import FU_LATENCY, OP_BY_NAME, OPS
+from rdagen.rtl.spec.ops import FU_LATENCY, OP_BY_NAME, OPS
 from rdagen.sim.amaranth_sim import run_unit
 from rdagen.verif.golden.arith import evaluate, evaluate_op, sr_random_bits
 from rdagen.verif.stimulus import operands

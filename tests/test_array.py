@@ -15,15 +15,15 @@ from amaranth import Shape
 from rdagen.mapper.builder import ArrayBuilder, BuildError
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.workloads import WORKLOADS, workload
-from rdagen.rtl.ag_layout import AgProgram, ag_layout
+from rdagen.rtl.spec.ag_layout import AgProgram, ag_layout
 from rdagen.rtl.array import configured_modules, configured_unit
-from rdagen.rtl.array_layout import config_port_writes, configuration_units, local_counts, plan, unit_layout
-from rdagen.rtl.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
-from rdagen.rtl.config import preset
-from rdagen.rtl.ops import Op
-from rdagen.rtl.pcu_layout import Counter, Operand, PcuProgram, Src, Stage, pcu_layout, vin
-from rdagen.rtl.pmu_layout import pmu_layout
-from rdagen.rtl.switch_layout import networks
+from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, local_counts, plan, unit_layout
+from rdagen.rtl.spec.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
+from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.ops import Op
+from rdagen.rtl.spec.pcu_layout import Counter, Operand, PcuProgram, Src, Stage, pcu_layout, vin
+from rdagen.rtl.spec.pmu_layout import pmu_layout
+from rdagen.rtl.spec.switch_layout import networks
 from rdagen.sim.array_run import config_writes, run_array
 from rdagen.sim import direct
 from rdagen.sim.direct import run_direct as run_array_direct

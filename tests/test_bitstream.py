@@ -5,9 +5,9 @@ duplicates, every truncation and every single-bit flip of a real bitstream; the 
 
 import pytest
 
-from rdagen.rtl.array_layout import plan as array_plan
-from rdagen.rtl.bitstream import MAGIC, REFUSALS, Address, BitstreamError, Kind, Plan, decode, encode
-from rdagen.rtl.config import preset
+from rdagen.rtl.spec.array_layout import plan as array_plan
+from rdagen.rtl.spec.bitstream import MAGIC, REFUSALS, Address, BitstreamError, Kind, Plan, decode, encode
+from rdagen.rtl.spec.config import preset
 from rdagen.verif.bitstream_damage import run_refusals, with_crc as _with_crc
 from rdagen.verif.coverage.bitstream import bitstream_group, sample_refusal
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from rdagen.rtl.config import PRESETS, ArrayConfig, load, preset
-from rdagen.rtl.config import _FIELDS as FIELDS
+from rdagen.rtl.spec.config import PRESETS, ArrayConfig, load, preset
+from rdagen.rtl.spec.config import _FIELDS as FIELDS
 
 SMALL = PRESETS["small"]
 
@@ -137,7 +137,7 @@ def test_ci_derives_the_base_seed_from_the_commit(monkeypatch, pytestconfig):
 def test_installed_packages_live_under_one_rdagen_namespace(tmp_path):
     """Outside the checkout, the project imports as rdagen.rtl, rdagen.sim, ... and installs no generic
     top-level package (rtl, sim, verif, bench, mapper, synth) that could shadow a user's own."""
-    probe = ("import importlib.util, rdagen.rtl.config, rdagen.sim.cli, rdagen.verif.golden.array, rdagen.mapper.program;"
+    probe = ("import importlib.util, rdagen.rtl.spec.config, rdagen.sim.cli, rdagen.verif.golden.array, rdagen.mapper.program;"
              "print([n for n in ('rtl', 'sim', 'verif', 'bench', 'mapper', 'synth') if importlib.util.find_spec(n)])")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr

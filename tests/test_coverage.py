@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rdagen.rtl.config import preset
-from rdagen.rtl.ops import OP_BY_NAME
+from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.ops import OP_BY_NAME
 from rdagen.sim.coverage_regression import format_summary, run_coverage
 from rdagen.verif.coverage import (FP_CLASSES, INT_CLASSES, RESULT_CLASSES, Group, arith_coverage, fp_class,
                                    int_class, result_class, sample_arith)

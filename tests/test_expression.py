@@ -1,4 +1,4 @@
-"""Expression programs (mapper/expression.py): the sigmoid's error against the exact function over a
+"""Expression programs (rtl/spec/expression.py): the sigmoid's error against the exact function over a
 sweep of fp32 inputs, and the split into PCU pieces: every piece fits its PCU, reads only inputs and
 earlier pieces, and the pieces give the whole program's bits."""
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from rdagen.mapper.expression import (ADD, RELU, SIGMOID, SIGMOID_MAX_ERROR, Const, ExpressionError, Program,
+from rdagen.rtl.spec.expression import (ADD, RELU, SIGMOID, SIGMOID_MAX_ERROR, Const, ExpressionError, Program,
                                       Step, split)
 from rdagen.verif.golden.arith import bits_f32, f32_bits
 from rdagen.verif.golden.expression import evaluate, evaluate_piece

@@ -9,7 +9,7 @@ import pytest
 from vcd.reader import TokenKind, tokenize
 
 from rdagen.mapper.graph import GraphBuilder
-from rdagen.rtl.config import preset
+from rdagen.rtl.spec.config import preset
 from rdagen.sim.lint import WAIVERS, lint, lint_by_module, stubbed
 from rdagen.sim.paths import ROOT
 from rdagen.sim.tops import TOPS

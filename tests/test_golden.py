@@ -4,7 +4,7 @@ float32 (where DAZ/FTZ cannot matter), Python integers and hand-computed values.
 import numpy as np
 import pytest
 
-from rdagen.rtl.ops import OPS
+from rdagen.rtl.spec.ops import OPS
 from rdagen.verif.golden.arith import evaluate_op, f32_bits
 
 from .conftest import seeded_rng
@@ -97,7 +97,7 @@ def test_int_ops_match_python(request):
 
 
 def test_stated_semantics_of_zeros_subnormals_and_nans():
-    """Every rule rtl/ops.py states beyond IEEE (DAZ in comparisons and conversions, NaN and signed-zero
+    """Every rule rtl/spec/ops.py states beyond IEEE (DAZ in comparisons and conversions, NaN and signed-zero
     handling of fmin/fmax, signs of exact zeros and of flushed results, NaN in fabs/fneg, bf16 overflow),
     against values worked out by hand from the spec."""
     U = lambda *v: np.array(v, np.uint32)  # noqa: E731

@@ -15,7 +15,7 @@ import pytest
 
 from rdagen.mapper.graph import (Graph, GraphBuilder, GraphError, check_inputs, error_bounds, load_graph, reference,
                                  random_inputs)
-from rdagen.mapper.expression import SIGMOID
+from rdagen.rtl.spec.expression import SIGMOID
 from rdagen.verif.golden.arith import bits_f32, f32_bits
 from rdagen.verif.golden.expression import evaluate
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
 from rdagen.mapper.phase import MapError
 from rdagen.mapper.program import map_graph
-from rdagen.rtl.config import ArrayConfig, preset
+from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.sim.array_run import config_writes
 from rdagen.sim.graph_run import format_table, run_program
 

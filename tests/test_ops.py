@@ -5,7 +5,7 @@ import numpy as np
 from amaranth import Shape
 
 from rdagen.rtl.arith import UNIT_CLASSES, FunctionalUnit
-from rdagen.rtl.ops import FU_LATENCY, OP_BITS, OP_CLASSES, OPS, Op, lfsr_seed, lfsr_step
+from rdagen.rtl.spec.ops import FU_LATENCY, OP_BITS, OP_CLASSES, OPS, Op, lfsr_seed, lfsr_step
 
 
 def test_codes_are_contiguous_and_fit():

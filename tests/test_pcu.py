@@ -7,9 +7,9 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rdagen.rtl.config import preset
-from rdagen.rtl.ops import FU_LATENCY
-from rdagen.rtl.pcu_layout import (Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage, decode, reg,
+from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.ops import FU_LATENCY
+from rdagen.rtl.spec.pcu_layout import (Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage, decode, reg,
                             sin, vin)
 from rdagen.sim.pcu_regression import Case, kernels, random_case, run_cases
 

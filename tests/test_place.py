@@ -10,9 +10,9 @@ import pytest
 
 from rdagen.mapper.builder import ArrayBuilder
 from rdagen.mapper.place import Net, PlacementError, Unit, place, sites
-from rdagen.rtl.array_layout import connections, plan
-from rdagen.rtl.bitstream import decode
-from rdagen.rtl.config import preset
+from rdagen.rtl.spec.array_layout import connections, plan
+from rdagen.rtl.spec.bitstream import decode
+from rdagen.rtl.spec.config import preset
 
 from .conftest import test_seed
 

@@ -9,9 +9,9 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rdagen.rtl.config import preset
-from rdagen.rtl.pcu_layout import LANE, Counter, ctr, sin, vin
-from rdagen.rtl.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
+from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, sin, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
 from rdagen.rtl.bank_serialiser import BankSerialiser
 from rdagen.sim.pmu_regression import PmuCase, directed_pmu_cases, random_pmu_case, run_pmu_cases, run_pmu_raw
 

@@ -5,7 +5,7 @@ fake that writes perfect results and then fails, so only the flow's own handling
 import numpy as np
 import pytest
 
-from rdagen.rtl.config import preset
+from rdagen.rtl.spec.config import preset
 from rdagen.sim import arith_regression, streams
 from rdagen.sim.arith_regression import explicit_plan, run_plan
 from rdagen.sim.paths import new_run_dir

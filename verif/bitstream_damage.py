@@ -1,4 +1,4 @@
-"""Bitstreams that must be refused: one made to break each rule of the loader (rtl/bitstream.py
+"""Bitstreams that must be refused: one made to break each rule of the loader (rtl/spec/bitstream.py
 ``REFUSALS``: the container, the unit words, the switch selects), and random damage (bit flips,
 truncations, header fields rewritten behind a valid CRC) of a valid bitstream. The refusal regression
 (tests/test_bitstream.py, ``rdagen coverage``) loads each one with ``rtl/array_layout.load`` and
@@ -13,10 +13,10 @@ import zlib
 import numpy as np
 from amaranth import Shape
 
-from rdagen.rtl.array_layout import load, local_counts, plan, switch_ports, unit_layout
-from rdagen.rtl.bitstream import Address, BitstreamError, Kind, encode
-from rdagen.rtl.config import ArrayConfig, preset
-from rdagen.rtl.switch_layout import networks, port_index, switch_layout
+from rdagen.rtl.spec.array_layout import load, local_counts, plan, switch_ports, unit_layout
+from rdagen.rtl.spec.bitstream import Address, BitstreamError, Kind, encode
+from rdagen.rtl.spec.config import ArrayConfig, preset
+from rdagen.rtl.spec.switch_layout import networks, port_index, switch_layout
 
 __all__ = ["directed_damage", "random_damage", "with_crc", "unproducible", "run_refusals"]
 

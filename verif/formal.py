@@ -57,11 +57,11 @@ from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 
-from rdagen.rtl.ag_layout import MAX_OUTSTANDING
+from rdagen.rtl.spec.ag_layout import MAX_OUTSTANDING
 from rdagen.rtl.bank_serialiser import BankSerialiser
 from rdagen.rtl.buffered_fifo import BufferedFifo
 from rdagen.rtl.burst_former import BurstFormer
-from rdagen.rtl.config import preset
+from rdagen.rtl.spec.config import preset
 from rdagen.rtl.credited_fifo import CreditedFifo
 from rdagen.rtl.switch import Switch
 

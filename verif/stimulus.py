@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.ops import OP_BY_NAME
+from rdagen.rtl.spec.ops import OP_BY_NAME
 
 __all__ = ["FP_CORNERS", "INT_CORNERS", "operands", "is_float_op"]
 

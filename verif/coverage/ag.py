@@ -12,8 +12,8 @@ the AXI channels in every case that matched the golden model:
 
 from __future__ import annotations
 
-from rdagen.rtl.ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .group import Group
 

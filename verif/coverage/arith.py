@@ -2,7 +2,7 @@
 after a run of the arithmetic bench, each counted vector (its result compared with the golden model)
 is classed and sampled. One coverage group per op, ``arith.<op>``.
 
-Bins, per op (rtl/ops.py):
+Bins, per op (rtl/spec/ops.py):
 
 * fp ops of two operands (fadd, fsub, fmul, fmin, fmax, flt, feq): the cross of the classes of a and
   b; fp ops of one (fabs, fneg, f2i, f2bf, f2bf_sr): the class of a. Classes of an fp32 word: +0, -0,
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.ops import OPS
+from rdagen.rtl.spec.ops import OPS
 
 from .group import Group, merge
 

@@ -9,9 +9,9 @@ phase by phase against the golden array model and against NumPy:
 from __future__ import annotations
 
 from rdagen.mapper.workloads import WORKLOADS
-from rdagen.rtl.array_layout import load
-from rdagen.rtl.bitstream import NETWORKS, Kind
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.array_layout import load
+from rdagen.rtl.spec.bitstream import NETWORKS, Kind
+from rdagen.rtl.spec.config import ArrayConfig
 
 from .group import Group
 

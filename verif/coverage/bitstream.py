@@ -1,12 +1,12 @@
-"""Functional coverage of the bitstream loader: every refusal reason (rtl/bitstream.py ``REFUSALS``),
+"""Functional coverage of the bitstream loader: every refusal reason (rtl/spec/bitstream.py ``REFUSALS``),
 sampled when a damaged bitstream of the refusal regression (verif/bitstream_damage.py) is refused.
 A reason a configuration cannot produce (no unit with spare payload bits, no tied-off switch port) is
 listed unreachable for it."""
 
 from __future__ import annotations
 
-from rdagen.rtl.bitstream import REFUSALS
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.bitstream import REFUSALS
+from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.verif.bitstream_damage import unproducible
 
 from .group import Group

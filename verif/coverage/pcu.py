@@ -1,5 +1,5 @@
 """Functional coverage of the PCU regressions (sim/pcu_regression.py), sampled per case whose streams
-matched the golden model, from its program (rtl/pcu_layout.py) and the golden model's account:
+matched the golden model, from its program (rtl/spec/pcu_layout.py) and the golden model's account:
 
 * ``operand_source``: operand source (reg, vin, sin, ctr, lane, const) x stage, for every operand a
   stage's op reads (by its arity).
@@ -12,9 +12,9 @@ matched the golden model, from its program (rtl/pcu_layout.py) and the golden mo
 
 from __future__ import annotations
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OP_BY_NAME
-from rdagen.rtl.pcu_layout import REDUCE_OPS, Src
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OP_BY_NAME
+from rdagen.rtl.spec.pcu_layout import REDUCE_OPS, Src
 
 from .group import Group
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pmu_layout import MODES
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pmu_layout import MODES
 
 from .group import Group
 

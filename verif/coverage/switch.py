@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rdagen.rtl.bitstream import NETWORKS
+from rdagen.rtl.spec.bitstream import NETWORKS
 
 from .group import Group
 

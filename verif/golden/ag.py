@@ -1,5 +1,5 @@
 """Golden model of the AG: which words come back, in which order, and which requests are refused
-(semantics: rtl/ag_layout.py). DRAM is a sparse map of word address -> word (absent words are 0)."""
+(semantics: rtl/spec/ag_layout.py). DRAM is a sparse map of word address -> word (absent words are 0)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.layout_fields import plain_view
-from rdagen.rtl.ag_layout import AgMode, decode
-from rdagen.rtl.config import ArrayConfig
+from rdagen.rtl.spec.layout_fields import plain_view
+from rdagen.rtl.spec.ag_layout import AgMode, decode
+from rdagen.rtl.spec.config import ArrayConfig
 
 __all__ = ["AgResult", "requests", "run_ag", "run_ag_writes"]
 

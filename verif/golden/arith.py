@@ -1,4 +1,4 @@
-"""NumPy golden model of the functional-unit ops (rtl/ops.py), written from the spec, not from the RTL.
+"""NumPy golden model of the functional-unit ops (rtl/spec/ops.py), written from the spec, not from the RTL.
 
 Every function takes and returns ``np.uint32`` words, vectorized over arrays.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from rdagen.rtl.ops import CANONICAL_NAN, OPS, OP_BY_NAME, lfsr_seed, lfsr_step
+from rdagen.rtl.spec.ops import CANONICAL_NAN, OPS, OP_BY_NAME, lfsr_seed, lfsr_step
 
 __all__ = ["evaluate", "evaluate_op", "sr_random_bits", "daz", "is_nan", "f32_bits", "bits_f32"]
 

@@ -3,7 +3,7 @@ composing the unit golden models along the routes the switch selects make.
 
 The array is a Kahn process network: every unit is a deterministic function of its input streams whose
 outputs only grow as its inputs grow. The model runs every configured unit's golden model on the
-streams its inputs currently carry, hands the outputs along the routes (rtl/array_layout.py
+streams its inputs currently carry, hands the outputs along the routes (rtl/spec/array_layout.py
 ``connections``; a multicast gives every sink the whole stream), and repeats until no stream grows.
 The result is what the RTL produces when every stream is consumed (no route backs up for good).
 
@@ -21,7 +21,7 @@ unit never reads, a PCU or PMU that takes fewer words from an input than the rou
 would stay in the route or back it up and stall its source: timing this model does not have), a
 network that does not settle. A bitstream that fails to decode, holds a unit word its encoder would
 not write, or whose switch selects would lose or block words raises the BitstreamError of
-rtl/bitstream.py and rtl/array_layout.py.
+rtl/spec/bitstream.py and rtl/spec/array_layout.py.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.ag_layout import AgMode
-from rdagen.rtl.ag_layout import decode as decode_ag
-from rdagen.rtl.array_layout import configuration_units, load, pack_vectors, unpack_vectors
-from rdagen.rtl.bitstream import Kind
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut
-from rdagen.rtl.pcu_layout import decode as decode_pcu
-from rdagen.rtl.pmu_layout import PmuMode
-from rdagen.rtl.pmu_layout import decode as decode_pmu
+from rdagen.rtl.spec.ag_layout import AgMode
+from rdagen.rtl.spec.ag_layout import decode as decode_ag
+from rdagen.rtl.spec.array_layout import configuration_units, load, pack_vectors, unpack_vectors
+from rdagen.rtl.spec.bitstream import Kind
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.pcu_layout import FoldMode, ScaOut, VecOut
+from rdagen.rtl.spec.pcu_layout import decode as decode_pcu
+from rdagen.rtl.spec.pmu_layout import PmuMode
+from rdagen.rtl.spec.pmu_layout import decode as decode_pmu
 
 from .ag import run_ag, run_ag_writes
 from .pcu import run_pcu

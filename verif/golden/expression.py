@@ -1,11 +1,11 @@
-"""Golden evaluation of an expression program (mapper/expression.py): its steps applied in order by
+"""Golden evaluation of an expression program (rtl/spec/expression.py): its steps applied in order by
 the golden ops, on words (``np.uint32``), vectorised over arrays."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rdagen.mapper.expression import Const, Piece, Program
+from rdagen.rtl.spec.expression import Const, Piece, Program
 
 from .arith import evaluate_op
 

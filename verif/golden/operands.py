@@ -1,11 +1,11 @@
-"""Golden operand fetch (rtl/pcu_layout.py ``Src``), shared by the PCU and PMU golden models."""
+"""Golden operand fetch (rtl/spec/pcu_layout.py ``Src``), shared by the PCU and PMU golden models."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.ops import OPS
-from rdagen.rtl.pcu_layout import Src
+from rdagen.rtl.spec.ops import OPS
+from rdagen.rtl.spec.pcu_layout import Src
 
 __all__ = ["fetch_operand", "stage_operands"]
 
@@ -32,7 +32,7 @@ def fetch_operand(view, const: int, *, regs: np.ndarray, vins, sins, ctrs, lanes
 
 def stage_operands(stage, *, regs: np.ndarray, vins, sins, ctrs, lanes: int) -> list[np.ndarray]:
     """The a, b and c operands of *stage* (a PCU stage or a PMU address stage). An op reads only its
-    first ``arity`` operands (rtl/ops.py), so the others are zeros whatever their selectors say: the
+    first ``arity`` operands (rtl/spec/ops.py), so the others are zeros whatever their selectors say: the
     encoders check only the slots an op reads, so an unused slot may name an input the firing rule
     does not require."""
     arity = OPS[int(stage.op.value)].arity

@@ -1,4 +1,4 @@
-"""Golden model of a PCU: interprets a configuration word (rtl/pcu_layout.py) on input streams and
+"""Golden model of a PCU: interprets a configuration word (rtl/spec/pcu_layout.py) on input streams and
 gives the output streams (values and order, not timing). Written from the semantics in the layout
 module's docstring, not from the RTL.
 """
@@ -9,10 +9,10 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OPS, lfsr_seed, lfsr_step
-from rdagen.rtl.layout_fields import plain_view
-from rdagen.rtl.pcu_layout import FoldMode, ScaOut, VecOut, decode
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OPS, lfsr_seed, lfsr_step
+from rdagen.rtl.spec.layout_fields import plain_view
+from rdagen.rtl.spec.pcu_layout import FoldMode, ScaOut, VecOut, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain

@@ -1,9 +1,9 @@
-"""Golden model of a PMU: interprets a configuration word (rtl/pmu_layout.py) on input streams and gives
+"""Golden model of a PMU: interprets a configuration word (rtl/spec/pmu_layout.py) on input streams and gives
 the output streams, the final scratchpad contents and the conflict and error counts (values and order,
 not timing). Written from the semantics in the layout module's docstring, not from the RTL.
 
 The two ports are interleaved firing by firing under the mode's ordering rules (the run counts of
-rtl/pmu_layout.py). In ``buffer``, ``double`` and ``fifo`` the results do not depend on the
+rtl/spec/pmu_layout.py). In ``buffer``, ``double`` and ``fifo`` the results do not depend on the
 interleaving; in ``none`` the model runs the write port first, which matches the hardware only for
 traffic whose ports do not race on a word.
 """
@@ -14,10 +14,10 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.config import ArrayConfig
-from rdagen.rtl.ops import OPS
-from rdagen.rtl.layout_fields import plain_view
-from rdagen.rtl.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.ops import OPS
+from rdagen.rtl.spec.layout_fields import plain_view
+from rdagen.rtl.spec.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain
@@ -181,7 +181,7 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
                 sout.append(int(got[0]))
 
     while write.firings + read.firings < max_firings:
-        # A port begins a unit only when the mode's order allows it (rtl/pmu_layout.py, "Modes").
+        # A port begins a unit only when the mode's order allows it (rtl/spec/pmu_layout.py, "Modes").
         write_turn = write.ready(tokens) and (
             buffers is None or write.in_unit or write.units_started - read.units_done < buffers)
         read_turn = read.ready(tokens) and (

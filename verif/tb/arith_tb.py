@@ -18,7 +18,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-from rdagen.rtl.ops import OP_BITS
+from rdagen.rtl.spec.ops import OP_BITS
 
 
 def _pack_rows(words: np.ndarray, bits: int) -> list[int]:

@@ -1,4 +1,4 @@
-"""Elementwise expressions as straight-line programs of functional-unit ops (rtl/ops.py), the sigmoid
+"""Elementwise expressions as straight-line programs of functional-unit ops (rtl/spec/ops.py), the sigmoid
 among them, and their split into PCU programs that fit a configuration.
 
 A program has ``inputs`` values (0 .. inputs-1, one word per element each) and ``steps``; step i
@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 
-from rdagen.rtl.ops import OP_BY_NAME
+from .ops import OP_BY_NAME
 
 __all__ = ["Const", "Step", "Program", "SIGMOID", "SIGMOID_MAX_ERROR", "RELU", "ADD", "Piece", "split",
            "ExpressionError", "f32"]

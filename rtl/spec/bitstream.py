@@ -70,7 +70,7 @@ REFUSALS = {
     "duplicate": "a unit configured twice",
     "trailing_bytes": "bytes after the last record",
     "word_range": "a configuration word that does not fit its unit (encoding)",
-    "unit_field": "a unit word its encoder would not write (rtl/array_layout.py check_units)",
+    "unit_field": "a unit word its encoder would not write (rtl/spec/array_layout.py check_units)",
     "select_range": "a switch select that names no input or a tied-off local input",
     "beyond_edge": "a switch select of an input beyond the array's edge",
     "undriven_input": "a switch select of an input that no route drives",
@@ -95,7 +95,7 @@ class BitstreamError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """The configurable units of one array: each address with its configuration size in bits
-    (rtl/array_layout.py ``plan`` builds the array's)."""
+    (rtl/spec/array_layout.py ``plan`` builds the array's)."""
     cfg: ArrayConfig
     units: dict  # Address -> bits
 

@@ -74,7 +74,7 @@ def test_json_errors_name_the_problem():
 
 
 def _rdagen(*args):
-    return subprocess.run([sys.executable, "-m", "rdagen.sim.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "rdagen.cli", *args], capture_output=True, text=True)
 
 
 def test_cli_config_show_and_check(tmp_path):
@@ -137,7 +137,7 @@ def test_ci_derives_the_base_seed_from_the_commit(monkeypatch, pytestconfig):
 def test_installed_packages_live_under_one_rdagen_namespace(tmp_path):
     """Outside the checkout, the project imports as rdagen.rtl, rdagen.sim, ... and installs no generic
     top-level package (rtl, sim, verif, bench, mapper, synth) that could shadow a user's own."""
-    probe = ("import importlib.util, rdagen.rtl.spec.config, rdagen.sim.cli, rdagen.verif.golden.array, rdagen.mapper.program;"
+    probe = ("import importlib.util, rdagen.rtl.spec.config, rdagen.cli, rdagen.verif.golden.array, rdagen.mapper.program;"
              "print([n for n in ('rtl', 'sim', 'verif', 'bench', 'mapper', 'synth') if importlib.util.find_spec(n)])")
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stderr

@@ -114,7 +114,7 @@ def test_functional_coverage_closes_on_small(group, request):
 
 
 def test_rdagen_coverage_refuses_an_unknown_group_with_status_2(capsys):
-    from rdagen.sim.cli import main
+    from rdagen.cli import main
 
     assert main(["coverage", "--only", "pcu,fpu"]) == 2
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 import rdagen.mapper
 from rdagen.mapper.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
 from rdagen.rtl.spec.config import preset
-from rdagen.sim.cli import main
+from rdagen.cli import main
 from rdagen.sim.dlrm_run import run_batch
 
 from .conftest import test_seed

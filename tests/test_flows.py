@@ -109,7 +109,7 @@ def test_synth_fails_loudly_without_statistics(tmp_path, monkeypatch):
 
 
 def _rdagen(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "rdagen.sim.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rdagen.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
 
 
@@ -198,9 +198,30 @@ def test_sim_says_when_the_array_is_too_small(tmp_path):
 
 
 def test_every_subcommand_has_help():
-    for command in ("sim", "synth", "lint", "waves", "bench", "config", "ops", "graph", "map", "run"):
+    from rdagen.cli import COMMANDS
+
+    for command in [c.NAME for c in COMMANDS]:
         run = _rdagen(command, "--help")
         assert run.returncode == 0 and "usage: rdagen" in run.stdout, command
+
+
+def test_help_states_the_defaults_argparse_holds():
+    """A help string that names a default names the one the parser holds (help strings take it from
+    argparse's %(default)s, so the two cannot drift apart)."""
+    import argparse
+
+    from rdagen.cli import parser
+
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.default in (None, False, [], "", argparse.SUPPRESS) or "default" not in (action.help or ""):
+                continue
+            text = action.help % {**vars(action), "prog": p.prog} if "%(" in action.help else action.help
+            assert str(action.default) in text, (name, action.option_strings, text)
+            checked += 1
+    assert checked >= 15
 
 
 def test_make_help_lists_every_target():
@@ -215,7 +236,7 @@ def test_sim_reports_a_routing_error_without_a_traceback(monkeypatch, capsys):
     like a missing resource: one line naming it, FAIL, exit 1, before any build."""
     from rdagen.mapper import program
     from rdagen.mapper.phase import MapError
-    from rdagen.sim.cli import main
+    from rdagen.cli import main
 
     def unroutable(graph, cfg, seed, **_):
         raise MapError("mm0: the routes do not fit after 6 placements; the last: no free track")

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from rdagen.sim import formal
-from rdagen.sim.cli import main
+from rdagen.cli import main
 from rdagen.verif.formal import PROPERTIES
 
 

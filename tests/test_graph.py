@@ -202,7 +202,7 @@ def _rdagen(*args, cwd=None):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "rdagen.sim.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "rdagen.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_cli_checks_a_graph_and_writes_its_reference(tmp_path):

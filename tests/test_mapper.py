@@ -151,7 +151,7 @@ def test_refusals_name_the_node_the_resource_or_the_pin():
 
 
 def test_rdagen_map_writes_bitstreams_a_report_and_a_png(tmp_path, capsys):
-    from rdagen.sim.cli import main
+    from rdagen.cli import main
 
     out = tmp_path / "map"
     assert main(["map", "mapper/examples/dlrm_tiny.json", "--config", "small", "--out", str(out), "--seed", "2"]) == 0
@@ -166,7 +166,7 @@ def test_rdagen_map_writes_bitstreams_a_report_and_a_png(tmp_path, capsys):
 
 
 def test_rdagen_run_checks_the_rtl_and_writes_the_outputs(tmp_path, capsys):
-    from rdagen.sim.cli import main
+    from rdagen.cli import main
 
     out = tmp_path / "run"
     assert main(["run", "mapper/examples/dlrm_tiny.json", "--config", "tiny", "--out", str(out), "--seed", "5"]) == 0
@@ -183,7 +183,7 @@ def test_rdagen_run_checks_the_rtl_and_writes_the_outputs(tmp_path, capsys):
     (["--config", "tiny", "--seed", "1", "--pin", "h=0,1"], "not a PCU site"),
 ])
 def test_rdagen_map_and_run_refuse_bad_input_with_status_2_writing_nothing(tmp_path, capsys, args, message):
-    from rdagen.sim.cli import main
+    from rdagen.cli import main
 
     for command in ("map", "run"):
         out = tmp_path / command
@@ -228,7 +228,7 @@ def test_plasticine_matmuls_occupy_every_pcu():
 
 def test_rdagen_run_takes_inputs_from_an_npz_and_draws_the_rest(tmp_path, capsys):
     from rdagen.mapper.graph import load_graph, reference
-    from rdagen.sim.cli import main
+    from rdagen.cli import main
 
     graph = load_graph("mapper/examples/dlrm_tiny.json")
     arrays = random_inputs(graph, 9)

@@ -16,7 +16,7 @@ from rdagen.mapper.phase import MapError
 from rdagen.mapper.program import lower, map_graph
 from rdagen.mapper.workloads import mlp_graph
 from rdagen.rtl.spec.config import preset
-from rdagen.sim.cli import main
+from rdagen.cli import main
 from rdagen.sim.graph_run import run_program
 
 from .conftest import test_seed

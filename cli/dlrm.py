@@ -1,0 +1,136 @@
+"""``rdagen dlrm``: DLRM inference (the public reference's flags, weights and semantics) mapped and run on
+the array batch by batch, checked against the golden array model and an independent NumPy DLRM."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import UsageError, add_config_argument, config, out_dir, progress
+from .map import add_mlp_weights_argument
+
+NAME = "dlrm"
+HELP = ("DLRM inference (the public reference's flags, weights and semantics) mapped and run "
+        "on the array batch by batch, checked against the golden array model and an "
+        "independent NumPy DLRM; prints cycles, latency, samples/s and errors per batch")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--arch-sparse-feature-size", type=int, default=None, metavar="D", help="embedding width D (default 2)")
+    p.add_argument("--arch-embedding-size", default=None, metavar="N1-N2-...", help="rows of each table (default 4-3-2)")
+    p.add_argument("--arch-mlp-bot", default=None, metavar="I-...-D",
+                   help="bottom MLP widths, dense input first, D last (default 4-3-2)")
+    p.add_argument("--arch-mlp-top", default=None, metavar="...-1",
+                   help="top MLP widths after its input (prepended as the reference does; default 4-2-1)")
+    p.add_argument("--arch-interaction-op", default=None, help="dot (default) or cat")
+    p.add_argument("--num-indices-per-lookup", type=int, default=None, metavar="N",
+                   help="random batches: each bag holds 0 to N indices (default 10)")
+    p.add_argument("--num-indices-per-lookup-fixed", action="store_true", help="random batches: exactly N indices per bag")
+    p.add_argument("--mini-batch-size", type=int, default=None, metavar="B", help="samples per batch (default 1)")
+    p.add_argument("--num-batches", type=int, default=1, help="random batches to run (default %(default)s)")
+    p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
+                   help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); "
+                        "default %(default)s")
+    add_config_argument(p)
+    p.add_argument("--weights", default=None, help="state-dict .npz (emb_l.K.weight, bot_l.J.weight/bias, top_l...)")
+    p.add_argument("--inputs", default=None, help=".npz with dense_x [B, 13], lS_o [T, B], lS_i_K (cut into mini-batches)")
+    p.add_argument("--criteo-tsv", default=None, help="Criteo-format TSV lines (cut into mini-batches)")
+    p.add_argument("--out", default=None, help="write DIR/probabilities.npy (every sample, in order)")
+    p.add_argument("--harness", choices=["direct", "specialised", "cocotb", "golden"], default="direct",
+                   help="RTL harness (default %(default)s), or golden (the golden array model alone)")
+    p.add_argument("--clock-ghz", type=float, default=1.0, help="clock for latency and samples/s (default %(default)s)")
+    p.add_argument("--model-only", action="store_true",
+                   help="no simulation: the cost model's projection at batch 1 and 64 (and B) beside the lower bound "
+                        "and published GPU figures; without --arch-* flags, of the Criteo Kaggle model")
+    p.add_argument("--seed", type=int, default=1, help="placement seed (default %(default)s)")
+    add_mlp_weights_argument(p)
+
+
+def _dlrm_arch(args):
+    """The architecture of the --arch-* flags: the reference's defaults, or with --model-only and no
+    --arch-* flag, the Criteo Kaggle model."""
+    from rdagen.mapper.dlrm import KAGGLE, Arch, parse_sizes
+
+    flags = ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot", "arch_mlp_top", "arch_interaction_op",
+             "num_indices_per_lookup")
+    if args.model_only and all(getattr(args, f) is None for f in flags):
+        return KAGGLE
+    given = {f: getattr(args, f) for f in flags}
+    defaults = {"arch_sparse_feature_size": 2, "arch_embedding_size": "4-3-2", "arch_mlp_bot": "4-3-2",
+                "arch_mlp_top": "4-2-1", "arch_interaction_op": "dot", "num_indices_per_lookup": 10}
+    v = {f: defaults[f] if given[f] is None else given[f] for f in flags}
+    return Arch(v["arch_sparse_feature_size"], parse_sizes("--arch-embedding-size", v["arch_embedding_size"]),
+                parse_sizes("--arch-mlp-bot", v["arch_mlp_bot"]), parse_sizes("--arch-mlp-top", v["arch_mlp_top"]),
+                v["arch_interaction_op"], v["num_indices_per_lookup"])
+
+
+def run(args) -> int:
+    from rdagen.mapper.dlrm import (check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
+                                    reference_weights)
+    from rdagen.mapper.graph import GraphError
+
+    from rdagen.sim.dlrm_run import PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch, split_batches
+
+    if args.clock_ghz <= 0:
+        raise UsageError(f"--clock-ghz {args.clock_ghz}: must be > 0")
+    if (args.mini_batch_size is not None and args.mini_batch_size < 1) or args.num_batches < 1:
+        raise UsageError(f"--mini-batch-size {args.mini_batch_size} and --num-batches {args.num_batches}: must be >= 1")
+    if args.inputs and args.criteo_tsv:
+        raise UsageError("give --inputs or --criteo-tsv, not both")
+    if args.model_only and (args.inputs or args.criteo_tsv or args.weights or args.out):
+        raise UsageError("--model-only projects from the cost model: no --inputs, --criteo-tsv, --weights or --out")
+    cfg = config(args.config)
+    out = out_dir(args.out) if args.out else None
+    size = args.mini_batch_size or 1
+    try:
+        arch = _dlrm_arch(args)
+        describe = (f"DLRM: D {arch.sparse_feature_size}, {arch.tables} tables "
+                    f"({'-'.join(map(str, arch.embedding_sizes)) if arch.tables <= 8 else 'rows up to %d' % max(arch.embedding_sizes)}), "
+                    f"bottom {'-'.join(map(str, arch.mlp_bot))}, top {'-'.join(map(str, arch.top_layers))}, "
+                    f"{arch.interaction} interaction, {arch.indices_per_lookup} indices per lookup")
+        if args.model_only:
+            sizes = tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
+            print(f"{describe}; projected on {cfg.name} by the cost model at batch {', '.join(map(str, sizes))} "
+                  f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
+                  f"for the mapping: the cycles do not depend on them) ...", flush=True)
+            rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
+                               progress=progress())
+            print(format_projection(rows, args.clock_ghz))
+            return 0
+        weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
+        if args.criteo_tsv:
+            whole, _ = read_criteo_tsv(args.criteo_tsv, arch)
+        elif args.inputs:
+            whole = load_inputs(args.inputs, arch)
+        else:
+            whole = None
+        if whole is not None:
+            batches = split_batches(check_batch(arch, whole, "inputs"), size, arch.tables)
+        else:
+            batches = [random_batch(arch, size, args.numpy_rand_seed + n, args.num_indices_per_lookup_fixed)
+                       for n in range(args.num_batches)]
+    except GraphError as exc:  # DlrmError, MapError: a flag, a file, or a model that does not fit
+        raise UsageError(str(exc)) from None
+    print(f"{describe}; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
+          f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}", flush=True)
+    harness = None if args.harness == "golden" else args.harness
+    results = []
+    for n, batch in enumerate(batches):
+        try:
+            results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
+                                     mlp_weights=args.mlp_weights,
+                                     progress=progress(f"batch {n}: ")))
+        except GraphError as exc:  # DlrmError, MapError: the batch or the model does not fit
+            raise UsageError(str(exc)) from None
+        for problem in results[-1].mismatches:
+            print(f"  MISMATCH (batch {n}): {problem}")
+    print()
+    print(format_results(results, args.clock_ghz))
+    ok = all(r.ok for r in results)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".probabilities.tmp.npy"
+        np.save(tmp, np.concatenate([r.probabilities for r in results]).astype(np.float32))
+        tmp.replace(out / "probabilities.npy")
+        print(f"wrote {out / 'probabilities.npy'}")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1

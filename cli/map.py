@@ -1,0 +1,79 @@
+"""``rdagen map``: a graph mapped onto the array: a bitstream per phase, a report and placement.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import UsageError, add_config_argument, config, out_dir, progress
+from .graph import add_graph_argument
+
+NAME = "map"
+HELP = ("map a graph onto the array: bitstream(s) per phase, a report (units per kind and "
+        "phase, tracks per network, cost-model cycles, placement grid) and placement.png")
+
+
+def add_arguments(p) -> None:
+    add_mapping_arguments(p)
+    p.add_argument("--out", default=None, help="output directory (default build/map/<graph>-<config>)")
+
+
+def add_mapping_arguments(p) -> None:
+    """The graph and how it is mapped: shared by `map` and `run`."""
+    add_graph_argument(p)
+    add_config_argument(p)
+    p.add_argument("--seed", type=int, default=None, help="placement seed (default 1); `run`: also the seed "
+                   "of the inputs the .npz does not give")
+    p.add_argument("--pin", action="append", default=[], metavar="NODE=ROW,COL",
+                   help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
+    add_mlp_weights_argument(p)
+
+
+def add_mlp_weights_argument(p) -> None:
+    from rdagen.mapper.program import MLP_WEIGHTS
+
+    p.add_argument("--mlp-weights", choices=MLP_WEIGHTS, default="auto",
+                   help="chains of Linear layers: resident (one MLP phase, weights in PMUs, samples pipelined "
+                        "through the layers), streamed (a matmul phase per layer, weights from DRAM) or auto "
+                        "(default: the cheaper by the cost model)")
+
+
+def _pins(specs: list[str]) -> dict:
+    pins = {}
+    for spec in specs or []:
+        name, _, where = spec.partition("=")
+        parts = where.split(",")
+        if not name or len(parts) != 2 or not all(p.strip().lstrip("-").isdigit() for p in parts):
+            raise UsageError(f"--pin {spec!r}: write NODE=ROW,COL (a node's output name, or a unit name from "
+                             f"`rdagen map`'s report)")
+        pins[name] = (int(parts[0]), int(parts[1]))
+    return pins
+
+
+def mapped(args, graph):
+    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.program import map_graph
+
+    cfg = config(args.config)
+    pins = _pins(args.pin)
+    try:
+        return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
+                         progress=progress(),
+                         mlp_weights=args.mlp_weights)
+    except GraphError as exc:  # MapError too: the node or resource that does not fit
+        raise UsageError(str(exc)) from None
+
+
+def run(args) -> int:
+    from rdagen.mapper.graph import GraphError, load_graph
+    from rdagen.mapper.report import text_report, write_outputs
+
+    try:
+        graph = load_graph(args.graph)
+    except GraphError as exc:
+        raise UsageError(str(exc)) from None
+    out = out_dir(args.out or f"build/map/{Path(args.graph).stem}-{args.config}")
+    program = mapped(args, graph)
+    print(text_report(program))
+    written = write_outputs(program, out)
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0

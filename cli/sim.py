@@ -1,0 +1,168 @@
+"""``rdagen sim``: RTL simulation of kernels on the array (the workloads mapped onto the whole array, the
+arithmetic regression, directed PCU kernels), checked against the golden model; a table and VCD paths."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .common import UsageError, add_config_argument, config
+
+NAME = "sim"
+HELP = "RTL simulation of kernels on the array, checked against the golden model; prints a table and VCD paths"
+
+ARRAY_KERNELS = ("gemm", "mlp", "embedding_bag", "gemv")
+UNIT_RUNS = ("arith", "pcu")
+
+
+def add_arguments(p) -> None:
+    add_config_argument(p)
+    p.add_argument("--kernel", default="all",
+                   help="all (default: the workloads gemm, mlp, embedding_bag and gemv mapped onto the whole array), "
+                        "one or a comma list of them, arith (the arithmetic regression), pcu (directed PCU kernels)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
+    p.add_argument("--simulator", choices=["verilator", "icarus"], default="verilator",
+                   help="the simulator (default %(default)s)")
+    p.add_argument("--harness", choices=["cocotb", "direct"], default="direct",
+                   help="array kernels: direct (default: the C++ harness, no Python per cycle, a quick build) "
+                        "or cocotb (the test suite's bench)")
+    p.add_argument("--fp-random", type=int, default=None, help="random vectors per fp op (default 200000)")
+    p.add_argument("--vcd", default="", help="where to write the VCD (default build/waves/...; 'none' to skip)")
+
+
+def run(args) -> int:
+    cfg = config(args.config)
+    names = list(ARRAY_KERNELS) if args.kernel == "all" else [k.strip() for k in args.kernel.split(",")]
+    for name in names:
+        if name not in (*ARRAY_KERNELS, *UNIT_RUNS):
+            raise UsageError(f"unknown kernel {name!r}; valid: all, {', '.join(ARRAY_KERNELS + UNIT_RUNS)}")
+    ok = True
+    kernels = [n for n in names if n in ARRAY_KERNELS]
+    if kernels:
+        ok &= _sim_array_kernels(cfg, kernels, args)
+    if "arith" in names:
+        ok &= _sim_arith(cfg, args)
+    if "pcu" in names:
+        ok &= _sim_pcu_kernels(cfg, args.seed, args.simulator)
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+def _sim_array_kernels(cfg, names: list[str], args) -> bool:
+    """The workloads (graphs sized from the config) mapped onto the whole array and run on the RTL, every
+    phase bit-exact against the golden array model, the outputs within the fp32 bound of NumPy; a table
+    per workload and a VCD per phase."""
+    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.program import map_graph
+    from rdagen.mapper.workloads import workload
+
+    from rdagen.sim.graph_run import format_table, run_program
+    from rdagen.sim.verilog import generate
+    from rdagen.sim.waves import portable_vcd
+
+    if args.simulator != "verilator":
+        raise UsageError("the array workloads run on verilator (cocotbext-axi's AxiRam per AG); "
+                         "use --kernel arith for the Icarus cross-check")
+    waves = args.vcd != "none"
+    try:
+        built = []
+        for name in names:
+            graph, arrays = workload(name, cfg, args.seed)
+            built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed)))
+    except GraphError as exc:  # MapError too: the configuration cannot host the workload
+        print(f"rdagen sim: {exc}", file=sys.stderr)
+        return False
+    print(f"rdagen sim: {', '.join(names)} mapped onto the {cfg.rows}x{cfg.cols} array of {cfg.name} ({cfg.lanes} "
+          f"lanes, {cfg.stages} stages, hash {cfg.hash}), seed {args.seed} (rerun with --seed {args.seed}), "
+          f"{args.harness} harness")
+    started = time.perf_counter()
+    gen = generate("array", cfg)
+    print(f"  Verilog: {gen.path} ({'from cache' if not gen.seconds else f'{gen.seconds:.0f} s to generate'}); "
+          f"building the Verilator model{' with tracing' if waves else ''} (cached by hash; minutes the first "
+          f"time) ...", flush=True)
+    if args.harness == "direct":
+        from rdagen.sim.direct import build_direct
+
+        _, seconds = build_direct(gen, cfg, waves)
+        print(f"  direct harness {'built in %.0f s' % seconds if seconds else 'from cache'}", flush=True)
+    ok = True
+    for name, graph, arrays, program in built:
+        shapes = ", ".join(f"{n} {list(a.shape)}" for n, a in arrays.items())
+        print(f"\n== {name}: {len(graph.nodes)} nodes ({shapes}) in {len(program.phases)} phase(s)")
+        run = run_program(program, arrays, harness=args.harness, waves=waves, seed=args.seed, tag="sim")
+        print(format_table(program, run))
+        for problem in run.mismatches:
+            print(f"  MISMATCH: {problem}")
+        for n, vcd in enumerate(run.vcds):
+            base = Path(args.vcd) if args.vcd else Path("build/waves") / f"array-{cfg.name}.vcd"
+            single = args.vcd and len(built) == 1 and len(run.vcds) == 1
+            target = base if single else base.with_name(f"{base.stem}-{name}-phase{n}.vcd")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            portable_vcd(Path(vcd), target)
+            print(f"  VCD of phase {n}: {target}")
+        print(f"  {name}: {'pass' if run.ok else 'FAIL'} ({run.seconds:.1f} s)")
+        ok &= run.ok
+    print("\nEvery phase's host outputs and DRAM writes are compared bit for bit with the golden array model\n"
+          "(verif/golden/array.py); the max error is against float64 NumPy, within the graph's fp32 bound.\n"
+          "Cycles: each phase from start to its last DRAM write acknowledged; the total adds each phase's\n"
+          "reconfiguration (config-port writes of the units that change from the phase before).\n"
+          "Ideal: M N K / (lanes x PCUs used) per matmul, one gather or vector per cycle elsewhere.")
+    print(f"{time.perf_counter() - started:.1f} s in all")
+    return ok
+
+
+def _sim_arith(cfg, args) -> bool:
+    """The arithmetic regression (every op, millions of vectors) and a VCD of mixed ops through one lane."""
+    from rdagen.sim.arith_regression import FP_RANDOM, format_table, make_plan, run_plan
+    from rdagen.sim.waves import run_waves
+
+    fp_random = FP_RANDOM if args.fp_random is None else args.fp_random
+    print(f"rdagen sim: arithmetic regression on {args.simulator}, config {cfg.name} (hash {cfg.hash}), "
+          f"seed {args.seed} (rerun with --seed {args.seed})")
+    print(f"  {fp_random} random operand pairs per fp op, corner values crossed exhaustively")
+    started = time.perf_counter()
+    plan = make_plan(args.seed, fp_random=fp_random, int_random=max(fp_random // 10, 1))
+    print(f"  plan: {plan.codes.shape[0]} cycles x {plan.lanes} lanes; building/running the model ...", flush=True)
+    reg = run_plan(plan, cfg, simulator=args.simulator, tag="sim")
+    print()
+    print(format_table(reg))
+    print()
+    build = f"{reg.build_seconds:.1f} s build, " if reg.build_seconds else "model from cache, "
+    print(f"{build}{reg.sim_seconds:.1f} s simulation, {reg.vectors / reg.sim_seconds:,.0f} ops checked/s, "
+          f"{time.perf_counter() - started:.1f} s in all")
+    for line in reg.first_mismatches:
+        print("  MISMATCH", line)
+    vcd_ok = True
+    if args.vcd != "none":
+        vcd, wave_reg = run_waves("mixed", cfg, seed=args.seed)
+        if args.vcd:
+            target = Path(args.vcd)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            vcd = vcd.replace(target)
+        vcd_ok = wave_reg.mismatches == 0
+        print(f"VCD (mixed ops through one lane, {wave_reg.cycles} cycles"
+              f"{'' if vcd_ok else ', MISMATCHES'}): {vcd}")
+    return reg.mismatches == 0 and vcd_ok
+
+
+def _sim_pcu_kernels(cfg, seed: int, simulator: str) -> bool:
+    """The directed PCU kernels on the RTL: a table of cycles against ideal; False on any failure."""
+    import numpy as np
+
+    from rdagen.sim.pcu_regression import PcuKernelError, format_kernel_table, kernel_rows, kernels, run_cases
+
+    rng = np.random.default_rng(seed)
+    try:
+        cases = kernels(cfg, rng, "int32") + kernels(cfg, rng, "fp32")
+    except PcuKernelError as exc:
+        print(f"PCU kernels skipped: {exc}")
+        return True
+    print(f"\nPCU kernels on one {cfg.lanes}-lane x {cfg.stages}-stage PCU ({simulator}; golden model "
+          f"bit-exact, NumPy within the fp32 bound) ...", flush=True)
+    results = run_cases(cfg, cases, simulator=simulator, tag="sim-kernels")
+    print(format_kernel_table(kernel_rows(results)))
+    for r in results:
+        for problem in r.problems:
+            print(f"  {r.name}: {problem}")
+    return all(r.ok for r in results)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import time
 
-from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
+from rdagen.mapper.frontend.graph import GraphBuilder
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 from rdagen.mapper.program import map_graph
-from rdagen.mapper.workloads import WORKLOADS, workload
+from rdagen.mapper.apps.workloads import WORKLOADS, workload
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.graph_run import format_table, run_program
 from rdagen.sim.direct import build_direct, specialised_model

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from rdagen.mapper.dlrm import KAGGLE, Arch, lower_bound, random_batch, reference_weights
+from rdagen.mapper.apps.dlrm import KAGGLE, Arch, lower_bound, random_batch, reference_weights
 from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.sim.dlrm_run import GPU_REFERENCES, format_projection, format_results, project, run_batch
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import time
 
-from rdagen.mapper.graph import Graph, GraphBuilder, check_inputs, random_inputs
-from rdagen.mapper.place import sites
-from rdagen.mapper.phase import MapError
+from rdagen.mapper.frontend.graph import Graph, GraphBuilder
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.backend.place import sites
+from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import map_graph
-from rdagen.mapper.workloads import mlp_graph
+from rdagen.mapper.apps.workloads import mlp_graph
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.graph_run import run_program
 

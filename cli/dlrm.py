@@ -48,7 +48,7 @@ def add_arguments(p) -> None:
 def _dlrm_arch(args):
     """The architecture of the --arch-* flags: the reference's defaults, or with --model-only and no
     --arch-* flag, the Criteo Kaggle model."""
-    from rdagen.mapper.dlrm import KAGGLE, Arch, parse_sizes
+    from rdagen.mapper.apps.dlrm import KAGGLE, Arch, parse_sizes
 
     flags = ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot", "arch_mlp_top", "arch_interaction_op",
              "num_indices_per_lookup")
@@ -64,9 +64,9 @@ def _dlrm_arch(args):
 
 
 def run(args) -> int:
-    from rdagen.mapper.dlrm import (check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
+    from rdagen.mapper.apps.dlrm import (check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
                                     reference_weights)
-    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.frontend.graph import GraphError
 
     from rdagen.sim.dlrm_run import PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch, split_batches
 

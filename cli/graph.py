@@ -35,7 +35,8 @@ def add_inputs_argument(p) -> None:
 
 def graph_and_inputs(args):
     """The graph of args.graph and its inputs (args.inputs, the rest drawn from args.seed), checked."""
-    from rdagen.mapper.graph import GraphError, check_inputs, load_graph, random_inputs
+    from rdagen.mapper.frontend.graph import GraphError, load_graph
+    from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 
     try:
         graph = load_graph(args.graph)
@@ -63,7 +64,7 @@ def graph_and_inputs(args):
 
 
 def run(args) -> int:
-    from rdagen.mapper.graph import error_bounds, reference
+    from rdagen.mapper.frontend.reference import error_bounds, reference
 
     graph, arrays = graph_and_inputs(args)
     if args.action == "check":

@@ -50,7 +50,7 @@ def _pins(specs: list[str]) -> dict:
 
 
 def mapped(args, graph):
-    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.frontend.graph import GraphError
     from rdagen.mapper.program import map_graph
 
     cfg = config(args.config)
@@ -64,7 +64,7 @@ def mapped(args, graph):
 
 
 def run(args) -> int:
-    from rdagen.mapper.graph import GraphError, load_graph
+    from rdagen.mapper.frontend.graph import GraphError, load_graph
     from rdagen.mapper.report import text_report, write_outputs
 
     try:

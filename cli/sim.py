@@ -53,9 +53,9 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     """The workloads (graphs sized from the config) mapped onto the whole array and run on the RTL, every
     phase bit-exact against the golden array model, the outputs within the fp32 bound of NumPy; a table
     per workload and a VCD per phase."""
-    from rdagen.mapper.graph import GraphError
+    from rdagen.mapper.frontend.graph import GraphError
     from rdagen.mapper.program import map_graph
-    from rdagen.mapper.workloads import workload
+    from rdagen.mapper.apps.workloads import workload
 
     from rdagen.sim.graph_run import format_table, run_program
     from rdagen.sim.verilog import generate

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rdagen.rtl.spec.array_layout import tile_kind
 
-from .place import sites
-from .program import Program
+from rdagen.mapper.backend.place import sites
+from rdagen.mapper.program import Program
 
 __all__ = ["describe_weights", "summary", "text_report", "write_outputs", "plot_placement"]
 

@@ -132,7 +132,7 @@ def _ag(cfg, rng, scope, _):
 
 
 def _switch(cfg, rng, scope, routings):
-    from rdagen.mapper.route import GridRouter, Route
+    from rdagen.mapper.backend.route import GridRouter, Route
 
     from .switch_regression import random_routes, run_grid_traffic
     from .tops import SWITCH_LOCAL
@@ -161,7 +161,7 @@ def _switch(cfg, rng, scope, routings):
 
 def _bitstream(cfg, rng, scope, random):
     from rdagen.mapper.program import map_graph
-    from rdagen.mapper.workloads import workload
+    from rdagen.mapper.apps.workloads import workload
 
     valid = map_graph(workload("mlp", cfg, 1)[0], cfg).bitstreams[0]
     refused, problems = run_refusals(cfg, valid, rng, random, lambda reason: sample_refusal(cfg, reason, scope))
@@ -170,7 +170,7 @@ def _bitstream(cfg, rng, scope, random):
 
 def _array(cfg, rng, scope, _):
     from rdagen.mapper.program import map_graph
-    from rdagen.mapper.workloads import WORKLOADS, workload
+    from rdagen.mapper.apps.workloads import WORKLOADS, workload
 
     from .graph_run import run_program
 

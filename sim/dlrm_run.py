@@ -1,4 +1,4 @@
-"""``rdagen dlrm``: a DLRM (mapper/dlrm.py) mapped and run on the array batch by batch, every phase
+"""``rdagen dlrm``: a DLRM (mapper/apps/dlrm.py) mapped and run on the array batch by batch, every phase
 checked against the golden array model (bit for bit on the RTL) and the probabilities against the
 independent NumPy DLRM (verif/golden/dlrm.py) within the graph's fp32 bound."""
 
@@ -10,10 +10,10 @@ from typing import Callable
 
 import numpy as np
 
-from rdagen.mapper.dlrm import (Arch, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
+from rdagen.mapper.apps.dlrm import (Arch, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
                                 reference_weights, slice_batch)
-from rdagen.mapper.graph import check_inputs
-from rdagen.mapper.place import sites
+from rdagen.mapper.frontend.inputs import check_inputs
+from rdagen.mapper.backend.place import sites
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.report import describe_weights
 from rdagen.rtl.spec.config import ArrayConfig

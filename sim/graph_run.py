@@ -1,7 +1,7 @@
 """Running a mapped graph (mapper/program.py): every phase on the golden array model and, with a
 harness, on the RTL, which is compared with the golden model bit for bit (host outputs, DRAM written,
 errors, done tokens) phase by phase; the RTL's tensors feed the next phase. The graph's outputs are
-then checked against the NumPy reference within the fp32 bound (mapper/graph.py)."""
+then checked against the NumPy reference within the fp32 bound (mapper/frontend/graph.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from rdagen.mapper.graph import error_bounds, reference
-from rdagen.mapper.phase import PhaseIO, PlacedPhase
+from rdagen.mapper.frontend.reference import error_bounds, reference
+from rdagen.mapper.phases.phase import PhaseIO, PlacedPhase
 from rdagen.mapper.program import PhaseRun, Program
 from rdagen.verif.golden.array import run_array as golden_array
 

@@ -1,5 +1,5 @@
 """Switch-grid regressions: random routes through a grid of switches (each route from a local input of
-one switch to local outputs of others, along free tracks; mapper/route.py), random traffic with random
+one switch to local outputs of others, along free tracks; mapper/backend/route.py), random traffic with random
 gaps and back-pressure, and a scoreboard: every destination receives exactly its source's words, in
 order.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.mapper.route import GridRouter, Route
+from rdagen.mapper.backend.route import GridRouter, Route
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.switch_layout import SwitchConfigError, networks
 from rdagen.verif.coverage.switch import sample_selects

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.mapper.graph import Graph, GraphBuilder
+from rdagen.mapper.frontend.graph import Graph, GraphBuilder
 
 SIZES = (1, 2, 3, 5, 7, 9, 11, 13, 16, 17, 23, 29, 31)
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from amaranth import Shape
 
-from rdagen.mapper.builder import ArrayBuilder, BuildError
+from rdagen.mapper.backend.builder import ArrayBuilder, BuildError
 from rdagen.mapper.program import map_graph
-from rdagen.mapper.workloads import WORKLOADS, workload
+from rdagen.mapper.apps.workloads import WORKLOADS, workload
 from rdagen.rtl.spec.ag_layout import AgProgram, ag_layout
 from rdagen.rtl.array import configured_modules, configured_unit
 from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, local_counts, plan, unit_layout

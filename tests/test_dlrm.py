@@ -1,4 +1,4 @@
-"""DLRM end to end (mapper/dlrm.py, sim/dlrm_run.py, ``rdagen dlrm``): small models on tiny and small run
+"""DLRM end to end (mapper/apps/dlrm.py, sim/dlrm_run.py, ``rdagen dlrm``): small models on tiny and small run
 on the RTL (direct harness) bit-exact against the golden array model, and their probabilities match an
 independent NumPy DLRM within the fp32 bound (and 1e-6); the weights are the reference's for its
 flags; the Criteo sample is reproducible and runs; bad flags and files exit with status 2 and write
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import rdagen.mapper
-from rdagen.mapper.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
+from rdagen.mapper.apps.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
 from rdagen.rtl.spec.config import preset
 from rdagen.cli import main
 from rdagen.sim.dlrm_run import run_batch

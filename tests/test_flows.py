@@ -8,7 +8,7 @@ import sys
 import pytest
 from vcd.reader import TokenKind, tokenize
 
-from rdagen.mapper.graph import GraphBuilder
+from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.rtl.spec.config import preset
 from rdagen.sim.lint import WAIVERS, lint, lint_by_module, stubbed
 from rdagen.sim.paths import ROOT
@@ -235,7 +235,7 @@ def test_sim_reports_a_routing_error_without_a_traceback(monkeypatch, capsys):
     """A workload whose routes do not fit the configuration (a MapError from the mapper) is reported
     like a missing resource: one line naming it, FAIL, exit 1, before any build."""
     from rdagen.mapper import program
-    from rdagen.mapper.phase import MapError
+    from rdagen.mapper.phases.phase import MapError
     from rdagen.cli import main
 
     def unroutable(graph, cfg, seed, **_):

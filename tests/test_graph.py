@@ -1,4 +1,4 @@
-"""The graph format (mapper/graph.py): the example graph from JSON and from Python, the refusals (each
+"""The graph format (mapper/frontend/graph.py): the example graph from JSON and from Python, the refusals (each
 naming the node, the tensor and the problem), embedding-bag semantics against hand-computed sums, and
 the fp32 error bounds: random graphs of every op with random shapes (1, primes, sizes that are not a
 multiple of any lane count), evaluated in float32 in orders of their own, stay within the bound of
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rdagen.mapper.graph import (Graph, GraphBuilder, GraphError, check_inputs, error_bounds, load_graph, reference,
-                                 random_inputs)
+from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError, load_graph
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.frontend.reference import error_bounds, reference
 from rdagen.rtl.spec.expression import SIGMOID
 from rdagen.verif.golden.arith import bits_f32, f32_bits
 from rdagen.verif.golden.expression import evaluate

@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
-from rdagen.mapper.phase import MapError
+from rdagen.mapper.frontend.graph import GraphBuilder
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.sim.array_run import config_writes
@@ -198,8 +199,8 @@ def test_chains_split_k_inside_a_phase_on_the_rtl(chain, shape):
     """A matmul phase with chains of PCUs over K (each link adds its predecessor's partial sums at its
     last product, the bias stays last): bit-exact on the RTL against the golden model, within the
     graph's bound, and the cost model within 15 % of the RTL's cycles."""
-    from rdagen.mapper.matmul import MatmulPhase
-    from rdagen.mapper.phase import place_and_route
+    from rdagen.mapper.phases.matmul import MatmulPhase
+    from rdagen.mapper.phases.phase import place_and_route
     from rdagen.mapper.program import Program
 
     cfg = preset("small")
@@ -220,14 +221,15 @@ def test_chains_split_k_inside_a_phase_on_the_rtl(chain, shape):
 
 def test_plasticine_matmuls_occupy_every_pcu():
     """On plasticine (64 PCUs, 32 output streams) a large matmul uses chains to occupy all 64 PCUs."""
-    from rdagen.mapper.matmul import tile_matmul
+    from rdagen.mapper.phases.matmul import tile_matmul
 
     t = tile_matmul(preset("plasticine"), "gemm", 256, 256, 256, True, False)
     assert t.pcus == 64 and t.chain > 1
 
 
 def test_rdagen_run_takes_inputs_from_an_npz_and_draws_the_rest(tmp_path, capsys):
-    from rdagen.mapper.graph import load_graph, reference
+    from rdagen.mapper.frontend.graph import load_graph
+    from rdagen.mapper.frontend.reference import reference
     from rdagen.cli import main
 
     graph = load_graph("mapper/examples/dlrm_tiny.json")

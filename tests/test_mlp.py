@@ -1,4 +1,4 @@
-"""The MLP phase (mapper/mlp.py): a chain of Linear layers in one configuration, the weights resident
+"""The MLP phase (mapper/phases/mlp.py): a chain of Linear layers in one configuration, the weights resident
 in PMUs and the samples pipelined through the layers. On the RTL (direct harness) it equals the golden
 array model bit for bit and NumPy within the fp32 bound, and the cost model is within 10 % of the RTL's
 cycles; the lowering fuses exactly the chains it may, by the ``mlp_weights`` choice; the weights cross
@@ -10,11 +10,12 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rdagen.mapper.graph import GraphBuilder, check_inputs, random_inputs
-from rdagen.mapper.mlp import Layer, MlpPhase
-from rdagen.mapper.phase import MapError
+from rdagen.mapper.frontend.graph import GraphBuilder
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.phases.mlp import Layer, MlpPhase
+from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import lower, map_graph
-from rdagen.mapper.workloads import mlp_graph
+from rdagen.mapper.apps.workloads import mlp_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.cli import main
 from rdagen.sim.graph_run import run_program

@@ -1,4 +1,4 @@
-"""Placement by simulated annealing (mapper/place.py): legal (every unit on a free site of its kind,
+"""Placement by simulated annealing (mapper/backend/place.py): legal (every unit on a free site of its kind,
 pins honoured), deterministic for a seed, close to the optimum on a netlist whose optimum is known,
 far below a random placement, routable by the negotiated router, and refusals that name the unit.
 
@@ -8,8 +8,8 @@ Seeds are printed; rerun with ``pytest --seed N``.
 import numpy as np
 import pytest
 
-from rdagen.mapper.builder import ArrayBuilder
-from rdagen.mapper.place import Net, PlacementError, Unit, place, sites
+from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.backend.place import Net, PlacementError, Unit, place, sites
 from rdagen.rtl.spec.array_layout import connections, plan
 from rdagen.rtl.spec.bitstream import decode
 from rdagen.rtl.spec.config import preset

@@ -12,7 +12,7 @@ from rdagen.rtl.spec.config import preset
 from rdagen.rtl.hop_buffer import HopBuffer
 from rdagen.rtl.switch import Switch
 from rdagen.rtl.spec.switch_layout import DIRECTIONS, OPPOSITE, STEP, SwitchConfigError, port_index
-from rdagen.mapper.route import GridRouter, Route
+from rdagen.mapper.backend.route import GridRouter, Route
 from rdagen.sim.switch_regression import random_routes, run_grid_traffic
 
 from .conftest import seeded_rng, test_seed

@@ -1,5 +1,5 @@
 """Functional coverage of the array regression (sim/coverage_regression.py ``array``): the named
-workloads (mapper/workloads.py) mapped onto the whole array and run on its RTL through cocotb, checked
+workloads (mapper/apps/workloads.py) mapped onto the whole array and run on its RTL through cocotb, checked
 phase by phase against the golden array model and against NumPy:
 
 * ``workload``: each workload ran bit-exact with the golden model, within its error bound.
@@ -8,7 +8,7 @@ phase by phase against the golden array model and against NumPy:
 
 from __future__ import annotations
 
-from rdagen.mapper.workloads import WORKLOADS
+from rdagen.mapper.apps.workloads import WORKLOADS
 from rdagen.rtl.spec.array_layout import load
 from rdagen.rtl.spec.bitstream import NETWORKS, Kind
 from rdagen.rtl.spec.config import ArrayConfig

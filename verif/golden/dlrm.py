@@ -1,4 +1,4 @@
-"""An independent NumPy DLRM (float64), written from the reference's semantics (mapper/dlrm.py's
+"""An independent NumPy DLRM (float64), written from the reference's semantics (mapper/apps/dlrm.py's
 docstring), not from the rdagen graph: the click probabilities of a batch."""
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units
 from rdagen.rtl.spec.bitstream import decode
 from rdagen.rtl.spec.config import ArrayConfig
 
-from .builder import ArrayBuilder, BuildError
-from .graph import GraphError
-from .place import Net, Placement, PlacementError, Unit, place
+from rdagen.mapper.backend.builder import ArrayBuilder, BuildError
+from rdagen.mapper.frontend.graph import GraphError
+from rdagen.mapper.backend.place import Net, Placement, PlacementError, Unit, place
 
 __all__ = ["MapError", "PhaseIO", "Phase", "PlacedPhase", "place_and_route", "reconfiguration_cycles"]
 
@@ -55,7 +55,7 @@ class Phase:
     reads: tuple[str, ...]  # tensors read
     writes: tuple[str, ...]  # tensors written
     ideal_cycles: int  # the busiest unit's work at one firing (or DRAM beat) per cycle
-    estimate_cycles: int  # the cost model (mapper/cost.py rules in each phase's docstring)
+    estimate_cycles: int  # the cost model (its rules in each phase kind's docstring)
 
     def netlist(self) -> tuple[list[Unit], list[Net]]:
         raise NotImplementedError

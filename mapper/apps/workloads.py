@@ -16,7 +16,8 @@ import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
 
-from .graph import Graph, GraphBuilder, GraphError, check_inputs, random_inputs
+from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 
 __all__ = ["WORKLOADS", "workload", "mlp_graph"]
 

@@ -31,10 +31,10 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pcu_layout import CONST, Counter, PcuProgram, Stage, reg, vin
 
-from .builder import ArrayBuilder
+from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.rtl.spec.expression import Const, ExpressionError, Piece, Program, split
-from .phase import F32, U32, MapError, Phase, PhaseIO
-from .place import Net, Unit, sites
+from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
+from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["EltwisePhase", "eltwise_phases", "one_pcu_stages"]
 
@@ -81,7 +81,7 @@ def _group_end(pieces: list[Piece], start: int, pcus: int, ags: int) -> int:
 
 def one_pcu_stages(cfg: ArrayConfig, program: Program) -> tuple[Stage, ...] | None:
     """The stages of a one-input *program* that one PCU of *cfg* computes whole (None when it needs more
-    than one): what an MLP phase appends to its last layer (mapper/mlp.py)."""
+    than one): what an MLP phase appends to its last layer (mapper/phases/mlp.py)."""
     try:
         pieces = split(program, min(cfg.stages, cfg.registers), cfg.vector_inputs)
     except ExpressionError:

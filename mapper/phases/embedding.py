@@ -24,9 +24,9 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pcu_layout import Accumulate, PcuProgram, Stage, vin
 
-from .builder import ArrayBuilder
-from .phase import F32, U32, Phase, PhaseIO
-from .place import Net, Unit
+from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.phases.phase import F32, U32, Phase, PhaseIO
+from rdagen.mapper.backend.place import Net, Unit
 
 __all__ = ["Bag", "EmbeddingPhase", "pack_embeddings"]
 

@@ -22,10 +22,10 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pcu_layout import Accumulate, Counter, PcuProgram, Reduce, Stage, vin
 
-from .builder import ArrayBuilder
-from .graph import interaction_pairs
-from .phase import F32, U32, MapError, Phase, PhaseIO
-from .place import Net, Unit, sites
+from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.frontend.reference import interaction_pairs
+from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
+from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["InteractionPhase"]
 

@@ -32,7 +32,8 @@ from rdagen.rtl.spec.array_layout import tile_kind
 from rdagen.rtl.spec.ops import FU_LATENCY
 
 from rdagen.rtl.spec.expression import SIGMOID
-from .graph import Graph, GraphBuilder, GraphError, first_bad_offset, first_index_outside
+from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError
+from rdagen.mapper.frontend.inputs import first_bad_offset, first_index_outside
 
 __all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
            "read_criteo_tsv", "check_batch", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]

@@ -50,9 +50,9 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Stage, ctr, reg, sin, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
-from .builder import ArrayBuilder
-from .phase import F32, U32, MapError, Phase, PhaseIO
-from .place import Net, Unit, sites
+from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
+from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "split_k", "MatmulPhase", "CHAIN_LATENCY", "latency"]
 

@@ -1,6 +1,6 @@
 """The builder: configure an array's units by coordinates and named fields and its routes by endpoints
 on a named network, check them against the array's resources, and emit the bitstream. The mapper
-phases (mapper/matmul.py, ...) are written against this API. Imports only the spec modules.
+phases (mapper/phases/matmul.py, ...) are written against this API. Imports only the spec modules.
 
 Endpoints: ``("pcu"|"pmu", row, col, port, index)`` for tile ports (``vin``, ``vout``, ``sin``,
 ``sout``, ``ctrl_in``, ``ctrl_out``), ``("ag", row, port)`` (``rdata``, ``wdata``, ``idx``) and
@@ -18,7 +18,7 @@ from rdagen.rtl.spec.pcu_layout import PcuConfigError, PcuProgram
 from rdagen.rtl.spec.pmu_layout import PmuConfigError, PmuProgram
 from rdagen.rtl.spec.switch_layout import SwitchConfigError, networks
 
-from .route import GridRouter, Route
+from rdagen.mapper.backend.route import GridRouter, Route
 
 __all__ = ["ArrayBuilder", "BuildError"]
 

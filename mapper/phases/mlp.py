@@ -2,7 +2,7 @@
 configuration, the weights resident in PMUs and the samples pipelined through the layers.
 
 Dataflow (lanes L; layer l has a chain of C_l PCUs, link j summing its K range, as in a matmul phase
-with one group and one row; mapper/matmul.py)::
+with one group and one row; mapper/phases/matmul.py)::
 
     loader (l, j) (an AG reading DRAM, or a host row) --the link's [W; b] part, once--> W PMU (l, j)
     W PMU (l, j) (buffer mode: written once, then read once per sample) --W vectors--> PCU (l, j)
@@ -56,10 +56,10 @@ from rdagen.rtl.spec.ops import FU_LATENCY
 from rdagen.rtl.spec.pcu_layout import LANE, Counter, PcuProgram, Stage, ctr, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
-from .builder import ArrayBuilder
-from .matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, split_k, x_buffer_program
-from .phase import F32, U32, MapError, Phase, PhaseIO
-from .place import Net, Unit, sites
+from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.phases.matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, split_k, x_buffer_program
+from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
+from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase"]
 

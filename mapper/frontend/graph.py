@@ -1,5 +1,6 @@
-"""The user's dataflow graph: the ``rdagen-graph`` format (JSON, version 1, or built from Python), its
-validation, and the NumPy reference interpreter with each op's fp32 error bound.
+"""The user's dataflow graph: the ``rdagen-graph`` format (JSON, version 1, or built from Python) and
+its validation (the inputs of a run: frontend/inputs.py; the NumPy reference and its fp32 error bounds:
+frontend/reference.py).
 
 Format::
 
@@ -28,21 +29,6 @@ Ops (NumPy semantics; every tensor is fp32 unless said otherwise):
 Nodes may be listed in any order; a cycle is refused. Every name (input, weight, node output) is
 defined once. Bad graphs and bad input arrays raise ``GraphError``, whose message names the node (its
 position and op), the tensor and what is wrong.
-
-Reference and error bounds: ``reference`` evaluates the graph in float64 from the fp32 inputs; the
-hardware computes in fp32 (round to nearest even, subnormal inputs read as zero, results below 2^-126
-flushed to zero: rtl/spec/ops.py) in some order of its own. ``error_bounds`` gives, per output element, a
-bound on |fp32 result - float64 reference| that holds for *any* summation order, with
-gamma_n = n u / (1 - n u), u = 2^-24, and an absolute 2^-126 per rounding for flushing:
-
-* inputs and weights: their own subnormal values (read as zero);
-* ``matmul`` (and each pair of ``dot_interaction``, a product of [1, D] x [D, 1]): with operand bounds eA, eB and A' = |A| + eA, B' = |B| + eB:
-  A' B' - |A||B| (propagated) + gamma_K A' B' + K 2^-126 (K products and sums);
-* ``add``: eA + eB + u (|A + B| + eA + eB) + 2^-126;
-* ``relu`` and ``concat``: the operands' bounds (relu is 1-Lipschitz; concat moves words);
-* ``sigmoid``: e / 4 (sigmoid is 1/4-Lipschitz) + ``SIGMOID_MAX_ERROR`` (the program's own error);
-* ``embedding_bag``: gamma_n sum |rows| + n 2^-126 for a bag of n rows (a table's words are exact
-  but for their subnormals, which add their magnitude).
 """
 
 from __future__ import annotations
@@ -54,17 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.spec.expression import SIGMOID_MAX_ERROR
-
-__all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "load_graph", "reference",
-           "error_bounds", "random_inputs", "check_inputs", "interaction_pairs",
-           "first_index_outside", "first_bad_offset"]
+__all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "DTYPES", "load_graph"]
 
 FORMAT, VERSION = "rdagen-graph", 1
 OPS = ("matmul", "add", "relu", "sigmoid", "concat", "dot_interaction", "embedding_bag")
 DTYPES = {"fp32": np.float32, "int32": np.int32}
-UNIT_ROUNDOFF = 2.0 ** -24
-FLUSH = 2.0 ** -126  # the largest magnitude FTZ/DAZ turns into zero
 
 
 class GraphError(ValueError):
@@ -368,174 +348,3 @@ class GraphBuilder:
 
     def graph(self) -> Graph:
         return Graph.from_dict(json.loads(json.dumps(self.data)), source="graph")
-
-
-# -- inputs ---------------------------------------------------------------------------------------------
-def _index_uses(graph: Graph) -> dict[str, list]:
-    """int32 input -> [(node position, role, table rows or index count tensor)] of its embedding_bag uses."""
-    uses: dict[str, list] = {}
-    for i, node in enumerate(graph.nodes):
-        if node.op == "embedding_bag":
-            table, indices, offsets = node.inputs
-            uses.setdefault(indices, []).append((i, "indices", graph.tensors[table].shape[0]))
-            uses.setdefault(offsets, []).append((i, "offsets", graph.tensors[indices].shape[0]))
-    return uses
-
-
-def random_inputs(graph: Graph, seed: int, given: dict | None = None) -> dict[str, np.ndarray]:
-    """Every input not in *given*, drawn from *seed*: fp32 inputs N(0, 1); indices uniform over their
-    table's rows; offsets sorted, starting at 0 (so some bags are empty, the last one possibly too)."""
-    rng = np.random.default_rng(seed)
-    arrays = dict(given or {})
-    uses = _index_uses(graph)
-    for name, t in graph.inputs.items():
-        if name in arrays:
-            continue
-        if t.dtype == "fp32":
-            arrays[name] = rng.standard_normal(t.shape).astype(np.float32)
-            continue
-        role = uses.get(name, [(None, "indices", 1)])[0]
-        if role[1] == "indices":
-            arrays[name] = rng.integers(0, min(u[2] for u in uses.get(name, [role])), t.shape).astype(np.int32)
-        else:
-            starts = np.sort(rng.integers(0, role[2] + 1, t.shape))
-            starts[0] = 0
-            arrays[name] = starts.astype(np.int32)
-    return arrays
-
-
-def first_index_outside(indices: np.ndarray, rows: int) -> int | None:
-    """The position of the first index outside [0, rows), or None."""
-    bad = np.flatnonzero((indices < 0) | (indices >= rows))
-    return int(bad[0]) if len(bad) else None
-
-
-def first_bad_offset(offsets: np.ndarray, count: int) -> int | None:
-    """The position of the first bag offset that breaks the rules (the first is 0; none decreases or
-    passes the *count* indices), or None."""
-    if offsets[0] != 0:
-        return 0
-    bad = np.flatnonzero((np.diff(offsets) < 0) | (offsets[1:] > count))
-    return int(bad[0]) + 1 if len(bad) else None
-
-
-def check_inputs(graph: Graph, arrays: dict, *, source: str = "inputs") -> dict[str, np.ndarray]:
-    """The input arrays, checked against the graph: every input given once with its shape and dtype,
-    no extra array, indices within their table (named with the position), offsets from 0 upwards."""
-    missing = [n for n in graph.inputs if n not in arrays]
-    extra = sorted(set(arrays) - set(graph.inputs))
-    if missing:
-        raise GraphError(f"{source}: missing input {missing[0]!r} (the graph's inputs: {', '.join(graph.inputs)})")
-    if extra:
-        raise GraphError(f"{source}: {extra[0]!r} is not an input of the graph (its inputs: {', '.join(graph.inputs)})")
-    checked = {}
-    for name, t in graph.inputs.items():
-        a = np.asarray(arrays[name])
-        if a.shape != t.shape:
-            raise GraphError(f"{source}: input {name!r} has shape {list(a.shape)}, the graph says {list(t.shape)}")
-        if t.dtype == "fp32":
-            if a.dtype != np.float32:
-                raise GraphError(f"{source}: input {name!r} is {a.dtype}, the graph says fp32 (float32)")
-        elif not np.issubdtype(a.dtype, np.integer) or (a.size and (a.min() < -2**31 or a.max() >= 2**31)):
-            raise GraphError(f"{source}: input {name!r} is {a.dtype}, the graph says int32")
-        checked[name] = a.astype(DTYPES[t.dtype])
-    for name, uses in _index_uses(graph).items():
-        if name not in checked:
-            continue
-        a = checked[name]
-        for position, role, limit in uses:
-            where = f"{source}: input {name!r} ({role} of node {position}, embedding_bag)"
-            if role == "indices":
-                bad = first_index_outside(a, limit)
-                if bad is not None:
-                    raise GraphError(f"{where}: position {bad} holds {a[bad]}, outside the table's rows [0, {limit})")
-            else:
-                bad = first_bad_offset(a, limit)
-                if bad == 0:
-                    raise GraphError(f"{where}: position 0 holds {a[0]}; the first bag starts at 0")
-                if bad is not None:
-                    raise GraphError(f"{where}: position {bad} holds {a[bad]}; offsets do not decrease and stay "
-                                     f"within the {limit} indices")
-    return checked
-
-
-# -- the reference and its bounds ----------------------------------------------------------------------
-def _bags(indices: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
-    ends = list(offsets[1:]) + [len(indices)]
-    return [indices[s:e] for s, e in zip(offsets, ends)]
-
-
-def interaction_pairs(features: int) -> list[tuple[int, int]]:
-    """The (i, j) pairs, i > j, of *features* tensors in the reference's row-major order."""
-    return [(i, j) for i in range(features) for j in range(i)]
-
-
-def _gamma(n: int) -> float:
-    return n * UNIT_ROUNDOFF / (1 - n * UNIT_ROUNDOFF)
-
-
-def _values(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
-    return {**{n: np.asarray(a) for n, a in arrays.items()}, **{n: t.values for n, t in graph.weights.items()}}
-
-
-def reference(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
-    """Every tensor of the graph in float64, from the (checked) fp32/int32 *arrays* and the weights."""
-    env = {n: (a.astype(np.float64) if a.dtype == np.float32 else a) for n, a in _values(graph, arrays).items()}
-    for node in graph.nodes:
-        x = [env[n] for n in node.inputs]
-        if node.op == "matmul":
-            out = x[0] @ x[1]
-        elif node.op == "add":
-            out = x[0] + x[1]
-        elif node.op == "relu":
-            out = np.maximum(x[0], 0.0)
-        elif node.op == "sigmoid":
-            out = 0.5 * (1.0 + np.tanh(0.5 * x[0]))  # 1 / (1 + e^-x) without overflow
-        elif node.op == "concat":
-            out = np.concatenate(x, axis=1)
-        elif node.op == "dot_interaction":
-            out = np.stack([(x[i] * x[j]).sum(axis=1) for i, j in interaction_pairs(len(x))], axis=1)
-        else:
-            table, indices, offsets = x
-            out = np.array([table[bag].sum(axis=0) if len(bag) else np.zeros(table.shape[1])
-                            for bag in _bags(indices, offsets)]).reshape(len(offsets), table.shape[1])
-        env[node.output] = out
-    return env
-
-
-def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
-    """Per element of every tensor: the bound on |fp32 hardware result - float64 reference| (module
-    docstring), for any order of the sums."""
-    values = reference(graph, arrays)
-    bound = {}
-    for n, a in _values(graph, arrays).items():
-        a = np.asarray(a)
-        bound[n] = (np.where(np.abs(a) < FLUSH, np.abs(a), 0.0) if a.dtype == np.float32
-                    else np.zeros(a.shape))
-    for node in graph.nodes:
-        v = [np.abs(values[n]) for n in node.inputs]
-        e = [bound[n] for n in node.inputs]
-        if node.op == "matmul":
-            k = v[0].shape[1]
-            a_hat, b_hat = v[0] + e[0], v[1] + e[1]
-            out = a_hat @ b_hat - v[0] @ v[1] + _gamma(k) * (a_hat @ b_hat) + k * FLUSH
-        elif node.op == "add":
-            out = e[0] + e[1] + UNIT_ROUNDOFF * (np.abs(values[node.output]) + e[0] + e[1]) + FLUSH
-        elif node.op == "relu":
-            out = e[0]
-        elif node.op == "sigmoid":
-            out = e[0] / 4 + SIGMOID_MAX_ERROR
-        elif node.op == "concat":
-            out = np.concatenate(e, axis=1)
-        elif node.op == "dot_interaction":
-            d = v[0].shape[1]
-            hat = [vi + ei for vi, ei in zip(v, e)]
-            out = np.stack([((hat[i] * hat[j]).sum(axis=1) * (1 + _gamma(d)) - (v[i] * v[j]).sum(axis=1) + d * FLUSH)
-                            for i, j in interaction_pairs(len(v))], axis=1)
-        else:
-            table, indices, offsets = values[node.inputs[0]], values[node.inputs[1]], values[node.inputs[2]]
-            out = np.array([(_gamma(len(bag)) * np.abs(table[bag]).sum(axis=0) + bound[node.inputs[0]][bag].sum(axis=0)
-                             + len(bag) * FLUSH) if len(bag) else np.zeros(table.shape[1])
-                            for bag in _bags(indices, offsets)]).reshape(len(offsets), table.shape[1])
-        bound[node.output] = out
-    return bound

@@ -1,0 +1,45 @@
+"""Lowering: a graph's nodes to phases (one bitstream each), by the named passes of ``PIPELINE`` run in
+order on one ``Lowering`` state:
+
+1. ``fuse_relus`` (fusion.py): a relu feeding only matmuls' left operands runs inside them;
+2. ``absorb_biases`` (bias.py): a matmul's bias ``add`` runs in the matmul's phase;
+3. ``detect_chains`` (chains.py): chains of Linear layers become MLP phases (``mlp_weights``);
+4. ``pack_embeddings`` (packing.py): the embedding bags packed into the first phases;
+5. ``emit_phases`` (ops.py): every other node by the table ``LOWERINGS`` from op to lowering.
+
+A graph that does not fit one configuration is thus split into phases; a node that does not fit even
+alone is refused with ``MapError`` naming it and the resource.
+"""
+
+from __future__ import annotations
+
+from rdagen.mapper.frontend.graph import Graph
+from rdagen.mapper.phases.phase import MapError, Phase
+from rdagen.rtl.spec.config import ArrayConfig
+
+from .bias import absorb_biases
+from .chains import detect_chains
+from .fusion import fuse_relus
+from .ops import LOWERINGS, emit_phases
+from .packing import pack_embeddings
+from .state import Lowering
+
+__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "lower"]
+
+PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases)
+
+MLP_WEIGHTS = ("auto", "resident", "streamed")
+"""Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase
+(phases/mlp.py) wherever the chain fits one, ``streamed`` from DRAM by a matmul phase per layer, or
+``auto``: the one the cost model finds cheaper, chain by chain."""
+
+
+def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto") -> list[Phase]:
+    """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
+    *mlp_weights*: one of MLP_WEIGHTS."""
+    if mlp_weights not in MLP_WEIGHTS:
+        raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
+    state = Lowering(graph, cfg, mlp_weights)
+    for run in PIPELINE:
+        run(state)
+    return state.phases

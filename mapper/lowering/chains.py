@@ -1,0 +1,89 @@
+"""Pass ``detect_chains``: chains of two or more matmuls with biases, each feeding the next alone (through
+a relu or not), that become one MLP phase (phases/mlp.py: the weights resident in PMUs, the samples
+pipelined through the layers).
+
+``mlp_weights`` ``resident``: every chain that fits one MLP phase; ``auto``: those whose MLP phase costs
+less than a matmul phase per layer (cost-model cycles plus the unit configuration each loads);
+``streamed``: none. A relu or sigmoid that is the only use of the last layer's result and fits one PCU
+becomes the phase's epilogue (its node is absorbed)."""
+
+from __future__ import annotations
+
+from rdagen.mapper.phases.eltwise import eltwise_phases, one_pcu_stages
+from rdagen.mapper.phases.matmul import MatmulPhase
+from rdagen.mapper.phases.mlp import Layer, MlpPhase
+from rdagen.mapper.phases.phase import MapError
+
+from .ops import ELTWISE
+from .state import Lowering
+
+
+def _chains(s: Lowering) -> list[list[int]]:
+    """The chains of matmuls, each feeding the next alone, as lists of node positions."""
+    nodes = s.graph.nodes
+    following = {}
+    for i, mm in s.matmuls.items():
+        use = s.only_use(mm.y)
+        if mm.bias is None or use is None:
+            continue
+        j = use[0]
+        if nodes[j].op == "relu":
+            use = s.only_use(nodes[j].output)
+            j = use[0] if use else None
+        if j in s.matmuls and use[1] == 0 and s.matmuls[j].bias is not None:
+            following[i] = j
+    chains = []
+    for first in sorted(set(following) - set(following.values())):
+        chain = [first]
+        while chain[-1] in following:
+            chain.append(following[chain[-1]])
+        chains.append(chain)
+    return chains
+
+
+def detect_chains(s: Lowering) -> None:
+    if s.mlp_weights == "streamed":
+        return
+    cfg, nodes = s.cfg, s.graph.nodes
+    for chain in _chains(s):
+        layers = []
+        for i in chain:
+            mm = s.matmuls[i]
+            k, n = s.shape(mm.w)
+            layers.append(Layer(mm.w, mm.bias, mm.relu_in, k, n, mm.y))
+        x = s.matmuls[chain[0]].x
+        covered = tuple(n for i in chain for n in s.matmuls[i].covered)
+        m = s.shape(x)[0]
+        use, epilogue, after = s.only_use(layers[-1].y), (), []
+        if use and nodes[use[0]].op in ELTWISE and nodes[use[0]].op != "add":
+            r = use[0]
+            program = ELTWISE[nodes[r].op]
+            epilogue = one_pcu_stages(cfg, program) or ()
+            if epilogue:
+                covered += (r,)
+                shape = s.shape(layers[-1].y)
+                after = eltwise_phases(cfg, f"{nodes[r].op}{r}", (r,), program, (layers[-1].y,), nodes[r].output,
+                                       (shape,), shape, s.where(r))
+        try:
+            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), m, s.where(chain[0]), epilogue,
+                             nodes[covered[-1]].output if epilogue else None)
+        except MapError:
+            continue
+        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, layers, m, after, phase):
+            continue
+        s.mlp_of.update({i: None for i in chain})
+        s.mlp_of[chain[0]] = phase
+        if epilogue:
+            s.absorbed.add(covered[-1])
+
+
+def _streamed_is_cheaper(s: Lowering, chain, layers, m: int, after: list, phase: MlpPhase) -> bool:
+    """A matmul phase per layer (and the epilogue's own phases) cost no more than the MLP phase."""
+    cfg = s.cfg
+    try:
+        streamed = [MatmulPhase(cfg, f"mm{i}", (), s.matmuls[i].x, layer.w, layer.bias, layer.relu_in, layer.y,
+                                (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
+    except MapError:  # a layer no single matmul phase takes: the MLP phase, which fits, is
+        return False
+    cost = sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in streamed + after)
+    return cost <= phase.estimate_cycles + phase.unit_configuration_cycles(cfg)

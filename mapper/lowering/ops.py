@@ -1,0 +1,94 @@
+"""Pass ``emit_phases`` and its table from op to lowering (``LOWERINGS``): every node not absorbed into
+another's phase, in graph order, becomes its phases.
+
+* ``matmul`` -> a matmul phase over the whole array (phases/matmul.py), or its chain's MLP phase; a row
+  of X longer than a PMU is split over K: a matmul phase per chunk (partial sums in DRAM), then
+  elementwise adds in chunk order, then the bias.
+* ``relu``, ``add``, ``sigmoid`` -> elementwise phases (phases/eltwise.py; one per piece of the op's
+  program, rtl/spec/expression.py).
+* ``dot_interaction`` -> a dot-interaction phase (phases/interaction.py).
+* ``embedding_bag`` -> packed by ``pack_embeddings``; ``concat`` moves no data: its operands are written
+  to column ranges of one DRAM tensor (the runner joins them when a later phase reads it).
+"""
+
+from __future__ import annotations
+
+from rdagen.mapper.phases.eltwise import eltwise_phases
+from rdagen.mapper.phases.interaction import InteractionPhase
+from rdagen.mapper.phases.matmul import MatmulPhase
+from rdagen.mapper.phases.phase import Phase
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.expression import ADD, RELU, SIGMOID
+
+from .state import Lowering
+
+ELTWISE = {"relu": RELU, "add": ADD, "sigmoid": SIGMOID}
+"""The elementwise graph ops and their programs (rtl/spec/expression.py)."""
+
+
+def k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:
+    """[k0, k1) ranges of K, each a row of X that fits one PMU (one range when all of K fits)."""
+    if -(-(k + bias) // cfg.lanes) * cfg.lanes <= cfg.pmu_words:
+        return [(0, k)]
+    count = -(-k // cfg.pmu_words)
+    size = -(-k // count)
+    return [(k0, min(k, k0 + size)) for k0 in range(0, k, size)]
+
+
+def lower_matmul(s: Lowering, i: int) -> list[Phase]:
+    if i in s.mlp_of:
+        return [s.mlp_of[i]] if s.mlp_of[i] is not None else []
+    cfg, node, mm = s.cfg, s.graph.nodes[i], s.matmuls[i]
+    m, k = s.shape(mm.x)
+    n = s.shape(mm.w)[1]
+    chunks = k_chunks(cfg, k, mm.bias is not None)
+    if len(chunks) == 1:
+        return [MatmulPhase(cfg, f"mm{i}", mm.covered, mm.x, mm.w, mm.bias, mm.relu_in, mm.y, (m, k, n), where=s.where(i))]
+    # The sum of the products in some order, then + b, as the graph says.
+    phases: list[Phase] = []
+    total = None
+    for c, (k0, k1) in enumerate(chunks):
+        part = f"{node.output}#k{c}"
+        phases.append(MatmulPhase(cfg, f"mm{i}k{c}", mm.covered, mm.x, mm.w, None, mm.relu_in, part, (m, k1 - k0, n),
+                                  where=s.where(i), k_range=(k0, k1)))
+        if total is not None:
+            last = c == len(chunks) - 1 and mm.bias is None
+            out = mm.y if last else f"{node.output}#s{c}"
+            phases += eltwise_phases(cfg, f"mm{i}s{c}", mm.covered, ADD, (total, part), out, ((m, n), (m, n)),
+                                     (m, n), s.where(i))
+            part = out
+        total = part
+    if mm.bias is not None:
+        phases += eltwise_phases(cfg, f"mm{i}b", mm.covered, ADD, (total, mm.bias), mm.y, ((m, n), (n,)), (m, n),
+                                 s.where(i))
+    return phases
+
+
+def lower_interaction(s: Lowering, i: int) -> list[Phase]:
+    node = s.graph.nodes[i]
+    samples, width = s.shape(node.inputs[0])
+    return [InteractionPhase(s.cfg, f"dot{i}", (i,), node.inputs, node.output, samples, width, s.where(i))]
+
+
+def lower_eltwise(s: Lowering, i: int) -> list[Phase]:
+    node = s.graph.nodes[i]
+    reads = node.inputs
+    if node.op == "add" and s.shape(reads[0]) != s.shape(node.output):
+        reads = reads[::-1]  # the [N] operand second: it is added to every row
+    return eltwise_phases(s.cfg, f"{node.op}{i}", (i,), ELTWISE[node.op], reads, node.output,
+                          tuple(s.shape(t) for t in reads), s.shape(node.output), s.where(i))
+
+
+def packed_elsewhere(s: Lowering, i: int) -> list[Phase]:
+    return []
+
+
+LOWERINGS = {"matmul": lower_matmul, "dot_interaction": lower_interaction, "relu": lower_eltwise,
+             "add": lower_eltwise, "sigmoid": lower_eltwise, "embedding_bag": packed_elsewhere,
+             "concat": packed_elsewhere}
+
+
+def emit_phases(s: Lowering) -> None:
+    for i, node in enumerate(s.graph.nodes):
+        if i not in s.absorbed:
+            s.phases += LOWERINGS[node.op](s, i)

@@ -1,0 +1,22 @@
+"""Pass ``pack_embeddings``: the graph's embedding bags packed together into embedding phases, which run
+first (their operands are graph inputs and weights)."""
+
+from __future__ import annotations
+
+from rdagen.mapper.backend.place import sites
+from rdagen.mapper.phases.embedding import Bag, EmbeddingPhase, pack_embeddings as pack
+
+from .state import Lowering
+
+
+def pack_embeddings(s: Lowering) -> None:
+    bags = []
+    for i, node in enumerate(s.graph.nodes):
+        if node.op == "embedding_bag":
+            table, indices, offsets = node.inputs
+            rows, width = s.shape(table)
+            slices = tuple(range(-(-width // s.cfg.lanes)))
+            bags.append(Bag(i, table, indices, offsets, node.output, rows, width, s.shape(offsets)[0],
+                            s.shape(indices)[0], slices))
+    for n, group in enumerate(pack(s.cfg, bags, len(sites(s.cfg, "pcu")))):
+        s.phases.append(EmbeddingPhase(s.cfg, f"embed{n}", group))

@@ -1,0 +1,53 @@
+"""What the lowering passes read and build: the graph's uses, the nodes absorbed into others, the
+fused relus, each matmul's operands, the MLP chains and, last, the phases."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rdagen.mapper.frontend.graph import Graph
+from rdagen.mapper.phases.phase import Phase
+from rdagen.rtl.spec.config import ArrayConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class MatmulOperands:
+    """A matmul node as a phase computes it: x (the relu's input when the relu is fused), w, the bias
+    absorbed or None, the tensor written and the nodes covered."""
+    x: str
+    relu_in: bool
+    w: str
+    bias: str | None
+    y: str
+    covered: tuple[int, ...]
+
+
+@dataclasses.dataclass
+class Lowering:
+    graph: Graph
+    cfg: ArrayConfig
+    mlp_weights: str
+    uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
+    absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase
+    fused_relu: dict[str, str] = dataclasses.field(default_factory=dict)  # relu output: its input
+    matmuls: dict[int, MatmulOperands] = dataclasses.field(default_factory=dict)
+    mlp_of: dict[int, Phase | None] = dataclasses.field(default_factory=dict)  # chain's first: phase; others: None
+    phases: list[Phase] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self):
+        self.uses = {}
+        for i, node in enumerate(self.graph.nodes):
+            for slot, name in enumerate(node.inputs):
+                self.uses.setdefault(name, []).append((i, slot))
+
+    def where(self, i: int) -> str:
+        node = self.graph.nodes[i]
+        return f"node {i} ({node.op} -> {node.output!r})"
+
+    def only_use(self, tensor: str) -> tuple[int, int] | None:
+        """(node, slot) of the one use of *tensor*, None if it has several or is a graph output."""
+        u = self.uses.get(tensor, [])
+        return u[0] if len(u) == 1 and tensor not in self.graph.outputs else None
+
+    def shape(self, tensor: str) -> tuple[int, ...]:
+        return self.graph.tensors[tensor].shape

@@ -13,7 +13,7 @@ ARGS    ?=
 JOBS    ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test sim synth lint coverage formal waves bench config clean
+.PHONY: help venv test sim synth lint coverage formal waves bench docs config clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ synth: $(STAMP) ## Yosys synthesis: make synth UNIT=<unit> CONFIG=<preset>; writ
 lint: $(STAMP) ## verilator --lint-only on every generated top
 	$(RDAGEN) lint --config $(CONFIG) $(ARGS)
 
-coverage: $(STAMP) ## the arithmetic regression with functional coverage; writes build/coverage/summary.json
+coverage: $(STAMP) ## functional coverage of every group (ARGS=--code: code coverage too); writes build/coverage/summary.json
 	$(RDAGEN) coverage --config $(CONFIG) $(ARGS)
 
 formal: $(STAMP) ## prove the stream-fabric properties (k-induction in Yosys); one PASS/FAIL line each
@@ -49,6 +49,9 @@ waves: $(STAMP) ## write a VCD of one test: make waves TEST=<test>; prints its p
 
 bench: $(STAMP) ## benchmarks; writes bench/results/*.json
 	$(RDAGEN) bench --config $(CONFIG) $(ARGS)
+
+docs: $(STAMP) ## build the documentation site (mkdocs-material, --strict) into build/site/
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 config: $(STAMP) ## print the ArrayConfig preset CONFIG as JSON
 	$(RDAGEN) config show $(CONFIG)

@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
 
 
 def add_graph_argument(p) -> None:
-    p.add_argument("graph", help="the graph's JSON file (format: README, 'Graphs')")
+    p.add_argument("graph", help="the graph's JSON file (format: the docs' page 'Graphs and the mapper')")
 
 
 def add_inputs_argument(p) -> None:

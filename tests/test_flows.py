@@ -227,7 +227,7 @@ def test_help_states_the_defaults_argparse_holds():
 def test_make_help_lists_every_target():
     run = subprocess.run(["make", "-s", "help"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0
-    for target in ("test", "sim", "synth", "lint", "waves", "bench", "config", "clean"):
+    for target in ("test", "sim", "synth", "lint", "waves", "bench", "docs", "config", "clean"):
         assert f"make {target}" in run.stdout, target
 
 

@@ -165,7 +165,7 @@ def op_info(name: str) -> OpInfo:
 
 
 def table_markdown() -> str:
-    """The op table as Markdown (for the README and `rdagen ops`)."""
+    """The op table as Markdown (for the docs and `rdagen ops`)."""
     rows = ["| code | op | class | latency | operands | semantics |", "|---|---|---|---|---|---|"]
     rows += [f"| {op.code} | `{op.name}` | {op.op_class.name} | {op.latency} | {op.arity} | "
              f"{op.semantics.replace('|', chr(92) + '|')} |"

@@ -100,8 +100,11 @@ def _pack(m: Module, sign, exp, mant, *, nan, inf, inf_sign, zero, zero_sign, na
 class _Unit(wiring.Component):
     """Common shape of the class units: operands in, one result ``latency`` cycles later.
 
-    ``registered=False`` builds the same logic with no registers (latency 0): for loops that must
-    close in one cycle, such as the PCU accumulator.
+    Ports: ``i`` (``OperandSignature``: valid, op, a, b, c) and ``o`` (``ResultSignature``: valid, data).
+    Latency: the class latency of the op table; ``registered=False`` builds the same logic with no
+    registers (latency 0): for loops that must close in one cycle, such as the PCU accumulator.
+    Invariants: one operation per cycle; ``o.valid`` is ``i.valid`` delayed by the latency; no
+    back-pressure (the issuer guarantees room for the results).
     """
 
     latency = 0  # each subclass sets its class latency from the op table
@@ -128,6 +131,7 @@ class IntAlu(_Unit):
     """int32 add, sub, and, or, xor, shl, shr, sra, min, max, lt, eq, select, pass.
 
     Latency 1 (operands -> registered result), throughput 1 per cycle.
+    Ports and invariants: those of ``_Unit``.
     """
 
     latency = OP_CLASSES["int"].latency
@@ -174,6 +178,7 @@ class IntMul(_Unit):
     """int32 multiply, low 32 bits of the product.
 
     Latency 2: operands registered, product registered (the shape DSP blocks want). Throughput 1/cycle.
+    Ports and invariants: those of ``_Unit``.
     """
 
     latency = OP_CLASSES["imul"].latency
@@ -190,6 +195,7 @@ class FpCompare(_Unit):
     """fp32 fmin, fmax, flt, feq, fabs, fneg (DAZ; NaN results canonical; -0 < +0 for min/max only).
 
     Latency 1, throughput 1 per cycle.
+    Ports and invariants: those of ``_Unit``.
     """
 
     latency = OP_CLASSES["fcmp"].latency
@@ -234,6 +240,7 @@ class FpAdd(_Unit):
     Latency 3, throughput 1 per cycle. Stages: (1) unpack, order by magnitude, exponent difference;
     (2) align the smaller significand with guard/round/sticky bits, add or subtract;
     (3) normalise (leading-zero count), round, pack.
+    Ports and invariants: those of ``_Unit``.
     """
 
     latency = OP_CLASSES["fadd"].latency
@@ -301,6 +308,7 @@ class FpMul(_Unit):
 
     Latency 3, throughput 1 per cycle. Stages: (1) unpack and 24x24 significand product;
     (2) normalise and round; (3) overflow/underflow/special cases and pack.
+    Ports and invariants: those of ``_Unit``.
     """
 
     latency = OP_CLASSES["fmul"].latency
@@ -348,6 +356,7 @@ class Convert(_Unit):
     ``rand`` carries the 16 random bits that an ``f2bf_sr`` op adds below the bf16 cut; it is sampled
     with the operands. Latency 2, throughput 1 per cycle. Stage 1: leading-zero count for i2f, the
     whole of the other conversions; stage 2: i2f normalise and round.
+    Ports and invariants: those of ``_Unit``.
     """
 
     latency = OP_CLASSES["cvt"].latency
@@ -406,7 +415,9 @@ assert {c.unit for c in OP_CLASSES.values()} == set(UNIT_CLASSES), "op table nam
 class FunctionalUnit(wiring.Component):
     """One lane's functional unit: every op of the op table, with one latency for all of them.
 
-    Each class unit computes every cycle; its result is delayed to ``FU_LATENCY`` cycles and the op
+    Ports: ``i`` (``OperandSignature``), ``o`` (``ResultSignature``), ``seed``/``reseed`` (the lane's
+    stochastic-rounding generator). Latency ``FU_LATENCY`` (0 with ``registered=False``).
+    Invariants: each class unit computes every cycle; its result is delayed to ``FU_LATENCY`` cycles and the op
     (delayed alongside) selects which one leaves. So a result appears exactly ``FU_LATENCY`` cycles
     after its operands whatever the op, and a stream of mixed ops keeps its order. Op codes beyond the
     op table give 0.

@@ -85,7 +85,11 @@ class ConfiguredUnit(wiring.Component):
     (the array drives it with the same word): the unit a specialised array instantiates. Converted as
     its own module (``configured_modules``: one per kind and structure, or per word), it lets a simulator
     fold the configuration into one unit at a time (sim/direct.py compiles each as a hierarchical block
-    on large arrays)."""
+    on large arrays).
+
+    Ports: the unit's signature, plus ``numbers`` (its numeric fields). Latency and invariants: the
+    unit's, with the structure fields constant.
+    """
 
     def __init__(self, module: str, signature: wiring.Signature, word: int, shared: bool = True):
         layout = signature.members["configuration"].shape
@@ -174,7 +178,14 @@ class Array(wiring.Component):
     ``config`` port, still present, loads nothing. The units and switches behave exactly as when the
     same words are loaded through the port: they are held in reset until ``run`` either way, so a
     loader may skip the loading; simulators fold the constants into the logic (sim/direct.py's
-    specialised builds)."""
+    specialised builds).
+
+    Ports: ``config`` (the configuration port: unit and 32-bit word), ``run``, ``cycles``, ``errors``,
+    ``done``, ``done_tokens``, per row the AG commands (``ag_cmd``, ``ag_wcmd``), an AXI4 manager
+    (``m_axi``) and the host streams (``vsend``/``vrecv``, ``ssend``/``srecv``, ``csend``/``crecv``). Latency: a unit's configuration of n bits takes ceil(n / 32) words; one cycle
+    per hop between units. Invariants: units and switches are held in reset while ``run`` is low
+    (memories keep their contents); the same words give the same behaviour loaded or specialised.
+    """
 
     def __init__(self, cfg: ArrayConfig, configuration: dict | None = None, share: bool = True):
         self.cfg = cfg

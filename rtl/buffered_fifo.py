@@ -25,6 +25,15 @@ def _next(pointer: Signal, size: int):
 
 
 class BufferedFifo(wiring.Component):
+    """A FIFO of *depth* words of *width* bits with a registered output.
+
+    Ports: ``w_data``/``w_en``/``w_rdy`` (write side), ``r_data``/``r_en``/``r_rdy`` (read side),
+    ``level``. Latency: two cycles from a write into an empty FIFO to ``r_rdy``; one word per cycle in
+    and out. Invariants: ``inner_level = produce - consume`` modulo ``depth - 1`` (``depth - 1`` when
+    full) and ``level = inner_level + r_rdy <= depth``; ``w_rdy`` and ``r_rdy`` depend on no enable
+    (the module docstring; verif/formal.py proves them).
+    """
+
     @staticmethod
     def validate(width, depth) -> None:
         """Raises ValueError naming the parameter that is not an integer in range."""

@@ -24,6 +24,15 @@ __all__ = ["CreditedFifo"]
 
 
 class CreditedFifo(wiring.Component):
+    """An output FIFO of *depth* words whose slots are promised ahead.
+
+    Ports: ``reserve`` (promise a slot) and ``room`` (a slot is free to promise), the write side
+    ``w_data``/``w_en``/``w_rdy`` and the read side ``r_data``/``r_en``/``r_rdy``. Latency: that of
+    ``BufferedFifo``; ``room`` is a register compare. Invariant (``unit.credits`` in verif/formal.py):
+    ``pending`` = promised writes not yet made + words in the FIFO, so a write that spends a promise
+    always finds ``w_rdy``.
+    """
+
     def __init__(self, width: int, depth: int):
         BufferedFifo.validate(width, depth)  # before any part is made
         self.fifo = BufferedFifo(width, depth)

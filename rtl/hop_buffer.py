@@ -17,6 +17,13 @@ __all__ = ["HopBuffer"]
 
 
 class HopBuffer(wiring.Component):
+    """A two-entry FIFO of *width* bits in registers: one switch output.
+
+    Ports: ``w_data``/``w_en``/``w_rdy``, ``r_data``/``r_en``/``r_rdy``. Latency: one cycle from write to
+    ``r_rdy``; one word per cycle in and out. Invariants: ``level <= 2``; ``w_rdy = level != 2`` and
+    ``r_rdy = level != 0``, so no ready or valid path crosses a hop (verif/formal.py proves them).
+    """
+
     def __init__(self, width: int):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"HopBuffer width = {width!r} is invalid: must be an integer >= 1")

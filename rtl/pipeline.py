@@ -1,13 +1,17 @@
-"""Pipeline helpers shared by the units: delay lines, stage groups and indexed selects."""
+"""Pipeline helpers shared by the units: delay lines, stage groups, indexed selects, input FIFOs, operand
+selection, and the stream ports of a PCU or PMU."""
 
 from types import SimpleNamespace
 
 from amaranth import Module, Signal, Value
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
 
 from .buffered_fifo import BufferedFifo
+from .spec.config import ArrayConfig
 from .spec.pcu_layout import Src
 
-__all__ = ["delay", "stage", "select", "input_fifo", "operand"]
+__all__ = ["delay", "stage", "select", "input_fifo", "operand", "stream_unit_ports"]
 
 
 def delay(m: Module, value, stages: int = 1, name: str = "d"):
@@ -59,3 +63,23 @@ def operand(m: Module, view, *, regs: list, vins: list, sins: list, ctrs: list, 
         Src.CONST: const,
     }
     return select(m, [by_source[src] for src in Src], view.src, name=name)
+
+
+def stream_unit_ports(cfg: ArrayConfig, configuration, *, vector_outputs: int | None,
+                      scalar_outputs: int | None) -> dict:
+    """The signature members of a unit on the networks (a PCU or a PMU): ``configuration`` (static, of
+    layout *configuration*), ``vin[k]``/``sin[k]`` (cfg's vector and scalar inputs), ``ctrl_in``, then
+    ``vout``/``sout`` (arrays of *vector_outputs*/*scalar_outputs* streams, or one stream each when
+    None) and ``ctrl_out``. Vector streams carry ``lanes`` words."""
+    vector = stream.Signature(data.ArrayLayout(32, cfg.lanes))
+    scalar = stream.Signature(32)
+    many = lambda port, count: Out(port) if count is None else Out(port).array(count)  # noqa: E731
+    return {
+        "configuration": In(configuration),
+        "vin": In(vector).array(cfg.vector_inputs),
+        "sin": In(scalar).array(cfg.scalar_inputs),
+        "ctrl_in": In(stream.Signature(1)),
+        "vout": many(vector, vector_outputs),
+        "sout": many(scalar, scalar_outputs),
+        "ctrl_out": Out(stream.Signature(1)),
+    }

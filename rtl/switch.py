@@ -19,8 +19,14 @@ __all__ = ["Switch", "SwitchGrid"]
 
 
 class Switch(wiring.Component):
-    """One switch: ``inp[d][t]``/``out[d][t]`` for the four directions, ``local_in[k]``/``local_out[k]``,
-    and ``configuration`` (``switch_layout(tracks, local_in, local_out)``)."""
+    """One switch of a network of *width*-bit words and *tracks* tracks per direction.
+
+    Ports: ``inp[d][t]``/``out[d][t]`` for the four directions, ``local_in[k]``/``local_out[k]``, and
+    ``configuration`` (static, ``switch_layout(tracks, local_in, local_out)``). Latency: one cycle per
+    hop (every output a ``HopBuffer``); one word per cycle per output, also under multicast.
+    Invariants: ready never depends on valid; no ready path crosses a hop; a multicast word leaves
+    when every one of its outputs takes it.
+    """
 
     def __init__(self, width: int, tracks: int, local_in: int, local_out: int):
         for name, value, lo in (("width", width, 1), ("tracks", tracks, 1), ("local_in", local_in, 0),
@@ -83,7 +89,11 @@ class SwitchGrid(wiring.Component):
     ``local_out[r][c][k]``; the configuration is every switch's, row by row. One network of the array,
     and a test top for routes through a network. With *module*, every switch is an instance of that
     Verilog module (a ``Switch`` converted once, separately) reset by *reset*; without, each switch is
-    elaborated in place."""
+    elaborated in place.
+
+    Ports: ``configuration`` (every switch's, row by row), ``local_in[r][c][k]``, ``local_out[r][c][k]``.
+    Latency: one cycle per hop; invariants: those of ``Switch`` at every tile.
+    """
 
     def __init__(self, width: int, tracks: int, rows: int, cols: int, local_in: int, local_out: int,
                  module: str | None = None, reset=None):

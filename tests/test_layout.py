@@ -91,3 +91,24 @@ def test_the_checker_sees_a_broken_rule(tmp_path, monkeypatch):
     assert project_imports(fake) == {"rdagen.rtl.pcu"}
     owner, allowed = _rule(_module(fake))
     assert owner == "rdagen.verif.golden" and not any(_inside("rdagen.rtl.pcu", a) for a in allowed)
+
+
+def test_every_component_states_its_ports_latency_and_invariants():
+    import importlib
+    import inspect
+    import pkgutil
+
+    from amaranth.lib import wiring
+
+    import rdagen.rtl
+
+    missing = []
+    for info in pkgutil.walk_packages(rdagen.rtl.__path__, "rdagen.rtl."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, wiring.Component) and obj.__module__ == module.__name__:
+                doc = (obj.__dict__.get("__doc__") or "").lower()
+                lacking = [word for word in ("ports", "latency", "invariant") if word not in doc]
+                if lacking:
+                    missing.append(f"{module.__name__}.{name}: no {', '.join(lacking)}")
+    assert not missing, "components whose class docstring does not state:\n  " + "\n  ".join(missing)

@@ -12,7 +12,7 @@ import pytest
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, sin, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
-from rdagen.rtl.bank_serialiser import BankSerialiser
+from rdagen.rtl.pmu.bank_serialiser import BankSerialiser
 from rdagen.sim.pmu_regression import PmuCase, directed_pmu_cases, random_pmu_case, run_pmu_cases, run_pmu_raw
 
 from .conftest import seeded_rng, test_seed

@@ -20,13 +20,13 @@ Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reorder
 * ``switch.stream_rules``: every output of a switch holds valid until ready and keeps its payload
   stable meanwhile (amaranth.lib.stream's rules). Broken variant: an output that drops a word it
   offered when the consumer did not take it.
-* ``pmu.serialiser``: the PMU's bank-conflict serialiser (rtl/bank_serialiser.py; 4 lanes, so 4 banks)
+* ``pmu.serialiser``: the PMU's bank-conflict serialiser (rtl/pmu/bank_serialiser.py; 4 lanes, so 4 banks)
   serves every active lane of an access exactly once, on the lane's own bank, and no inactive lane; a
   bank serves one lane per cycle; the access ends (``finishing``) in the cycle its last lanes are
   served, and the next one is taken then. Free accesses (any lanes, banks and rows), legal stream.
   Broken variant: a serialiser that, after a conflict cycle, clears only its lowest pending lane (the
   lanes other banks served are served again).
-* ``ag.bursts``: the AG's burst former (rtl/burst_former.py, on ``tiny``: 8-byte beats, so the 256-beat
+* ``ag.bursts``: the AG's burst former (rtl/ag/burst_former.py, on ``tiny``: 8-byte beats, so the 256-beat
   and the 4 KB cuts differ) never offers a burst of more than 256 beats or one that crosses a 4 KB
   boundary; the beats it issues are the beats of the entries it took (none lost or added: the issued
   beats plus the segment still open equal the beats taken); it keeps at most MAX_OUTSTANDING bursts
@@ -58,9 +58,9 @@ from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 
 from rdagen.rtl.spec.ag_layout import MAX_OUTSTANDING
-from rdagen.rtl.bank_serialiser import BankSerialiser
+from rdagen.rtl.pmu.bank_serialiser import BankSerialiser
 from rdagen.rtl.buffered_fifo import BufferedFifo
-from rdagen.rtl.burst_former import BurstFormer
+from rdagen.rtl.ag.burst_former import BurstFormer
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.credited_fifo import CreditedFifo
 from rdagen.rtl.switch import Switch

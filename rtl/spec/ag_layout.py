@@ -1,9 +1,9 @@
-"""AG/CU configuration and stream formats: the layout that the RTL (rtl/ag.py) decodes, the golden model
+"""AG/CU configuration and stream formats: the layout that the RTL (rtl/ag/) decodes, the golden model
 (verif/golden/ag.py) interprets and the mapper encodes, with a validating encoder.
 
 This is a *spec* module (no implementation).
 
-Semantics (the contract of rtl/ag.py and verif/golden/ag.py)
+Semantics (the contract of rtl/ag/ and verif/golden/ag.py)
 -------------------------------------------------------------
 DRAM is addressed in 32-bit words; word w is at byte address 4w on the AXI4 bus, whose data bus is one
 vector (``lanes`` words) wide, so a beat carries the words [L*b, L*b + L) of beat address b.

@@ -1,13 +1,15 @@
-"""Golden operand fetch (rtl/spec/pcu_layout.py ``Src``), shared by the PCU and PMU golden models."""
+"""Golden operand fetch (rtl/spec/pcu_layout.py ``Src``) and stages, shared by the PCU and PMU golden models."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.spec.ops import OPS
+from rdagen.rtl.spec.ops import OPS, lfsr_step
 from rdagen.rtl.spec.pcu_layout import Src
 
-__all__ = ["fetch_operand", "stage_operands"]
+from .arith import evaluate_op
+
+__all__ = ["fetch_operand", "stage_operands", "run_stages"]
 
 U32 = np.uint32
 
@@ -38,3 +40,21 @@ def stage_operands(stage, *, regs: np.ndarray, vins, sins, ctrs, lanes: int) -> 
     arity = OPS[int(stage.op.value)].arity
     return [fetch_operand(o, int(stage.const), regs=regs, vins=vins, sins=sins, ctrs=ctrs, lanes=lanes) if i < arity
             else np.zeros(lanes, U32) for i, o in enumerate((stage.a, stage.b, stage.c))]
+
+
+def run_stages(stages, registers: int, lanes: int, vins, sins, ctrs: list, generators: list | None = None) -> np.ndarray:
+    """One firing through *stages* (decoded stages of a PCU or of a PMU address pipeline): the
+    registers after the last stage, (registers, lanes) words; registers start at 0. *vins*/*sins* are
+    the input heads by index, *ctrs* the counters as each lane sees them; *generators* (per stage, per
+    lane) are the stochastic-rounding states, stepped by ``f2bf_sr`` (a PMU stage has no such op)."""
+    regs = np.zeros((registers, lanes), U32)
+    for s, stage in enumerate(stages):
+        name = OPS[int(stage.op.value)].name
+        a, b, cc = stage_operands(stage, regs=regs, vins=vins, sins=sins, ctrs=ctrs, lanes=lanes)
+        rand = None
+        if name == "f2bf_sr":
+            rand = np.array([g >> 16 for g in generators[s]], U32)
+            generators[s] = [lfsr_step(g) for g in generators[s]]
+        regs = regs.copy()
+        regs[int(stage.dst)] = evaluate_op(name, a, b, cc, rand)
+    return regs

@@ -10,15 +10,15 @@ import dataclasses
 import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
-from rdagen.rtl.spec.ops import OPS, lfsr_seed, lfsr_step
+from rdagen.rtl.spec.ops import OPS, lfsr_seed
 from rdagen.rtl.spec.layout_fields import plain_view
 from rdagen.rtl.spec.pcu_layout import FoldMode, ScaOut, VecOut, decode
 
 from .arith import evaluate_op
 from .counters import CounterChain
-from .operands import stage_operands
+from .operands import run_stages
 
-__all__ = ["PcuStreams", "run_pcu"]
+__all__ = ["PcuStreams", "reduce_tree", "run_pcu"]
 
 U32 = np.uint32
 
@@ -34,7 +34,8 @@ class PcuStreams:
     consumed: list[int]  # words taken from each vector input, each scalar input, then start tokens
 
 
-def _reduce_tree(name: str, values: np.ndarray) -> int:
+def reduce_tree(name: str, values: np.ndarray) -> int:
+    """The lanes' words folded pairwise, level by level: ((l0 . l1) . (l2 . l3)) ..."""
     level = values.astype(U32)
     while len(level) > 1:
         level = evaluate_op(name, level[0::2], level[1::2])
@@ -122,20 +123,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
                 ctr_lanes.append(((base + lane_index.astype(np.int64) * stride) & 0xFFFFFFFF).astype(U32))
             else:
                 ctr_lanes.append(np.full(lanes, base, U32))
-        regs = np.zeros((cfg.registers, lanes), U32)
-        for s, stage in enumerate(c.stages):
-            name = OPS[int(stage.op.value)].name
-
-            a, b, cc = stage_operands(stage, regs=regs, vins=heads_v, sins=heads_s, ctrs=ctr_lanes, lanes=lanes)
-            rand = None
-            if name == "f2bf_sr":
-                rand = np.array([g >> 16 for g in generators[s]], U32)
-                generators[s] = [lfsr_step(g) for g in generators[s]]
-            result = evaluate_op(name, a, b, cc, rand)
-            regs = regs.copy()
-            regs[int(stage.dst)] = result
-
-        red = _reduce_tree(red_op, regs[int(c.reduce.src)]) if red_on else 0
+        regs = run_stages(c.stages, cfg.registers, lanes, heads_v, heads_s, ctr_lanes, generators)
+        red = reduce_tree(red_op, regs[int(c.reduce.src)]) if red_on else 0
         for k, o in enumerate(c.vout):
             if o.sel == VecOut.REG:
                 vout[k].append(regs[int(o.reg)].copy())

@@ -15,13 +15,11 @@ import dataclasses
 import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
-from rdagen.rtl.spec.ops import OPS
 from rdagen.rtl.spec.layout_fields import plain_view
 from rdagen.rtl.spec.pmu_layout import ADDRESS_REGISTERS, DonePort, PmuMode, decode
 
-from .arith import evaluate_op
 from .counters import CounterChain
-from .operands import fetch_operand, stage_operands
+from .operands import fetch_operand, run_stages
 
 __all__ = ["PmuResult", "Access", "run_pmu", "access_cycles"]
 
@@ -94,17 +92,9 @@ class _Port:
         heads_v = {k: self.vin[k][self.vpos[k]] for k in self.vreq}
         heads_s = {k: int(self.sin[k][self.spos[k]]) for k in self.sreq}
         counters = [np.full(lanes, v & 0xFFFFFFFF, U32) for v in self.chain.values]
-        regs = np.zeros((ADDRESS_REGISTERS, lanes), U32)
-
-        def operand(o, const):
-            return fetch_operand(o, const, regs=regs, vins=heads_v, sins=heads_s, ctrs=counters, lanes=lanes)
-
-        for stage in self.c.stages:
-            result = evaluate_op(OPS[int(stage.op.value)].name,
-                                 *stage_operands(stage, regs=regs, vins=heads_v, sins=heads_s, ctrs=counters, lanes=lanes))
-            regs = regs.copy()
-            regs[int(stage.dst)] = result
-        words = operand(self.c.data, 0).copy() if self.is_write else None
+        regs = run_stages(self.c.stages, ADDRESS_REGISTERS, lanes, heads_v, heads_s, counters)
+        words = fetch_operand(self.c.data, 0, regs=regs, vins=heads_v, sins=heads_s, ctrs=counters,
+                              lanes=lanes).copy() if self.is_write else None
         if self.needs_token():
             self.run_active = True
         if not self.in_unit:

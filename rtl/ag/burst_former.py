@@ -1,4 +1,4 @@
-"""The burst former of one AXI direction of an AG (rtl/ag.py): turns fetch entries (a first beat and a
+"""The burst former of one AXI direction of an AG (rtl/ag/__init__.py): turns fetch entries (a first beat and a
 count of beats) into AXI4 INCR bursts on an address channel.
 
 * Waiting contiguous entries are coalesced: an entry that starts on a beat boundary right where the
@@ -17,8 +17,8 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .spec.ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
-from .spec.config import ArrayConfig
+from ..spec.ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
+from ..spec.config import ArrayConfig
 
 __all__ = ["BurstFormer", "FETCH", "ADDRESS_BITS"]
 
@@ -29,9 +29,15 @@ a beat boundary (only such requests coalesce)."""
 
 
 class BurstFormer(wiring.Component):
-    """Ports: ``fetch`` (entries), ``valid``/``ready``/``addr``/``len`` (the AXI address channel: byte
+    """Turns fetch entries into AXI4 INCR bursts on one address channel.
+
+    Ports: ``fetch`` (entries), ``valid``/``ready``/``addr``/``len`` (the AXI address channel: byte
     address, beats - 1), ``completed`` (a burst finished), ``issue``/``beats`` (a burst of so many beats
-    leaves this cycle, for the write data path)."""
+    leaves this cycle, for the write data path). Latency: a burst is offered the cycle after its entry
+    is taken; one entry per cycle. Invariants (verif/formal.py): every burst has 1 to ``max_beats``
+    beats inside one 4 KB page, the bursts' beats are the entries' beats, at most
+    ``MAX_OUTSTANDING`` bursts in flight, and the channel holds valid and payload until ready.
+    """
 
     def __init__(self, cfg: ArrayConfig):
         self.lane_bits = (cfg.lanes - 1).bit_length()

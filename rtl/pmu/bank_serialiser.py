@@ -1,4 +1,4 @@
-"""The bank-conflict serialiser of a PMU port (rtl/pmu.py): serves one access (``lanes`` lane requests,
+"""The bank-conflict serialiser of a PMU port (rtl/pmu/port.py): serves one access (``lanes`` lane requests,
 each an active bit, a bank and a row) over the banks, each bank taking the lowest pending lane that
 addresses it every cycle, until every active lane has been served; then the next access.
 
@@ -21,6 +21,17 @@ __all__ = ["BankSerialiser"]
 
 
 class BankSerialiser(wiring.Component):
+    """Serves one access of *lanes* lane requests over the banks, the lowest pending lane per bank
+    each cycle.
+
+    Ports: ``access`` (stream of entries: per lane an active bit, a bank and a row, then *extra* bits),
+    ``valid``/``entry`` (the access being served), ``finishing`` (its last grants are this cycle),
+    ``hit[b]``/``lane[b]`` (bank b serves lane ``lane[b]`` this cycle). Latency: an access is served
+    from the cycle after it is taken; one access per cycle without conflicts, n cycles when n active
+    lanes share a bank. Invariants (verif/formal.py): every active lane is served exactly once, on its
+    own bank, an inactive lane never, a bank serves at most one lane per cycle.
+    """
+
     def __init__(self, lanes: int, bank_bits: int, row_bits: int, extra: int):
         for name, value, lo in (("lanes", lanes, 1), ("bank_bits", bank_bits, 0), ("row_bits", row_bits, 0),
                                 ("extra", extra, 0)):

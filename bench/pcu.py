@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
-from rdagen.rtl.pcu import pcu_latency
+from rdagen.rtl.spec.timing import pcu_latency
 from rdagen.sim.pcu_regression import format_kernel_table, kernel_rows, kernels, random_case, run_cases
 
 from .arith import simulation_speed, write_result

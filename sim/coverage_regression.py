@@ -72,19 +72,20 @@ def _arith(cfg, rng, scope, fp_random):
 
 
 def _pcu(cfg, rng, scope, cases):
-    from .pcu_regression import kernels, random_case, run_cases
+    from .pcu_regression import credit_cases, kernels, random_case, run_cases
 
     work = [random_case(cfg, rng, f"random{i}") for i in range(cases)]
-    work += kernels(cfg, rng, "fp32") + kernels(cfg, rng, "int32")
+    work += kernels(cfg, rng, "fp32") + kernels(cfg, rng, "int32") + credit_cases(cfg, rng)
     results = run_cases(cfg, work, tag="coverage-pcu", coverage=scope)
     return pcu_group(cfg).report(scope), f"{len(work)} cases, {sum(r.firings for r in results):,} firings", \
         _failed(results)
 
 
 def _pmu(cfg, rng, scope, cases):
-    from .pmu_regression import access_matrix_cases, directed_pmu_cases, random_pmu_case, run_pmu_cases
+    from .pmu_regression import (access_matrix_cases, credit_pmu_cases, directed_pmu_cases, random_pmu_case,
+                                 run_pmu_cases)
 
-    work = directed_pmu_cases(cfg, rng) + access_matrix_cases(cfg, rng)
+    work = directed_pmu_cases(cfg, rng) + access_matrix_cases(cfg, rng) + credit_pmu_cases(cfg, rng)
     work += [random_pmu_case(cfg, rng, f"random{i}") for i in range(cases)]
     results = run_pmu_cases(cfg, work, tag="coverage-pmu", coverage=scope)
     accesses = sum(len(r.golden.accesses) for r in results)

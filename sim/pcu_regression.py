@@ -12,18 +12,20 @@ import dataclasses
 import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
-from rdagen.rtl.pcu import pcu_latency
 from rdagen.rtl.spec.ops import OPS
 from rdagen.rtl.spec.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
                             reg, sin, vin)
+from rdagen.rtl.spec.timing import pcu_latency
 from rdagen.verif.coverage.pcu import sample_pcu
+from rdagen.verif.golden.credits import pcu_credit_limit
 from rdagen.verif.golden.pcu import PcuStreams, run_pcu
 from rdagen.verif.stimulus import FP_CORNERS
 
-from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
+from .streams import compare, cycle_budget, held_input_problems, run_stream_cases, unit_sources, unpack
 from .verilog import generate
 
-__all__ = ["Case", "CaseResult", "run_cases", "kernel_rows", "format_kernel_table", "random_case", "kernels", "f32", "PcuKernelError"]
+__all__ = ["Case", "CaseResult", "run_cases", "kernel_rows", "format_kernel_table", "random_case", "kernels",
+           "credit_cases", "f32", "PcuKernelError"]
 
 U32 = np.uint32
 
@@ -51,6 +53,9 @@ class Case:
     # classical bound of a sum of n terms in any order is about n * 2^-24 * sum |terms|); int32 exactly.
     reference: dict | None = None
     tolerance: float = 0.0
+    # Cycles from reset during which no output is read (verif/tb/stream_tb.py): with a hold, the words
+    # the inputs gave by its end are checked against the golden credit rule (verif/golden/credits.py).
+    hold: int = 0
 
 
 @dataclasses.dataclass
@@ -93,11 +98,11 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
         sinks = [f"vout__{k}" for k in range(cfg.vector_outputs)] + [f"sout__{k}" for k in range(cfg.scalar_outputs)]
         jobs.append({
             "name": case.name, "seed": case.seed, "config": str(bits), "gap": case.gap, "stall": case.stall,
-            "sources": sources, "sinks": [*sinks, "ctrl_out"],
+            "hold": case.hold, "sources": sources, "sinks": [*sinks, "ctrl_out"],
             "expect": [len(v) for v in golden.vout] + [len(s) for s in golden.sout] + [golden.done_tokens],
             "drain": latency + 8,
-            "budget": cycle_budget(produced + sum(len(v) for v in vins) + sum(len(s) for s in sins),
-                                   case.gap, case.stall, latency),
+            "budget": case.hold + cycle_budget(produced + sum(len(v) for v in vins) + sum(len(s) for s in sins),
+                                                case.gap, case.stall, latency),
         })
     rtl = run_stream_cases(gen, jobs, tag=tag, simulator=simulator)
     out = []
@@ -105,6 +110,8 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
         problems = []
         if got["timed_out"]:
             problems.append(f"did not finish in {got['cycles']} cycles")
+        if case.hold:
+            problems += _credit_problems(cfg, case, golden, got["consumed_at_release"])
         outputs = got["outputs"]
         for k, want in enumerate(golden.vout):
             problems += compare(f"vout{k}", unpack(outputs[f"vout__{k}"], cfg.lanes), want)
@@ -119,6 +126,16 @@ def run_cases(cfg: ArrayConfig, cases: list[Case], *, simulator: str = "verilato
         if coverage is not None and not problems:
             sample_pcu(cfg, case, golden, coverage)
     return out
+
+
+def _credit_problems(cfg: ArrayConfig, case: Case, golden: PcuStreams, consumed: list[int]) -> list[str]:
+    """The words the inputs popped once per firing gave while the outputs were held, against the golden
+    credit rule: the unit fires until its credits run out, then stops."""
+    p = case.program
+    per_firing = {"vin": [k for k in p.vin_required if p.vin_pop_level.get(k, 0) == 0],
+                  "sin": [k for k in p.sin_required if p.sin_pop_level.get(k, 0) == 0]}
+    return held_input_problems(cfg, *_full_streams(cfg, case), per_firing, consumed, golden.firings,
+                               pcu_credit_limit(cfg, p.encode(cfg)))
 
 
 def kernel_rows(results: list[CaseResult]) -> list[dict]:
@@ -232,6 +249,57 @@ def random_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> Case:
     tokens = int(rng.integers(1, 4)) if program.wait_start else 0
     return Case(name, program, vins, sins, tokens, gap=float(rng.choice([0, 0.2, 0.5])),
                 stall=float(rng.choice([0, 0.2, 0.5])), seed=int(rng.integers(0, 2**31)))
+
+
+# -- credits: outputs held long enough to fill their FIFOs --------------------------------------------------
+def credit_hold(cfg: ArrayConfig, limit: int, gap: float = 0.0) -> int:
+    """Cycles to hold the outputs so that a unit whose credits allow *limit* firings makes all of them and
+    then wants to fire for a while longer (its inputs arriving with probability 1 - *gap* per cycle)."""
+    return int(2 * (limit + cfg.fifo_depth) / max(0.1, 1 - gap)) + 2 * pcu_latency(cfg) + 40
+
+
+def _held(cfg, rng, name, program, vins, sins, gap=0.0, stall=0.3) -> Case:
+    limit = pcu_credit_limit(cfg, program.encode(cfg))
+    return Case(name, program, vins, sins, gap=gap, stall=stall, seed=int(rng.integers(0, 2**31)),
+                hold=credit_hold(cfg, limit, gap))
+
+
+def credit_cases(cfg: ArrayConfig, rng: np.random.Generator, randoms: int = 4) -> list[Case]:
+    """Cases whose outputs are held until every output FIFO the unit writes is full, with inputs enough
+    for more firings than the credits allow: outputs written per firing, per group, both, and the
+    reduction; then *randoms* random programs (fixed folds) with random gaps. After the hold the
+    outputs drain with random back-pressure and everything is compared with the golden model."""
+    L = cfg.lanes
+    programs = {
+        "per-firing": PcuProgram(stages=[Stage("add", vin(0), vin(1), dst=1)], vin_required=[0, 1], vout=[("reg", 1)]),
+        "per-group": PcuProgram(stages=[Stage("add", vin(0), sin(0), dst=1)], vin_required=[0], sin_required=[0],
+                                accumulate=Accumulate("add", src=1, fold=3), vout=[("acc", 0)]),
+        "both": PcuProgram(stages=[Stage("xor", vin(0), vin(1), dst=1)], vin_required=[0, 1],
+                           reduce=Reduce("add", 1), accumulate=Accumulate("max", fold=2), vout=[("reg", 1)],
+                           sout=[("acc", 0)]),
+        "reduction": PcuProgram(stages=[Stage("sub", vin(0), vin(1), dst=1)], vin_required=[0, 1],
+                                reduce=Reduce("min", 1), sout=[("red", 0)]),
+    }
+    cases = []
+    for name, program in programs.items():
+        limit = pcu_credit_limit(cfg, program.encode(cfg))
+        n = limit + cfg.fifo_depth + 8  # more input than the credits let the unit take
+        vins = [_random_words(rng, n * L).reshape(n, L) for _ in range(cfg.vector_inputs)]
+        sins = [_random_words(rng, n) for _ in range(cfg.scalar_inputs)]
+        cases.append(_held(cfg, rng, f"credits-{name}", program, vins, sins))
+    while len(cases) < len(programs) + randoms:
+        program = random_program(cfg, rng)
+        a = program.accumulate
+        if (a is not None and a.fold_scalar is not None) or program.wait_start:
+            continue
+        limit = pcu_credit_limit(cfg, program.encode(cfg))
+        n = limit + cfg.fifo_depth + int(rng.integers(1, 12))
+        vins = [_random_words(rng, n * L).reshape(n, L) for _ in range(cfg.vector_inputs)]
+        sins = [_random_words(rng, n) for _ in range(cfg.scalar_inputs)]
+        gap = float(rng.choice([0, 0.3]))
+        cases.append(_held(cfg, rng, f"credits-random{len(cases) - len(programs)}", program, vins, sins, gap=gap,
+                           stall=float(rng.choice([0, 0.3, 0.6]))))
+    return cases
 
 
 # -- directed kernels ------------------------------------------------------------------------------------

@@ -15,14 +15,16 @@ import numpy as np
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, ctr, reg, sin, vin
 from rdagen.rtl.spec.pmu_layout import ADDRESS_OPS, MODES, AddressStage, PmuConfigError, PmuProgram, Port
+from rdagen.rtl.spec.timing import pmu_output_depth, pmu_request_queue_depth
 from rdagen.verif.coverage.pmu import conflicts, pattern, sample_pmu
+from rdagen.verif.golden.credits import pmu_read_credit_limit
 from rdagen.verif.golden.pmu import PmuResult, run_pmu
 
-from .streams import compare, cycle_budget, run_stream_cases, unit_sources, unpack
+from .streams import compare, cycle_budget, held_input_problems, run_stream_cases, unit_sources, unpack
 from .verilog import generate
 
 __all__ = ["PmuCase", "PmuCaseResult", "run_pmu_cases", "run_pmu_raw", "dump_program", "random_pmu_case",
-           "directed_pmu_cases", "access_matrix_cases"]
+           "directed_pmu_cases", "access_matrix_cases", "credit_pmu_cases"]
 
 U32 = np.uint32
 STATUS = ("write_conflicts", "read_conflicts", "errors")
@@ -38,6 +40,9 @@ class PmuCase:
     gap: float = 0.0
     stall: float = 0.0
     seed: int = 0
+    # Cycles from reset during which no output is read: the words the read port's inputs gave by then
+    # are checked against the golden credit rule (verif/golden/credits.py).
+    hold: int = 0
 
 
 @dataclasses.dataclass
@@ -71,7 +76,7 @@ def _streams(cfg, case):
     return vins, sins
 
 
-def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, seed):
+def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, seed, hold=0):
     sources = unit_sources(vins, sins, tokens)
     transfers = golden.write_firings + golden.read_firings + len(golden.vout) + sum(map(len, vins)) + sum(map(len, sins))
     # The bench starts draining once the last output arrived and the last input was accepted; inputs still
@@ -79,10 +84,10 @@ def _job(cfg, name, bits, vins, sins, tokens, golden: PmuResult, gap, stall, see
     # drain covers every firing and conflict cycle of the case, not only the pipeline.
     drain = _drain(cfg) + golden.write_firings + golden.read_firings + golden.write_conflicts + golden.read_conflicts
     return {
-        "name": name, "seed": seed, "config": str(bits), "gap": gap, "stall": stall, "sources": sources,
+        "name": name, "seed": seed, "config": str(bits), "gap": gap, "stall": stall, "hold": hold, "sources": sources,
         "sinks": ["vout", "sout", "ctrl_out"], "expect": [len(golden.vout), len(golden.sout), golden.done_tokens],
         "consume": golden.consumed, "status": list(STATUS), "drain": drain,
-        "budget": cycle_budget(transfers * cfg.lanes, gap, stall, drain),
+        "budget": hold + cycle_budget(transfers * cfg.lanes, gap, stall, drain),
     }
 
 
@@ -103,21 +108,24 @@ def run_pmu_cases(cfg: ArrayConfig, cases: list[PmuCase], *, simulator: str = "v
         golden = run_pmu(cfg, bits, vins, sins, case.start_tokens, memory, max_firings=max_firings)
         if golden.write_firings + golden.read_firings >= max_firings:
             raise ValueError(f"case {case.name}: more than {max_firings} firings; give it finite input streams")
-        jobs.append(_job(cfg, case.name, bits, vins, sins, case.start_tokens, golden, case.gap, case.stall, case.seed))
+        jobs.append(_job(cfg, case.name, bits, vins, sins, case.start_tokens, golden, case.gap, case.stall, case.seed,
+                         case.hold))
         goldens.append(golden)
-        modes.append(case.program.mode)
+        modes.append(case)
         memory = golden.memory
         if dump:
             dumped = run_pmu(cfg, dump_bits, empty_v, empty_s, 1, memory)
             jobs.append(_job(cfg, f"{case.name}/dump", dump_bits, empty_v, empty_s, 1, dumped, 0.0, 0.0, case.seed))
             goldens.append(dumped)
-            modes.append(dump_program(cfg).mode)
+            modes.append(PmuCase(f"{case.name}/dump", dump_program(cfg)))
     records = run_stream_cases(gen, jobs, tag=tag, simulator=simulator)
     results = []
-    for job, golden, mode, got in zip(jobs, goldens, modes, records):
+    for job, golden, case, got in zip(jobs, goldens, modes, records):
         problems = []
         if got["timed_out"]:
             problems.append(f"did not finish in {got['cycles']} cycles")
+        if case.hold:
+            problems += _credit_problems(cfg, case, golden, got["consumed_at_release"])
         out = got["outputs"]
         problems += compare("vout" if not job["name"].endswith("/dump") else "contents", unpack(out["vout"], cfg.lanes),
                             golden.vout)
@@ -130,8 +138,51 @@ def run_pmu_cases(cfg: ArrayConfig, cases: list[PmuCase], *, simulator: str = "v
         results.append(PmuCaseResult(job["name"], not problems, problems, got["cycles"], got["first_out"],
                                      got["last_out"], golden, got["status"]))
         if coverage is not None and not problems:
-            sample_pmu(cfg, mode, golden, coverage)
+            sample_pmu(cfg, case, golden, coverage)
     return results
+
+
+def _credit_problems(cfg: ArrayConfig, case: PmuCase, golden: PmuResult, consumed: list[int]) -> list[str]:
+    """The words the inputs of the read port alone, popped once per firing, gave while the outputs were
+    held, against the golden credit rule: the port fires until its credits run out, then stops."""
+    read, write = case.program.read, case.program.write or Port()
+    per_firing = {"vin": [k for k in read.vin_required if read.vin_pop_level.get(k, 0) == 0 and k not in write.vin_required],
+                  "sin": [k for k in read.sin_required if read.sin_pop_level.get(k, 0) == 0 and k not in write.sin_required]}
+    return held_input_problems(cfg, *_streams(cfg, case), per_firing, consumed, golden.read_firings,
+                               pmu_read_credit_limit(cfg, case.program.encode(cfg)), "reads")
+
+
+def credit_hold(cfg: ArrayConfig, accesses: int) -> int:
+    """Cycles to hold the outputs so that a read port whose credits allow *accesses* reads makes all of
+    them, each conflicting on one bank at worst, and then wants to fire for a while longer."""
+    return 2 * (accesses + cfg.fifo_depth) * cfg.lanes + 2 * (cfg.pmu_stages + 8) + 40
+
+
+def credit_pmu_cases(cfg: ArrayConfig, rng: np.random.Generator) -> list[PmuCase]:
+    """Cases that fill the PMU's queues: gathers whose outputs are held until the read output FIFOs are
+    full (vout alone, vout and sout, and with every lane on one bank so the read request queue fills
+    too), then drained under back-pressure; and writes and reads whose lanes all share a bank, so that
+    the serialiser falls behind and the request queues fill while the port wants to fire."""
+    L, W = cfg.lanes, cfg.pmu_words
+    limit = pmu_output_depth(cfg)
+    n = limit + cfg.fifo_depth + 8  # more reads than the credits allow
+    gather = [AddressStage("pass", vin(0))]
+    one_bank = lambda rows: ((np.arange(L) * L)[None, :] + L * L * rows[:, None]) % W  # noqa: E731
+    cases = []
+    for name, vout, sout, idx in (("vout", True, False, rng.integers(0, W, (n, L))),
+                                  ("both", True, True, rng.integers(0, W, (n, L))),
+                                  ("conflicts", True, False, one_bank(np.arange(n)))):
+        program = PmuProgram(read=Port(stages=gather, vin_required=[0], vout=vout, sout=sout), mode="none")
+        cases.append(PmuCase(f"credits-{name}", program, vin=[idx.astype(U32)], stall=0.3,
+                             seed=int(rng.integers(0, 2**31)), hold=credit_hold(cfg, limit)))
+    m = 3 * pmu_request_queue_depth(cfg) + 8
+    rows = np.arange(m)  # on a small scratchpad the rows wrap: later writes of a word win, as in the golden model
+    cases.append(PmuCase("queue-write", PmuProgram(
+        write=Port(stages=[AddressStage("pass", vin(1))], vin_required=[0, 1], data=vin(0)), mode="none"),
+        vin=[_words(rng, m, L), one_bank(rows).astype(U32)]))
+    cases.append(PmuCase("queue-read", PmuProgram(read=Port(stages=gather, vin_required=[0]), mode="none"),
+                         vin=[one_bank(rows).astype(U32)]))
+    return cases
 
 
 # -- directed cases ------------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ import numpy as np
 
 from rdagen.rtl.spec.array_layout import pack_vectors as pack
 from rdagen.rtl.spec.array_layout import unpack_vectors as unpack
+from rdagen.verif.golden.credits import held_consumption
 
 from .paths import new_run_dir
 from .runner import SimulationFailed, run_cocotb
 from .verilog import GeneratedVerilog
 
-__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources", "ProtocolViolation"]
+__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources", "held_input_problems",
+           "ProtocolViolation"]
 
 def unit_sources(vins: list, sins: list, start_tokens: int) -> dict:
     """The input streams of a PCU or PMU as the stream bench takes them: vector inputs, scalar inputs,
@@ -23,6 +25,22 @@ def unit_sources(vins: list, sins: list, start_tokens: int) -> dict:
     sources.update({f"sin__{k}": [int(x) for x in s] for k, s in enumerate(sins)})
     sources["ctrl_in"] = [1] * start_tokens
     return sources
+
+
+def held_input_problems(cfg, vins: list, sins: list, per_firing: dict, consumed: list[int], firings: int,
+                        limit: int, what: str = "firings") -> list[str]:
+    """Problems of the words the inputs gave while a unit's outputs were held (``consumed``, per source in
+    ``unit_sources`` order) against the golden credit rule (verif/golden/credits.py): each input in
+    *per_firing* (``{"vin": [k, ...], "sin": [...]}``, the inputs popped once per firing of the port that
+    the credits stop) gave the words of ``min(firings, limit)`` firings and a full input FIFO."""
+    problems = []
+    for kind, streams, first in (("vin", vins, 0), ("sin", sins, len(vins))):
+        for k in per_firing.get(kind, ()):
+            want = held_consumption(cfg, len(streams[k]), firings, limit)
+            if consumed[first + k] != want:
+                problems.append(f"{kind}{k}: {consumed[first + k]} words taken while the outputs were held; the credit "
+                                f"rule gives {want} ({min(firings, limit)} {what} and a full input FIFO)")
+    return problems
 
 
 def compare(port: str, have, want) -> list[str]:

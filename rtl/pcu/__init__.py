@@ -35,19 +35,14 @@ from amaranth.lib import wiring
 from ..credited_fifo import CreditedFifo
 from ..pipeline import delay, input_fifo, select, stream_unit_ports
 from ..spec.config import ArrayConfig
-from ..spec.ops import FU_LATENCY
 from ..spec.pcu_layout import ScaOut, VecOut, pcu_layout
+from ..spec.timing import pcu_latency, pcu_output_depth
 from .accumulator import Accumulator
 from .issue import Issue
 from .reduction import ReductionTree
 from ..stage_pipeline import StagePipeline
 
-__all__ = ["PCU", "pcu_latency"]
-
-
-def pcu_latency(cfg: ArrayConfig) -> int:
-    """Cycles from a firing to its output FIFO write (the output is visible one cycle later)."""
-    return 1 + FU_LATENCY * (cfg.stages + (cfg.lanes - 1).bit_length())
+__all__ = ["PCU"]
 
 
 class PCU(wiring.Component):
@@ -63,7 +58,7 @@ class PCU(wiring.Component):
         self.cfg = cfg
         self.levels = (cfg.lanes - 1).bit_length()  # reduction tree depth
         self.latency = pcu_latency(cfg)
-        self.out_depth = self.latency + 2 + cfg.fifo_depth
+        self.out_depth = pcu_output_depth(cfg)
         super().__init__(stream_unit_ports(cfg, pcu_layout(cfg), vector_outputs=cfg.vector_outputs,
                                            scalar_outputs=cfg.scalar_outputs))
 

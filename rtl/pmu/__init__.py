@@ -28,6 +28,7 @@ from ..credited_fifo import CreditedFifo
 from ..pipeline import input_fifo, stream_unit_ports
 from ..spec.config import ArrayConfig
 from ..spec.pmu_layout import DonePort, PmuMode, pmu_layout
+from ..spec.timing import pmu_output_depth
 from .port import PmuPort
 from .read_return import ReadReturn
 
@@ -46,7 +47,7 @@ class PMU(wiring.Component):
 
     def __init__(self, cfg: ArrayConfig):
         self.cfg = cfg
-        self.out_depth = cfg.pmu_stages + 8 + cfg.fifo_depth
+        self.out_depth = pmu_output_depth(cfg)
         super().__init__({**stream_unit_ports(cfg, pmu_layout(cfg), vector_outputs=None, scalar_outputs=None),
                           "write_conflicts": Out(32), "read_conflicts": Out(32), "errors": Out(32)})
 

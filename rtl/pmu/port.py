@@ -10,6 +10,7 @@ from ..pipeline import delay, select
 from ..spec.config import ArrayConfig
 from ..spec.pcu_layout import Src
 from ..spec.pmu_layout import PmuMode, pmu_layout
+from ..spec.timing import pmu_request_queue_depth
 from ..stage_pipeline import StagePipeline
 from .bank_serialiser import BankSerialiser
 
@@ -42,7 +43,7 @@ class PmuPort(wiring.Component):
         self.cfg, self.is_write = cfg, is_write
         self.bank_bits = (cfg.lanes - 1).bit_length()
         self.row_bits = (cfg.pmu_depth - 1).bit_length()
-        self.queue_depth = cfg.pmu_stages + 4
+        self.queue_depth = pmu_request_queue_depth(cfg)
         L = cfg.lanes
         members = {
             "configuration": In(pmu_layout(cfg)["write" if is_write else "read"].shape), "mode": In(PmuMode),

@@ -8,6 +8,9 @@ matched the golden model, from its program (rtl/spec/pcu_layout.py) and the gold
   zero-length groups (empty bags) among them.
 * ``output``: what each output port carries (vout: reg, acc; sout: reg, acc, red).
 * ``flow``: input gaps, output back-pressure, start tokens, inputs popped by an outer counter.
+* ``full_output``: each output FIFO full while the unit wants to fire: the outputs were held, the
+  golden model's firings outnumber the credits, and this output's own limit is the one that stopped
+  the unit (verif/golden/credits.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.ops import OP_BY_NAME
 from rdagen.rtl.spec.pcu_layout import REDUCE_OPS, Src
+from rdagen.verif.golden.credits import output_credit_limits
 
 from .group import Group
 
@@ -36,6 +40,8 @@ def pcu_group(cfg: ArrayConfig) -> Group:
             "reduce": (*REDUCE_OPS, "none"),
             "acc_op": REDUCE_OPS, "acc_mode": MODES,
             "output": OUTPUTS, "flow": FLOW,
+            "full_output": tuple(f"vout{k}" for k in range(cfg.vector_outputs))
+            + tuple(f"sout{k}" for k in range(cfg.scalar_outputs)),
         }, {"operand_source": ("source", "stage"), "accumulate": ("acc_op", "acc_mode")})
     return _GROUPS[cfg.name]
 
@@ -61,3 +67,9 @@ def sample_pcu(cfg: ArrayConfig, case, golden, scope: str) -> None:
     for name, happened in flow.items():
         if happened and golden.firings:
             group.sample(scope, flow=name)
+    if case.hold:
+        limits = output_credit_limits(cfg, program.encode(cfg))
+        stop = min(limits.values())
+        for name, limit in limits.items():
+            if limit == stop and golden.firings > stop:
+                group.sample(scope, full_output=name)

@@ -7,6 +7,12 @@ access (verif/golden/pmu.py ``Access``):
   conflicts of the lanes performed: none, some, all lanes on one bank (two lanes or more) x
   out-of-range lanes: none, some, all.
 * ``port_conflicts``: port (write, read) x bank conflicts.
+* ``full_queue``: each queue whose slots are promised ahead (the read port's ``vout`` and ``sout``
+  FIFOs, each port's request queue) full while the port wants to fire. An output FIFO: the outputs
+  were held and the golden model's reads outnumber the credits (verif/golden/credits.py). A request
+  queue: with every input there from the start, some k accesses of the port, fired one per cycle,
+  keep the serialiser busy longer than ``k + queue depth + pmu_stages + 3`` cycles, which the queue
+  cannot absorb.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pmu_layout import MODES
+from rdagen.rtl.spec.timing import pmu_request_queue_depth
+from rdagen.verif.golden.credits import pmu_read_credit_limit
+from rdagen.verif.golden.pmu import access_cycles
 
 from .group import Group
 
 __all__ = ["pmu_group", "sample_pmu", "pattern", "conflicts"]
 
 PATTERNS = ("contiguous", "strided", "gather", "scalar")
+QUEUES = ("vout", "sout", "write_queue", "read_queue")
 CONFLICTS = ("none", "some", "all_one_bank")
 RANGES = ("none", "some", "all")
 
@@ -55,6 +65,7 @@ def pmu_group(cfg: ArrayConfig) -> Group:
             unreachable |= {("access", (None, "gather", None, None)): why}
         _GROUPS[cfg.name] = Group("pmu", {
             "mode": MODES, "pattern": PATTERNS, "conflicts": CONFLICTS, "port": ("write", "read"), "range": RANGES,
+            "full_queue": QUEUES,
         }, {"access": ("mode", "pattern", "conflicts", "range"), "port_conflicts": ("port", "conflicts")}, unreachable)
     return _GROUPS[cfg.name]
 
@@ -75,9 +86,33 @@ def conflicts(banks: np.ndarray) -> str:
     return "all_one_bank" if most == len(banks) else "some"
 
 
-def sample_pmu(cfg: ArrayConfig, mode: str, golden, scope: str) -> None:
-    """Samples every access of one checked case (mode *mode*; *golden*: its PmuResult)."""
-    group = pmu_group(cfg)
+def _queue_fills(cfg: ArrayConfig, accesses) -> bool:
+    """Whether a port firing *accesses* one per cycle must find its request queue full (the rule above)."""
+    busy, slack = 0, pmu_request_queue_depth(cfg) + cfg.pmu_stages + 3
+    for k, access in enumerate(accesses, 1):
+        busy += access_cycles(access.banks)
+        if busy > k + slack:
+            return True
+    return False
+
+
+def sample_pmu(cfg: ArrayConfig, case, golden, scope: str) -> None:
+    """Samples every access of one checked case (sim/pmu_regression.py ``PmuCase``; *golden*: its
+    PmuResult) and the queues it filled."""
+    group, mode = pmu_group(cfg), case.program.mode
+    if case.hold and case.program.read is not None:
+        limit = pmu_read_credit_limit(cfg, case.program.encode(cfg))
+        if golden.read_firings > limit:
+            for name in ("vout", "sout"):
+                if getattr(case.program.read, name):
+                    group.sample(scope, full_queue=name)
+    if case.gap == 0 and not case.start_tokens:
+        for port in ("write", "read"):
+            accesses = [a for a in golden.accesses if a.port == port]
+            if port == "read" and case.hold:
+                accesses = accesses[:pmu_read_credit_limit(cfg, case.program.encode(cfg))]
+            if _queue_fills(cfg, accesses):
+                group.sample(scope, full_queue=f"{port}_queue")
     seen = set()
     for access in golden.accesses:
         n = len(access.addresses)

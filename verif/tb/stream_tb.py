@@ -102,10 +102,10 @@ class _Sink:
         self.pending = None
         self.monitor = Monitor(name, valid, ready, [payload])
 
-    def step(self):
+    def step(self, hold=False):
         if self.pending is not None:
             self.got.append(self.pending)
-        take = self.rng.random() >= self.stall
+        take = not hold and self.rng.random() >= self.stall
         self.ready.value = int(take)
         self.monitor.step(take)
         if take and self.valid.value:
@@ -146,14 +146,21 @@ async def stream_cases(dut):
         cycles = 0
         first_out = last_out = None
         drain = 0
+        # With a hold, every sink keeps ready low for the case's first `hold` cycles: long enough to fill
+        # every output FIFO, so the unit must stop on its credits; the words each source had given by
+        # then show how many firings it made.
+        hold = case.get("hold", 0)
+        consumed_at_release = None
         while drain < case["drain"] and cycles < case["budget"]:
             await falling
             cycles += 1
             for s in sources:
                 s.step()
+            if cycles == hold + 1:
+                consumed_at_release = [s.pos for s in sources]
             before = sum(len(s.got) for s in sinks)
             for s in sinks:
-                s.step()
+                s.step(hold=cycles <= hold)
             if sum(len(s.got) for s in sinks) != before:
                 first_out = cycles if first_out is None else first_out
                 last_out = cycles
@@ -168,6 +175,7 @@ async def stream_cases(dut):
             "outputs": {name: s.got for name, s in zip(case["sinks"], sinks)},
             "status": {name: int(getattr(dut, name).value) for name in case.get("status", [])},
             "consumed": [s.pos for s in sources],
+            "consumed_at_release": consumed_at_release,
             "protocol": violations(s.monitor for s in sinks),
         })
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:

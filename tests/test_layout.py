@@ -112,3 +112,20 @@ def test_every_component_states_its_ports_latency_and_invariants():
                 if lacking:
                     missing.append(f"{module.__name__}.{name}: no {', '.join(lacking)}")
     assert not missing, "components whose class docstring does not state:\n  " + "\n  ".join(missing)
+
+
+def test_every_source_folder_is_a_declared_package():
+    """pyproject.toml lists every folder of the installed tree with its directory, so an install
+    neither drops one nor warns about it (setuptools' "Package would be ignored")."""
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    declared = {setup["package-dir"][name] for name in setup["packages"]}
+    assert set(setup["package-dir"]) == set(setup["packages"]), "packages and package-dir disagree"
+    folders = set()
+    for top in ("rtl", "verif", "sim", "synth", "bench", "mapper", "cli"):
+        for path in [ROOT / top, *(ROOT / top).rglob("*")]:
+            if path.is_dir() and path.name != "__pycache__" and path.relative_to(ROOT).as_posix() != "bench/results" \
+                    and any(f.is_file() for f in path.iterdir()):
+                folders.add(path.relative_to(ROOT).as_posix())
+    assert folders <= declared, f"folders not declared as packages in pyproject.toml: {sorted(folders - declared)}"

@@ -103,6 +103,15 @@ def test_the_lowering_fuses_chains_of_linear_layers_by_the_choice():
               g.weight("b1", shape=(3,), seed=4))
     g.output(g.sigmoid(y))
     assert names(g.graph(), "resident") == ["mlp0", "sigmoid5p0", "sigmoid5p1", "sigmoid5p2"]
+    # a ReLU fused into the matmul that reads it (no bias: not a layer of the chain) is not the epilogue:
+    # the matmul reads the chain's own result (CI seed 143351702905 read a tensor no phase wrote)
+    g = GraphBuilder()
+    h = g.relu(g.add(g.matmul(g.input("x", (4, 6)), g.weight("w0", shape=(6, 5), seed=1)), g.weight("b0", shape=(5,), seed=2)))
+    h = g.relu(g.add(g.matmul(h, g.weight("w1", shape=(5, 4), seed=3)), g.weight("b1", shape=(4,), seed=4)))
+    g.output(g.matmul(h, g.weight("w2", shape=(4, 3), seed=5)))
+    phases = lower(g.graph(), cfg, "resident")
+    assert [p.name for p in phases] == ["mlp0", "mm6"] and not phases[0].epilogue
+    assert set(phases[1].reads) <= set(phases[0].writes) | {"w2"}, (phases[1].reads, phases[0].writes)
     with pytest.raises(MapError, match="MLP weights 'pinned': valid: auto, resident, streamed"):
         lower(graph, cfg, "pinned")
 

@@ -55,7 +55,9 @@ def detect_chains(s: Lowering) -> None:
         covered = tuple(n for i in chain for n in s.matmuls[i].covered)
         m = s.shape(x)[0]
         use, epilogue, after = s.only_use(layers[-1].y), (), []
-        if use and nodes[use[0]].op in ELTWISE and nodes[use[0]].op != "add":
+        # a relu already fused into the matmuls that read it (fuse_relus) stays there: they read the
+        # chain's own result, so the phase must write that, not the relu's
+        if use and nodes[use[0]].op in ELTWISE and nodes[use[0]].op != "add" and use[0] not in s.absorbed:
             r = use[0]
             program = ELTWISE[nodes[r].op]
             epilogue = one_pcu_stages(cfg, program) or ()

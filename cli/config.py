@@ -48,8 +48,7 @@ def _check(path: Path) -> int:
     try:
         cfg = load(path, notes)
     except ValueError as exc:
-        print(f"invalid: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(f"invalid: {exc}") from None  # exit 2, as every other refusal
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"valid: {path} ({cfg.name}, hash {cfg.hash})")

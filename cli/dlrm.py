@@ -34,7 +34,8 @@ def add_arguments(p) -> None:
     p.add_argument("--weights", default=None, help="state-dict .npz (emb_l.K.weight, bot_l.J.weight/bias, top_l...)")
     p.add_argument("--inputs", default=None, help=".npz with dense_x [B, 13], lS_o [T, B], lS_i_K (cut into mini-batches)")
     p.add_argument("--criteo-tsv", default=None, help="Criteo-format TSV lines (cut into mini-batches)")
-    p.add_argument("--out", default=None, help="write DIR/probabilities.npy (every sample, in order)")
+    p.add_argument("--out", default=None, help="write DIR/probabilities.npy (every sample, in order: [B] when the top "
+                   "MLP ends in one output, [B, n] when it ends in n)")
     p.add_argument("--harness", choices=["direct", "specialised", "cocotb", "golden"], default="direct",
                    help="RTL harness (default %(default)s), or golden (the golden array model alone)")
     p.add_argument("--clock-ghz", type=float, default=1.0, help="clock for latency and samples/s (default %(default)s)")
@@ -63,6 +64,17 @@ def _dlrm_arch(args):
                 v["arch_interaction_op"], v["num_indices_per_lookup"])
 
 
+def _lookups(args, arch) -> str:
+    """What the indices per lookup are, where they come from."""
+    if args.criteo_tsv:
+        return "1 index per lookup (the Criteo TSV's one per table)"
+    if args.inputs:
+        return f"indices per lookup as {args.inputs} gives them"
+    n = arch.indices_per_lookup
+    return f"{n} indices per lookup" if args.model_only or args.num_indices_per_lookup_fixed else \
+        f"0 to {n} indices per lookup"
+
+
 def run(args) -> int:
     from rdagen.mapper.apps.dlrm import (check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
                                     reference_weights)
@@ -72,8 +84,9 @@ def run(args) -> int:
 
     if args.clock_ghz <= 0:
         raise UsageError(f"--clock-ghz {args.clock_ghz}: must be > 0")
-    if (args.mini_batch_size is not None and args.mini_batch_size < 1) or args.num_batches < 1:
-        raise UsageError(f"--mini-batch-size {args.mini_batch_size} and --num-batches {args.num_batches}: must be >= 1")
+    for flag, value in (("--mini-batch-size", args.mini_batch_size), ("--num-batches", args.num_batches)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value}: must be >= 1")
     if args.inputs and args.criteo_tsv:
         raise UsageError("give --inputs or --criteo-tsv, not both")
     if args.model_only and (args.inputs or args.criteo_tsv or args.weights or args.out):
@@ -86,7 +99,7 @@ def run(args) -> int:
         describe = (f"DLRM: D {arch.sparse_feature_size}, {arch.tables} tables "
                     f"({'-'.join(map(str, arch.embedding_sizes)) if arch.tables <= 8 else 'rows up to %d' % max(arch.embedding_sizes)}), "
                     f"bottom {'-'.join(map(str, arch.mlp_bot))}, top {'-'.join(map(str, arch.top_layers))}, "
-                    f"{arch.interaction} interaction, {arch.indices_per_lookup} indices per lookup")
+                    f"{arch.interaction} interaction, {_lookups(args, arch)}")
         if args.model_only:
             sizes = tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
             print(f"{describe}; projected on {cfg.name} by the cost model at batch {', '.join(map(str, sizes))} "
@@ -129,8 +142,9 @@ def run(args) -> int:
     if out:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / ".probabilities.tmp.npy"
-        np.save(tmp, np.concatenate([r.probabilities for r in results]).astype(np.float32))
+        probabilities = np.concatenate([r.probabilities for r in results]).astype(np.float32)
+        np.save(tmp, probabilities[:, 0] if probabilities.shape[1] == 1 else probabilities)
         tmp.replace(out / "probabilities.npy")
-        print(f"wrote {out / 'probabilities.npy'}")
+        print(f"wrote {out / 'probabilities.npy'} ({' x '.join(map(str, probabilities.shape))}: samples x outputs)")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

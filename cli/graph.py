@@ -20,8 +20,8 @@ def add_arguments(p) -> None:
     add_graph_argument(p)
     add_inputs_argument(p)
     p.add_argument("--seed", type=int, default=None,
-                   help="draw the inputs the .npz does not give from this seed (default: 1 without --inputs; "
-                        "with --inputs, every input must be in the .npz unless --seed is given)")
+                   help="seed of the inputs drawn: every input without --inputs, the missing ones with "
+                        "--draw-missing (default 1)")
     p.add_argument("--out", default="build/graph", help="output directory of `reference` (default %(default)s)")
 
 
@@ -30,43 +30,47 @@ def add_graph_argument(p) -> None:
 
 
 def add_inputs_argument(p) -> None:
-    p.add_argument("--inputs", default=None, help=".npz of input arrays, keyed by the graph's input names")
+    p.add_argument("--inputs", default=None, help=".npz of input arrays, keyed by the graph's input names; it "
+                   "must hold every input unless --draw-missing is given")
+    p.add_argument("--draw-missing", action="store_true",
+                   help="draw the inputs the --inputs .npz does not hold from --seed (listed on stderr; `run` "
+                        "writes every input it used to DIR/inputs.npz)")
 
 
 def graph_and_inputs(args):
-    """The graph of args.graph and its inputs (args.inputs, the rest drawn from args.seed), checked."""
+    """The graph of args.graph, its inputs (the --inputs .npz; drawn from --seed, default 1: every one
+    without --inputs, the missing ones with --draw-missing), checked, and the names of those drawn."""
     from rdagen.mapper.frontend.graph import GraphError, load_graph
     from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 
     try:
         graph = load_graph(args.graph)
         given = {}
-        if getattr(args, "inputs", None):
+        if args.inputs:
             try:
                 with np.load(args.inputs) as npz:
                     given = {name: npz[name] for name in npz.files}
             except (OSError, ValueError) as exc:
                 raise GraphError(f"{args.inputs}: not a readable .npz file ({exc})") from None
-        # Without --inputs every input is drawn from the seed (default 1). With --inputs, `graph` draws
-        # the missing ones only when --seed is given, so that a missing array is not silently replaced;
-        # `run` draws them from the seed (default 1) and says which.
-        draw = args.command == "run" or args.seed is not None or not args.inputs
+        missing = [n for n in graph.inputs if n not in given]
+        if args.inputs and missing and not args.draw_missing:
+            raise GraphError(f"{args.inputs}: missing input{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(map(repr, missing))} (the graph's inputs: {', '.join(graph.inputs)}); give "
+                             f"{'them' if len(missing) > 1 else 'it'} in the .npz, or --draw-missing to draw "
+                             f"{'them' if len(missing) > 1 else 'it'} from --seed")
         seed = args.seed if args.seed is not None else 1
-        if draw and args.inputs:
-            drawn = [n for n in graph.inputs if n not in given]
-            if drawn:
-                print(f"rdagen {args.command}: note: inputs drawn from seed {seed}: {', '.join(drawn)}", file=sys.stderr)
-        arrays = check_inputs(graph, random_inputs(graph, seed, given) if draw else given,
-                              source=str(args.inputs or "inputs"))
+        if args.inputs and missing:
+            print(f"rdagen {args.command}: note: inputs drawn from seed {seed}: {', '.join(missing)}", file=sys.stderr)
+        arrays = check_inputs(graph, random_inputs(graph, seed, given), source=str(args.inputs or "inputs"))
     except GraphError as exc:
         raise UsageError(str(exc)) from None
-    return graph, arrays
+    return graph, arrays, missing
 
 
 def run(args) -> int:
     from rdagen.mapper.frontend.reference import error_bounds, reference
 
-    graph, arrays = graph_and_inputs(args)
+    graph, arrays, _ = graph_and_inputs(args)
     if args.action == "check":
         print(f"valid: {args.graph}: {len(graph.inputs)} inputs, {len(graph.weights)} weights, "
               f"{len(graph.nodes)} nodes, outputs {', '.join(graph.outputs)}")

@@ -22,7 +22,7 @@ def add_mapping_arguments(p) -> None:
     add_graph_argument(p)
     add_config_argument(p)
     p.add_argument("--seed", type=int, default=None, help="placement seed (default 1); `run`: also the seed "
-                   "of the inputs the .npz does not give")
+                   "of the inputs drawn (every input without --inputs, the missing ones with --draw-missing)")
     p.add_argument("--pin", action="append", default=[], metavar="NODE=ROW,COL",
                    help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
     add_mlp_weights_argument(p)

@@ -13,7 +13,8 @@ from .map import add_mapping_arguments, mapped
 
 NAME = "run"
 HELP = ("map a graph and run it on the RTL, checked bit for bit against the golden array "
-        "model and within the fp32 bound against NumPy; writes DIR/outputs.npz")
+        "model and within the fp32 bound against NumPy; writes DIR/outputs.npz (and DIR/inputs.npz "
+        "when inputs were drawn from the seed)")
 
 
 def add_arguments(p) -> None:
@@ -35,7 +36,7 @@ def run(args) -> int:
     from rdagen.sim.graph_run import format_table, run_program
     from rdagen.sim.waves import portable_vcd
 
-    graph, arrays = graph_and_inputs(args)
+    graph, arrays, drawn = graph_and_inputs(args)
     out = out_dir(args.out or f"build/run/{Path(args.graph).stem}-{args.config}")
     if args.vcd and args.harness == "golden":
         raise UsageError("--vcd needs an RTL harness (direct, specialised or cocotb), not golden")
@@ -65,6 +66,11 @@ def run(args) -> int:
     np.savez(tmp, **result.outputs)
     tmp.replace(out / "outputs.npz")
     print(f"wrote {out / 'outputs.npz'} (keys: {', '.join(result.outputs)})")
+    if drawn:  # the run can be repeated, and checked outside rdagen, from the inputs it used
+        tmp = out / ".inputs.tmp.npz"
+        np.savez(tmp, **arrays)
+        tmp.replace(out / "inputs.npz")
+        print(f"wrote {out / 'inputs.npz'} (every input of the run; drawn from the seed: {', '.join(drawn)})")
     for n, vcd in enumerate(result.vcds):
         target = Path(args.vcd)
         target = target if len(result.vcds) == 1 else target.with_name(f"{target.stem}-phase{n}{target.suffix or '.vcd'}")

@@ -39,7 +39,7 @@ class BatchResult:
     reconfiguration: int  # of the cycles, configuration loads (the units that change phase to phase)
     pcus_used: int
     pcus: int
-    probabilities: np.ndarray  # [B] from the array
+    probabilities: np.ndarray  # [B, n] from the array (n: the top MLP's last width)
     max_error: float  # max |array - independent NumPy DLRM|
     bound: float  # max of the graph's fp32 bound on the probabilities
     mismatches: list[str]
@@ -65,7 +65,7 @@ def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harne
     arrays = check_inputs(graph, graph_inputs(arch, batch), source=f"batch {index}")
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
-    got = run.outputs["p"][:, 0]
+    got = run.outputs["p"]
     want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
                    arch.interaction)
     error = np.abs(got.astype(np.float64) - want)
@@ -73,10 +73,10 @@ def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harne
     # The graph's bound holds against its float64 reference, which computes the same model as the
     # independent DLRM up to float64 rounding (far below 1e-12 at these sizes).
     if not np.all(error <= run.bound["p"] + 1e-12):
-        worst = int(np.argmax(error))
-        mismatches.append(f"sample {worst}: probability {got[worst]:.9g}, the NumPy DLRM {want[worst]:.9g} "
-                          f"(error {error[worst]:.3g} beyond the bound {run.bound['p']:.3g})")
-    return BatchResult(index, len(got), len(program.phases), run.cycles if harness else None,
+        worst = np.unravel_index(int(np.argmax(error)), error.shape)
+        mismatches.append(f"sample {worst[0]}, output {worst[1]}: probability {got[worst]:.9g}, the NumPy DLRM "
+                          f"{want[worst]:.9g} (error {error[worst]:.3g} beyond the bound {run.bound['p']:.3g})")
+    return BatchResult(index, got.shape[0], len(program.phases), run.cycles if harness else None,
                        program.estimate_cycles(), sum(program.reconfigurations), program.pcus_used(), len(sites(cfg, "pcu")), got,
                        float(error.max()), run.bound["p"], mismatches, time.perf_counter() - started,
                        describe_weights(program))

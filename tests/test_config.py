@@ -89,7 +89,7 @@ def test_cli_config_show_and_check(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**SMALL.to_dict(), "lanes": 3}))
     checked = _rdagen("config", "check", str(bad))
-    assert checked.returncode == 1 and "'lanes'" in checked.stderr and "3" in checked.stderr
+    assert checked.returncode == 2 and "invalid: " in checked.stderr and "'lanes'" in checked.stderr and "3" in checked.stderr
 
 
 def test_a_shown_config_file_is_accepted_and_an_edited_one_is_noted(tmp_path):
@@ -116,7 +116,7 @@ def test_config_files_that_cannot_be_read_are_refused_without_a_traceback(tmp_pa
     for target, message in ((tmp_path, "is a directory"), (binary, "cannot be read")):
         for args in (("config", "check", str(target)), ("sim", "--config", str(target))):
             run = _rdagen(*args)
-            assert run.returncode in (1, 2) and message in run.stderr and "Traceback" not in run.stderr, run.stderr
+            assert run.returncode == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
 
 
 def test_ci_derives_the_base_seed_from_the_commit(monkeypatch, pytestconfig):

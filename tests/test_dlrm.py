@@ -15,6 +15,7 @@ from rdagen.mapper.apps.dlrm import Arch, check_batch, lower_bound, random_batch
 from rdagen.rtl.spec.config import preset
 from rdagen.cli import main
 from rdagen.sim.dlrm_run import run_batch
+from rdagen.verif.golden.dlrm import forward
 
 from .conftest import test_seed
 
@@ -162,7 +163,8 @@ BAD = [
     (["--weights", "{weights}"], "missing key 'top_l.4.bias'"),
     (["--criteo-tsv", "{tsv}", "--arch-mlp-bot", "13-2"], "line 2: 39 tab-separated fields, the Criteo format has 40"),
     (["--criteo-tsv", "{tsv}"], "the bottom MLP takes 4 dense features, the Criteo format has 13"),
-    (["--mini-batch-size", "0"], "--mini-batch-size 0"),
+    (["--mini-batch-size", "0"], "--mini-batch-size 0: must be >= 1"),
+    (["--num-batches", "0"], "--num-batches 0: must be >= 1"),
     (["--clock-ghz", "0"], "--clock-ghz 0"),
 ]
 
@@ -181,7 +183,37 @@ def test_rdagen_dlrm_refuses_bad_input_with_status_2_writing_nothing(tmp_path, c
                   + [a.format(**files) for a in args])
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err, err
+    assert "None" not in err, err  # names the flag that is wrong, not the ones left unset
     assert not out.exists()
+
+
+def test_a_top_mlp_with_several_outputs_gives_every_probability(tmp_path, capsys):
+    """--arch-mlp-top 4-2-3: three sigmoids per sample, as the reference's forward gives; probabilities.npy
+    is [B, 3] and equals the independent NumPy DLRM within the bound (no column dropped)."""
+    out = tmp_path / "out"
+    status = main(["dlrm", "--config", "tiny", "--harness", "golden", "--arch-mlp-top", "4-2-3",
+                   "--mini-batch-size", "3", "--num-batches", "2", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert status == 0 and "PASS" in text, text
+    p = np.load(out / "probabilities.npy")
+    assert p.shape == (6, 3) and "6 x 3: samples x outputs" in text
+    arch = Arch(2, (4, 3, 2), (4, 3, 2), (4, 2, 3))
+    weights = reference_weights(arch, 123)
+    for n in range(2):
+        batch = random_batch(arch, 3, 123 + n)
+        want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(3)], "dot")
+        assert want.shape == (3, 3) and np.allclose(p[3 * n:3 * n + 3], want, atol=1e-6)
+
+
+def test_the_lookups_line_says_where_the_indices_come_from(capsys):
+    assert main(["dlrm", "--config", "tiny", "--harness", "golden", "--criteo-tsv", SAMPLE, "--arch-mlp-bot", "13-4-2",
+                 "--arch-embedding-size", "7-5", "--mini-batch-size", "16"]) == 0
+    assert "1 index per lookup (the Criteo TSV's one per table)" in capsys.readouterr().out
+    assert main(["dlrm", "--config", "tiny", "--harness", "golden", "--num-indices-per-lookup", "3"]) == 0
+    assert "0 to 3 indices per lookup" in capsys.readouterr().out
+    assert main(["dlrm", "--config", "tiny", "--harness", "golden", "--num-indices-per-lookup", "3",
+                 "--num-indices-per-lookup-fixed"]) == 0
+    assert "3 indices per lookup" in capsys.readouterr().out
 
 
 def test_the_lower_bound_counts_the_dram_words_the_weight_reads_the_critical_path_and_the_mlp_flops():

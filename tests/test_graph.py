@@ -228,7 +228,7 @@ def test_cli_refuses_bad_graphs_and_inputs_with_exit_2_and_writes_nothing(tmp_pa
     cases = [(["graph", "check", str(bad_graph)], "node 1: unknown op 'conv'"),
              (["graph", "check", str(tmp_path / "none.json")], "no such graph file"),
              (["graph", "check", str(tmp_path)], "not a file"),
-             (["graph", "reference", str(EXAMPLE), "--inputs", str(partial)], "missing input 'idx'"),
+             (["graph", "reference", str(EXAMPLE), "--inputs", str(partial)], "missing inputs 'idx', 'off'"),
              (["graph", "reference", str(EXAMPLE), "--inputs", str(extra)], "'z' is not an input of the graph"),
              (["graph", "reference", str(EXAMPLE), "--inputs", str(bad_graph)], "not a readable .npz file")]
     for args, message in cases:

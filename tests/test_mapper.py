@@ -227,7 +227,7 @@ def test_plasticine_matmuls_occupy_every_pcu():
     assert t.pcus == 64 and t.chain > 1
 
 
-def test_rdagen_run_takes_inputs_from_an_npz_and_draws_the_rest(tmp_path, capsys):
+def test_rdagen_run_takes_inputs_from_an_npz_and_draws_the_rest_only_when_asked(tmp_path, capsys):
     from rdagen.mapper.frontend.graph import load_graph
     from rdagen.mapper.frontend.reference import reference
     from rdagen.cli import main
@@ -236,15 +236,35 @@ def test_rdagen_run_takes_inputs_from_an_npz_and_draws_the_rest(tmp_path, capsys
     arrays = random_inputs(graph, 9)
     dense = next(n for n, t in graph.inputs.items() if t.dtype == "fp32")
     np.savez(tmp_path / "in.npz", **{dense: arrays[dense]})
+    args = ["run", "mapper/examples/dlrm_tiny.json", "--config", "small", "--harness", "golden",
+            "--inputs", str(tmp_path / "in.npz"), "--seed", "9"]
+    # an .npz that lacks inputs is refused, naming every one it lacks, and nothing is written
+    refused = tmp_path / "refused"
+    assert main([*args, "--out", str(refused)]) == 2
+    missing = [n for n in graph.inputs if n != dense]
+    err = capsys.readouterr().err
+    assert f"missing inputs {', '.join(map(repr, missing))}" in err and "--draw-missing" in err, err
+    assert not refused.exists()
+    # asked to, it draws them, says which, and writes every input it used beside the outputs
     out = tmp_path / "run"
-    assert main(["run", "mapper/examples/dlrm_tiny.json", "--config", "small", "--harness", "golden",
-                 "--inputs", str(tmp_path / "in.npz"), "--out", str(out), "--seed", "9"]) == 0
-    assert "inputs drawn from seed 9" in capsys.readouterr().err
-    want = reference(graph, check_inputs(graph, random_inputs(graph, 9, {dense: arrays[dense]})))
+    assert main([*args, "--draw-missing", "--out", str(out)]) == 0
+    assert f"inputs drawn from seed 9: {', '.join(missing)}" in capsys.readouterr().err
+    used = check_inputs(graph, random_inputs(graph, 9, {dense: arrays[dense]}))
+    with np.load(out / "inputs.npz") as npz:
+        assert sorted(npz.files) == sorted(graph.inputs)
+        assert all(np.array_equal(npz[n], used[n]) for n in graph.inputs)
+    want = reference(graph, used)
     with np.load(out / "outputs.npz") as npz:
         for name in graph.outputs:
             assert np.allclose(npz[name], want[name], atol=1e-4)
+    # the written inputs repeat the run without drawing anything
+    again = tmp_path / "again"
+    assert main([*args[:-4], "--inputs", str(out / "inputs.npz"), "--out", str(again)]) == 0
+    assert "drawn" not in capsys.readouterr().err and not (again / "inputs.npz").exists()
+    with np.load(out / "outputs.npz") as first, np.load(again / "outputs.npz") as second:
+        assert all(np.array_equal(first[n], second[n]) for n in graph.outputs)
     np.savez(tmp_path / "bad.npz", **{dense: arrays[dense][:, :-1]})
     bad_out = tmp_path / "bad"
-    assert main(["run", "mapper/examples/dlrm_tiny.json", "--inputs", str(tmp_path / "bad.npz"), "--out", str(bad_out)]) == 2
+    assert main(["run", "mapper/examples/dlrm_tiny.json", "--inputs", str(tmp_path / "bad.npz"), "--draw-missing",
+                 "--out", str(bad_out)]) == 2
     assert f"input {dense!r} has shape" in capsys.readouterr().err and not bad_out.exists()

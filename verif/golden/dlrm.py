@@ -19,7 +19,8 @@ def _linear_stack(weights: dict, prefix: str, h: np.ndarray, sigmoid_last: bool)
 
 
 def forward(weights: dict, dense_x: np.ndarray, offsets: np.ndarray, indices: list, interaction: str) -> np.ndarray:
-    """Probabilities [B] of the batch (dense_x [B, 13], offsets [T, B], indices[K] for table K)."""
+    """Probabilities [B, n] of the batch (dense_x [B, 13], offsets [T, B], indices[K] for table K): the
+    sigmoid of each of the top MLP's n last outputs, as the reference gives them."""
     x = _linear_stack(weights, "bot_l", np.asarray(dense_x, np.float64), sigmoid_last=False)
     batch = x.shape[0]
     embedded = []
@@ -34,4 +35,4 @@ def forward(weights: dict, dense_x: np.ndarray, offsets: np.ndarray, indices: li
         r = np.concatenate([x, z[:, rows, cols]], axis=1)
     else:
         r = np.concatenate([x] + embedded, axis=1)
-    return _linear_stack(weights, "top_l", r, sigmoid_last=True)[:, 0]
+    return _linear_stack(weights, "top_l", r, sigmoid_last=True)

@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the pinned toolchain (done by every target that needs it)
 
-test: $(STAMP) ## run every check (pytest: unit tests, cocotb/Verilator regressions, Icarus cross-check, lint)
+test: $(STAMP) ## run every check (pytest: unit tests, cocotb/Verilator regressions, Icarus cross-check, lint, proofs, docs)
 	$(BIN)/python -m pytest -n $(JOBS) $(ARGS)
 
 sim: $(STAMP) ## RTL simulation checked against the golden model; prints a table and the VCD path (ARGS=...)
@@ -56,5 +56,7 @@ docs: $(STAMP) ## build the documentation site (mkdocs-material, --strict) into 
 config: $(STAMP) ## print the ArrayConfig preset CONFIG as JSON
 	$(RDAGEN) config show $(CONFIG)
 
-clean: ## remove build outputs (keeps .venv)
-	rm -rf build sim_build .pytest_cache bench/results/*.json
+clean: ## remove build outputs (keeps .venv) and say how much that freed
+	@kib=$$(du -skc build sim_build .pytest_cache bench/results/*.json 2>/dev/null | tail -n 1 | cut -f 1); \
+	rm -rf build sim_build .pytest_cache bench/results/*.json; \
+	echo "make clean: freed $$((kib / 1024)) MiB (build/, sim_build/, .pytest_cache/, bench/results/*.json)"

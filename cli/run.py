@@ -10,6 +10,7 @@ import numpy as np
 from .common import UsageError, config, out_dir, progress
 from .graph import add_inputs_argument, graph_and_inputs
 from .map import add_mapping_arguments, mapped
+from .sim import add_trace_arguments, check_trace_arguments
 
 NAME = "run"
 HELP = ("map a graph and run it on the RTL, checked bit for bit against the golden array "
@@ -26,37 +27,29 @@ def add_arguments(p) -> None:
                         "specialised to each phase's bitstream: ~25x the cycles/s, one build per phase, cycle-exact "
                         "with direct), cocotb, or golden (the golden array model alone: no RTL, no cycles)")
     p.add_argument("--vcd", default="", help="write the RTL waves of every phase here (PATH, or PATH-phaseN.vcd)")
-    p.add_argument("--vcd-scope", default="", metavar="UNIT",
-                   help="trace one unit (pcu_R_C, pmu_R_C, ag_R or a network's switches, e.g. vector_network) and the "
-                        "array's ports only: a smaller VCD, and with --harness specialised a quick build on any array")
+    add_trace_arguments(p)
 
 
 def run(args) -> int:
-    from rdagen.mapper.report import text_report
     from rdagen.sim.graph_run import format_table, run_program
-    from rdagen.sim.waves import portable_vcd
+    from rdagen.mapper.report import text_report, unit_sites
+    from rdagen.sim.waves import move_vcd, write_gtkw
 
     graph, arrays, drawn = graph_and_inputs(args)
     out = out_dir(args.out or f"build/run/{Path(args.graph).stem}-{args.config}")
     if args.vcd and args.harness == "golden":
         raise UsageError("--vcd needs an RTL harness (direct, specialised or cocotb), not golden")
-    if args.vcd_scope:
-        from rdagen.sim.direct import check_scope
-
-        if not args.vcd or args.harness not in ("direct", "specialised"):
-            raise UsageError("--vcd-scope limits the VCD of --vcd in the direct or specialised harness; give --vcd "
-                             "PATH and --harness direct or specialised")
-        try:
-            check_scope(config(args.config), args.vcd_scope)
-        except ValueError as exc:
-            raise UsageError(f"--vcd-scope: {exc}") from None
+    if (args.vcd_scope or args.vcd_anonymous) and (not args.vcd or args.harness not in ("direct", "specialised")):
+        raise UsageError("--vcd-scope and --vcd-anonymous shape the VCD of --vcd in the direct or specialised harness; "
+                         "give --vcd PATH and --harness direct or specialised")
+    check_trace_arguments(args, config(args.config))
     program = mapped(args, graph)
     print(text_report(program))
     harness = None if args.harness == "golden" else args.harness
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "
           f"(the first RTL build of a configuration takes minutes; cached by hash) ...", flush=True)
     result = run_program(program, arrays, harness=harness, waves=bool(args.vcd), scope=args.vcd_scope,
-                          progress=progress())
+                         anonymous=args.vcd_anonymous, progress=progress())
     print()
     print(format_table(program, result))
     for problem in result.mismatches:
@@ -75,7 +68,10 @@ def run(args) -> int:
         target = Path(args.vcd)
         target = target if len(result.vcds) == 1 else target.with_name(f"{target.stem}-phase{n}{target.suffix or '.vcd'}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        portable_vcd(Path(vcd), target)
-        print(f"VCD of phase {n}: {target}")
+        move_vcd(Path(vcd), target)
+        placed = program.phases[n]
+        gtkw = write_gtkw(target, {site: f"{placed.phase.name}.{unit.removeprefix(placed.phase.name + '.')}"
+                                   for unit, site in unit_sites(placed).items()})
+        print(f"VCD of phase {n}: {target} (gtkwave {gtkw} opens it with the ports of the units it uses)")
     print(f"{'PASS' if result.ok else 'FAIL'} ({result.seconds:.1f} s)")
     return 0 if result.ok else 1

@@ -28,7 +28,31 @@ def add_arguments(p) -> None:
                    help="array kernels: direct (default: the C++ harness, no Python per cycle, a quick build) "
                         "or cocotb (the test suite's bench)")
     p.add_argument("--fp-random", type=int, default=None, help="random vectors per fp op (default 200000)")
-    p.add_argument("--vcd", default="", help="where to write the VCD (default build/waves/...; 'none' to skip)")
+    p.add_argument("--vcd", default="", help="where to write the VCD (default build/waves/...; 'none' to skip). "
+                   "Array kernels: a VCD per phase of the array's top, its switches and every unit's ports")
+    add_trace_arguments(p)
+
+
+def add_trace_arguments(p) -> None:
+    """What an array VCD holds: shared by `sim` and `run`."""
+    p.add_argument("--vcd-scope", default="", metavar="UNIT",
+                   help="trace one unit inside (pcu_R_C, pmu_R_C, ag_R, the names of the mapping report) or a network's "
+                        "switches (e.g. vector_network) and the wires to its ports alone: a flat build of the "
+                        "array for that scope (minutes the first time)")
+    p.add_argument("--vcd-anonymous", action="store_true",
+                   help="keep Yosys's anonymous nets ($1, $auto$...) in the VCD (left out by default: two thirds "
+                        "of the signals, no name in the Amaranth source)")
+
+
+def check_trace_arguments(args, cfg) -> None:
+    """Refuses a --vcd-scope that is not a unit of *cfg* (naming the valid ones)."""
+    if args.vcd_scope:
+        from rdagen.sim.direct import check_scope
+
+        try:
+            check_scope(cfg, args.vcd_scope)
+        except ValueError as exc:
+            raise UsageError(f"--vcd-scope: {exc}") from None
 
 
 def run(args) -> int:
@@ -39,6 +63,10 @@ def run(args) -> int:
             raise UsageError(f"unknown kernel {name!r}; valid: all, {', '.join(ARRAY_KERNELS + UNIT_RUNS)}")
     ok = True
     kernels = [n for n in names if n in ARRAY_KERNELS]
+    if (args.vcd_scope or args.vcd_anonymous) and (not kernels or args.vcd == "none" or args.harness != "direct"):
+        raise UsageError("--vcd-scope and --vcd-anonymous shape the VCD of array kernels in the direct harness "
+                         "(not with --vcd none)")
+    check_trace_arguments(args, cfg)
     if kernels:
         ok &= _sim_array_kernels(cfg, kernels, args)
     if "arith" in names:
@@ -59,7 +87,8 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
 
     from rdagen.sim.graph_run import format_table, run_program
     from rdagen.sim.verilog import generate
-    from rdagen.sim.waves import portable_vcd
+    from rdagen.mapper.report import unit_sites
+    from rdagen.sim.waves import move_vcd, write_gtkw
 
     if args.simulator != "verilator":
         raise UsageError("the array workloads run on verilator (cocotbext-axi's AxiRam per AG); "
@@ -84,13 +113,14 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     if args.harness == "direct":
         from rdagen.sim.direct import build_direct
 
-        _, seconds = build_direct(gen, cfg, waves)
+        _, seconds = build_direct(gen, cfg, waves, args.vcd_scope, args.vcd_anonymous)
         print(f"  direct harness {'built in %.0f s' % seconds if seconds else 'from cache'}", flush=True)
     ok = True
     for name, graph, arrays, program in built:
         shapes = ", ".join(f"{n} {list(a.shape)}" for n, a in arrays.items())
         print(f"\n== {name}: {len(graph.nodes)} nodes ({shapes}) in {len(program.phases)} phase(s)")
-        run = run_program(program, arrays, harness=args.harness, waves=waves, seed=args.seed, tag="sim")
+        run = run_program(program, arrays, harness=args.harness, waves=waves, scope=args.vcd_scope,
+                          anonymous=args.vcd_anonymous, seed=args.seed, tag="sim")
         print(format_table(program, run))
         for problem in run.mismatches:
             print(f"  MISMATCH: {problem}")
@@ -99,8 +129,11 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
             single = args.vcd and len(built) == 1 and len(run.vcds) == 1
             target = base if single else base.with_name(f"{base.stem}-{name}-phase{n}.vcd")
             target.parent.mkdir(parents=True, exist_ok=True)
-            portable_vcd(Path(vcd), target)
-            print(f"  VCD of phase {n}: {target}")
+            move_vcd(Path(vcd), target)
+            placed = program.phases[n]
+            gtkw = write_gtkw(target, {site: f"{placed.phase.name}.{unit.removeprefix(placed.phase.name + '.')}"
+                                       for unit, site in unit_sites(placed).items()})
+            print(f"  VCD of phase {n}: {target} (gtkwave {gtkw} opens it with the ports of the units it uses)")
         print(f"  {name}: {'pass' if run.ok else 'FAIL'} ({run.seconds:.1f} s)")
         ok &= run.ok
     print("\nEvery phase's host outputs and DRAM writes are compared bit for bit with the golden array model\n"

@@ -1,18 +1,21 @@
 """The mapping report of a program: units used per kind and phase, track links used per network, the
-cost model's cycles, the placement as a text grid and as a PNG (matplotlib), and the files
-``rdagen map`` writes (bitstreams, report.json, report.txt, placement.png)."""
+cost model's cycles, the placement as a text grid of site names (the names of the VCD scopes:
+``site_name``) with each unit's role, and the files ``rdagen map`` writes (bitstreams, report.json,
+report.txt, placement.png: picture.py)."""
 
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
-from rdagen.rtl.spec.array_layout import tile_kind
+from rdagen.rtl.spec.array_layout import site_name
 
 from rdagen.mapper.backend.place import sites
+from rdagen.mapper.picture import plot_placement
 from rdagen.mapper.program import Program
 
-__all__ = ["describe_weights", "summary", "text_report", "write_outputs", "plot_placement"]
+__all__ = ["describe_weights", "summary", "text_report", "write_outputs", "unit_sites"]
 
 
 def describe_weights(program: Program) -> str:
@@ -33,7 +36,7 @@ def summary(program: Program) -> dict:
             "units": p.phase.units_used(), "tracks": {net: list(t) for net, t in p.tracks.items()},
             "estimate_cycles": p.phase.estimate_cycles, "ideal_cycles": p.phase.ideal_cycles,
             "reconfiguration_cycles": program.reconfigurations[n], "bitstream_bytes": len(p.bitstream),
-            "placement": {u: list(s) for u, s in p.placement.sites.items()}, "seed": p.seed,
+            "placement": {u: list(s) for u, s in p.placement.sites.items()}, "sites": unit_sites(p), "seed": p.seed,
             "wirelength": p.placement.wirelength})
     return {"config": cfg.name, "config_hash": cfg.hash, "seed": program.seed, "available": totals,
             "phases": phases, "estimate_cycles": program.estimate_cycles(), "ideal_cycles": program.ideal_cycles(),
@@ -61,64 +64,22 @@ def text_report(program: Program) -> str:
                  f"tracks: links used / links of the network")
     if s["weights"]:
         lines.append(f"matmul weights: {describe_weights(program)}")
+    lines.append("units by site: the site is the unit's VCD scope (TOP.rdagen_array.<site>; a host row's "
+                 "streams are the array's ports <stream>__<row>)")
     for n, p in enumerate(program.phases):
-        prefix = p.phase.name + "."
-        short = {u: u[len(prefix):] if u.startswith(prefix) else u for u in p.placement.sites}
+        names = unit_sites(p)
         lines.append(f"\nphase {n} {p.phase.name}: AG | tiles (free PCU '.', free PMU ':') | host")
-        lines.append(p.placement.grid(cfg, short))
+        lines.append(p.placement.grid(cfg, names))
+        roles = [f"{site}={unit.removeprefix(p.phase.name + '.')}" for unit, site in
+                 sorted(names.items(), key=lambda item: item[1])]
+        lines += textwrap.wrap("roles: " + ", ".join(roles), 110, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(lines)
 
 
-def plot_placement(program: Program, path: Path) -> None:
-    """One panel per phase: the tiles (PCU, PMU), AGs (west) and host rows (east), each used unit
-    labelled and coloured by kind, and a line from every net's source to each sink."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cfg = program.cfg
-    n = len(program.phases)
-    cols = min(n, 3)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols * (cfg.cols + 2) / 6, 4 * rows * cfg.rows / 5 + 0.6),
-                             squeeze=False)
-    colours = {"pcu": "#4c72b0", "pmu": "#55a868", "ag": "#c44e52", "host": "#8172b2"}
-
-    def xy(kind, site):
-        r, c = site
-        return (-1 if kind == "ag" else cfg.cols if kind == "host" else c), -r
-
-    for ax, placed in zip(axes.flat, program.phases):
-        units, nets = placed.phase.netlist()
-        kinds = {u.name: u.kind for u in units}
-        s = placed.placement.sites
-        for r in range(cfg.rows):
-            for c in range(cfg.cols):
-                ax.add_patch(plt.Rectangle((c - 0.4, -r - 0.4), 0.8, 0.8, fill=False, lw=0.5,
-                                           ls="-" if tile_kind(r, c) == "pcu" else ":", ec="grey"))
-        for net in nets:
-            x0, y0 = xy(kinds[net.source], s[net.source])
-            for sink in net.sinks:
-                x1, y1 = xy(kinds[sink], s[sink])
-                ax.plot([x0, x1], [y0, y1], lw=0.6, color="black", alpha=0.35)
-        prefix = placed.phase.name + "."
-        for name, kind in kinds.items():
-            x, y = xy(kind, s[name])
-            ax.add_patch(plt.Rectangle((x - 0.4, y - 0.4), 0.8, 0.8, color=colours[kind], alpha=0.8))
-            ax.text(x, y, name.removeprefix(prefix), ha="center", va="center", fontsize=5, color="white")
-        used = placed.phase.units_used()
-        ax.set_title(f"{placed.phase.name}: {used['pcu']} PCUs, {used['pmu']} PMUs, {used['ag']} AGs", fontsize=8)
-        ax.set_xlim(-1.6, cfg.cols + 0.6)
-        ax.set_ylim(-cfg.rows + 0.4, 0.6)
-        ax.set_aspect("equal")
-        ax.axis("off")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle(f"{cfg.name}: AGs west, host rows east; PCU tiles solid, PMU tiles dotted", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+def unit_sites(placed) -> dict[str, str]:
+    """{unit of the phase: the site name it is placed at (``site_name``)}."""
+    kinds = placed.placement.kinds
+    return {u: site_name(kinds[u], r, c) for u, (r, c) in placed.placement.sites.items()}
 
 
 def write_outputs(program: Program, out: Path) -> list[Path]:

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from .ag import AG, axi4_signature
 from .spec.ag_layout import COMMAND
-from .spec.array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout
+from .spec.array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout, unit_name
 from .spec.bitstream import NETWORKS, Address, Kind
 from .spec.config import ArrayConfig
 from .instance import instance_of
@@ -38,7 +38,7 @@ from .pmu import PMU
 from .switch import Switch, SwitchGrid
 from .spec.switch_layout import networks
 
-__all__ = ["Array", "ConfiguredUnit", "config_word_layout", "configured_modules", "unit_modules", "unit_name"]
+__all__ = ["Array", "ConfiguredUnit", "config_word_layout", "configured_modules", "unit_modules"]
 
 UNIT_MODULES = {Kind.PCU: "rdagen_pcu", Kind.PMU: "rdagen_pmu", Kind.AG: "rdagen_ag"}
 SWITCH_MODULES = {network: f"rdagen_switch_{network}" for network in NETWORKS}
@@ -54,11 +54,6 @@ def unit_modules(cfg: ArrayConfig) -> dict[str, wiring.Component]:
     module name (converted alongside it)."""
     return {UNIT_MODULES[Kind.PCU]: PCU(cfg), UNIT_MODULES[Kind.PMU]: PMU(cfg), UNIT_MODULES[Kind.AG]: AG(cfg),
             **{SWITCH_MODULES[n]: _switch(cfg, n) for n in NETWORKS}}
-
-
-def unit_name(address: Address) -> str:
-    """The instance name of a unit in the array's Verilog: pcu_R_C, pmu_R_C, ag_R."""
-    return f"ag_{address.row}" if address.kind == Kind.AG else f"{address.kind.name.lower()}_{address.row}_{address.col}"
 
 
 # Configuration fields that are numbers (bounds, constants, addresses, seeds) rather than selections of

@@ -13,8 +13,15 @@ idle, one 16k-cycle GEMM): flat, with a Verilog module per switch, 132 s (63 s v
 and 5,750 cycles/s; with one module per network's switch (rtl/instance.py) and the units as hier
 blocks, 62 s (25 s, 37 s) and 4,760 cycles/s; with the switches as hier blocks too, 53 s but 3,670
 cycles/s (144 block calls per evaluation), so they are inlined. ``--threads 2`` gave 13 % more speed;
-C++ at -O2 instead of -O1 3 %; C++ of the slow (initialisation) code at -O0 saves 2 s of 70. Traced
-builds stay flat, so a VCD shows every unit's signals.
+C++ at -O2 instead of -O1 3 %; C++ of the slow (initialisation) code at -O0 saves 2 s of 70.
+
+Traced builds of the whole array are hierarchical too: Verilator traces the top (the switch networks,
+the configuration registers and the wires to every unit's ports, named ``<unit>__<port>``) but not
+inside a hierarchical block, so the VCD shows every unit's ports and handshakes. The inside of one unit
+(or one network) is traced by a flat build limited to that scope (``scope``). Yosys's anonymous nets
+(``$1``, ``$auto$...``: two thirds of the signals) are left out of every trace unless asked for
+(``anonymous``): they have no name a user can relate to the Amaranth source, and tracing them doubles
+the size of the trace code.
 
 Where the generic model's time goes (``perf record`` of the harness on ``small``, the 16k-cycle GEMM,
 4,540 cycles/s): the PCU blocks 39 %, the array top (the three switch networks and the configuration
@@ -53,12 +60,13 @@ from pathlib import Path
 import numpy as np
 
 from rdagen.rtl.spec.array_layout import configuration_units, plan
-from rdagen.rtl.array import unit_name
+from rdagen.rtl.spec.array_layout import unit_name
 from rdagen.rtl.spec.bitstream import NETWORKS, Kind, decode
 from rdagen.rtl.spec.config import ArrayConfig
 
 from .array_run import config_writes
-from .paths import BUILD, new_run_dir
+from .build_progress import compile_count, heartbeat, planned_compiles
+from .paths import BUILD, disk_note, new_run_dir
 from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env, verilator_bin
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
@@ -126,33 +134,41 @@ def check_scope(cfg: ArrayConfig, scope: str) -> None:
                          f"one of {', '.join(trace_scopes(cfg))}")
 
 
-def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, scope: str = "") -> tuple[Path, float]:
-    """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source, *waves*
-    and *scope*); returns (executable, seconds spent building, 0 when cached). With *waves*, the VCD
-    holds every signal, or with *scope* (one of ``trace_scopes``) that unit's signals and the wires to
-    its ports alone. A specialised array (``gen.top == "array-spec"``) is built so that Verilator folds
-    its constant configuration into the units (``_blocks``)."""
+def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, scope: str = "",
+                 anonymous: bool = False) -> tuple[Path, float]:
+    """The compiled harness of the array Verilog *gen* (built once per Verilog, harness source, *waves*,
+    *scope* and *anonymous*); returns (executable, seconds spent building, 0 when cached). With *waves*,
+    the VCD holds the top's signals and every unit's ports, or with *scope* (one of ``trace_scopes``)
+    that unit's signals and the wires to its ports alone; Yosys's anonymous nets only with *anonymous*.
+    A specialised array (``gen.top == "array-spec"``) is built so that Verilator folds its constant
+    configuration into the units (``_blocks``)."""
     toolchain_env()
     check_scope(cfg, scope)
     ports = _ports_inc(cfg)
     blocks = _blocks(gen, cfg, waves, scope)
+    vlt = _trace_vlt(gen, scope, anonymous) if waves else ""
     key = hashlib.sha256((gen.digest + HARNESS.read_text() + ports + repr(VERILATOR_MAKE_VARS) + str(waves)
-                          + ("" if waves else repr(HIER_BLOCKS)) + (repr(blocks) if gen.top == "array-spec" else "")
-                          + (_scope_vlt(gen, scope) if waves and scope else "")).encode()).hexdigest()[:16]
-    kind = ("-spec" if gen.top == "array-spec" else "") + ("-trace" if waves else "")
+                          + repr(blocks) + vlt).encode()).hexdigest()[:16]
+    kind = ("-spec" if gen.top == "array-spec" else "") + ("-trace" if waves else "") + (f"-{scope}" if waves and scope else "")
     out = BUILD / "direct" / f"array-{cfg.name}{kind}-{key}"
     exe = out / "obj" / "harness"
     with locked(out.with_name(out.name + ".lock")):  # parallel test workers build it once
         if exe.exists():
             return exe, 0.0
-        return exe, _build(gen, out, waves, ports, blocks, scope if waves else "")
+        return exe, _build(gen, out, waves, ports, blocks, vlt, scope if waves else "")
 
 
-def _scope_vlt(gen: GeneratedVerilog, scope: str) -> str:
-    """Verilator configuration tracing the unit *scope* alone: everything inside it, and the top's wires
-    to its ports (named <unit>__<port>)."""
-    return (f'`verilator_config\ntracing_off -scope "*"\ntracing_on -scope "{gen.module}.{scope}.*"\n'
-            f'tracing_on -scope "{gen.module}.{scope}__*"\n')
+def _trace_vlt(gen: GeneratedVerilog, scope: str, anonymous: bool) -> str:
+    """Verilator configuration of a traced build: with *scope*, that unit alone (everything inside it,
+    and the top's wires to its ports, named <unit>__<port>); without *anonymous*, no net named by Yosys
+    (``$...``: Verilator matches the pattern against each signal's full name)."""
+    lines = ["`verilator_config"]
+    if scope:
+        lines += ['tracing_off -scope "*"', f'tracing_on -scope "{gen.module}.{scope}.*"',
+                  f'tracing_on -scope "{gen.module}.{scope}__*"']
+    if not anonymous:
+        lines.append('tracing_off -scope "*$*"')
+    return "\n".join(lines) + "\n"
 
 
 def inlined(cfg: ArrayConfig) -> bool:
@@ -171,19 +187,20 @@ def specialised_model(cfg: ArrayConfig, bitstream: bytes) -> GeneratedVerilog:
 
 def _blocks(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool, scope: str) -> tuple[str, ...] | None:
     """The modules verilated as hierarchical blocks, or None to inline every module (``--flatten``).
-    The generic model: the unit kinds (none when traced, so that every signal is seen). A specialised
-    model: none up to ``FLAT_LANE_STAGES`` (the fastest model); beyond, Verilator's memory forbids
-    inlining and each configured unit module is a block, verilated on its own with its configuration
-    folded in (but the block of a traced *scope*); traced whole, always inlined."""
+    The generic model: the unit kinds (none when one *scope* is traced: Verilator does not trace inside
+    a hierarchical block). A specialised model: none up to ``FLAT_LANE_STAGES`` (the fastest model);
+    beyond, Verilator's memory forbids inlining and each configured unit module is a block, verilated on
+    its own with its configuration folded in (but the block of a traced *scope*); traced whole, always
+    inlined."""
     if gen.top != "array-spec":
-        return () if waves else HIER_BLOCKS
+        return () if waves and scope else HIER_BLOCKS
     if (waves and not scope) or inlined(cfg):
         return None
     return tuple(module for module, units in gen.blocks if not (waves and scope in units))
 
 
 def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, blocks: tuple[str, ...] | None,
-           scope: str) -> float:
+           trace_vlt: str, scope: str) -> float:
     if out.exists():
         shutil.rmtree(out)
     (out / "obj").mkdir(parents=True)
@@ -196,11 +213,11 @@ def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, blocks: tu
         vlt = out / "hier.vlt"
         vlt.write_text("`verilator_config\n" + "".join(f'hier_block -module "{m}"\n' for m in blocks))
         hierarchy = ["--hierarchical", str(vlt)]
-    if scope:
-        vlt = out / "scope.vlt"
-        vlt.write_text(_scope_vlt(gen, scope))
+    if waves:
+        vlt = out / "trace.vlt"
+        vlt.write_text(trace_vlt)
         hierarchy = [*hierarchy, str(vlt)]
-        shape += f", tracing {scope}"
+        shape += f", tracing {scope or 'the top and every unit port'}"
     verilate = [verilator_bin(), "--cc", "--exe", "-O3", "-j", str(os.cpu_count() or 2), "-Wno-fatal", "-Wno-lint",
                 "-Wno-style", "--x-assign", "fast", "--x-initial", "fast", "--top-module", gen.module, "-Mdir", str(out / "obj"), "-o", "harness",
                 "-CFLAGS", "-std=c++17" + (" -DRDAGEN_TRACE" if waves else ""), *(["--trace"] if waves else []),
@@ -210,14 +227,19 @@ def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, blocks: tu
     steps = {}
     with open(log, "w") as handle:
         for step, cmd in (("verilate", verilate), ("compile", make)):
-            print(f"[direct] {cfg_name(out)}: {step} ({shape}"
-                  f"; log {log}) ...", file=sys.stderr, flush=True)
+            label = f"[direct] {cfg_name(out)}: {step}"
+            print(f"{label} ({shape}; log {log}) ...", file=sys.stderr, flush=True)
             begun = time.perf_counter()
-            if subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT).returncode:
+            handle.flush()
+            detail = None if step == "verilate" else compile_count(
+                log, lambda: planned_compiles(out / "obj", f"V{gen.module}.mk", VERILATOR_MAKE_VARS), log.stat().st_size)
+            with heartbeat(label, detail):
+                failed = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT).returncode
+            if failed:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-                raise SimulationFailed(f"direct harness build failed ({cmd[0]}); log {log}:\n{tail}")
+                raise SimulationFailed(f"direct harness build failed ({cmd[0]}){disk_note(out, log)}; log {log}:\n{tail}")
             steps[f"{step}_seconds"] = round(time.perf_counter() - begun, 1)
-            print(f"[direct] {step}: {steps[f'{step}_seconds']:.0f} s", file=sys.stderr, flush=True)
+            print(f"{label}: done in {steps[f'{step}_seconds']:.0f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     # The peak resident memory of the largest process the build ran (verilator or a compiler), in MB.
     steps["peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
@@ -232,7 +254,7 @@ def cfg_name(out: Path) -> str:
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
                work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False, scope: str = "",
-               readback=(), specialised: bool = False, previous: bytes | None = None) -> dict:
+               anonymous: bool = False, readback=(), specialised: bool = False, previous: bytes | None = None) -> dict:
     """Runs the array in the direct harness (on the model specialised to *bitstream* with
     *specialised*), configured with *bitstream* after *previous* (``array_run.config_writes``); the
     record of ``sim.array_run.run_array`` (with ``readback``: one uint32 array per
@@ -241,7 +263,7 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     given: ``build_direct``)."""
     check_scope(cfg, scope)
     gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
-    exe, build_seconds = build_direct(gen, cfg, waves, scope)
+    exe, build_seconds = build_direct(gen, cfg, waves, scope, anonymous)
     L = cfg.lanes
     writes = config_writes(cfg, bitstream, previous)  # validated either way
     if specialised:  # its configuration is built in: loading it (with the units held in reset) is idle time

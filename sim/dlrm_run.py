@@ -111,7 +111,8 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
     for b in batch_sizes:
         batch = check_batch(capped, random_batch(capped, b, seed, fixed=True), f"batch of {b}")
         graph = dlrm_graph(capped, weights, batch)
-        program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights)
+        labelled = (lambda step, b=b: progress(f"batch {b}: {step}")) if progress else None
+        program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
         reconfiguration = sum(program.reconfigurations)
         rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),

@@ -53,14 +53,14 @@ def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO):
 
 
 def run_program(program: Program, arrays: dict, *, harness: str | None = "direct", waves: bool = False,
-                scope: str = "", progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
+                scope: str = "", anonymous: bool = False, progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
                 stall: float = 0.0, seed: int = 0) -> GraphRun:
     """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
     in the ``direct`` or ``cocotb`` harness, or ``specialised`` (the direct harness on a model of the
     array specialised to each phase's bitstream: sim/direct.py), checked against the golden model phase
     by phase. On cocotb, host inputs pause with probability *gap* and host outputs with *stall* (random
     from *seed*). With *waves*, each phase's RTL run writes a VCD (of unit *scope* alone if given: direct
-    and specialised harnesses)."""
+    and specialised harnesses; Yosys's anonymous nets only with *anonymous*)."""
     if scope and harness not in ("direct", "specialised"):
         raise ValueError(f"a trace scope ({scope}) needs the direct or specialised harness, not {harness}")
     cfg = program.cfg
@@ -85,7 +85,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
             from .direct import run_direct
 
             record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
-                                done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope,
+                                done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope, anonymous=anonymous,
                                 readback=io.readback, specialised=harness == "specialised", previous=previous)
         else:
             from .array_run import run_array

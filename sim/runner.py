@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from . import code_coverage
-from .paths import BUILD
+from .build_progress import compile_count, heartbeat, planned_compiles
+from .paths import BUILD, disk_note
 from .verilog import GeneratedVerilog
 
 __all__ = ["SIMULATORS", "toolchain_env", "verilator_bin", "build", "run_cocotb", "SimulationFailed",
@@ -138,14 +139,20 @@ def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = 
         started = time.perf_counter()
         log = build_dir.parent / f"{build_dir.name}.build.log"
         build_dir.mkdir(parents=True)
+        label = f"[build] {simulator} model of {gen.top} ({gen.path.name})"
+        print(f"{label}: building (cached by hash; log {log}) ...", file=sys.stderr, flush=True)
+        detail = compile_count(log, lambda: (build_dir / "Vtop.mk").exists() and
+                               planned_compiles(build_dir, "Vtop.mk", make_vars)) if simulator == "verilator" else None
         try:
-            with _make_vars(make_vars):
+            with _make_vars(make_vars), heartbeat(label, detail):
                 runner.build(sources=[gen.path], hdl_toplevel=gen.module, build_dir=build_dir, build_args=args,
                              timescale=TIMESCALE, waves=waves, log_file=log, always=True)
         except (RuntimeError, SystemExit) as exc:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
-            raise SimulationFailed(f"{simulator} build of {gen.top} failed ({exc}); log {log}:\n{tail}") from None
+            raise SimulationFailed(f"{simulator} build of {gen.top} failed ({exc}){disk_note(build_dir, log)}; "
+                                   f"log {log}:\n{tail}") from None
         seconds = time.perf_counter() - started
+        print(f"{label}: built in {seconds:.0f} s", file=sys.stderr, flush=True)
         marker.write_text(f"{seconds:.2f}\n")
         return build_dir, seconds
 

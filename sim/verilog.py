@@ -20,6 +20,7 @@ from rdagen.rtl.array import Array, configured_modules
 from rdagen.rtl.spec.config import ArrayConfig
 
 from . import code_coverage
+from .build_progress import heartbeat
 from .paths import BUILD
 from .tops import top
 
@@ -64,7 +65,8 @@ def generate(name: str, cfg: ArrayConfig) -> GeneratedVerilog:
         return cached
     started = time.perf_counter()
     module = f"rdagen_{name}"
-    text = verilog.convert(top(name).build(cfg), name=module, emit_src=src) + _modules_text(name, cfg)
+    with heartbeat(f"[verilog] generating {name} for {cfg.name} (cached by hash)"):
+        text = verilog.convert(top(name).build(cfg), name=module, emit_src=src) + _modules_text(name, cfg)
     result = _cache[key] = _write(index, name, cfg, module, text, time.perf_counter() - started)
     return result
 
@@ -80,10 +82,11 @@ def generate_specialised(cfg: ArrayConfig, configuration: dict, share: bool) -> 
     if cached:
         return cached
     started = time.perf_counter()
-    blocks = configured_modules(cfg, configuration, share)
-    text = (verilog.convert(Array(cfg, configuration, share), name="rdagen_array", emit_src=False)
-            + "".join(verilog.convert(unit, name=name, emit_src=False) for name, (unit, _) in blocks.items())
-            + _modules_text("array", cfg))
+    with heartbeat(f"[verilog] generating the array of {cfg.name} specialised to a bitstream (cached by hash)"):
+        blocks = configured_modules(cfg, configuration, share)
+        text = (verilog.convert(Array(cfg, configuration, share), name="rdagen_array", emit_src=False)
+                + "".join(verilog.convert(unit, name=name, emit_src=False) for name, (unit, _) in blocks.items())
+                + _modules_text("array", cfg))
     return _write(index, "array-spec", cfg, "rdagen_array", text, time.perf_counter() - started,
                   tuple((name, tuple(units)) for name, (_, units) in blocks.items()))
 

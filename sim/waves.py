@@ -18,7 +18,7 @@ from rdagen.rtl.spec.ops import OP_BY_NAME
 from .arith_regression import Regression, make_plan, run_plan
 from .paths import BUILD
 
-__all__ = ["WAVE_TESTS", "run_waves", "portable_vcd"]
+__all__ = ["WAVE_TESTS", "run_waves", "move_vcd", "write_gtkw"]
 
 WAVE_TESTS = {**{name: f"op {name}: random operands with corner values mixed in" for name in OP_BY_NAME},
               "mixed": "every op, random operands, interleaved"}
@@ -40,15 +40,16 @@ def run_waves(test: str, cfg: ArrayConfig, seed: int = 1) -> tuple[Path, Regress
         raise RuntimeError(f"the simulator wrote no VCD ({produced} is missing)")
     out = BUILD / "waves" / f"{test}-{cfg.name}.vcd"
     out.parent.mkdir(parents=True, exist_ok=True)
-    portable_vcd(produced, out)
-    produced.unlink()
+    move_vcd(produced, out)
     return out, reg
 
 
-def portable_vcd(src: Path, dst: Path) -> None:
-    """Copy a Verilator VCD with identifiers every reader accepts: Verilator's ``$rootio`` scope and
-    Yosys's internal wires (``$1``, ``$auto$...``) start with ``$``, which strict VCD readers such as
-    pyvcd reject. Only the header is rewritten; the value changes are copied as they are."""
+def move_vcd(src: Path, dst: Path) -> None:
+    """Moves a Verilator VCD to *dst* (one copy kept, not two) with identifiers every reader accepts:
+    Verilator's ``$rootio`` scope and Yosys's internal wires (``$1``, ``$auto$...``, when traced) start
+    with ``$``, which strict VCD readers such as pyvcd reject. Only the header is rewritten; the value
+    changes are copied as they are."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         for line in fin:
             words = line.split()
@@ -60,8 +61,45 @@ def portable_vcd(src: Path, dst: Path) -> None:
             if line.startswith(b"$enddefinitions"):
                 break
         shutil.copyfileobj(fin, fout, 1 << 20)
+    src.unlink()
 
 
 def _identifier(name: bytes) -> bytes:
     name = re.sub(rb"[^A-Za-z0-9_]", b"_", name)
     return b"_" + name if name[:1].isdigit() else name
+
+
+_HANDSHAKE = re.compile(rb"__(valid|ready|payload)$")
+
+
+def write_gtkw(vcd: Path, units: dict[str, str], top: str = "TOP.rdagen_array") -> Path:
+    """A GTKWave save file beside *vcd* (same name, ``.gtkw``) that opens it with the stream ports of
+    *units* ({site name (the VCD scope): what it does, e.g. its role}), a group per unit: every
+    ``<site>__<port>__valid/ready/payload`` wire of the array's top. Returns its path."""
+    wires: dict[bytes, bytes] = {}  # name -> range ("" for one bit)
+    depth, scope = 0, []
+    with open(vcd, "rb") as handle:
+        for line in handle:
+            words = line.split()
+            if not words:
+                continue
+            if words[0] == b"$scope":
+                scope.append(words[2])
+            elif words[0] == b"$upscope":
+                scope.pop()
+            elif words[0] == b"$var" and b".".join(scope) == top.encode() and _HANDSHAKE.search(words[4]):
+                wires[words[4]] = words[5] if words[5].startswith(b"[") else b""
+            elif words[0] == b"$enddefinitions":
+                break
+    lines = [f'[dumpfile] "{vcd.resolve()}"', "[timestart] 0"]
+    for site, what in sorted(units.items()):
+        names = sorted(n for n in wires if n.startswith(f"{site}__".encode()))
+        if not names:
+            continue
+        lines += ["@800200", f"-{site} {what}"]
+        for name in names:
+            lines += ["@28" if not wires[name] else "@22", f"{top}.{name.decode()}{wires[name].decode()}"]
+        lines += ["@1000200", f"-{site} {what}"]
+    path = vcd.with_suffix(".gtkw")
+    path.write_text("\n".join(lines) + "\n")
+    return path

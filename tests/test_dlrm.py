@@ -236,7 +236,10 @@ def test_rdagen_dlrm_model_only_projects_beside_the_lower_bound(capsys):
     status = main(["dlrm", "--model-only", "--config", "small", "--arch-sparse-feature-size", "4",
                    "--arch-embedding-size", "50-60", "--arch-mlp-bot", "13-8-4", "--arch-mlp-top", "8-1",
                    "--num-indices-per-lookup", "2", "--mini-batch-size", "8"])
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    steps = [line for line in captured.err.splitlines() if "placing and routing" in line]
+    assert steps and all(line.strip().startswith(("batch 1: ", "batch 64: ", "batch 8: ")) for line in steps), steps
     assert status == 0, text
     rows = [line.split() for line in text.splitlines() if line.split() and line.split()[0] in ("1", "8", "64")]
     assert [r[0] for r in rows] == ["1", "64", "8"]

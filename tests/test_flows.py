@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -163,7 +164,28 @@ def test_sim_runs_a_kernel_on_the_array_and_writes_its_vcd(tmp_path):
     assert "PASS" in run.stdout and "embedding_bag" in run.stdout and "estimate" in run.stdout
     scopes, signals, changes, _ = _read_vcd(vcd)
     assert "rdagen_array" in scopes and {"done", "run", "cycles"} <= signals, sorted(scopes)[:20]
-    assert any(s.startswith("pcu_0_0") for s in scopes) and changes > 10_000
+    assert any(s.startswith("pcu_0_0") for s in scopes) and changes > 2_000  # the top and the unit ports only
+    # every unit's ports under its site name; no anonymous net of Yosys's ($N, written _N) by default
+    assert {"pcu_0_0__vin__0__valid", "pmu_0_1__vout__ready", "ag_0__rdata__payload"} <= signals
+    anonymous = [s for s in signals if re.fullmatch(r"_\d+", s) or s.startswith("_auto")]
+    assert not anonymous, anonymous[:10]
+    gtkw = vcd.with_suffix(".gtkw").read_text()  # GTKWave opens the VCD with the used units' ports
+    assert f'[dumpfile] "{vcd.resolve()}"' in gtkw and "TOP.rdagen_array.ag_" in gtkw and "__valid" in gtkw
+
+
+def test_a_traced_array_is_hierarchical_and_one_scope_is_flat():
+    """`make sim`'s traced model keeps the units as hierarchical blocks (a build of about a minute on
+    small instead of the flat model's several): the VCD shows the top and every unit's ports; tracing
+    inside a unit (--vcd-scope) builds a flat model traced at that scope. Anonymous nets are turned off
+    in every trace unless asked for."""
+    from rdagen.sim.direct import HIER_BLOCKS, _blocks, _trace_vlt
+    from rdagen.sim.verilog import GeneratedVerilog
+
+    cfg = preset("small")
+    gen = GeneratedVerilog("array", "rdagen_array", None, "0" * 64, 0.0)
+    assert _blocks(gen, cfg, True, "") == HIER_BLOCKS and _blocks(gen, cfg, True, "pcu_0_0") == ()
+    assert 'tracing_off -scope "*$*"' in _trace_vlt(gen, "", False)
+    assert "$" not in _trace_vlt(gen, "", True) and 'tracing_on -scope "rdagen_array.pcu_0_0.*"' in _trace_vlt(gen, "pcu_0_0", True)
 
 
 def test_run_traces_one_unit_on_the_specialised_model(tmp_path):

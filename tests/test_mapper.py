@@ -268,3 +268,42 @@ def test_rdagen_run_takes_inputs_from_an_npz_and_draws_the_rest_only_when_asked(
     assert main(["run", "mapper/examples/dlrm_tiny.json", "--inputs", str(tmp_path / "bad.npz"), "--draw-missing",
                  "--out", str(bad_out)]) == 2
     assert f"input {dense!r} has shape" in capsys.readouterr().err and not bad_out.exists()
+
+
+def test_the_picture_draws_every_net_along_its_routed_tracks(tmp_path):
+    """hops() reads the routes back from each phase's bitstream: every hop joins neighbouring switches or
+    a switch and a unit at its site, and from each net's source unit the hops reach every sink unit.
+    The report's grid and the picture name units by site, the name of their VCD scope."""
+    import collections
+
+    from rdagen.mapper.frontend.graph import load_graph
+    from rdagen.mapper.picture import hops
+    from rdagen.mapper.report import text_report, unit_sites, write_outputs
+
+    cfg = preset("small")
+    program = map_graph(load_graph("mapper/examples/dlrm_tiny.json"), cfg, seed=3)
+    for placed in program.phases:
+        kinds, sites = placed.placement.kinds, placed.placement.sites
+        found = hops(cfg, placed.bitstream)
+        assert {net for net, _, _ in found} <= {"vector", "scalar", "control"} and found
+        edges = collections.defaultdict(set)
+        for _, start, end in found:
+            if start[0] == end[0] == "switch":
+                assert abs(start[1] - end[1]) + abs(start[2] - end[2]) == 1, (start, end)
+            edges[start[:3]].add(end[:3])
+        _, nets = placed.phase.netlist()
+        for net in nets:
+            seen, todo = set(), [(kinds[net.source], *sites[net.source])]
+            while todo:
+                node = todo.pop()
+                if node not in seen:
+                    seen.add(node)
+                    todo += edges[node]
+            for sink in net.sinks:
+                assert (kinds[sink], *sites[sink]) in seen, (placed.phase.name, net)
+        names = unit_sites(placed)
+        assert names and all(name.startswith(("pcu_", "pmu_", "ag_", "host_")) for name in names.values())
+    report = text_report(program)
+    assert "pcu_0_0" in report and "roles: " in report
+    written = write_outputs(program, tmp_path)
+    assert (tmp_path / "placement.png").stat().st_size > 20_000 and len(written) == len(program.phases) + 3

@@ -59,3 +59,32 @@ def test_stream_benches_fail_when_the_simulator_fails_after_writing_results(monk
     monkeypatch.setattr(streams, "run_cocotb", crashing_simulator)
     with pytest.raises(SimulationFailed, match="crashed"):
         streams.run_stream_cases(_fake_top(), [], tag="probe")
+
+
+def test_old_run_directories_are_pruned_but_those_of_live_processes(tmp_path, monkeypatch):
+    """build/runs keeps the newest RDAGEN_KEEP_RUNS directories; older ones go when a new one is made,
+    unless the process that made them still runs."""
+    import os
+    import subprocess
+    import sys
+
+    from rdagen.sim import paths
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    monkeypatch.setattr(paths, "BUILD", tmp_path)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for n in range(6):
+        pid = os.getpid() if n == 0 else dead  # the oldest belongs to this (live) process
+        d = runs / f"old{n}-p{pid}-x"
+        d.mkdir()
+        (d / "dump.vcd").write_text("x")
+        os.utime(d, (1000 + n, 1000 + n))
+    monkeypatch.setenv("RDAGEN_KEEP_RUNS", "3")
+    new = paths.new_run_dir("probe")
+    left = sorted(p.name for p in runs.iterdir())
+    assert left == sorted(["old0-p%d-x" % os.getpid(), "old4-p%s-x" % dead, "old5-p%s-x" % dead, new.name]), left
+    monkeypatch.setenv("RDAGEN_KEEP_RUNS", "0")
+    with pytest.raises(ValueError, match="RDAGEN_KEEP_RUNS='0': must be a whole number >= 1"):
+        paths.new_run_dir("probe")

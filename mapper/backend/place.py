@@ -62,7 +62,8 @@ class Placement:
 
     def grid(self, cfg: ArrayConfig, labels: dict | None = None) -> str:
         """The placement as text, a line per row: the row's AG unit, its tiles (PCU sites '.', PMU sites
-        ':' when free), the row's host unit; names (or their *labels*) cut to 8 characters."""
+        ':' when free), the row's host unit; unit names (or their *labels*) in columns as wide as the
+        longest."""
         edge, tiles = {}, {}  # (kind, row) -> AG or host unit; (row, col) -> tile unit
         for unit, (r, c) in self.sites.items():
             name = (labels or {}).get(unit, unit)
@@ -71,11 +72,12 @@ class Placement:
                 edge[(unit_kind, r)] = name
             else:
                 tiles[(r, c)] = name
+        w = max([len(name) for name in [*edge.values(), *tiles.values()]] + [1])
         lines = []
         for r in range(cfg.rows):
-            cells = [f"{edge.get(('ag', r), '-')[:8]:8} |"]
-            cells += [f"{tiles.get((r, c), '.' if tile_kind(r, c) == 'pcu' else ':')[:8]:8}" for c in range(cfg.cols)]
-            cells.append(f"| {edge.get(('host', r), '-')[:8]}")
+            cells = [f"{edge.get(('ag', r), '-'):{w}} |"]
+            cells += [f"{tiles.get((r, c), '.' if tile_kind(r, c) == 'pcu' else ':'):{w}}" for c in range(cfg.cols)]
+            cells.append(f"| {edge.get(('host', r), '-')}")
             lines.append(" ".join(cells))
         return "\n".join(lines)
 

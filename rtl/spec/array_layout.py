@@ -38,7 +38,7 @@ from .pmu_layout import PmuConfigError, pmu_layout
 from .pmu_layout import check as check_pmu
 from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
-__all__ = ["tile_kind", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "load", "Endpoint",
+__all__ = ["tile_kind", "site_name", "unit_name", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "load", "Endpoint",
            "config_port_writes", "connections", "pack_vectors", "unpack_vectors"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
@@ -46,6 +46,18 @@ Endpoint = tuple  # (unit, row, col, port, index)
 
 def tile_kind(r: int, c: int) -> str:
     return "pcu" if (r + c) % 2 == 0 else "pmu"
+
+
+def site_name(kind: str, row: int, col: int = 0) -> str:
+    """The one name of a unit site, used by the array's Verilog (its instance: the VCD scope), the
+    mapper's reports, grids and pictures: ``pcu_R_C``, ``pmu_R_C``, ``ag_R``; a host row ``host_R``
+    (not an instance: the array's ports ``vsend__R``, ``vrecv__R``, ...)."""
+    return f"{kind}_{row}" if kind in ("ag", "host") else f"{kind}_{row}_{col}"
+
+
+def unit_name(address: Address) -> str:
+    """The instance name of a configured unit in the array's Verilog (``site_name``)."""
+    return site_name(address.kind.name.lower(), address.row, address.col)
 
 
 def _unit_ports(cfg: ArrayConfig, kind: str, network: str) -> tuple[list, list]:

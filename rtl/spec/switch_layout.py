@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from amaranth import Shape
 from amaranth.lib import data
 
 from .config import WORD_BITS, ArrayConfig
 
-__all__ = ["DIRECTIONS", "OPPOSITE", "STEP", "Network", "networks", "switch_layout", "SwitchConfigError", "port_index"]
+__all__ = ["DIRECTIONS", "OPPOSITE", "STEP", "Network", "networks", "switch_layout", "SwitchConfigError", "port_index", "selects"]
 
 DIRECTIONS = ("north", "east", "south", "west")
 OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
@@ -52,6 +53,15 @@ def switch_layout(tracks: int, local_in: int, local_out: int) -> data.ArrayLayou
     """One select per output: ``4 * tracks`` direction outputs, then ``local_out`` local outputs."""
     inputs = 4 * tracks + local_in
     return data.ArrayLayout(range(inputs + 1), 4 * tracks + local_out)
+
+
+def selects(word: int, tracks: int, local_in: int, local_out: int) -> dict[int, int]:
+    """The outputs a switch configuration *word* (``switch_layout``) drives: {output: the input it
+    selects}, by port index (``port_index``); an output that selects nothing (0) is left out."""
+    layout = switch_layout(tracks, local_in, local_out)
+    width = Shape.cast(layout.elem_shape).width
+    chosen = {out: (word >> (out * width)) & ((1 << width) - 1) for out in range(layout.length)}
+    return {out: value - 1 for out, value in chosen.items() if value}
 
 
 def port_index(tracks: int, direction: str | None, index: int) -> int:

@@ -21,7 +21,8 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	@# setuptools explains its editable-install finder in a warning on every install: nothing to act on
+	PYTHONWARNINGS=ignore $(BIN)/pip install --quiet -e .
 	touch $@
 
 venv: $(STAMP) ## create .venv and install the pinned toolchain (done by every target that needs it)

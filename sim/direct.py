@@ -241,11 +241,20 @@ def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, blocks: tu
             steps[f"{step}_seconds"] = round(time.perf_counter() - begun, 1)
             print(f"{label}: done in {steps[f'{step}_seconds']:.0f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
+    _keep_only(out / "obj", "harness")
     # The peak resident memory of the largest process the build ran (verilator or a compiler), in MB.
     steps["peak_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     (out / "build_seconds").write_text(f"{seconds:.2f}\n")
     (out / "build_steps.json").write_text(json.dumps(steps) + "\n")
     return seconds
+
+
+def _keep_only(obj: Path, exe: str) -> None:
+    """Removes the build's intermediate files (C++ sources, objects, libraries: about 450 MB on small)
+    once the executable is linked: a model is rebuilt from scratch or not at all (cached by hash)."""
+    for path in obj.iterdir():
+        if path.name != exe:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def cfg_name(out: Path) -> str:

@@ -18,7 +18,7 @@ from .spec.ops import (CANONICAL_NAN, FU_LATENCY, LFSR_ZERO_SUBSTITUTE, OP_CLASS
                   lfsr_seed)
 
 __all__ = ["OperandSignature", "ResultSignature", "IntAlu", "IntMul", "FpCompare", "FpAdd", "FpMul",
-           "Convert", "FunctionalUnit", "UNIT_CLASSES"]
+           "Convert", "FpFma", "FunctionalUnit", "UNIT_CLASSES"]
 
 OperandSignature = wiring.Signature({
     "valid": Out(1),
@@ -408,7 +408,96 @@ class Convert(_Unit):
         return m
 
 
-UNIT_CLASSES = {cls.__name__: cls for cls in (IntAlu, IntMul, FpCompare, FpAdd, FpMul, Convert)}
+class FpFma(_Unit):
+    """fp32 ffma: a x b + c with one rounding (round to nearest even), DAZ inputs, FTZ result, canonical
+    NaN (rtl/spec/ops.py).
+
+    Latency 3, throughput 1 per cycle. Both addends are 48-bit significands with their top bit set
+    (or zero): the exact 24 x 24 product, normalised, and c's significand extended by 24 zero bits.
+    Stages: (1) unpack, the product, its exponent; (2) order the addends by magnitude, align the smaller
+    one with guard, round and sticky bits (51 bits), add or subtract; (3) normalise (leading-zero
+    count), round to 24 bits, pack. 48 + 3 bits keep every bit the sum can need: the alignment loses only
+    bits below three of the larger addend's, which the sticky bit stands for, so the rounding is that of
+    the exact sum. Ports and invariants: those of ``_Unit``.
+    """
+
+    latency = OP_CLASSES["ffma"].latency
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b, c = _Fp32(self.i.a), _Fp32(self.i.b), _Fp32(self.i.c)
+
+        # -- stage 1: the exact product, normalised to 48 bits with its top bit set ---------------------
+        product = Signal(48)
+        m.d.comb += product.eq(a.mant * b.mant)
+        p_sign = a.sign ^ b.sign
+        p_inf = a.inf | b.inf
+        s1 = stage(
+            m, self._depth,
+            p_mant=Mux(product[47], product, product << 1)[0:48],
+            p_exp=a.exp + b.exp - 127 + product[47],  # biased exponent of the top bit (signed)
+            p_zero=a.zero | b.zero,
+            p_sign=p_sign,
+            c_mant=Cat(Const(0, 24), c.mant),
+            c_exp=c.exp,
+            c_zero=c.zero,
+            c_sign=c.sign,
+            nan=a.nan | b.nan | c.nan | (a.inf & b.zero) | (a.zero & b.inf) | (p_inf & c.inf & (p_sign != c.sign)),
+            inf=p_inf | c.inf,
+            inf_sign=Mux(p_inf, p_sign, c.sign),
+        )
+
+        # -- stage 2: order by magnitude, align the smaller addend, add or subtract ------------------------
+        p_exp = Signal(signed(11))
+        c_exp = Signal(signed(11))
+        m.d.comb += [p_exp.eq(Mux(s1.p_zero, -512, s1.p_exp)), c_exp.eq(Mux(s1.c_zero, -512, s1.c_exp))]
+        p_mant = Mux(s1.p_zero, 0, s1.p_mant)
+        swap = (c_exp > p_exp) | ((c_exp == p_exp) & (s1.c_mant > p_mant))  # |c| > |a x b|
+        big_mant = Mux(swap, s1.c_mant, p_mant)
+        small_mant = Mux(swap, p_mant, s1.c_mant)
+        big_exp = Signal(signed(11))
+        shift = Signal(signed(12))
+        m.d.comb += [big_exp.eq(Mux(swap, c_exp, p_exp)), shift.eq(Mux(swap, c_exp - p_exp, p_exp - c_exp))]
+        small_ext = Cat(Const(0, 3), small_mant)  # 51 bits: guard, round, sticky below the significand
+        aligned = Signal(51)
+        with m.If(shift >= 51):
+            m.d.comb += aligned.eq(small_ext != 0)
+        with m.Else():
+            amount = shift[0:6]
+            lost = (small_ext & ((Const(1, 64) << amount) - 1)[0:51]) != 0
+            m.d.comb += aligned.eq((small_ext >> amount) | lost)
+        big_ext = Cat(Const(0, 3), big_mant)
+        subtract = s1.p_sign ^ s1.c_sign
+        total = Signal(52)
+        m.d.comb += total.eq(Mux(subtract, big_ext - aligned, big_ext + aligned))
+        both_zero = s1.p_zero & s1.c_zero
+        s2 = stage(m, self._depth, total=total, exp=big_exp, sign=Mux(swap, s1.c_sign, s1.p_sign),
+                   subtract=subtract, both_zero=both_zero, zero_sign=s1.p_sign & s1.c_sign, nan=s1.nan,
+                   inf=s1.inf, inf_sign=s1.inf_sign)
+
+        # -- stage 3: normalise, round, pack --------------------------------------------------------
+        mant = Signal(24)
+        guard = Signal()
+        sticky = Signal()
+        exp = Signal(signed(12))
+        lz = _leading_zeros(m, s2.total[0:51], "lz")
+        normalised = Signal(51)
+        m.d.comb += normalised.eq((s2.total[0:51] << lz)[0:51])
+        with m.If(s2.total[51]):  # carry out of the addition: shift right by one
+            m.d.comb += [mant.eq(s2.total[28:52]), guard.eq(s2.total[27]),
+                         sticky.eq(s2.total[0:27] != 0), exp.eq(s2.exp + 1)]
+        with m.Else():
+            m.d.comb += [mant.eq(normalised[27:51]), guard.eq(normalised[26]),
+                         sticky.eq(normalised[0:26] != 0), exp.eq(s2.exp - lz)]
+        r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
+        # An exact zero is +0, unless both addends were zeros of the same sign.
+        result = _pack(m, s2.sign, r_exp, r_mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.inf_sign,
+                       zero=s2.total == 0, zero_sign=s2.both_zero & s2.zero_sign, name="packed")
+        self._finish(m, result)
+        return m
+
+
+UNIT_CLASSES = {cls.__name__: cls for cls in (IntAlu, IntMul, FpCompare, FpAdd, FpMul, Convert, FpFma)}
 assert {c.unit for c in OP_CLASSES.values()} == set(UNIT_CLASSES), "op table names a missing unit"
 
 

@@ -34,7 +34,7 @@ INT_RANDOM = 20_000  # random operand pairs per int op
 MIXED_CYCLES = 2_000
 GAP_RATE = 0.05
 MIXED = "mixed"
-FP_CLASSES = ("fadd", "fmul", "fcmp", "cvt")  # op classes that get the fp-sized random sweep
+FP_CLASSES = ("fadd", "fmul", "fcmp", "cvt", "ffma")  # op classes that get the fp-sized random sweep
 
 
 @dataclasses.dataclass

@@ -85,7 +85,7 @@ class Top:
 
 _UNIT_TOPS = {
     "int_alu": "IntAlu", "int_mul": "IntMul", "fp_cmp": "FpCompare",
-    "fp_add": "FpAdd", "fp_mul": "FpMul", "convert": "Convert",
+    "fp_add": "FpAdd", "fp_mul": "FpMul", "convert": "Convert", "fp_fma": "FpFma",
 }
 
 def grid_top(network: str) -> str:

@@ -11,7 +11,7 @@ from rdagen.rtl.spec.ops import OPS
 from rdagen.sim.arith_regression import FP_RANDOM, INT_RANDOM, explicit_plan, format_table, make_plan, run_plan
 from rdagen.sim.runner import icarus_available
 from rdagen.verif.coverage import arith_coverage
-from rdagen.verif.stimulus import FP_CORNERS, INT_CORNERS
+from rdagen.verif.stimulus import FP_ADDEND_CORNERS, FP_CORNERS, INT_CORNERS
 
 from .conftest import coverage_result, test_seed
 
@@ -44,6 +44,8 @@ def test_op_corners_and_random_on_verilator(name, request):
     (row,) = reg.rows
     if name in FP_BINARY:
         assert row.vectors >= FP_RANDOM + len(FP_CORNERS) ** 2
+    elif name == "ffma":  # the corner cross of a and b with a few addends of every class, then random
+        assert row.vectors >= FP_RANDOM + len(FP_CORNERS) ** 2 * len(FP_ADDEND_CORNERS)
     elif name in FP_UNARY:
         assert row.vectors >= FP_RANDOM + len(FP_CORNERS)
     elif name == "i2f":

@@ -62,3 +62,16 @@ def test_the_readme_is_short_and_links_every_page():
     linked = set(re.findall(r"\]\((docs/[^)]+\.md)\)", readme))
     assert pages - {"docs/index.md"} <= linked, sorted(pages - linked)
     assert all((ROOT / p).exists() for p in linked), sorted(p for p in linked if not (ROOT / p).exists())
+
+
+def test_the_readme_starts_with_the_install_one_run_then_sim_and_test():
+    """A newcomer's first screen: make venv, one run of the example graph, then make sim and make test,
+    each with its measured time."""
+    readme = (ROOT / "README.md").read_text()
+    first = readme.index("make venv")
+    run = readme.index("rdagen run mapper/examples/dlrm_tiny.json --config small")
+    sim, test = readme.index("make sim"), readme.index("make test")
+    assert first < run < sim < test and readme[:test].count("\n") < 70  # within the first screens
+    for command in ("make venv", "make sim", "make test"):
+        line = next(line for line in readme.splitlines() if line.startswith(command))
+        assert re.search(r"\d+ (s|minutes)", line + readme[readme.index(line) + len(line):][:200]), command

@@ -133,3 +133,77 @@ def test_stated_semantics_of_zeros_subnormals_and_nans():
         ["0x7f7f0000", "0x7f800000", "0x7f800000", "0xff800000"]
     assert ev("f2bf_sr", U(0x7F7F0000, 0x7F7F0001, 0x7F7F0001, 0xFF7FFFFF), None, None,
               U(0xFFFF, 0xFFFE, 0xFFFF, 0x0001)) == ["0x7f7f0000", "0x7f7f0000", "0x7f800000", "0xff800000"]
+
+
+def _ffma_by_fractions(a: int, b: int, c: int) -> int:
+    """ffma of three fp32 words worked out from the spec with exact rationals: DAZ, the exact a x b + c,
+    rounded to 24 bits (ties to even, unbounded exponent), then FTZ and overflow; the sign of an exact
+    zero; NaN for NaN operands, inf x 0 and inf - inf."""
+    from fractions import Fraction
+
+    def read(w):
+        e, m, s = (w >> 23) & 0xFF, w & 0x7FFFFF, w >> 31
+        if e == 255:
+            return ("nan" if m else "inf"), s
+        return (Fraction(0) if e == 0 else Fraction(m | 0x800000, 1 << 23) * Fraction(2) ** (e - 127)), s
+
+    (x, sx), (y, sy), (z, sz) = read(a), read(b), read(c)
+    if "nan" in (x, y, z) or ((x == "inf" and y == 0) or (x == 0 and y == "inf")):
+        return 0x7FC00000
+    if "inf" in (x, y):
+        if z == "inf" and sz != sx ^ sy:
+            return 0x7FC00000
+        return ((sx ^ sy) << 31) | 0x7F800000
+    if z == "inf":
+        return (sz << 31) | 0x7F800000
+    p = x * y * (-1 if sx ^ sy else 1)
+    r = p + z * (-1 if sz else 1)
+    if r == 0:
+        return (1 << 31) if (p == 0 and z == 0 and (sx ^ sy) == sz == 1) else 0
+    sign, r, e = int(r < 0), abs(r), 0
+    while r >= 2:
+        r, e = r / 2, e + 1
+    while r < 1:
+        r, e = r * 2, e - 1
+    scaled = r * (1 << 23)
+    mant, rest = divmod(scaled.numerator, scaled.denominator)
+    rest = Fraction(rest, scaled.denominator)
+    mant += rest > Fraction(1, 2) or (rest == Fraction(1, 2) and mant & 1)
+    if mant == 1 << 24:
+        mant, e = mant >> 1, e + 1
+    if e < -126:
+        return sign << 31
+    if e > 127:
+        return (sign << 31) | 0x7F800000
+    return (sign << 31) | ((e + 127) << 23) | (mant & 0x7FFFFF)
+
+
+def test_ffma_rounds_the_exact_sum_once(request):
+    """ffma against exact rational arithmetic (not float64): random words with c near the product (where
+    the sum cancels), products halfway between two fp32 values plus tiny c (the double-rounding trap), and
+    the rules of the spec: one rounding, no flush of the product, zeros' signs, NaNs, and the identities
+    ffma(a, b, -0) = fmul(a, b), ffma(a, 1, c) = fadd(a, c)."""
+    rng = seeded_rng(request)
+    words = []
+    for _ in range(3000):
+        ea, eb = (int(v) for v in rng.integers(1, 255, 2))
+        ec = int(np.clip(ea + eb - 127 + rng.integers(-30, 31), 1, 254))
+        a, b, c = ((int(rng.integers(0, 2)) << 31) | (e << 23) | int(rng.integers(0, 1 << 23)) for e in (ea, eb, ec))
+        words.append((a, b, c))
+    for _ in range(1000):  # 13-bit significands: products with 25 to 26 bits, often exactly halfway
+        a, b = (int(f32_bits(1 + rng.integers(0, 1 << 12) * 2.0**-23)) for _ in range(2))
+        words.append((a, b, int(f32_bits(rng.choice([2.0**-60, -2.0**-60, 2.0**-40, 0.0])))))
+    specials = [0x0, 0x80000000, 0x00000001, 0x3F800000, 0xBF800000, 0x7F800000, 0xFF800000, 0x7FC00001,
+                0x7F7FFFFF, 0x00800000, 0x0C000000]
+    words += [(a, b, c) for a in specials for b in specials for c in specials]
+    a, b, c = (np.array(col, np.uint32) for col in zip(*words))
+    got = evaluate_op("ffma", a, b, c)
+    want = np.array([_ffma_by_fractions(*w) for w in words], np.uint32)
+    bad = np.flatnonzero(got != want)
+    assert not len(bad), [(hex(a[i]), hex(b[i]), hex(c[i]), hex(got[i]), hex(want[i])) for i in bad[:5]]
+    # 2^-100 x 2^-30 alone is flushed, but not inside the fused sum: 2^-126 + 2^-130 is rounded once
+    tiny = lambda *v: np.array([int(f32_bits(x)) for x in v], np.uint32)  # noqa: E731
+    assert evaluate_op("ffma", tiny(2.0**-100), tiny(2.0**-30), tiny(2.0**-126))[0] == f32_bits(2.0**-126 + 2.0**-130)
+    x, y = rng.integers(0, 2**32, 5000, dtype=np.uint64).astype(np.uint32), rng.integers(0, 2**32, 5000, dtype=np.uint64).astype(np.uint32)
+    assert np.array_equal(evaluate_op("ffma", x, y, np.full(5000, 0x80000000, np.uint32)), evaluate_op("fmul", x, y))
+    assert np.array_equal(evaluate_op("ffma", x, np.full(5000, 0x3F800000, np.uint32), y), evaluate_op("fadd", x, y))

@@ -88,3 +88,14 @@ def test_old_run_directories_are_pruned_but_those_of_live_processes(tmp_path, mo
     monkeypatch.setenv("RDAGEN_KEEP_RUNS", "0")
     with pytest.raises(ValueError, match="RDAGEN_KEEP_RUNS='0': must be a whole number >= 1"):
         paths.new_run_dir("probe")
+
+
+def test_a_vcd_is_moved_not_copied(tmp_path):
+    from rdagen.sim.waves import move_vcd
+
+    src = tmp_path / "runs" / "dump.vcd"
+    src.parent.mkdir()
+    src.write_bytes(b"$scope module $rootio $end\n$var wire 1 ! $1 $end\n$upscope $end\n$enddefinitions $end\n#0\n1!\n")
+    dst = tmp_path / "waves" / "a.vcd"
+    move_vcd(src, dst)
+    assert not src.exists() and b"$var wire 1 ! _1 $end" in dst.read_bytes() and dst.read_bytes().endswith(b"#0\n1!\n")

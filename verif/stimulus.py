@@ -48,7 +48,7 @@ _INT_INPUT_OPS = {"i2f"}
 def is_float_op(name: str) -> bool:
     """Whether the op reads fp32 operands (all fp ops and the fp32 -> x conversions)."""
     info = OP_BY_NAME[name]
-    return info.op_class.name in ("fadd", "fmul", "fcmp", "cvt") and name not in _INT_INPUT_OPS
+    return info.op_class.name in ("fadd", "fmul", "fcmp", "cvt", "ffma") and name not in _INT_INPUT_OPS
 
 
 def _random_fp(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +68,30 @@ def _random_fp(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
     return a.astype(U32), b.astype(U32)
 
 
+FP_ADDEND_CORNERS = np.array(_signed([0x00000000, 0x00000001, 0x00800000, *_f(1.0, 1.5, 2.0**-100, 2.0**100),
+                                      0x7F7FFFFF, 0x7F800000, 0x7FC00000, 0x7F800001]), dtype=U32)
+"""A few fp32 words of every class (both signs): the third operand of ffma's corner cross product."""
+
+
+def _random_addends(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """ffma's c for random a and b: half near the product's magnitude, of either sign (where the sum
+    cancels and the rounding of the exact sum matters), a third uniform bit patterns, the rest corners."""
+    n = len(a)
+    c = rng.integers(0, 2**32, n, dtype=np.uint64).astype(U32)
+    exp_p = ((a >> U32(23)) & U32(0xFF)).astype(np.int64) + ((b >> U32(23)) & U32(0xFF)).astype(np.int64) - 127
+    exp_c = np.clip(exp_p + rng.integers(-30, 31, n), 1, 254).astype(U32)
+    near = rng.random(n) < 0.5
+    c = np.where(near, (c & U32(0x807FFFFF)) | (exp_c << U32(23)), c)
+    # the product itself, negated: total cancellation (an exact zero) or nearly
+    cancel = rng.random(n) < 0.05
+    with np.errstate(all="ignore"):  # NaN and infinite operands among the random words
+        product = a.view(np.float32).astype(np.float64) * b.view(np.float32).astype(np.float64)
+        exact_negation = (-product).astype(np.float32).view(U32)
+    c = np.where(cancel, exact_negation, c)
+    corner = rng.random(n) < 1 / 6
+    return np.where(corner, rng.choice(FP_ADDEND_CORNERS, n), c).astype(U32)
+
+
 def _random_int(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     a = rng.integers(0, 2**32, n, dtype=np.uint64).astype(U32)
     b = rng.integers(0, 2**32, n, dtype=np.uint64).astype(U32)
@@ -83,8 +107,13 @@ def operands(name: str, rng: np.random.Generator, n_random: int, *, corners: boo
     ops, every corner value) followed by *n_random* random ones."""
     info = OP_BY_NAME[name]
     values = FP_CORNERS if is_float_op(name) else INT_CORNERS
-    parts_a, parts_b = [], []
-    if corners:
+    parts_a, parts_b, parts_c = [], [], []
+    if corners and name == "ffma":  # a x b x a few addends of every class
+        ga, gb, gc = np.meshgrid(values, values, FP_ADDEND_CORNERS, indexing="ij")
+        parts_a.append(ga.ravel())
+        parts_b.append(gb.ravel())
+        parts_c.append(gc.ravel())
+    elif corners:
         if info.arity == 1:
             parts_a.append(values)
             parts_b.append(np.zeros_like(values))
@@ -101,6 +130,8 @@ def operands(name: str, rng: np.random.Generator, n_random: int, *, corners: boo
         return empty, empty, empty
     a = np.concatenate(parts_a).astype(U32)
     b = np.concatenate(parts_b).astype(U32)
+    if name == "ffma":
+        return a, b, np.concatenate(parts_c + [_random_addends(rng, a[len(a) - n_random:], b[len(b) - n_random:])]).astype(U32)
     c = np.where(rng.random(len(a)) < 0.5, U32(0), rng.integers(0, 2**32, len(a), dtype=np.uint64).astype(U32))
     if name == "select":  # corners of c: zero, one, sign bit only
         c[: 3 * (len(c) // 4)] = np.resize(np.array([0, 1, 0x80000000], dtype=U32), 3 * (len(c) // 4))

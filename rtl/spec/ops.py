@@ -21,6 +21,11 @@ Data-type semantics (shared/ARCHITECTURE.md, "Data types and arithmetic"):
   - Sign of an exact zero: x + (-x) and x - x give +0; (-0) + (-0) and (-0) - (+0) give -0.
   - FTZ keeps the sign of the rounded value: a negative result below 2^-126 becomes -0.
   - fabs and fneg of a NaN give the canonical NaN (the sign bit is not simply cleared or flipped).
+  - ffma (a x b + c) rounds once: the exact a x b + c (no rounding, no flush of the product) is rounded
+    to 24 bits and then flushed if below 2^-126. NaN when an operand is NaN, for inf x 0 (c whatever it
+    is), and for an infinite product plus an infinity of the other sign. An exact zero result is +0,
+    unless the product and c are zeros of the same sign (then that sign): (-0) x 1 + (-0) = -0,
+    x x y + (-(x x y)) = +0. So ffma(a, b, -0) = fmul(a, b) and ffma(a, 1.0, c) = fadd(a, c).
 * bf16: the upper 16 bits of a 32-bit word whose lower 16 bits are zero, so the fp32 datapath computes
   it. ``f2bf`` rounds an fp32 word to bf16 by round-to-nearest-even, ``f2bf_sr`` stochastically. Both
   read a subnormal input as zero (f2bf of a subnormal gives the zero of its sign). f2bf rounds finite
@@ -98,6 +103,7 @@ OP_CLASSES = {c.name: c for c in [
     OpClass("fadd", 3, "FpAdd", "fp32 add and subtract"),
     OpClass("fmul", 3, "FpMul", "fp32 multiply"),
     OpClass("cvt", 2, "Convert", "int32<->fp32 and fp32->bf16 conversions"),
+    OpClass("ffma", 3, "FpFma", "fp32 fused multiply-add"),
 ]}
 
 _C = OP_CLASSES
@@ -133,6 +139,9 @@ _TABLE = [
     ("f2bf", _C["cvt"], 1, "fp32 -> bf16 (upper half), RNE, DAZ (subnormal -> signed zero); from 0x7F7F8000 up -> inf"),
     ("f2bf_sr", _C["cvt"], 1, "fp32 -> bf16 (upper half), stochastic rounding from the lane generator, DAZ; "
                               "above 0x7F7F0000 may give inf"),
+    # appended, so that every earlier op keeps its code (and every bitstream its meaning)
+    ("ffma", _C["ffma"], 3, "a * b + c rounded once, RNE, DAZ inputs, FTZ result; NaN for a NaN, inf * 0 or "
+                            "inf - inf; an exact zero is +0 unless a * b and c are zeros of one sign"),
 ]
 
 OPS: tuple[OpInfo, ...] = tuple(OpInfo(name, code, cls, arity, sem)

@@ -10,7 +10,10 @@ Bins, per op (rtl/spec/ops.py):
 * int ops of two operands (add ... mul): the cross of the int32 classes of a and b (0, 1, -1,
   positive, negative, max = 2^31 - 1, min = -2^31); select: that cross and its condition c (zero,
   nonzero); pass and i2f: the class of a.
-* rounding ops (fadd, fsub, fmul, i2f): the class of the result against the exact value: exact, tie
+* ffma: the cross of the classes of a, b and c; how much the sum cancels (``cancellation``: none,
+  partial: the exact sum is nonzero and below half the larger of a x b and c in magnitude, total: it
+  is zero though they are not).
+* rounding ops (fadd, fsub, fmul, i2f, ffma): the class of the result against the exact value: exact, tie
   (the exact value halfway between two fp32 values), rounded, overflow (finite operands, infinite
   result), flushed (a nonzero exact value below the normal range, returned as zero: FTZ). Vectors with
   a NaN or infinite operand have no result class. The bins that cannot be hit are listed with why
@@ -28,7 +31,8 @@ from rdagen.rtl.spec.ops import OPS
 
 from .group import Group, merge
 
-__all__ = ["FP_CLASSES", "INT_CLASSES", "RESULT_CLASSES", "fp_class", "int_class", "result_class", "sample_arith",
+__all__ = ["FP_CLASSES", "INT_CLASSES", "RESULT_CLASSES", "CANCELLATION", "fp_class", "int_class", "result_class",
+           "cancellation_class", "sample_arith",
            "arith_coverage", "arith_group"]
 
 FP_CLASSES = ("+0", "-0", "subnormal", "min_normal", "normal", "max_normal", "inf", "nan")
@@ -36,8 +40,10 @@ INT_CLASSES = ("0", "1", "-1", "positive", "negative", "max", "min")
 RESULT_CLASSES = ("exact", "tie", "rounded", "overflow", "flushed")
 FP_BINARY = ("fadd", "fsub", "fmul", "fmin", "fmax", "flt", "feq")
 FP_UNARY = ("fabs", "fneg", "f2i", "f2bf", "f2bf_sr")
+FP_TERNARY = ("ffma",)
+CANCELLATION = ("none", "partial", "total")
 INT_UNARY = ("pass", "i2f")
-ROUNDING = ("fadd", "fsub", "fmul", "i2f")
+ROUNDING = ("fadd", "fsub", "fmul", "i2f", "ffma")
 U32 = np.uint32
 
 
@@ -66,7 +72,14 @@ def _read(words):
         return w.view(np.float32).astype(np.float64)
 
 
-def result_class(op: str, a: np.ndarray, b: np.ndarray, result: np.ndarray) -> np.ndarray:
+def _exact_sum(x, y):
+    """(s, e): the float64 sum of *x* and *y* and its error (TwoSum: s + e is the exact sum)."""
+    s = x + y
+    back = s - x
+    return s, (x - (s - back)) + (y - back)
+
+
+def result_class(op: str, a: np.ndarray, b: np.ndarray, result: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
     """Index into RESULT_CLASSES of every vector of rounding op *op*, or -1 (a NaN or infinite operand,
     or a NaN result: no rounding happened)."""
     r32 = np.asarray(result, U32).view(np.float32)
@@ -82,10 +95,12 @@ def result_class(op: str, a: np.ndarray, b: np.ndarray, result: np.ndarray) -> n
         with np.errstate(all="ignore"):
             if op == "fmul":
                 exact, err = x * y, np.zeros(len(r))  # 24 x 24 significand bits: exact in float64
-            else:  # TwoSum: exact + err is the exact sum
-                exact = x + y
-                back = exact - x
-                err = (x - (exact - back)) + (y - back)
+            elif op == "ffma":  # the product is exact; the sum with its error
+                z = _read(c)
+                finite &= np.isfinite(z)
+                exact, err = _exact_sum(x * y, z)
+            else:
+                exact, err = _exact_sum(x, y)
     with np.errstate(all="ignore"):
         toward = np.nextafter(r32, np.where(exact > r, np.float32(np.inf), np.float32(-np.inf)).astype(np.float32))
         tie = (err == 0) & ((r + toward.astype(np.float64)) * 0.5 == exact) & (exact != r)
@@ -100,11 +115,26 @@ def result_class(op: str, a: np.ndarray, b: np.ndarray, result: np.ndarray) -> n
     return classes
 
 
+def cancellation_class(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Index into CANCELLATION of every ffma vector, or -1 (a NaN or infinite operand or product)."""
+    with np.errstate(all="ignore"):
+        p, z = _read(a) * _read(b), _read(c)
+        s, e = _exact_sum(p, z)
+        larger = np.maximum(np.abs(p), np.abs(z))
+        finite = np.isfinite(p) & np.isfinite(z)
+        total = (s == 0) & (e == 0) & (larger != 0)
+        partial = ~total & (np.abs(s) < larger / 2)
+    return np.where(finite, np.select([total, partial], [2, 1], default=0), -1)
+
+
 def arith_group(op: str) -> Group:
     """The coverage group of *op*."""
     if op not in _GROUPS:
         points, crosses, unreachable = {}, {}, {}
-        if op in FP_BINARY or (op not in FP_UNARY and op not in INT_UNARY):
+        if op in FP_TERNARY:
+            points = {"a": FP_CLASSES, "b": FP_CLASSES, "c": FP_CLASSES, "cancellation": CANCELLATION}
+            crosses = {"operands": ("a", "b", "c")}
+        elif op in FP_BINARY or (op not in FP_UNARY and op not in INT_UNARY):
             classes = FP_CLASSES if op in FP_BINARY else INT_CLASSES
             points = {"a": classes, "b": classes}
             crosses = {"operands": ("a", "b")}
@@ -137,18 +167,22 @@ def sample_arith(op_names: np.ndarray, a: np.ndarray, b: np.ndarray, results: np
         if op not in _OPS:
             raise ValueError(f"sample_arith: unknown op {op!r}")
         mine = op_names == op
-        fp = op in FP_BINARY + FP_UNARY
+        fp = op in FP_BINARY + FP_UNARY + FP_TERNARY
         ca = (fp_class if fp else int_class)(a[mine])
         cb = (fp_class if fp else int_class)(b[mine])
-        cr = result_class(op, a[mine], b[mine], results[mine]) if op in ROUNDING else np.full(mine.sum(), -1)
-        cc = (c[mine] != 0).astype(int)
+        cr = result_class(op, a[mine], b[mine], results[mine], c[mine]) if op in ROUNDING else np.full(mine.sum(), -1)
+        if op in FP_TERNARY:  # the class of c, and how the sum cancels
+            cc, cx = fp_class(c[mine]), cancellation_class(a[mine], b[mine], c[mine])
+        else:  # select's condition
+            cc, cx = (c[mine] != 0).astype(int), np.full(mine.sum(), -1)
         classes = FP_CLASSES if fp else INT_CLASSES
         group = arith_group(op)
         # One sample per distinct combination: the bins hit are what coverage closure asks.
-        for ia, ib, ir, ic in np.unique(np.stack([ca, cb, cr, cc], axis=1), axis=0):
+        for ia, ib, ir, ic, ix in np.unique(np.stack([ca, cb, cr, cc, cx], axis=1), axis=0):
             event = {"a": classes[ia], "b": classes[ib], "operands": classes[ia],
-                     "result": RESULT_CLASSES[ir] if ir >= 0 else None, "condition": ("zero", "nonzero")[ic]}
-            group.sample(scope, **{k: v for k, v in event.items() if k in group.points})
+                     "result": RESULT_CLASSES[ir] if ir >= 0 else None, "condition": ("zero", "nonzero")[min(ic, 1)],
+                     "c": FP_CLASSES[ic], "cancellation": CANCELLATION[ix] if ix >= 0 else None}
+            group.sample(scope, **{k: v for k, v in event.items() if k in group.points and v is not None})
 
 
 def arith_coverage(ops, scope: str = "") -> dict:

@@ -12,6 +12,10 @@ How the fp32 results are obtained, independently of the hardware algorithm:
 * FTZ then applies to the rounded result (|r| < 2^-126 -> signed zero), overflow gives infinity, every
   NaN is 0x7FC00000.
 * fp32 -> bf16 (RNE) goes through ml_dtypes.bfloat16.
+* ffma: the product a x b is exact in float64; the sum s = a x b + c is computed in float64 together with
+  its exact error e (TwoSum: s + e is the exact sum). Rounding s to 24 bits gives the correctly rounded
+  exact sum unless s lies exactly halfway between two fp32 neighbours and e is not zero: then s is
+  first moved one float64 step towards the exact sum (``_ffma``).
 """
 
 from __future__ import annotations
@@ -86,6 +90,21 @@ def _fmul(a, b):
         return _round_f64_to_f32(_to_f64(a) * _to_f64(b))
 
 
+def _ffma(a, b, c):
+    x, y, z = _to_f64(a), _to_f64(b), _to_f64(c)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = x * y  # 48 significant bits at most: exact
+        s = p + z
+        back = s - p
+        e = (p - (s - back)) + (z - back)  # TwoSum (Knuth): s + e == p + z exactly, for finite p and z
+        bits = s.view(np.uint64)
+        # halfway between two fp32 values: the 29 float64 fraction bits below fp32's are 1000...0
+        halfway = (bits & np.uint64((1 << 29) - 1)) == np.uint64(1 << 28)
+        nudge = np.isfinite(s) & np.isfinite(e) & (e != 0) & halfway
+        s = np.where(nudge, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
+    return _round_f64_to_f32(s)
+
+
 def _fminmax(a, b, want_min: bool):
     x, y = _to_f64(a), _to_f64(b)
     da, db = daz(a), daz(b)
@@ -156,6 +175,7 @@ _BINARY = {
     "i2f": lambda a, b, c: _i2f(a),
     "f2i": lambda a, b, c: _f2i(a),
     "f2bf": lambda a, b, c: _rne_bf16(a),
+    "ffma": lambda a, b, c: _ffma(a, b, c),
 }
 assert set(_BINARY) | {"f2bf_sr"} == set(OP_BY_NAME), "golden model and op table disagree"
 

@@ -65,6 +65,39 @@ class _Fp32:
         self.mag = Mux(self.zero, 0, word[0:31])
 
 
+def _align(m: Module, value, shift, name: str):
+    """*value* shifted right by *shift* (unsigned, or signed and >= 0), the bits shifted out ORed into
+    the lowest bit (sticky); *value* != 0 when the shift passes its width."""
+    width = len(value)
+    bits = (width - 1).bit_length()
+    aligned = Signal(width, name=name)
+    with m.If(shift >= width):
+        m.d.comb += aligned.eq(value != 0)
+    with m.Else():
+        amount = shift[0:bits]
+        lost = (value & ((Const(1, 1 << bits) << amount) - 1)[0:width]) != 0
+        m.d.comb += aligned.eq((value >> amount) | lost)
+    return aligned
+
+
+def _normalise(m: Module, total, exp, name: str):
+    """A sum *total* (its top bit the carry) to a 24-bit significand with guard and sticky bits and its
+    exponent: shifted right by one on a carry, else left by its leading zeros."""
+    width = len(total) - 1
+    mant, guard, sticky = Signal(24, name=f"{name}_mant"), Signal(name=f"{name}_guard"), Signal(name=f"{name}_sticky")
+    out_exp = Signal(signed(12), name=f"{name}_exp")
+    lz = _leading_zeros(m, total[0:width], f"{name}_lz")
+    normalised = Signal(width, name=f"{name}_shifted")
+    m.d.comb += normalised.eq((total[0:width] << lz)[0:width])
+    with m.If(total[width]):
+        m.d.comb += [mant.eq(total[width - 23:width + 1]), guard.eq(total[width - 24]),
+                     sticky.eq(total[0:width - 24] != 0), out_exp.eq(exp + 1)]
+    with m.Else():
+        m.d.comb += [mant.eq(normalised[width - 24:width]), guard.eq(normalised[width - 25]),
+                     sticky.eq(normalised[0:width - 25] != 0), out_exp.eq(exp - lz)]
+    return mant, guard, sticky, out_exp
+
+
 def _round_rne(m: Module, mant, guard, sticky, exp, name: str):
     """Round a 24-bit significand by its guard and sticky bits; returns (significand, exponent)."""
     up = guard & (sticky | mant[0])
@@ -267,14 +300,7 @@ class FpAdd(_Unit):
         )
 
         # -- stage 2: align and add; 24-bit significands extended by guard, round and sticky bits -----
-        small_ext = Cat(Const(0, 3), s1.small_mant)  # 27 bits
-        aligned = Signal(27)
-        with m.If(s1.shift >= 27):
-            m.d.comb += aligned.eq(small_ext != 0)
-        with m.Else():
-            shift = s1.shift[0:5]
-            lost = (small_ext & ((Const(1, 32) << shift) - 1)[0:27]) != 0
-            m.d.comb += aligned.eq((small_ext >> shift) | lost)
+        aligned = _align(m, Cat(Const(0, 3), s1.small_mant), s1.shift, "aligned")  # 27 bits
         big_ext = Cat(Const(0, 3), s1.big_mant)
         total = Signal(28)
         m.d.comb += total.eq(Mux(s1.subtract, big_ext - aligned, big_ext + aligned))
@@ -282,20 +308,7 @@ class FpAdd(_Unit):
                     inf=s1.inf, inf_sign=s1.inf_sign)
 
         # -- stage 3: normalise, round, pack --------------------------------------------------------
-        mant = Signal(24)
-        guard = Signal()
-        sticky = Signal()
-        exp = Signal(signed(11))
-        lz = _leading_zeros(m, s2.total[0:27], "lz")
-        normalised = Signal(27)
-        m.d.comb += normalised.eq((s2.total[0:27] << lz)[0:27])
-        with m.If(s2.total[27]):  # carry out of the addition: shift right by one
-            m.d.comb += [mant.eq(s2.total[4:28]), guard.eq(s2.total[3]),
-                         sticky.eq(s2.total[0:3] != 0), exp.eq(s2.exp + 1)]
-        with m.Else():
-            m.d.comb += [mant.eq(normalised[3:27]), guard.eq(normalised[2]),
-                         sticky.eq(normalised[0:2] != 0), exp.eq(s2.exp - lz)]
-        r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
+        r_mant, r_exp = _round_rne(m, *_normalise(m, s2.total, s2.exp, "norm"), "round")
         # An exact zero sum is +0, unless both operands were zeros of the same sign (-0 + -0 = -0).
         result = _pack(m, s2.sign, r_exp, r_mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.inf_sign,
                        zero=s2.total == 0, zero_sign=s2.sign & ~s2.subtract, name="packed")
@@ -458,14 +471,8 @@ class FpFma(_Unit):
         big_exp = Signal(signed(11))
         shift = Signal(signed(12))
         m.d.comb += [big_exp.eq(Mux(swap, c_exp, p_exp)), shift.eq(Mux(swap, c_exp - p_exp, p_exp - c_exp))]
-        small_ext = Cat(Const(0, 3), small_mant)  # 51 bits: guard, round, sticky below the significand
-        aligned = Signal(51)
-        with m.If(shift >= 51):
-            m.d.comb += aligned.eq(small_ext != 0)
-        with m.Else():
-            amount = shift[0:6]
-            lost = (small_ext & ((Const(1, 64) << amount) - 1)[0:51]) != 0
-            m.d.comb += aligned.eq((small_ext >> amount) | lost)
+        # 51 bits: guard, round and sticky bits below the significand
+        aligned = _align(m, Cat(Const(0, 3), small_mant), shift, "aligned")
         big_ext = Cat(Const(0, 3), big_mant)
         subtract = s1.p_sign ^ s1.c_sign
         total = Signal(52)
@@ -476,20 +483,7 @@ class FpFma(_Unit):
                    inf=s1.inf, inf_sign=s1.inf_sign)
 
         # -- stage 3: normalise, round, pack --------------------------------------------------------
-        mant = Signal(24)
-        guard = Signal()
-        sticky = Signal()
-        exp = Signal(signed(12))
-        lz = _leading_zeros(m, s2.total[0:51], "lz")
-        normalised = Signal(51)
-        m.d.comb += normalised.eq((s2.total[0:51] << lz)[0:51])
-        with m.If(s2.total[51]):  # carry out of the addition: shift right by one
-            m.d.comb += [mant.eq(s2.total[28:52]), guard.eq(s2.total[27]),
-                         sticky.eq(s2.total[0:27] != 0), exp.eq(s2.exp + 1)]
-        with m.Else():
-            m.d.comb += [mant.eq(normalised[27:51]), guard.eq(normalised[26]),
-                         sticky.eq(normalised[0:26] != 0), exp.eq(s2.exp - lz)]
-        r_mant, r_exp = _round_rne(m, mant, guard, sticky, exp, "round")
+        r_mant, r_exp = _round_rne(m, *_normalise(m, s2.total, s2.exp, "norm"), "round")
         # An exact zero is +0, unless both addends were zeros of the same sign.
         result = _pack(m, s2.sign, r_exp, r_mant, nan=s2.nan, inf=s2.inf, inf_sign=s2.inf_sign,
                        zero=s2.total == 0, zero_sign=s2.both_zero & s2.zero_sign, name="packed")

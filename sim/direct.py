@@ -63,6 +63,7 @@ from rdagen.rtl.spec.array_layout import configuration_units, plan
 from rdagen.rtl.spec.array_layout import unit_name
 from rdagen.rtl.spec.bitstream import NETWORKS, Kind, decode
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import IDEAL, Memory
 
 from .array_run import config_writes
 from .build_progress import compile_count, heartbeat, planned_compiles
@@ -263,13 +264,16 @@ def cfg_name(out: Path) -> str:
 
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
                work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False, scope: str = "",
-               anonymous: bool = False, readback=(), specialised: bool = False, previous: bytes | None = None) -> dict:
+               anonymous: bool = False, readback=(), specialised: bool = False, previous: bytes | None = None,
+               memory: Memory = IDEAL) -> dict:
     """Runs the array in the direct harness (on the model specialised to *bitstream* with
     *specialised*), configured with *bitstream* after *previous* (``array_run.config_writes``); the
     record of ``sim.array_run.run_array`` (with ``readback``: one uint32 array per
     (AG row, word address, words) region) plus ``trace`` (the digest of every handshake), ``seconds``
     (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd`` (of *scope* alone if
-    given: ``build_direct``)."""
+    given: ``build_direct``), and ``dram``: what the *memory* (rtl/spec/memory.py) saw: the fewest and
+    most cycles from a read request to its first beat, the bytes moved, the cycles of the first and the
+    last beat."""
     check_scope(cfg, scope)
     gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
     exe, build_seconds = build_direct(gen, cfg, waves, scope, anonymous)
@@ -280,6 +284,8 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",
              f"done_tokens {done_tokens}", "drain 64",
              f"budget {cycle_budget(4 * sum(sinks.values()) + 64 + work, 0, 0, 256)}",
+             f"dram_latency {memory.read_latency}",
+             f"dram_bandwidth {0 if memory.bytes_per_cycle is None else max(1, round(1000 * memory.bytes_per_cycle))}",
              f"config {len(writes)}", *(f"{u:x} {w:x}" for u, w in writes)]
     widths = _payload_words(cfg)
     for name, values in sources.items():

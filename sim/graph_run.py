@@ -14,6 +14,7 @@ import numpy as np
 from rdagen.mapper.frontend.reference import error_bounds, reference
 from rdagen.mapper.phases.phase import PhaseIO, PlacedPhase
 from rdagen.mapper.program import PhaseRun, Program
+from rdagen.rtl.spec.memory import IDEAL, Memory
 from rdagen.verif.golden.array import run_array as golden_array
 
 __all__ = ["GraphRun", "run_program", "format_table", "golden_phase"]
@@ -34,6 +35,7 @@ class GraphRun:
     seconds: float
     vcds: list[str]
     simulated: list[tuple[int, float]]  # per phase on the RTL: (cycles simulated, simulator seconds)
+    dram: list[dict] = dataclasses.field(default_factory=list)  # per phase in the direct harness: what the memory saw
 
     @property
     def ok(self) -> bool:
@@ -53,18 +55,22 @@ def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO):
 
 
 def run_program(program: Program, arrays: dict, *, harness: str | None = "direct", waves: bool = False,
-                scope: str = "", anonymous: bool = False, progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
+                scope: str = "", anonymous: bool = False, memory: Memory = IDEAL, progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
                 stall: float = 0.0, seed: int = 0) -> GraphRun:
     """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
     in the ``direct`` or ``cocotb`` harness, or ``specialised`` (the direct harness on a model of the
     array specialised to each phase's bitstream: sim/direct.py), checked against the golden model phase
     by phase. On cocotb, host inputs pause with probability *gap* and host outputs with *stall* (random
     from *seed*). With *waves*, each phase's RTL run writes a VCD (of unit *scope* alone if given: direct
-    and specialised harnesses; Yosys's anonymous nets only with *anonymous*)."""
+    and specialised harnesses; Yosys's anonymous nets only with *anonymous*). The DRAM behind the AGs
+is *memory* (rtl/spec/memory.py; the cocotb bench has the ideal one only)."""
+    if memory != IDEAL and harness not in ("direct", "specialised"):
+        raise ValueError(f"the DRAM model {memory.name!r} needs the direct or specialised harness (the cocotb bench "
+                         f"has the ideal memory only)")
     if scope and harness not in ("direct", "specialised"):
         raise ValueError(f"a trace scope ({scope}) needs the direct or specialised harness, not {harness}")
     cfg = program.cfg
-    mismatches, vcds, simulated = [], [], []
+    mismatches, vcds, simulated, drams = [], [], [], []
     started = time.perf_counter()
     loaded = {}  # the configuration the array holds: the phase before's (its registers keep it)
 
@@ -85,7 +91,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
             from .direct import run_direct
 
             record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
-                                done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope, anonymous=anonymous,
+                                done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope, anonymous=anonymous, memory=memory,
                                 readback=io.readback, specialised=harness == "specialised", previous=previous)
         else:
             from .array_run import run_array
@@ -94,6 +100,8 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
                                done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback, gap=gap,
                                stall=stall, seed=seed, previous=previous)
         simulated.append((record["cycles"], record.get("seconds", time.perf_counter() - sim_started)))
+        if "dram" in record:
+            drams.append(record["dram"])
         if record.get("vcd"):
             vcds.append(record["vcd"])
         if record["timed_out"]:
@@ -126,7 +134,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
         bound[name] = float(bounds[name].max(initial=0))
         within[name] = bool(np.all(same_nan | (error <= bounds[name])))
     return GraphRun(outputs, max_error, bound, within, runs, mismatches, harness, time.perf_counter() - started, vcds,
-                    simulated)
+                    simulated, drams)
 
 
 def format_table(program: Program, run: GraphRun) -> str:

@@ -3,12 +3,15 @@
 // Reads a run description (sim/direct.py writes it), loads the configuration through the config
 // port, raises `run`, drives the host streams at full rate (every source valid while it has words,
 // every sink ready), serves every AG's AXI4 port from a word-addressed memory (reads: one beat per
-// cycle in burst order; writes: byte strobes; one outstanding response queue per channel), and writes
-// the host outputs, the registers and the cycle counts as JSON, with `trace`: a digest (64-bit FNV-1a)
+// cycle in burst order, the first `dram_latency` cycles after the request; writes: byte strobes; one
+// outstanding response queue per channel; all AGs' beats within `dram_bandwidth` bytes per cycle:
+// rtl/spec/memory.py), and writes the host outputs, the registers, the cycle counts and what the
+// memory saw (`dram`: read latencies, bytes, busy cycles) as JSON, with `trace`: a digest (64-bit FNV-1a)
 // of every handshake of the run (host streams and AXI channels) with its cycle and payload, so two
 // models of the same run can be compared cycle for cycle (sim/direct.py's specialised builds).
 //
 // The port accessors (PORTS) are generated per array by sim/direct.py from the top's signature.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -71,7 +74,7 @@ struct Axi {  // accessors of one AG's AXI4 port
     std::function<void(const Words&)> rdata;
     // the memory model
     std::unordered_map<uint64_t, uint32_t> mem;  // word address -> word
-    struct Burst { uint64_t beat; uint32_t beats, id; };
+    struct Burst { uint64_t beat; uint32_t beats, id; long ready, asked; };  // ready: first cycle a beat may move
     std::deque<Burst> reads, writes;
     std::deque<uint32_t> responses;
 };
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
     bind(top, sources, sinks, axi);
 
     long lanes, unit_bits, done_tokens, budget, drain, n;
+    long latency = 1, bandwidth = 0;  // DRAM: read latency (cycles); bytes per 1000 cycles (0: unlimited)
     std::string key, name;
     std::vector<std::pair<uint32_t, uint32_t>> config;
     struct Region { long row; uint64_t base; long count; };
@@ -116,6 +120,8 @@ int main(int argc, char** argv) {
         else if (key == "done_tokens") in >> done_tokens;
         else if (key == "budget") in >> budget;
         else if (key == "drain") in >> drain;
+        else if (key == "dram_latency") in >> latency;
+        else if (key == "dram_bandwidth") in >> bandwidth;
         else if (key == "config") {
             in >> n;
             for (long i = 0; i < n; i++) { uint32_t u, w; in >> std::hex >> u >> w >> std::dec; config.push_back({u, w}); }
@@ -144,6 +150,11 @@ int main(int argc, char** argv) {
         } else { std::fprintf(stderr, "bad key %s\n", key.c_str()); return 2; }
     }
     const uint64_t beat_bytes = 4 * lanes;
+    // The shared bandwidth budget, in thousandths of a byte; a beat takes 1000 x beat_bytes.
+    const int64_t beat_cost = 1000 * (int64_t)beat_bytes, budget_cap = bandwidth + beat_cost;
+    int64_t credit = budget_cap;
+    long first_beat = -1, last_beat = -1, min_latency = -1, max_latency = -1, rotate = 0;
+    uint64_t dram_bytes = 0;
 
     auto tick = [&]() { top->clk = 0; top->eval(); dump(); top->clk = 1; top->eval(); dump(); };
     top->run = 0;
@@ -177,9 +188,34 @@ int main(int argc, char** argv) {
         // clock low: drive this cycle's inputs
         for (auto& [_, s] : sources) s.drive(s.at < s.items.size(), s.at < s.items.size() ? s.items[s.at] : Words{});
         for (auto& [_, s] : sinks) s.set_ready(s.listed);
-        for (auto& a : axi) {
-            a.arready(true); a.awready(true); a.wready(!a.writes.empty());
-            bool r = !a.reads.empty();
+        // Grant this cycle's beats within the bandwidth budget, round robin from `rotate`, reads and
+        // writes first in turn. With a budget, only to an AG that takes the beat this cycle (its rready,
+        // its wvalid, seen with no beat offered), so that no grant holds bytes another AG could use.
+        std::vector<bool> taker_r(axi.size(), true), taker_w(axi.size(), true);
+        if (bandwidth) {
+            credit = std::min(budget_cap, credit + bandwidth);
+            for (auto& a : axi) { a.rvalid(false); a.wready(false); a.bvalid(false); }
+            top->clk = 0;
+            top->eval();
+            for (std::size_t k = 0; k < axi.size(); k++) { taker_r[k] = axi[k].rready(); taker_w[k] = axi[k].wvalid(); }
+        }
+        std::vector<bool> read_grant(axi.size()), write_grant(axi.size());
+        for (int pass = 0; pass < 2; pass++)
+            for (std::size_t k = 0; k < axi.size(); k++) {
+                std::size_t at = (k + rotate) % axi.size();
+                auto& a = axi[at];
+                bool reads = (pass + rotate) % 2 == 0;
+                bool want = reads ? !a.reads.empty() && a.reads.front().ready <= cycles && taker_r[at]
+                                  : !a.writes.empty() && taker_w[at];
+                if (!want || (bandwidth && credit < beat_cost)) continue;
+                if (bandwidth) credit -= beat_cost;
+                (reads ? read_grant : write_grant)[at] = true;
+            }
+        rotate++;
+        for (std::size_t k = 0; k < axi.size(); k++) {
+            auto& a = axi[k];
+            a.arready(true); a.awready(true); a.wready(write_grant[k]);
+            bool r = read_grant[k];
             a.rvalid(r);
             if (r) {
                 auto& b = a.reads.front();
@@ -207,11 +243,24 @@ int main(int argc, char** argv) {
             if (s.listed && s.valid()) { s.got.push_back(s.payload()); event(channel, s.got.back()); }
             channel++;
         }
-        for (auto& a : axi) {
+        for (std::size_t k = 0; k < axi.size(); k++) {
+            auto& a = axi[k];
             channel += 8;
-            bool r_fire = !a.reads.empty() && a.rready();
+            bool r_fire = read_grant[k] && a.rready();
             bool b_fire = !a.responses.empty() && a.bready();
-            bool w_fire = !a.writes.empty() && a.wvalid();
+            bool w_fire = write_grant[k] && a.wvalid();
+            if (bandwidth) credit += (read_grant[k] && !r_fire ? beat_cost : 0) + (write_grant[k] && !w_fire ? beat_cost : 0);
+            if (r_fire || w_fire) {
+                dram_bytes += beat_bytes * (r_fire + w_fire);
+                if (first_beat < 0) first_beat = cycles;
+                last_beat = cycles;
+            }
+            if (r_fire && a.reads.front().asked >= 0) {  // a burst's first beat
+                long seen = cycles - a.reads.front().asked;
+                min_latency = min_latency < 0 ? seen : std::min(min_latency, seen);
+                max_latency = std::max(max_latency, seen);
+                a.reads.front().asked = -1;
+            }
             if (w_fire) {
                 auto& b = a.writes.front();
                 Words data = a.wdata(), strobe = a.wstrb();
@@ -227,7 +276,7 @@ int main(int argc, char** argv) {
                 if (--b.beats == 0) { a.responses.push_back(b.id); a.writes.pop_front(); }
             }
             if (a.arvalid()) {
-                a.reads.push_back({a.araddr() / beat_bytes, a.arlen() + 1, a.arid()});
+                a.reads.push_back({a.araddr() / beat_bytes, a.arlen() + 1, a.arid(), cycles + latency, cycles});
                 event(channel + 3, {(uint32_t)a.araddr(), (uint32_t)(a.araddr() >> 32), a.arlen(), a.arid()});
             }
             if (a.awvalid()) {
@@ -284,8 +333,11 @@ int main(int argc, char** argv) {
         }
         std::fprintf(out, "]");
     }
-    std::fprintf(out, "], \"registers\": {\"cycles\": %u, \"errors\": %u, \"done\": %u}}\n", (unsigned)top->cycles,
+    std::fprintf(out, "], \"registers\": {\"cycles\": %u, \"errors\": %u, \"done\": %u}", (unsigned)top->cycles,
                  (unsigned)top->errors, (unsigned)top->done);
+    std::fprintf(out, ", \"dram\": {\"read_latency_min\": %ld, \"read_latency_max\": %ld, \"bytes\": %llu, "
+                 "\"first_beat\": %ld, \"last_beat\": %ld}}\n", min_latency, max_latency,
+                 (unsigned long long)dram_bytes, first_beat, last_beat);
     std::fclose(out);
     top->final();
 #ifdef RDAGEN_TRACE

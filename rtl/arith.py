@@ -465,7 +465,11 @@ class FpFma(_Unit):
         c_exp = Signal(signed(11))
         m.d.comb += [p_exp.eq(Mux(s1.p_zero, -512, s1.p_exp)), c_exp.eq(Mux(s1.c_zero, -512, s1.c_exp))]
         p_mant = Mux(s1.p_zero, 0, s1.p_mant)
-        swap = (c_exp > p_exp) | ((c_exp == p_exp) & (s1.c_mant > p_mant))  # |c| > |a x b|
+        # |c| > |a x b|: the borrow of (exponent, significand) keys subtracted, not a comparison, so that a
+        # constant c (the accumulator's unit has none) folds away without a constant comparison left
+        order = Signal(signed(61))
+        m.d.comb += order.eq(Cat(p_mant, (p_exp + 512)[0:11]) - Cat(s1.c_mant, (c_exp + 512)[0:11]))
+        swap = order[60]
         big_mant = Mux(swap, s1.c_mant, p_mant)
         small_mant = Mux(swap, p_mant, s1.c_mant)
         big_exp = Signal(signed(11))

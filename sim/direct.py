@@ -162,13 +162,14 @@ def build_direct(gen: GeneratedVerilog, cfg: ArrayConfig, waves: bool = False, s
 def _trace_vlt(gen: GeneratedVerilog, scope: str, anonymous: bool) -> str:
     """Verilator configuration of a traced build: with *scope*, that unit alone (everything inside it,
     and the top's wires to its ports, named <unit>__<port>); without *anonymous*, no net named by Yosys
-    (``$...``: Verilator matches the pattern against each signal's full name)."""
+    (``$...``: Verilator matches the pattern against each signal's full name; ``.$`` so that the signals
+    inside an anonymous submodule, ``U$0``, stay)."""
     lines = ["`verilator_config"]
     if scope:
         lines += ['tracing_off -scope "*"', f'tracing_on -scope "{gen.module}.{scope}.*"',
                   f'tracing_on -scope "{gen.module}.{scope}__*"']
     if not anonymous:
-        lines.append('tracing_off -scope "*$*"')
+        lines.append('tracing_off -scope "*.$*"')
     return "\n".join(lines) + "\n"
 
 

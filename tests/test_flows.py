@@ -184,7 +184,7 @@ def test_a_traced_array_is_hierarchical_and_one_scope_is_flat():
     cfg = preset("small")
     gen = GeneratedVerilog("array", "rdagen_array", None, "0" * 64, 0.0)
     assert _blocks(gen, cfg, True, "") == HIER_BLOCKS and _blocks(gen, cfg, True, "pcu_0_0") == ()
-    assert 'tracing_off -scope "*$*"' in _trace_vlt(gen, "", False)
+    assert 'tracing_off -scope "*.$*"' in _trace_vlt(gen, "", False)
     assert "$" not in _trace_vlt(gen, "", True) and 'tracing_on -scope "rdagen_array.pcu_0_0.*"' in _trace_vlt(gen, "pcu_0_0", True)
 
 

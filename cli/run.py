@@ -38,8 +38,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from rdagen.sim.graph_run import format_table, run_program
-    from rdagen.mapper.report import text_report, unit_sites
-    from rdagen.sim.waves import move_vcd, write_gtkw
+    from rdagen.mapper.report import text_report
+    from rdagen.sim.waves import keep_phase_vcd
 
     graph, arrays, drawn = graph_and_inputs(args)
     out = out_dir(args.out or f"build/run/{Path(args.graph).stem}-{args.config}")
@@ -85,11 +85,7 @@ def run(args) -> int:
     for n, vcd in enumerate(result.vcds):
         target = Path(args.vcd)
         target = target if len(result.vcds) == 1 else target.with_name(f"{target.stem}-phase{n}{target.suffix or '.vcd'}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        move_vcd(Path(vcd), target)
-        placed = program.phases[n]
-        gtkw = write_gtkw(target, {site: f"{placed.phase.name}.{unit.removeprefix(placed.phase.name + '.')}"
-                                   for unit, site in unit_sites(placed).items()})
+        gtkw = keep_phase_vcd(Path(vcd), target, program.phases[n])
         print(f"VCD of phase {n}: {target} (gtkwave {gtkw} opens it with the ports of the units it uses)")
     print(f"{'PASS' if result.ok else 'FAIL'} ({result.seconds:.1f} s)")
     return 0 if result.ok else 1

@@ -87,8 +87,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
 
     from rdagen.sim.graph_run import format_table, run_program
     from rdagen.sim.verilog import generate
-    from rdagen.mapper.report import unit_sites
-    from rdagen.sim.waves import move_vcd, write_gtkw
+    from rdagen.sim.waves import keep_phase_vcd
 
     if args.simulator != "verilator":
         raise UsageError("the array workloads run on verilator (cocotbext-axi's AxiRam per AG); "
@@ -128,11 +127,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
             base = Path(args.vcd) if args.vcd else Path("build/waves") / f"array-{cfg.name}.vcd"
             single = args.vcd and len(built) == 1 and len(run.vcds) == 1
             target = base if single else base.with_name(f"{base.stem}-{name}-phase{n}.vcd")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            move_vcd(Path(vcd), target)
-            placed = program.phases[n]
-            gtkw = write_gtkw(target, {site: f"{placed.phase.name}.{unit.removeprefix(placed.phase.name + '.')}"
-                                       for unit, site in unit_sites(placed).items()})
+            gtkw = keep_phase_vcd(Path(vcd), target, program.phases[n])
             print(f"  VCD of phase {n}: {target} (gtkwave {gtkw} opens it with the ports of the units it uses)")
         print(f"  {name}: {'pass' if run.ok else 'FAIL'} ({run.seconds:.1f} s)")
         ok &= run.ok

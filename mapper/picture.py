@@ -29,12 +29,11 @@ BOX = 0.5  # the unit box's side
 def hops(cfg, bitstream: bytes) -> list[tuple[str, tuple, tuple]]:
     """The routed hops of a bitstream: (network, from, to), each end ("switch", r, c, direction,
     track) or a unit endpoint (kind, r, c, port, index) of ``switch_ports``."""
-    found = []
+    found, nets = [], networks(cfg)
     for address, word in decode(plan(cfg), bitstream).items():
         if address.kind != Kind.SWITCH:
             continue
-        net = networks(cfg)[address.network]
-        r, c, t = address.row, address.col, net.tracks
+        r, c, t = address.row, address.col, nets[address.network].tracks
         ins, outs = switch_ports(cfg, address.network, r, c)
         for out, inp in selects(word, t, *local_counts(cfg, address.network)).items():
             if inp >= 4 * t:  # from a unit into this switch

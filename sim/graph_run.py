@@ -55,7 +55,8 @@ def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO):
 
 
 def run_program(program: Program, arrays: dict, *, harness: str | None = "direct", waves: bool = False,
-                scope: str = "", anonymous: bool = False, memory: Memory = IDEAL, progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
+                scope: str = "", anonymous: bool = False, memory: Memory = IDEAL,
+                progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
                 stall: float = 0.0, seed: int = 0) -> GraphRun:
     """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
     in the ``direct`` or ``cocotb`` harness, or ``specialised`` (the direct harness on a model of the
@@ -63,7 +64,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
     by phase. On cocotb, host inputs pause with probability *gap* and host outputs with *stall* (random
     from *seed*). With *waves*, each phase's RTL run writes a VCD (of unit *scope* alone if given: direct
     and specialised harnesses; Yosys's anonymous nets only with *anonymous*). The DRAM behind the AGs
-is *memory* (rtl/spec/memory.py; the cocotb bench has the ideal one only)."""
+    is *memory* (rtl/spec/memory.py; the cocotb bench has the ideal one only)."""
     if memory != IDEAL and harness not in ("direct", "specialised"):
         raise ValueError(f"the DRAM model {memory.name!r} needs the direct or specialised harness (the cocotb bench "
                          f"has the ideal memory only)")
@@ -91,8 +92,9 @@ is *memory* (rtl/spec/memory.py; the cocotb bench has the ideal one only)."""
             from .direct import run_direct
 
             record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
-                                done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope, anonymous=anonymous, memory=memory,
-                                readback=io.readback, specialised=harness == "specialised", previous=previous)
+                                done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope,
+                                anonymous=anonymous, memory=memory, readback=io.readback,
+                                specialised=harness == "specialised", previous=previous)
         else:
             from .array_run import run_array
 

@@ -52,10 +52,8 @@ def prune_runs(runs: Path, keep: int) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # no signal: only whether the process exists (this one's too)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process

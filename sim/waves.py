@@ -12,13 +12,14 @@ import re
 import shutil
 from pathlib import Path
 
+from rdagen.mapper.report import unit_sites
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.ops import OP_BY_NAME
 
 from .arith_regression import Regression, make_plan, run_plan
 from .paths import BUILD
 
-__all__ = ["WAVE_TESTS", "run_waves", "move_vcd", "write_gtkw"]
+__all__ = ["WAVE_TESTS", "run_waves", "move_vcd", "write_gtkw", "keep_phase_vcd"]
 
 WAVE_TESTS = {**{name: f"op {name}: random operands with corner values mixed in" for name in OP_BY_NAME},
               "mixed": "every op, random operands, interleaved"}
@@ -103,3 +104,10 @@ def write_gtkw(vcd: Path, units: dict[str, str], top: str = "TOP.rdagen_array") 
     path = vcd.with_suffix(".gtkw")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def keep_phase_vcd(src: Path, target: Path, placed) -> Path:
+    """Moves the VCD of one phase's run to *target* and writes its GTKWave save file with the ports of
+    the units the phase (a placed phase of the mapper) uses, each named by its role; returns that file."""
+    move_vcd(src, target)
+    return write_gtkw(target, {site: unit for unit, site in unit_sites(placed).items()})

@@ -55,9 +55,8 @@ def memory(spec: str) -> Memory:
         return MEMORIES[spec]
     latency, _, bandwidth = spec.partition(",")
     try:
-        return Memory(spec, int(latency), float(bandwidth) if bandwidth else None)
-    except ValueError as exc:
-        if "must be" in str(exc):
-            raise
+        numbers = int(latency), float(bandwidth) if bandwidth else None
+    except ValueError:
         raise ValueError(f"memory {spec!r}: give one of {', '.join(MEMORIES)} or LATENCY,BYTES_PER_CYCLE "
                          f"(e.g. 100,102.4)") from None
+    return Memory(spec, *numbers)

@@ -50,10 +50,13 @@ def input_fifo(m: Module, name: str, port, width: int, depth: int) -> BufferedFi
     return f
 
 
-def operand(m: Module, view, *, regs: list, vins: list, sins: list, ctrs: list, lane: int, const, name: str):
+def operand(m: Module, view, *, regs: list, vins: list, sins: list, ctrs: list, lane: int, const, name: str,
+            broadcast=0, weight=0):
     """One lane's operand selected by *view* (``src`` and ``index``; rtl/spec/pcu_layout.py ``Src``) from
     the lane's registers *regs*, the vector inputs *vins* (whole vectors: the lane's word is taken), the
-    scalar inputs *sins*, the counter values *ctrs* (as this lane sees them), the lane index or *const*."""
+    scalar inputs *sins*, the counter values *ctrs* (as this lane sees them), the lane index, *const*,
+    the *broadcast* word (``bvin``: the stage's lane of the indexed vector input, selected once per
+    stage) or the lane's *weight* (``wgt``); a unit without the last two leaves them 0."""
     by_source = {
         Src.REG: select(m, regs, view.index, name=f"{name}_reg"),
         Src.VIN: select(m, [v[32 * lane: 32 * lane + 32] for v in vins], view.index, name=f"{name}_vin"),
@@ -61,6 +64,8 @@ def operand(m: Module, view, *, regs: list, vins: list, sins: list, ctrs: list, 
         Src.CTR: select(m, ctrs, view.index, name=f"{name}_ctr"),
         Src.LANE: lane,
         Src.CONST: const,
+        Src.BVIN: broadcast,
+        Src.WGT: weight,
     }
     return select(m, [by_source[src] for src in Src], view.src, name=name)
 

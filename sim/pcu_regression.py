@@ -14,7 +14,8 @@ import numpy as np
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.ops import OPS
 from rdagen.rtl.spec.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
-                            reg, sin, vin)
+                                       Weights, reg, sin, vin)
+from rdagen.rtl.spec.systolic import systolic_depth, systolic_program, weight_tiles
 from rdagen.rtl.spec.timing import pcu_latency
 from rdagen.verif.coverage.pcu import sample_pcu
 from rdagen.verif.golden.credits import pcu_credit_limit
@@ -25,7 +26,7 @@ from .streams import compare, cycle_budget, held_input_problems, run_stream_case
 from .verilog import generate
 
 __all__ = ["Case", "CaseResult", "run_cases", "kernel_rows", "format_kernel_table", "random_case", "kernels",
-           "credit_cases", "f32", "PcuKernelError"]
+           "credit_cases", "systolic_case", "f32", "PcuKernelError"]
 
 U32 = np.uint32
 
@@ -202,19 +203,24 @@ def random_program(cfg: ArrayConfig, rng: np.random.Generator) -> PcuProgram:
             acc = Accumulate(str(rng.choice(REDUCE_OPS)), init=int(_random_words(rng, 1)[0]),
                              src=int(rng.integers(cfg.registers)), fold=int(rng.integers(1, 5)),
                              fold_scalar=fold_scalar)
+        free = [k for k in range(cfg.vector_inputs) if k not in vreq]
+        weights = Weights(int(rng.choice(free)), int(rng.integers(0, cfg.counters + 1))) \
+            if free and rng.random() < 0.3 else None
         sources = [("reg", cfg.registers), ("lane", 1), ("const", 1)] + [("vin", k) for k in vreq] \
-            + [("sin", k) for k in sreq] + [("ctr", k) for k in enabled]
+            + [("bvin", k) for k in vreq] + [("sin", k) for k in sreq] + [("ctr", k) for k in enabled] \
+            + [("wgt", 1)] * (3 * (weights is not None))
 
         def operand():
             kind, n = sources[rng.integers(len(sources))]
             if kind == "reg":
                 return reg(int(rng.integers(n)))
-            if kind in ("vin", "sin", "ctr"):
+            if kind in ("vin", "bvin", "sin", "ctr"):
                 return Operand(kind, n)
             return Operand(kind)
 
         stages = [Stage(OPS[rng.integers(len(OPS))].name, operand(), operand(), operand(),
-                        dst=int(rng.integers(cfg.registers)), const=int(_random_words(rng, 1)[0]))
+                        dst=int(rng.integers(cfg.registers)), const=int(_random_words(rng, 1)[0]),
+                        lane=int(rng.integers(cfg.lanes)))
                   for _ in range(rng.integers(1, cfg.stages + 1))]
         reduce = Reduce(str(rng.choice(REDUCE_OPS)), int(rng.integers(cfg.registers))) if rng.random() < 0.5 else None
         vout_kinds = ["reg"] + (["acc"] if acc else [])
@@ -229,7 +235,7 @@ def random_program(cfg: ArrayConfig, rng: np.random.Generator) -> PcuProgram:
             vin_required=vreq, sin_required=sreq,
             vin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in vreq},
             sin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in sreq},
-            wait_start=bool(enabled) and rng.random() < 0.3,
+            wait_start=bool(enabled) and rng.random() < 0.3, weights=weights,
             reduce=reduce, accumulate=acc, vout=vout, sout=sout, seed=int(rng.integers(0, 2**32)))
         try:
             program.validate(cfg)
@@ -246,6 +252,9 @@ def random_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> Case:
     a = program.accumulate
     if a is not None and a.fold_scalar is not None:
         sins[a.fold_scalar] = rng.integers(0, 4, n).astype(U32)  # group lengths, zeros included
+    if program.weights is not None:  # whole tiles, sometimes a partial one after them
+        tiles = int(rng.integers(0, 6)) * cfg.stages + int(rng.integers(0, cfg.stages)) * (rng.random() < 0.3)
+        vins[program.weights.src] = _random_words(rng, tiles * cfg.lanes).reshape(tiles, cfg.lanes)
     tokens = int(rng.integers(1, 4)) if program.wait_start else 0
     return Case(name, program, vins, sins, tokens, gap=float(rng.choice([0, 0.2, 0.5])),
                 stall=float(rng.choice([0, 0.2, 0.5])), seed=int(rng.integers(0, 2**31)))
@@ -376,4 +385,22 @@ def kernels(cfg: ArrayConfig, rng: np.random.Generator, kind: str = "fp32") -> l
         stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
         accumulate=Accumulate(add, init=0, src=1, fold_scalar=0), vout=[("acc", 0)]),
         [rows_], [lengths], ("vout0", sums), scale, int(lengths.max())))
+    if fp and cfg.vector_inputs >= 3:
+        cases.append(systolic_case(cfg, rng))
     return cases
+
+
+def systolic_case(cfg: ArrayConfig, rng: np.random.Generator, rows: int = 24, tiles: int = 3, name: str = "systolic",
+                  **traffic) -> Case:
+    """The systolic mode (rtl/spec/systolic.py): *tiles* weight tiles, *rows* rows of A each, partial sums
+    in from vector input 2; NumPy reference P + A B with the bound of ``depth + 1`` roundings."""
+    L, depth = cfg.lanes, systolic_depth(cfg)
+    A = rng.standard_normal((tiles * rows, L)).astype(np.float32)
+    B = rng.standard_normal((tiles, depth, L)).astype(np.float32)
+    P = rng.standard_normal((tiles * rows, L)).astype(np.float32)
+    a64, b64 = A[:, :depth].astype(np.float64).reshape(tiles, rows, depth), B.astype(np.float64)
+    want = P + np.einsum("trk,tkl->trl", a64, b64).reshape(-1, L)
+    scale = np.abs(P) + np.einsum("trk,tkl->trl", np.abs(a64), np.abs(b64)).reshape(-1, L)
+    return Case(f"{name}-fp32", systolic_program(cfg, rows=rows, a=0, weights=1, psum=2),
+                [f32(A), weight_tiles(cfg, B), f32(P)], [], reference={"vout0": (want, scale)},
+                tolerance=(depth + 1) * 2.0**-24, **traffic)

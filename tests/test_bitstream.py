@@ -42,6 +42,8 @@ def test_refuses_another_configuration():
 @pytest.mark.parametrize("damage,message", [
     (lambda d: b"XDAG" + d[4:], "bad magic"),
     (lambda d: d[:4] + (9).to_bytes(2, "little") + d[6:], "version 9 is not supported"),
+    (lambda d: d[:4] + (1).to_bytes(2, "little") + d[6:],
+     r"version 1 \(PCU layout without the systolic mode\) is not supported: this loader reads version 2"),
     (lambda d: d[:10], "truncated bitstream"),
     (lambda d: d[:-1] + bytes([d[-1] ^ 1]), "CRC mismatch"),
     (lambda d: 42, "a bitstream is bytes"),

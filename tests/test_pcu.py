@@ -4,15 +4,17 @@ throughput, on the RTL (Verilator through cocotb) against the golden PCU model, 
 Seeds are printed; rerun with ``pytest --seed N``.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.ops import FU_LATENCY
-from rdagen.rtl.spec.pcu_layout import (Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage, decode, reg,
-                            sin, vin)
+from rdagen.rtl.spec.pcu_layout import (CONST, WGT, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce,
+                                       Stage, Weights, bvin, decode, pcu_layout, program_of, reg, sin, vin)
 from rdagen.rtl.spec.timing import pcu_output_depth
-from rdagen.sim.pcu_regression import Case, credit_cases, kernels, random_case, run_cases
+from rdagen.sim.pcu_regression import Case, credit_cases, kernels, random_case, run_cases, systolic_case
 from rdagen.verif.golden.credits import pcu_credit_limit
 
 from .conftest import seeded_rng, test_seed
@@ -56,6 +58,16 @@ AXPY = PcuProgram(stages=[Stage("fmul", vin(0), sin(0), dst=1), Stage("fadd", re
      "accumulator, field 'fold'"),
     (PcuProgram(stages=[Stage("add", Operand("ctr", 1), reg(0))], vin_required=[0], counters=[Counter()],
                 vout=[("reg", 0)]), "reads counter 1, which is not enabled"),
+    (PcuProgram(stages=[Stage("ffma", bvin(0), WGT, reg(0))], vin_required=[0], vout=[("reg", 0)]),
+     "stage 0, field 'b': reads the weights, which are not enabled"),
+    (PcuProgram(stages=[Stage("ffma", bvin(1), WGT, reg(0))], vin_required=[0], weights=Weights(2),
+                vout=[("reg", 0)]), "stage 0, field 'a': reads vector input 1, which the firing rule does not require"),
+    (PcuProgram(stages=[Stage("ffma", bvin(0), WGT, reg(0), lane=4)], vin_required=[0], weights=Weights(1),
+                vout=[("reg", 0)]), "stage 0, field 'lane': lane 4 does not exist"),
+    (PcuProgram(vin_required=[0], weights=Weights(0), vout=[("reg", 0)]),
+     "weights, field 'src': vector input 0 carries weight tiles and cannot also be a data input"),
+    (PcuProgram(vin_required=[0], weights=Weights(3), vout=[("reg", 0)]), "weights, field 'src': vector input 3"),
+    (PcuProgram(vin_required=[0], weights=Weights(1, level=4), vout=[("reg", 0)]), "weights, field 'level'"),
 ])
 def test_encoder_rejects_with_named_field(program, message):
     with pytest.raises(PcuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -68,8 +80,16 @@ def test_encoding_round_trips_through_the_layout():
     assert view.stages[1].b.index == 1 and view.stages[1].dst == 2
     assert view.fire.vin_required == 0b11 and view.fire.sin_required == 0b1
     assert view.vout[0].sel.name == "REG" and view.vout[0].reg == 2
-    with pytest.raises(PcuConfigError, match="652-bit word"):
+    with pytest.raises(PcuConfigError, match=f"{pcu_layout(SMALL).size}-bit word"):
         decode(SMALL, 1 << 700)
+    systolic = PcuProgram(stages=[Stage("ffma", bvin(0), WGT, CONST, lane=3)], vin_required=[0],
+                          counters=[Counter(0, 8, 1)], weights=Weights(2, level=1), vout=[("reg", 0)])
+    view = decode(SMALL, systolic.encode(SMALL))
+    assert view.stages[0].a.src.name == "BVIN" and view.stages[0].b.src.name == "WGT" and view.stages[0].lane == 3
+    assert view.weights.enable == 1 and view.weights.src == 2 and view.weights.level == 1
+    assert program_of(SMALL, systolic.encode(SMALL)) == dataclasses.replace(
+        systolic, stages=[systolic.stages[0]] + [Stage()] * 3, counters=[Counter(0, 8, 1), None, None],
+        vin_required=[0], sin_required=[], vout=[("reg", 0)], sout=[None])
 
 
 # -- on the RTL ---------------------------------------------------------------------------------------
@@ -141,3 +161,29 @@ def test_one_vector_per_cycle(config, request):
     print(f"{n} results in {span} cycles; first after {result.first_out} cycles (latency {latency})")
     assert span == n
     assert result.first_out == latency + 6
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("config", CONFIGS)
+def test_systolic_mode_makes_lanes_times_stages_multiply_adds_per_cycle(config, request):
+    """The systolic mode (rtl/spec/systolic.py) with inputs always valid and outputs always ready: 256 rows
+    of A through 4 weight tiles (each loaded while the one before computes) give 256 result vectors in
+    256 consecutive cycles, each row ``lanes x stages`` multiply-adds (every stage an ffma in every
+    lane), so lanes x stages multiply-adds per cycle exactly; the results equal the golden model's and
+    A B + P within the bound of stages + 1 roundings. With random gaps and back-pressure the results are
+    the same."""
+    cfg = preset(config)
+    rng = seeded_rng(request)
+    steady = systolic_case(cfg, rng, rows=64, tiles=4, name="steady", seed=test_seed(request))
+    busy = systolic_case(cfg, rng, rows=5, tiles=6, name="traffic", gap=0.3, stall=0.3, seed=test_seed(request))
+    results = run_cases(cfg, [steady, busy], tag="systolic")
+    _report(results)
+    program = steady.program
+    assert [s.op for s in program.stages] == ["ffma"] * cfg.stages  # every functional unit multiplies and adds
+    r = results[0]
+    span = r.last_out - r.first_out + 1
+    macs = r.firings * cfg.stages * cfg.lanes
+    print(f"{r.firings} rows, {macs} multiply-adds in {span} cycles: {macs / span:.2f} per cycle "
+          f"(peak {cfg.lanes * cfg.stages}); {r.golden.tiles} tiles")
+    assert r.firings == 256 and r.golden.tiles == 4 and span == 256
+    assert macs / span == cfg.lanes * cfg.stages

@@ -13,6 +13,7 @@ import pytest
 from rdagen.rtl.pcu.accumulator import Accumulator
 from rdagen.rtl.pcu.issue import Issue
 from rdagen.rtl.pcu.reduction import ReductionTree
+from rdagen.rtl.pcu.weights import WeightBanks
 from rdagen.rtl.stage_pipeline import StagePipeline
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.layout_fields import plain_view
@@ -131,12 +132,16 @@ def test_stage_pipeline_matches_the_golden_stages_on_random_programs(config, req
         strides = [int(x.stride) & 0xFFFFFFFF for x in c.counters]
         spread = int(c.spread.counter) if c.spread.enable else None
         generators = [[lfsr_seed(int(c.seed), lane) for lane in range(cfg.lanes)] for _ in range(cfg.stages)]
+        # two random weight banks; each firing names the bank it uses, and every stage must read that one
+        tiles = rng.integers(0, 2**32, (2, cfg.stages, cfg.lanes), dtype=np.uint64).astype(U32)
+        banks = rng.integers(0, 2, n)
         expected = []
         for t in np.flatnonzero(valid):
             lanes = np.arange(cfg.lanes, dtype=np.uint64)
             ctr_lanes = [((ctrs[t][k] + lanes * strides[k]) & 0xFFFFFFFF).astype(U32) if k == spread
                          else np.full(cfg.lanes, ctrs[t][k], U32) for k in range(cfg.counters)]
-            expected.append(run_stages(c.stages, cfg.registers, cfg.lanes, vins[t], sins[t], ctr_lanes, generators))
+            expected.append(run_stages(c.stages, cfg.registers, cfg.lanes, vins[t], sins[t], ctr_lanes, generators,
+                                       tile=tiles[banks[t]]))
         seen = []
 
         async def bench(ctx):
@@ -145,12 +150,15 @@ def test_stage_pipeline_matches_the_golden_stages_on_random_programs(config, req
             ctx.set(dut.seed, int(c.seed))
             for k, s in enumerate(strides):
                 ctx.set(dut.strides[k], s)
+            for k, words in enumerate(tiles.reshape(-1, cfg.lanes)):
+                ctx.set(dut.tiles[k], vector(words))
             ctx.set(dut.reseed, 1)
             await ctx.tick()
             ctx.set(dut.reseed, 0)
             for t in range(n + dut.latency + 1):
                 if t < n:
                     ctx.set(dut.valid, int(valid[t]))
+                    ctx.set(dut.bank, int(banks[t]))
                     for k in range(cfg.vector_inputs):
                         ctx.set(dut.vin[k], vector(vins[t][k]))
                     for k in range(cfg.scalar_inputs):
@@ -291,3 +299,51 @@ def test_issue_counts_runs_waits_for_start_tokens_and_pops_at_the_pop_level():
     assert [trace[t]["counters"][:2] for t in fires[:6]] == [[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]]
     assert [t for t, o in enumerate(trace) if o["sin_pop"][0]] == [4, 7, 12, 15]  # when counter 0 wraps
     assert all(o["vin_pop"] == [o["data_fire"], 0, 0] for o in trace)  # pop level 0: every firing
+
+
+# -- weight banks --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("config", ["tiny", "small"])
+def test_weight_banks_give_each_firing_its_tile_until_it_drains(config, request):
+    """Vectors arrive with random gaps; a consumer fires whenever a tile is ready (randomly holding back)
+    and releases the tile after a random number of firings. Every firing must see, in its bank, the
+    next tile in arrival order, and that bank must keep it for the ``drain`` cycles after the release
+    (the firings already issued still read it); at most two tiles are taken ahead of the firings."""
+    cfg = preset(config)
+    rng = seeded_rng(request)
+    S, L, drain = cfg.stages, cfg.lanes, 5
+    dut = WeightBanks(cfg, drain=drain)
+    n_tiles = 12
+    stream = rng.integers(0, 2**32, (n_tiles * S, L), dtype=np.uint64).astype(U32)
+    uses = rng.integers(1, 5, n_tiles)  # firings per tile
+    log = {"fired": 0, "released": 0, "popped": 0}
+
+    async def bench(ctx):
+        ctx.set(dut.enable, 1)
+        watch = []  # (bank, tile index, cycles it must still hold)
+        fired_in_tile = 0
+        for cycle in range(n_tiles * (S + 8) * 4):
+            offer = log["popped"] < len(stream) and rng.random() < 0.7
+            ctx.set(dut.w_rdy, int(offer))
+            ctx.set(dut.w_data, vector(stream[log["popped"]]) if offer else 0)
+            ready, bank = ctx.get(dut.ready), ctx.get(dut.bank)
+            fire = ready and log["released"] < n_tiles and rng.random() < 0.8
+            release = fire and fired_in_tile + 1 == uses[log["released"]]
+            ctx.set(dut.release, int(release))
+            if fire:
+                watch.append((bank, log["released"], drain if release else 0))
+            for b, t, _ in watch:
+                got = np.array([lanes_of(ctx.get(dut.tiles[b * S + s]), L) for s in range(S)])
+                assert np.array_equal(got, stream[t * S:(t + 1) * S]), f"cycle {cycle}: bank {b} lost tile {t}"
+            watch = [(b, t, left - 1) for b, t, left in watch if left > 0]
+            if ctx.get(dut.w_pop):
+                assert offer, f"cycle {cycle}: popped a vector that was not offered"
+                log["popped"] += 1
+            assert log["popped"] <= (log["released"] + 2) * S, f"cycle {cycle}: more than two tiles taken ahead"
+            if fire:
+                log["fired"] += 1
+                fired_in_tile = 0 if release else fired_in_tile + 1
+                log["released"] += release
+            await ctx.tick()
+
+    simulate(dut, bench)
+    assert log["released"] == n_tiles and log["fired"] == int(uses.sum()), log

@@ -7,7 +7,8 @@ Structure, input to output::
 
     vin/sin/ctrl_in -> input FIFOs (depth cfg.fifo_depth)
       -> issue (firing rule, counter chain, group lengths, output credits)
-      -> stages 0..S-1 (lanes FunctionalUnits each, FU_LATENCY cycles per stage)
+      -> stages 0..S-1 (lanes FunctionalUnits each, FU_LATENCY cycles per stage; in the systolic mode
+         their ``wgt`` operands come from the weight banks, loaded from a vector input)
       -> reduction tree (log2(lanes) levels of FunctionalUnits, FU_LATENCY cycles each)
       -> accumulator (combinational FunctionalUnit per lane: a fold closes in one cycle)
       -> output FIFOs -> vout/sout;  done tokens -> ctrl_out
@@ -23,7 +24,12 @@ Timing:
 * The cycle after reset reseeds the stochastic-rounding generators and loads the counters; firing
   starts the cycle after.
 
-Parts, each a component with its own test: ``Issue`` (issue.py), ``StagePipeline`` (rtl/stage_pipeline.py, shared with the PMU),
+Systolic mode: with the weights on, the weight banks (weights.py) hold the tile in use and the next
+one, loaded one vector per cycle while the current tile computes; a firing also needs a whole tile,
+and its stages read the bank the firing was issued with. With every stage an ``ffma`` of a broadcast
+input word, its weight and the partial sum, a firing makes ``lanes * stages`` multiply-adds.
+
+Parts, each a component with its own test: ``Issue`` (issue.py), ``WeightBanks`` (weights.py), ``StagePipeline`` (rtl/stage_pipeline.py, shared with the PMU),
 ``ReductionTree`` (reduction.py) and ``Accumulator`` (accumulator.py). The accumulator's functional unit
 has no registers, so its logic is on one cycle's path: that is the critical path of the unit, to
 pipeline with partial sums when timing needs it.
@@ -40,6 +46,7 @@ from ..spec.timing import pcu_latency, pcu_output_depth
 from .accumulator import Accumulator
 from .issue import Issue
 from .reduction import ReductionTree
+from .weights import WeightBanks
 from ..stage_pipeline import StagePipeline
 
 __all__ = ["PCU"]
@@ -89,8 +96,16 @@ class PCU(wiring.Component):
         issue = m.submodules.issue = Issue(cfg, len(outputs))
         m.d.comb += [issue.configuration.eq(c), issue.seeded.eq(seeded), issue.ctrl_rdy.eq(cfifo.r_rdy),
                      cfifo.r_en.eq(issue.ctrl_pop)]
+        # The weights input is popped by the weight banks only (the encoder keeps it out of the firing rule).
+        stages = m.submodules.stages = StagePipeline.for_pcu(cfg)
+        weights = m.submodules.weights = WeightBanks(cfg, drain=stages.latency + 2)
+        m.d.comb += [weights.enable.eq(c.weights.enable), weights.release.eq(issue.w_release),
+                     issue.w_ready.eq(weights.ready),
+                     weights.w_rdy.eq(select(m, [f.r_rdy for f in vfifo], c.weights.src, 1, "weights_rdy")),
+                     weights.w_data.eq(select(m, [f.r_data for f in vfifo], c.weights.src, 32 * L, "weights_data"))]
         for k, f in enumerate(vfifo):
-            m.d.comb += [issue.vin_rdy[k].eq(f.r_rdy), f.r_en.eq(issue.vin_pop[k])]
+            m.d.comb += [issue.vin_rdy[k].eq(f.r_rdy),
+                         f.r_en.eq(issue.vin_pop[k] | (weights.w_pop & (c.weights.src == k)))]
         for k, f in enumerate(sfifo):
             m.d.comb += [issue.sin_rdy[k].eq(f.r_rdy), issue.sin_data[k].eq(f.r_data), f.r_en.eq(issue.sin_pop[k])]
         for k, (f, per_firing, per_group) in enumerate(out_fifos):
@@ -113,7 +128,8 @@ class PCU(wiring.Component):
         t_last = reg(issue.last, "issue_last")
 
         # -- stages ------------------------------------------------------------------------------------
-        stages = m.submodules.stages = StagePipeline.for_pcu(cfg)
+        m.d.comb += [stages.tiles[k].eq(t) for k, t in enumerate(weights.tiles)]
+        m.d.comb += stages.bank.eq(reg(weights.bank, "issue_bank"))
         m.d.comb += [stages.stages.eq(c.stages), stages.spread.eq(c.spread), stages.seed.eq(c.seed),
                      stages.reseed.eq(~seeded), stages.valid.eq(t_data)]
         m.d.comb += [stages.strides[k].eq(x.stride) for k, x in enumerate(c.counters)]

@@ -17,14 +17,15 @@ class Issue(wiring.Component):
     """Decides each cycle whether the PCU fires, and what the firing takes and promises.
 
     A *data firing* needs the required inputs (``vin_rdy``/``sin_rdy``), the start token when the run
-    waits for one (``ctrl_rdy``), the group length when a scalar-folded group opens (the chosen
+    waits for one (``ctrl_rdy``), a whole weight tile when the weights are on (``w_ready``), the group length when a scalar-folded group opens (the chosen
     ``sin`` word) and a credit (``room``) in every output FIFO it will write: the outputs written per
     firing (``per_firing``) and, on a group's last firing, those written per group (``per_group``). An
     *empty firing* closes a group of length 0 (a scalar fold count of 0) and writes the group outputs
     only. A firing reserves (``reserve``) a slot in every output it will write, so nothing stalls
     behind it. Input FIFOs pop (``vin_pop``, ``sin_pop``, ``ctrl_pop``) when the counters at their pop
-    level all wrap; the counters (``counters``) step once per data firing; ``done`` is a data firing
-    that ends a run of the counter chain.
+    level all wrap, and the weight tile is released (``w_release``) when those at the weights' level do;
+    the counters (``counters``) step once per data firing; ``done`` is a data firing that ends a run of
+    the counter chain.
 
     Ports: ``configuration`` (static, ``pcu_layout``), ``seeded`` (low in the first cycle after reset:
     the counters load), the inputs above, and per firing ``data_fire``, ``empty_fire``, ``first`` (it
@@ -41,6 +42,7 @@ class Issue(wiring.Component):
             "configuration": In(pcu_layout(cfg)), "seeded": In(1),
             "vin_rdy": In(1).array(cfg.vector_inputs), "sin_rdy": In(1).array(cfg.scalar_inputs),
             "sin_data": In(32).array(cfg.scalar_inputs), "ctrl_rdy": In(1),
+            "w_ready": In(1), "w_release": Out(1),
             "room": In(1).array(outputs), "per_firing": In(1).array(outputs), "per_group": In(1).array(outputs),
             "reserve": Out(1).array(outputs),
             "vin_pop": Out(1).array(cfg.vector_inputs), "sin_pop": Out(1).array(cfg.scalar_inputs), "ctrl_pop": Out(1),
@@ -71,6 +73,7 @@ class Issue(wiring.Component):
             inputs_ok &= ~vreq[k] | rdy
         for k, rdy in enumerate(self.sin_rdy):
             inputs_ok &= ~sreq[k] | rdy
+        inputs_ok &= ~c.weights.enable | self.w_ready
 
         enabled = Cat(x.enable for x in c.counters)
         any_counter = enabled.any()
@@ -112,6 +115,7 @@ class Issue(wiring.Component):
         carry_at = lambda level: select(m, carry, level, 1, "pop_carry")  # noqa: E731
         for k, pop in enumerate(self.vin_pop):
             m.d.comb += pop.eq(data_fire & vreq[k] & carry_at(c.fire.vin_pop_level[k]))
+        m.d.comb += self.w_release.eq(data_fire & c.weights.enable & carry_at(c.weights.level))
         for k, pop in enumerate(self.sin_pop):
             m.d.comb += pop.eq((data_fire & sreq[k] & carry_at(c.fire.sin_pop_level[k]))
                                | (take_count & (c.acc.fold_scalar == k)))

@@ -23,10 +23,13 @@ import zlib
 
 from .config import ArrayConfig
 
-__all__ = ["MAGIC", "VERSION", "Kind", "Address", "BitstreamError", "REFUSALS", "Plan", "encode", "decode", "NETWORKS"]
+__all__ = ["MAGIC", "VERSION", "HISTORY", "Kind", "Address", "BitstreamError", "REFUSALS", "Plan", "encode", "decode", "NETWORKS"]
 
 MAGIC = b"RDAG"
-VERSION = 1
+VERSION = 2
+HISTORY = {1: "PCU layout without the systolic mode",
+           2: "PCU stages with a broadcast lane, the weights block and the bvin/wgt operands (systolic mode)"}
+"""What each format version holds: a bitstream of another version is refused naming what changed."""
 _HEADER = struct.Struct("<4sHH8sI")
 _RECORD = struct.Struct("<BBBBI")
 _CRC = struct.Struct("<I")
@@ -136,7 +139,9 @@ def decode(plan: Plan, data: bytes) -> dict:
     if magic != MAGIC:
         raise BitstreamError(f"bad magic {magic!r}: not an rdagen bitstream (expected {MAGIC!r})", "magic")
     if version != VERSION:
-        raise BitstreamError(f"bitstream version {version} is not supported (this loader reads version {VERSION})", "version")
+        made = f" ({HISTORY[version]})" if version in HISTORY else ""
+        raise BitstreamError(f"bitstream version {version}{made} is not supported: this loader reads version "
+                             f"{VERSION} ({HISTORY[VERSION]}); map the graph again to rebuild it", "version")
     if config_hash != _hash_bytes(plan.cfg):
         raise BitstreamError(f"bitstream made for ArrayConfig hash {config_hash.hex()}, this array is "
                              f"{plan.cfg.name} with hash {plan.cfg.hash}", "config_hash")

@@ -13,7 +13,17 @@ counter values, and sends one vector of ``lanes`` words down ``stages`` stages.
   others on unchanged. Operand sources: ``reg`` r (the register file entering the stage), ``vin`` k
   (lane element of vector input k's head), ``sin`` k (scalar input k's head, broadcast), ``ctr`` k
   (counter k; lane i sees ``value + i * stride`` if that counter is the spread one), ``lane`` (the lane
-  index), ``const`` (the stage's constant).
+  index), ``const`` (the stage's constant), ``bvin`` k (word ``lane`` of vector input k's head, the
+  stage's ``lane`` field, broadcast to every lane) and ``wgt`` (the weight this stage holds for the lane).
+* Weights (the systolic mode): with ``weights`` enabled, vector input ``weights.src`` carries weight
+  *tiles* of ``stages`` vectors each, vector s for stage s: operand ``wgt`` of stage s in lane l is word l
+  of vector s of the current tile. A data firing needs a whole tile. The tile is released when counters
+  0 .. level-1 all wrap in a firing (``weights.level``, as an input pops at its pop level), and the next
+  firing uses the next tile. The weights input is read by nothing else (it is not a required input).
+  With stage s computing ``ffma(bvin A lane o+s, wgt, reg 0)`` into register 0 (stage 0's addend a
+  partial-sum vector input or ``const``), the lanes x stages functional units are a weight-stationary
+  array: a firing is one row of A times a stages x lanes tile of weights, ``lanes * stages``
+  multiply-adds, summed in stage order ``p = ffma(a[o+s], w[s][l], p)`` (one rounding each).
 * Counters: counter 0 is the innermost. A disabled counter is held at its start and always wraps.
   After each data firing, counter 0 steps by ``stride`` (``lanes * stride`` when it is spread). A
   counter that reaches ``stop`` or beyond wraps to ``start`` and steps the next one. When every
@@ -50,7 +60,7 @@ from .config import ArrayConfig
 from .layout_fields import check_round_trip, fields_of, signed32
 from .ops import OP_BY_NAME, Op
 
-__all__ = ["Src", "FoldMode", "VecOut", "ScaOut", "REDUCE_OPS", "pcu_layout", "Operand", "Stage",
+__all__ = ["Src", "FoldMode", "VecOut", "ScaOut", "REDUCE_OPS", "pcu_layout", "Operand", "Stage", "Weights",
            "Counter", "Reduce", "Accumulate", "PcuProgram", "PcuConfigError", "decode", "program_of", "check",
            "enum_name", "operand_of", "counter_of", "stage_of", "bits_set", "pop_levels"]
 
@@ -65,6 +75,8 @@ class Src(enum.Enum, shape=unsigned(3)):
     CTR = 3
     LANE = 4
     CONST = 5
+    BVIN = 6  # one lane of a vector input, broadcast (PCU only)
+    WGT = 7  # the stage's weight for the lane (PCU only, with weights enabled)
 
 
 class FoldMode(enum.Enum, shape=unsigned(1)):
@@ -107,7 +119,7 @@ def pcu_layout(cfg: ArrayConfig) -> data.StructLayout:
     """The configuration layout of a PCU of *cfg*."""
     operand = operand_layout(cfg, cfg.registers)
     stage = data.StructLayout({"op": Op, "a": operand, "b": operand, "c": operand,
-                               "dst": _range(cfg.registers), "const": 32})
+                               "dst": _range(cfg.registers), "const": 32, "lane": _range(cfg.lanes)})
     counter = counter_layout()
     level = _range(cfg.counters + 1)
     return data.StructLayout({
@@ -121,6 +133,7 @@ def pcu_layout(cfg: ArrayConfig) -> data.StructLayout:
             "sin_pop_level": data.ArrayLayout(level, cfg.scalar_inputs),
             "wait_start": 1,
         }),
+        "weights": data.StructLayout({"enable": 1, "src": _range(cfg.vector_inputs), "level": level}),
         "reduce": data.StructLayout({"enable": 1, "op": Op, "src": _range(cfg.registers)}),
         "acc": data.StructLayout({"enable": 1, "op": Op, "init": 32, "src": _range(cfg.registers),
                                   "fold_mode": FoldMode, "fold": FOLD_BITS,
@@ -160,8 +173,14 @@ def ctr(k: int) -> Operand:
     return Operand("ctr", k)
 
 
+def bvin(k: int) -> Operand:
+    """Word ``Stage.lane`` of vector input *k*, broadcast to every lane."""
+    return Operand("bvin", k)
+
+
 LANE = Operand("lane")
 CONST = Operand("const")
+WGT = Operand("wgt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +191,15 @@ class Stage:
     c: Operand = Operand()
     dst: int = 0
     const: int = 0
+    lane: int = 0  # the lane a ``bvin`` operand reads
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """Weight tiles (``stages`` vectors each) on vector input *src*, one released per run of counters
+    0 .. level-1."""
+    src: int
+    level: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +236,7 @@ class PcuProgram:
     vin_pop_level: dict[int, int] = dataclasses.field(default_factory=dict)
     sin_pop_level: dict[int, int] = dataclasses.field(default_factory=dict)
     wait_start: bool = False
+    weights: Weights | None = None
     reduce: Reduce | None = None
     accumulate: Accumulate | None = None
     vout: Sequence[tuple[str, int] | None] = ()  # per vector output: ("reg", r) | ("acc", 0) | None
@@ -260,7 +289,8 @@ def counter_fields(c: Counter | None) -> dict:
     return {"enable": 1, "start": c.start & 0xFFFFFFFF, "stop": c.stop & 0xFFFFFFFF, "stride": c.stride & 0xFFFFFFFF}
 
 
-_SOURCES = {"reg": "registers", "vin": "vector_inputs", "sin": "scalar_inputs", "ctr": "counters"}
+_SOURCES = {"reg": "registers", "vin": "vector_inputs", "bvin": "vector_inputs", "sin": "scalar_inputs",
+            "ctr": "counters"}
 
 
 def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
@@ -288,6 +318,8 @@ def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
         if not isinstance(stage.dst, int) or not 0 <= stage.dst < cfg.registers:
             _fail(where, "dst", f"register {stage.dst!r} does not exist (registers 0..{cfg.registers - 1})")
         _check_word(where, "const", stage.const)
+        if not isinstance(stage.lane, int) or not 0 <= stage.lane < cfg.lanes:
+            _fail(where, "lane", f"lane {stage.lane!r} does not exist (lanes 0..{cfg.lanes - 1})")
         for slot in "abc"[: OP_BY_NAME[stage.op].arity]:
             operand = getattr(stage, slot)
             if operand.src in _SOURCES:
@@ -295,15 +327,27 @@ def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
                 if not isinstance(operand.index, int) or not 0 <= operand.index < limit:
                     _fail(where, slot, f"{operand.src} {operand.index!r} does not exist "
                                        f"({_SOURCES[operand.src]}: {limit})")
-                if operand.src == "vin" and operand.index not in p.vin_required:
+                if operand.src in ("vin", "bvin") and operand.index not in p.vin_required:
                     _fail(where, slot, f"reads vector input {operand.index}, which the firing rule does not require")
                 if operand.src == "sin" and operand.index not in p.sin_required:
                     _fail(where, slot, f"reads scalar input {operand.index}, which the firing rule does not require")
                 if operand.src == "ctr" and operand.index not in enabled:
                     _fail(where, slot, f"reads counter {operand.index}, which is not enabled")
+            elif operand.src == "wgt":
+                if p.weights is None:
+                    _fail(where, slot, "reads the weights, which are not enabled")
             elif operand.src not in ("lane", "const"):
-                _fail(where, slot, f"unknown operand source {operand.src!r}; valid: reg, vin, sin, ctr, lane, const")
+                _fail(where, slot, f"unknown operand source {operand.src!r}; "
+                                   f"valid: reg, vin, bvin, sin, ctr, lane, const, wgt")
     check_counters(_fail, "", p.counters)
+    w = p.weights
+    if w is not None:
+        if not isinstance(w.src, int) or not 0 <= w.src < cfg.vector_inputs:
+            _fail("weights", "src", f"vector input {w.src!r} does not exist (the PCU has {cfg.vector_inputs})")
+        if w.src in p.vin_required:
+            _fail("weights", "src", f"vector input {w.src} carries weight tiles and cannot also be a data input")
+        if not isinstance(w.level, int) or not 0 <= w.level <= cfg.counters:
+            _fail("weights", "level", f"level {w.level!r} is not in [0, {cfg.counters}]")
     if p.spread is not None and p.spread not in enabled:
         _fail("counters", "spread", f"counter {p.spread!r} is not enabled")
     if p.reduce is not None:
@@ -363,7 +407,7 @@ def _fields(p: PcuProgram, cfg: ArrayConfig) -> dict:
     outs_s = list(p.sout) + [None] * (cfg.scalar_outputs - len(p.sout))
     return {
         "stages": [{"op": Op[s.op.upper()], "a": _operand(s.a), "b": _operand(s.b), "c": _operand(s.c),
-                    "dst": s.dst, "const": s.const} for s in stages],
+                    "dst": s.dst, "const": s.const, "lane": s.lane} for s in stages],
         "counters": [counter_fields(c) for c in counters],
         "spread": {"enable": int(p.spread is not None), "counter": p.spread or 0},
         "fire": {
@@ -373,6 +417,8 @@ def _fields(p: PcuProgram, cfg: ArrayConfig) -> dict:
             "sin_pop_level": [p.sin_pop_level.get(k, 0) for k in range(cfg.scalar_inputs)],
             "wait_start": int(p.wait_start),
         },
+        "weights": {"enable": 0, "src": 0, "level": 0} if p.weights is None else
+                   {"enable": 1, "src": p.weights.src, "level": p.weights.level},
         "reduce": {"enable": 0, "op": Op.PASS, "src": 0} if p.reduce is None else
                   {"enable": 1, "op": Op[p.reduce.op.upper()], "src": p.reduce.src},
         "acc": {"enable": 0, "op": Op.PASS, "init": 0, "src": 0, "fold_mode": FoldMode.CONST, "fold": 1,
@@ -416,7 +462,7 @@ def counter_of(f: dict) -> Counter | None:
 
 def stage_of(fail, where: str, f: dict) -> Stage:
     return Stage(enum_name(fail, where, "op", Op, f["op"]), *(operand_of(fail, where, slot, f[slot]) for slot in "abc"),
-                 dst=f["dst"], const=f["const"])
+                 dst=f["dst"], const=f["const"], lane=f.get("lane", 0))
 
 
 def bits_set(mask: int) -> list[int]:
@@ -432,7 +478,7 @@ def pop_levels(levels: list[int]) -> dict[int, int]:
 def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
     """The named-field program of configuration word *bits* (not validated: see ``check``)."""
     f = fields_of(pcu_layout(cfg), decode(cfg, bits).as_bits())
-    fire, red, acc = f["fire"], f["reduce"], f["acc"]
+    fire, red, acc, w = f["fire"], f["reduce"], f["acc"], f["weights"]
     accumulate = None
     if acc["enable"]:
         scalar = enum_name(_fail, "accumulator", "fold_mode", FoldMode, acc["fold_mode"]) == "scalar"
@@ -450,6 +496,7 @@ def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
         vin_required=bits_set(fire["vin_required"]), sin_required=bits_set(fire["sin_required"]),
         vin_pop_level=pop_levels(fire["vin_pop_level"]), sin_pop_level=pop_levels(fire["sin_pop_level"]),
         wait_start=bool(fire["wait_start"]),
+        weights=Weights(w["src"], w["level"]) if w["enable"] else None,
         reduce=Reduce(enum_name(_fail, "reduction", "op", Op, red["op"]), red["src"]) if red["enable"] else None,
         accumulate=accumulate,
         vout=[output("vout", k, o, VecOut) for k, o in enumerate(f["vout"])],

@@ -1,8 +1,11 @@
 """Functional coverage of the PCU regressions (sim/pcu_regression.py), sampled per case whose streams
 matched the golden model, from its program (rtl/spec/pcu_layout.py) and the golden model's account:
 
-* ``operand_source``: operand source (reg, vin, sin, ctr, lane, const) x stage, for every operand a
-  stage's op reads (by its arity).
+* ``operand_source``: operand source (reg, vin, sin, ctr, lane, const, bvin, wgt) x stage, for every
+  operand a stage's op reads (by its arity).
+* ``weights`` (the systolic mode): a tile per firing (level 0) and per run of outer counters, two
+  tiles used (the second loaded while the first computed), a bank refilled after its release (three
+  or more tiles), and a systolic firing (every stage an ``ffma`` of ``bvin``, ``wgt`` and the partial sum).
 * ``reduce``: the reduction tree's op, or none.
 * ``accumulate``: the accumulator's op x mode: a fixed fold, group lengths from a scalar input, and
   zero-length groups (empty bags) among them.
@@ -28,6 +31,7 @@ SOURCES = tuple(s.name.lower() for s in Src)
 MODES = ("fixed_fold", "scalar_length", "zero_length_bag")
 OUTPUTS = ("vout.reg", "vout.acc", "sout.reg", "sout.acc", "sout.red")
 FLOW = ("gaps", "back_pressure", "start_tokens", "pop_level")
+WEIGHTS = ("tile_per_firing", "tile_per_run", "two_tiles", "bank_refilled", "systolic_firing")
 
 _GROUPS: dict[str, Group] = {}
 
@@ -39,7 +43,7 @@ def pcu_group(cfg: ArrayConfig) -> Group:
             "source": SOURCES, "stage": tuple(range(cfg.stages)),
             "reduce": (*REDUCE_OPS, "none"),
             "acc_op": REDUCE_OPS, "acc_mode": MODES,
-            "output": OUTPUTS, "flow": FLOW,
+            "output": OUTPUTS, "flow": FLOW, "weights": WEIGHTS,
             "full_output": tuple(f"vout{k}" for k in range(cfg.vector_outputs))
             + tuple(f"sout{k}" for k in range(cfg.scalar_outputs)),
         }, {"operand_source": ("source", "stage"), "accumulate": ("acc_op", "acc_mode")})
@@ -67,9 +71,28 @@ def sample_pcu(cfg: ArrayConfig, case, golden, scope: str) -> None:
     for name, happened in flow.items():
         if happened and golden.firings:
             group.sample(scope, flow=name)
+    if program.weights is not None and golden.firings:
+        _sample_weights(group, scope, cfg, program, golden)
     if case.hold:
         limits = output_credit_limits(cfg, program.encode(cfg))
         stop = min(limits.values())
         for name, limit in limits.items():
             if limit == stop and golden.firings > stop:
                 group.sample(scope, full_output=name)
+
+
+def _is_systolic(cfg: ArrayConfig, program) -> bool:
+    """Every stage an ffma of a broadcast input word, the weight and the partial sum in register 0."""
+    return len(program.stages) == cfg.stages and all(
+        st.op == "ffma" and st.a.src == "bvin" and st.b.src == "wgt" and st.dst == 0
+        and (s == 0 or (st.c.src, st.c.index) == ("reg", 0)) for s, st in enumerate(program.stages))
+
+
+def _sample_weights(group: Group, scope: str, cfg: ArrayConfig, program, golden) -> None:
+    group.sample(scope, weights="tile_per_firing" if program.weights.level == 0 else "tile_per_run")
+    if golden.tiles >= 2:
+        group.sample(scope, weights="two_tiles")
+    if golden.tiles >= 3:
+        group.sample(scope, weights="bank_refilled")
+    if _is_systolic(cfg, program):
+        group.sample(scope, weights="systolic_firing")

@@ -32,6 +32,7 @@ class PcuStreams:
     groups: int  # accumulator groups emitted (including empty ones)
     empty_groups: int  # groups of length 0 (their value is the accumulator's init)
     consumed: list[int]  # words taken from each vector input, each scalar input, then start tokens
+    tiles: int = 0  # weight tiles released (systolic mode)
 
 
 def reduce_tree(name: str, values: np.ndarray) -> int:
@@ -55,6 +56,9 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     vpos = [0] * cfg.vector_inputs
     spos = [0] * cfg.scalar_inputs
     vreq = [bool(int(c.fire.vin_required) >> k & 1) for k in range(cfg.vector_inputs)]
+    w_on, w_src, w_level = bool(c.weights.enable), int(c.weights.src), min(int(c.weights.level), cfg.counters)
+    tiles = vin[w_src][: len(vin[w_src]) // cfg.stages * cfg.stages].reshape(-1, cfg.stages, lanes) if w_on else ()
+    released = 0
     sreq = [bool(int(c.fire.sin_required) >> k & 1) for k in range(cfg.scalar_inputs)]
 
     spread = int(c.spread.counter) if c.spread.enable else None
@@ -107,6 +111,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
             break
         if any(sreq[k] and spos[k] >= len(sin[k]) for k in range(cfg.scalar_inputs)):
             break
+        if w_on and released >= len(tiles):
+            break
         if any_counter and c.fire.wait_start and not run_active:
             if tokens == 0:
                 break
@@ -123,7 +129,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
                 ctr_lanes.append(((base + lane_index.astype(np.int64) * stride) & 0xFFFFFFFF).astype(U32))
             else:
                 ctr_lanes.append(np.full(lanes, base, U32))
-        regs = run_stages(c.stages, cfg.registers, lanes, heads_v, heads_s, ctr_lanes, generators)
+        regs = run_stages(c.stages, cfg.registers, lanes, heads_v, heads_s, ctr_lanes, generators,
+                          tile=tiles[released] if w_on else None)
         red = reduce_tree(red_op, regs[int(c.reduce.src)]) if red_on else 0
         for k, o in enumerate(c.vout):
             if o.sel == VecOut.REG:
@@ -157,8 +164,14 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         for k in range(cfg.scalar_inputs):
             if sreq[k] and carry[min(levels_s[k], cfg.counters)]:
                 spos[k] += 1
+        if w_on and carry[w_level]:
+            released += 1
+
+    if w_on:  # the unit holds two tiles: the one in use and the next, loaded while the first computes
+        vpos[w_src] = min(len(vin[w_src]), (released + 2) * cfg.stages)
 
     return PcuStreams(
         vout=[np.array(v, U32).reshape(-1, lanes) for v in vout],
         sout=[np.array(s, U32) for s in sout],
-        done_tokens=done, firings=firings, groups=groups, empty_groups=empty_groups, consumed=[*vpos, *spos, start_tokens - tokens])
+        done_tokens=done, firings=firings, groups=groups, empty_groups=empty_groups, consumed=[*vpos, *spos, start_tokens - tokens],
+        tiles=released)

@@ -1,0 +1,59 @@
+"""The systolic PCU program: a matrix product on one PCU in its weight-stationary mode, and the layout of
+the words it takes (rtl/spec/pcu_layout.py, "Weights").
+
+A *block* is ``depth`` rows of K by ``lanes`` columns of N (``depth = min(stages, lanes - offset)``):
+the PCU holds one block of B as a weight tile and, for each row of A that arrives (a vector whose
+words ``offset .. offset + depth - 1`` are that row's K slice), sends out the row's partial sums for
+the block's ``lanes`` columns: ``p = ffma(a[offset + s], w[s][l], p)`` for s = 0 .. depth-1, starting
+from the partial-sum input's vector (or 0.0), one rounding per step. Per input (one firing per cycle):
+A one vector, the partial sums one vector, the weights one vector per cycle while a tile loads
+(``stages`` vectors per tile, loaded while the previous tile computes), the result one vector.
+
+Used by the mapper's systolic lowering, the PCU kernels and the benchmark; a spec module (no
+implementation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ArrayConfig
+from .pcu_layout import CONST, WGT, Counter, PcuProgram, Stage, Weights, bvin, reg, vin
+
+__all__ = ["systolic_depth", "systolic_program", "weight_tiles"]
+
+
+def systolic_depth(cfg: ArrayConfig, offset: int = 0) -> int:
+    """Rows of K a PCU multiplies per firing when A's slice starts at word *offset* of the vector."""
+    if not 0 <= offset < cfg.lanes:
+        raise ValueError(f"offset {offset} is not a lane of {cfg.name} (0..{cfg.lanes - 1})")
+    return min(cfg.stages, cfg.lanes - offset)
+
+
+def systolic_program(cfg: ArrayConfig, *, rows: int, a: int = 0, weights: int = 1, psum: int | None = None,
+                     offset: int = 0, out: int = 0) -> PcuProgram:
+    """The PCU program that multiplies *rows* rows of A (vector input *a*) by one weight tile per *rows*
+    firings (tiles on vector input *weights*), adding the partial sums of vector input *psum* (None:
+    0.0), to vector output *out*."""
+    if not isinstance(rows, int) or not 1 <= rows < 2**31:
+        raise ValueError(f"rows {rows!r} must be a positive integer (rows of A per weight tile)")
+    depth = systolic_depth(cfg, offset)
+    first = vin(psum) if psum is not None else CONST
+    stages = [Stage("ffma", bvin(a), WGT, first if s == 0 else reg(0), dst=0, lane=offset + s) for s in range(depth)]
+    stages += [Stage("pass", reg(0), dst=0)] * (cfg.stages - depth)
+    return PcuProgram(stages=stages, counters=[Counter(0, rows, 1)],
+                      vin_required=[a] if psum is None else sorted({a, psum}), weights=Weights(weights, level=1),
+                      vout=[None] * out + [("reg", 0)])
+
+
+def weight_tiles(cfg: ArrayConfig, blocks, offset: int = 0) -> np.ndarray:
+    """The weights input stream (tiles, then ``stages`` vectors each, fp32 words) for *blocks*: a sequence
+    of (depth, lanes) arrays or fewer rows/columns (zero-padded), one tile per block."""
+    depth = systolic_depth(cfg, offset)
+    tiles = np.zeros((len(blocks), cfg.stages, cfg.lanes), np.float32)
+    for t, block in enumerate(blocks):
+        block = np.asarray(block, np.float32)
+        if block.ndim != 2 or block.shape[0] > depth or block.shape[1] > cfg.lanes:
+            raise ValueError(f"block {t} has shape {block.shape}; a tile holds at most {depth} x {cfg.lanes}")
+        tiles[t, : block.shape[0], : block.shape[1]] = block
+    return tiles.reshape(-1, cfg.lanes).view(np.uint32)

@@ -9,7 +9,7 @@ HELP = "benchmarks; writes bench/results/*.json"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, pmu, ag, array, mapper, dlrm")
+    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, systolic, pmu, ag, array, mapper, dlrm")
     p.add_argument("--harness", choices=["cocotb", "direct", "specialised"], default="cocotb",
                    help="array bench: run the kernels on cocotb (default), in the direct harness, or on models "
                         "specialised to each phase (large arrays); the long GEMM runs on direct and specialised")
@@ -20,11 +20,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rdagen.bench import ag, arith, array, dlrm, mapper, pcu, pmu
+    from rdagen.bench import ag, arith, array, dlrm, mapper, pcu, pmu, systolic
 
     cfg = config(args.config)
     benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
-               "pcu": lambda: pcu.run(cfg, seed=args.seed), "pmu": lambda: pmu.run(cfg, seed=args.seed),
+               "pcu": lambda: pcu.run(cfg, seed=args.seed), "systolic": lambda: systolic.run(cfg, seed=args.seed),
+               "pmu": lambda: pmu.run(cfg, seed=args.seed),
                "ag": lambda: ag.run(cfg, seed=args.seed),
                "array": lambda: array.run(cfg, seed=args.seed, harness=args.harness),
                "mapper": lambda: mapper.run(cfg, seed=args.seed), "dlrm": lambda: dlrm.run(cfg, seed=args.seed)}

@@ -23,10 +23,10 @@ import numpy as np
 from rdagen.rtl.spec.config import ArrayConfig
 
 from .frontend.graph import Graph
-from .lowering import MLP_WEIGHTS, lower
+from .lowering import MATMUL_MODES, MLP_WEIGHTS, lower
 from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
 
-__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS"]
+__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES"]
 
 
 @dataclasses.dataclass
@@ -114,22 +114,30 @@ class Program:
 
 
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
-              progress: Callable[[str], None] | None = None, mlp_weights: str = "auto") -> Program:
+              progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
+              matmul_mode: str = "auto") -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*). *pins*
-    {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU."""
+    {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
+    Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement."""
     started = time.perf_counter()
-    phases = lower(graph, cfg, mlp_weights)
+    phases = lower(graph, cfg, mlp_weights, matmul_mode)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:
         if key not in known:
             raise MapError(f"pin {key!r}: no node output or unit of that name is placed (node outputs: "
                            f"{', '.join(sorted({graph.nodes[i].output for p in phases for i in p.nodes}))})")
-    placed = []
+    placed, shared = [], {}
     for n, phase in enumerate(phases):
+        if phase.placement_key is not None and phase.placement_key in shared:  # same units, same bitstream
+            first = shared[phase.placement_key]
+            placed.append(PlacedPhase(phase, first.placement, first.bitstream, first.tracks, first.seed))
+            continue
         if progress:
             progress(f"placing and routing phase {n + 1}/{len(phases)} {phase.name}")
         placed.append(place_and_route(phase, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins)))
+        if phase.placement_key is not None:
+            shared[phase.placement_key] = placed[-1]
     return Program(cfg, graph, placed, seed, time.perf_counter() - started)
 
 

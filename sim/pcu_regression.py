@@ -204,8 +204,9 @@ def random_program(cfg: ArrayConfig, rng: np.random.Generator) -> PcuProgram:
                              src=int(rng.integers(cfg.registers)), fold=int(rng.integers(1, 5)),
                              fold_scalar=fold_scalar)
         free = [k for k in range(cfg.vector_inputs) if k not in vreq]
-        weights = Weights(int(rng.choice(free)), int(rng.integers(0, cfg.counters + 1))) \
-            if free and rng.random() < 0.3 else None
+        period = int(rng.choice([1, 1, 2, 3]))
+        weights = Weights(int(rng.choice(free)), int(rng.integers(0, cfg.counters + 1)), period,
+                          int(rng.integers(period))) if free and rng.random() < 0.3 else None
         sources = [("reg", cfg.registers), ("lane", 1), ("const", 1)] + [("vin", k) for k in vreq] \
             + [("bvin", k) for k in vreq] + [("sin", k) for k in sreq] + [("ctr", k) for k in enabled] \
             + [("wgt", 1)] * (3 * (weights is not None))
@@ -253,8 +254,9 @@ def random_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> Case:
     if a is not None and a.fold_scalar is not None:
         sins[a.fold_scalar] = rng.integers(0, 4, n).astype(U32)  # group lengths, zeros included
     if program.weights is not None:  # whole tiles, sometimes a partial one after them
-        tiles = int(rng.integers(0, 6)) * cfg.stages + int(rng.integers(0, cfg.stages)) * (rng.random() < 0.3)
-        vins[program.weights.src] = _random_words(rng, tiles * cfg.lanes).reshape(tiles, cfg.lanes)
+        vectors = (int(rng.integers(0, 6)) * program.weights.period * cfg.stages
+                   + int(rng.integers(0, cfg.stages)) * (rng.random() < 0.3))
+        vins[program.weights.src] = _random_words(rng, vectors * cfg.lanes).reshape(vectors, cfg.lanes)
     tokens = int(rng.integers(1, 4)) if program.wait_start else 0
     return Case(name, program, vins, sins, tokens, gap=float(rng.choice([0, 0.2, 0.5])),
                 stall=float(rng.choice([0, 0.2, 0.5])), seed=int(rng.integers(0, 2**31)))

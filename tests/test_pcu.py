@@ -68,6 +68,9 @@ AXPY = PcuProgram(stages=[Stage("fmul", vin(0), sin(0), dst=1), Stage("fadd", re
      "weights, field 'src': vector input 0 carries weight tiles and cannot also be a data input"),
     (PcuProgram(vin_required=[0], weights=Weights(3), vout=[("reg", 0)]), "weights, field 'src': vector input 3"),
     (PcuProgram(vin_required=[0], weights=Weights(1, level=4), vout=[("reg", 0)]), "weights, field 'level'"),
+    (PcuProgram(vin_required=[0], weights=Weights(1, period=0), vout=[("reg", 0)]), "weights, field 'period'"),
+    (PcuProgram(vin_required=[0], weights=Weights(1, period=3, phase=3), vout=[("reg", 0)]),
+     "weights, field 'phase': 3 is not in"),
 ])
 def test_encoder_rejects_with_named_field(program, message):
     with pytest.raises(PcuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

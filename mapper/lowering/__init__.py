@@ -24,7 +24,7 @@ from .ops import LOWERINGS, emit_phases
 from .packing import pack_embeddings
 from .state import Lowering
 
-__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "lower"]
+__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "lower"]
 
 PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases)
 
@@ -34,12 +34,20 @@ MLP_WEIGHTS = ("auto", "resident", "streamed")
 ``auto``: the one the cost model finds cheaper, chain by chain."""
 
 
-def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto") -> list[Phase]:
+MATMUL_MODES = ("auto", "simd", "systolic")
+"""How a matmul phase (not an MLP phase) uses its PCUs: ``simd`` (a product per lane per cycle,
+phases/matmul.py), ``systolic`` (lanes x stages multiply-adds per cycle, phases/systolic.py) or
+``auto``: the one the cost model finds faster, matmul by matmul."""
+
+
+def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto") -> list[Phase]:
     """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
-    *mlp_weights*: one of MLP_WEIGHTS."""
+    *mlp_weights*: one of MLP_WEIGHTS; *matmul_mode*: one of MATMUL_MODES."""
     if mlp_weights not in MLP_WEIGHTS:
         raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
-    state = Lowering(graph, cfg, mlp_weights)
+    if matmul_mode not in MATMUL_MODES:
+        raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
+    state = Lowering(graph, cfg, mlp_weights, matmul_mode)
     for run in PIPELINE:
         run(state)
     return state.phases

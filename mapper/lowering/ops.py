@@ -1,9 +1,11 @@
 """Pass ``emit_phases`` and its table from op to lowering (``LOWERINGS``): every node not absorbed into
 another's phase, in graph order, becomes its phases.
 
-* ``matmul`` -> a matmul phase over the whole array (phases/matmul.py), or its chain's MLP phase; a row
-  of X longer than a PMU is split over K: a matmul phase per chunk (partial sums in DRAM), then
-  elementwise adds in chunk order, then the bias.
+* ``matmul`` -> a matmul phase over the whole array in the SIMD mode (phases/matmul.py) or sections in
+  the systolic mode (phases/systolic.py), whichever the cost model finds faster (or the one
+  ``matmul_mode`` names), or its chain's MLP phase. In the SIMD mode a row of X longer than a PMU is
+  split over K: a matmul phase per chunk (partial sums in DRAM), then elementwise adds in chunk order,
+  then the bias.
 * ``relu``, ``add``, ``sigmoid`` -> elementwise phases (phases/eltwise.py; one per piece of the op's
   program, rtl/spec/expression.py).
 * ``dot_interaction`` -> a dot-interaction phase (phases/interaction.py).
@@ -16,7 +18,8 @@ from __future__ import annotations
 from rdagen.mapper.phases.eltwise import eltwise_phases
 from rdagen.mapper.phases.interaction import InteractionPhase
 from rdagen.mapper.phases.matmul import MatmulPhase
-from rdagen.mapper.phases.phase import Phase
+from rdagen.mapper.phases.phase import MapError, Phase
+from rdagen.mapper.phases.systolic import systolic_phases
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.expression import ADD, RELU, SIGMOID
 
@@ -35,9 +38,40 @@ def k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:
     return [(k0, min(k, k0 + size)) for k0 in range(0, k, size)]
 
 
+def _cost(cfg: ArrayConfig, phases: list[Phase]) -> int:
+    """Cycles of *phases* by the cost model, with the configuration loads (phases sharing a placement
+    load once)."""
+    loads = {getattr(p, "placement_key", None) or id(p): p.unit_configuration_cycles(cfg) for p in phases}
+    return sum(p.estimate_cycles for p in phases) + sum(loads.values())
+
+
 def lower_matmul(s: Lowering, i: int) -> list[Phase]:
     if i in s.mlp_of:
         return [s.mlp_of[i]] if s.mlp_of[i] is not None else []
+    cfg, mm = s.cfg, s.matmuls[i]
+    m, k = s.shape(mm.x)
+    n = s.shape(mm.w)[1]
+    if s.matmul_mode == "simd":
+        return simd_matmul(s, i)
+    if mm.relu_in:
+        if s.matmul_mode == "systolic":
+            raise MapError(f"{s.where(i)}: the systolic mode has no stage for the ReLU fused into its input "
+                           f"(map it with matmul mode auto or simd)")
+        return simd_matmul(s, i)
+    try:
+        systolic = systolic_phases(cfg, f"mm{i}", mm.covered, mm.x, mm.w, mm.bias, mm.y, (m, k, n), s.where(i))
+    except MapError:
+        if s.matmul_mode == "systolic":
+            raise
+        return simd_matmul(s, i)
+    if s.matmul_mode == "systolic":
+        return systolic
+    simd = simd_matmul(s, i)
+    return systolic if _cost(cfg, systolic) < _cost(cfg, simd) else simd
+
+
+def simd_matmul(s: Lowering, i: int) -> list[Phase]:
+    """The matmul in the SIMD mode: one phase, or K chunks with their adds and the bias."""
     cfg, node, mm = s.cfg, s.graph.nodes[i], s.matmuls[i]
     m, k = s.shape(mm.x)
     n = s.shape(mm.w)[1]

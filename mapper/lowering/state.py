@@ -27,6 +27,7 @@ class Lowering:
     graph: Graph
     cfg: ArrayConfig
     mlp_weights: str
+    matmul_mode: str = "auto"
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase
     fused_relu: dict[str, str] = dataclasses.field(default_factory=dict)  # relu output: its input

@@ -184,6 +184,8 @@ def x_buffer_program(t: MatmulTiling, lanes: int, r: int, j: int) -> PmuProgram:
 
 
 class MatmulPhase(Phase):
+    mode = "simd"
+
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, relu_in: bool,
                  y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None,
                  chain: int | None = None):

@@ -161,6 +161,8 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
 
 
 class MlpPhase(Phase):
+    mode = "simd"
+
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, layers: tuple[Layer, ...], m: int,
                  where: str | None = None, epilogue: tuple[Stage, ...] = (), y: str | None = None):
         """*epilogue*: the stages of a PCU after the last layer (an elementwise op of one input, e.g. the

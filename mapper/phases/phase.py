@@ -56,6 +56,8 @@ class Phase:
     writes: tuple[str, ...]  # tensors written
     ideal_cycles: int  # the busiest unit's work at one firing (or DRAM beat) per cycle
     estimate_cycles: int  # the cost model (its rules in each phase kind's docstring)
+    mode: str = ""  # how a matmul phase uses its PCUs ("simd", "systolic"); "" for the other kinds
+    placement_key = None  # phases with the same key share the first one's placement and bitstream
 
     def netlist(self) -> tuple[list[Unit], list[Net]]:
         raise NotImplementedError

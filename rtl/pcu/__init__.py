@@ -99,7 +99,8 @@ class PCU(wiring.Component):
         # The weights input is popped by the weight banks only (the encoder keeps it out of the firing rule).
         stages = m.submodules.stages = StagePipeline.for_pcu(cfg)
         weights = m.submodules.weights = WeightBanks(cfg, drain=stages.latency + 2)
-        m.d.comb += [weights.enable.eq(c.weights.enable), weights.release.eq(issue.w_release),
+        m.d.comb += [weights.enable.eq(c.weights.enable), weights.period.eq(c.weights.period),
+                     weights.phase.eq(c.weights.phase), weights.release.eq(issue.w_release),
                      issue.w_ready.eq(weights.ready),
                      weights.w_rdy.eq(select(m, [f.r_rdy for f in vfifo], c.weights.src, 1, "weights_rdy")),
                      weights.w_data.eq(select(m, [f.r_data for f in vfifo], c.weights.src, 32 * L, "weights_data"))]

@@ -20,6 +20,8 @@ counter values, and sends one vector of ``lanes`` words down ``stages`` stages.
   of vector s of the current tile. A data firing needs a whole tile. The tile is released when counters
   0 .. level-1 all wrap in a firing (``weights.level``, as an input pops at its pop level), and the next
   firing uses the next tile. The weights input is read by nothing else (it is not a required input).
+  With ``period`` p and ``phase`` q the unit keeps tile q of every p tiles of the stream and drops the
+  others (one weight stream multicast to the p units of a chain, each taking its own tiles).
   With stage s computing ``ffma(bvin A lane o+s, wgt, reg 0)`` into register 0 (stage 0's addend a
   partial-sum vector input or ``const``), the lanes x stages functional units are a weight-stationary
   array: a firing is one row of A times a stages x lanes tile of weights, ``lanes * stages``
@@ -98,6 +100,7 @@ class ScaOut(enum.Enum, shape=unsigned(2)):
 
 
 FOLD_BITS = 16
+PERIOD_BITS = 10  # weight tiles per turn of a multicast weight stream: up to 1023 units share one
 
 
 def _range(n: int) -> range:
@@ -133,7 +136,8 @@ def pcu_layout(cfg: ArrayConfig) -> data.StructLayout:
             "sin_pop_level": data.ArrayLayout(level, cfg.scalar_inputs),
             "wait_start": 1,
         }),
-        "weights": data.StructLayout({"enable": 1, "src": _range(cfg.vector_inputs), "level": level}),
+        "weights": data.StructLayout({"enable": 1, "src": _range(cfg.vector_inputs), "level": level,
+                                      "period": PERIOD_BITS, "phase": PERIOD_BITS}),
         "reduce": data.StructLayout({"enable": 1, "op": Op, "src": _range(cfg.registers)}),
         "acc": data.StructLayout({"enable": 1, "op": Op, "init": 32, "src": _range(cfg.registers),
                                   "fold_mode": FoldMode, "fold": FOLD_BITS,
@@ -197,9 +201,11 @@ class Stage:
 @dataclasses.dataclass(frozen=True)
 class Weights:
     """Weight tiles (``stages`` vectors each) on vector input *src*, one released per run of counters
-    0 .. level-1."""
+    0 .. level-1; of every *period* tiles the unit keeps tile *phase*."""
     src: int
     level: int = 0
+    period: int = 1
+    phase: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,6 +354,10 @@ def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
             _fail("weights", "src", f"vector input {w.src} carries weight tiles and cannot also be a data input")
         if not isinstance(w.level, int) or not 0 <= w.level <= cfg.counters:
             _fail("weights", "level", f"level {w.level!r} is not in [0, {cfg.counters}]")
+        if not isinstance(w.period, int) or not 1 <= w.period < 2**PERIOD_BITS:
+            _fail("weights", "period", f"{w.period!r} is not in [1, {2**PERIOD_BITS - 1}]")
+        if not isinstance(w.phase, int) or not 0 <= w.phase < w.period:
+            _fail("weights", "phase", f"{w.phase!r} is not in [0, period {w.period})")
     if p.spread is not None and p.spread not in enabled:
         _fail("counters", "spread", f"counter {p.spread!r} is not enabled")
     if p.reduce is not None:
@@ -417,8 +427,9 @@ def _fields(p: PcuProgram, cfg: ArrayConfig) -> dict:
             "sin_pop_level": [p.sin_pop_level.get(k, 0) for k in range(cfg.scalar_inputs)],
             "wait_start": int(p.wait_start),
         },
-        "weights": {"enable": 0, "src": 0, "level": 0} if p.weights is None else
-                   {"enable": 1, "src": p.weights.src, "level": p.weights.level},
+        "weights": {"enable": 0, "src": 0, "level": 0, "period": 1, "phase": 0} if p.weights is None else
+                   {"enable": 1, "src": p.weights.src, "level": p.weights.level, "period": p.weights.period,
+                    "phase": p.weights.phase},
         "reduce": {"enable": 0, "op": Op.PASS, "src": 0} if p.reduce is None else
                   {"enable": 1, "op": Op[p.reduce.op.upper()], "src": p.reduce.src},
         "acc": {"enable": 0, "op": Op.PASS, "init": 0, "src": 0, "fold_mode": FoldMode.CONST, "fold": 1,
@@ -496,7 +507,7 @@ def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
         vin_required=bits_set(fire["vin_required"]), sin_required=bits_set(fire["sin_required"]),
         vin_pop_level=pop_levels(fire["vin_pop_level"]), sin_pop_level=pop_levels(fire["sin_pop_level"]),
         wait_start=bool(fire["wait_start"]),
-        weights=Weights(w["src"], w["level"]) if w["enable"] else None,
+        weights=Weights(w["src"], w["level"], w["period"], w["phase"]) if w["enable"] else None,
         reduce=Reduce(enum_name(_fail, "reduction", "op", Op, red["op"]), red["src"]) if red["enable"] else None,
         accumulate=accumulate,
         vout=[output("vout", k, o, VecOut) for k, o in enumerate(f["vout"])],

@@ -31,19 +31,24 @@ def systolic_depth(cfg: ArrayConfig, offset: int = 0) -> int:
 
 
 def systolic_program(cfg: ArrayConfig, *, rows: int, a: int = 0, weights: int = 1, psum: int | None = None,
-                     offset: int = 0, out: int = 0) -> PcuProgram:
+                     offset: int = 0, out: int = 0, tiles: int | None = None, period: int = 1,
+                     phase: int = 0) -> PcuProgram:
     """The PCU program that multiplies *rows* rows of A (vector input *a*) by one weight tile per *rows*
-    firings (tiles on vector input *weights*), adding the partial sums of vector input *psum* (None:
-    0.0), to vector output *out*."""
-    if not isinstance(rows, int) or not 1 <= rows < 2**31:
-        raise ValueError(f"rows {rows!r} must be a positive integer (rows of A per weight tile)")
+    firings (tiles on vector input *weights*; of every *period* tiles there it keeps tile *phase*),
+    adding the partial sums of vector input *psum* (None: 0.0), to vector output *out*. With *tiles*
+    the counter chain ends (a done token) after that many tiles; None: it runs for as long as its
+    inputs last."""
+    for name, value, low in (("rows", rows, 1), ("tiles", 1 if tiles is None else tiles, 1)):
+        if not isinstance(value, int) or not low <= value < 2**31:
+            raise ValueError(f"{name} {value!r} must be a positive integer below 2**31")
     depth = systolic_depth(cfg, offset)
     first = vin(psum) if psum is not None else CONST
     stages = [Stage("ffma", bvin(a), WGT, first if s == 0 else reg(0), dst=0, lane=offset + s) for s in range(depth)]
     stages += [Stage("pass", reg(0), dst=0)] * (cfg.stages - depth)
-    return PcuProgram(stages=stages, counters=[Counter(0, rows, 1)],
-                      vin_required=[a] if psum is None else sorted({a, psum}), weights=Weights(weights, level=1),
-                      vout=[None] * out + [("reg", 0)])
+    counters = [Counter(0, rows, 1)] + ([Counter(0, tiles, 1)] if tiles is not None else [])
+    return PcuProgram(stages=stages, counters=counters,
+                      vin_required=[a] if psum is None else sorted({a, psum}),
+                      weights=Weights(weights, level=1, period=period, phase=phase), vout=[None] * out + [("reg", 0)])
 
 
 def weight_tiles(cfg: ArrayConfig, blocks, offset: int = 0) -> np.ndarray:

@@ -5,7 +5,7 @@ matched the golden model, from its program (rtl/spec/pcu_layout.py) and the gold
   operand a stage's op reads (by its arity).
 * ``weights`` (the systolic mode): a tile per firing (level 0) and per run of outer counters, two
   tiles used (the second loaded while the first computed), a bank refilled after its release (three
-  or more tiles), and a systolic firing (every stage an ``ffma`` of ``bvin``, ``wgt`` and the partial sum).
+  or more tiles), tiles of a shared stream dropped (``period`` > 1), and a systolic firing (every stage an ``ffma`` of ``bvin``, ``wgt`` and the partial sum).
 * ``reduce``: the reduction tree's op, or none.
 * ``accumulate``: the accumulator's op x mode: a fixed fold, group lengths from a scalar input, and
   zero-length groups (empty bags) among them.
@@ -31,7 +31,8 @@ SOURCES = tuple(s.name.lower() for s in Src)
 MODES = ("fixed_fold", "scalar_length", "zero_length_bag")
 OUTPUTS = ("vout.reg", "vout.acc", "sout.reg", "sout.acc", "sout.red")
 FLOW = ("gaps", "back_pressure", "start_tokens", "pop_level")
-WEIGHTS = ("tile_per_firing", "tile_per_run", "two_tiles", "bank_refilled", "systolic_firing")
+WEIGHTS = ("tile_per_firing", "tile_per_run", "two_tiles", "bank_refilled", "others_tiles_dropped",
+           "systolic_firing")
 
 _GROUPS: dict[str, Group] = {}
 
@@ -94,5 +95,7 @@ def _sample_weights(group: Group, scope: str, cfg: ArrayConfig, program, golden)
         group.sample(scope, weights="two_tiles")
     if golden.tiles >= 3:
         group.sample(scope, weights="bank_refilled")
+    if program.weights.period > 1 and golden.tiles >= 2:
+        group.sample(scope, weights="others_tiles_dropped")
     if _is_systolic(cfg, program):
         group.sample(scope, weights="systolic_firing")

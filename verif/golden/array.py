@@ -223,7 +223,8 @@ def _reads(cfg: ArrayConfig, words: dict, endpoint: tuple) -> bool:
     if unit == "pcu":
         v = decode_pcu(cfg, word)
         scalar_fold = int(v.acc.enable) and v.acc.fold_mode == FoldMode.SCALAR and int(v.acc.fold_scalar) == k
-        return {"vin": bool(int(v.fire.vin_required) >> k & 1),
+        weights = bool(int(v.weights.enable)) and int(v.weights.src) == k
+        return {"vin": bool(int(v.fire.vin_required) >> k & 1) or weights,
                 "sin": bool(int(v.fire.sin_required) >> k & 1) or bool(scalar_fold),
                 "ctrl_in": bool(int(v.fire.wait_start)) and _counters_enabled(v)}[port]
     v = decode_pmu(cfg, word)

@@ -57,7 +57,9 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     spos = [0] * cfg.scalar_inputs
     vreq = [bool(int(c.fire.vin_required) >> k & 1) for k in range(cfg.vector_inputs)]
     w_on, w_src, w_level = bool(c.weights.enable), int(c.weights.src), min(int(c.weights.level), cfg.counters)
-    tiles = vin[w_src][: len(vin[w_src]) // cfg.stages * cfg.stages].reshape(-1, cfg.stages, lanes) if w_on else ()
+    period, phase = int(c.weights.period), int(c.weights.phase)
+    tiles = vin[w_src][: len(vin[w_src]) // cfg.stages * cfg.stages].reshape(-1, cfg.stages, lanes)[phase::period] \
+        if w_on else ()
     released = 0
     sreq = [bool(int(c.fire.sin_required) >> k & 1) for k in range(cfg.scalar_inputs)]
 
@@ -167,8 +169,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         if w_on and carry[w_level]:
             released += 1
 
-    if w_on:  # the unit holds two tiles: the one in use and the next, loaded while the first computes
-        vpos[w_src] = min(len(vin[w_src]), (released + 2) * cfg.stages)
+    if w_on:  # the unit holds two tiles (the one in use and the next) and drops the others' tiles as they come
+        vpos[w_src] = min(len(vin[w_src]), ((released + 2) * period + phase) * cfg.stages)
 
     return PcuStreams(
         vout=[np.array(v, U32).reshape(-1, lanes) for v in vout],

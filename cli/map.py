@@ -26,6 +26,16 @@ def add_mapping_arguments(p) -> None:
     p.add_argument("--pin", action="append", default=[], metavar="NODE=ROW,COL",
                    help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
     add_mlp_weights_argument(p)
+    add_matmul_mode_argument(p)
+
+
+def add_matmul_mode_argument(p) -> None:
+    from rdagen.mapper.program import MATMUL_MODES
+
+    p.add_argument("--matmul-mode", choices=MATMUL_MODES, default="auto",
+                   help="matmul phases: simd (a product per lane per cycle), systolic (lanes x stages multiply-adds "
+                        "per cycle, K in sections) or auto (default: the faster by the cost model, matmul by matmul; "
+                        "the report names the mode each phase took)")
 
 
 def add_mlp_weights_argument(p) -> None:
@@ -57,8 +67,7 @@ def mapped(args, graph):
     pins = _pins(args.pin)
     try:
         return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
-                         progress=progress(),
-                         mlp_weights=args.mlp_weights)
+                         progress=progress(), mlp_weights=args.mlp_weights, matmul_mode=args.matmul_mode)
     except GraphError as exc:  # MapError too: the node or resource that does not fit
         raise UsageError(str(exc)) from None
 

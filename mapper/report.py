@@ -32,7 +32,8 @@ def summary(program: Program) -> dict:
     phases = []
     for n, p in enumerate(program.phases):
         phases.append({
-            "phase": n, "name": p.phase.name, "nodes": [program.graph.nodes[i].output for i in p.phase.nodes],
+            "phase": n, "name": p.phase.name, "mode": p.phase.mode,
+            "nodes": [program.graph.nodes[i].output for i in p.phase.nodes],
             "units": p.phase.units_used(), "tracks": {net: list(t) for net, t in p.tracks.items()},
             "estimate_cycles": p.phase.estimate_cycles, "ideal_cycles": p.phase.ideal_cycles,
             "reconfiguration_cycles": program.reconfigurations[n], "bitstream_bytes": len(p.bitstream),
@@ -49,19 +50,20 @@ def text_report(program: Program) -> str:
     avail = s["available"]
     lines = [f"{len(program.phases)} phase(s) on {cfg.name} ({cfg.rows}x{cfg.cols}, {cfg.lanes} lanes), seed "
              f"{program.seed}, mapped in {program.map_seconds:.1f} s",
-             f"{'phase':12} {'nodes':24} {'PCU':>7} {'PMU':>7} {'AG':>6} {'host':>6} {'vector':>9} {'scalar':>9} "
+             f"{'phase':12} {'mode':8} {'nodes':24} {'PCU':>7} {'PMU':>7} {'AG':>6} {'host':>6} {'vector':>9} {'scalar':>9} "
              f"{'control':>9} {'reconfig':>8} {'estimate':>9} {'ideal':>8}"]
     for p in s["phases"]:
         u, t = p["units"], p["tracks"]
         links = {n: f"{t[n][0]}/{t[n][1]}" for n in ("vector", "scalar", "control")}
-        lines.append(f"{p['name']:12} {', '.join(p['nodes'])[:24]:24} {u['pcu']:>3}/{avail['pcu']:<3} "
+        lines.append(f"{p['name']:12} {p['mode'] or '-':8} {', '.join(p['nodes'])[:24]:24} {u['pcu']:>3}/{avail['pcu']:<3} "
                      f"{u['pmu']:>3}/{avail['pmu']:<3} {u['ag']:>2}/{avail['ag']:<3} {u['host']:>2}/{avail['host']:<3} "
                      f"{links['vector']:>9} {links['scalar']:>9} {links['control']:>9} {p['reconfiguration_cycles']:8d} "
                      f"{p['estimate_cycles']:9d} "
                      f"{p['ideal_cycles']:8d}")
     lines.append(f"cost model: {s['estimate_cycles']} cycles in all, {sum(program.reconfigurations)} of them loading "
                  f"configurations (reconfig: the units that change from the phase before; ideal {s['ideal_cycles']}); "
-                 f"tracks: links used / links of the network")
+                 f"tracks: links used / links of the network; mode: how a matmul phase uses its PCUs (simd: a "
+                 f"product per lane per cycle; systolic: lanes x stages multiply-adds per cycle)")
     if s["weights"]:
         lines.append(f"matmul weights: {describe_weights(program)}")
     lines.append("units by site: the site is the unit's VCD scope (TOP.rdagen_array.<site>; a host row's "
@@ -70,7 +72,7 @@ def text_report(program: Program) -> str:
         names = unit_sites(p)
         lines.append(f"\nphase {n} {p.phase.name}: AG | tiles (free PCU '.', free PMU ':') | host")
         lines.append(p.placement.grid(cfg, names))
-        roles = [f"{site}={unit.removeprefix(p.phase.name + '.')}" for unit, site in
+        roles = [f"{site}={unit.partition('.')[2]}" for unit, site in
                  sorted(names.items(), key=lambda item: item[1])]
         lines += textwrap.wrap("roles: " + ", ".join(roles), 110, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(lines)

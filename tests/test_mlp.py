@@ -128,11 +128,15 @@ def test_an_mlp_that_does_not_fit_is_refused_naming_the_resource_and_left_to_mat
 def test_rdagen_map_takes_the_mlp_weights_choice_and_reports_where_the_weights_come_from(tmp_path, capsys):
     path = tmp_path / "mlp.json"
     path.write_text(mlp_graph(4, (6, 5, 3), 1).to_json())
-    for choice, phases, where in (("resident", "mlp0", "resident in PMUs: w0 (mlp0), w1 (mlp0)"),
-                                  ("streamed", "mm0", "streamed from DRAM: w0 (mm0), w1 (mm3)")):
+    # Streamed, each matmul takes the faster mode: the first systolic; the second reads a ReLU of its input,
+    # which the systolic mode has no stage for, so it stays SIMD.
+    for choice, phases, where in (("resident", "mlp0         simd", "resident in PMUs: w0 (mlp0), w1 (mlp0)"),
+                                  ("streamed", "mm0          systolic",
+                                   "streamed from DRAM (systolic weight tiles): w0 (mm0); streamed from DRAM: w1 (mm3)")):
         assert main(["map", str(path), "--config", "small", "--mlp-weights", choice, "--out", str(tmp_path / choice)]) == 0
         out = capsys.readouterr().out
         assert f"\n{phases} " in out and f"matmul weights: {where}" in out, out
+    assert "\nmm3          simd " in out
     with pytest.raises(SystemExit) as exc:
         main(["map", str(path), "--mlp-weights", "pinned"])
     assert exc.value.code == 2 and "invalid choice: 'pinned'" in capsys.readouterr().err

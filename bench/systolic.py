@@ -1,16 +1,26 @@
-"""Benchmark of the systolic PCU mode (rtl/spec/systolic.py) on one PCU's RTL: a stream of 256 rows of A
-through weight tiles that reload while the PCU computes, no input gaps and no back-pressure.
+"""Benchmark of the systolic mode: one PCU (rtl/spec/systolic.py) and GEMMs through the mapper
+(mapper/phases/systolic.py). Writes bench/results/systolic-<config>.json.
 
-``macs_per_cycle`` counts the multiply-adds of the stream (rows x lanes x stages, every stage an ffma)
-over the cycles from its first result to its last; ``cycles_from_reset`` adds the pipeline fill and
-the first tile's load. The peak is lanes x stages. Writes bench/results/systolic-<config>.json.
+* ``pcu``: one PCU's RTL, a stream of 256 rows of A through weight tiles that reload while the PCU
+  computes, no input gaps and no back-pressure. ``macs_per_cycle`` counts the multiply-adds of the
+  stream (rows x lanes x stages, every stage an ffma) over the cycles from its first result to its
+  last; ``cycles_from_reset`` adds the pipeline fill and the first tile's load. The peak is lanes x
+  stages.
+* ``gemm``: M = N = K GEMMs mapped in the systolic mode: on ``small`` 64 and 128 on the RTL (direct
+  harness, checked against the golden model), on ``plasticine`` 256 and 1024 by the cost model. Cycles
+  include the configuration load; ``ideal_cycles`` = M N K / (lanes x stages x PCUs), the physical
+  peak of the whole array.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.mapper.frontend.graph import GraphBuilder
+from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.backend.place import sites
+from rdagen.mapper.program import map_graph
+from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.rtl.spec.systolic import systolic_depth
 from rdagen.sim.pcu_regression import run_cases, systolic_case
 
@@ -19,6 +29,7 @@ from .arith import write_result
 __all__ = ["run"]
 
 ROWS = 256
+GEMMS = (("small", 64, "rtl"), ("small", 128, "rtl"), ("plasticine", 256, "model"), ("plasticine", 1024, "model"))
 TILINGS = ((256, 1), (64, 4), (32, 8), (16, 16), (8, 32))  # rows per tile, tiles: the weight reloads
 
 
@@ -44,6 +55,38 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
             f"{r.last_out:11d}")
     steady = [s for s in streams if s["rows_per_tile"] >= 32]  # the goal: tiles of 32 rows or more
     worst = min(steady, key=lambda s: s["macs_per_cycle"])
+    gemm = [gemm_row(preset(config), size, source, seed, log) for config, size, source in GEMMS]
     return write_result("systolic", cfg, {
         "pcu": {"macs_per_cycle": worst["macs_per_cycle"], "peak_macs_per_cycle": peak, "source": "rtl",
-                "streams": streams}})
+                "streams": streams},
+        "gemm": gemm})
+
+
+def gemm_row(cfg: ArrayConfig, size: int, source: str, seed: int, log) -> dict:
+    """GEMM *size* (M = N = K) on *cfg* in the systolic mode: on the RTL (direct harness) or by the cost model."""
+    from rdagen.sim.graph_run import run_program
+
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("x", (size, size)), g.weight("w", shape=(size, size), seed=seed), name="y"))
+    graph = g.graph()
+    program = map_graph(graph, cfg, seed=seed, matmul_mode="systolic")
+    pcus = len(sites(cfg, "pcu"))
+    ideal = size**3 / (cfg.lanes * cfg.stages * pcus)
+    model = program.estimate_cycles()
+    row = {"config": cfg.name, "m": size, "n": size, "k": size, "sections": len(program.phases),
+           "pcus_used": program.pcus_used(), "pcus": pcus, "ideal_cycles": round(ideal), "model_cycles": model,
+           "configuration_cycles": sum(program.reconfigurations), "source": source}
+    if source == "rtl":
+        run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct",
+                          tag="bench-systolic")
+        if not run.ok:
+            raise AssertionError(f"GEMM {size} on {cfg.name}: {run.mismatches}")
+        row["cycles"] = sum(p.cycles + p.reconfiguration for p in run.phases)
+        row["model_error"] = round(model / row["cycles"] - 1, 4)
+    else:
+        row["cycles"] = model
+    row["of_ideal"] = round(ideal / row["cycles"], 4)
+    log(f"GEMM {size} on {cfg.name} ({source}): {row['cycles']} cycles, {row['sections']} sections on "
+        f"{row['pcus_used']} of {pcus} PCUs, {100 * row['of_ideal']:.1f} % of the peak (ideal {round(ideal)})"
+        + (f", cost model {model} ({100 * row['model_error']:+.1f} %)" if source == "rtl" else ""))
+    return row

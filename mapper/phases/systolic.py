@@ -22,12 +22,17 @@ rounding per product (ffma): the graph's ``add(matmul, b)`` within the same boun
 Needs 3 vector inputs (X, tiles, partial sums). Tiling: C <= host rows (an X stream each), 2 G <= AGs,
 G C <= PCUs; among those that fit, the one the cost model finds fastest.
 
-Cost model (cycles of one section; the constants are fitted to direct-harness runs on ``small``)::
+Cost model (cycles of one section; BLOCK_TURN and the constant fitted to 11 direct-harness runs on
+``small``, M from 5 to 100 and 2 to 4 links: within 8 %)::
 
-    nbg * max(M, C * stages)      a column block: M firings per link, or the weight stream (C tiles of
-                                  ``stages`` vectors, one per cycle) when it is the longer
-  + C * (pcu_latency + LINK_ROUTE)  the chain's links start one link latency apart
-  + latency(cfg)                  DRAM, first tile, route and write-back latency (as the SIMD matmul's)
+    nbg * max(M + BLOCK_TURN,     a column block: M firings per link and the turn to the next block;
+              C * stages,         the weight stream (C tiles of ``stages`` vectors, one per cycle);
+              (M + refill) / 2,   a weight bank's refill (two blocks per refill; refill = the stages'
+                                  latency + 2 + stages);
+              (C - 1) link / 2)   the weight stream's wait for each link in turn
+  + C * link                      the chain's links start one link latency apart (link = PCU latency
+                                  + LINK_ROUTE)
+  + latency(cfg) - 47             DRAM, route and write-back latency: the SIMD matmul's array-size term
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.array_layout import pack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.systolic import systolic_depth, systolic_program
+from rdagen.rtl.spec.ops import FU_LATENCY
 from rdagen.rtl.spec.timing import pcu_latency
 
 from rdagen.mapper.backend.builder import ArrayBuilder
@@ -50,7 +56,12 @@ from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
 __all__ = ["SystolicTiling", "tile_systolic", "SystolicMatmulPhase", "LINK_ROUTE"]
 
-LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links (fitted)
+LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
+BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
+
+
+def stage_latency(cfg: ArrayConfig) -> int:
+    return FU_LATENCY * cfg.stages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,9 +78,20 @@ class SystolicTiling:
         return self.groups * self.chain
 
 
+def block_cycles(cfg: ArrayConfig, m: int, chain: int) -> int:
+    """Cycles a chain spends on a column block: its M firings and the turn to the next block; or the
+    weight stream (C tiles of ``stages`` vectors); or the refill of a weight bank (released, drained,
+    loaded: two blocks per refill); or the stream's wait for each link in turn (the tile of link j
+    loads once link j, a link latency behind link j - 1, has released its bank: C - 1 link latencies
+    per two blocks)."""
+    refill = stage_latency(cfg) + 2 + cfg.stages  # rtl/pcu: WeightBanks(drain = stage latency + 2)
+    turn = (chain - 1) * (pcu_latency(cfg) + LINK_ROUTE)
+    return max(m + BLOCK_TURN, chain * cfg.stages, -(-(m + refill) // 2), -(-turn // 2))
+
+
 def section_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int) -> int:
     """The cost model of one section (the module's docstring)."""
-    return blocks * max(m, chain * cfg.stages) + chain * (pcu_latency(cfg) + LINK_ROUTE) + latency(cfg)
+    return blocks * block_cycles(cfg, m, chain) + chain * (pcu_latency(cfg) + LINK_ROUTE) + latency(cfg) - 47
 
 
 def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int) -> SystolicTiling:

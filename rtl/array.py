@@ -3,9 +3,11 @@
 edge of every row and host streams on the east edge (topology: rtl/spec/array_layout.py), a configuration
 port and host registers.
 
-Configuration port: ``config`` takes (unit, 32-bit word) pairs; unit i is ``configuration_units(cfg)[i]``;
-each word shifts into the unit's configuration register from below, so a unit of n bits takes
-ceil(n / 32) words, the most significant first (rtl/spec/array_layout.py and the loader agree on this).
+Configuration port: ``config`` has a lane per row (``config_port_layout``); each lane writes one (unit,
+32-bit word) pair per cycle into a unit of its group (``config_groups``: unit ``configuration_units(cfg)[i]``
+at its local index on its lane), so the lanes load their units in parallel. Each word shifts into
+the unit's configuration register from below, so a unit of n bits takes ceil(n / 32) words, the most
+significant first (rtl/spec/array_layout.py and the loader agree on this).
 The loader in Python validates the bitstream (rtl/spec/bitstream.py) before it drives this port.
 
 Host registers: while ``run`` is low the units and switches are held in reset (their memories keep
@@ -29,7 +31,8 @@ from amaranth.lib.wiring import In, Out
 
 from .ag import AG, axi4_signature
 from .spec.ag_layout import COMMAND
-from .spec.array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout, unit_name
+from .spec.array_layout import (config_groups, config_port_layout, configuration_units, local_counts, switch_ports,
+                                tile_kind, unit_layout, unit_name)
 from .spec.bitstream import NETWORKS, Address, Kind
 from .spec.config import ArrayConfig
 from .instance import instance_of
@@ -38,7 +41,7 @@ from .pmu import PMU
 from .switch import Switch, SwitchGrid
 from .spec.switch_layout import networks
 
-__all__ = ["Array", "ConfiguredUnit", "config_word_layout", "configured_modules", "unit_modules"]
+__all__ = ["Array", "ConfiguredUnit", "configured_modules", "unit_modules"]
 
 UNIT_MODULES = {Kind.PCU: "rdagen_pcu", Kind.PMU: "rdagen_pmu", Kind.AG: "rdagen_ag"}
 SWITCH_MODULES = {network: f"rdagen_switch_{network}" for network in NETWORKS}
@@ -156,9 +159,6 @@ def configured_modules(cfg: ArrayConfig, configuration: dict,
     return found
 
 
-def config_word_layout(cfg: ArrayConfig) -> data.StructLayout:
-    """A config-port write: the unit (index in ``configuration_units(cfg)``) and a 32-bit word."""
-    return data.StructLayout({"unit": range(len(configuration_units(cfg))), "data": 32})
 
 
 def _link(m, source, sink):
@@ -190,7 +190,7 @@ class Array(wiring.Component):
         vector = data.ArrayLayout(32, cfg.lanes)
         R = cfg.rows
         super().__init__({
-            "config": In(stream.Signature(config_word_layout(cfg))),
+            "config": In(stream.Signature(config_port_layout(cfg))),
             "run": In(1),
             "cycles": Out(32),
             "errors": Out(32),
@@ -212,6 +212,7 @@ class Array(wiring.Component):
         cfg = self.cfg
         m.d.comb += self.config.ready.eq(1)
         registers = {}
+        lane_of = {u: (k, j) for k, group in enumerate(config_groups(cfg)) for j, u in enumerate(group)}
         for i, address in enumerate(self.units):
             bits = unit_layout(cfg, address).size
             if self.configuration is not None:
@@ -220,8 +221,10 @@ class Array(wiring.Component):
                 continue
             reg = Signal(-(-bits // 32) * 32, name=f"config_{address.kind.name.lower()}_{address.network}"
                                                    f"{address.row}_{address.col}")
-            with m.If(self.config.valid & (self.config.payload.unit == i)):
-                m.d.sync += reg.eq(Cat(self.config.payload.data, reg[:-32]))
+            lane, local = lane_of[i]
+            write = self.config.payload[lane]
+            with m.If(self.config.valid & write.valid & (write.unit == local)):
+                m.d.sync += reg.eq(Cat(write.data, reg[:-32]))
             registers[address] = reg[:bits]
 
         unit_reset = ResetSignal() | ~self.run

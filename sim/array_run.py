@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, load
+from rdagen.rtl.spec.array_layout import config_beats, config_port_writes, load
 from rdagen.rtl.spec.config import ArrayConfig
 
 from .streams import cycle_budget, run_stream_cases
@@ -38,11 +38,10 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
     (AG row, word address, words) regions of DRAM to read after the run. Returns the bench's record
     (``finish``: the cycle of the last expected output; ``readback``: one uint32 array per region)."""
     gen = generate("array", cfg)
-    units = len(configuration_units(cfg))
     job = {
-        "name": "array", "seed": seed, "gap": gap, "stall": stall, "config": config_writes(cfg, bitstream, previous),
-        "done_tokens": done_tokens,
-        "unit_bits": (units - 1).bit_length() or 1, "sources": sources, "sinks": list(sinks),
+        "name": "array", "seed": seed, "gap": gap, "stall": stall,
+        "config": config_beats(cfg, config_writes(cfg, bitstream, previous)), "done_tokens": done_tokens,
+        "sources": sources, "sinks": list(sinks),
         "expect": list(sinks.values()),
         # An AxiRam for every AG with a DRAM image or a region to read back (an AG that only writes).
         "dram": {**{str(row): [] for row, _, _ in readback},

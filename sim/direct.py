@@ -59,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.spec.array_layout import configuration_units, plan
+from rdagen.rtl.spec.array_layout import config_beats, config_port_layout, configuration_units, plan
 from rdagen.rtl.spec.array_layout import unit_name
 from rdagen.rtl.spec.bitstream import NETWORKS, Kind, decode
 from rdagen.rtl.spec.config import ArrayConfig
@@ -282,12 +282,15 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     writes = config_writes(cfg, bitstream, previous)  # validated either way
     if specialised:  # its configuration is built in: loading it (with the units held in reset) is idle time
         writes = []
-    lines = [f"lanes {L}", f"unit_bits {(len(configuration_units(cfg)) - 1).bit_length() or 1}",
+    beats = config_beats(cfg, writes)
+    beat_words = -(-config_port_layout(cfg).size // 32)
+    lines = [f"lanes {L}",
              f"done_tokens {done_tokens}", "drain 64",
              f"budget {cycle_budget(4 * sum(sinks.values()) + 64 + work, 0, 0, 256)}",
              f"dram_latency {memory.read_latency}",
              f"dram_bandwidth {0 if memory.bytes_per_cycle is None else max(1, round(1000 * memory.bytes_per_cycle))}",
-             f"config {len(writes)}", *(f"{u:x} {w:x}" for u, w in writes)]
+             f"config {len(beats)} {beat_words}",
+             *(" ".join(f"{(b >> (32 * j)) & 0xFFFFFFFF:x}" for j in range(beat_words)) for b in beats)]
     widths = _payload_words(cfg)
     for name, values in sources.items():
         words = widths[name.partition("__")[0]]

@@ -102,7 +102,8 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
 
 
 def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
-            progress: Callable[[str], None] | None = None, mlp_weights: str = "auto") -> list[dict]:
+            progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
+            matmul_mode: str = "auto") -> list[dict]:
     """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
     indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound."""
     capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
@@ -112,7 +113,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         batch = check_batch(capped, random_batch(capped, b, seed, fixed=True), f"batch of {b}")
         graph = dlrm_graph(capped, weights, batch)
         labelled = (lambda step, b=b: progress(f"batch {b}: {step}")) if progress else None
-        program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights)
+        program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights, matmul_mode=matmul_mode)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
         reconfiguration = sum(program.reconfigurations)
         rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),
@@ -120,7 +121,8 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
                      "mlp_utilization": bound.mlp_flops / (program.estimate_cycles() * bound.peak_flops_per_cycle),
-                     "weights": describe_weights(program)})
+                     "weights": describe_weights(program),
+                     "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode})})
     return rows
 
 

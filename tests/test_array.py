@@ -17,7 +17,8 @@ from rdagen.mapper.program import map_graph
 from rdagen.mapper.apps.workloads import WORKLOADS, workload
 from rdagen.rtl.spec.ag_layout import AgProgram, ag_layout
 from rdagen.rtl.array import configured_modules, configured_unit
-from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, local_counts, plan, unit_layout
+from rdagen.rtl.spec.array_layout import (config_beats, config_groups, config_port_layout, config_port_writes,
+                                          configuration_units, local_counts, plan, unit_layout)
 from rdagen.rtl.spec.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.ops import Op
@@ -37,15 +38,15 @@ from .conftest import seeded_rng, test_seed
 TINY = preset("tiny")
 
 
-def _mapped(name, cfg, seed, **sizes):
+def _mapped(name, cfg, seed, matmul_mode="auto", **sizes):
     """(program, arrays) of workload *name* mapped on *cfg*."""
     graph, arrays = workload(name, cfg, seed, **sizes)
-    return map_graph(graph, cfg, seed=seed), arrays
+    return map_graph(graph, cfg, seed=seed, matmul_mode=matmul_mode), arrays
 
 
-def _phases(name, cfg, seed):
+def _phases(name, cfg, seed, matmul_mode="auto"):
     """[(placed phase, its io with the workload's arrays)]: each phase's bitstream and streams alone."""
-    program, arrays = _mapped(name, cfg, seed)
+    program, arrays = _mapped(name, cfg, seed, matmul_mode)
     ios = []
     program.execute(arrays, lambda placed, io: (ios.append((placed, io)), _golden_run(cfg, placed, io))[1])
     return ios
@@ -147,10 +148,10 @@ def test_specialised_model_is_cycle_exact(request, monkeypatch, cfg, blocks, nam
 
 
 def test_units_that_differ_only_in_numbers_share_a_configured_module():
-    """A specialised array has one module per unit kind and structure: the GEMM's PMUs hold different
+    """A specialised array has one module per unit kind and structure: the SIMD GEMM's PMUs hold different
     blocks (different address constants and bounds) but share one module; a different op does not."""
     cfg = preset("small")
-    (placed, _), = _phases("gemm", cfg, 1)
+    (placed, _), = _phases("gemm", cfg, 1, "simd")
     words = decode(plan(cfg), placed.bitstream)
     pmus = {w for a, w in words.items() if a.kind == Kind.PMU}
     modules = configured_modules(cfg, words)
@@ -388,7 +389,7 @@ def test_unit_words_the_encoders_would_not_write_are_refused():
     cases = [
         (pcu, ("stages", 0, "a"), Src.VIN.value | 3 << 3, r"pcu at \(\d+, \d+\): PCU stage 0, field 'a': vin 3 does not exist"),
         (pcu, ("stages", 1, "op"), 31, r"PCU stage 1, field 'op': code 31 is not a valid Op"),
-        (pcu, ("stages", 0, "b", "src"), 7, r"PCU stage 0, field 'b': code 7 is not a valid Src"),
+        (pcu, ("stages", 0, "b", "src"), Src.WGT.value, r"PCU stage 0, field 'b': reads the weights, which are not enabled"),
         (pcu, ("fire", "sin_pop_level", 1), 2, r"field 'sin_pop_level': input 1 has a pop level but is not required"),
         (pcu, ("counters", 2, "start"), 5, r"PCU word, field 'counters\[2\].start': holds 5, where the encoder writes 0"),
         (pmu, ("write", "data", "src"), Src.LANE.value, r"pmu at \(.*\): PMU write port, field 'data': .*must come "
@@ -491,9 +492,10 @@ def test_dram_writes_through_an_ag(request):
 
 @pytest.mark.parametrize("config", ["tiny", "small"])
 def test_config_port_writes_load_the_units_that_change(config, request):
-    """Configuration registers modelled from rtl/array.py's port (each write shifts 32 bits in from
-    below): the writes from one random configuration to another leave every register at its new word,
-    and they write the changed units alone, each whole; from reset, the configured units alone."""
+    """Configuration registers modelled from rtl/array.py's port (a lane per row, each write shifts 32
+    bits in from below): the writes from one random configuration to another, sent as beats on the
+    lanes, leave every register at its new word, and they write the changed units alone, each whole;
+    from reset, the configured units alone."""
     cfg, rng = preset(config), seeded_rng(request)
     units = configuration_units(cfg)
     chunks = [-(-unit_layout(cfg, a).size // 32) for a in units]
@@ -502,10 +504,23 @@ def test_config_port_writes_load_the_units_that_change(config, request):
         return {a: int.from_bytes(rng.bytes(4 * n), "little") >> (32 * n - unit_layout(cfg, a).size)
                 for a, n in zip(units, chunks) if rng.random() < 0.3}
 
+    groups = config_groups(cfg)
+    lane = config_port_layout(cfg).elem_shape
+
     def load(registers, writes):
+        """The registers after the port's beats for *writes* (rtl/array.py: lane k writes the unit at its
+        local index in group k)."""
         registers = list(registers)
-        for unit, word in writes:
-            registers[unit] = ((registers[unit] << 32) | word) & ((1 << (32 * chunks[unit])) - 1)
+        beats = config_beats(cfg, writes)
+        busiest = max(sum(1 for u, _ in writes if u in g) for g in groups) if writes else 0
+        assert len(beats) == busiest  # the lanes in parallel: the busiest lane's words
+        for beat in beats:
+            for k, group in enumerate(groups):
+                bits = beat >> (k * lane.size) & ((1 << lane.size) - 1)
+                if bits & 1:
+                    unit = group[bits >> lane["unit"].offset & ((1 << lane["unit"].width) - 1)]
+                    word = bits >> lane["data"].offset & 0xFFFFFFFF
+                    registers[unit] = ((registers[unit] << 32) | word) & ((1 << (32 * chunks[unit])) - 1)
         return registers
 
     for _ in range(20):
@@ -518,3 +533,16 @@ def test_config_port_writes_load_the_units_that_change(config, request):
         changed = [i for i, a in enumerate(units) if after.get(a, 0) != before.get(a, 0)]
         assert sorted({u for u, _ in writes}) == changed
         assert len(writes) == sum(chunks[i] for i in changed)
+
+
+@pytest.mark.parametrize("config,most", [("small", 140), ("plasticine", 400)])
+def test_a_whole_configuration_loads_on_the_lanes_in_parallel(config, most):
+    """Every unit configured (all words ones): the port's lanes take about the same words, so the whole
+    array loads in the busiest lane's beats: 137 on small (548 words), 323 on plasticine (5,168)."""
+    cfg = preset(config)
+    units = configuration_units(cfg)
+    words = {a: (1 << unit_layout(cfg, a).size) - 1 for a in units}
+    writes = config_port_writes(cfg, words)
+    beats = config_beats(cfg, writes)
+    print(f"{config}: {len(writes)} words in {len(beats)} beats on {len(config_groups(cfg))} lanes")
+    assert len(beats) <= most and len(beats) * len(config_groups(cfg)) <= 1.02 * len(writes)

@@ -19,7 +19,8 @@ import functools
 
 import numpy as np
 
-from rdagen.rtl.spec.array_layout import config_port_writes, configuration_units, plan, unit_layout
+from rdagen.rtl.spec.array_layout import (config_beats, config_lanes, config_port_writes, configuration_units, plan,
+                                          unit_layout)
 from rdagen.rtl.spec.bitstream import decode
 from rdagen.rtl.spec.config import ArrayConfig
 
@@ -82,10 +83,11 @@ class Phase:
         return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}
 
     def unit_configuration_cycles(self, cfg: ArrayConfig) -> int:
-        """Config-port writes of the phase's PCUs, PMUs and AGs loaded whole (switches not counted): what
-        the mapper weighs, before placement, against the cycles a phase saves."""
+        """Config-port cycles of the phase's PCUs, PMUs and AGs loaded whole (switches not counted), their
+        words spread over the port's lanes: what the mapper weighs, before placement, against the
+        cycles a phase saves."""
         words = _unit_words(cfg)
-        return sum(count * words.get(kind, 0) for kind, count in self.units_used().items())
+        return -(-sum(count * words.get(kind, 0) for kind, count in self.units_used().items()) // config_lanes(cfg))
 
 
 @functools.cache
@@ -113,11 +115,12 @@ class PlacedPhase:
 
 
 def reconfiguration_cycles(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> int:
-    """Cycles to load *bitstream* through the configuration port (one 32-bit write per cycle) into an
-    array configured with *previous* (None: a reset array): the units whose word changes, each written
-    whole (rtl/spec/array_layout.py ``config_port_writes``, what the loader writes)."""
+    """Cycles to load *bitstream* through the configuration port (a 32-bit write per lane and cycle,
+    the lanes in parallel) into an array configured with *previous* (None: a reset array): the units
+    whose word changes, each written whole (rtl/spec/array_layout.py ``config_port_writes``, what the
+    loader writes), on their lanes (``config_beats``)."""
     before = decode(plan(cfg), previous) if previous is not None else None
-    return len(config_port_writes(cfg, decode(plan(cfg), bitstream), before))
+    return len(config_beats(cfg, config_port_writes(cfg, decode(plan(cfg), bitstream), before)))
 
 
 def place_and_route(phase: Phase, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,

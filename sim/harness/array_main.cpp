@@ -108,23 +108,27 @@ int main(int argc, char** argv) {
     std::vector<Axi> axi(ROWS);
     bind(top, sources, sinks, axi);
 
-    long lanes, unit_bits, done_tokens, budget, drain, n;
+    long lanes, done_tokens, budget, drain, n;
     long latency = 1, bandwidth = 0;  // DRAM: read latency (cycles); bytes per 1000 cycles (0: unlimited)
     std::string key, name;
-    std::vector<std::pair<uint32_t, uint32_t>> config;
+    std::vector<Words> config;  // configuration-port beats (a write per lane), one per cycle
     struct Region { long row; uint64_t base; long count; };
     std::vector<Region> readback;
     while (in >> key) {
         if (key == "lanes") in >> lanes;
-        else if (key == "unit_bits") in >> unit_bits;
         else if (key == "done_tokens") in >> done_tokens;
         else if (key == "budget") in >> budget;
         else if (key == "drain") in >> drain;
         else if (key == "dram_latency") in >> latency;
         else if (key == "dram_bandwidth") in >> bandwidth;
         else if (key == "config") {
-            in >> n;
-            for (long i = 0; i < n; i++) { uint32_t u, w; in >> std::hex >> u >> w >> std::dec; config.push_back({u, w}); }
+            long words;
+            in >> n >> words;
+            for (long i = 0; i < n; i++) {
+                Words beat(words);
+                for (long j = 0; j < words; j++) in >> std::hex >> beat[j] >> std::dec;
+                config.push_back(beat);
+            }
         } else if (key == "source") {
             long words;
             in >> name >> n >> words;
@@ -163,10 +167,9 @@ int main(int argc, char** argv) {
     top->rst = 1;
     tick();
     top->rst = 0;
-    for (auto& [unit, word] : config) {
+    for (auto& beat : config) {
         top->config___05Fvalid = 1;
-        put(top->config___05Fpayload, Words{(uint32_t)(((uint64_t)word << unit_bits | unit) & 0xFFFFFFFF),
-                                        (uint32_t)(((uint64_t)word << unit_bits | unit) >> 32)});
+        put(top->config___05Fpayload, beat);
         tick();
     }
     top->config___05Fvalid = 0;

@@ -2,8 +2,8 @@
 array, drives the host streams and the AGs' commands, serves every AG's AXI port from one cocotbext-axi
 AxiRam each, and records the host outputs and the host registers.
 
-One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is the list of (unit, word)
-config-port writes, ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
+One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is the list of config-port
+beats (a write per lane, rtl/spec/array_layout.py ``config_beats``), ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
 ``sinks`` lists host output ports with ``expect`` transfers each, ``dram`` maps an AG row to its
 memory regions, ``readback`` lists (AG row, word address, words) to read from the DRAM after the run.
 The run ends after ``drain`` quiet cycles (outputs complete, sources taken, no DRAM read or write in
@@ -49,9 +49,8 @@ async def array_case(dut):
     dut.rst.value = 1
     await falling
     dut.rst.value = 0
-    unit_bits = case["unit_bits"]
-    for unit, word in case["config"]:
-        dut.config__payload.value = word << unit_bits | unit
+    for beat in case["config"]:  # a write per configuration lane
+        dut.config__payload.value = beat
         dut.config__valid.value = 1
         await falling
     dut.config__valid.value = 0

@@ -6,6 +6,9 @@
   stream (rows x lanes x stages, every stage an ffma) over the cycles from its first result to its
   last; ``cycles_from_reset`` adds the pipeline fill and the first tile's load. The peak is lanes x
   stages.
+* ``config``: the configuration port (a lane per row): the beats that load a whole ``plasticine``
+  array, and the share of a program's cycles spent loading for a program of 8 configurations on
+  ``small``'s RTL (a chain of 8 matmuls of different widths, each phase running longer than a load).
 * ``gemm``: M = N = K GEMMs mapped in the systolic mode: on ``small`` 64 and 128 on the RTL (direct
   harness, checked against the golden model), on ``plasticine`` 256 and 1024 by the cost model. Cycles
   include the configuration load; ``ideal_cycles`` = M N K / (lanes x stages x PCUs), the physical
@@ -59,7 +62,35 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
     return write_result("systolic", cfg, {
         "pcu": {"macs_per_cycle": worst["macs_per_cycle"], "peak_macs_per_cycle": peak, "source": "rtl",
                 "streams": streams},
-        "gemm": gemm})
+        "config": config_row(seed, log), "gemm": gemm})
+
+
+def config_row(seed: int, log) -> dict:
+    """Whole-array load on plasticine; the loading share of an 8-configuration program on small's RTL."""
+    from rdagen.rtl.spec.array_layout import config_beats, config_port_writes, configuration_units, unit_layout
+    from rdagen.sim.graph_run import run_program
+
+    big = preset("plasticine")
+    full = {a: (1 << unit_layout(big, a).size) - 1 for a in configuration_units(big)}
+    full_load = len(config_beats(big, config_port_writes(big, full)))
+    g = GraphBuilder()
+    h, k = g.input("x", (64, 24)), 24
+    for layer, width in enumerate((40, 24, 48, 16, 56, 32, 40, 24)):
+        h, k = g.matmul(h, g.weight(f"w{layer}", shape=(k, width), seed=seed + layer)), width
+    g.output(h)
+    graph = g.graph()
+    program = map_graph(graph, preset("small"), seed=seed, matmul_mode="simd")
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="bench-config")
+    if not run.ok:
+        raise AssertionError(f"the 8-configuration program: {run.mismatches}")
+    cycles = sum(p.cycles for p in run.phases)
+    loads = sum(p.reconfiguration for p in run.phases)
+    row = {"full_load_cycles": full_load, "config": "plasticine", "program_phases": len(run.phases),
+           "program_cycles": cycles + loads, "reconfiguration_cycles": loads,
+           "reconfiguration_share": round(loads / (cycles + loads), 4), "shadow_context": False}
+    log(f"configuration: plasticine whole array in {full_load} beats; 8 configurations on small: {loads} of "
+        f"{cycles + loads} cycles loading ({100 * row['reconfiguration_share']:.1f} %, no shadow context yet)")
+    return row
 
 
 def gemm_row(cfg: ArrayConfig, size: int, source: str, seed: int, log) -> dict:

@@ -148,7 +148,7 @@ def test_waves_writes_a_vcd():
     (["lint", "--unit", "nosuch"], "valid units"),
     (["sim", "--config", "nosuch"], "neither a preset"),
     (["sim", "--kernel", "conv"], "valid: all, gemm, mlp, embedding_bag, gemv, arith, pcu"),
-    (["bench", "--only", "nosuch"], "valid: all, arith, pcu, pmu, ag, array, mapper"),
+    (["bench", "--only", "nosuch"], "valid: all, arith, pcu, systolic, pmu, ag, array, mapper"),
 ])
 def test_cli_bad_input_lists_valid_values(args, message):
     run = _rdagen(*args)

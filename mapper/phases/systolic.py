@@ -54,7 +54,8 @@ from rdagen.mapper.backend.place import Net, Unit, sites
 from rdagen.mapper.phases.matmul import latency
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
-__all__ = ["SystolicTiling", "tile_systolic", "SystolicMatmulPhase", "LINK_ROUTE"]
+__all__ = ["SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase", "systolic_phases",
+           "LINK_ROUTE", "BLOCK_TURN"]
 
 LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)

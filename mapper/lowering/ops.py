@@ -41,7 +41,7 @@ def k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:
 def _cost(cfg: ArrayConfig, phases: list[Phase]) -> int:
     """Cycles of *phases* by the cost model, with the configuration loads (phases sharing a placement
     load once)."""
-    loads = {getattr(p, "placement_key", None) or id(p): p.unit_configuration_cycles(cfg) for p in phases}
+    loads = {p.placement_key or id(p): p.unit_configuration_cycles(cfg) for p in phases}
     return sum(p.estimate_cycles for p in phases) + sum(loads.values())
 
 

@@ -27,8 +27,8 @@ Cost model (cycles of one section; BLOCK_TURN and the constant fitted to 11 dire
 
     nbg * max(M + BLOCK_TURN,     a column block: M firings per link and the turn to the next block;
               C * stages,         the weight stream (C tiles of ``stages`` vectors, one per cycle);
-              (M + refill) / 2,   a weight bank's refill (two blocks per refill; refill = the stages'
-                                  latency + 2 + stages);
+              (M + refill) / 2,   a weight bank's refill (two blocks per refill; refill = the bank's
+                                  drain, rtl/spec/timing.py weight_drain, + stages);
               (C - 1) link / 2)   the weight stream's wait for each link in turn
   + C * link                      the chain's links start one link latency apart (link = PCU latency
                                   + LINK_ROUTE)
@@ -46,8 +46,7 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.array_layout import pack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.systolic import systolic_depth, systolic_program
-from rdagen.rtl.spec.ops import FU_LATENCY
-from rdagen.rtl.spec.timing import pcu_latency
+from rdagen.rtl.spec.timing import pcu_latency, weight_drain
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit, sites
@@ -59,10 +58,6 @@ __all__ = ["SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", 
 
 LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
-
-
-def stage_latency(cfg: ArrayConfig) -> int:
-    return FU_LATENCY * cfg.stages
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +80,7 @@ def block_cycles(cfg: ArrayConfig, m: int, chain: int) -> int:
     loaded: two blocks per refill); or the stream's wait for each link in turn (the tile of link j
     loads once link j, a link latency behind link j - 1, has released its bank: C - 1 link latencies
     per two blocks)."""
-    refill = stage_latency(cfg) + 2 + cfg.stages  # rtl/pcu: WeightBanks(drain = stage latency + 2)
+    refill = weight_drain(cfg) + cfg.stages
     turn = (chain - 1) * (pcu_latency(cfg) + LINK_ROUTE)
     return max(m + BLOCK_TURN, chain * cfg.stages, -(-(m + refill) // 2), -(-turn // 2))
 

@@ -42,7 +42,7 @@ from ..credited_fifo import CreditedFifo
 from ..pipeline import delay, input_fifo, select, stream_unit_ports
 from ..spec.config import ArrayConfig
 from ..spec.pcu_layout import ScaOut, VecOut, pcu_layout
-from ..spec.timing import pcu_latency, pcu_output_depth
+from ..spec.timing import pcu_latency, pcu_output_depth, weight_drain
 from .accumulator import Accumulator
 from .issue import Issue
 from .reduction import ReductionTree
@@ -98,7 +98,7 @@ class PCU(wiring.Component):
                      cfifo.r_en.eq(issue.ctrl_pop)]
         # The weights input is popped by the weight banks only (the encoder keeps it out of the firing rule).
         stages = m.submodules.stages = StagePipeline.for_pcu(cfg)
-        weights = m.submodules.weights = WeightBanks(cfg, drain=stages.latency + 2)
+        weights = m.submodules.weights = WeightBanks(cfg, drain=weight_drain(cfg))
         m.d.comb += [weights.enable.eq(c.weights.enable), weights.period.eq(c.weights.period),
                      weights.phase.eq(c.weights.phase), weights.release.eq(issue.w_release),
                      issue.w_ready.eq(weights.ready),

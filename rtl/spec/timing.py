@@ -15,6 +15,12 @@ def pcu_latency(cfg: ArrayConfig) -> int:
     return 1 + FU_LATENCY * (cfg.stages + (cfg.lanes - 1).bit_length())
 
 
+def weight_drain(cfg: ArrayConfig) -> int:
+    """Cycles after a weight tile's release before its bank may be refilled (rtl/pcu/weights.py): the
+    firings issued with it leave the stages (FU_LATENCY per stage) with two cycles to spare."""
+    return FU_LATENCY * cfg.stages + 2
+
+
 def pcu_output_depth(cfg: ArrayConfig) -> int:
     """Entries of each PCU output FIFO: the firings in flight, the write and read registers and an input
     FIFO's worth, so that credits never limit throughput while the consumer keeps up."""

@@ -20,7 +20,7 @@ import functools
 import numpy as np
 
 from rdagen.rtl.spec.array_layout import (config_beats, config_lanes, config_port_writes, configuration_units, plan,
-                                          unit_layout)
+                                          unit_words)
 from rdagen.rtl.spec.bitstream import decode
 from rdagen.rtl.spec.config import ArrayConfig
 
@@ -95,7 +95,7 @@ def _unit_words(cfg: ArrayConfig) -> dict[str, int]:
     """Configuration-port words of a unit of each kind ("pcu", "pmu", "ag", "switch")."""
     words = {}
     for address in configuration_units(cfg):
-        words.setdefault(address.kind.name.lower(), -(-unit_layout(cfg, address).size // 32))
+        words.setdefault(address.kind.name.lower(), unit_words(cfg, address))
     return words
 
 

@@ -40,7 +40,7 @@ from .pmu_layout import check as check_pmu
 from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
 __all__ = ["tile_kind", "site_name", "unit_name", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "load", "Endpoint",
-           "config_port_writes", "config_lanes", "config_groups", "config_port_layout", "config_beats", "connections", "pack_vectors", "unpack_vectors"]
+           "config_port_writes", "unit_words", "config_lanes", "config_groups", "config_port_layout", "config_beats", "connections", "pack_vectors", "unpack_vectors"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
 
@@ -126,6 +126,11 @@ def unit_layout(cfg: ArrayConfig, address: Address):
     return switch_layout(networks(cfg)[address.network].tracks, *local_counts(cfg, address.network))
 
 
+def unit_words(cfg: ArrayConfig, address: Address) -> int:
+    """32-bit configuration-port words that load the unit at *address* whole."""
+    return -(-unit_layout(cfg, address).size // 32)
+
+
 def config_lanes(cfg: ArrayConfig) -> int:
     """Lanes of the configuration port: one per row (as the AGs and the host streams), each writing one
     32-bit word per cycle into a unit of its own group."""
@@ -139,7 +144,7 @@ def config_groups(cfg: ArrayConfig) -> tuple[tuple[int, ...], ...]:
     same words on every lane: largest first, each to the lane with the fewest words so far (the
     lowest-numbered on a tie), then each lane's units in port order."""
     units = configuration_units(cfg)
-    words = [-(-unit_layout(cfg, a).size // 32) for a in units]
+    words = [unit_words(cfg, a) for a in units]
     load, groups = [0] * config_lanes(cfg), [[] for _ in range(config_lanes(cfg))]
     for i in sorted(range(len(units)), key=lambda i: (-words[i], i)):
         lane = min(range(len(load)), key=lambda k: (load[k], k))
@@ -190,7 +195,7 @@ def config_port_writes(cfg: ArrayConfig, words: dict, previous: dict | None = No
     for unit, address in enumerate(configuration_units(cfg)):
         word = words.get(address, 0)
         if word != previous.get(address, 0):
-            chunks = -(-unit_layout(cfg, address).size // 32)
+            chunks = unit_words(cfg, address)
             writes += [(unit, (word >> (32 * j)) & 0xFFFFFFFF) for j in reversed(range(chunks))]
     return writes
 

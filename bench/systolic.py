@@ -67,7 +67,8 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
 
 def config_row(seed: int, log) -> dict:
     """Whole-array load on plasticine; the loading share of an 8-configuration program on small's RTL."""
-    from rdagen.rtl.spec.array_layout import config_beats, config_port_writes, configuration_units, unit_layout
+    from rdagen.rtl.spec.array_layout import configuration_units, unit_layout
+    from rdagen.rtl.spec.config_port import config_beats, config_port_writes
     from rdagen.sim.graph_run import run_program
 
     big = preset("plasticine")

@@ -31,10 +31,11 @@ from amaranth.lib.wiring import In, Out
 
 from .ag import AG, axi4_signature
 from .spec.ag_layout import COMMAND
-from .spec.array_layout import (config_groups, config_port_layout, configuration_units, local_counts, switch_ports,
-                                tile_kind, unit_layout, unit_name)
+from .spec.array_layout import configuration_units, local_counts, switch_ports, tile_kind, unit_layout, unit_name, unit_words
+from .spec.config_port import SWAP_REFUSALS, config_groups, config_port_layout
 from .spec.bitstream import NETWORKS, Address, Kind
 from .spec.config import ArrayConfig
+from .config_port import ConfigurationPort
 from .instance import instance_of
 from .pcu import PCU
 from .pmu import PMU
@@ -191,6 +192,11 @@ class Array(wiring.Component):
         R = cfg.rows
         super().__init__({
             "config": In(stream.Signature(config_port_layout(cfg))),
+            "swap": In(1),
+            "swap_on_done": In(1),
+            "config_loaded": Out(1),
+            "config_refused": Out(len(SWAP_REFUSALS)),
+            "config_refused_lanes": Out(R),
             "run": In(1),
             "cycles": Out(32),
             "errors": Out(32),
@@ -210,24 +216,27 @@ class Array(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        m.d.comb += self.config.ready.eq(1)
         registers = {}
-        lane_of = {u: (k, j) for k, group in enumerate(config_groups(cfg)) for j, u in enumerate(group)}
-        for i, address in enumerate(self.units):
-            bits = unit_layout(cfg, address).size
-            if self.configuration is not None:
+        # A swap on the host's command or, with swap_on_done, when the done register rises.
+        done = Signal()
+        request = self.swap | (self.swap_on_done & done)
+        accepted = Signal()
+        if self.configuration is None:
+            port = m.submodules.config_port = ConfigurationPort([unit_words(cfg, a) for a in self.units],
+                                                                config_groups(cfg))
+            wiring.connect(m, wiring.flipped(self.config), port.config)
+            m.d.comb += [port.swap.eq(request), accepted.eq(port.accepted), self.config_loaded.eq(port.loaded),
+                         self.config_refused.eq(port.refused), self.config_refused_lanes.eq(port.refused_lanes)]
+            for address, offset in zip(self.units, port.offsets):
+                registers[address] = port.active[offset:offset + unit_layout(cfg, address).size]
+        else:  # the configuration is built in: a swap restarts the units with it
+            m.d.comb += [self.config.ready.eq(1), accepted.eq(request), self.config_loaded.eq(1)]
+            for address in self.units:
                 if address.kind == Kind.SWITCH:
-                    registers[address] = Const(self.configuration.get(address, 0), bits)
-                continue
-            reg = Signal(-(-bits // 32) * 32, name=f"config_{address.kind.name.lower()}_{address.network}"
-                                                   f"{address.row}_{address.col}")
-            lane, local = lane_of[i]
-            write = self.config.payload[lane]
-            with m.If(self.config.valid & write.valid & (write.unit == local)):
-                m.d.sync += reg.eq(Cat(write.data, reg[:-32]))
-            registers[address] = reg[:bits]
+                    registers[address] = Const(self.configuration.get(address, 0), unit_layout(cfg, address).size)
 
-        unit_reset = ResetSignal() | ~self.run
+        # The units start afresh in the cycle after a swap, with the configuration it made active.
+        unit_reset = ResetSignal() | ~self.run | accepted
         with m.If(self.run):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
@@ -270,11 +279,11 @@ class Array(wiring.Component):
         done_ports = [stream.Signature(1).flip().create(path=(f"done_{r}",)) for r in range(cfg.rows)]
         arrived = Signal(32)
         m.d.comb += [p.ready.eq(1) for p in done_ports]
-        with m.If(self.run):
+        with m.If(self.run & ~accepted):
             m.d.sync += arrived.eq(arrived + sum(p.valid for p in done_ports))
         with m.Else():
             m.d.sync += arrived.eq(0)
-        m.d.comb += self.done.eq(self.run & (self.done_tokens != 0) & (arrived >= self.done_tokens))
+        m.d.comb += [done.eq(self.run & (self.done_tokens != 0) & (arrived >= self.done_tokens)), self.done.eq(done)]
 
         def endpoint(ep):
             unit, r, c, name, k = ep

@@ -7,31 +7,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from rdagen.rtl.spec.array_layout import config_beats, config_port_writes, load
+from rdagen.rtl.spec.array_layout import load
+from rdagen.rtl.spec.config_port import config_beats, config_port_writes
 from rdagen.rtl.spec.config import ArrayConfig
 
 from .streams import cycle_budget, run_stream_cases
 from .verilog import generate
 
-__all__ = ["config_writes", "run_array"]
+__all__ = ["config_loads", "run_array"]
 
 
-def config_writes(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> list[tuple[int, int]]:
-    """The config-port writes that load *bitstream* (validated first) into a reset array: its configured
-    units. With *previous* (the phase before), the writes load *previous*, then the ones a phase after
-    it needs (its units that change, rtl/spec/array_layout.py ``config_port_writes``), so that a run checks
-    the configuration the cost model's reconfiguration counts."""
+def config_loads(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> list[list[tuple[int, int]]]:
+    """The config-port loads, each swapped in after it (rtl/spec/config_port.py), that configure a reset
+    array with *bitstream* (validated first): its configured units. With *previous* (the phase before),
+    two: *previous*, then the units the phase after it changes (``config_port_writes``), so that a run
+    checks the configuration the cost model's reconfiguration counts."""
     words = load(cfg, bitstream)[0]  # refuses what would lose or block words, or that no encoder writes
     if previous is None:
-        return config_port_writes(cfg, words)
+        return [config_port_writes(cfg, words)]
     before = load(cfg, previous)[0]
-    return config_port_writes(cfg, before) + config_port_writes(cfg, words, before)
+    return [config_port_writes(cfg, before), config_port_writes(cfg, words, before)]
 
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
               gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array", work: int = 0,
               waves: bool = False, done_tokens: int = 0, readback=(), previous: bytes | None = None) -> dict:
-    """Runs the array configured with *bitstream* (after *previous*: ``config_writes``): *sources*
+    """Runs the array configured with *bitstream* (after *previous*: ``config_loads``): *sources*
     {host input port: words}, *sinks* {host output port: transfers expected}, *dram* {AG row: {word
     address: words}}, *work* the cycles the run is expected to take at full speed (for the hang
     budget), *done_tokens* the ``done_tokens`` host register, *readback*
@@ -40,7 +41,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
     gen = generate("array", cfg)
     job = {
         "name": "array", "seed": seed, "gap": gap, "stall": stall,
-        "config": config_beats(cfg, config_writes(cfg, bitstream, previous)), "done_tokens": done_tokens,
+        "config": [config_beats(cfg, w) for w in config_loads(cfg, bitstream, previous)], "done_tokens": done_tokens,
         "sources": sources, "sinks": list(sinks),
         "expect": list(sinks.values()),
         # An AxiRam for every AG with a DRAM image or a region to read back (an AG that only writes).

@@ -47,6 +47,7 @@ price is a build per bitstream.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -59,22 +60,24 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.spec.array_layout import config_beats, config_port_layout, configuration_units, plan
+from rdagen.rtl.spec.array_layout import configuration_units, plan
+from rdagen.rtl.spec.config_port import config_beats, config_port_layout, describe_refusal
 from rdagen.rtl.spec.array_layout import unit_name
 from rdagen.rtl.spec.bitstream import NETWORKS, Kind, decode
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
 
-from .array_run import config_writes
+from .array_run import config_loads
 from .build_progress import compile_count, heartbeat, planned_compiles
 from .paths import BUILD, disk_note, new_run_dir
 from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env, verilator_bin
 from .streams import cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
 
-__all__ = ["build_direct", "run_direct", "inlined", "specialised_model", "check_scope", "trace_scopes"]
+__all__ = ["build_direct", "run_direct", "run_segments", "Segment", "DirectSession", "DRAIN", "inlined", "specialised_model", "check_scope", "trace_scopes"]
 
 HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
+DRAIN = 64  # quiet cycles that end a segment
 HIER_BLOCKS = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
 # PCU lane-stages (PCUs x lanes x stages) up to which a specialised model is verilated with every module
 # inlined. Verilator's peak memory grows with them: 1.3 GB on small (128), over 24 GB (killed) on
@@ -263,46 +266,101 @@ def cfg_name(out: Path) -> str:
     return out.name.rsplit("-", 1)[0]
 
 
+@dataclasses.dataclass
+class Segment:
+    """One segment of a direct-harness run: the loads swapped in before it (each a list of
+    configuration-port beats, rtl/spec/config_port.py; none: the one streamed during the segment before
+    as its ``next``), its host streams, DRAM images, regions read back and done tokens, *work* (cycles
+    it should take at full speed, for the hang budget) and *next*, the beats streamed into the shadow
+    context while it runs."""
+    sources: dict
+    sinks: dict
+    dram: dict | None = None
+    readback: tuple = ()
+    done_tokens: int = 0
+    work: int = 0
+    loads: list = dataclasses.field(default_factory=list)
+    next: list = dataclasses.field(default_factory=list)
+
+
+def _words(value: int, count: int) -> str:
+    return " ".join(f"{(int(value) >> (32 * j)) & 0xFFFFFFFF:x}" for j in range(count))
+
+
+def _header(cfg: ArrayConfig, memory: Memory) -> list[str]:
+    return [f"lanes {cfg.lanes}", f"drain {DRAIN}", f"dram_latency {memory.read_latency}",
+            f"dram_bandwidth {0 if memory.bytes_per_cycle is None else max(1, round(1000 * memory.bytes_per_cycle))}",
+            f"beat_words {-(-config_port_layout(cfg).size // 32)}"]
+
+
+def _segment_lines(cfg: ArrayConfig, seg: Segment) -> list[str]:
+    beat_words = -(-config_port_layout(cfg).size // 32)
+    lines = ["segment", f"done_tokens {seg.done_tokens}",
+             f"budget {cycle_budget(4 * sum(seg.sinks.values()) + DRAIN + seg.work, 0, 0, 256)}"]
+    for beats in seg.loads:
+        lines += [f"load {len(beats)}", *(_words(b, beat_words) for b in beats)]
+    if seg.next:
+        lines += [f"next {len(seg.next)}", *(_words(b, beat_words) for b in seg.next)]
+    widths = _payload_words(cfg)
+    for name, values in seg.sources.items():
+        words = widths[name.partition("__")[0]]
+        lines.append(f"source {name} {len(values)} {words}")
+        lines += [_words(v, words) for v in values]
+    lines += [f"sink {name} {n}" for name, n in seg.sinks.items()]
+    for row, regions in (seg.dram or {}).items():
+        for base, values in regions.items():
+            values = np.asarray(values, np.uint32).ravel()
+            lines.append(f"dram {row} {int(base)} {len(values)}")
+            lines += [" ".join(f"{w:x}" for w in values[i:i + 16]) for i in range(0, len(values), 16)]
+    lines += [f"readback {int(row)} {int(base)} {int(count)}" for row, base, count in seg.readback]
+    return lines + ["go"]
+
+
+def _record(line: str) -> dict:
+    record = json.loads(line)
+    record["outputs"] = {n: [int(v, 16) for v in values] for n, values in record["outputs"].items()}
+    record["readback"] = [np.asarray(words, np.uint32) for words in record["readback"]]
+    return record
+
+
 def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
                work: int = 0, done_tokens: int = 0, tag: str = "direct", waves: bool = False, scope: str = "",
                anonymous: bool = False, readback=(), specialised: bool = False, previous: bytes | None = None,
                memory: Memory = IDEAL) -> dict:
     """Runs the array in the direct harness (on the model specialised to *bitstream* with
-    *specialised*), configured with *bitstream* after *previous* (``array_run.config_writes``); the
+    *specialised*), configured with *bitstream* after *previous* (``array_run.config_loads``); the
     record of ``sim.array_run.run_array`` (with ``readback``: one uint32 array per
     (AG row, word address, words) region) plus ``trace`` (the digest of every handshake), ``seconds``
     (the harness process alone), ``build_seconds`` and, with *waves*, ``vcd`` (of *scope* alone if
-    given: ``build_direct``), and ``dram``: what the *memory* (rtl/spec/memory.py) saw: the fewest and
-    most cycles from a read request to its first beat, the bytes moved, the cycles of the first and the
-    last beat."""
-    check_scope(cfg, scope)
-    gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
-    exe, build_seconds = build_direct(gen, cfg, waves, scope, anonymous)
-    L = cfg.lanes
-    writes = config_writes(cfg, bitstream, previous)  # validated either way
+    given: ``build_direct``), ``load_cycles`` (loading and swaps before the run) and ``dram``: what the
+    *memory* (rtl/spec/memory.py) saw: the fewest and most cycles from a read request to its first
+    beat, the bytes moved, the cycles of the first and the last beat."""
+    loads = config_loads(cfg, bitstream, previous)  # validated either way
     if specialised:  # its configuration is built in: loading it (with the units held in reset) is idle time
-        writes = []
-    beats = config_beats(cfg, writes)
-    beat_words = -(-config_port_layout(cfg).size // 32)
-    lines = [f"lanes {L}",
-             f"done_tokens {done_tokens}", "drain 64",
-             f"budget {cycle_budget(4 * sum(sinks.values()) + 64 + work, 0, 0, 256)}",
-             f"dram_latency {memory.read_latency}",
-             f"dram_bandwidth {0 if memory.bytes_per_cycle is None else max(1, round(1000 * memory.bytes_per_cycle))}",
-             f"config {len(beats)} {beat_words}",
-             *(" ".join(f"{(b >> (32 * j)) & 0xFFFFFFFF:x}" for j in range(beat_words)) for b in beats)]
-    widths = _payload_words(cfg)
-    for name, values in sources.items():
-        words = widths[name.partition("__")[0]]
-        lines.append(f"source {name} {len(values)} {words}")
-        lines += [" ".join(f"{(int(v) >> (32 * j)) & 0xFFFFFFFF:x}" for j in range(words)) for v in values]
-    lines += [f"sink {name} {n}" for name, n in sinks.items()]
-    for row, regions in (dram or {}).items():
-        for base, values in regions.items():
-            values = np.asarray(values, np.uint32).ravel()
-            lines.append(f"dram {row} {int(base)} {len(values)}")
-            lines += [" ".join(f"{w:x}" for w in values[i:i + 16]) for i in range(0, len(values), 16)]
-    lines += [f"readback {int(row)} {int(base)} {int(count)}" for row, base, count in readback]
+        loads = [[]]
+    segment = Segment(sources, sinks, dram, tuple(readback), done_tokens, work, [config_beats(cfg, w) for w in loads])
+    gen = specialised_model(cfg, bitstream) if specialised else generate("array", cfg)
+    (record,) = run_segments(cfg, [segment], gen=gen, tag=tag, waves=waves, scope=scope, anonymous=anonymous,
+                             memory=memory)
+    if record["refused"]:
+        raise SimulationFailed(f"the configuration port refused the load: "
+                               f"{describe_refusal(record['refused'], record['refused_lanes'])}")
+    return record
+
+
+def run_segments(cfg: ArrayConfig, segments: list[Segment], *, gen: GeneratedVerilog | None = None,
+                 tag: str = "direct", waves: bool = False, scope: str = "", anonymous: bool = False,
+                 memory: Memory = IDEAL) -> list[dict]:
+    """Runs *segments* one after the other on one array in the direct harness (the generic model, or
+    *gen*): a record per segment (``run_direct``'s, with ``refused``/``refused_lanes``: the port's
+    registers after a refused swap, and ``quiet_beats``: configuration beats taken in the quiet cycles
+    that end it). *seconds* and *build_seconds* are of the whole run."""
+    check_scope(cfg, scope)
+    gen = gen or generate("array", cfg)
+    exe, build_seconds = build_direct(gen, cfg, waves, scope, anonymous)
+    lines = _header(cfg, memory)
+    for seg in segments:
+        lines += _segment_lines(cfg, seg)
     run_dir = new_run_dir(tag)
     (run_dir / "run.txt").write_text("\n".join(lines) + "\n")
     started = time.perf_counter()
@@ -312,11 +370,58 @@ def run_direct(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict
     seconds = time.perf_counter() - started
     if proc.returncode:
         raise SimulationFailed(f"direct harness failed (status {proc.returncode}): {proc.stderr.strip()}")
-    record = json.loads((run_dir / "result.json").read_text())
-    record["outputs"] = {n: [int(v, 16) for v in values] for n, values in record["outputs"].items()}
-    record["readback"] = [np.asarray(words, np.uint32) for words in record["readback"]]
-    record.update(seconds=seconds, build_seconds=build_seconds, **({"vcd": str(vcd)} if waves else {}))
-    return record
+    records = [_record(line) for line in (run_dir / "result.json").read_text().splitlines()]
+    for record in records:
+        record.update(seconds=seconds, build_seconds=build_seconds, **({"vcd": str(vcd)} if waves else {}))
+    return records
+
+
+class DirectSession:
+    """One direct-harness process of the generic array model that runs segments as they are given
+    (``run``): the host between segments (a program's runner laying the next phase's tensors into
+    DRAM) sees each segment's results before it gives the next, while the array keeps its state (DRAM,
+    PMU contents, the shadow context streaming the next configuration). Use as a context manager."""
+
+    def __init__(self, cfg: ArrayConfig, *, memory: Memory = IDEAL, tag: str = "session", waves: bool = False,
+                 scope: str = "", anonymous: bool = False):
+        check_scope(cfg, scope)
+        self.cfg = cfg
+        exe, self.build_seconds = build_direct(generate("array", cfg), cfg, waves, scope, anonymous)
+        self.run_dir = new_run_dir(tag)
+        self.vcd = str(self.run_dir / "dump.vcd") if waves else None
+        self.log = open(self.run_dir / "stderr.txt", "w")
+        self.proc = subprocess.Popen([str(exe), "-", "-", *([self.vcd] if waves else [])], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.proc.stdin.write("\n".join(_header(cfg, memory)) + "\n")
+        self.seconds = 0.0
+
+    def run(self, segment: Segment) -> dict:
+        started = time.perf_counter()
+        self.proc.stdin.write("\n".join(_segment_lines(self.cfg, segment)) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        self.seconds += time.perf_counter() - started
+        if not line:
+            self.proc.wait()
+            self.log.flush()
+            raise SimulationFailed(f"direct harness failed (status {self.proc.returncode}): "
+                                   f"{(self.run_dir / 'stderr.txt').read_text().strip()}")
+        record = _record(line)
+        record.update(seconds=time.perf_counter() - started, build_seconds=self.build_seconds,
+                      **({"vcd": self.vcd} if self.vcd else {}))
+        return record
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait()
+        self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _payload_words(cfg: ArrayConfig) -> dict[str, int]:

@@ -17,15 +17,15 @@ from rdagen.mapper.program import map_graph
 from rdagen.mapper.apps.workloads import WORKLOADS, workload
 from rdagen.rtl.spec.ag_layout import AgProgram, ag_layout
 from rdagen.rtl.array import configured_modules, configured_unit
-from rdagen.rtl.spec.array_layout import (config_beats, config_groups, config_port_layout, config_port_writes,
-                                          configuration_units, local_counts, plan, unit_layout)
+from rdagen.rtl.spec.array_layout import configuration_units, local_counts, plan, unit_layout
+from rdagen.rtl.spec.config_port import config_beats, config_groups, config_port_layout, config_port_writes
 from rdagen.rtl.spec.bitstream import NETWORKS, Address, BitstreamError, Kind, decode, encode
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.ops import Op
 from rdagen.rtl.spec.pcu_layout import Counter, Operand, PcuProgram, Src, Stage, pcu_layout, vin
 from rdagen.rtl.spec.pmu_layout import pmu_layout
 from rdagen.rtl.spec.switch_layout import networks
-from rdagen.sim.array_run import config_writes, run_array
+from rdagen.sim.array_run import config_loads, run_array
 from rdagen.sim import direct
 from rdagen.sim.direct import run_direct as run_array_direct
 from rdagen.sim.graph_run import format_table, golden_phase, run_program
@@ -217,7 +217,7 @@ def test_switch_selects_that_lose_words_are_refused():
                        + local_counts(TINY, address.network)[0]).bit_length()
             w[address] = w.get(address, 0) & ~(((1 << element) - 1) << (output * element)) | value << (output * element)
         with pytest.raises(BitstreamError, match=message):
-            config_writes(TINY, _reseal(placed.bitstream, change))
+            config_loads(TINY, _reseal(placed.bitstream, change))
     # a loop of selects between two switches, feeding nothing
     def loop(w):
         east, west = 1 * tracks, 3 * tracks  # direction outputs (north, east, south, west by track)
@@ -302,12 +302,12 @@ def test_bitstream_fuzzing(request):
     for _ in range(100):
         cut = good[: int(rng.integers(0, len(good)))]
         with pytest.raises(BitstreamError):
-            config_writes(TINY, cut)
+            config_loads(TINY, cut)
         damaged = bytearray(good)
         for bit in rng.choice(8 * len(good), int(rng.integers(1, 4)), replace=False):
             damaged[bit // 8] ^= 1 << (bit % 8)
         with pytest.raises(BitstreamError):
-            config_writes(TINY, bytes(damaged))
+            config_loads(TINY, bytes(damaged))
     words = decode(plan(TINY), good)
     refused = accepted = simulated = 0
     while simulated < 50 and refused < 3000:
@@ -323,7 +323,7 @@ def test_bitstream_fuzzing(request):
             continue
         mutant = _reseal(good, lambda w: w.__setitem__(address, new))
         try:
-            config_writes(TINY, mutant)
+            config_loads(TINY, mutant)
             golden = golden_array(TINY, mutant, io.sources, io.dram)
         except (BitstreamError, ArrayModelError):
             refused += 1
@@ -362,7 +362,7 @@ def test_builder_refuses_with_a_named_unit_or_route():
 def test_loader_refuses_a_bitstream_for_another_array():
     small = ArrayBuilder(preset("small")).bitstream()
     with pytest.raises(BitstreamError, match="made for ArrayConfig hash"):
-        config_writes(TINY, small)
+        config_loads(TINY, small)
 
 
 def _set_field(layout, word: int, path: tuple, value: int) -> int:
@@ -401,7 +401,7 @@ def test_unit_words_the_encoders_would_not_write_are_refused():
         mutant = _reseal(placed.bitstream, lambda w: w.__setitem__(address, _set_field(
             layouts[address.kind], w[address], path, value)), cfg)
         with pytest.raises(BitstreamError, match=message):
-            config_writes(cfg, mutant)
+            config_loads(cfg, mutant)
         with pytest.raises(BitstreamError, match=message):
             golden_array(cfg, mutant, io.sources, io.dram)
 
@@ -425,7 +425,7 @@ def test_unit_word_fuzzing(request):
         flips = sum(1 << int(b) for b in rng.choice(size, int(rng.integers(1, 3)), replace=False))
         mutant = _reseal(placed.bitstream, lambda w: w.__setitem__(address, w[address] ^ flips))
         try:
-            config_writes(TINY, mutant)
+            config_loads(TINY, mutant)
             # a flip in a counter bound can make a unit fire millions of times: too long for a test
             golden = golden_array(TINY, mutant, io.sources, io.dram, max_firings=20 * placed.phase.estimate_cycles)
         except (BitstreamError, ArrayModelError) as exc:

@@ -19,7 +19,7 @@ from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import ArrayConfig, preset
-from rdagen.sim.array_run import config_writes
+from rdagen.sim.array_run import config_loads
 from rdagen.sim.graph_run import format_table, run_program
 
 from .conftest import test_seed
@@ -29,7 +29,7 @@ from .random_graphs import random_graph
 def _check_golden(graph, cfg, seed):
     program = map_graph(graph, cfg, seed=seed)
     for placed in program.phases:
-        config_writes(cfg, placed.bitstream)  # the loader's validation: every unit word and switch select
+        config_loads(cfg, placed.bitstream)  # the loader's validation: every unit word and switch select
     arrays = check_inputs(graph, random_inputs(graph, seed))
     run = run_program(program, arrays, harness=None)
     assert not run.mismatches, run.mismatches

@@ -19,8 +19,8 @@ import functools
 
 import numpy as np
 
-from rdagen.rtl.spec.array_layout import (config_beats, config_lanes, config_port_writes, configuration_units, plan,
-                                          unit_words)
+from rdagen.rtl.spec.array_layout import configuration_units, plan, unit_words
+from rdagen.rtl.spec.config_port import config_beats, config_lanes, config_port_writes
 from rdagen.rtl.spec.bitstream import decode
 from rdagen.rtl.spec.config import ArrayConfig
 

@@ -40,7 +40,7 @@ from .pmu_layout import check as check_pmu
 from .switch_layout import DIRECTIONS, OPPOSITE, STEP, networks, switch_layout
 
 __all__ = ["tile_kind", "site_name", "unit_name", "switch_ports", "local_counts", "configuration_units", "unit_layout", "plan", "load", "Endpoint",
-           "config_port_writes", "unit_words", "config_lanes", "config_groups", "config_port_layout", "config_beats", "connections", "pack_vectors", "unpack_vectors"]
+           "unit_words", "connections", "pack_vectors", "unpack_vectors"]
 
 Endpoint = tuple  # (unit, row, col, port, index)
 
@@ -129,75 +129,6 @@ def unit_layout(cfg: ArrayConfig, address: Address):
 def unit_words(cfg: ArrayConfig, address: Address) -> int:
     """32-bit configuration-port words that load the unit at *address* whole."""
     return -(-unit_layout(cfg, address).size // 32)
-
-
-def config_lanes(cfg: ArrayConfig) -> int:
-    """Lanes of the configuration port: one per row (as the AGs and the host streams), each writing one
-    32-bit word per cycle into a unit of its own group."""
-    return cfg.rows
-
-
-@functools.cache
-def config_groups(cfg: ArrayConfig) -> tuple[tuple[int, ...], ...]:
-    """The units (indices in ``configuration_units``) each configuration lane writes, in the order of
-    their local index on the lane. The units are dealt so that a whole configuration takes about the
-    same words on every lane: largest first, each to the lane with the fewest words so far (the
-    lowest-numbered on a tie), then each lane's units in port order."""
-    units = configuration_units(cfg)
-    words = [unit_words(cfg, a) for a in units]
-    load, groups = [0] * config_lanes(cfg), [[] for _ in range(config_lanes(cfg))]
-    for i in sorted(range(len(units)), key=lambda i: (-words[i], i)):
-        lane = min(range(len(load)), key=lambda k: (load[k], k))
-        load[lane] += words[i]
-        groups[lane].append(i)
-    return tuple(tuple(sorted(g)) for g in groups)
-
-
-def config_port_layout(cfg: ArrayConfig) -> data.ArrayLayout:
-    """A configuration-port beat: per lane a write (``valid``, the unit's local index on the lane,
-    32 bits of data)."""
-    width = max(len(g) for g in config_groups(cfg))
-    lane = data.StructLayout({"valid": 1, "unit": range(max(2, width)), "data": 32})
-    return data.ArrayLayout(lane, config_lanes(cfg))
-
-
-def config_beats(cfg: ArrayConfig, writes: list[tuple[int, int]]) -> list[int]:
-    """The configuration-port beats (payload bits) that perform *writes* ((unit, word) in port order,
-    ``config_port_writes``): each lane writes its units' words in their order, the lanes in parallel,
-    so a load takes as many beats as its busiest lane has words."""
-    lane_of = {u: (k, j) for k, group in enumerate(config_groups(cfg)) for j, u in enumerate(group)}
-    queues = [[] for _ in range(config_lanes(cfg))]
-    for unit, word in writes:
-        lane, local = lane_of[unit]
-        queues[lane].append((local, word))
-    layout = config_port_layout(cfg)
-    lane_bits = layout.elem_shape.size
-    unit_at, data_at = layout.elem_shape["unit"].offset, layout.elem_shape["data"].offset
-    beats = []
-    for t in range(max((len(q) for q in queues), default=0)):
-        bits = 0
-        for k, q in enumerate(queues):
-            if t < len(q):
-                local, word = q[t]
-                bits |= (1 | local << unit_at | word << data_at) << (k * lane_bits)
-        beats.append(bits)
-    return beats
-
-
-def config_port_writes(cfg: ArrayConfig, words: dict, previous: dict | None = None) -> list[tuple[int, int]]:
-    """The configuration-port writes, (unit index in ``configuration_units``, 32-bit word), one per
-    cycle, that take the configuration registers from *previous* ({Address: word}; None: the zeros
-    they hold after reset) to *words*: every unit whose word differs, written whole as
-    ceil(bits / 32) words, the most significant first (each word shifts in from below; rtl/array.py).
-    Registers keep their words while ``run`` is low, so a phase after another loads only what changed."""
-    previous = previous or {}
-    writes = []
-    for unit, address in enumerate(configuration_units(cfg)):
-        word = words.get(address, 0)
-        if word != previous.get(address, 0):
-            chunks = unit_words(cfg, address)
-            writes += [(unit, (word >> (32 * j)) & 0xFFFFFFFF) for j in reversed(range(chunks))]
-    return writes
 
 
 def check_units(cfg: ArrayConfig, words: dict) -> None:

@@ -2,8 +2,9 @@
 array, drives the host streams and the AGs' commands, serves every AG's AXI port from one cocotbext-axi
 AxiRam each, and records the host outputs and the host registers.
 
-One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is the list of config-port
-beats (a write per lane, rtl/spec/array_layout.py ``config_beats``), ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
+One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is the list of loads, each
+a list of config-port beats (a write per lane, rtl/spec/config_port.py ``config_beats``) into the
+shadow context, swapped in after it; ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
 ``sinks`` lists host output ports with ``expect`` transfers each, ``dram`` maps an AG row to its
 memory regions, ``readback`` lists (AG row, word address, words) to read from the DRAM after the run.
 The run ends after ``drain`` quiet cycles (outputs complete, sources taken, no DRAM read or write in
@@ -18,6 +19,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from cocotbext.axi import AxiBus, AxiRam
+
+from rdagen.rtl.spec.config_port import describe_refusal
 
 from .stream_tb import _Sink, _Source, axi_monitors, violations
 
@@ -46,15 +49,21 @@ async def array_case(dut):
     dut.run.value = 0
     dut.done_tokens.value = case.get("done_tokens", 0)
     dut.config__valid.value = 0
+    dut.swap.value = dut.swap_on_done.value = 0
     dut.rst.value = 1
     await falling
     dut.rst.value = 0
-    for beat in case["config"]:  # a write per configuration lane
-        dut.config__payload.value = beat
-        dut.config__valid.value = 1
+    for load in case["config"]:  # each load into the shadow context, then swapped in
+        for beat in load:  # a write per configuration lane
+            dut.config__payload.value = beat
+            dut.config__valid.value = 1
+            await falling
+        dut.config__valid.value = 0
+        dut.swap.value = 1
         await falling
-    dut.config__valid.value = 0
-    await falling
+        dut.swap.value = 0
+        if int(dut.config_refused.value):
+            raise AssertionError(f"the configuration port refused a load: {describe_refusal(int(dut.config_refused.value), int(dut.config_refused_lanes.value))}")
     dut.run.value = 1
     cycles = drain = errors_seen = 0
     finish = None  # the cycle in which the last expected output arrived

@@ -1,0 +1,129 @@
+"""The configuration port with its shadow context (protocol: rtl/spec/config_port.py)."""
+
+from functools import reduce
+from operator import or_, xor
+
+from amaranth import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .spec.config_port import SWAP_REFUSALS, crc32_step, port_layout
+
+__all__ = ["ConfigurationPort"]
+
+_REASON = {name: k for k, (name, _) in enumerate(SWAP_REFUSALS)}
+
+
+def _checksum_update(crc, data, unit):
+    """The checksum register after a write (``crc32_step``), as one XOR of inputs per bit: the update
+    is linear, so it is worked out once over bit masks of its 80 inputs (32 state, 32 data, 16 index)."""
+    inputs = [crc[i] for i in range(32)] + [data[i] for i in range(32)] + \
+             [unit[i] if i < len(unit) else 0 for i in range(16)]
+    masks = crc32_step([1 << i for i in range(32)], [1 << (32 + i) for i in range(32)],
+                       [1 << (64 + i) for i in range(16)], lambda a, b: a ^ b)
+    return Cat(*(reduce(xor, [inputs[i] for i in range(80) if mask >> i & 1], 0) for mask in masks))
+
+
+class ConfigurationPort(wiring.Component):
+    """Shadow and active configuration registers of units of *unit_words* 32-bit words each, written
+    by lanes that each serve the units of one of *groups* (unit indices, in local-index order).
+
+    Ports: ``config`` (a write per lane: ``lane_layout``; not ready while ``swap`` is high), ``swap``
+    (request: accepted or refused in the same cycle), ``active`` (every unit's active register, unit
+    u at the sum of the words before it times 32, least significant first), ``accepted`` (the swap
+    of this cycle is taken: ``active`` holds the shadows from the next cycle), ``loaded`` (a swap now
+    would be accepted), ``refused`` (bit k: ``SWAP_REFUSALS[k]``, of the last refused swap; cleared by
+    an accepted one) and ``refused_lanes`` (the lanes concerned).
+
+    Latency: a write is in the shadow the next cycle; a swap takes one cycle.
+
+    Invariants (verif/formal.py ``config.swap``): ``active`` changes only in the cycle after an accepted
+    swap, every unit at once, to the shadows; a swap is accepted only when every unit has received none
+    or all of its words since the last swap (all after a refused one) and every lane's last seal matched
+    what arrived with no word after it; a unit that has received no word since an accepted swap holds
+    the same shadow and active words.
+    """
+
+    def __init__(self, unit_words, groups):
+        self.unit_words, self.groups = tuple(unit_words), tuple(tuple(g) for g in groups)
+        self.offsets = [32 * sum(self.unit_words[:u]) for u in range(len(self.unit_words))]
+        super().__init__({
+            "config": In(stream.Signature(port_layout(self.groups))),
+            "swap": In(1),
+            "active": Out(32 * sum(self.unit_words)),
+            "accepted": Out(1),
+            "loaded": Out(1),
+            "refused": Out(len(SWAP_REFUSALS)),
+            "refused_lanes": Out(len(self.groups)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        words, groups = self.unit_words, self.groups
+        m.d.comb += self.config.ready.eq(~self.swap)
+        shadow = [Signal(32 * w, name=f"shadow_{u}") for u, w in enumerate(words)]
+        active = [Signal(32 * w, name=f"active_{u}") for u, w in enumerate(words)]
+        count = [Signal(range(w + 2), name=f"count_{u}") for u, w in enumerate(words)]  # w + 1: overfull
+        m.d.comb += self.active.eq(Cat(*active))
+        needs_full = Signal()  # after a refused swap, every unit must be loaded whole
+
+        lane_problems, unit_lane = [], {}
+        reset_lanes = []
+        for k, group in enumerate(groups):
+            write = self.config.payload[k]
+            fire = self.config.valid & self.config.ready & write.valid
+            crc = Signal(32, init=0xFFFFFFFF, name=f"crc_{k}")
+            seen = Signal(32, name=f"seen_{k}")  # words since the lane's last seal
+            count_ok = Signal(name=f"count_ok_{k}")
+            sealed = Signal(name=f"sealed_{k}")
+            bad = {r: Signal(name=f"{r}_{k}") for r in ("count", "checksum", "unit")}
+            step = _checksum_update(crc, write.data, write.unit)
+            with m.If(fire):
+                with m.Switch(write.unit):
+                    for j, u in enumerate(group):
+                        unit_lane[u] = k
+                        with m.Case(j):
+                            w = 32 * words[u]
+                            m.d.sync += shadow[u].eq(Cat(write.data, shadow[u][:w - 32]) if w > 32 else write.data)
+                            with m.If(count[u] <= words[u]):
+                                m.d.sync += count[u].eq(count[u] + 1)
+                            m.d.sync += [crc.eq(step), seen.eq(seen + 1), sealed.eq(0)]
+                    with m.Case(len(group)):
+                        m.d.sync += [count_ok.eq(write.data == seen), sealed.eq(0)]
+                    with m.Case(len(group) + 1):
+                        matched = write.data == ~crc
+                        m.d.sync += [sealed.eq(1), crc.eq(crc.init), seen.eq(0), count_ok.eq(0)]
+                        with m.If(~count_ok):
+                            m.d.sync += bad["count"].eq(1)
+                        with m.If(~matched):
+                            m.d.sync += bad["checksum"].eq(1)
+                    with m.Default():
+                        m.d.sync += [bad["unit"].eq(1), sealed.eq(0)]
+            lane_problems.append({"unsealed": ~sealed, **bad})
+            reset_lanes += [crc.eq(crc.init), seen.eq(0), count_ok.eq(0), sealed.eq(0), *(b.eq(0) for b in bad.values())]
+
+        reasons = {name: [] for name in _REASON}
+        per_lane = [[] for _ in groups]
+        for name in ("unsealed", "count", "checksum", "unit"):
+            for k, problems in enumerate(lane_problems):
+                reasons[name].append(problems[name])
+                per_lane[k].append(problems[name])
+        for u, w in enumerate(words):
+            problems = {"partial": (count[u] != 0) & (count[u] < w), "overfull": count[u] > w,
+                        "not_whole": needs_full & (count[u] != w)}
+            for name, value in problems.items():
+                reasons[name].append(value)
+                per_lane[unit_lane[u]].append(value)
+        reason_bits = Cat(*(reduce(or_, reasons[name], 0) for name, _ in SWAP_REFUSALS))
+        m.d.comb += [self.loaded.eq(reason_bits == 0), self.accepted.eq(self.swap & self.loaded)]
+
+        with m.If(self.swap):
+            m.d.sync += [c.eq(0) for c in count] + reset_lanes
+            with m.If(self.loaded):
+                m.d.sync += [a.eq(s) for a, s in zip(active, shadow)]
+                m.d.sync += [needs_full.eq(0), self.refused.eq(0), self.refused_lanes.eq(0)]
+            with m.Else():
+                m.d.sync += [needs_full.eq(1), self.refused.eq(reason_bits),
+                             self.refused_lanes.eq(Cat(*(reduce(or_, p, 0) for p in per_lane)))]
+        return m
+

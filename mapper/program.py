@@ -7,8 +7,10 @@ Running (``Program.execute``): for each phase, the runner lays the tensors it re
 channels of its AGs and its host streams (``PlacedPhase.io``), runs it on a *backend* (the golden
 array model or the RTL, in sim/), and takes the tensors it wrote from the DRAM read back and the host
 outputs. The cycles of a program are the phases' run cycles plus each phase's reconfiguration: the
-configuration-port writes of the units whose word differs from the phase before (the first phase: its
-configured units; ``phase.reconfiguration_cycles``).
+cycles of its configuration load that the phase before does not hide, and the swap. A phase's load
+(the configuration-port writes of the units whose word differs from the phase before, the first
+phase's configured units, and the seal: ``phase.reconfiguration_cycles``) streams into the shadow
+context while the phase before runs (rtl/spec/config_port.py); the first phase's load is all exposed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.config_port import SWAP_CYCLES
 
 from .frontend.graph import Graph
 from .lowering import MATMUL_MODES, MLP_WEIGHTS, lower
@@ -56,10 +59,17 @@ class Program:
         return max((p.phase.units_used()["pcu"] for p in self.phases), default=0)
 
     @functools.cached_property
-    def reconfigurations(self) -> list[int]:
-        """Each phase's configuration-load cycles, after the phase before it (the first: after reset)."""
+    def loads(self) -> list[int]:
+        """Each phase's configuration-load beats, after the phase before it (the first: after reset)."""
         before = [None] + [p.bitstream for p in self.phases[:-1]]
         return [reconfiguration_cycles(self.cfg, p.bitstream, b) for p, b in zip(self.phases, before)]
+
+    @functools.cached_property
+    def reconfigurations(self) -> list[int]:
+        """Each phase's reconfiguration cycles by the cost model: the beats of its load that the run of
+        the phase before (its estimate) does not hide (the first phase: all of them), and the swap."""
+        hidden = [0] + [p.phase.estimate_cycles for p in self.phases[:-1]]
+        return [max(0, load - h) + SWAP_CYCLES for load, h in zip(self.loads, hidden)]
 
     def weight_sources(self) -> dict[str, tuple[str, str]]:
         """{matmul weight: (where the array takes it from, the phase)}, in phase order."""
@@ -74,7 +84,8 @@ class Program:
     def execute(self, arrays: dict, backend: Callable[[PlacedPhase, PhaseIO], tuple[dict, list, int]],
                 progress: Callable[[str], None] | None = None) -> tuple[dict, list[PhaseRun]]:
         """Runs the phases in order on *backend* ((placed phase, its io) -> (host outputs, DRAM read back,
-        cycles)) from the checked input *arrays*; returns the graph's outputs (float32) and the runs."""
+        cycles[, reconfiguration cycles measured])) from the checked input *arrays*; returns the graph's
+        outputs (float32) and the runs (a reconfiguration the backend did not measure: the cost model's)."""
         tensors = {**{n: np.asarray(a) for n, a in arrays.items()},
                    **{n: t.values for n, t in self.graph.weights.items()}}
         parts: dict[str, dict] = {}  # embedding outputs split over phases: {slice: columns}
@@ -97,7 +108,7 @@ class Program:
                 materialise(name)
             io = placed.io(tensors)
             started = time.perf_counter()
-            outputs, readback, cycles = backend(placed, io)
+            outputs, readback, cycles, *measured = backend(placed, io)
             seconds = time.perf_counter() - started
             for name, value in placed.collect(outputs, readback).items():
                 if isinstance(value, dict):
@@ -108,7 +119,8 @@ class Program:
                         tensors[name] = np.concatenate([parts[name][c] for c in range(slices)], axis=1)
                 else:
                     tensors[name] = value
-            runs.append(PhaseRun(phase.name, cycles, self.reconfigurations[n], phase.estimate_cycles,
+            runs.append(PhaseRun(phase.name, cycles, measured[0] if measured else self.reconfigurations[n],
+                                 phase.estimate_cycles,
                                  phase.ideal_cycles, seconds))
         return {name: np.asarray(materialise(name), np.float32) for name in self.graph.outputs}, runs
 

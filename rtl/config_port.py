@@ -77,28 +77,31 @@ class ConfigurationPort(wiring.Component):
             count_ok = Signal(name=f"count_ok_{k}")
             sealed = Signal(name=f"sealed_{k}")
             bad = {r: Signal(name=f"{r}_{k}") for r in ("count", "checksum", "unit")}
-            step = _checksum_update(crc, write.data, write.unit)
+            step = Signal(32, name=f"crc_next_{k}")  # a signal: its logic once, whichever unit is written
+            m.d.comb += step.eq(_checksum_update(crc, write.data, write.unit))
+            # An If/Elif chain, not a Switch: a Switch leaves signals not assigned in every case with
+            # an incomplete Verilog case (Verilator's CASEINCOMPLETE).
+            targets = [(write.unit == j, u) for j, u in enumerate(group)]
             with m.If(fire):
-                with m.Switch(write.unit):
-                    for j, u in enumerate(group):
-                        unit_lane[u] = k
-                        with m.Case(j):
-                            w = 32 * words[u]
-                            m.d.sync += shadow[u].eq(Cat(write.data, shadow[u][:w - 32]) if w > 32 else write.data)
-                            with m.If(count[u] <= words[u]):
-                                m.d.sync += count[u].eq(count[u] + 1)
-                            m.d.sync += [crc.eq(step), seen.eq(seen + 1), sealed.eq(0)]
-                    with m.Case(len(group)):
-                        m.d.sync += [count_ok.eq(write.data == seen), sealed.eq(0)]
-                    with m.Case(len(group) + 1):
-                        matched = write.data == ~crc
-                        m.d.sync += [sealed.eq(1), crc.eq(crc.init), seen.eq(0), count_ok.eq(0)]
-                        with m.If(~count_ok):
-                            m.d.sync += bad["count"].eq(1)
-                        with m.If(~matched):
-                            m.d.sync += bad["checksum"].eq(1)
-                    with m.Default():
-                        m.d.sync += [bad["unit"].eq(1), sealed.eq(0)]
+                for j, (hit, u) in enumerate(targets):
+                    unit_lane[u] = k
+                    with (m.If if j == 0 else m.Elif)(hit):
+                        w = 32 * words[u]
+                        m.d.sync += shadow[u].eq(Cat(write.data, shadow[u][:w - 32]) if w > 32 else write.data)
+                        with m.If(count[u] <= words[u]):
+                            m.d.sync += count[u].eq(count[u] + 1)
+                        m.d.sync += [crc.eq(step), seen.eq(seen + 1), sealed.eq(0)]
+                with m.Elif(write.unit == len(group)):
+                    m.d.sync += [count_ok.eq(write.data == seen), sealed.eq(0)]
+                with m.Elif(write.unit == len(group) + 1):
+                    matched = write.data == ~crc
+                    m.d.sync += [sealed.eq(1), crc.eq(crc.init), seen.eq(0), count_ok.eq(0)]
+                    with m.If(~count_ok):
+                        m.d.sync += bad["count"].eq(1)
+                    with m.If(~matched):
+                        m.d.sync += bad["checksum"].eq(1)
+                with m.Else():
+                    m.d.sync += [bad["unit"].eq(1), sealed.eq(0)]
             lane_problems.append({"unsealed": ~sealed, **bad})
             reset_lanes += [crc.eq(crc.init), seen.eq(0), count_ok.eq(0), sealed.eq(0), *(b.eq(0) for b in bad.values())]
 

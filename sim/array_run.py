@@ -11,10 +11,10 @@ from rdagen.rtl.spec.array_layout import load
 from rdagen.rtl.spec.config_port import config_beats, config_port_writes
 from rdagen.rtl.spec.config import ArrayConfig
 
-from .streams import cycle_budget, run_stream_cases
+from .streams import DRAIN, cycle_budget, run_stream_cases
 from .verilog import generate
 
-__all__ = ["config_loads", "run_array"]
+__all__ = ["config_loads", "program_loads", "run_array"]
 
 
 def config_loads(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> list[list[tuple[int, int]]]:
@@ -27,6 +27,13 @@ def config_loads(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = No
         return [config_port_writes(cfg, words)]
     before = load(cfg, previous)[0]
     return [config_port_writes(cfg, before), config_port_writes(cfg, words, before)]
+
+
+def program_loads(cfg: ArrayConfig, bitstreams: list[bytes]) -> list[list[tuple[int, int]]]:
+    """The config-port loads of a program's configurations run one after the other (each validated):
+    the first's configured units, then for each the units that change from the one before."""
+    words = [load(cfg, b)[0] for b in bitstreams]
+    return [config_port_writes(cfg, w, before) for w, before in zip(words, [None] + words[:-1])]
 
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
@@ -48,7 +55,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
         "dram": {**{str(row): [] for row, _, _ in readback},
                  **{str(row): [(int(b), np.asarray(w, "<u4").tobytes().hex()) for b, w in regions.items()]
                     for row, regions in (dram or {}).items()}},
-        "drain": 64, "budget": cycle_budget(4 * sum(sinks.values()) + 64 + work, gap, stall, 256),
+        "drain": DRAIN, "budget": cycle_budget(4 * sum(sinks.values()) + DRAIN + work, gap, stall, 256),
         "readback": [(int(row), int(base), int(count)) for row, base, count in readback],
     }
     (record,) = run_stream_cases(gen, [job], tag=tag, bench="rdagen.verif.tb.array_tb", waves=waves)

@@ -71,13 +71,12 @@ from .array_run import config_loads
 from .build_progress import compile_count, heartbeat, planned_compiles
 from .paths import BUILD, disk_note, new_run_dir
 from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env, verilator_bin
-from .streams import cycle_budget
+from .streams import DRAIN, cycle_budget
 from .verilog import GeneratedVerilog, generate, generate_specialised
 
-__all__ = ["build_direct", "run_direct", "run_segments", "Segment", "DirectSession", "DRAIN", "inlined", "specialised_model", "check_scope", "trace_scopes"]
+__all__ = ["build_direct", "run_direct", "run_segments", "Segment", "DirectSession", "inlined", "specialised_model", "check_scope", "trace_scopes"]
 
 HARNESS = Path(__file__).with_name("harness") / "array_main.cpp"
-DRAIN = 64  # quiet cycles that end a segment
 HIER_BLOCKS = ("rdagen_pcu", "rdagen_pmu", "rdagen_ag")
 # PCU lane-stages (PCUs x lanes x stages) up to which a specialised model is verilated with every module
 # inlined. Verilator's peak memory grows with them: 1.3 GB on small (128), over 24 GB (killed) on

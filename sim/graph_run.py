@@ -14,13 +14,17 @@ import numpy as np
 from rdagen.mapper.frontend.reference import error_bounds, reference
 from rdagen.mapper.phases.phase import PhaseIO, PlacedPhase
 from rdagen.mapper.program import PhaseRun, Program
+from rdagen.rtl.spec.config_port import config_beats, describe_refusal
 from rdagen.rtl.spec.memory import IDEAL, Memory
 from rdagen.verif.golden.array import run_array as golden_array
+
+from .array_run import program_loads
+from .direct import DirectSession, Segment, run_direct
+from .streams import DRAIN
 
 __all__ = ["GraphRun", "run_program", "format_table", "golden_phase"]
 
 U32 = np.uint32
-DRAIN = 64  # the harnesses' quiet cycles that end a run
 
 
 @dataclasses.dataclass
@@ -46,9 +50,17 @@ class GraphRun:
         return sum(p.cycles + p.reconfiguration for p in self.phases)
 
 
-def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO):
-    """The golden array model's run of a phase: (its ArrayResult, the DRAM regions ``io`` reads back)."""
-    result = golden_array(cfg, placed.bitstream, io.sources, io.dram)
+def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO, before=None):
+    """The golden array model's run of a phase: (its ArrayResult, the DRAM regions ``io`` reads back).
+    *before* (the ArrayResult of the phase before, in one continuous run): the DRAM it left lies under
+    ``io``'s DRAM images, and the PMUs hold what it left in them."""
+    memory = before.dram if before else {}
+    dram = {}
+    for row in {*memory, *io.dram}:
+        images = io.dram.get(row, {})
+        dram[row] = {a: [w] for a, w in memory.get(row, {}).items() if a not in images}
+        dram[row].update(images)  # laid after what the phases before left, over it
+    result = golden_array(cfg, placed.bitstream, io.sources, dram, pmus=before.pmus if before else None)
     readback = [np.array([result.dram.get(row, {}).get(base + i, 0) for i in range(count)], U32)
                 for row, base, count in io.readback]
     return result, readback
@@ -77,7 +89,10 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
 
     def backend(placed: PlacedPhase, io: PhaseIO):
         name = placed.phase.name
-        golden, golden_readback = golden_phase(cfg, placed, io)
+        # One continuous run keeps DRAM from phase to phase; so does the golden model then.
+        golden, golden_readback = golden_phase(cfg, placed, io, loaded.get("golden"))
+        if harness == "direct":
+            loaded["golden"] = golden
         if golden.errors:
             mismatches.append(f"{name}: the golden model counts {golden.errors} errors (refused accesses)")
         if golden.done_tokens != io.done_tokens:
@@ -88,13 +103,22 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
         work = 4 * placed.phase.estimate_cycles + 1000
         sim_started = time.perf_counter()
         previous, loaded["bitstream"] = loaded.get("bitstream"), placed.bitstream
-        if harness in ("direct", "specialised"):
-            from .direct import run_direct
-
+        if harness == "direct":  # one run of the whole program, each configuration loaded during the one before
+            n = len(loaded.setdefault("records", []))
+            beats = session_loads()
+            segment = Segment(io.sources, io.sinks, io.dram, tuple(io.readback), io.done_tokens, work,
+                              [beats[0]] if n == 0 else [], beats[n + 1] if n + 1 < len(beats) else [])
+            record = session().run(segment)
+            if record["refused"]:
+                mismatches.append(f"{name}: the configuration port refused the load: "
+                                  f"{describe_refusal(record['refused'], record['refused_lanes'])}")
+            reconfiguration = record["load_cycles"] + (loaded["records"][-1]["quiet_beats"] if n else 0)
+            loaded["records"].append(record)
+        elif harness == "specialised":
             record = run_direct(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
                                 done_tokens=io.done_tokens, tag=tag, waves=waves, scope=scope,
                                 anonymous=anonymous, memory=memory, readback=io.readback,
-                                specialised=harness == "specialised", previous=previous)
+                                specialised=True, previous=previous)
         else:
             from .array_run import run_array
 
@@ -124,9 +148,25 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
                 first = int(np.flatnonzero(np.asarray(got, U32) != want)[0])
                 mismatches.append(f"{name}: DRAM of AG {row} differs from the golden model at word {base + first} "
                                   f"(RTL {int(got[first]):#010x}, golden {int(want[first]):#010x})")
-        return record["outputs"], record["readback"], max(0, record["cycles"] - DRAIN)
+        run = max(0, record["cycles"] - DRAIN)
+        return (record["outputs"], record["readback"], run) + ((reconfiguration,) if harness == "direct" else ())
 
-    outputs, runs = program.execute(arrays, backend, progress)
+    def session_loads():
+        if "beats" not in loaded:
+            loaded["beats"] = [config_beats(cfg, w) for w in program_loads(cfg, program.bitstreams)]
+        return loaded["beats"]
+
+    def session():
+        if "session" not in loaded:
+            loaded["session"] = DirectSession(cfg, memory=memory, tag=tag, waves=waves, scope=scope,
+                                              anonymous=anonymous)
+        return loaded["session"]
+
+    try:
+        outputs, runs = program.execute(arrays, backend, progress)
+    finally:
+        if "session" in loaded:
+            loaded["session"].close()
     values, bounds = reference(program.graph, arrays), error_bounds(program.graph, arrays)
     max_error, bound, within = {}, {}, {}
     for name, got in outputs.items():

@@ -15,8 +15,11 @@ from .paths import new_run_dir
 from .runner import SimulationFailed, run_cocotb
 from .verilog import GeneratedVerilog
 
-__all__ = ["run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources", "held_input_problems",
+__all__ = ["DRAIN", "run_stream_cases", "pack", "unpack", "compare", "cycle_budget", "unit_sources", "held_input_problems",
            "ProtocolViolation"]
+
+DRAIN = 64  # the quiet cycles that end an array run in every harness
+
 
 def unit_sources(vins: list, sins: list, start_tokens: int) -> dict:
     """The input streams of a PCU or PMU as the stream bench takes them: vector inputs, scalar inputs,

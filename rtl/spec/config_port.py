@@ -36,9 +36,10 @@ from .array_layout import configuration_units, unit_words
 from .config import ArrayConfig
 
 __all__ = ["config_lanes", "config_groups", "lane_layout", "port_layout", "config_port_layout", "config_port_writes", "config_beats", "port_beats",
-           "lane_checksum", "SEAL_BEATS", "SWAP_REFUSALS", "describe_refusal", "crc32_step"]
+           "lane_checksum", "SEAL_BEATS", "SWAP_CYCLES", "SWAP_REFUSALS", "describe_refusal", "crc32_step"]
 
 SEAL_BEATS = 2  # the count and the check, on every lane at once
+SWAP_CYCLES = 1  # a swap's cycle: the units held in reset while the active registers take the shadows
 
 # The reasons a swap is refused: bit k of the port's ``refused`` register is SWAP_REFUSALS[k].
 SWAP_REFUSALS = (
@@ -109,16 +110,18 @@ def crc32_step(state: list, data_bits: list, index_bits: list, xor) -> list:
     return crc
 
 
-def config_port_writes(cfg: ArrayConfig, words: dict, previous: dict | None = None) -> list[tuple[int, int]]:
+def config_port_writes(cfg: ArrayConfig, words: dict, previous: dict | None = None,
+                       whole: bool = False) -> list[tuple[int, int]]:
     """The configuration-port writes, (unit index in ``configuration_units``, 32-bit word), that take the
     shadow registers from *previous* ({Address: word}; None: the zeros they hold after reset) to
-    *words*: every unit whose word differs, written whole as ceil(bits / 32) words, the most significant
-    first (each word shifts in from below; rtl/config_port.py)."""
+    *words*: every unit whose word differs (with *whole*: every unit, as the load after a refused swap
+    must be), written whole as ceil(bits / 32) words, the most significant first (each word shifts in
+    from below; rtl/config_port.py)."""
     previous = previous or {}
     writes = []
     for unit, address in enumerate(configuration_units(cfg)):
         word = words.get(address, 0)
-        if word != previous.get(address, 0):
+        if whole or word != previous.get(address, 0):
             chunks = unit_words(cfg, address)
             writes += [(unit, (word >> (32 * j)) & 0xFFFFFFFF) for j in reversed(range(chunks))]
     return writes

@@ -62,6 +62,7 @@ class ArrayResult:
     errors: int  # the sum of the units' error counters (the ``errors`` host register)
     done_tokens: int  # control tokens that reach the rows' ``done`` ports (the ``done`` host register)
     rounds: int  # passes over the units until no stream grew
+    pmus: dict = dataclasses.field(default_factory=dict)  # (row, col) -> a PMU's scratchpad after the run
 
 
 def _empty(cfg: ArrayConfig, network: str):
@@ -73,9 +74,11 @@ def _counters_enabled(view) -> bool:
 
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, dram: dict | None = None,
-              max_rounds: int = 1000, max_firings: int = 1_000_000) -> ArrayResult:
+              max_rounds: int = 1000, max_firings: int = 1_000_000, pmus: dict | None = None) -> ArrayResult:
     """Run the array configured by *bitstream* on host *sources* ({port: transfers}) and *dram*
-    ({AG row: {word address: words}}) until no stream grows. A PCU or PMU that would fire
+    ({AG row: {word address: words}}) until no stream grows, its PMUs' scratchpads holding *pmus*
+    ({(row, col): words by address}; zeros where not given: a reset array) when it starts (a
+    configuration swap keeps them: rtl/spec/config_port.py). A PCU or PMU that would fire
     *max_firings* times or more is refused (ArrayModelError) rather than cut short."""
     words, routes = load(cfg, bitstream)
     sources = dict(sources or {})
@@ -111,6 +114,7 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
         return [(int(v) & 0xFFFFFFFF, int(v) >> 32) for v in sources.get(name, [])]
 
     consumed = {}  # unit input endpoint -> words the unit takes from it (its last evaluation)
+    scratchpads = dict(pmus or {})  # an unconfigured PMU keeps what it holds
 
     def evaluate(address, final=False):
         """{output endpoint: stream} of one unit on the current streams (and its error count)."""
@@ -127,7 +131,9 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
                 result.update({(unit, r, c, "sout", k): s for k, s in enumerate(out.sout)})
                 errors = 0
             else:
-                out = run_pmu(cfg, words[address], vins, sins, start_tokens=tokens, max_firings=max_firings)
+                out = run_pmu(cfg, words[address], vins, sins, start_tokens=tokens, max_firings=max_firings,
+                              memory=(pmus or {}).get((r, c)))
+                scratchpads[(r, c)] = out.memory  # the last evaluation's: the whole run's
                 firings = out.write_firings + out.read_firings
                 result = {(unit, r, c, "vout", 0): out.vout, (unit, r, c, "sout", 0): out.sout}
                 errors = out.errors
@@ -208,7 +214,8 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, sources: dict | None = None, d
                 name = f"{sink[3]}__{sink[1]}"
                 outputs[name] = (pack_vectors(stream) if network == "vector" else
                                  [int(w) for w in stream] if network == "scalar" else [1] * stream)
-    return ArrayResult(outputs=outputs, dram=memory, errors=errors, done_tokens=done_tokens, rounds=rounds)
+    return ArrayResult(outputs=outputs, dram=memory, errors=errors, done_tokens=done_tokens, rounds=rounds,
+                       pmus=scratchpads)
 
 
 def _reads(cfg: ArrayConfig, words: dict, endpoint: tuple) -> bool:

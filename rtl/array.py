@@ -6,9 +6,13 @@ port and host registers.
 Configuration port: ``config`` has a lane per row (``config_port_layout``); each lane writes one (unit,
 32-bit word) pair per cycle into a unit of its group (``config_groups``: unit ``configuration_units(cfg)[i]``
 at its local index on its lane), so the lanes load their units in parallel. Each word shifts into
-the unit's configuration register from below, so a unit of n bits takes ceil(n / 32) words, the most
-significant first (rtl/spec/array_layout.py and the loader agree on this).
-The loader in Python validates the bitstream (rtl/spec/bitstream.py) before it drives this port.
+the unit's *shadow* configuration register from below, so a unit of n bits takes ceil(n / 32) words,
+the most significant first, while the *active* configuration runs; a load ends with a seal on every
+lane, and a swap (``swap``, or the done register rising with ``swap_on_done``) makes every shadow
+active at once or is refused (``config_refused``, ``config_refused_lanes``), keeping the active one
+(rtl/config_port.py; the protocol: rtl/spec/config_port.py). The units restart in the cycle after an
+accepted swap, their memories kept. The loader in Python validates the bitstream
+(rtl/spec/bitstream.py) before it drives this port.
 
 Host registers: while ``run`` is low the units and switches are held in reset (their memories keep
 their contents) and the configuration can be loaded; ``cycles`` counts the cycles with ``run`` high;
@@ -176,11 +180,14 @@ class Array(wiring.Component):
     loader may skip the loading; simulators fold the constants into the logic (sim/direct.py's
     specialised builds).
 
-    Ports: ``config`` (the configuration port: unit and 32-bit word), ``run``, ``cycles``, ``errors``,
+    Ports: ``config`` (the configuration port: unit and 32-bit word per lane), ``swap``, ``swap_on_done``,
+    ``config_loaded``, ``config_refused``, ``config_refused_lanes``, ``run``, ``cycles``, ``errors``,
     ``done``, ``done_tokens``, per row the AG commands (``ag_cmd``, ``ag_wcmd``), an AXI4 manager
-    (``m_axi``) and the host streams (``vsend``/``vrecv``, ``ssend``/``srecv``, ``csend``/``crecv``). Latency: a unit's configuration of n bits takes ceil(n / 32) words; one cycle
-    per hop between units. Invariants: units and switches are held in reset while ``run`` is low
-    (memories keep their contents); the same words give the same behaviour loaded or specialised.
+    (``m_axi``) and the host streams (``vsend``/``vrecv``, ``ssend``/``srecv``, ``csend``/``crecv``). Latency: a unit's configuration of n bits takes ceil(n / 32) words; a swap one
+    cycle (the units held in reset in it); one cycle per hop between units. Invariants: units and
+    switches are held in reset while ``run`` is low and in a swap's cycle (memories keep their
+    contents); a swap never mixes two loads' words (``make formal``: ``config.swap``); the same words
+    give the same behaviour loaded or specialised.
     """
 
     def __init__(self, cfg: ArrayConfig, configuration: dict | None = None, share: bool = True):

@@ -40,8 +40,9 @@ class ConfigurationPort(wiring.Component):
     Invariants (verif/formal.py ``config.swap``): ``active`` changes only in the cycle after an accepted
     swap, every unit at once, to the shadows; a swap is accepted only when every unit has received none
     or all of its words since the last swap (all after a refused one) and every lane's last seal matched
-    what arrived with no word after it; a unit that has received no word since an accepted swap holds
-    the same shadow and active words.
+    what arrived with no word after it.
+
+    ``registers`` (set by ``elaborate``): the internal registers by name, for the proof's invariants.
     """
 
     def __init__(self, unit_words, groups):
@@ -69,6 +70,7 @@ class ConfigurationPort(wiring.Component):
 
         lane_problems, unit_lane = [], {}
         reset_lanes = []
+        lanes = {r: [] for r in ("crc", "seen", "count_ok", "sealed", "bad")}
         for k, group in enumerate(groups):
             write = self.config.payload[k]
             fire = self.config.valid & self.config.ready & write.valid
@@ -103,6 +105,9 @@ class ConfigurationPort(wiring.Component):
                 with m.Else():
                     m.d.sync += [bad["unit"].eq(1), sealed.eq(0)]
             lane_problems.append({"unsealed": ~sealed, **bad})
+            for name, register in (("crc", crc), ("seen", seen), ("count_ok", count_ok), ("sealed", sealed),
+                                   ("bad", bad)):
+                lanes[name].append(register)
             reset_lanes += [crc.eq(crc.init), seen.eq(0), count_ok.eq(0), sealed.eq(0), *(b.eq(0) for b in bad.values())]
 
         reasons = {name: [] for name in _REASON}
@@ -118,7 +123,11 @@ class ConfigurationPort(wiring.Component):
                 reasons[name].append(value)
                 per_lane[unit_lane[u]].append(value)
         reason_bits = Cat(*(reduce(or_, reasons[name], 0) for name, _ in SWAP_REFUSALS))
-        m.d.comb += [self.loaded.eq(reason_bits == 0), self.accepted.eq(self.swap & self.loaded)]
+        reasons_now = Signal(len(SWAP_REFUSALS))
+        m.d.comb += [reasons_now.eq(reason_bits), self.loaded.eq(reasons_now == 0),
+                     self.accepted.eq(self.swap & self.loaded)]
+        self.registers = {"shadow": shadow, "active": active, "count": count, "needs_full": needs_full,
+                          "reasons": reasons_now, **lanes}
 
         with m.If(self.swap):
             m.d.sync += [c.eq(0) for c in count] + reset_lanes

@@ -130,7 +130,7 @@ def test_cut_off_and_damaged_loads_are_refused_and_the_active_configuration_kept
     rng = seeded_rng(request)
     first, beats, reasons = _damaged(rng, kind)
     third = _draw(rng, first)
-    third[0] = first[0] ^ 1  # the delta load is not empty
+    third[0], third[len(WORDS) - 1] = first[0] ^ 1, first[len(WORDS) - 1]  # a delta: not empty, not whole
     steps = _load(_writes(first)) + [("beat", b) for b in beats] + [("swap",)]
     steps += _load(_writes({u: v for u, v in third.items() if first[u] != v}))
     steps += _load(_writes(third))

@@ -46,6 +46,19 @@ Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reorder
   conflicts): a write always finds the FIFO ready (no result lost, the pipeline never stalls), words
   leave in the order written, unchanged. Invariant: pending = promised writes + words in the FIFO.
   Broken variant: ``room`` one slot too generous.
+* ``config.swap``: the configuration port's shadow context (rtl/config_port.py: units of 2, 1 and 1
+  words on two lanes, one lane with two units) against the protocol of rtl/spec/config_port.py, modelled
+  in the harness from the port's writes (a seal's check is compared with the port's running
+  checksum register: its CRC-32 arithmetic is tested against zlib's in tests/test_config_port.py, where
+  loads sealed with zlib's CRC are accepted and damaged ones refused; a second XOR network to prove
+  equal to it would make the induction step slow): the active registers
+  change only in the cycle after an accepted swap, every unit at once, to the words written to its
+  shadow; a swap is accepted only when every unit received none or all of its words since the last
+  swap (all of them after a refused swap) and every lane's last entry is a seal whose count and
+  checksum match what arrived; and a load that keeps the protocol is always accepted. Free writes
+  (any lane, local index and word: cut-off, lost, repeated, damaged and misaddressed loads), free
+  swaps and resets. Invariants: the port's counts, shadows, checksums and seals equal the model's.
+  Broken variant: a port that lets a unit swap in half written.
 """
 
 from __future__ import annotations
@@ -64,6 +77,8 @@ from rdagen.rtl.ag.burst_former import BurstFormer
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.credited_fifo import CreditedFifo
 from rdagen.rtl.switch import Switch
+from rdagen.rtl.config_port import ConfigurationPort
+from rdagen.rtl.spec.config_port import SWAP_REFUSALS
 
 __all__ = ["Property", "PROPERTIES"]
 
@@ -472,6 +487,93 @@ class UnitCredits(_Harness):
         return m
 
 
+class _HalfSwappingPort(ConfigurationPort):
+    """A port that accepts a swap with a unit partly written."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        partial = 1 << [name for name, _ in SWAP_REFUSALS].index("partial")
+        m.d.comb += self.loaded.eq((self.registers["reasons"] & ~partial) == 0)
+        return m
+
+
+class ConfigSwap(_Harness):
+    WORDS = (2, 1, 1)
+    GROUPS = ((0, 1), (2,))
+
+    def __init__(self, cover: str | None, broken: bool):
+        self.cover, self.broken = cover, broken
+        super().__init__((_HalfSwappingPort if broken else ConfigurationPort)(self.WORDS, self.GROUPS))
+
+    def elaborate(self, platform):
+        m = Module()
+        past, _ = self.setup(m, platform)
+        port, words = self.dut, self.WORDS
+        regs = port.registers
+        # The protocol's model, from the writes on the port's lanes.
+        shadow = [Signal(32 * w, name=f"model_shadow_{u}") for u, w in enumerate(words)]
+        active = Signal(32 * sum(words), name="model_active")
+        written = [Signal(range(w + 2), name=f"model_written_{u}") for u, w in enumerate(words)]
+        needs_full = Signal(name="model_needs_full")
+        lanes = []
+        for k, group in enumerate(self.GROUPS):
+            write = self.config.payload[k]
+            fire = self.config.valid & self.config.ready & write.valid
+            crc = regs["crc"][k]  # the port's running checksum (see the docstring)
+            seen = Signal(32, name=f"model_seen_{k}")
+            count_ok, sealed, bad = (Signal(name=f"model_{n}_{k}") for n in ("count_ok", "sealed", "bad"))
+            lanes.append((crc, seen, count_ok, sealed, bad))
+            with m.If(fire):
+                for j, u in enumerate(group):
+                    with m.If(write.unit == j):
+                        w = 32 * words[u]
+                        m.d.sync += shadow[u].eq(Cat(write.data, shadow[u][:w - 32]) if w > 32 else write.data)
+                        m.d.sync += [written[u].eq(Mux(written[u] > words[u], written[u], written[u] + 1)),
+                                     seen.eq(seen + 1), sealed.eq(0)]
+                with m.If(write.unit == len(group)):
+                    m.d.sync += [count_ok.eq(write.data == seen), sealed.eq(0)]
+                with m.If(write.unit == len(group) + 1):
+                    m.d.sync += [sealed.eq(1), seen.eq(0), count_ok.eq(0)]
+                    with m.If(~count_ok | (write.data != ~crc)):
+                        m.d.sync += bad.eq(1)
+                with m.If(write.unit > len(group) + 1):
+                    m.d.sync += [bad.eq(1), sealed.eq(0)]
+        lanes_good = Cat(*(sealed & ~bad for _, _, _, sealed, bad in lanes)).all()
+        units_good = Cat(*((n == 0) & ~needs_full | (n == w) for n, w in zip(written, words))).all()
+        with m.If(self.swap):
+            m.d.sync += [n.eq(0) for n in written]
+            m.d.sync += [r.eq(r.init) for lane in lanes for r in lane[1:]]
+            m.d.sync += needs_full.eq(~self.accepted)
+            with m.If(self.accepted):
+                m.d.sync += active.eq(Cat(*shadow))
+
+        after_swap = past & _previous(m, self.accepted & ~ResetSignal(), "after_swap")
+        after_run = past & _previous(m, ~self.accepted & ~ResetSignal(), "after_run")
+        before = _previous(m, self.active, "active_before")
+        asserts = [
+            ~after_run | (self.active == before),  # the active words change only with an accepted swap,
+            ~after_swap | (self.active == active),  # all units at once, to the words their shadows took
+            ~self.accepted | units_good,  # no unit swapped in partly written (all of them after a refusal)
+            ~self.accepted | lanes_good,  # no cut-off or damaged load swapped in
+            ~(units_good & lanes_good) | self.loaded,  # a load that keeps the protocol is accepted
+            # invariants: the port's registers are the model's
+            self.active == active, regs["needs_full"] == needs_full,
+            *(a == b for a, b in zip(regs["count"], written)),
+            *(a == b for a, b in zip(regs["shadow"], shadow)),
+            *(regs["seen"][k] == seen for k, (_, seen, *_) in enumerate(lanes)),
+            *(regs["count_ok"][k] == ok for k, (_, _, ok, *_) in enumerate(lanes)),
+            *(regs["sealed"][k] == sealed for k, (*_, sealed, _) in enumerate(lanes)),
+            *(Cat(*regs["bad"][k].values()).any() == bad for k, (*_, bad) in enumerate(lanes)),
+        ]
+        covers = {
+            "delta_swapped": self.accepted & (written[0] == words[0]) & (written[1] == 0) & (written[2] == 0),
+            "damaged_refused": self.swap & ~self.loaded & units_good & Cat(*(s for *_, s, _ in lanes)).all(),
+            "whole_after_refusal": self.accepted & needs_full,
+        }
+        _emit(m, asserts, covers, self.cover)
+        return m
+
+
 def _emit(m: Module, asserts: list, covers: dict, cover: str | None) -> None:
     """The proof's assertions, or the negation of the one cover checked."""
     if cover is None:
@@ -497,4 +599,7 @@ PROPERTIES = [
     Property("ag.bursts", BurstFormerBursts,
              ("cut_at_256_beats", "cut_at_4kb", "coalesced", "long_entry", "all_in_flight"),
              "AG bursts: <= 256 beats, never across 4 KB, exactly the beats taken, <= MAX_OUTSTANDING in flight"),
+    Property("config.swap", ConfigSwap, ("delta_swapped", "damaged_refused", "whole_after_refusal"),
+             "configuration swaps: all units at once, none partly written, cut-off and damaged loads refused, "
+             "good loads accepted"),
 ]

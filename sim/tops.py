@@ -17,8 +17,11 @@ from rdagen.rtl.pcu import PCU
 from rdagen.rtl.pmu import PMU
 from rdagen.rtl.ag import AG
 from rdagen.rtl.array import Array, unit_modules
+from rdagen.rtl.config_port import ConfigurationPort
 from rdagen.rtl.switch import Switch, SwitchGrid
 from rdagen.rtl.spec.switch_layout import networks
+from rdagen.rtl.spec.array_layout import configuration_units, unit_words
+from rdagen.rtl.spec.config_port import config_groups
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.ops import OP_BITS
 
@@ -116,6 +119,10 @@ TOPS: dict[str, Top] = {
        for n in ("vector", "scalar", "control")},
     "array": Top("array", "the tile array: PCU/PMU checkerboard, three switch networks, AGs, config port",
                   lambda cfg: Array(cfg), test_configs=("tiny", "small"), modules=unit_modules),
+    "config_port": Top("config_port", "the array's configuration port: shadow and active registers of every unit, "
+                       "seals, swap (the shadow context's share of the array)",
+                       lambda cfg: ConfigurationPort([unit_words(cfg, a) for a in configuration_units(cfg)],
+                                                     config_groups(cfg)), test_configs=("tiny", "small")),
     "arith_lane": Top("arith_lane", "one FunctionalUnit behind the harness ports (waveform top)",
                       lambda cfg: ArithHarness(1)),
 }

@@ -128,7 +128,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
         simulated.append((record["cycles"], record.get("seconds", time.perf_counter() - sim_started)))
         if "dram" in record:
             drams.append(record["dram"])
-        if record.get("vcd"):
+        if record.get("vcd") and record["vcd"] not in vcds:  # the direct harness: one VCD of the whole program
             vcds.append(record["vcd"])
         if record["timed_out"]:
             mismatches.append(f"{name}: the RTL run timed out after {record['cycles']} cycles")

@@ -134,8 +134,9 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     print("\nEvery phase's host outputs and DRAM writes are compared bit for bit with the golden array model\n"
           "(verif/golden/array.py); the max error is against float64 NumPy, within the graph's fp32 bound.\n"
           "Cycles: each phase from start to its last DRAM write acknowledged; the total adds each phase's\n"
-          "reconfiguration (config-port beats, a write per row lane, for the units that change from the\n"
-          "phase before). Ideal: M N K / (lanes x PCUs used) per SIMD matmul, / (lanes x stages x PCUs) per\n"
+          "reconfiguration (the config-port beats of the units that change, streamed into the shadow context\n"
+          "while the phase before runs: what it does not hide, and the swap). The VCD (phase 0) is of the\n"
+          "whole program's run. Ideal: M N K / (lanes x PCUs used) per SIMD matmul, / (lanes x stages x PCUs) per\n"
           "systolic one, one gather or vector per cycle elsewhere.")
     print(f"{time.perf_counter() - started:.1f} s in all")
     return ok

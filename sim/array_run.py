@@ -19,14 +19,10 @@ __all__ = ["config_loads", "program_loads", "run_array"]
 
 def config_loads(cfg: ArrayConfig, bitstream: bytes, previous: bytes | None = None) -> list[list[tuple[int, int]]]:
     """The config-port loads, each swapped in after it (rtl/spec/config_port.py), that configure a reset
-    array with *bitstream* (validated first): its configured units. With *previous* (the phase before),
+    array with *bitstream* (validated): its configured units. With *previous* (the phase before, validated),
     two: *previous*, then the units the phase after it changes (``config_port_writes``), so that a run
     checks the configuration the cost model's reconfiguration counts."""
-    words = load(cfg, bitstream)[0]  # refuses what would lose or block words, or that no encoder writes
-    if previous is None:
-        return [config_port_writes(cfg, words)]
-    before = load(cfg, previous)[0]
-    return [config_port_writes(cfg, before), config_port_writes(cfg, words, before)]
+    return program_loads(cfg, [previous, bitstream] if previous is not None else [bitstream])
 
 
 def program_loads(cfg: ArrayConfig, bitstreams: list[bytes]) -> list[list[tuple[int, int]]]:

@@ -47,9 +47,10 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
         graph = gemm_graph(n)
         program = map_graph(graph, cfg, seed=seed)
         (placed,) = program.phases
-        phase = placed.phase
-        row = {"n": n, "pcus_used": phase.units_used()["pcu"], "pcus": pcus, "ideal_cycles": phase.ideal_cycles,
-               "estimate_cycles": phase.estimate_cycles, "tiling": str(phase.t), "on_rtl": n in RTL_SIZES}
+        phase, (estimate,), (ideal,) = placed.phase, program.estimates, program.ideals
+        row = {"n": n, "pcus_used": phase.units_used()["pcu"], "pcus": pcus, "ideal_cycles": ideal,
+               "estimate_cycles": estimate, "tiling": str(phase.t), "on_rtl": n in RTL_SIZES,
+               "memory": program.memory.name}
         if n in RTL_SIZES:
             started = time.perf_counter()
             result = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct",
@@ -57,11 +58,11 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
             if not result.ok:
                 raise AssertionError(f"GEMM {n} failed on {cfg.name}: {result.mismatches} {result.max_error}")
             cycles = result.phases[0].cycles
-            row.update(rtl_cycles=cycles, fraction_of_ideal=round(phase.ideal_cycles / cycles, 4),
-                       estimate_error=round(phase.estimate_cycles / cycles - 1, 4), max_error=result.max_error["c"],
+            row.update(rtl_cycles=cycles, fraction_of_ideal=round(ideal / cycles, 4),
+                       estimate_error=round(estimate / cycles - 1, 4), max_error=result.max_error["c"],
                        bound=result.bound["c"], seconds=round(time.perf_counter() - started, 1))
         else:
-            row.update(fraction_of_ideal_estimated=round(phase.ideal_cycles / phase.estimate_cycles, 4))
+            row.update(fraction_of_ideal_estimated=round(ideal / estimate, 4))
         gemms.append(row)
         log(f"[mapper] GEMM {n} on {cfg.name}: {row}")
     mlps = []
@@ -73,15 +74,15 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
             log(f"[mapper] MLP {widths} x {m} does not fit {cfg.name}: {exc}")
             continue
         (placed,) = program.phases
-        phase = placed.phase
+        phase, (estimate,) = placed.phase, program.estimates
         result = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct",
                              tag="bench-mapper")
         if not result.ok:
             raise AssertionError(f"MLP {widths} x {m} failed on {cfg.name}: {result.mismatches} {result.max_error}")
         cycles = result.phases[0].cycles
         row = {"samples": m, "widths": list(widths), "links": [t.chain for t in phase.tilings],
-               "pcus_used": phase.units_used()["pcu"], "rtl_cycles": cycles, "estimate_cycles": phase.estimate_cycles,
-               "estimate_error": round(phase.estimate_cycles / cycles - 1, 4), "max_error": max(result.max_error.values())}
+               "pcus_used": phase.units_used()["pcu"], "rtl_cycles": cycles, "estimate_cycles": estimate,
+               "estimate_error": round(estimate / cycles - 1, 4), "max_error": max(result.max_error.values())}
         mlps.append(row)
         log(f"[mapper] MLP on {cfg.name}: {row}")
     path = write_result("mapper", cfg, {"gemm": gemms, "mlp": mlps})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import UsageError, add_config_argument, config, out_dir, progress
-from .map import add_mlp_weights_argument
+from .map import add_dram_argument, add_mlp_weights_argument, dram
 
 NAME = "dlrm"
 HELP = ("DLRM inference (the public reference's flags, weights and semantics) mapped and run "
@@ -44,6 +44,7 @@ def add_arguments(p) -> None:
                         "and published GPU figures; without --arch-* flags, of the Criteo Kaggle model")
     p.add_argument("--seed", type=int, default=1, help="placement seed (default %(default)s)")
     add_mlp_weights_argument(p)
+    add_dram_argument(p)
 
 
 def _dlrm_arch(args):
@@ -92,6 +93,7 @@ def run(args) -> int:
     if args.model_only and (args.inputs or args.criteo_tsv or args.weights or args.out):
         raise UsageError("--model-only projects from the cost model: no --inputs, --criteo-tsv, --weights or --out")
     cfg = config(args.config)
+    memory = dram(args)
     out = out_dir(args.out) if args.out else None
     size = args.mini_batch_size or 1
     try:
@@ -102,11 +104,12 @@ def run(args) -> int:
                     f"{arch.interaction} interaction, {_lookups(args, arch)}")
         if args.model_only:
             sizes = tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
-            print(f"{describe}; projected on {cfg.name} by the cost model at batch {', '.join(map(str, sizes))} "
+            print(f"{describe}; projected on {cfg.name} with DRAM {memory.describe()} by the cost model at batch "
+                  f"{', '.join(map(str, sizes))} "
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
                   f"for the mapping: the cycles do not depend on them) ...", flush=True)
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
-                               progress=progress())
+                           progress=progress(), memory=memory)
             print(format_projection(rows, args.clock_ghz))
             return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
@@ -124,13 +127,13 @@ def run(args) -> int:
     except GraphError as exc:  # DlrmError, MapError: a flag, a file, or a model that does not fit
         raise UsageError(str(exc)) from None
     print(f"{describe}; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
-          f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}", flush=True)
+          f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}, DRAM {memory.describe()}", flush=True)
     harness = None if args.harness == "golden" else args.harness
     results = []
     for n, batch in enumerate(batches):
         try:
             results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
-                                     mlp_weights=args.mlp_weights,
+                                     mlp_weights=args.mlp_weights, memory=memory,
                                      progress=progress(f"batch {n}: ")))
         except GraphError as exc:  # DlrmError, MapError: the batch or the model does not fit
             raise UsageError(str(exc)) from None

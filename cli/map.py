@@ -27,6 +27,23 @@ def add_mapping_arguments(p) -> None:
                    help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
     add_mlp_weights_argument(p)
     add_matmul_mode_argument(p)
+    add_dram_argument(p)
+
+
+def add_dram_argument(p) -> None:
+    p.add_argument("--dram", default="ddr4", metavar="MEMORY",
+                   help="the DRAM behind the AGs, for the cost model and the RTL runs: ddr4 (default: 100 cycles of "
+                        "read latency, 102.4 B/cycle for all AGs: DDR4-3200, four channels, at 1 GHz), ideal (a read "
+                        "beat the cycle after its request, no bandwidth limit) or LATENCY,BYTES_PER_CYCLE")
+
+
+def dram(args):
+    from rdagen.rtl.spec.memory import memory
+
+    try:
+        return memory(args.dram)
+    except ValueError as exc:
+        raise UsageError(f"--dram: {exc}") from None
 
 
 def add_matmul_mode_argument(p) -> None:
@@ -67,7 +84,8 @@ def mapped(args, graph):
     pins = _pins(args.pin)
     try:
         return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
-                         progress=progress(), mlp_weights=args.mlp_weights, matmul_mode=args.matmul_mode)
+                         progress=progress(), mlp_weights=args.mlp_weights, matmul_mode=args.matmul_mode,
+                         memory=dram(args))
     except GraphError as exc:  # MapError too: the node or resource that does not fit
         raise UsageError(str(exc)) from None
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rdagen.rtl.spec.memory import memory
-
 from .common import UsageError, config, out_dir, progress
 from .graph import add_inputs_argument, graph_and_inputs
 from .map import add_mapping_arguments, mapped
@@ -29,10 +27,6 @@ def add_arguments(p) -> None:
                         "specialised to each phase's bitstream: ~25x the cycles/s, one build per phase, cycle-exact "
                         "with direct), cocotb, or golden (the golden array model alone: no RTL, no cycles)")
     p.add_argument("--vcd", default="", help="write the RTL waves of every phase here (PATH, or PATH-phaseN.vcd)")
-    p.add_argument("--dram", default="ideal", metavar="MEMORY",
-                   help="the DRAM behind the AGs (direct and specialised harnesses): ideal (default: a read beat the "
-                        "cycle after its request, no bandwidth limit), ddr4 (100 cycles, 102.4 B/cycle), or "
-                        "LATENCY,BYTES_PER_CYCLE")
     add_trace_arguments(p)
 
 
@@ -49,14 +43,8 @@ def run(args) -> int:
         raise UsageError("--vcd-scope and --vcd-anonymous shape the VCD of --vcd in the direct or specialised harness; "
                          "give --vcd PATH and --harness direct or specialised")
     check_trace_arguments(args, config(args.config))
-    try:
-        dram = memory(args.dram)
-    except ValueError as exc:
-        raise UsageError(f"--dram: {exc}") from None
-    if dram.name != "ideal" and args.harness not in ("direct", "specialised"):
-        raise UsageError(f"--dram {args.dram}: the DRAM model needs the direct or specialised harness (the cocotb "
-                         f"bench and the golden model have the ideal memory)")
     program = mapped(args, graph)
+    dram = program.memory
     print(text_report(program))
     harness = None if args.harness == "golden" else args.harness
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "

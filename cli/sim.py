@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from .common import UsageError, add_config_argument, config
+from .map import add_dram_argument, dram
 
 NAME = "sim"
 HELP = "RTL simulation of kernels on the array, checked against the golden model; prints a table and VCD paths"
@@ -31,6 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--vcd", default="", help="where to write the VCD (default build/waves/...; 'none' to skip). "
                    "Array kernels: a VCD per phase of the array's top, its switches and every unit's ports")
     add_trace_arguments(p)
+    add_dram_argument(p)
 
 
 def add_trace_arguments(p) -> None:
@@ -97,13 +99,13 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
         built = []
         for name in names:
             graph, arrays = workload(name, cfg, args.seed)
-            built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed)))
+            built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed, memory=dram(args))))
     except GraphError as exc:  # MapError too: the configuration cannot host the workload
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False
     print(f"rdagen sim: {', '.join(names)} mapped onto the {cfg.rows}x{cfg.cols} array of {cfg.name} ({cfg.lanes} "
           f"lanes, {cfg.stages} stages, hash {cfg.hash}), seed {args.seed} (rerun with --seed {args.seed}), "
-          f"{args.harness} harness")
+          f"{args.harness} harness, DRAM {dram(args).describe()}")
     started = time.perf_counter()
     gen = generate("array", cfg)
     print(f"  Verilog: {gen.path} ({'from cache' if not gen.seconds else f'{gen.seconds:.0f} s to generate'}); "

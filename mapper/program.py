@@ -24,9 +24,11 @@ import numpy as np
 
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.config_port import SWAP_CYCLES
+from rdagen.rtl.spec.memory import DDR4, Memory
 
 from .frontend.graph import Graph
 from .lowering import MATMUL_MODES, MLP_WEIGHTS, lower
+from .phases.dram import DramTraffic, memory_bound, memory_cycles, traffic
 from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
 
 __all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES"]
@@ -49,6 +51,7 @@ class Program:
     phases: list[PlacedPhase]
     seed: int
     map_seconds: float
+    memory: Memory = DDR4  # the DRAM the estimates are for (the runs' default too)
 
     @property
     def bitstreams(self) -> list[bytes]:
@@ -65,10 +68,32 @@ class Program:
         return [reconfiguration_cycles(self.cfg, p.bitstream, b) for p, b in zip(self.phases, before)]
 
     @functools.cached_property
+    def traffic(self) -> list[DramTraffic]:
+        """Each phase's DRAM traffic: its run's AG commands and gathers, the program run on zero inputs
+        (the traffic depends on the shapes alone)."""
+        found = {}
+
+        def backend(placed: PlacedPhase, io: PhaseIO):
+            found[id(placed)] = traffic(self.cfg, io.sources, io.gathers)
+            return ({port: [0] * n for port, n in io.sinks.items()},
+                    [np.zeros(count, np.uint32) for _, _, count in io.readback], 0)
+
+        zeros = {n: np.zeros(t.shape, np.float32 if t.dtype == "fp32" else np.int32)
+                 for n, t in self.graph.inputs.items()}
+        self._flow(zeros, backend)
+        return [found[id(p)] for p in self.phases]
+
+    @functools.cached_property
+    def estimates(self) -> list[int]:
+        """Each phase's run by the cost model on the program's memory (mapper/phases/dram.py)."""
+        return [memory_cycles(self.cfg, p.phase.estimate_cycles, t, self.memory, p.phase.dram_overlap)
+                for p, t in zip(self.phases, self.traffic)]
+
+    @functools.cached_property
     def reconfigurations(self) -> list[int]:
         """Each phase's reconfiguration cycles by the cost model: the beats of its load that the run of
         the phase before (its estimate) does not hide (the first phase: all of them), and the swap."""
-        hidden = [0] + [p.phase.estimate_cycles for p in self.phases[:-1]]
+        hidden = [0] + self.estimates[:-1]
         return [max(0, load - h) + SWAP_CYCLES for load, h in zip(self.loads, hidden)]
 
     def weight_sources(self) -> dict[str, tuple[str, str]]:
@@ -76,16 +101,32 @@ class Program:
         return {w: (where, p.phase.name) for p in self.phases for w, where in p.phase.weight_sources().items()}
 
     def estimate_cycles(self) -> int:
-        return sum(p.phase.estimate_cycles for p in self.phases) + sum(self.reconfigurations)
+        return sum(self.estimates) + sum(self.reconfigurations)
+
+    @functools.cached_property
+    def ideals(self) -> list[int]:
+        """Each phase's lower bound: its busiest unit's work at one firing (or DRAM beat) per cycle, and
+        on the program's memory the read latency plus the bytes over the bandwidth (mapper/phases/dram.py)."""
+        return [memory_bound(self.cfg, p.phase.ideal_cycles, t, self.memory) for p, t in zip(self.phases, self.traffic)]
 
     def ideal_cycles(self) -> int:
-        return sum(p.phase.ideal_cycles for p in self.phases)
+        return sum(self.ideals)
 
     def execute(self, arrays: dict, backend: Callable[[PlacedPhase, PhaseIO], tuple[dict, list, int]],
                 progress: Callable[[str], None] | None = None) -> tuple[dict, list[PhaseRun]]:
         """Runs the phases in order on *backend* ((placed phase, its io) -> (host outputs, DRAM read back,
         cycles[, reconfiguration cycles measured])) from the checked input *arrays*; returns the graph's
         outputs (float32) and the runs (a reconfiguration the backend did not measure: the cost model's)."""
+        outputs, results = self._flow(arrays, backend, progress)
+        runs = [PhaseRun(placed.phase.name, cycles, measured[0] if measured else self.reconfigurations[n],
+                         self.estimates[n], self.ideals[n], seconds)
+                for n, (placed, (cycles, measured, seconds)) in enumerate(zip(self.phases, results))]
+        return outputs, runs
+
+    def _flow(self, arrays: dict, backend, progress=None) -> tuple[dict, list[tuple[int, list, float]]]:
+        """The phases run in order on *backend*, each phase's tensors taken from the graph's inputs and
+        weights and the phases before: the graph's outputs and each phase's (cycles, measured
+        reconfiguration (empty or one), seconds)."""
         tensors = {**{n: np.asarray(a) for n, a in arrays.items()},
                    **{n: t.values for n, t in self.graph.weights.items()}}
         parts: dict[str, dict] = {}  # embedding outputs split over phases: {slice: columns}
@@ -99,7 +140,7 @@ class Program:
                 return tensors[name]
             raise MapError(f"tensor {name!r} is read before any phase writes it (a mapper bug)")
 
-        runs = []
+        results = []
         for n, placed in enumerate(self.phases):
             phase = placed.phase
             if progress:
@@ -119,16 +160,15 @@ class Program:
                         tensors[name] = np.concatenate([parts[name][c] for c in range(slices)], axis=1)
                 else:
                     tensors[name] = value
-            runs.append(PhaseRun(phase.name, cycles, measured[0] if measured else self.reconfigurations[n],
-                                 phase.estimate_cycles,
-                                 phase.ideal_cycles, seconds))
-        return {name: np.asarray(materialise(name), np.float32) for name in self.graph.outputs}, runs
+            results.append((cycles, measured, seconds))
+        return {name: np.asarray(materialise(name), np.float32) for name in self.graph.outputs}, results
 
 
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
               progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-              matmul_mode: str = "auto") -> Program:
-    """Lowers *graph* to phases and places and routes each (deterministic for a *seed*). *pins*
+              matmul_mode: str = "auto", memory: Memory = DDR4) -> Program:
+    """Lowers *graph* to phases and places and routes each (deterministic for a *seed*), estimated for
+    the DRAM *memory* (rtl/spec/memory.py; the lowering's choices are made on the ideal memory). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement."""
     started = time.perf_counter()
@@ -150,7 +190,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         placed.append(place_and_route(phase, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins)))
         if phase.placement_key is not None:
             shared[phase.placement_key] = placed[-1]
-    return Program(cfg, graph, placed, seed, time.perf_counter() - started)
+    return Program(cfg, graph, placed, seed, time.perf_counter() - started, memory)
 
 
 def _phase_pins(graph: Graph, phase: Phase, pins: dict) -> dict:

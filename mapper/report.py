@@ -35,11 +35,15 @@ def summary(program: Program) -> dict:
             "phase": n, "name": p.phase.name, "mode": p.phase.mode,
             "nodes": [program.graph.nodes[i].output for i in p.phase.nodes],
             "units": p.phase.units_used(), "tracks": {net: list(t) for net, t in p.tracks.items()},
-            "estimate_cycles": p.phase.estimate_cycles, "ideal_cycles": p.phase.ideal_cycles,
+            "estimate_cycles": program.estimates[n], "ideal_cycles": program.ideals[n],
+            "dram_bytes": program.traffic[n].bytes(cfg),
             "reconfiguration_cycles": program.reconfigurations[n], "bitstream_bytes": len(p.bitstream),
             "placement": {u: list(s) for u, s in p.placement.sites.items()}, "sites": unit_sites(p), "seed": p.seed,
             "wirelength": p.placement.wirelength})
+    memory = program.memory
     return {"config": cfg.name, "config_hash": cfg.hash, "seed": program.seed, "available": totals,
+            "memory": {"name": memory.name, "read_latency": memory.read_latency,
+                       "bytes_per_cycle": memory.bytes_per_cycle},
             "phases": phases, "estimate_cycles": program.estimate_cycles(), "ideal_cycles": program.ideal_cycles(),
             "pcus_used": program.pcus_used(), "map_seconds": round(program.map_seconds, 3),
             "weights": {w: {"from": where, "phase": phase} for w, (where, phase) in program.weight_sources().items()}}
@@ -61,7 +65,8 @@ def text_report(program: Program) -> str:
                      f"{p['estimate_cycles']:9d} "
                      f"{p['ideal_cycles']:8d}")
     lines.append(f"cost model: {s['estimate_cycles']} cycles in all, {sum(program.reconfigurations)} of them loading "
-                 f"configurations (reconfig: the units that change from the phase before; ideal {s['ideal_cycles']}); "
+                 f"configurations (reconfig: the units that change from the phase before; ideal {s['ideal_cycles']}) "
+                 f"with DRAM {program.memory.describe()}; "
                  f"tracks: links used / links of the network; mode: how a matmul phase uses its PCUs (simd: a "
                  f"product per lane per cycle; systolic: lanes x stages multiply-adds per cycle)")
     if s["weights"]:

@@ -10,6 +10,7 @@ import numpy as np
 from rdagen.rtl.spec.array_layout import load
 from rdagen.rtl.spec.config_port import config_beats, config_port_writes
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import IDEAL, Memory
 
 from .streams import DRAIN, cycle_budget, run_stream_cases
 from .verilog import generate
@@ -34,13 +35,15 @@ def program_loads(cfg: ArrayConfig, bitstreams: list[bytes]) -> list[list[tuple[
 
 def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict, dram: dict | None = None,
               gap: float = 0.0, stall: float = 0.0, seed: int = 0, tag: str = "array", work: int = 0,
-              waves: bool = False, done_tokens: int = 0, readback=(), previous: bytes | None = None) -> dict:
+              waves: bool = False, done_tokens: int = 0, readback=(), previous: bytes | None = None,
+              memory: Memory = IDEAL) -> dict:
     """Runs the array configured with *bitstream* (after *previous*: ``config_loads``): *sources*
     {host input port: words}, *sinks* {host output port: transfers expected}, *dram* {AG row: {word
     address: words}}, *work* the cycles the run is expected to take at full speed (for the hang
     budget), *done_tokens* the ``done_tokens`` host register, *readback*
-    (AG row, word address, words) regions of DRAM to read after the run. Returns the bench's record
-    (``finish``: the cycle of the last expected output; ``readback``: one uint32 array per region)."""
+    (AG row, word address, words) regions of DRAM to read after the run, *memory* the DRAM's timing
+    (verif/tb/timed_memory.py). Returns the bench's record (``finish``: the cycle of the last expected
+    output; ``readback``: one uint32 array per region; ``dram``: what a timed memory measured)."""
     gen = generate("array", cfg)
     job = {
         "name": "array", "seed": seed, "gap": gap, "stall": stall,
@@ -53,6 +56,8 @@ def run_array(cfg: ArrayConfig, bitstream: bytes, *, sources: dict, sinks: dict,
                     for row, regions in (dram or {}).items()}},
         "drain": DRAIN, "budget": cycle_budget(4 * sum(sinks.values()) + DRAIN + work, gap, stall, 256),
         "readback": [(int(row), int(base), int(count)) for row, base, count in readback],
+        **({} if memory == IDEAL else {"memory": {"name": memory.name, "read_latency": memory.read_latency,
+                                                  "bytes_per_cycle": memory.bytes_per_cycle}}),
     }
     (record,) = run_stream_cases(gen, [job], tag=tag, bench="rdagen.verif.tb.array_tb", waves=waves)
     record["readback"] = [np.frombuffer(bytes.fromhex(blob), "<u4") for blob in record["readback"]]

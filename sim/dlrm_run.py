@@ -17,6 +17,7 @@ from rdagen.mapper.backend.place import sites
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.report import describe_weights
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.verif.golden.dlrm import forward
 
 from .graph_run import run_program
@@ -58,12 +59,13 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
 
 
 def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harness: str | None, seed: int,
-              index: int = 0, progress: Callable[[str], None] | None = None, mlp_weights: str = "auto") -> BatchResult:
+              index: int = 0, progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
+              memory: Memory = DDR4) -> BatchResult:
     started = time.perf_counter()
     batch = check_batch(arch, batch, f"batch {index}")
     graph = dlrm_graph(arch, weights, batch)
     arrays = check_inputs(graph, graph_inputs(arch, batch), source=f"batch {index}")
-    program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights)
+    program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     got = run.outputs["p"]
     want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
@@ -103,7 +105,7 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
 
 def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
             progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-            matmul_mode: str = "auto") -> list[dict]:
+            matmul_mode: str = "auto", memory: Memory = DDR4) -> list[dict]:
     """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
     indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound."""
     capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
@@ -113,8 +115,9 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         batch = check_batch(capped, random_batch(capped, b, seed, fixed=True), f"batch of {b}")
         graph = dlrm_graph(capped, weights, batch)
         labelled = (lambda step, b=b: progress(f"batch {b}: {step}")) if progress else None
-        program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights, matmul_mode=matmul_mode)
-        bound = lower_bound(arch, cfg, b, arch.indices_per_lookup)
+        program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights, matmul_mode=matmul_mode,
+                            memory=memory)
+        bound = lower_bound(arch, cfg, b, arch.indices_per_lookup, memory)
         reconfiguration = sum(program.reconfigurations)
         rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),
                      "reconfiguration_cycles": reconfiguration, "pcus_used": program.pcus_used(),

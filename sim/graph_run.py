@@ -15,7 +15,7 @@ from rdagen.mapper.frontend.reference import error_bounds, reference
 from rdagen.mapper.phases.phase import PhaseIO, PlacedPhase
 from rdagen.mapper.program import PhaseRun, Program
 from rdagen.rtl.spec.config_port import config_beats, describe_refusal
-from rdagen.rtl.spec.memory import IDEAL, Memory
+from rdagen.rtl.spec.memory import Memory
 from rdagen.verif.golden.array import run_array as golden_array
 
 from .array_run import program_loads
@@ -67,7 +67,7 @@ def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO, before=None):
 
 
 def run_program(program: Program, arrays: dict, *, harness: str | None = "direct", waves: bool = False,
-                scope: str = "", anonymous: bool = False, memory: Memory = IDEAL,
+                scope: str = "", anonymous: bool = False, memory: Memory | None = None,
                 progress: Callable[[str], None] | None = None, tag: str = "graph", gap: float = 0.0,
                 stall: float = 0.0, seed: int = 0) -> GraphRun:
     """Runs *program* on the checked input *arrays*: the golden model alone (*harness* None) or the RTL
@@ -76,13 +76,12 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
     by phase. On cocotb, host inputs pause with probability *gap* and host outputs with *stall* (random
     from *seed*). With *waves*, each phase's RTL run writes a VCD (of unit *scope* alone if given: direct
     and specialised harnesses; Yosys's anonymous nets only with *anonymous*). The DRAM behind the AGs
-    is *memory* (rtl/spec/memory.py; the cocotb bench has the ideal one only)."""
-    if memory != IDEAL and harness not in ("direct", "specialised"):
-        raise ValueError(f"the DRAM model {memory.name!r} needs the direct or specialised harness (the cocotb bench "
-                         f"has the ideal memory only)")
+    is *memory* (rtl/spec/memory.py; default: the one the program was estimated for)."""
+    memory = memory or program.memory
     if scope and harness not in ("direct", "specialised"):
         raise ValueError(f"a trace scope ({scope}) needs the direct or specialised harness, not {harness}")
     cfg = program.cfg
+    estimates = {id(p): e for p, e in zip(program.phases, program.estimates)}
     mismatches, vcds, simulated, drams = [], [], [], []
     started = time.perf_counter()
     loaded = {}  # the configuration the array holds: the phase before's (its registers keep it)
@@ -100,7 +99,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
                               f"expects {io.done_tokens}")
         if harness is None:
             return golden.outputs, golden_readback, 0
-        work = 4 * placed.phase.estimate_cycles + 1000
+        work = 4 * estimates[id(placed)] + 1000
         sim_started = time.perf_counter()
         previous, loaded["bitstream"] = loaded.get("bitstream"), placed.bitstream
         if harness == "direct":  # one run of the whole program, each configuration loaded during the one before
@@ -124,7 +123,7 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
 
             record = run_array(cfg, placed.bitstream, sources=io.sources, sinks=io.sinks, dram=io.dram, work=work,
                                done_tokens=io.done_tokens, tag=tag, waves=waves, readback=io.readback, gap=gap,
-                               stall=stall, seed=seed, previous=previous)
+                               stall=stall, seed=seed, previous=previous, memory=memory)
         simulated.append((record["cycles"], record.get("seconds", time.perf_counter() - sim_started)))
         if "dram" in record:
             drams.append(record["dram"])

@@ -13,6 +13,7 @@ import pytest
 import rdagen.mapper
 from rdagen.mapper.apps.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
 from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.memory import IDEAL, Memory
 from rdagen.cli import main
 from rdagen.sim.dlrm_run import run_batch
 from rdagen.verif.golden.dlrm import forward
@@ -91,12 +92,11 @@ def test_small_dlrms_on_the_rtl_equal_the_golden_model_and_numpy(request, case):
     assert result.max_error <= 1e-6, result.max_error
     assert result.samples == data["dense_x"].shape[0] and result.cycles > 0
     print(f"cycles {result.cycles}, cost model {result.estimate}")
-    # The cost model within 20 %: the sum of the phase models, of which the chained elementwise phases
-    # (the sigmoid's pieces) are fitted within about 30 % (mapper/phases/eltwise.py) and overestimate
-    # the last sigmoid piece here by up to 100 cycles; the configuration loads (exact) once diluted
-    # that to under 10 %, but the shadow context now hides them under the phase before (seed 18380553,
-    # D4-2t-dot-bedge: 1,227 cycles against 1,427 estimated). Refit owed: the issue 23 note.
-    assert abs(result.estimate - result.cycles) <= 0.20 * result.cycles
+    # The cost model within 12 %: the sum of the phase models on the default DDR4 memory (each phase
+    # pays its reads' latency: mapper/phases/dram.py). The chained elementwise phases (the sigmoid's
+    # pieces) depend on their placement, -27 % to +39 % (mapper/phases/eltwise.py), the others are
+    # within 10 %: these cases measured within 10.0 % on 8 base seeds (the issue 23 note).
+    assert abs(result.estimate - result.cycles) <= 0.12 * result.cycles
     assert np.all((result.probabilities > 0) & (result.probabilities < 1))
     if mlp_weights != "auto":
         assert result.weights.startswith({"resident": "resident in PMUs: bot_l.0", "streamed": "streamed from DRAM"}[mlp_weights])
@@ -226,7 +226,10 @@ def test_the_lower_bound_counts_the_dram_words_the_weight_reads_the_critical_pat
     cfg = preset("small")
     bound = lower_bound(arch, cfg, 8, 2)
     words = 8 * (13 + 2 * 2 * 4 + 1)
-    assert bound.dram_bytes == 4 * words and bound.dram_cycles == -(-words // (cfg.rows * cfg.lanes))
+    assert bound.dram_bytes == 4 * words and bound.dram_cycles == 100 + -(-words // (cfg.rows * cfg.lanes))
+    assert lower_bound(arch, cfg, 8, 2, IDEAL).dram_cycles == 1 + -(-words // (cfg.rows * cfg.lanes))
+    slow = lower_bound(arch, cfg, 8, 2, Memory("slow", 30, 2.0)).dram_cycles
+    assert slow == 30 + 4 * words // 2  # the bandwidth, not the AGs, sets the pace
     assert bound.mlp_flops == 2 * 8 * (13 * 8 + 8 * 4 + 7 * 8 + 8 * 1)
     assert bound.peak_flops_per_cycle == 8 * cfg.lanes * cfg.stages  # 8 PCUs on small
     layer = lambda k: 3 * (1 + int(np.ceil(np.log2(k))) + 2)  # noqa: E731

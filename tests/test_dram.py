@@ -1,6 +1,7 @@
-"""The DRAM model of the direct harness (rtl/spec/memory.py): the read latency and the bandwidth measured
-from the AXI handshakes equal the settings, the results stay bit-exact against the golden array model,
-and the ideal memory is the one every other test runs on."""
+"""The DRAM model (rtl/spec/memory.py) of the direct harness and of the cocotb bench's AxiRams
+(verif/tb/timed_memory.py): the read latency and the bandwidth measured from the AXI handshakes equal
+the settings, the results stay bit-exact against the golden array model; the cost model takes the
+same figures (mapper/phases/dram.py); ddr4 is the default, the ideal memory is kept by name."""
 
 import numpy as np
 import pytest
@@ -59,5 +60,42 @@ def test_memories_by_name_and_refusals():
         with pytest.raises(ValueError, match=message):
             memory(spec)
     graph, program = _relu_program(preset("tiny"), 4, 4)
-    with pytest.raises(ValueError, match="needs the direct or specialised harness"):
-        run_program(program, check_inputs(graph, random_inputs(graph, 1)), harness="cocotb", memory=DDR4)
+    assert program.memory == DDR4  # the default of a mapping, and of its runs
+
+
+@pytest.mark.cocotb
+def test_the_cocotb_bench_serves_the_same_memory(request):
+    """The AxiRams held to the memory's latency and bandwidth: measured from the handshakes as the
+    direct harness measures them, equal to the settings, and the phase's cycles close to the direct
+    harness's (the AxiRam adds a cycle or two of its own per burst)."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    cfg = preset("tiny")
+    graph, program = _relu_program(cfg, 96, 8)
+    arrays = check_inputs(graph, random_inputs(graph, seed))
+    for mem in (Memory("slow", 40, 6.0), Memory("latency", 37, None)):
+        runs = {h: run_program(program, arrays, harness=h, memory=mem, tag="test-dram") for h in ("cocotb", "direct")}
+        for harness, run in runs.items():
+            assert run.ok, (harness, mem, run.mismatches)
+            seen, rate = _measured(run)
+            print(harness, mem.describe(), seen, f"{rate:.2f} B/cycle", run.phases[0].cycles)
+            assert seen["read_latency_min"] == mem.read_latency, harness
+            if mem.bytes_per_cycle:
+                assert mem.bytes_per_cycle * 0.95 <= rate <= mem.bytes_per_cycle + 8 / (seen["last_beat"] - seen["first_beat"] + 1)
+        assert np.array_equal(runs["cocotb"].outputs["y"], runs["direct"].outputs["y"])
+        cocotb, direct = runs["cocotb"].phases[0].cycles, runs["direct"].phases[0].cycles
+        assert abs(cocotb - direct) <= 0.05 * direct + 8, (cocotb, direct)
+
+
+def test_the_cost_model_takes_the_memory():
+    """A phase that reads DRAM pays the read latency once per MAX_OUTSTANDING bursts of its busiest AG
+    and never beats the bytes it moves over the bandwidth; the lower bound likewise."""
+    cfg = preset("tiny")
+    graph, _ = _relu_program(cfg, 96, 8)
+    ideal, slow, late = (map_graph(graph, cfg, seed=1, memory=m)
+                         for m in (IDEAL, Memory("slow", 40, 6.0), Memory("late", 37, None)))
+    moved = ideal.traffic[0].bytes(cfg)
+    assert moved == 2 * 96 * 8 * 4 and ideal.traffic[0].round_trips() == 1  # x read, y written
+    assert late.estimates[0] == ideal.estimates[0] + 36
+    assert slow.estimates[0] == max(ideal.estimates[0] + 39, int(np.ceil(40 + moved / 6.0)))
+    assert slow.ideals[0] == int(np.ceil(40 + moved / 6.0)) and ideal.ideals[0] == ideal.phases[0].phase.ideal_cycles

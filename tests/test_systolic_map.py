@@ -33,8 +33,9 @@ def test_a_systolic_gemm_runs_on_the_rtl_bit_exact_near_its_cost_model(shape, bi
     """GEMM 64 (and a ragged 37 x 45 x 29 without bias) on small's RTL in the direct harness: every
     section equals the golden array model bit for bit, the result is within the graph's bound, the
     sections share one bitstream (after the first, a reconfiguration is the swap alone) and each section's cycles are
-    within 10 % of the cost model; GEMM 64 keeps all 8 PCUs busy at >= 70 % of the physical peak
-    (lanes x stages x PCUs multiply-adds per cycle), configuration included."""
+    within 10 % of the cost model; GEMM 64 keeps all 8 PCUs busy at >= 65 % of the physical peak
+    (lanes x stages x PCUs multiply-adds per cycle), configuration included, on the default DDR4
+    memory (each of its 4 sections waits 100 cycles for its first weights; 73 % on the ideal one)."""
     seed = test_seed(request)
     graph, cfg = _gemm(*shape, bias=bias), preset("small")
     program = map_graph(graph, cfg, seed=1, matmul_mode="systolic")
@@ -52,7 +53,7 @@ def test_a_systolic_gemm_runs_on_the_rtl_bit_exact_near_its_cost_model(shape, bi
         total = sum(p.cycles + p.reconfiguration for p in run.phases)
         peak = cfg.lanes * cfg.stages * 8
         print(f"GEMM 64: {total} cycles, {m * n * k / total:.1f} multiply-adds per cycle of {peak}")
-        assert program.pcus_used() == 8 and m * n * k / total >= 0.7 * peak
+        assert program.pcus_used() == 8 and m * n * k / total >= 0.65 * peak
 
 
 def test_the_mapper_takes_the_systolic_mode_where_the_cost_model_finds_it_faster():

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rdagen.rtl.spec.array_layout import tile_kind
+from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.rtl.spec.ops import FU_LATENCY
 
 from rdagen.rtl.spec.expression import SIGMOID
@@ -137,18 +138,20 @@ class LowerBound:
         return max(self.dram_cycles, self.weight_cycles, self.critical_path_cycles, self.compute_cycles)
 
 
-def lower_bound(arch: Arch, cfg, batch: int, lookups: int) -> LowerBound:
+def lower_bound(arch: Arch, cfg, batch: int, lookups: int, memory: Memory = DDR4) -> LowerBound:
     """The lower bound of *arch* on *cfg* (an ArrayConfig) at *batch* samples of *lookups* indices per
     table: MLP weights resident in PMUs, every PMU reading one vector (lanes words) per cycle, each
     weight and bias at least once per batch; DRAM moves the dense inputs, the gathered rows and the
-    probabilities, at one vector per AG per cycle. Critical path: bottom MLP, then the interaction,
+    probabilities, at one vector per AG per cycle and within *memory*'s bandwidth, after its read
+    latency (rtl/spec/memory.py). Critical path: bottom MLP, then the interaction,
     then top MLP, then the sigmoid program, each layer a product (3 cycles) and a tree of
     ceil(log2 K) adds (3 cycles each), each elementwise op 3 cycles (rtl/spec/ops.py FU_LATENCY); the
     gathers overlap the bottom MLP. Peak: every PCU lane-stage doing one fp32 op per cycle."""
     d = arch.sparse_feature_size
     words = batch * (arch.dense_features + arch.tables * lookups * d + 1)
     ags = cfg.rows
-    dram_cycles = -(-words // (ags * cfg.lanes))
+    dram_cycles = memory.read_latency + max(-(-words // (ags * cfg.lanes)), 0 if memory.bytes_per_cycle is None
+                                            else math.ceil(4 * words / memory.bytes_per_cycle))
     weights = sum((n + 1) * m for widths in (arch.mlp_bot, arch.top_layers) for n, m in zip(widths, widths[1:]))
     pmus = sum(tile_kind(r, c) == "pmu" for r in range(cfg.rows) for c in range(cfg.cols))
 

@@ -116,7 +116,7 @@ class EmbeddingPhase(Phase):
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
         L = self.cfg.lanes
-        sources, dram, readback = {}, {}, []
+        sources, dram, readback, gathers = {}, {}, [], {}
         for t, bag in enumerate(self.bags):
             indices = np.asarray(tensors[bag.indices]).astype(np.int64)
             offsets = np.asarray(tensors[bag.offsets]).astype(np.int64)
@@ -130,7 +130,8 @@ class EmbeddingPhase(Phase):
                 dram[row] = {0: table[:, c * L:c * L + w].copy().view(U32).ravel()}
                 sources[f"ag_wcmd__{row}"] = [(base + i * L) | (L << 32) for i in range(bag.bags)]
                 readback.append((row, base, bag.bags * L))
-        return PhaseIO(sources, dram, {}, readback, 0)
+                gathers[row] = (len(indices), w)
+        return PhaseIO(sources, dram, {}, readback, 0, gathers)
 
     def collect(self, s: dict, outputs: dict, readback: list) -> dict:
         L, got, i = self.cfg.lanes, {}, 0

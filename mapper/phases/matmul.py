@@ -185,6 +185,7 @@ def x_buffer_program(t: MatmulTiling, lanes: int, r: int, j: int) -> PmuProgram:
 
 class MatmulPhase(Phase):
     mode = "simd"
+    dram_overlap = 16  # the rows of X arrive from the host while the first weights are read (16 to 53 measured)
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, relu_in: bool,
                  y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None,

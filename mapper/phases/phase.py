@@ -40,13 +40,15 @@ class MapError(GraphError):
 @dataclasses.dataclass
 class PhaseIO:
     """One run of a phase: host input streams, DRAM images {AG row: {word address: words}}, host
-    outputs expected {port: transfers}, DRAM regions to read back [(AG row, address, words)] and the
-    done tokens that end the run."""
+    outputs expected {port: transfers}, DRAM regions to read back [(AG row, address, words)], the
+    done tokens that end the run, and the rows the AGs in gather mode read {AG row: (rows, words per
+    row)} (the cost model's DRAM traffic: mapper/phases/dram.py)."""
     sources: dict
     dram: dict
     sinks: dict
     readback: list
     done_tokens: int
+    gathers: dict = dataclasses.field(default_factory=dict)
 
 
 class Phase:
@@ -58,6 +60,7 @@ class Phase:
     ideal_cycles: int  # the busiest unit's work at one firing (or DRAM beat) per cycle
     estimate_cycles: int  # the cost model (its rules in each phase kind's docstring)
     mode: str = ""  # how a matmul phase uses its PCUs ("simd", "systolic"); "" for the other kinds
+    dram_overlap: int = 0  # cycles of the start its first DRAM read's latency hides (mapper/phases/dram.py)
     placement_key = None  # phases with the same key share the first one's placement and bitstream
 
     def netlist(self) -> tuple[list[Unit], list[Net]]:

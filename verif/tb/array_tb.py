@@ -6,7 +6,8 @@ One case per run (RDAGEN_STIMULUS, written by sim/array_run.py): ``config`` is t
 a list of config-port beats (a write per lane, rtl/spec/config_port.py ``config_beats``) into the
 shadow context, swapped in after it; ``sources`` maps host input ports (``vsend__0``, ``ag_cmd__1``, ...) to words,
 ``sinks`` lists host output ports with ``expect`` transfers each, ``dram`` maps an AG row to its
-memory regions, ``readback`` lists (AG row, word address, words) to read from the DRAM after the run.
+memory regions, ``readback`` lists (AG row, word address, words) to read from the DRAM after the run,
+``memory`` (absent: the ideal one) the DRAM's read latency and bandwidth (verif/tb/timed_memory.py).
 The run ends after ``drain`` quiet cycles (outputs complete, sources taken, no DRAM read or write in
 flight, errors unchanged, done high when done tokens are counted). Results go to RDAGEN_RESULTS.
 """
@@ -21,8 +22,10 @@ from cocotb.triggers import FallingEdge
 from cocotbext.axi import AxiBus, AxiRam
 
 from rdagen.rtl.spec.config_port import describe_refusal
+from rdagen.rtl.spec.memory import Memory
 
 from .stream_tb import _Sink, _Source, axi_monitors, violations
+from .timed_memory import TimedMemory
 
 
 @cocotb.test()
@@ -42,6 +45,10 @@ async def array_case(dut):
                for n, words in case["sources"].items()]
     sinks = [_Sink(port(n, "valid"), port(n, "ready"), port(n, "payload"), case["stall"], rng, n) for n in case["sinks"]]
     axi = [m for row in rams for m in axi_monitors(dut, f"m_axi__{row}__")]
+    timed = None
+    if case.get("memory") and rams:
+        beat = len(getattr(dut, f"m_axi__{next(iter(rams))}__rdata")) // 8
+        timed = TimedMemory(dut, rams, Memory(**case["memory"]), beat)
     for s in sources:
         s.valid.value = 0
     for s in sinks:
@@ -79,6 +86,8 @@ async def array_case(dut):
             s.step()
         for monitor in axi:
             monitor.step()
+        if timed:
+            timed.step(cycles)
         for row in rams:
             writes[row] += (int(signal(row, "awvalid").value) & int(signal(row, "awready").value)) - \
                 (int(signal(row, "bvalid").value) & int(signal(row, "bready").value))
@@ -103,6 +112,7 @@ async def array_case(dut):
               "registers": {"cycles": int(dut.cycles.value), "errors": int(dut.errors.value),
                             "done": int(dut.done.value)},
               "protocol": violations([*(s.monitor for s in sinks), *axi]),
+              **({"dram": timed.summary()} if timed else {}),
               "readback": [rams[str(row)].read(4 * base, 4 * count).hex() for row, base, count in case.get("readback", [])]}
     with open(os.environ["RDAGEN_RESULTS"], "w") as f:
         json.dump([result], f)

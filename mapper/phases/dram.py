@@ -1,0 +1,119 @@
+"""The DRAM terms of the cost model: what a phase's run costs on a memory with read latency and a
+bandwidth limit (rtl/spec/memory.py), added to the phase kinds' own models, which are calibrated on
+the ideal memory (a read beat the cycle after its request, no bandwidth limit).
+
+A phase's DRAM traffic is read from the run it would make (``Phase.io`` on zero-valued tensors of the
+graph's shapes: the AG read and write commands, and the gathers an embedding phase's AGs make). On a
+memory of read latency ``lat`` and ``bw`` bytes per cycle for all AGs together:
+
+    cycles = max(estimate + max(0, (lat - 1) x round_trips - overlap),  lat + bytes / bw)
+
+* ``round_trips``: the read round trips on the phase's critical path. An AG keeps ``MAX_OUTSTANDING``
+  bursts in flight (rtl/spec/ag_layout.py) and a phase's first outputs wait for its first reads, so a
+  phase pays the latency once per ``MAX_OUTSTANDING`` bursts of its busiest AG (none without reads).
+  Measured on the RTL (direct harness, every phase of the DLRM suite's models and systolic GEMMs on
+  ``tiny`` and ``small``, read latency 101 and 201 cycles): each phase's cycles grow by exactly one
+  latency per 100 cycles of latency; an interaction phase with 24 reads on one AG by two.
+* ``bytes / bw``: every read and write beat crosses the shared bandwidth once.
+
+A phase kind whose start does work that does not wait for DRAM hides that much of its first read's
+latency (``Phase.dram_overlap``): a SIMD matmul phase, whose PCUs take the rows of X from the host
+while the weights' first read is on its way, 16 to 53 cycles on ``tiny`` and ``small`` (the model
+takes the least).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from rdagen.rtl.spec.ag_layout import MAX_OUTSTANDING, beat_bytes, max_burst_beats
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import Memory
+
+__all__ = ["AgTraffic", "DramTraffic", "traffic", "memory_cycles", "memory_bound"]
+
+PAGE = 4096  # an AXI4 burst never crosses a 4 KB boundary
+
+
+@dataclasses.dataclass(frozen=True)
+class AgTraffic:
+    read_bursts: int
+    read_beats: int
+    write_beats: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DramTraffic:
+    ags: dict  # {AG row: AgTraffic}
+
+    def bytes(self, cfg: ArrayConfig) -> int:
+        return beat_bytes(cfg) * sum(a.read_beats + a.write_beats for a in self.ags.values())
+
+    def round_trips(self) -> int:
+        return max((-(-a.read_bursts // MAX_OUTSTANDING) for a in self.ags.values() if a.read_bursts), default=0)
+
+
+def _bursts(cfg: ArrayConfig, base_word: int, words: int) -> tuple[int, int]:
+    """(bursts, beats) of one AG command: *words* 32-bit words from word address *base_word*, in bursts
+    of at most ``max_burst_beats`` beats that never cross a 4 KB page."""
+    if words <= 0:
+        return 0, 0
+    start, end = 4 * base_word, 4 * (base_word + words)
+    width = beat_bytes(cfg)
+    first, last = start // width, -(-end // width)
+    bursts, beat = 0, first
+    while beat < last:
+        page_end = ((beat * width) // PAGE + 1) * PAGE // width
+        span = min(last, page_end) - beat
+        bursts += -(-span // max_burst_beats(cfg))
+        beat += span
+    return bursts, last - first
+
+
+def _commands(values) -> list[tuple[int, int]]:
+    """(base word, words) of each command word (``base | length << 32``)."""
+    return [(int(v) & 0xFFFFFFFF, int(v) >> 32) for v in values]
+
+
+def traffic(cfg: ArrayConfig, sources: dict, gathers: dict) -> DramTraffic:
+    """The traffic of a run from its host *sources* ({port: transfers}: the AGs' ``ag_cmd__ROW`` read
+    and ``ag_wcmd__ROW`` write commands) and *gathers* ({AG row: (rows read, words per row)})."""
+    counts: dict[int, list[int]] = {}
+    for port, values in sources.items():
+        kind, _, row = port.partition("__")
+        if kind not in ("ag_cmd", "ag_wcmd"):
+            continue
+        entry = counts.setdefault(int(row), [0, 0, 0])
+        for base, words in _commands(values):
+            bursts, beats = _bursts(cfg, base, words)
+            if kind == "ag_cmd":
+                entry[0] += bursts
+                entry[1] += beats
+            else:
+                entry[2] += beats
+    for row, (rows, words) in gathers.items():
+        entry = counts.setdefault(int(row), [0, 0, 0])
+        entry[0] += rows
+        entry[1] += rows * -(-4 * words // beat_bytes(cfg))
+    return DramTraffic({row: AgTraffic(*c) for row, c in sorted(counts.items())})
+
+
+def memory_cycles(cfg: ArrayConfig, estimate: int, dram: DramTraffic, memory: Memory, overlap: int = 0) -> int:
+    """The phase's cycles on *memory*, from its cost-model *estimate* on the ideal memory; *overlap*:
+    the cycles of the phase's start that its first read's latency hides (``Phase.dram_overlap``)."""
+    latency_bound = estimate + max(0, (memory.read_latency - 1) * dram.round_trips() - overlap)
+    moved = dram.bytes(cfg)
+    if memory.bytes_per_cycle is None or not moved:
+        return latency_bound
+    return max(latency_bound, int(np.ceil(memory.read_latency + moved / memory.bytes_per_cycle)))
+
+
+def memory_bound(cfg: ArrayConfig, ideal: int, dram: DramTraffic, memory: Memory) -> int:
+    """The phase's lower bound on *memory*: its busiest unit's work (*ideal*) and, when it reads DRAM,
+    the read latency plus every byte it moves over the bandwidth."""
+    if not dram.round_trips():
+        return ideal
+    bandwidth = 0 if memory.bytes_per_cycle is None else dram.bytes(cfg) / memory.bytes_per_cycle
+    return max(ideal, int(np.ceil(memory.read_latency + bandwidth)))

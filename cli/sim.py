@@ -139,7 +139,8 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
           "reconfiguration (the config-port beats of the units that change, streamed into the shadow context\n"
           "while the phase before runs: what it does not hide, and the swap). The VCD (phase 0) is of the\n"
           "whole program's run. Ideal: M N K / (lanes x PCUs used) per SIMD matmul, / (lanes x stages x PCUs) per\n"
-          "systolic one, one gather or vector per cycle elsewhere.")
+          "systolic one, one gather or vector per cycle elsewhere, or, when more, the DRAM's read latency and its\n"
+          "bytes over the bandwidth (the memory of --dram: ddr4 by default, as in the cost model's estimates).")
     print(f"{time.perf_counter() - started:.1f} s in all")
     return ok
 

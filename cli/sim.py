@@ -95,17 +95,18 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
         raise UsageError("the array workloads run on verilator (cocotbext-axi's AxiRam per AG); "
                          "use --kernel arith for the Icarus cross-check")
     waves = args.vcd != "none"
+    memory = dram(args)
     try:
         built = []
         for name in names:
             graph, arrays = workload(name, cfg, args.seed)
-            built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed, memory=dram(args))))
+            built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed, memory=memory)))
     except GraphError as exc:  # MapError too: the configuration cannot host the workload
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False
     print(f"rdagen sim: {', '.join(names)} mapped onto the {cfg.rows}x{cfg.cols} array of {cfg.name} ({cfg.lanes} "
           f"lanes, {cfg.stages} stages, hash {cfg.hash}), seed {args.seed} (rerun with --seed {args.seed}), "
-          f"{args.harness} harness, DRAM {dram(args).describe()}")
+          f"{args.harness} harness, DRAM {memory.describe()}")
     started = time.perf_counter()
     gen = generate("array", cfg)
     print(f"  Verilog: {gen.path} ({'from cache' if not gen.seconds else f'{gen.seconds:.0f} s to generate'}); "

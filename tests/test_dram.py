@@ -8,6 +8,7 @@ import pytest
 
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.phases.dram import AgTraffic, DramTraffic, memory_bound, memory_cycles
 from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.memory import DDR4, IDEAL, Memory, memory
@@ -99,3 +100,6 @@ def test_the_cost_model_takes_the_memory():
     assert late.estimates[0] == ideal.estimates[0] + 36
     assert slow.estimates[0] == max(ideal.estimates[0] + 39, int(np.ceil(40 + moved / 6.0)))
     assert slow.ideals[0] == int(np.ceil(40 + moved / 6.0)) and ideal.ideals[0] == ideal.phases[0].phase.ideal_cycles
+    writes = DramTraffic({0: AgTraffic(0, 0, 30)})  # a phase that only writes waits for no read
+    assert memory_cycles(cfg, 10, writes, Memory("slow", 40, 6.0)) == np.ceil(30 * 8 / 6.0) == 40
+    assert memory_bound(cfg, 10, writes, Memory("late", 37, None)) == 10

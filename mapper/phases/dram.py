@@ -6,7 +6,7 @@ A phase's DRAM traffic is read from the run it would make (``Phase.io`` on zero-
 graph's shapes: the AG read and write commands, and the gathers an embedding phase's AGs make). On a
 memory of read latency ``lat`` and ``bw`` bytes per cycle for all AGs together:
 
-    cycles = max(estimate + max(0, (lat - 1) x round_trips - overlap),  lat + bytes / bw)
+    cycles = max(estimate + max(0, (lat - 1) x round_trips - overlap),  [lat] + bytes / bw)
 
 * ``round_trips``: the read round trips on the phase's critical path. An AG keeps ``MAX_OUTSTANDING``
   bursts in flight (rtl/spec/ag_layout.py) and a phase's first outputs wait for its first reads, so a
@@ -14,7 +14,8 @@ memory of read latency ``lat`` and ``bw`` bytes per cycle for all AGs together:
   Measured on the RTL (direct harness, every phase of the DLRM suite's models and systolic GEMMs on
   ``tiny`` and ``small``, read latency 101 and 201 cycles): each phase's cycles grow by exactly one
   latency per 100 cycles of latency; an interaction phase with 24 reads on one AG by two.
-* ``bytes / bw``: every read and write beat crosses the shared bandwidth once.
+* ``[lat] + bytes / bw``: every read and write beat crosses the shared bandwidth once, after the read
+  latency when the phase reads (a phase that only writes waits for no read).
 
 A phase kind whose start does work that does not wait for DRAM hides that much of its first read's
 latency (``Phase.dram_overlap``): a SIMD matmul phase, whose PCUs take the rows of X from the host
@@ -100,20 +101,21 @@ def traffic(cfg: ArrayConfig, sources: dict, gathers: dict) -> DramTraffic:
     return DramTraffic({row: AgTraffic(*c) for row, c in sorted(counts.items())})
 
 
+def _floor(cfg: ArrayConfig, dram: DramTraffic, memory: Memory) -> int:
+    """What the memory alone takes: the read latency when the phase reads, plus every byte it moves over
+    the bandwidth."""
+    moved = 0 if memory.bytes_per_cycle is None else dram.bytes(cfg) / memory.bytes_per_cycle
+    return int(np.ceil((memory.read_latency if dram.round_trips() else 0) + moved))
+
+
 def memory_cycles(cfg: ArrayConfig, estimate: int, dram: DramTraffic, memory: Memory, overlap: int = 0) -> int:
     """The phase's cycles on *memory*, from its cost-model *estimate* on the ideal memory; *overlap*:
     the cycles of the phase's start that its first read's latency hides (``Phase.dram_overlap``)."""
     latency_bound = estimate + max(0, (memory.read_latency - 1) * dram.round_trips() - overlap)
-    moved = dram.bytes(cfg)
-    if memory.bytes_per_cycle is None or not moved:
-        return latency_bound
-    return max(latency_bound, int(np.ceil(memory.read_latency + moved / memory.bytes_per_cycle)))
+    return max(latency_bound, _floor(cfg, dram, memory))
 
 
 def memory_bound(cfg: ArrayConfig, ideal: int, dram: DramTraffic, memory: Memory) -> int:
-    """The phase's lower bound on *memory*: its busiest unit's work (*ideal*) and, when it reads DRAM,
-    the read latency plus every byte it moves over the bandwidth."""
-    if not dram.round_trips():
-        return ideal
-    bandwidth = 0 if memory.bytes_per_cycle is None else dram.bytes(cfg) / memory.bytes_per_cycle
-    return max(ideal, int(np.ceil(memory.read_latency + bandwidth)))
+    """The phase's lower bound on *memory*: its busiest unit's work (*ideal*) and what the memory alone
+    takes (the read latency when it reads, plus every byte it moves over the bandwidth)."""
+    return max(ideal, _floor(cfg, dram, memory))

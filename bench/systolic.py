@@ -12,9 +12,11 @@
   longer than a load), run as one direct-harness run: each load streams into the shadow context
   while the phase before runs, so what remains is the swap and any beats the run before did not hide.
 * ``gemm``: M = N = K GEMMs mapped in the systolic mode: on ``small`` 64 and 128 on the RTL (direct
-  harness, checked against the golden model), on ``plasticine`` 256 and 1024 by the cost model. Cycles
-  include the configuration load; ``ideal_cycles`` = M N K / (lanes x stages x PCUs), the physical
-  peak of the whole array.
+  harness, checked against the golden model; 64 also with its partial sums in PMUs), on
+  ``plasticine`` 256 and 1024 by the cost model, all on the default DDR4 memory; ``partial_sums`` says
+  where they waited between K sections (the tiling's choice unless forced). Cycles include the
+  configuration load; ``ideal_cycles`` = M N K / (lanes x stages x PCUs), the physical peak of the
+  whole array.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from .arith import write_result
 __all__ = ["run"]
 
 ROWS = 256
-GEMMS = (("small", 64, "rtl"), ("small", 128, "rtl"), ("plasticine", 256, "model"), ("plasticine", 1024, "model"))
+GEMMS = (("small", 64, "rtl", "auto"), ("small", 64, "rtl", "pmu"), ("small", 128, "rtl", "auto"),
+         ("plasticine", 256, "model", "auto"), ("plasticine", 1024, "model", "auto"))
+"""config, M = N = K, source, where the partial sums wait between K sections (mapper/phases/systolic.py)"""
 TILINGS = ((256, 1), (64, 4), (32, 8), (16, 16), (8, 32))  # rows per tile, tiles: the weight reloads
 
 
@@ -60,7 +64,7 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
             f"{r.last_out:11d}")
     steady = [s for s in streams if s["rows_per_tile"] >= 32]  # the goal: tiles of 32 rows or more
     worst = min(steady, key=lambda s: s["macs_per_cycle"])
-    gemm = [gemm_row(preset(config), size, source, seed, log) for config, size, source in GEMMS]
+    gemm = [gemm_row(preset(config), size, source, psums, seed, log) for config, size, source, psums in GEMMS]
     return write_result("systolic", cfg, {
         "pcu": {"macs_per_cycle": worst["macs_per_cycle"], "peak_macs_per_cycle": peak, "source": "rtl",
                 "streams": streams},
@@ -98,18 +102,20 @@ def config_row(seed: int, log) -> dict:
     return row
 
 
-def gemm_row(cfg: ArrayConfig, size: int, source: str, seed: int, log) -> dict:
-    """GEMM *size* (M = N = K) on *cfg* in the systolic mode: on the RTL (direct harness) or by the cost model."""
+def gemm_row(cfg: ArrayConfig, size: int, source: str, partial_sums: str, seed: int, log) -> dict:
+    """GEMM *size* (M = N = K) on *cfg* in the systolic mode, its partial sums where *partial_sums* says:
+    on the RTL (direct harness) or by the cost model, on the default memory (DDR4)."""
     from rdagen.sim.graph_run import run_program
 
     g = GraphBuilder()
     g.output(g.matmul(g.input("x", (size, size)), g.weight("w", shape=(size, size), seed=seed), name="y"))
     graph = g.graph()
-    program = map_graph(graph, cfg, seed=seed, matmul_mode="systolic")
+    program = map_graph(graph, cfg, seed=seed, matmul_mode="systolic", partial_sums=partial_sums)
     pcus = len(sites(cfg, "pcu"))
     ideal = size**3 / (cfg.lanes * cfg.stages * pcus)
     model = program.estimate_cycles()
     row = {"config": cfg.name, "m": size, "n": size, "k": size, "sections": len(program.phases),
+           "partial_sums": program.phases[0].phase.t.psums, "memory": program.memory.name,
            "pcus_used": program.pcus_used(), "pcus": pcus, "ideal_cycles": round(ideal), "model_cycles": model,
            "configuration_cycles": sum(program.reconfigurations), "source": source}
     if source == "rtl":
@@ -122,7 +128,8 @@ def gemm_row(cfg: ArrayConfig, size: int, source: str, seed: int, log) -> dict:
     else:
         row["cycles"] = model
     row["of_ideal"] = round(ideal / row["cycles"], 4)
-    log(f"GEMM {size} on {cfg.name} ({source}): {row['cycles']} cycles, {row['sections']} sections on "
+    log(f"GEMM {size} on {cfg.name} ({source}, partial sums in {row['partial_sums']}, {row['memory']}): "
+        f"{row['cycles']} cycles, {row['sections']} sections on "
         f"{row['pcus_used']} of {pcus} PCUs, {100 * row['of_ideal']:.1f} % of the peak (ideal {round(ideal)})"
         + (f", cost model {model} ({100 * row['model_error']:+.1f} %)" if source == "rtl" else ""))
     return row

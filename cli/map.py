@@ -47,12 +47,16 @@ def dram(args):
 
 
 def add_matmul_mode_argument(p) -> None:
-    from rdagen.mapper.program import MATMUL_MODES
+    from rdagen.mapper.program import MATMUL_MODES, PARTIAL_SUMS
 
     p.add_argument("--matmul-mode", choices=MATMUL_MODES, default="auto",
                    help="matmul phases: simd (a product per lane per cycle), systolic (lanes x stages multiply-adds "
                         "per cycle, K in sections) or auto (default: the faster by the cost model, matmul by matmul; "
                         "the report names the mode each phase took)")
+    p.add_argument("--partial-sums", choices=PARTIAL_SUMS, default="auto",
+                   help="where a systolic matmul keeps its partial sums between K sections: dram (each section "
+                        "runs on its own), pmu (two PMUs per chain; the sections one continuous run, the result "
+                        "to the host) or auto (default: the faster by the cost model on --dram)")
 
 
 def add_mlp_weights_argument(p) -> None:
@@ -85,7 +89,7 @@ def mapped(args, graph):
     try:
         return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
                          progress=progress(), mlp_weights=args.mlp_weights, matmul_mode=args.matmul_mode,
-                         memory=dram(args))
+                         memory=dram(args), partial_sums=args.partial_sums)
     except GraphError as exc:  # MapError too: the node or resource that does not fit
         raise UsageError(str(exc)) from None
 

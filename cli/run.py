@@ -31,7 +31,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rdagen.sim.graph_run import format_table, run_program
+    from rdagen.sim.graph_run import format_table, partial_sums_for, run_program
     from rdagen.mapper.report import text_report
     from rdagen.sim.waves import keep_phase_vcd
 
@@ -43,10 +43,18 @@ def run(args) -> int:
         raise UsageError("--vcd-scope and --vcd-anonymous shape the VCD of --vcd in the direct or specialised harness; "
                          "give --vcd PATH and --harness direct or specialised")
     check_trace_arguments(args, config(args.config))
+    harness = None if args.harness == "golden" else args.harness
+    if partial_sums_for(harness) == "dram":  # each phase a run of its own: nothing stays in the PMUs
+        if args.partial_sums == "pmu":
+            raise UsageError(f"--partial-sums pmu needs one continuous run (--harness direct or golden); the "
+                             f"{args.harness} harness runs each phase on its own")
+        if args.partial_sums == "auto":
+            print(f"note: systolic matmuls keep their partial sums in DRAM in the {args.harness} harness (it runs "
+                  f"each phase on its own)")
+        args.partial_sums = "dram"
     program = mapped(args, graph)
     dram = program.memory
     print(text_report(program))
-    harness = None if args.harness == "golden" else args.harness
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "
           f"(the first RTL build of a configuration takes minutes; cached by hash) ...", flush=True)
     result = run_program(program, arrays, harness=harness, waves=bool(args.vcd), scope=args.vcd_scope,

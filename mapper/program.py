@@ -27,11 +27,11 @@ from rdagen.rtl.spec.config_port import SWAP_CYCLES
 from rdagen.rtl.spec.memory import DDR4, Memory
 
 from .frontend.graph import Graph
-from .lowering import MATMUL_MODES, MLP_WEIGHTS, lower
+from .lowering import MATMUL_MODES, MLP_WEIGHTS, PARTIAL_SUMS, lower
 from .phases.dram import DramTraffic, memory_bound, memory_cycles, traffic
-from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route, reconfiguration_cycles
+from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route_group, reconfiguration_cycles
 
-__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES"]
+__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS"]
 
 
 @dataclasses.dataclass
@@ -166,30 +166,39 @@ class Program:
 
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
               progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-              matmul_mode: str = "auto", memory: Memory = DDR4) -> Program:
+              matmul_mode: str = "auto", memory: Memory = DDR4, partial_sums: str = "auto") -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*), estimated for
-    the DRAM *memory* (rtl/spec/memory.py; the lowering's choices are made on the ideal memory). *pins*
+    the DRAM *memory* (rtl/spec/memory.py; the systolic tiling weighs its DRAM traffic on it, the lowering's other
+    choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
-    Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement."""
+    Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
+    those of the same ``variant`` one bitstream."""
     started = time.perf_counter()
-    phases = lower(graph, cfg, mlp_weights, matmul_mode)
+    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:
         if key not in known:
             raise MapError(f"pin {key!r}: no node output or unit of that name is placed (node outputs: "
                            f"{', '.join(sorted({graph.nodes[i].output for p in phases for i in p.nodes}))})")
-    placed, shared = [], {}
+    placed, shared = [], {}  # {(placement key, variant): the PlacedPhase whose bitstream it shares}
     for n, phase in enumerate(phases):
-        if phase.placement_key is not None and phase.placement_key in shared:  # same units, same bitstream
-            first = shared[phase.placement_key]
+        key = (phase.placement_key, phase.variant)
+        if phase.placement_key is not None and key in shared:  # same units, same bitstream
+            first = shared[key]
             placed.append(PlacedPhase(phase, first.placement, first.bitstream, first.tracks, first.seed))
             continue
         if progress:
             progress(f"placing and routing phase {n + 1}/{len(phases)} {phase.name}")
-        placed.append(place_and_route(phase, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins)))
-        if phase.placement_key is not None:
-            shared[phase.placement_key] = placed[-1]
+        group = [phase]
+        if phase.placement_key is not None:  # one phase of each variant of the key, placed together
+            for other in phases[n + 1:]:
+                if other.placement_key == phase.placement_key and other.variant not in {p.variant for p in group}:
+                    group.append(other)
+        group_placed = place_and_route_group(group, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins))
+        for p in group_placed:
+            shared[(p.phase.placement_key, p.phase.variant)] = p
+        placed.append(group_placed[0])
     return Program(cfg, graph, placed, seed, time.perf_counter() - started, memory)
 
 

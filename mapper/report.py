@@ -32,7 +32,7 @@ def summary(program: Program) -> dict:
     phases = []
     for n, p in enumerate(program.phases):
         phases.append({
-            "phase": n, "name": p.phase.name, "mode": p.phase.mode,
+            "phase": n, "name": p.phase.name, "mode": p.phase.mode, "partial_sums": p.phase.partial_sums,
             "nodes": [program.graph.nodes[i].output for i in p.phase.nodes],
             "units": p.phase.units_used(), "tracks": {net: list(t) for net, t in p.tracks.items()},
             "estimate_cycles": program.estimates[n], "ideal_cycles": program.ideals[n],
@@ -71,6 +71,11 @@ def text_report(program: Program) -> str:
                  f"product per lane per cycle; systolic: lanes x stages multiply-adds per cycle)")
     if s["weights"]:
         lines.append(f"matmul weights: {describe_weights(program)}")
+    sums = {p["name"]: p["partial_sums"] for p in s["phases"] if p["partial_sums"]}
+    if sums:
+        lines.append("systolic partial sums between K sections: " + "; ".join(
+            f"{where}: {', '.join(n for n, w in sums.items() if w == kind)}"
+            for kind, where in (("pmu", "in PMUs (two per chain)"), ("dram", "in DRAM")) if kind in sums.values()))
     lines.append("units by site: the site is the unit's VCD scope (TOP.rdagen_array.<site>; a host row's "
                  "streams are the array's ports <stream>__<row>)")
     for n, p in enumerate(program.phases):

@@ -20,7 +20,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.verif.golden.dlrm import forward
 
-from .graph_run import run_program
+from .graph_run import partial_sums_for, run_program
 
 __all__ = ["BatchResult", "run_batch", "split_batches", "format_results", "project", "format_projection",
            "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
@@ -65,7 +65,8 @@ def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harne
     batch = check_batch(arch, batch, f"batch {index}")
     graph = dlrm_graph(arch, weights, batch)
     arrays = check_inputs(graph, graph_inputs(arch, batch), source=f"batch {index}")
-    program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory)
+    program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
+                        partial_sums=partial_sums_for(harness))
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     got = run.outputs["p"]
     want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],

@@ -22,7 +22,7 @@ from .array_run import program_loads
 from .direct import DirectSession, Segment, run_direct
 from .streams import DRAIN
 
-__all__ = ["GraphRun", "run_program", "format_table", "golden_phase"]
+__all__ = ["GraphRun", "run_program", "format_table", "golden_phase", "partial_sums_for"]
 
 U32 = np.uint32
 
@@ -48,6 +48,13 @@ class GraphRun:
     @property
     def cycles(self) -> int:
         return sum(p.cycles + p.reconfiguration for p in self.phases)
+
+
+def partial_sums_for(harness: str | None) -> str:
+    """The systolic partial sums (mapper PARTIAL_SUMS) a program for *harness* may use: any where its
+    phases are one continuous run (the direct harness, the golden model alone: None), DRAM where each
+    phase runs on its own (specialised, cocotb) and the PMUs would not keep them."""
+    return "auto" if harness in (None, "direct") else "dram"
 
 
 def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO, before=None):
@@ -78,6 +85,11 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
     and specialised harnesses; Yosys's anonymous nets only with *anonymous*). The DRAM behind the AGs
     is *memory* (rtl/spec/memory.py; default: the one the program was estimated for)."""
     memory = memory or program.memory
+    kept = [p.phase.name for p in program.phases if p.phase.pmu_state]
+    if kept and partial_sums_for(harness) == "dram":
+        raise ValueError(f"phase {kept[0]} reads what the phase before left in the PMUs, which needs one continuous "
+                         f"run (the direct harness or the golden model); the {harness} harness runs each phase on "
+                         f"its own: map it with partial sums in DRAM (--partial-sums dram)")
     if scope and harness not in ("direct", "specialised"):
         raise ValueError(f"a trace scope ({scope}) needs the direct or specialised harness, not {harness}")
     cfg = program.cfg
@@ -88,9 +100,9 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
 
     def backend(placed: PlacedPhase, io: PhaseIO):
         name = placed.phase.name
-        # One continuous run keeps DRAM from phase to phase; so does the golden model then.
+        # One continuous run keeps DRAM and the PMUs from phase to phase; so does the golden model then.
         golden, golden_readback = golden_phase(cfg, placed, io, loaded.get("golden"))
-        if harness == "direct":
+        if harness in (None, "direct"):
             loaded["golden"] = golden
         if golden.errors:
             mismatches.append(f"{name}: the golden model counts {golden.errors} errors (refused accesses)")

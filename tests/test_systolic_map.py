@@ -15,6 +15,7 @@ from rdagen.mapper.phases.systolic import tile_systolic
 from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.config_port import SEAL_BEATS, SWAP_CYCLES
+from rdagen.rtl.spec.memory import DDR4
 from rdagen.sim.graph_run import run_program
 
 from .conftest import test_seed
@@ -73,11 +74,79 @@ def test_the_mapper_takes_the_systolic_mode_where_the_cost_model_finds_it_faster
     assert [p.phase.mode for p in map_graph(_gemm(4, 4, 4), preset("tiny"), seed=1).phases] == ["simd"]
 
 
-def test_gemm_1024_on_plasticine_by_the_cost_model_fills_the_array():
-    """The cost model's tiling of GEMM 1024 on plasticine: every PCU in a chain and >= 85 % of the physical
-    peak over the K sections (configuration not counted: the sections share one bitstream)."""
+@pytest.mark.parametrize("shape,bias", [((64, 64, 64), True), ((50, 24, 20), False)])
+def test_partial_sums_in_pmus_never_cross_dram_and_run_bit_exact_on_the_rtl(shape, bias, request):
+    """The PMU scheme on small's RTL (direct harness, DDR4): every section equals the golden array model
+    bit for bit and the result is within the graph's bound; only the weights cross DRAM (the bytes the
+    memory saw are the weight tiles' alone); four bitstreams (first, the two alternations, last) on one
+    placement, each load hidden behind the section before (what remains is the swap); each section
+    within 10 % of the cost model."""
+    seed = test_seed(request)
+    graph, cfg = _gemm(*shape, bias=bias), preset("small")
+    program = map_graph(graph, cfg, seed=1, matmul_mode="systolic", partial_sums="pmu")
+    phases = [p.phase for p in program.phases]
+    t = phases[0].t
+    assert t.psums == "pmu" and len(t.sections) >= 2
+    assert len({p.bitstream for p in program.phases}) == min(4, len(t.sections))
+    assert len({id(p.placement) for p in program.phases}) == 1
+    assert program.reconfigurations[1:] == [SWAP_CYCLES] * (len(phases) - 1)
+    assert [p.pmu_state for p in phases] == [False] + [True] * (len(phases) - 1)
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-systolic")
+    assert run.ok, (run.mismatches, run.max_error, run.bound)
+    weights = len(t.sections) * t.groups * phases[0].tile_words * 4
+    assert sum(d["bytes"] for d in run.dram) == weights
+    for phase in run.phases:
+        print(phase)
+        assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
+
+
+def test_partial_sums_in_pmus_are_refused_where_they_cannot_stay():
+    cfg = preset("small")
+    # a chain's partial sums (128 rows x its 4 or more column blocks x 4 lanes) do not fit a PMU of 1,024 words
+    with pytest.raises(MapError, match="partial sums in PMUs do not fit small: a chain's .128 rows"):
+        map_graph(_gemm(128, 128, 128), cfg, seed=1, matmul_mode="systolic", partial_sums="pmu")
+    with pytest.raises(MapError, match="partial sums 'disk': valid: auto, dram, pmu"):
+        map_graph(_gemm(8, 8, 8), cfg, seed=1, partial_sums="disk")
+    # a harness that runs each phase on its own would lose the PMUs' contents: refused before any run
+    graph = _gemm(20, 50, 40)
+    program = map_graph(graph, cfg, seed=1, matmul_mode="systolic", partial_sums="pmu")
+    for harness in ("specialised", "cocotb"):
+        with pytest.raises(ValueError, match=r"phase mm0s1 reads what the phase before left in the PMUs.*"
+                                             rf"the {harness} harness runs each phase on its own.*--partial-sums dram"):
+            run_program(program, check_inputs(graph, random_inputs(graph, 1)), harness=harness)
+
+
+def test_gemm_1024_on_plasticine_by_the_cost_model_fills_the_array_on_ddr4():
+    """GEMM 1024 on plasticine mapped on the default DDR4 memory: partial sums in PMUs (only the weights
+    cross DRAM), every PCU in a chain and >= 85 % of the physical peak (lanes x stages x PCUs
+    multiply-adds per cycle) by the cost model, configuration and the memory's latency included."""
     cfg = preset("plasticine")
-    t = tile_systolic(cfg, "gemm", 1024, 1024, 1024)
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("x", (1024, 1024)), g.weight("w", shape=(1024, 1024), seed=1), name="y"))
+    program = map_graph(g.graph(), cfg, seed=1, matmul_mode="systolic")
+    t = program.phases[0].phase.t
     ideal = 1024**3 / (cfg.lanes * cfg.stages * 64)
-    print(t, f"{ideal / (t.estimate * len(t.sections)):.3f} of the peak")
-    assert t.pcus == 64 and ideal >= 0.85 * t.estimate * len(t.sections)
+    print(t, program.estimate_cycles(), f"{ideal / program.estimate_cycles():.3f} of the peak")
+    assert t.psums == "pmu" and program.pcus_used() == 64
+    assert ideal >= 0.85 * program.estimate_cycles()
+    # the DRAM scheme's partial sums (2 x 4 MB a section) would hold it to a fifth of the peak
+    assert tile_systolic(cfg, "gemm", 1024, 1024, 1024, partial_sums="dram", memory=DDR4).psums == "dram"
+
+
+def test_the_run_command_keeps_partial_sums_where_its_harness_can(tmp_path, capsys):
+    """`rdagen run` with a harness that runs each phase on its own: --partial-sums pmu refused (exit 2,
+    naming why, nothing written); auto maps them into DRAM and says so."""
+    from rdagen.cli import main
+
+    graph = tmp_path / "gemm.json"
+    graph.write_text(_gemm(20, 50, 40).to_json())
+    out = tmp_path / "out"
+    assert main(["run", str(graph), "--config", "small", "--harness", "cocotb", "--partial-sums", "pmu",
+                 "--out", str(out)]) == 2
+    assert "--partial-sums pmu needs one continuous run (--harness direct or golden); the cocotb harness" in \
+        capsys.readouterr().err
+    assert not out.exists()
+    assert main(["map", str(graph), "--config", "small", "--matmul-mode", "systolic", "--partial-sums", "pmu",
+                 "--out", str(out)]) == 0
+    assert "systolic partial sums between K sections: in PMUs (two per chain): mm0s0, mm0s1" in \
+        (out / "report.txt").read_text()

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from rdagen.mapper.frontend.graph import Graph
 from rdagen.mapper.phases.phase import MapError, Phase
+from rdagen.mapper.phases.systolic import PARTIAL_SUMS
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import IDEAL, Memory
 
 from .bias import absorb_biases
 from .chains import detect_chains
@@ -24,7 +26,7 @@ from .ops import LOWERINGS, emit_phases
 from .packing import pack_embeddings
 from .state import Lowering
 
-__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "lower"]
+__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS", "lower"]
 
 PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases)
 
@@ -40,14 +42,18 @@ phases/matmul.py), ``systolic`` (lanes x stages multiply-adds per cycle, phases/
 ``auto``: the one the cost model finds faster, matmul by matmul."""
 
 
-def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto") -> list[Phase]:
+def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto",
+          partial_sums: str = "auto", memory: Memory = IDEAL) -> list[Phase]:
     """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
-    *mlp_weights*: one of MLP_WEIGHTS; *matmul_mode*: one of MATMUL_MODES."""
+    *mlp_weights*: one of MLP_WEIGHTS; *matmul_mode*: one of MATMUL_MODES; *partial_sums*: one of
+    PARTIAL_SUMS (phases/systolic.py), the choice weighed on *memory*."""
     if mlp_weights not in MLP_WEIGHTS:
         raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
     if matmul_mode not in MATMUL_MODES:
         raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
-    state = Lowering(graph, cfg, mlp_weights, matmul_mode)
+    if partial_sums not in PARTIAL_SUMS:
+        raise MapError(f"partial sums {partial_sums!r}: valid: {', '.join(PARTIAL_SUMS)}")
+    state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory)
     for run in PIPELINE:
         run(state)
     return state.phases

@@ -59,7 +59,8 @@ def lower_matmul(s: Lowering, i: int) -> list[Phase]:
                            f"(map it with matmul mode auto or simd)")
         return simd_matmul(s, i)
     try:
-        systolic = systolic_phases(cfg, f"mm{i}", mm.covered, mm.x, mm.w, mm.bias, mm.y, (m, k, n), s.where(i))
+        systolic = systolic_phases(cfg, f"mm{i}", mm.covered, mm.x, mm.w, mm.bias, mm.y, (m, k, n), s.where(i),
+                                   s.partial_sums, s.memory)
     except MapError:
         if s.matmul_mode == "systolic":
             raise

@@ -8,6 +8,7 @@ import dataclasses
 from rdagen.mapper.frontend.graph import Graph
 from rdagen.mapper.phases.phase import Phase
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import IDEAL, Memory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Lowering:
     cfg: ArrayConfig
     mlp_weights: str
     matmul_mode: str = "auto"
+    partial_sums: str = "auto"  # a systolic matmul's partial sums between sections (phases/systolic.py)
+    memory: Memory = IDEAL  # what the systolic tiling weighs its DRAM traffic on
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase
     fused_relu: dict[str, str] = dataclasses.field(default_factory=dict)  # relu output: its input

@@ -9,7 +9,10 @@ a ``PlacedPhase`` with its bitstream.
 
 Tensors in DRAM: row-major fp32 (int32 for indices). Each AG reaches its own DRAM channel; a phase
 lists, per AG it uses, the regions it reads and writes, and the runner (the host, as a DMA engine
-would) keeps every tensor between phases and lays it into the channels the next phase reads.
+would) keeps every tensor between phases and lays it into the channels the next phase reads. A phase
+may also read what the phase before left in the PMUs (``pmu_state``: a systolic matmul's partial sums
+between K sections), which only a continuous run of the phases keeps (the direct harness, the golden
+model).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from rdagen.mapper.backend.builder import ArrayBuilder, BuildError
 from rdagen.mapper.frontend.graph import GraphError
 from rdagen.mapper.backend.place import Net, Placement, PlacementError, Unit, place
 
-__all__ = ["MapError", "PhaseIO", "Phase", "PlacedPhase", "place_and_route", "reconfiguration_cycles"]
+__all__ = ["MapError", "PhaseIO", "Phase", "PlacedPhase", "place_and_route", "place_and_route_group",
+           "reconfiguration_cycles"]
 
 U32, F32 = np.uint32, np.float32
 
@@ -60,8 +64,11 @@ class Phase:
     ideal_cycles: int  # the busiest unit's work at one firing (or DRAM beat) per cycle
     estimate_cycles: int  # the cost model (its rules in each phase kind's docstring)
     mode: str = ""  # how a matmul phase uses its PCUs ("simd", "systolic"); "" for the other kinds
+    partial_sums: str = ""  # a systolic phase: where its partial sums wait between K sections ("dram", "pmu")
     dram_overlap: int = 0  # cycles of the start its first DRAM read's latency hides (mapper/phases/dram.py)
-    placement_key = None  # phases with the same key share the first one's placement and bitstream
+    placement_key = None  # phases with the same key share the first one's placement (one netlist)
+    variant = None  # of those, phases with the same variant share one bitstream (the others emit their own)
+    pmu_state = False  # reads what a phase before left in the PMUs: runs only as one continuous run
 
     def netlist(self) -> tuple[list[Unit], list[Net]]:
         raise NotImplementedError
@@ -130,21 +137,32 @@ def place_and_route(phase: Phase, cfg: ArrayConfig, *, seed: int = 0, pins: dict
                     attempts: int = 6) -> PlacedPhase:
     """Places the phase's units by annealing and routes its nets by negotiated congestion; when the
     routes do not fit, another placement (next seed, more weight on congestion) is tried."""
-    units, nets = phase.netlist()
+    return place_and_route_group([phase], cfg, seed=seed, pins=pins, attempts=attempts)[0]
+
+
+def place_and_route_group(phases: list[Phase], cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
+                          attempts: int = 6) -> list[PlacedPhase]:
+    """``place_and_route`` of phases that share one netlist (the first's) and so one placement, each
+    emitting its own programs and routes on it: a placement is kept only when every phase's routes fit."""
+    units, nets = phases[0].netlist()
     problems = []
     for attempt in range(attempts):
         try:
             placement = place(cfg, units, nets, seed=seed + attempt, pins=pins, congestion=2.0 * (1 + attempt))
         except PlacementError as exc:
-            raise MapError(f"{phase.name}: placement: {exc}") from None
-        b = ArrayBuilder(cfg)
-        try:
-            phase.emit(b, placement.sites)
-        except BuildError as exc:
-            if not str(exc).startswith("routes on the"):  # a unit program the configuration refuses
-                raise MapError(f"{phase.name}: {exc}") from None
-            problems.append(str(exc))
-            continue
-        tracks = {n: r.used() for n, r in b.routers.items()}
-        return PlacedPhase(phase, placement, b.bitstream(), tracks, seed + attempt)
-    raise MapError(f"{phase.name}: the routes do not fit after {attempts} placements; the last: {problems[-1]}")
+            raise MapError(f"{phases[0].name}: placement: {exc}") from None
+        placed = []
+        for phase in phases:
+            b = ArrayBuilder(cfg)
+            try:
+                phase.emit(b, placement.sites)
+            except BuildError as exc:
+                if not str(exc).startswith("routes on the"):  # a unit program the configuration refuses
+                    raise MapError(f"{phase.name}: {exc}") from None
+                problems.append(str(exc))
+                break
+            placed.append(PlacedPhase(phase, placement, b.bitstream(), {n: r.used() for n, r in b.routers.items()},
+                                      seed + attempt))
+        if len(placed) == len(phases):
+            return placed
+    raise MapError(f"{phases[0].name}: the routes do not fit after {attempts} placements; the last: {problems[-1]}")

@@ -6,24 +6,41 @@ Dataflow (lanes L, depth D = min(stages, lanes) rows of K per PCU; G chains of C
     host vsend j --X rows: words 0..D-1 = x[m, k0 + jD .. k0 + jD + D - 1]--> PCU (g, j), all g
     AG g (DRAM: the chain's weight tiles, C per column block) --W tiles--> PCU (g, j), all j;
                                                                           link j keeps tile j of every C
-    AG G + g (DRAM: the partial sums so far, or the bias) --P[m, block]--> PCU (g, 0)
+    partial sums so far --P[m, block]--> PCU (g, 0)
     PCU (g, j): p = ffma(x[m, k0 + jD + s], w[s][l], p) for s = 0..D-1 (lanes x stages multiply-adds
                 per row); link j > 0 takes p from link j - 1
-    PCU (g, C - 1) --Y rows of the block--> AG g wdata (DRAM)
+    PCU (g, C - 1) --the new partial sums, or Y rows of the block--> where they wait, or the result
 
 Chain g computes the column blocks g, g + G, ... (nbg of them, the last chains' extra blocks zeros),
 each for all M rows: a weight tile per link per column block, used for M firings. The X streams are
 the same for every chain (multicast) and are sent once per column block. A matmul whose K needs more
-than C D rows is cut into sections, one phase each; the phases of a matmul share one placement and so
-one bitstream: after the first, loading them costs nothing. The partial sums cross DRAM between the
-sections (the first section's are the bias, or zeros); the sum is b + the products in K order, one
-rounding per product (ffma): the graph's ``add(matmul, b)`` within the same bound.
+than C D rows is cut into sections, one phase each, in K order; the phases of a matmul share one
+placement. Where the partial sums wait between sections (``PARTIAL_SUMS``; the tiling takes the
+faster on the memory):
 
-Needs 3 vector inputs (X, tiles, partial sums). Tiling: C <= host rows (an X stream each), 2 G <= AGs,
-G C <= PCUs; among those that fit, the one the cost model finds fastest.
+* ``dram``: AG G + g reads them (the first section: the bias, or zeros) and the tail writes the new
+  ones, and at the end Y, through AG g: every section reads and writes M x N words of DRAM. The
+  sections share one bitstream: after the first, loading them costs nothing. The sum is b + the
+  products in K order, one rounding per product (ffma).
+* ``pmu``: the chain's two PMUs take turns: a section reads the partial sums the one before wrote into
+  one (a host start token begins the read run; the first section starts from 0.0) and writes its own
+  into the other (its done token ends the section); the last sends Y to host g. The bias is the last
+  product (1.0 x b: X gains a column of ones). Only the weights cross DRAM; the phases are one
+  continuous run, as the PMUs keep their contents across reconfiguration (``Phase.pmu_state``: the
+  direct harness and the golden model; a harness that runs each phase on its own is refused). Four
+  bitstreams (first, the two alternations, last) on one placement, each loaded while a section runs.
+  The sum is the products in K order, then + b: the graph's ``add(matmul, b)`` order.
 
-Cost model (cycles of one section; BLOCK_TURN and the constant fitted to 11 direct-harness runs on
-``small``, M from 5 to 100 and 2 to 4 links: within 8 %)::
+Either way the result is within the graph's fp32 bound.
+
+Needs 3 vector inputs (X, tiles, partial sums). Tiling: C <= host rows (an X stream each), G C <= PCUs;
+``dram``: 2 G <= AGs; ``pmu``: G <= AGs and host rows, 2 G <= PMUs, a chain's partial sums (nbg M L
+words) in one PMU, 2 sections or more. Among those that fit, the one with the fewest cycles: the cost
+model's sections, each with the memory's read latency or its bytes over the bandwidth.
+
+Cost model (cycles of one section; BLOCK_TURN and the ``dram`` constant fitted to 11 direct-harness
+runs on ``small``, M from 5 to 100 and 2 to 4 links: within 8 %; PMU_TURN to 6 runs of the ``pmu``
+scheme, M from 5 to 100, 2 to 4 links, 2 to 9 sections: within 5 %)::
 
     nbg * max(M + BLOCK_TURN,     a column block: M firings per link and the turn to the next block;
               C * stages,         the weight stream (C tiles of ``stages`` vectors, one per cycle);
@@ -32,7 +49,8 @@ Cost model (cycles of one section; BLOCK_TURN and the constant fitted to 11 dire
               (C - 1) link / 2)   the weight stream's wait for each link in turn
   + C * link                      the chain's links start one link latency apart (link = PCU latency
                                   + LINK_ROUTE)
-  + latency(cfg) - 47             DRAM, route and write-back latency: the SIMD matmul's array-size term
+  + latency(cfg) - 47             dram: DRAM, route and write-back latency: the SIMD matmul's array-size term
+  + PMU_TURN                      pmu: the PMU read's start, the write's end
 """
 
 from __future__ import annotations
@@ -43,8 +61,11 @@ import math
 import numpy as np
 
 from rdagen.rtl.spec.ag_layout import AgProgram
-from rdagen.rtl.spec.array_layout import pack_vectors
+from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import IDEAL, Memory
+from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 from rdagen.rtl.spec.systolic import systolic_depth, systolic_program
 from rdagen.rtl.spec.timing import pcu_latency, weight_drain
 
@@ -53,11 +74,17 @@ from rdagen.mapper.backend.place import Net, Unit, sites
 from rdagen.mapper.phases.matmul import latency
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
-__all__ = ["SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase", "systolic_phases",
-           "LINK_ROUTE", "BLOCK_TURN"]
+__all__ = ["PARTIAL_SUMS", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
+           "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "PMU_TURN"]
+
+PARTIAL_SUMS = ("auto", "dram", "pmu")
+"""Where a systolic matmul keeps its partial sums between K sections: ``dram`` (read back by an AG,
+each section's run on its own), ``pmu`` (two PMUs per chain, the phases one continuous run), or
+``auto``: the one the cost model finds faster on the memory."""
 
 LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
+PMU_TURN = 12  # the PMU scheme's start and end: a PMU read and write and the host route (fitted)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +93,9 @@ class SystolicTiling:
     chain: int  # C links, each D rows of K
     depth: int  # D
     blocks: int  # nbg: column blocks per chain
-    sections: tuple[tuple[int, int], ...]  # the K range of each phase
+    sections: tuple[tuple[int, int], ...]  # the K range of each phase (with the bias row in the PMU scheme)
     estimate: int  # cycles of one section
+    psums: str = "dram"  # where the partial sums wait between sections: "dram" or "pmu"
 
     @property
     def pcus(self) -> int:
@@ -85,37 +113,64 @@ def block_cycles(cfg: ArrayConfig, m: int, chain: int) -> int:
     return max(m + BLOCK_TURN, chain * cfg.stages, -(-(m + refill) // 2), -(-turn // 2))
 
 
-def section_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int) -> int:
+def section_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, psums: str = "dram") -> int:
     """The cost model of one section (the module's docstring)."""
-    return blocks * block_cycles(cfg, m, chain) + chain * (pcu_latency(cfg) + LINK_ROUTE) + latency(cfg) - 47
+    ends = latency(cfg) - 47 if psums == "dram" else PMU_TURN
+    return blocks * block_cycles(cfg, m, chain) + chain * (pcu_latency(cfg) + LINK_ROUTE) + ends
 
 
-def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int) -> SystolicTiling:
-    """The fastest systolic tiling of an [m, k] x [k, n] matmul on *cfg*; MapError naming *where* and the
-    missing resource when none fits."""
+def _on_memory(cycles: int, read_bytes: int, memory: Memory) -> float:
+    """A section's cycles on *memory* as the tiling weighs them: its first read's latency, or its bytes
+    over the bandwidth (mapper/phases/dram.py has the model of the runs)."""
+    bandwidth = memory.bytes_per_cycle
+    return max(cycles + memory.read_latency - 1, memory.read_latency + (read_bytes / bandwidth if bandwidth else 0))
+
+
+def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool = False,
+                  partial_sums: str = "auto", memory: Memory = IDEAL) -> SystolicTiling:
+    """The fastest systolic tiling of an [m, k] x [k, n] matmul (with a bias: *bias*) on *cfg* with its
+    partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*; MapError naming *where*
+    and the missing resource when none fits."""
+    if partial_sums not in PARTIAL_SUMS:
+        raise MapError(f"partial sums {partial_sums!r}: valid: {', '.join(PARTIAL_SUMS)}")
     if cfg.vector_inputs < 3:
         raise MapError(f"{where}: the systolic mode needs 3 PCU vector inputs (X, weight tiles, partial sums); "
                        f"{cfg.name} has {cfg.vector_inputs}")
-    depth, nb = systolic_depth(cfg), -(-n // cfg.lanes)
-    hosts, ags, pcus = cfg.rows, cfg.rows, len(sites(cfg, "pcu"))
+    depth, nb, L = systolic_depth(cfg), -(-n // cfg.lanes), cfg.lanes
+    hosts, ags, pcus, pmus = cfg.rows, cfg.rows, len(sites(cfg, "pcu")), len(sites(cfg, "pmu"))
     best = None
-    for g in range(1, min(ags // 2, nb) + 1):
-        blocks = -(-nb // g)
-        for c in range(1, min(hosts, pcus // g, -(-k // depth)) + 1):
-            size = c * depth
-            sections = tuple((k0, min(k, k0 + size)) for k0 in range(0, k, size))
-            estimate = section_cycles(cfg, m, c, blocks)
-            key = (estimate * len(sections), g * c)
-            if best is None or key < best[0]:
-                best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate))
+    for psums in ("dram", "pmu") if partial_sums == "auto" else (partial_sums,):
+        rows = k + (1 if bias and psums == "pmu" else 0)  # the PMU scheme adds the bias as a last product
+        for g in range(1, min(ags // 2 if psums == "dram" else min(ags, hosts, pmus // 2), nb) + 1):
+            blocks = -(-nb // g)
+            if psums == "pmu" and blocks * m * L > cfg.pmu_words:
+                continue
+            for c in range(1, min(hosts, pcus // g, -(-rows // depth)) + 1):
+                size = c * depth
+                sections = tuple((k0, min(rows, k0 + size)) for k0 in range(0, rows, size))
+                if psums == "pmu" and len(sections) < 2:
+                    continue
+                estimate = section_cycles(cfg, m, c, blocks, psums)
+                weights = 4 * g * blocks * c * cfg.stages * L
+                sums = 4 * 2 * m * g * blocks * L if psums == "dram" else 0  # read, and written back
+                total = len(sections) * _on_memory(estimate, weights + sums, memory)
+                key = (total, g * c, psums)
+                if best is None or key < best[0]:
+                    best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums))
     if best is None:
+        if partial_sums == "pmu":
+            raise MapError(f"{where}: partial sums in PMUs do not fit {cfg.name}: a chain's ({m} rows x its column "
+                           f"blocks x {L} lanes) must fit one PMU of {cfg.pmu_words} words, with 2 PMUs, an AG and "
+                           f"a host row per chain and K in 2 sections or more")
         raise MapError(f"{where}: no systolic tiling fits {cfg.name} (it needs 2 AGs and a host row per chain)")
     return best[1]
 
 
 class SystolicMatmulPhase(Phase):
-    """Section *section* of ``y = x @ w (+ bias)`` in the systolic mode; *psum* is the tensor of the
-    sections before (None for the first, which starts from the bias or zeros)."""
+    """Section *section* of ``y = x @ w (+ bias)`` in the systolic mode. Partial sums in DRAM: *psum* is
+    the tensor of the sections before (None for the first, which starts from the bias or zeros). In
+    PMUs: the section reads the PMU the section before wrote (none for the first), and writes the other
+    one, or, the last, y to the host."""
 
     mode = "systolic"
 
@@ -126,11 +181,19 @@ class SystolicMatmulPhase(Phase):
         self.placement_key = ("systolic", base, t)
         self.x, self.w, self.bias, self.y, self.psum = x, w, bias, y, psum
         self.m, self.k, self.n = shape
-        self.k_range = t.sections[section]
-        self.reads = (x, w) + ((psum,) if psum else ((bias,) if bias else ()))
-        self.writes = (y,)
-        k0, k1 = self.k_range
-        self.ideal_cycles = math.ceil(self.m * self.n * (k1 - k0) / (cfg.lanes * cfg.stages * t.pcus))
+        self.k_range = k0, k1 = t.sections[section]
+        self.last = section == len(t.sections) - 1
+        self.partial_sums = t.psums
+        if t.psums == "pmu":
+            # (the PMU read, the PMU written or "host"): the sections alternate between a chain's two PMUs
+            self.variant = (None if section == 0 else (section - 1) % 2, "host" if self.last else section % 2)
+            self.pmu_state = section > 0
+            self.reads = (x, w) + ((bias,) if bias and k1 > self.k else ())
+            self.writes = (y,) if self.last else ()
+        else:
+            self.reads = (x, w) + ((psum,) if psum else ((bias,) if bias else ()))
+            self.writes = (y,)
+        self.ideal_cycles = math.ceil(self.m * self.n * (min(k1, self.k) - k0) / (cfg.lanes * cfg.stages * t.pcus))
         self.estimate_cycles = t.estimate
         self.padded_cols = t.groups * t.blocks * cfg.lanes
         self.tile_words = t.blocks * t.chain * cfg.stages * cfg.lanes  # a chain's weight stream
@@ -143,86 +206,133 @@ class SystolicMatmulPhase(Phase):
 
     def netlist(self):
         t, u = self.t, self._u
-        units = [Unit(u("ag", a), "ag") for a in range(2 * t.groups)]
+        pmu = t.psums == "pmu"
+        units = [Unit(u("ag", a), "ag") for a in range(t.groups if pmu else 2 * t.groups)]
         units += [Unit(u("host", h), "host") for h in range(max(t.chain, t.groups))]
         units += [Unit(u("pcu", g, j), "pcu") for g in range(t.groups) for j in range(t.chain)]
+        units += [Unit(u("pmu", g, b), "pmu") for g in range(t.groups) for b in range(2)] if pmu else []
         nets = [Net(u("host", j), tuple(u("pcu", g, j) for g in range(t.groups))) for j in range(t.chain)]
         for g in range(t.groups):
+            head, tail = u("pcu", g, 0), u("pcu", g, t.chain - 1)
             nets.append(Net(u("ag", g), tuple(u("pcu", g, j) for j in range(t.chain)), 0.25))
-            nets.append(Net(u("ag", t.groups + g), (u("pcu", g, 0),)))
-            nets += [Net(u("pcu", g, j - 1), (u("pcu", g, j),), 2.0) for j in range(1, t.chain)]
-            nets.append(Net(u("pcu", g, t.chain - 1), (u("ag", g),)))
-            nets.append(Net(u("pcu", g, t.chain - 1), (u("host", g),), 0.25))
+            sums = [Net(u("pmu", g, b), (head,)) for b in range(2)] if pmu else [Net(u("ag", t.groups + g), (head,))]
+            nets += sums + [Net(u("pcu", g, j - 1), (u("pcu", g, j),), 2.0) for j in range(1, t.chain)]
+            if pmu:
+                for b in range(2):
+                    nets += [Net(tail, (u("pmu", g, b),)), Net(u("host", g), (u("pmu", g, b),), 0.25)]
+                nets.append(Net(tail, (u("host", g),)))
+            else:
+                nets += [Net(tail, (u("ag", g),)), Net(tail, (u("host", g),), 0.25)]
         return units, nets
 
     def _site(self, s, kind, *index):
         return s[self._u(kind, *index)]
 
+    def _sums_port(self) -> Port:
+        """A PMU port over a chain's partial sums in firing order (column block, row): a vector each."""
+        words = self.t.blocks * self.m * self.cfg.lanes
+        return Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, words, self.cfg.lanes)])
+
     def emit(self, b: ArrayBuilder, s: dict) -> None:
-        t = self.t
-        for a in range(2 * t.groups):
-            b.ag(self._site(s, "ag", a)[0], AgProgram("read"))
+        t, site = self.t, lambda kind, *i: self._site(s, kind, *i)
+        pmu = t.psums == "pmu"
+        read, written = self.variant if pmu else (None, None)
+        for a in range(t.groups if pmu else 2 * t.groups):
+            b.ag(site("ag", a)[0], AgProgram("read"))
         vector, control = [], []
         for j in range(t.chain):
-            vector.append((("host", self._site(s, "host", j)[0], "vsend"),
-                           [("pcu", *self._site(s, "pcu", g, j), "vin", 0) for g in range(t.groups)]))
+            vector.append((("host", site("host", j)[0], "vsend"), [("pcu", *site("pcu", g, j), "vin", 0)
+                                                                     for g in range(t.groups)]))
         for g in range(t.groups):
-            vector.append((("ag", self._site(s, "ag", g)[0], "rdata"),
-                           [("pcu", *self._site(s, "pcu", g, j), "vin", 1) for j in range(t.chain)]))
-            vector.append((("ag", self._site(s, "ag", t.groups + g)[0], "rdata"),
-                           [("pcu", *self._site(s, "pcu", g, 0), "vin", 2)]))
+            head, tail, host = site("pcu", g, 0), site("pcu", g, t.chain - 1), site("host", g)[0]
+            vector.append((("ag", site("ag", g)[0], "rdata"), [("pcu", *site("pcu", g, j), "vin", 1)
+                                                               for j in range(t.chain)]))
+            if not pmu:
+                vector.append((("ag", site("ag", t.groups + g)[0], "rdata"), [("pcu", *head, "vin", 2)]))
+            elif read is not None:
+                # the read port has no input to wait for: a start token from the host begins its run
+                b.pmu(*site("pmu", g, read), PmuProgram(read=dataclasses.replace(self._sums_port(), wait_start=True),
+                                                        done_port="read"))
+                vector.append((("pmu", *site("pmu", g, read), "vout", 0), [("pcu", *head, "vin", 2)]))
+                control.append((("host", host, "csend"), [("pmu", *site("pmu", g, read), "ctrl_in", 0)]))
+            psum = None if pmu and read is None else 2
             for j in range(t.chain):
-                b.pcu(*self._site(s, "pcu", g, j), systolic_program(
-                    self.cfg, rows=self.m, a=0, weights=1, psum=2, tiles=t.blocks, period=t.chain, phase=j))
+                b.pcu(*site("pcu", g, j), systolic_program(self.cfg, rows=self.m, a=0, weights=1,
+                                                           psum=psum if j == 0 else 2, tiles=t.blocks,
+                                                           period=t.chain, phase=j))
                 if j:
-                    vector.append((("pcu", *self._site(s, "pcu", g, j - 1), "vout", 0),
-                                   [("pcu", *self._site(s, "pcu", g, j), "vin", 2)]))
-            tail = self._site(s, "pcu", g, t.chain - 1)
-            vector.append((("pcu", *tail, "vout", 0), [("ag", self._site(s, "ag", g)[0], "wdata")]))
-            control.append((("pcu", *tail, "ctrl_out", 0), [("host", self._site(s, "host", g)[0], "done")]))
+                    vector.append((("pcu", *site("pcu", g, j - 1), "vout", 0), [("pcu", *site("pcu", g, j), "vin", 2)]))
+            if pmu and written != "host":
+                sums = dataclasses.replace(self._sums_port(), vin_required=[0], data=vin(0))
+                b.pmu(*site("pmu", g, written), PmuProgram(write=sums, done_port="write"))
+                vector.append((("pcu", *tail, "vout", 0), [("pmu", *site("pmu", g, written), "vin", 0)]))
+                control.append((("pmu", *site("pmu", g, written), "ctrl_out", 0), [("host", host, "done")]))
+            else:
+                vector.append((("pcu", *tail, "vout", 0), [("host", host, "vrecv") if pmu else
+                                                           ("ag", site("ag", g)[0], "wdata")]))
+                control.append((("pcu", *tail, "ctrl_out", 0), [("host", host, "done")]))
         for network, routes in (("vector", vector), ("control", control)):
             b.route_all(network, routes)
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
         t, L, S, D = self.t, self.cfg.lanes, self.cfg.stages, self.t.depth
+        pmu = t.psums == "pmu"
         k0, k1 = self.k_range
-        x = np.asarray(tensors[self.x], F32)[:, k0:k1]
-        w = np.zeros((t.chain * D, self.padded_cols), F32)
-        w[: k1 - k0, : self.n] = np.asarray(tensors[self.w], F32)[k0:k1]
-        if self.psum is not None:
-            psum = np.asarray(tensors[self.psum], F32)
-        else:
-            psum = np.broadcast_to(np.asarray(tensors[self.bias], F32) if self.bias else np.zeros(self.n, F32),
-                                   (self.m, self.n))
-        p = np.zeros((self.m, self.padded_cols), F32)
-        p[:, : self.n] = psum
-        sources, dram, readback = {}, {}, []
+        x, w = np.asarray(tensors[self.x], F32), np.asarray(tensors[self.w], F32)
+        if pmu and self.bias and k1 > self.k:  # the bias as the last product: 1.0 x b
+            x = np.concatenate([x, np.ones((self.m, 1), F32)], axis=1)
+            w = np.concatenate([w, np.asarray(tensors[self.bias], F32)[None, :]])
+        x = x[:, k0:k1]
+        wk = np.zeros((t.chain * D, self.padded_cols), F32)
+        wk[: k1 - k0, : self.n] = w[k0:k1]
+        sources, dram, sinks, readback = {}, {}, {}, []
         for j in range(t.chain):  # link j's X rows (D words of each), once per column block
             rows = np.zeros((self.m, L), F32)
             part = x[:, j * D: (j + 1) * D]
             rows[:, : part.shape[1]] = part
             sources[f"vsend__{self._site(s, 'host', j)[0]}"] = pack_vectors(np.tile(rows, (t.blocks, 1)).view(U32))
+        if not pmu:
+            if self.psum is not None:
+                psum = np.asarray(tensors[self.psum], F32)
+            else:
+                psum = np.broadcast_to(np.asarray(tensors[self.bias], F32) if self.bias else np.zeros(self.n, F32),
+                                       (self.m, self.n))
+            p = np.zeros((self.m, self.padded_cols), F32)
+            p[:, : self.n] = psum
         y_base = -(-self.tile_words // 1024) * 1024  # after the tiles on the chain's AG, 4 KB aligned
         for g in range(t.groups):
             blocks = [(g * t.blocks + i) * L for i in range(t.blocks)]  # first column of each of the chain's blocks
             tiles = np.zeros((t.blocks, t.chain, S, L), F32)
             for i, c0 in enumerate(blocks):
-                tiles[i, :, :D] = w[:, c0:c0 + L].reshape(t.chain, D, L)
-            sums = np.stack([p[:, c0:c0 + L] for c0 in blocks])  # [block, m, L]
-            w_row, p_row = self._site(s, "ag", g)[0], self._site(s, "ag", t.groups + g)[0]
+                tiles[i, :, :D] = wk[:, c0:c0 + L].reshape(t.chain, D, L)
+            w_row = self._site(s, "ag", g)[0]
             dram[w_row] = {0: tiles.view(U32).ravel()}
-            dram[p_row] = {0: sums.view(U32).ravel()}
             sources[f"ag_cmd__{w_row}"] = [0 | (self.tile_words << 32)]
+            if pmu:
+                if self.section:
+                    sources[f"csend__{self._site(s, 'host', g)[0]}"] = [1]
+                if self.last:
+                    sinks[f"vrecv__{self._site(s, 'host', g)[0]}"] = t.blocks * self.m
+                continue
+            sums = np.stack([p[:, c0:c0 + L] for c0 in blocks])  # [block, m, L]
+            p_row = self._site(s, "ag", t.groups + g)[0]
+            dram[p_row] = {0: sums.view(U32).ravel()}
             sources[f"ag_cmd__{p_row}"] = [0 | (sums.size << 32)]
             sources[f"ag_wcmd__{w_row}"] = [(y_base + i * self.m * L) | ((self.m * L) << 32) for i in range(t.blocks)]
             readback.append((w_row, y_base, t.blocks * self.m * L))
-        return PhaseIO(sources, dram, {}, readback, t.groups)
+        return PhaseIO(sources, dram, sinks, readback, t.groups)
 
     def collect(self, s: dict, outputs: dict, readback: list) -> dict:
         t, L = self.t, self.cfg.lanes
+        if t.psums == "pmu" and not self.last:
+            return {}  # the partial sums stay in the PMUs
         y = np.zeros((self.m, self.padded_cols), F32)
         for g in range(t.groups):
-            region = np.asarray(readback[g], U32).view(F32).reshape(t.blocks, self.m, L)
+            if t.psums == "pmu":
+                words = unpack_vectors(outputs[f"vrecv__{self._site(s, 'host', g)[0]}"], L)
+            else:
+                words = np.asarray(readback[g], U32)
+            region = words.view(F32).reshape(t.blocks, self.m, L)
             for i in range(t.blocks):
                 c0 = (g * t.blocks + i) * L
                 y[:, c0:c0 + L] = region[i]
@@ -230,14 +340,15 @@ class SystolicMatmulPhase(Phase):
 
 
 def systolic_phases(cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, y: str,
-                    shape: tuple[int, int, int], where: str) -> list[SystolicMatmulPhase]:
+                    shape: tuple[int, int, int], where: str, partial_sums: str = "auto",
+                    memory: Memory = IDEAL) -> list[SystolicMatmulPhase]:
     """The sections of a matmul in the systolic mode, in K order, the last writing *y*."""
     m, k, n = shape
-    t = tile_systolic(cfg, where, m, k, n)
+    t = tile_systolic(cfg, where, m, k, n, bias is not None, partial_sums, memory)
     phases, psum = [], None
     for i in range(len(t.sections)):
         out = y if i == len(t.sections) - 1 else f"{y}#p{i}"
         phases.append(SystolicMatmulPhase(cfg, f"{name}s{i}" if len(t.sections) > 1 else name, nodes, x, w, bias,
-                                          out, shape, t, i, psum, name))
+                                          out, shape, t, i, psum if t.psums == "dram" else None, name))
         psum = out
     return phases

@@ -39,10 +39,14 @@ def k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:
 
 
 def _cost(cfg: ArrayConfig, phases: list[Phase]) -> int:
-    """Cycles of *phases* by the cost model, with the configuration loads (phases sharing a placement
-    load once)."""
+    """Cycles of *phases* by the cost model, with the configuration loads: phases sharing a placement
+    load once, and a phase of another variant of it (another bitstream on the same units) loads while
+    the phase before runs, so it pays what that run does not hide."""
     loads = {p.placement_key or id(p): p.unit_configuration_cycles(cfg) for p in phases}
-    return sum(p.estimate_cycles for p in phases) + sum(loads.values())
+    exposed = sum(max(0, p.unit_configuration_cycles(cfg) - before.estimate_cycles)
+                  for before, p in zip(phases, phases[1:])
+                  if p.placement_key is not None and p.placement_key == before.placement_key and p.variant != before.variant)
+    return sum(p.estimate_cycles for p in phases) + sum(loads.values()) + exposed
 
 
 def lower_matmul(s: Lowering, i: int) -> list[Phase]:

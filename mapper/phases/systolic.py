@@ -39,8 +39,9 @@ words) in one PMU, 2 sections or more. Among those that fit, the one with the fe
 model's sections, each with the memory's read latency or its bytes over the bandwidth.
 
 Cost model (cycles of one section; BLOCK_TURN and the ``dram`` constant fitted to 11 direct-harness
-runs on ``small``, M from 5 to 100 and 2 to 4 links: within 8 %; PMU_TURN to 6 runs of the ``pmu``
-scheme, M from 5 to 100, 2 to 4 links, 2 to 9 sections: within 5 %)::
+runs on ``small``, M from 5 to 100 and 2 to 4 links: within 8 %; ``pmu_turn`` to 6 runs of the ``pmu``
+scheme on ``small`` and 4 on ``medium``, M from 5 to 100, 2 to 5 links, 2 to 9 sections: within 5 %,
+the last section, which writes no partial sums, within 10 %)::
 
     nbg * max(M + BLOCK_TURN,     a column block: M firings per link and the turn to the next block;
               C * stages,         the weight stream (C tiles of ``stages`` vectors, one per cycle);
@@ -50,7 +51,9 @@ scheme, M from 5 to 100, 2 to 4 links, 2 to 9 sections: within 5 %)::
   + C * link                      the chain's links start one link latency apart (link = PCU latency
                                   + LINK_ROUTE)
   + latency(cfg) - 47             dram: DRAM, route and write-back latency: the SIMD matmul's array-size term
-  + PMU_TURN                      pmu: the PMU read's start, the write's end
+  + pmu_turn(cfg)                 pmu: the start token's and the partial sums' routes, the PMU read's
+                                  start, the write's end: 12 cycles on small, 36 on medium, linear in
+                                  the array's rows + columns as the routes are
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ from rdagen.mapper.phases.matmul import latency
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
 __all__ = ["PARTIAL_SUMS", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
-           "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "PMU_TURN"]
+           "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "pmu_turn"]
 
 PARTIAL_SUMS = ("auto", "dram", "pmu")
 """Where a systolic matmul keeps its partial sums between K sections: ``dram`` (read back by an AG,
@@ -84,7 +87,6 @@ each section's run on its own), ``pmu`` (two PMUs per chain, the phases one cont
 
 LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
-PMU_TURN = 12  # the PMU scheme's start and end: a PMU read and write and the host route (fitted)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,9 +115,14 @@ def block_cycles(cfg: ArrayConfig, m: int, chain: int) -> int:
     return max(m + BLOCK_TURN, chain * cfg.stages, -(-(m + refill) // 2), -(-turn // 2))
 
 
+def pmu_turn(cfg: ArrayConfig) -> int:
+    """The ``pmu`` scheme's fixed cycles a section (fitted: the module's docstring)."""
+    return 6 * (cfg.rows + cfg.cols) - 36
+
+
 def section_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, psums: str = "dram") -> int:
     """The cost model of one section (the module's docstring)."""
-    ends = latency(cfg) - 47 if psums == "dram" else PMU_TURN
+    ends = latency(cfg) - 47 if psums == "dram" else pmu_turn(cfg)
     return blocks * block_cycles(cfg, m, chain) + chain * (pcu_latency(cfg) + LINK_ROUTE) + ends
 
 

@@ -15,6 +15,10 @@ HELP = ("DLRM inference (the public reference's flags, weights and semantics) ma
 
 
 def add_arguments(p) -> None:
+    p.add_argument("--model", choices=["kaggle", "terabyte"], default=None,
+                   help="a published model by name, with its reference flags (D, the 26 tables' sizes, the MLPs): "
+                        "kaggle (Criteo Kaggle) or terabyte (MLPerf Criteo Terabyte, --max-ind-range 40M); for "
+                        "--model-only projections; not with the --arch-* flags")
     p.add_argument("--arch-sparse-feature-size", type=int, default=None, metavar="D", help="embedding width D (default 2)")
     p.add_argument("--arch-embedding-size", default=None, metavar="N1-N2-...", help="rows of each table (default 4-3-2)")
     p.add_argument("--arch-mlp-bot", default=None, metavar="I-...-D",
@@ -48,12 +52,20 @@ def add_arguments(p) -> None:
 
 
 def _dlrm_arch(args):
-    """The architecture of the --arch-* flags: the reference's defaults, or with --model-only and no
-    --arch-* flag, the Criteo Kaggle model."""
-    from rdagen.mapper.apps.dlrm import KAGGLE, Arch, parse_sizes
+    """The architecture of --model or the --arch-* flags: the reference's defaults, or with --model-only
+    and no --arch-* flag, the Criteo Kaggle model."""
+    from rdagen.mapper.apps.dlrm import KAGGLE, MODELS, Arch, parse_sizes
 
     flags = ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot", "arch_mlp_top", "arch_interaction_op",
              "num_indices_per_lookup")
+    if args.model:
+        given = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f) is not None]
+        if given:
+            raise UsageError(f"--model {args.model} sets the model's flags; it does not take {', '.join(given)}")
+        if not args.model_only:
+            raise UsageError(f"--model {args.model}: its tables (up to {max(MODELS[args.model].embedding_sizes):,} rows) "
+                             f"are for --model-only projections; runs take the --arch-* flags of a model that fits")
+        return MODELS[args.model]
     if args.model_only and all(getattr(args, f) is None for f in flags):
         return KAGGLE
     given = {f: getattr(args, f) for f in flags}

@@ -271,3 +271,20 @@ def test_a_table_with_no_index_in_the_whole_batch_gives_zero_bags():
     batch["lS_o"][1] = 0
     result = run_batch(arch, reference_weights(arch), batch, preset("tiny"), harness=None, seed=1)
     assert result.ok and result.max_error <= 1e-6, result.mismatches
+
+
+def test_published_models_are_selected_by_name(capsys):
+    """--model kaggle|terabyte gives the reference's flags (its top MLP's input, 367 and 479, is the
+    reference's ln_top[0] for the dot interaction); with --arch-* flags, or for a run, it is refused
+    naming why (exit status 2)."""
+    from rdagen.cli import parser
+    from rdagen.cli.dlrm import _dlrm_arch
+    from rdagen.mapper.apps.dlrm import KAGGLE, TERABYTE
+
+    for name, arch, top_input in (("kaggle", KAGGLE, 367), ("terabyte", TERABYTE, 479)):
+        args = parser().parse_args(["dlrm", "--model", name, "--model-only"])
+        assert _dlrm_arch(args) is arch and arch.top_input == top_input and arch.tables == 26
+    assert main(["dlrm", "--model", "terabyte", "--model-only", "--arch-mlp-bot", "13-4-2"]) == 2
+    assert "--model terabyte sets the model's flags; it does not take --arch-mlp-bot" in capsys.readouterr().err
+    assert main(["dlrm", "--model", "kaggle", "--harness", "golden"]) == 2
+    assert "--model kaggle: its tables (up to 10,131,227 rows) are for --model-only projections" in capsys.readouterr().err

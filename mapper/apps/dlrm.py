@@ -114,6 +114,14 @@ KAGGLE = Arch(16, (1460, 583, 10131227, 2202608, 305, 24, 12517, 633, 3, 93145, 
               (13, 512, 256, 64, 16), (512, 256, 1), "dot", 1)
 """The Criteo Kaggle model of the reference's run script (its table sizes from the Kaggle data)."""
 
+TERABYTE = Arch(128, (39884406, 39043, 17289, 7420, 20263, 3, 7120, 1543, 63, 38532951, 2953546, 403346, 10, 2208, 11938,
+                      155, 4, 976, 14, 39979771, 25641295, 39664984, 585935, 12972, 108, 36),
+                (13, 512, 256, 128), (1024, 1024, 512, 256, 1), "dot", 1)
+"""The MLPerf Criteo Terabyte model of the reference (``--max-ind-range=40000000``: its table sizes)."""
+
+MODELS = {"kaggle": KAGGLE, "terabyte": TERABYTE}
+"""The published models ``rdagen dlrm --model`` selects by name."""
+
 
 @dataclasses.dataclass(frozen=True)
 class LowerBound:

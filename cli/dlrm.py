@@ -39,7 +39,9 @@ def add_arguments(p) -> None:
     p.add_argument("--inputs", default=None, help=".npz with dense_x [B, 13], lS_o [T, B], lS_i_K (cut into mini-batches)")
     p.add_argument("--criteo-tsv", default=None, help="Criteo-format TSV lines (cut into mini-batches)")
     p.add_argument("--out", default=None, help="write DIR/probabilities.npy (every sample, in order: [B] when the top "
-                   "MLP ends in one output, [B, n] when it ends in n)")
+                   "MLP ends in one output, [B, n] when it ends in n) and DIR/summary.json (per batch: cycles, "
+                   "configuration cycles, latency, samples/s, multiply-adds against lanes x stages x PCUs, the lower "
+                   "bound and its terms); with --model-only summary.json of the projection")
     p.add_argument("--harness", choices=["direct", "specialised", "cocotb", "golden"], default="direct",
                    help="RTL harness (default %(default)s), or golden (the golden array model alone)")
     p.add_argument("--clock-ghz", type=float, default=1.0, help="clock for latency and samples/s (default %(default)s)")
@@ -88,9 +90,51 @@ def _lookups(args, arch) -> str:
         f"0 to {n} indices per lookup"
 
 
+def _lookups_per_table(arch, batch: dict) -> int:
+    """Indices per table and sample of *batch*, rounded down (a lower bound takes no more than it has)."""
+    samples = batch["dense_x"].shape[0]
+    return sum(len(batch[f"lS_i_{k}"]) for k in range(arch.tables)) // (arch.tables * samples)
+
+
+def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, configurations: int, pcus_used: int,
+                 bound, clock_ghz: float) -> dict:
+    """One row of summary.json: a batch's cycles and what they mean, beside its lower bound's terms.
+    Multiply-adds are counted against the physical peak: lanes x stages x PCUs a cycle."""
+    from rdagen.mapper.backend.place import sites
+
+    pcus = len(sites(cfg, "pcu"))
+    seconds = cycles / (clock_ghz * 1e9)
+    return {"batch": batch, "schedule": "phases", "source": source, "cycles": cycles,
+            "configuration_cycles": configuration, "latency_us": round(seconds * 1e6, 4),
+            "samples_per_s": round(batch / seconds, 1),
+            "mac_utilization": round(bound.mlp_flops / 2 / (cycles * cfg.lanes * cfg.stages * pcus), 6),
+            "bound_cycles": bound.cycles,
+            "bound_terms": {"dram": bound.dram_cycles, "pmu_weights": bound.weight_cycles,
+                            "critical_path": bound.critical_path_cycles, "mlp_flops": bound.compute_cycles},
+            "configurations": configurations, "pcus_used": pcus_used, "pcus": pcus}
+
+
+def _write_summary(out, args, arch, cfg, rows: list[dict]) -> None:
+    """DIR/summary.json (written whole, then moved into place)."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    model = args.model or ("kaggle" if args.model_only and arch.embedding_sizes and all(
+        getattr(args, f) is None for f in ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot",
+                                           "arch_mlp_top", "arch_interaction_op", "num_indices_per_lookup")) else "flags")
+    summary = {"model": model, "arch": {"sparse_feature_size": arch.sparse_feature_size,
+                                        "embedding_sizes": list(arch.embedding_sizes), "mlp_bot": list(arch.mlp_bot),
+                                        "mlp_top": list(arch.top_layers), "interaction": arch.interaction},
+               "config": cfg.name, "clock_ghz": args.clock_ghz, "memory": args.dram, "rows": rows}
+    tmp = out / ".summary.tmp.json"
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    tmp.replace(out / "summary.json")
+    print(f"wrote {out / 'summary.json'}")
+
+
 def run(args) -> int:
-    from rdagen.mapper.apps.dlrm import (check_batch, load_inputs, load_weights, random_batch, read_criteo_tsv,
-                                    reference_weights)
+    from rdagen.mapper.apps.dlrm import (check_batch, load_inputs, load_weights, lower_bound, random_batch,
+                                    read_criteo_tsv, reference_weights)
     from rdagen.mapper.frontend.graph import GraphError
 
     from rdagen.sim.dlrm_run import PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch, split_batches
@@ -102,8 +146,8 @@ def run(args) -> int:
             raise UsageError(f"{flag} {value}: must be >= 1")
     if args.inputs and args.criteo_tsv:
         raise UsageError("give --inputs or --criteo-tsv, not both")
-    if args.model_only and (args.inputs or args.criteo_tsv or args.weights or args.out):
-        raise UsageError("--model-only projects from the cost model: no --inputs, --criteo-tsv, --weights or --out")
+    if args.model_only and (args.inputs or args.criteo_tsv or args.weights):
+        raise UsageError("--model-only projects from the cost model: no --inputs, --criteo-tsv or --weights")
     cfg = config(args.config)
     memory = dram(args)
     out = out_dir(args.out) if args.out else None
@@ -123,6 +167,11 @@ def run(args) -> int:
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
                            progress=progress(), memory=memory)
             print(format_projection(rows, args.clock_ghz))
+            if out:
+                _write_summary(out, args, arch, cfg, [
+                    _summary_row(cfg, r["batch"], "model", r["cycles"], r["reconfiguration_cycles"], r["phases"],
+                                 r["pcus_used"], lower_bound(arch, cfg, r["batch"], arch.indices_per_lookup, memory),
+                                 args.clock_ghz) for r in rows])
             return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
         if args.criteo_tsv:
@@ -161,5 +210,10 @@ def run(args) -> int:
         np.save(tmp, probabilities[:, 0] if probabilities.shape[1] == 1 else probabilities)
         tmp.replace(out / "probabilities.npy")
         print(f"wrote {out / 'probabilities.npy'} ({' x '.join(map(str, probabilities.shape))}: samples x outputs)")
+        _write_summary(out, args, arch, cfg, [
+            _summary_row(cfg, r.samples, "rtl" if r.cycles is not None else "model",
+                         r.cycles if r.cycles is not None else r.estimate, r.reconfiguration, r.phases, r.pcus_used,
+                         lower_bound(arch, cfg, r.samples, lookups, memory), args.clock_ghz)
+            for r, lookups in zip(results, [_lookups_per_table(arch, b) for b in batches])])
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -288,3 +288,32 @@ def test_published_models_are_selected_by_name(capsys):
     assert "--model terabyte sets the model's flags; it does not take --arch-mlp-bot" in capsys.readouterr().err
     assert main(["dlrm", "--model", "kaggle", "--harness", "golden"]) == 2
     assert "--model kaggle: its tables (up to 10,131,227 rows) are for --model-only projections" in capsys.readouterr().err
+
+
+def test_summary_json_holds_every_batch_beside_its_bound(tmp_path, capsys):
+    """DIR/summary.json of a run (golden model: the cost model's cycles, source "model") and of a
+    --model-only projection: a row per batch with the schedule, cycles, latency and samples/s at the
+    clock, multiply-adds against lanes x stages x PCUs, and the lower bound, the largest of its terms."""
+    import json
+
+    cfg = preset("tiny")
+    arch = Arch(2, (4, 3, 2), (4, 3, 2), (4, 2, 1))
+    for extra, sizes in ((["--harness", "golden", "--mini-batch-size", "3", "--num-batches", "2",
+                           "--num-indices-per-lookup-fixed", "--num-indices-per-lookup", "2"], [3, 3]),
+                         (["--model-only", "--mini-batch-size", "2", "--arch-sparse-feature-size", "2",
+                           "--arch-embedding-size", "4-3-2", "--arch-mlp-bot", "4-3-2", "--arch-mlp-top", "4-2-1",
+                           "--num-indices-per-lookup", "2"], [1, 64, 2])):
+        out = tmp_path / extra[0].strip("-")
+        assert main(["dlrm", "--config", "tiny", "--clock-ghz", "2", "--out", str(out)] + extra) == 0
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["config"] == "tiny" and summary["clock_ghz"] == 2 and summary["model"] == "flags"
+        assert [r["batch"] for r in summary["rows"]] == sizes
+        for row in summary["rows"]:
+            bound = lower_bound(arch, cfg, row["batch"], 2)
+            macs = bound.mlp_flops / 2
+            assert row["source"] == "model" and row["schedule"] == "phases"
+            assert row["latency_us"] == pytest.approx(row["cycles"] / 2e3, abs=1e-4)
+            assert row["samples_per_s"] == pytest.approx(row["batch"] * 2e9 / row["cycles"], rel=1e-6)
+            assert row["mac_utilization"] == pytest.approx(macs / (row["cycles"] * 2 * 2 * row["pcus"]), abs=1e-6)
+            assert row["bound_cycles"] == bound.cycles == max(row["bound_terms"].values())
+            assert row["pcus"] == 5 and 0 < row["pcus_used"] <= 5 and row["configurations"] >= 1

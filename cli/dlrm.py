@@ -53,13 +53,17 @@ def add_arguments(p) -> None:
     add_dram_argument(p)
 
 
+ARCH_FLAGS = ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot", "arch_mlp_top", "arch_interaction_op",
+              "num_indices_per_lookup")
+"""The flags that describe a model (``--model`` stands for all of them)."""
+
+
 def _dlrm_arch(args):
     """The architecture of --model or the --arch-* flags: the reference's defaults, or with --model-only
     and no --arch-* flag, the Criteo Kaggle model."""
     from rdagen.mapper.apps.dlrm import KAGGLE, MODELS, Arch, parse_sizes
 
-    flags = ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot", "arch_mlp_top", "arch_interaction_op",
-             "num_indices_per_lookup")
+    flags = ARCH_FLAGS
     if args.model:
         given = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f) is not None]
         if given:
@@ -118,11 +122,10 @@ def _write_summary(out, args, arch, cfg, rows: list[dict]) -> None:
     """DIR/summary.json (written whole, then moved into place)."""
     import json
 
+    from rdagen.mapper.apps.dlrm import MODELS
+
     out.mkdir(parents=True, exist_ok=True)
-    model = args.model or ("kaggle" if args.model_only and arch.embedding_sizes and all(
-        getattr(args, f) is None for f in ("arch_sparse_feature_size", "arch_embedding_size", "arch_mlp_bot",
-                                           "arch_mlp_top", "arch_interaction_op", "num_indices_per_lookup")) else "flags")
-    summary = {"model": model, "arch": {"sparse_feature_size": arch.sparse_feature_size,
+    summary = {"model": next((name for name, known in MODELS.items() if known is arch), "flags"), "arch": {"sparse_feature_size": arch.sparse_feature_size,
                                         "embedding_sizes": list(arch.embedding_sizes), "mlp_bot": list(arch.mlp_bot),
                                         "mlp_top": list(arch.top_layers), "interaction": arch.interaction},
                "config": cfg.name, "clock_ghz": args.clock_ghz, "memory": args.dram, "rows": rows}

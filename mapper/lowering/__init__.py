@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from rdagen.mapper.frontend.graph import Graph
 from rdagen.mapper.phases.phase import MapError, Phase
-from rdagen.mapper.phases.systolic import PARTIAL_SUMS
+from rdagen.mapper.phases.systolic import PARTIAL_SUMS, check_partial_sums
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
 
@@ -51,8 +51,7 @@ def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode
         raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
     if matmul_mode not in MATMUL_MODES:
         raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
-    if partial_sums not in PARTIAL_SUMS:
-        raise MapError(f"partial sums {partial_sums!r}: valid: {', '.join(PARTIAL_SUMS)}")
+    check_partial_sums(partial_sums)
     state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory)
     for run in PIPELINE:
         run(state)

@@ -77,7 +77,7 @@ from rdagen.mapper.backend.place import Net, Unit, sites
 from rdagen.mapper.phases.matmul import latency
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
-__all__ = ["PARTIAL_SUMS", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
+__all__ = ["PARTIAL_SUMS", "check_partial_sums", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
            "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "pmu_turn"]
 
 PARTIAL_SUMS = ("auto", "dram", "pmu")
@@ -133,13 +133,18 @@ def _on_memory(cycles: int, read_bytes: int, memory: Memory) -> float:
     return max(cycles + memory.read_latency - 1, memory.read_latency + (read_bytes / bandwidth if bandwidth else 0))
 
 
+def check_partial_sums(partial_sums: str) -> None:
+    """MapError unless *partial_sums* is one of PARTIAL_SUMS."""
+    if partial_sums not in PARTIAL_SUMS:
+        raise MapError(f"partial sums {partial_sums!r}: valid: {', '.join(PARTIAL_SUMS)}")
+
+
 def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool = False,
                   partial_sums: str = "auto", memory: Memory = IDEAL) -> SystolicTiling:
     """The fastest systolic tiling of an [m, k] x [k, n] matmul (with a bias: *bias*) on *cfg* with its
     partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*; MapError naming *where*
     and the missing resource when none fits."""
-    if partial_sums not in PARTIAL_SUMS:
-        raise MapError(f"partial sums {partial_sums!r}: valid: {', '.join(PARTIAL_SUMS)}")
+    check_partial_sums(partial_sums)
     if cfg.vector_inputs < 3:
         raise MapError(f"{where}: the systolic mode needs 3 PCU vector inputs (X, weight tiles, partial sums); "
                        f"{cfg.name} has {cfg.vector_inputs}")

@@ -147,9 +147,10 @@ def _switch(cfg, rng, scope, routings):
             cases.append((f"{network}{i}", chosen, router, int(rng.integers(20, 80)),
                           float(rng.choice([0, 0.3])), float(rng.choice([0, 0.3, 0.6])), int(rng.integers(2**31))))
             routes += len(chosen)
-        # One input feeding three and four outputs at once: a route from a local input to both local
-        # outputs of its own switch and to the switch east (and south) of it, with and without stalls.
-        for fanout in (3, 4):
+        # Every fan-out bin, with and without stalls, whatever the random routings drew (they missed
+        # scalar fan-out 2 without stalls at one seed): a route from a local input to its own switch's
+        # local outputs (one, then both) and to the switch east (and south) of it.
+        for fanout in (1, 2, 3, 4):
             router = GridRouter(cfg.rows, cfg.cols, networks(cfg)[network].tracks, SWITCH_LOCAL, SWITCH_LOCAL)
             route = Route((0, 0, 0), ((0, 0, 0), (0, 0, 1), (0, 1, 0), (1, 0, 0))[:fanout])
             router.add(route)

@@ -68,7 +68,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
 
 from .array_run import config_loads
-from .build_progress import compile_count, heartbeat, planned_compiles
+from .build_progress import compile_count, heartbeat, planned_files
 from .paths import BUILD, disk_note, new_run_dir
 from .runner import VERILATOR_MAKE_VARS, SimulationFailed, locked, toolchain_env, verilator_bin
 from .streams import DRAIN, cycle_budget
@@ -236,7 +236,7 @@ def _build(gen: GeneratedVerilog, out: Path, waves: bool, ports: str, blocks: tu
             begun = time.perf_counter()
             handle.flush()
             detail = None if step == "verilate" else compile_count(
-                log, lambda: planned_compiles(out / "obj", f"V{gen.module}.mk", VERILATOR_MAKE_VARS), log.stat().st_size)
+                log, lambda: planned_files(out / "obj", f"V{gen.module}.mk", VERILATOR_MAKE_VARS), log.stat().st_size)
             with heartbeat(label, detail):
                 failed = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT).returncode
             if failed:

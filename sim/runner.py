@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import code_coverage
-from .build_progress import compile_count, heartbeat, planned_compiles
+from .build_progress import compile_count, heartbeat, planned_files
 from .paths import BUILD, disk_note
 from .verilog import GeneratedVerilog
 
@@ -142,7 +142,7 @@ def build(gen: GeneratedVerilog, simulator: str = "verilator", *, waves: bool = 
         label = f"[build] {simulator} model of {gen.top} ({gen.path.name})"
         print(f"{label}: building (cached by hash; log {log}) ...", file=sys.stderr, flush=True)
         detail = compile_count(log, lambda: (build_dir / "Vtop.mk").exists() and
-                               planned_compiles(build_dir, "Vtop.mk", make_vars)) if simulator == "verilator" else None
+                               planned_files(build_dir, "Vtop.mk", make_vars)) if simulator == "verilator" else None
         try:
             with _make_vars(make_vars), heartbeat(label, detail):
                 runner.build(sources=[gen.path], hdl_toplevel=gen.module, build_dir=build_dir, build_args=args,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from rdagen.sim import paths
-from rdagen.sim.build_progress import compile_commands, compile_count, heartbeat, planned_compiles
+from rdagen.sim.build_progress import compile_commands, compile_count, heartbeat, planned_files
 from rdagen.sim.runner import VERILATOR_MAKE_VARS, toolchain_env, verilator_bin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,15 +41,29 @@ def test_the_compile_progress_counts_the_files_verilators_make_compiles_of_those
     obj = tmp_path / "obj"
     subprocess.run([verilator_bin(), "--cc", "--top-module", "counter", "-Mdir", str(obj), str(tmp_path / "counter.v")],
                    check=True, capture_output=True)
-    planned = planned_compiles(obj, "Vcounter.mk", VERILATOR_MAKE_VARS)
-    assert planned and planned >= 3  # the model's files and Verilator's runtime
+    files = planned_files(obj, "Vcounter.mk", VERILATOR_MAKE_VARS)
+    planned = len(files or ())
+    assert planned >= 3  # the model's files and Verilator's runtime
     log = tmp_path / "build.log"
     with open(log, "wb") as handle:
         subprocess.run(["make", "-C", str(obj), "-f", "Vcounter.mk", *(f"{k}={v}" for k, v in VERILATOR_MAKE_VARS.items())],
                        stdout=handle, stderr=subprocess.STDOUT, check=True)
     assert compile_commands(log.read_bytes()) == planned
-    assert compile_count(log, lambda: planned)() == f"{planned} of {planned} files compiled"
-    assert planned_compiles(obj, "Vcounter.mk", VERILATOR_MAKE_VARS) is None  # nothing left to compile
+    assert compile_count(log, lambda: files)() == f"{planned} of {planned} files compiled"
+    assert planned_files(obj, "Vcounter.mk", VERILATOR_MAKE_VARS) is None  # nothing left to compile
+
+
+def test_a_plan_asked_mid_build_counts_the_files_already_started_once(tmp_path):
+    """The makefile appears while the build runs, so ``make -n`` lists only what is left (a file still
+    compiling among them): the total is the union, never fewer than the files already counted (a
+    build once said "30 of 25 files compiled")."""
+    log = tmp_path / "build.log"
+    log.write_text("".join(f"g++ -O2 -c -o f{i}.o f{i}.cpp\n" for i in range(5)))
+    left = {f"f{i}.cpp".encode() for i in range(4, 9)}  # f4 still compiling; f5..f8 not started
+    progress = compile_count(log, lambda: left)
+    assert progress() == "5 of 9 files compiled"
+    log.write_text(log.read_text() + "".join(f"g++ -O2 -c -o f{i}.o f{i}.cpp\n" for i in range(5, 9)))
+    assert progress() == "9 of 9 files compiled"
 
 
 def test_a_build_that_fails_for_want_of_disk_says_so(tmp_path, monkeypatch):

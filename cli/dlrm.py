@@ -111,10 +111,11 @@ def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, 
     return {"batch": batch, "schedule": "phases", "source": source, "cycles": cycles,
             "configuration_cycles": configuration, "latency_us": round(seconds * 1e6, 4),
             "samples_per_s": round(batch / seconds, 1),
-            "mac_utilization": round(bound.mlp_flops / 2 / (cycles * cfg.lanes * cfg.stages * pcus), 6),
+            "mac_utilization": round(bound.utilization(cycles), 6),
             "bound_cycles": bound.cycles,
             "bound_terms": {"dram": bound.dram_cycles, "pmu_weights": bound.weight_cycles,
-                            "critical_path": bound.critical_path_cycles, "mlp_flops": bound.compute_cycles},
+                            "critical_path": bound.critical_path_cycles,
+                            "multiply_adds": bound.compute_cycles},
             "configurations": configurations, "pcus_used": pcus_used, "pcus": pcus}
 
 

@@ -124,7 +124,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                      "reconfiguration_cycles": reconfiguration, "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
-                     "mlp_utilization": bound.mlp_flops / (program.estimate_cycles() * bound.peak_flops_per_cycle),
+                     "mac_utilization": bound.utilization(program.estimate_cycles()),
                      "weights": describe_weights(program),
                      "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode})})
     return rows
@@ -132,14 +132,14 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
 
 def format_projection(rows: list[dict], clock_ghz: float) -> str:
     lines = [f"{'batch':>5} {'phases':>6} {'cycles':>9} {'of which reconfig':>17} {'latency us':>10} {'samples/s':>12} "
-             f"{'bound cycles':>12} {'(DRAM/weights/path/MLP)':>23} {'x bound':>7} {'MLP util':>8}"]
+             f"{'bound cycles':>12} {'(DRAM/weights/path/MACs)':>24} {'x bound':>7} {'MAC util':>8}"]
     for r in rows:
         b = r["lower_bound"]
         latency = r["cycles"] / (clock_ghz * 1e3)
         lines.append(f"{r['batch']:5d} {r['phases']:6d} {r['cycles']:9,d} {r['reconfiguration_cycles']:17,d} {latency:10.2f} "
                      f"{r['batch'] / latency * 1e6:12,.0f} {b['cycles']:12,d} "
-                     f"{'%d/%d/%d/%d' % (b['dram_cycles'], b['weight_cycles'], b['critical_path_cycles'], b['compute_cycles']):>23} "
-                     f"{r['cycles'] / b['cycles']:7.1f} {100 * r['mlp_utilization']:7.2f}%")
+                     f"{'%d/%d/%d/%d' % (b['dram_cycles'], b['weight_cycles'], b['critical_path_cycles'], b['compute_cycles']):>24} "
+                     f"{r['cycles'] / b['cycles']:7.1f} {100 * r['mac_utilization']:7.2f}%")
     for weights in dict.fromkeys(r["weights"] for r in rows):
         lines.append(f"MLP weights: {weights}")
     lines.append("published GPU figures: " + "; ".join(GPU_REFERENCES))

@@ -221,7 +221,7 @@ def test_the_lookups_line_says_where_the_indices_come_from(capsys):
     assert "3 indices per lookup" in capsys.readouterr().out
 
 
-def test_the_lower_bound_counts_the_dram_words_the_weight_reads_the_critical_path_and_the_mlp_flops():
+def test_the_lower_bound_counts_the_dram_words_the_weight_reads_the_critical_path_and_the_multiply_adds():
     arch = Arch(4, (10, 20), (13, 8, 4), (8, 1), "dot", 2)  # top input 4 + 2 * 3 / 2 = 7
     cfg = preset("small")
     bound = lower_bound(arch, cfg, 8, 2)
@@ -230,8 +230,12 @@ def test_the_lower_bound_counts_the_dram_words_the_weight_reads_the_critical_pat
     assert lower_bound(arch, cfg, 8, 2, IDEAL).dram_cycles == 1 + -(-words // (cfg.rows * cfg.lanes))
     slow = lower_bound(arch, cfg, 8, 2, Memory("slow", 30, 2.0)).dram_cycles
     assert slow == 30 + 4 * words // 2  # the bandwidth, not the AGs, sets the pace
-    assert bound.mlp_flops == 2 * 8 * (13 * 8 + 8 * 4 + 7 * 8 + 8 * 1)
-    assert bound.peak_flops_per_cycle == 8 * cfg.lanes * cfg.stages  # 8 PCUs on small
+    # The MLPs' multiply-adds and the dot interaction's: 3 features (2 tables and the bottom MLP's
+    # output), 3 pairs of D = 4, per sample; against one multiply-add per lane-stage of the 8 PCUs.
+    assert bound.multiply_adds == 8 * (13 * 8 + 8 * 4 + 7 * 8 + 8 * 1 + 3 * 4)
+    assert bound.peak_multiply_adds_per_cycle == 8 * cfg.lanes * cfg.stages  # 8 PCUs on small
+    assert bound.compute_cycles == -(-bound.multiply_adds // bound.peak_multiply_adds_per_cycle)
+    assert bound.utilization(100) == bound.multiply_adds / (100 * 8 * cfg.lanes * cfg.stages)
     layer = lambda k: 3 * (1 + int(np.ceil(np.log2(k))) + 2)  # noqa: E731
     assert bound.critical_path_cycles == layer(13) + layer(8) + layer(4) + layer(7) + layer(8) + 3 * 29
     # Weights and biases, each read once from the 8 PMUs of small at a vector per cycle.
@@ -310,7 +314,7 @@ def test_summary_json_holds_every_batch_beside_its_bound(tmp_path, capsys):
         assert [r["batch"] for r in summary["rows"]] == sizes
         for row in summary["rows"]:
             bound = lower_bound(arch, cfg, row["batch"], 2)
-            macs = bound.mlp_flops / 2
+            macs = bound.multiply_adds
             assert row["source"] == "model" and row["schedule"] == "phases"
             assert row["latency_us"] == pytest.approx(row["cycles"] / 2e3, abs=1e-4)
             assert row["samples_per_s"] == pytest.approx(row["batch"] * 2e9 / row["cycles"], rel=1e-6)

@@ -127,19 +127,24 @@ MODELS = {"kaggle": KAGGLE, "terabyte": TERABYTE}
 class LowerBound:
     """What no mapping on the array beats, for a batch: the DRAM traffic over the AGs' bandwidth, the
     MLP weights read from the PMUs that hold them (each word at least once), the critical path (every
-    op on it at the functional units' latency, reductions as trees), and the MLP FLOPs at the array's
-    peak."""
+    op on it at the functional units' latency, reductions as trees), and the multiply-adds (the MLPs'
+    and the interaction's dot products) at the array's physical peak: every functional unit of every
+    PCU one multiply-add a cycle (lanes x stages x PCUs, the systolic mode's rate)."""
     dram_bytes: int
     dram_cycles: int
     weight_words: int
     weight_cycles: int
     critical_path_cycles: int
-    mlp_flops: int
-    peak_flops_per_cycle: int
+    multiply_adds: int
+    peak_multiply_adds_per_cycle: int
 
     @property
     def compute_cycles(self) -> int:
-        return -(-self.mlp_flops // self.peak_flops_per_cycle)
+        return -(-self.multiply_adds // self.peak_multiply_adds_per_cycle)
+
+    def utilization(self, cycles: int) -> float:
+        """The multiply-adds over *cycles* at the physical peak."""
+        return self.multiply_adds / (cycles * self.peak_multiply_adds_per_cycle)
 
     @property
     def cycles(self) -> int:
@@ -154,7 +159,9 @@ def lower_bound(arch: Arch, cfg, batch: int, lookups: int, memory: Memory = DDR4
     latency (rtl/spec/memory.py). Critical path: bottom MLP, then the interaction,
     then top MLP, then the sigmoid program, each layer a product (3 cycles) and a tree of
     ceil(log2 K) adds (3 cycles each), each elementwise op 3 cycles (rtl/spec/ops.py FU_LATENCY); the
-    gathers overlap the bottom MLP. Peak: every PCU lane-stage doing one fp32 op per cycle."""
+    gathers overlap the bottom MLP. Peak: every PCU lane-stage doing one fp32 multiply-add per cycle;
+    the multiply-adds are the MLP layers' (inputs x outputs per sample) and, with the dot interaction,
+    the pairwise dot products of the F = tables + 1 features (F (F - 1) / 2 of D each)."""
     d = arch.sparse_feature_size
     words = batch * (arch.dense_features + arch.tables * lookups * d + 1)
     ags = cfg.rows
@@ -169,9 +176,12 @@ def lower_bound(arch: Arch, cfg, batch: int, lookups: int, memory: Memory = DDR4
     path = sum(layer(k) for k in arch.mlp_bot[:-1])
     path += layer(d) if arch.interaction == "dot" else 0
     path += sum(layer(k) for k in arch.top_layers[:-1]) + FU_LATENCY * len(SIGMOID.steps)
-    flops = 2 * batch * sum(n * m for widths in (arch.mlp_bot, arch.top_layers) for n, m in zip(widths, widths[1:]))
+    features = arch.tables + 1
+    pairs = features * (features - 1) // 2 if arch.interaction == "dot" else 0
+    macs = batch * (sum(n * m for widths in (arch.mlp_bot, arch.top_layers) for n, m in zip(widths, widths[1:]))
+                    + pairs * d)
     pcus = sum(tile_kind(r, c) == "pcu" for r in range(cfg.rows) for c in range(cfg.cols))
-    return LowerBound(4 * words, dram_cycles, weights, -(-weights // (pmus * cfg.lanes)), path, flops,
+    return LowerBound(4 * words, dram_cycles, weights, -(-weights // (pmus * cfg.lanes)), path, macs,
                       pcus * cfg.lanes * cfg.stages)
 
 

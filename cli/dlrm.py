@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import UsageError, add_config_argument, config, out_dir, progress
+from .common import (UsageError, add_config_argument, add_request_arguments, check_request_arguments, config,
+                     out_dir, progress)
 from .map import add_dram_argument, add_mlp_weights_argument, dram
 
 NAME = "dlrm"
@@ -30,7 +31,10 @@ def add_arguments(p) -> None:
                    help="random batches: each bag holds 0 to N indices (default 10)")
     p.add_argument("--num-indices-per-lookup-fixed", action="store_true", help="random batches: exactly N indices per bag")
     p.add_argument("--mini-batch-size", type=int, default=None, metavar="B", help="samples per batch (default 1)")
-    p.add_argument("--num-batches", type=int, default=1, help="random batches to run (default %(default)s)")
+    p.add_argument("--num-batches", type=int, default=None, help="random batches to run (default 1)")
+    add_request_arguments(p, "send N random batch-1 requests (sample n drawn as batch n is) and print each "
+                             "request's latency from its first input in to its probability out (p50, p99, max) and "
+                             "the throughput; with --model-only, of the cost model's batch-1 program")
     p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
                    help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); "
                         "default %(default)s")
@@ -119,8 +123,28 @@ def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, 
             "configurations": configurations, "pcus_used": pcus_used, "pcus": pcus}
 
 
-def _write_summary(out, args, arch, cfg, rows: list[dict]) -> None:
-    """DIR/summary.json (written whole, then moved into place)."""
+def _check_requests(args) -> None:
+    """--requests sends random batch-1 requests (--rate paces them): no batch or input flags with it."""
+    check_request_arguments(args)
+    if not args.requests:
+        return
+    for flag, given in (("--mini-batch-size", args.mini_batch_size not in (None, 1)), ("--num-batches", args.num_batches),
+                        ("--inputs", args.inputs), ("--criteo-tsv", args.criteo_tsv)):
+        if given:
+            raise UsageError(f"--requests {args.requests} sends random batch-1 requests: not with {flag}")
+
+
+def _serve(args, service: list[int], source: str):
+    """The request stream over the requests' *service* cycles; printed."""
+    from rdagen.sim.requests import format_requests, serve
+
+    stats = serve(service, rate=args.rate, clock_ghz=args.clock_ghz)
+    print(format_requests(stats, args.clock_ghz, source))
+    return stats
+
+
+def _write_summary(out, args, arch, cfg, rows: list[dict], requests=None) -> None:
+    """DIR/summary.json (written whole, then moved into place); with --requests its ``requests`` block."""
     import json
 
     from rdagen.mapper.apps.dlrm import MODELS
@@ -129,7 +153,8 @@ def _write_summary(out, args, arch, cfg, rows: list[dict]) -> None:
     summary = {"model": next((name for name, known in MODELS.items() if known is arch), "flags"), "arch": {"sparse_feature_size": arch.sparse_feature_size,
                                         "embedding_sizes": list(arch.embedding_sizes), "mlp_bot": list(arch.mlp_bot),
                                         "mlp_top": list(arch.top_layers), "interaction": arch.interaction},
-               "config": cfg.name, "clock_ghz": args.clock_ghz, "memory": args.dram, "rows": rows}
+               "config": cfg.name, "clock_ghz": args.clock_ghz, "memory": args.dram, "rows": rows,
+               **({"requests": requests.summary(args.clock_ghz)} if requests else {})}
     tmp = out / ".summary.tmp.json"
     tmp.write_text(json.dumps(summary, indent=1) + "\n")
     tmp.replace(out / "summary.json")
@@ -148,6 +173,7 @@ def run(args) -> int:
     for flag, value in (("--mini-batch-size", args.mini_batch_size), ("--num-batches", args.num_batches)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} {value}: must be >= 1")
+    _check_requests(args)
     if args.inputs and args.criteo_tsv:
         raise UsageError("give --inputs or --criteo-tsv, not both")
     if args.model_only and (args.inputs or args.criteo_tsv or args.weights):
@@ -163,7 +189,8 @@ def run(args) -> int:
                     f"bottom {'-'.join(map(str, arch.mlp_bot))}, top {'-'.join(map(str, arch.top_layers))}, "
                     f"{arch.interaction} interaction, {_lookups(args, arch)}")
         if args.model_only:
-            sizes = tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
+            sizes = (1,) if args.requests else \
+                tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
             print(f"{describe}; projected on {cfg.name} with DRAM {memory.describe()} by the cost model at batch "
                   f"{', '.join(map(str, sizes))} "
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
@@ -171,11 +198,12 @@ def run(args) -> int:
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
                            progress=progress(), memory=memory)
             print(format_projection(rows, args.clock_ghz))
+            requests = _serve(args, [rows[0]["cycles"]] * args.requests, "cost model") if args.requests else None
             if out:
                 _write_summary(out, args, arch, cfg, [
                     _summary_row(cfg, r["batch"], "model", r["cycles"], r["reconfiguration_cycles"], r["phases"],
                                  r["pcus_used"], lower_bound(arch, cfg, r["batch"], arch.indices_per_lookup, memory),
-                                 args.clock_ghz) for r in rows])
+                                 args.clock_ghz) for r in rows], requests)
             return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
         if args.criteo_tsv:
@@ -188,7 +216,7 @@ def run(args) -> int:
             batches = split_batches(check_batch(arch, whole, "inputs"), size, arch.tables)
         else:
             batches = [random_batch(arch, size, args.numpy_rand_seed + n, args.num_indices_per_lookup_fixed)
-                       for n in range(args.num_batches)]
+                       for n in range(args.requests or args.num_batches or 1)]
     except GraphError as exc:  # DlrmError, MapError: a flag, a file, or a model that does not fit
         raise UsageError(str(exc)) from None
     print(f"{describe}; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
@@ -206,6 +234,10 @@ def run(args) -> int:
             print(f"  MISMATCH (batch {n}): {problem}")
     print()
     print(format_results(results, args.clock_ghz))
+    requests = None
+    if args.requests:
+        rtl = all(r.cycles is not None for r in results)
+        requests = _serve(args, [r.cycles if rtl else r.estimate for r in results], "RTL" if rtl else "cost model")
     ok = all(r.ok for r in results)
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -218,6 +250,6 @@ def run(args) -> int:
             _summary_row(cfg, r.samples, "rtl" if r.cycles is not None else "model",
                          r.cycles if r.cycles is not None else r.estimate, r.reconfiguration, r.phases, r.pcus_used,
                          lower_bound(arch, cfg, r.samples, lookups, memory), args.clock_ghz)
-            for r, lookups in zip(results, [_lookups_per_table(arch, b) for b in batches])])
+            for r, lookups in zip(results, [_lookups_per_table(arch, b) for b in batches])], requests)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

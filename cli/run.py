@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UsageError, config, out_dir, progress
+from .common import UsageError, add_request_arguments, check_request_arguments, config, out_dir, progress
 from .graph import add_inputs_argument, graph_and_inputs
 from .map import add_mapping_arguments, mapped
 from .sim import add_trace_arguments, check_trace_arguments
@@ -28,6 +28,12 @@ def add_arguments(p) -> None:
                         "with direct), cocotb, or golden (the golden array model alone: no RTL, no cycles)")
     p.add_argument("--vcd", default="", help="write the RTL waves of every phase here (PATH, or PATH-phaseN.vcd)")
     add_trace_arguments(p)
+    add_request_arguments(p, "run the mapped program N times, request n with the inputs drawn from seed + n "
+                             "(those --inputs gives stay), each checked; print each request's latency (p50, p99, "
+                             "max) and the throughput; outputs.npz (and inputs.npz) hold every request along a "
+                             "first axis")
+    p.add_argument("--clock-ghz", type=float, default=1.0, help="clock of --requests' latencies and throughput "
+                   "(default %(default)s)")
 
 
 def run(args) -> int:
@@ -43,6 +49,7 @@ def run(args) -> int:
         raise UsageError("--vcd-scope and --vcd-anonymous shape the VCD of --vcd in the direct or specialised harness; "
                          "give --vcd PATH and --harness direct or specialised")
     check_trace_arguments(args, config(args.config))
+    _check_requests(args)
     harness = None if args.harness == "golden" else args.harness
     if partial_sums_for(harness) == "dram":  # each phase a run of its own: nothing stays in the PMUs
         if args.partial_sums == "pmu":
@@ -61,6 +68,8 @@ def run(args) -> int:
                          anonymous=args.vcd_anonymous, memory=dram, progress=progress())
     print()
     print(format_table(program, result))
+    if args.requests:
+        result, arrays = _requests(args, graph, program, harness, result, arrays, drawn)
     if result.dram:
         seen = [d for d in result.dram if d["bytes"]]
         latencies = [d["read_latency_min"] for d in seen if d["read_latency_min"] >= 0]
@@ -70,7 +79,7 @@ def run(args) -> int:
         print(f"  MISMATCH: {problem}")
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".outputs.tmp.npz"
-    np.savez(tmp, **result.outputs)
+    np.savez(tmp, **result.outputs)  # with --requests, every request's along a first axis
     tmp.replace(out / "outputs.npz")
     print(f"wrote {out / 'outputs.npz'} (keys: {', '.join(result.outputs)})")
     if drawn:  # the run can be repeated, and checked outside rdagen, from the inputs it used
@@ -85,3 +94,44 @@ def run(args) -> int:
         print(f"VCD of phase {n}: {target} (gtkwave {gtkw} opens it with the ports of the units it uses)")
     print(f"{'PASS' if result.ok else 'FAIL'} ({result.seconds:.1f} s)")
     return 0 if result.ok else 1
+
+
+def _check_requests(args) -> None:
+    check_request_arguments(args)
+    if not args.clock_ghz > 0:
+        raise UsageError(f"--clock-ghz {args.clock_ghz:g}: must be > 0")
+    if args.requests and args.vcd:
+        raise UsageError("--vcd writes the waves of one run: not with --requests")
+
+
+def _requests(args, graph, program, harness, first, arrays, drawn):
+    """Runs requests 1..N-1 (request 0 is the run already made, *first*), prints the request stream,
+    and returns every request's outputs and inputs stacked along a first axis, with ``ok`` the
+    conjunction of the runs'."""
+    import dataclasses
+
+    from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+    from rdagen.sim.graph_run import run_program
+    from rdagen.sim.requests import format_requests, serve
+
+    seed = args.seed if args.seed is not None else 1
+    kept = {name: value for name, value in arrays.items() if name not in drawn}
+    runs, inputs = [first], [arrays]
+    for n in range(1, args.requests):
+        inputs.append(check_inputs(graph, random_inputs(graph, seed + n, kept), source=f"request {n}"))
+        runs.append(run_program(program, inputs[-1], harness=harness, memory=program.memory,
+                                progress=progress(f"request {n}: ")))
+        print(f"request {n}: {'model ' if harness is None else ''}{runs[-1].cycles if harness else program.estimate_cycles():,} "
+              f"cycles, {'ok' if runs[-1].ok else 'FAIL'}", flush=True)
+        for problem in runs[-1].mismatches:
+            print(f"  MISMATCH (request {n}): {problem}")
+    service = [r.cycles if harness else program.estimate_cycles() for r in runs]
+    print(format_requests(serve(service, rate=args.rate, clock_ghz=args.clock_ghz), args.clock_ghz,
+                          "RTL" if harness else "cost model", what="runs of the graph", output="last output",
+                          per_s="requests/s"))
+    stacked = {name: np.stack([r.outputs[name] for r in runs]) for name in first.outputs}
+    mismatches = [m for r in runs for m in r.mismatches]
+    within = {name: all(r.within[name] for r in runs) for name in first.within}
+    return (dataclasses.replace(first, outputs=stacked, mismatches=mismatches, within=within,
+                                seconds=sum(r.seconds for r in runs)),
+            {name: np.stack([i[name] for i in inputs]) for name in arrays})

@@ -171,6 +171,12 @@ BAD = [
     (["--mini-batch-size", "0"], "--mini-batch-size 0: must be >= 1"),
     (["--num-batches", "0"], "--num-batches 0: must be >= 1"),
     (["--clock-ghz", "0"], "--clock-ghz 0"),
+    (["--requests", "0"], "--requests 0: must be >= 1"),
+    (["--rate", "1000"], "--rate 1000: give --requests N"),
+    (["--requests", "2", "--rate", "-5"], "--rate -5: must be > 0 requests per second"),
+    (["--requests", "2", "--mini-batch-size", "4"], "--requests 2 sends random batch-1 requests: not with --mini-batch-size"),
+    (["--requests", "2", "--num-batches", "3"], "--requests 2 sends random batch-1 requests: not with --num-batches"),
+    (["--requests", "2", "--inputs", "{offsets}"], "--requests 2 sends random batch-1 requests: not with --inputs"),
 ]
 
 
@@ -321,3 +327,54 @@ def test_summary_json_holds_every_batch_beside_its_bound(tmp_path, capsys):
             assert row["mac_utilization"] == pytest.approx(macs / (row["cycles"] * 2 * 2 * row["pcus"]), abs=1e-6)
             assert row["bound_cycles"] == bound.cycles == max(row["bound_terms"].values())
             assert row["pcus"] == 5 and 0 < row["pcus_used"] <= 5 and row["configurations"] >= 1
+
+
+def test_requests_report_each_latency_and_the_throughput(tmp_path, capsys):
+    """--requests N: N random batch-1 requests (drawn as batches 0..N-1 are), each served when the one
+    before is done (the phases schedule holds one program at a time): latency percentiles over the
+    requests' cycles, throughput N over their sum; with --rate the array waits for arrivals (throughput
+    is the rate's) or the requests wait for it; summary.json's requests block; --model-only serves the
+    cost model's batch-1 program."""
+    import json
+
+    out = tmp_path / "rq"
+    assert main(["dlrm", "--config", "tiny", "--harness", "golden", "--requests", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    cycles = sorted(r["cycles"] for r in summary["rows"])
+    assert [r["batch"] for r in summary["rows"]] == [1] * 4
+    q = summary["requests"]
+    assert q["count"] == 4 and q["rate_per_s"] is None and q["max_wait_cycles"] == 0
+    assert (q["p50_cycles"], q["p99_cycles"], q["max_cycles"]) == (cycles[1], cycles[3], cycles[3])
+    assert q["samples_per_s"] == pytest.approx(4e9 / sum(cycles), rel=1e-6)
+    assert f"latency from first input in to probability out p50 {cycles[1]:,} cycles" in printed
+    slow = main(["dlrm", "--config", "tiny", "--harness", "golden", "--requests", "4", "--rate", "1000",
+                 "--out", str(tmp_path / "slow")])
+    capsys.readouterr()
+    q = json.loads((tmp_path / "slow" / "summary.json").read_text())["requests"]
+    assert slow == 0 and q["max_wait_cycles"] == 0 and q["p99_cycles"] == cycles[3]
+    assert q["samples_per_s"] == pytest.approx(4 / (3 / 1000 + summary["rows"][3]["cycles"] / 1e9), abs=0.1)
+    assert main(["dlrm", "--config", "tiny", "--model-only", "--arch-embedding-size", "4-3-2", "--requests", "3",
+                 "--rate", "1e9", "--out", str(tmp_path / "model")]) == 0
+    model = json.loads((tmp_path / "model" / "summary.json").read_text())
+    (row,) = model["rows"]
+    q = model["requests"]
+    assert row["batch"] == 1 and q["p50_cycles"] == q["max_cycles"] == row["cycles"]
+    assert q["max_wait_cycles"] == 2 * row["cycles"] - 2  # one a cycle: the third waits for two
+
+
+def test_a_request_stream_waits_for_the_array_or_the_array_for_the_requests():
+    from rdagen.sim.requests import serve
+
+    back = serve([10, 30, 20])
+    assert back.latencies == (10, 30, 20) and back.waits == (0, 0, 0) and back.span_cycles == 60
+    assert (back.percentile(50), back.percentile(99)) == (20, 30)
+    assert back.samples_per_s(1.0) == pytest.approx(3 / 60e-9)
+    fast = serve([10, 30, 20], rate=1e8)  # one every 10 cycles: the array falls behind
+    assert fast.starts == (0, 10, 40) and fast.waits == (0, 0, 20) and fast.latencies == (10, 30, 20)
+    slow = serve([10, 30, 20], rate=2.5e7, clock_ghz=1.0)  # one every 40 cycles
+    assert slow.waits == (0, 0, 0) and slow.span_cycles == 100
+    with pytest.raises(ValueError, match="must be > 0"):
+        serve([10], rate=0)
+    with pytest.raises(ValueError, match="no requests"):
+        serve([])

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, config, coverage, dlrm, formal, graph, lint, map, ops, run, sim, synth, waves
+from . import bench, config, coverage, dlrm, formal, graph, lint, map, ops, run, sim, sweep, synth, waves
 from .common import UsageError
 
 __all__ = ["COMMANDS", "main", "parser"]
 
-COMMANDS = (config, sim, synth, lint, waves, bench, coverage, formal, graph, map, run, dlrm, ops)
+COMMANDS = (config, sim, synth, lint, waves, bench, coverage, formal, graph, map, run, dlrm, sweep, ops)
 
 
 def parser() -> argparse.ArgumentParser:

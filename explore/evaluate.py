@@ -1,0 +1,97 @@
+"""One task of a sweep (explore/spec.py ``Task``): a workload mapped onto one point's array and measured
+by the cost model (mapper/program.py, on the spec's DRAM), the unit of work a Dask worker runs.
+
+Figures: ``cycles`` (the program's, configuration loads included), ``latency_us`` and ``per_s`` at the
+clock (samples per second for a DLRM batch, runs per second otherwise), ``multiply_adds`` (the
+matmuls' M K N, and a DLRM's interaction) and ``mac_utilization`` against the physical peak (lanes x
+stages x PCUs a cycle), ``pcus_used`` of ``pcus``, and ``functional_units`` (lanes x stages x PCUs:
+the array's multiply-add peak per cycle). A point the ArrayConfig or the mapper refuses is
+``refused`` with the reason; any other exception is ``failed`` with its message (the sweep goes on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+
+from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import memory as memory_named
+
+__all__ = ["evaluate"]
+
+
+def evaluate(task: dict) -> dict:
+    """The result of *task* (``Task.payload()``): ``{"status": ok|refused|failed, "reason", "metrics",
+    "seconds"}``; never raises."""
+    from rdagen.mapper.frontend.graph import GraphError
+
+    started = time.perf_counter()
+    try:
+        cfg = ArrayConfig(name=f"sweep-{task['key'][:8]}", **task["config"])
+    except ValueError as exc:
+        return _result("refused", str(exc), {}, started)
+    try:
+        metrics = _measure(cfg, task["workload"], task["measure"])
+    except GraphError as exc:  # MapError, DlrmError: the workload does not fit this array
+        return _result("refused", str(exc), {}, started)
+    except Exception as exc:  # noqa: BLE001 - recorded with its place, the sweep goes on
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return _result("failed", f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})", {}, started)
+    return _result("ok", "", metrics, started)
+
+
+def _result(status: str, reason: str, metrics: dict, started: float) -> dict:
+    return {"status": status, "reason": reason, "metrics": metrics, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _measure(cfg: ArrayConfig, workload: dict, measure: dict) -> dict:
+    from rdagen.mapper.backend.place import sites
+    from rdagen.mapper.program import map_graph
+
+    memory = memory_named(measure["memory"])
+    graph, samples, macs = _graph(workload, cfg)
+    program = map_graph(graph, cfg, seed=measure["seed"], memory=memory)
+    cycles = program.estimate_cycles()
+    pcus = len(sites(cfg, "pcu"))
+    peak = cfg.lanes * cfg.stages * pcus
+    seconds = cycles / (measure["clock_ghz"] * 1e9)
+    return {"cycles": cycles, "source": "model", "latency_us": round(seconds * 1e6, 4),
+            "per_s": round(samples / seconds, 1), "per": "samples" if workload["kind"] == "dlrm" else "runs",
+            "multiply_adds": macs, "mac_utilization": round(macs / (cycles * peak), 6) if macs else None,
+            "phases": len(program.phases), "pcus_used": program.pcus_used(), "pcus": pcus, "functional_units": peak}
+
+
+def _graph(workload: dict, cfg: ArrayConfig):
+    """(graph, samples per run, multiply-adds) of *workload*."""
+    from rdagen.mapper.frontend.graph import GraphBuilder, load_graph
+
+    kind = workload["kind"]
+    if kind == "gemm":
+        m, k, n = workload["shape"]
+        g = GraphBuilder()
+        g.output(g.matmul(g.input("a", (m, k)), g.weight("b", shape=(k, n), seed=1, scale=1 / k ** 0.5), name="c"))
+        return g.graph(), 1, m * k * n
+    if kind == "graph":
+        graph = load_graph(workload["path"])
+        macs = 0
+        for node in graph.nodes:
+            if node.op == "matmul":
+                (m, k), (_, n) = (graph.tensors[t].shape for t in node.inputs)
+                macs += m * k * n
+        return graph, 1, macs
+    return _dlrm(workload, cfg)
+
+
+def _dlrm(workload: dict, cfg: ArrayConfig):
+    from rdagen.mapper.apps.dlrm import dlrm_graph, lower_bound, random_batch, reference_weights
+    from rdagen.sim.dlrm_run import PROJECTION_TABLE_ROWS
+
+    from .spec import dlrm_arch
+
+    arch = dlrm_arch(workload)
+    # The cycles depend on the indices per bag, not on the rows (sim/dlrm_run.py ``project``).
+    capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
+    b = workload["batch"]
+    graph = dlrm_graph(capped, reference_weights(capped), random_batch(capped, b, 1, fixed=True))
+    return graph, b, lower_bound(arch, cfg, b, arch.indices_per_lookup).multiply_adds

@@ -1,0 +1,142 @@
+"""Design-space sweeps (explore/, `rdagen sweep`): a small sweep on a LocalCluster of 2 workers gives the
+results of a 1-worker run; a worker killed mid-sweep and a sweep stopped and started again leave every
+task in the store once, nothing stored run twice, results unchanged; refused points kept with their
+reason; bad specs refused naming the key, exit status 2, nothing written."""
+
+import csv
+import os
+import signal
+
+import pytest
+
+from rdagen.cli import main
+from rdagen.explore.execute import client_for, run_sweep
+from rdagen.explore.report import pareto
+from rdagen.explore.spec import load_spec
+from rdagen.explore.store import Store
+
+SPEC = """
+base = "tiny"
+constraints = ["lanes <= stages", "rows * cols <= 12"]
+[vary]
+lanes = [2, 3, 4]
+stages = [2, 4]
+rows = { from = 3, to = 4 }
+[[workload]]
+gemm = [8, 12, 6]
+[[workload]]
+dlrm = { sparse_feature_size = 2, embedding_sizes = [4, 3, 2], mlp_bot = [4, 3, 2], mlp_top = [4, 2, 1] }
+batch = [2]
+[measure]
+seed = 3
+"""
+
+
+def _spec(tmp_path, text=SPEC, name="s.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _results(store_path):
+    """{key: (status, reason, metrics without the seconds)} of a store."""
+    with Store(store_path, create=False) as store:
+        return {r["key"]: (r["status"], r["reason"], r["metrics"]) for r in store.rows()}
+
+
+def test_a_sweep_on_two_workers_gives_the_one_worker_results_and_keeps_refused_points(tmp_path, capsys):
+    spec = _spec(tmp_path)
+    sweep = load_spec(spec)
+    # lanes 2, 3, 4 x stages 2, 4 with lanes <= stages (4 pairs) x rows 3, 4 (cols 3: both <= 12): 8 points.
+    assert len(sweep.points()) == 8 and len(sweep.tasks()) == 16
+    assert main(["sweep", str(spec), "--workers", "1", "--store", str(tmp_path / "one.sqlite"),
+                 "--out", str(tmp_path / "one")]) == 0
+    assert main(["sweep", str(spec), "--workers", "2", "--store", str(tmp_path / "two.sqlite"),
+                 "--out", str(tmp_path / "two")]) == 0
+    out = capsys.readouterr().out
+    one, two = _results(tmp_path / "one.sqlite"), _results(tmp_path / "two.sqlite")
+    assert one == two and len(one) == 16
+    refused = [v for v in one.values() if v[0] == "refused"]
+    assert len(refused) == 2 * 2 and all("'lanes' = 3 is invalid: must be a power of two" in r for _, r, _ in refused)
+    ok = [m for s, _, m in one.values() if s == "ok"]
+    assert len(ok) == 12 and all(m["cycles"] > 0 and m["source"] == "model" for m in ok)
+    assert all(0 < m["mac_utilization"] < 1 and m["functional_units"] % 4 == 0 for m in ok)
+    assert "16 tasks: 0 stored before, 12 ok, 4 refused, 0 failed this run" in out
+    rows = list(csv.DictReader((tmp_path / "two" / "results.csv").read_text().splitlines()))
+    assert [r["workload"] for r in rows[:2]] == ["gemm8x12x6", "dlrm-b2"]  # the spec's order
+    assert (tmp_path / "two" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    # --report redraws the same table from the store alone.
+    assert main(["sweep", "--report", str(tmp_path / "two.sqlite"), "--out", str(tmp_path / "again")]) == 0
+    assert _without_seconds(tmp_path / "again" / "results.csv") == _without_seconds(tmp_path / "two" / "results.csv")
+    assert _without_seconds(tmp_path / "one" / "results.csv") == _without_seconds(tmp_path / "two" / "results.csv")
+
+
+def _without_seconds(path):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(path.read_text().splitlines())]
+
+
+def test_a_killed_worker_and_a_restarted_sweep_store_every_task_once(tmp_path):
+    spec = _spec(tmp_path)
+    sweep = load_spec(spec)
+    reference = tmp_path / "ref.sqlite"
+    with Store(reference) as store, client_for("local", 1, {}) as client:
+        run_sweep(sweep, store, client)
+    store_path = tmp_path / "faults.sqlite"
+    killed = []
+    with Store(store_path) as store, client_for("local", 2, {}) as client:
+        pids = client.run(os.getpid)
+
+        def kill_one(line):  # after the first result: a worker dies with its task in flight
+            if "done" in line and not killed:
+                killed.append(next(iter(pids.values())))
+                os.kill(killed[0], signal.SIGKILL)
+
+        counts = run_sweep(sweep, store, client, kill_one)
+    assert killed and counts["failed"] == 0 and counts["ok"] + counts["refused"] == 16
+    assert _results(store_path) == _results(reference)
+    # Stopped mid-way: the tasks still running have no row; a new run runs only those.
+    with Store(store_path) as store:
+        with store.db:
+            store.db.execute("DELETE FROM tasks WHERE position % 3 = 0")
+        missing = 16 - len(store.keys())
+        with client_for("local", 2, {}) as client:
+            counts = run_sweep(sweep, store, client)
+    assert missing == 6 and counts["stored_before"] == 10 and counts["ok"] + counts["refused"] == 6
+    assert _results(store_path) == _results(reference)
+
+
+BAD = [
+    ("[vary]\nlanez = [2]\n", "vary.lanez: unknown ArrayConfig field"),
+    ("[vary]\nrows = { from = 5, to = 3 }\n", "vary.rows: empty range (from 5 to 3)"),
+    ("[vary]\nrows = []\n", "vary.rows: give a non-empty list"),
+    ('constraints = ["lanes > 4", "lanes < 3"]\n[vary]\nlanes = [2, 8]\n',
+     "constraints[1] 'lanes < 3': no point meets it"),
+    ('constraints = ["__import__(1)"]\n', "constraints[0] '__import__(1)': only arithmetic"),
+    ('constraints = ["lane < 3"]\n', "'lane' is not an ArrayConfig field"),
+    ("colour = 1\n", "unknown key(s) colour"),
+    ("[measure]\nmemory = 'fast'\n", "measure.memory"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD, ids=[m[:30] for _, m in BAD])
+def test_a_bad_spec_is_refused_naming_the_key_and_nothing_is_written(tmp_path, capsys, text, message):
+    spec = _spec(tmp_path, 'base = "tiny"\n' + text + '[[workload]]\ngemm = [4, 4, 4]\n')
+    assert main(["sweep", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_no_workload_and_a_bad_scheduler_are_refused(tmp_path, capsys):
+    assert main(["sweep", str(_spec(tmp_path, 'base = "tiny"\n'))]) == 2
+    assert "workload: give at least one [[workload]]" in capsys.readouterr().err
+    assert main(["sweep", str(_spec(tmp_path, SPEC)), "--scheduler", "yarn"]) == 2
+    assert "--scheduler 'yarn'" in capsys.readouterr().err
+    assert main(["sweep", "--report", str(tmp_path / "none.sqlite")]) == 2
+    assert "no such sweep store" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_the_pareto_front_keeps_the_points_no_other_beats():
+    points = [(1, 10), (2, 9), (2, 20), (4, 20), (4, 30), (8, 25)]
+    assert pareto(points) == [0, 2, 4]

@@ -5,8 +5,12 @@ Figures: ``cycles`` (the program's, configuration loads included), ``latency_us`
 clock (samples per second for a DLRM batch, runs per second otherwise), ``multiply_adds`` (the
 matmuls' M K N, and a DLRM's interaction) and ``mac_utilization`` against the physical peak (lanes x
 stages x PCUs a cycle), ``pcus_used`` of ``pcus``, and ``functional_units`` (lanes x stages x PCUs:
-the array's multiply-add peak per cycle). A point the ArrayConfig or the mapper refuses is
-``refused`` with the reason; any other exception is ``failed`` with its message (the sweep goes on).
+the array's multiply-add peak per cycle). With ``rtl`` (and at most ``rtl_max_pcus`` PCUs) the
+program also runs in the direct harness on random inputs (the measure's seed), checked as ``rdagen
+run`` checks it (bit for bit against the golden array model, within the fp32 bound of NumPy):
+``rtl_cycles`` and ``model_error`` (cost model / RTL - 1); a mismatch makes the task ``failed``.
+A point the ArrayConfig or the mapper refuses is ``refused`` with the reason; any other exception is
+``failed`` with its message (the sweep goes on).
 """
 
 from __future__ import annotations
@@ -50,28 +54,45 @@ def _measure(cfg: ArrayConfig, workload: dict, measure: dict) -> dict:
     from rdagen.mapper.program import map_graph
 
     memory = memory_named(measure["memory"])
-    graph, samples, macs = _graph(workload, cfg)
+    graph, samples, macs, inputs = _graph(workload, cfg, measure["seed"])
     program = map_graph(graph, cfg, seed=measure["seed"], memory=memory)
     cycles = program.estimate_cycles()
     pcus = len(sites(cfg, "pcu"))
     peak = cfg.lanes * cfg.stages * pcus
     seconds = cycles / (measure["clock_ghz"] * 1e9)
-    return {"cycles": cycles, "source": "model", "latency_us": round(seconds * 1e6, 4),
-            "per_s": round(samples / seconds, 1), "per": "samples" if workload["kind"] == "dlrm" else "runs",
-            "multiply_adds": macs, "mac_utilization": round(macs / (cycles * peak), 6) if macs else None,
-            "phases": len(program.phases), "pcus_used": program.pcus_used(), "pcus": pcus, "functional_units": peak}
+    metrics = {"cycles": cycles, "source": "model", "latency_us": round(seconds * 1e6, 4),
+               "per_s": round(samples / seconds, 1), "per": "samples" if workload["kind"] == "dlrm" else "runs",
+               "multiply_adds": macs, "mac_utilization": round(macs / (cycles * peak), 6) if macs else None,
+               "phases": len(program.phases), "pcus_used": program.pcus_used(), "pcus": pcus, "functional_units": peak}
+    if measure["rtl"] and pcus > measure["rtl_max_pcus"]:
+        metrics["rtl_skipped"] = f"{pcus} PCUs > rtl_max_pcus {measure['rtl_max_pcus']}"
+    elif measure["rtl"]:
+        metrics.update(_rtl(program, inputs(), cycles))
+    return metrics
 
 
-def _graph(workload: dict, cfg: ArrayConfig):
-    """(graph, samples per run, multiply-adds) of *workload*."""
+def _rtl(program, arrays: dict, estimate: int) -> dict:
+    from rdagen.sim.graph_run import run_program
+
+    run = run_program(program, arrays, harness="direct", tag="sweep")
+    if not run.ok:
+        raise AssertionError(f"the RTL disagrees: {'; '.join(run.mismatches[:3]) or 'outside the fp32 bound'}")
+    return {"rtl_cycles": run.cycles, "model_error": round(estimate / run.cycles - 1, 4),
+            "rtl_max_error": max(run.max_error.values(), default=0.0)}
+
+
+def _graph(workload: dict, cfg: ArrayConfig, seed: int):
+    """(graph, samples per run, multiply-adds, a function giving checked input arrays) of *workload*."""
     from rdagen.mapper.frontend.graph import GraphBuilder, load_graph
+    from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 
     kind = workload["kind"]
     if kind == "gemm":
         m, k, n = workload["shape"]
         g = GraphBuilder()
         g.output(g.matmul(g.input("a", (m, k)), g.weight("b", shape=(k, n), seed=1, scale=1 / k ** 0.5), name="c"))
-        return g.graph(), 1, m * k * n
+        graph = g.graph()
+        return graph, 1, m * k * n, lambda: check_inputs(graph, random_inputs(graph, seed))
     if kind == "graph":
         graph = load_graph(workload["path"])
         macs = 0
@@ -79,12 +100,14 @@ def _graph(workload: dict, cfg: ArrayConfig):
             if node.op == "matmul":
                 (m, k), (_, n) = (graph.tensors[t].shape for t in node.inputs)
                 macs += m * k * n
-        return graph, 1, macs
-    return _dlrm(workload, cfg)
+        return graph, 1, macs, lambda: check_inputs(graph, random_inputs(graph, seed))
+    return _dlrm(workload, cfg, seed)
 
 
-def _dlrm(workload: dict, cfg: ArrayConfig):
-    from rdagen.mapper.apps.dlrm import dlrm_graph, lower_bound, random_batch, reference_weights
+def _dlrm(workload: dict, cfg: ArrayConfig, seed: int):
+    from rdagen.mapper.apps.dlrm import (dlrm_graph, graph_inputs, lower_bound, random_batch,
+                                         reference_weights)
+    from rdagen.mapper.frontend.inputs import check_inputs
     from rdagen.sim.dlrm_run import PROJECTION_TABLE_ROWS
 
     from .spec import dlrm_arch
@@ -93,5 +116,7 @@ def _dlrm(workload: dict, cfg: ArrayConfig):
     # The cycles depend on the indices per bag, not on the rows (sim/dlrm_run.py ``project``).
     capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
     b = workload["batch"]
-    graph = dlrm_graph(capped, reference_weights(capped), random_batch(capped, b, 1, fixed=True))
-    return graph, b, lower_bound(arch, cfg, b, arch.indices_per_lookup).multiply_adds
+    batch = random_batch(capped, b, seed, fixed=True)
+    graph = dlrm_graph(capped, reference_weights(capped), batch)
+    return (graph, b, lower_bound(arch, cfg, b, arch.indices_per_lookup).multiply_adds,
+            lambda: check_inputs(graph, graph_inputs(capped, batch)))

@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ["table_rows", "pareto", "write_report"]
 
 _COLUMNS = ("workload", "status", "cycles", "latency_us", "per_s", "per", "mac_utilization", "pcus_used", "pcus",
-            "functional_units", "phases", "source", "seconds", "reason")
+            "functional_units", "phases", "source", "rtl_cycles", "model_error", "rtl_skipped", "seconds", "reason")
 
 
 def table_rows(rows: list[dict]) -> tuple[list[str], list[dict]]:

@@ -24,7 +24,9 @@ Format (TOML)::
     [measure]
     memory = "ddr4"                      # the DRAM of the cost model (rtl/spec/memory.py)
     clock_ghz = 1.0
-    seed = 1                             # placement seed
+    seed = 1                             # placement seed (and of the RTL runs' inputs)
+    rtl = false                          # also run each point on the RTL (direct harness), checked
+    rtl_max_pcus = 16                    # ... where its array has at most this many PCUs
 
     [jobqueue]                           # --scheduler slurm|lsf|pbs: dask-jobqueue's settings
     cores = 2
@@ -53,7 +55,7 @@ __all__ = ["SpecError", "Sweep", "Task", "load_spec", "parse_spec", "dlrm_arch"]
 _FIELDS = tuple(f for f in ArrayConfig.__dataclass_fields__ if f != "name")
 _DLRM_FLAGS = {"sparse_feature_size": int, "embedding_sizes": list, "mlp_bot": list, "mlp_top": list,
                "interaction": str, "indices_per_lookup": int}
-_MEASURE = {"memory": str, "clock_ghz": (int, float), "seed": int}
+_MEASURE = {"memory": str, "clock_ghz": (int, float), "seed": int, "rtl": bool, "rtl_max_pcus": int}
 
 
 class SpecError(ValueError):
@@ -263,9 +265,9 @@ def _measure(measure) -> dict:
     unknown = sorted(set(measure) - set(_MEASURE))
     if unknown:
         raise SpecError(f"measure: unknown key(s) {', '.join(unknown)} (keys: {', '.join(_MEASURE)})")
-    out = {"memory": "ddr4", "clock_ghz": 1.0, "seed": 1, **measure}
+    out = {"memory": "ddr4", "clock_ghz": 1.0, "seed": 1, "rtl": False, "rtl_max_pcus": 16, **measure}
     for key, kind in _MEASURE.items():
-        if not isinstance(out[key], kind) or isinstance(out[key], bool):
+        if not isinstance(out[key], kind) or isinstance(out[key], bool) != (kind is bool):
             raise SpecError(f"measure.{key} = {out[key]!r}: wrong type")
     try:
         memory_named(out["memory"])
@@ -274,6 +276,8 @@ def _measure(measure) -> dict:
     if not out["clock_ghz"] > 0:
         raise SpecError(f"measure.clock_ghz = {out['clock_ghz']}: must be > 0")
     out["clock_ghz"] = float(out["clock_ghz"])
+    if out["rtl_max_pcus"] < 1:
+        raise SpecError(f"measure.rtl_max_pcus = {out['rtl_max_pcus']}: must be >= 1")
     return out
 
 

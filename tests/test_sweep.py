@@ -137,6 +137,23 @@ def test_no_workload_and_a_bad_scheduler_are_refused(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
 
 
+def test_rtl_runs_check_the_points_small_enough_and_say_which_were_skipped(tmp_path, capsys):
+    """measure.rtl: the base point (tiny, 5 PCUs) runs on the direct harness, checked, beside the cost
+    model (model_error = model / RTL - 1); with rtl_max_pcus below its PCUs it is skipped, saying why."""
+    for cap, name in ((16, "run"), (4, "skip")):
+        spec = _spec(tmp_path, f'base = "tiny"\n[[workload]]\ngemm = [8, 12, 6]\n[measure]\nrtl = true\n'
+                               f'rtl_max_pcus = {cap}\n', f"{name}.toml")
+        assert main(["sweep", str(spec), "--workers", "1"]) == 0
+        (row,) = list(csv.DictReader((tmp_path / f"{name}.sweep" / "results.csv").read_text().splitlines()))
+        assert row["status"] == "ok" and int(row["cycles"]) > 0
+        if name == "run":
+            assert int(row["rtl_cycles"]) > 0 and abs(float(row["model_error"])) < 0.5 and not row["rtl_skipped"]
+            assert float(row["model_error"]) == pytest.approx(int(row["cycles"]) / int(row["rtl_cycles"]) - 1, abs=1e-4)
+        else:
+            assert row["rtl_skipped"] == "5 PCUs > rtl_max_pcus 4" and not row["rtl_cycles"]
+    capsys.readouterr()
+
+
 def test_the_pareto_front_keeps_the_points_no_other_beats():
     points = [(1, 10), (2, 9), (2, 20), (4, 20), (4, 30), (8, 25)]
     assert pareto(points) == [0, 2, 4]

@@ -25,9 +25,10 @@ from rdagen.rtl.spec.memory import memory as memory_named
 __all__ = ["evaluate"]
 
 
-def evaluate(task: dict) -> dict:
+def evaluate(task: dict, *units: dict) -> dict:
     """The result of *task* (``Task.payload()``): ``{"status": ok|refused|failed, "reason", "metrics",
-    "seconds"}``; never raises."""
+    "seconds"}``; never raises. *units*: with ``area``, the point's unit syntheses (explore/area.py),
+    which give its area and the throughput per million NAND2 gates."""
     from rdagen.mapper.frontend.graph import GraphError
 
     started = time.perf_counter()
@@ -42,6 +43,11 @@ def evaluate(task: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - recorded with its place, the sweep goes on
         where = traceback.extract_tb(exc.__traceback__)[-1]
         return _result("failed", f"{type(exc).__name__}: {exc} ({where.filename}:{where.lineno})", {}, started)
+    if units:
+        from .area import array_area
+
+        metrics.update(array_area(cfg, {u["kind"]: u for u in units}))
+        metrics["per_s_per_mgate"] = round(metrics["per_s"] / (metrics["area_nand2"] / 1e6), 1)
     return _result("ok", "", metrics, started)
 
 

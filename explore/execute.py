@@ -15,6 +15,7 @@ import os
 import time
 from typing import Callable
 
+from .area import UNITS, synthesize_unit, unit_key
 from .evaluate import evaluate
 from .spec import SpecError, Sweep
 from .store import Store
@@ -69,7 +70,21 @@ def run_sweep(sweep: Sweep, store: Store, client, progress: Callable[[str], None
     if not todo:
         return counts
     started = time.perf_counter()
-    futures = {client.submit(evaluate, t.payload(), key=f"rdagen-sweep-{t.key}", pure=False): t for t in todo}
+    syntheses = {}  # (kind, unit key) -> future: a unit configuration shared by points is synthesized once
+    futures = {}
+    for t in todo:
+        units = []
+        if sweep.measure["area"]:
+            for kind in UNITS:
+                key = unit_key(kind, t.config)
+                if (kind, key) not in syntheses:
+                    config = {f: t.config[f] for f in t.config}
+                    syntheses[kind, key] = client.submit(synthesize_unit, kind, config, sweep.measure["synth_timeout"],
+                                                         key=f"rdagen-synth-{kind}-{key}", pure=False)
+                units.append(syntheses[kind, key])
+        futures[client.submit(evaluate, t.payload(), *units, key=f"rdagen-sweep-{t.key}", pure=False)] = t
+    if progress and syntheses:
+        progress(f"{len(syntheses)} unit syntheses for {len(todo)} tasks (each distinct unit configuration once)")
     done = 0
     for future in as_completed(futures):
         task = futures[future]

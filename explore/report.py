@@ -1,8 +1,8 @@
 """What a sweep gives a person: a table (CSV and Markdown, one row per point and workload, refused and
-failed ones with their reason) and plots (PNG): per workload the Pareto front of the array's
-multiply-add peak (lanes x stages x PCUs, the resource axis until areas are measured) against
-throughput, and the multiply-add utilisation against each varied field. Drawn from the store alone
-(``rdagen sweep --report STORE``)."""
+failed ones with their reason) and plots (PNG): per workload the Pareto front of area (NAND2
+equivalents by synthesis, with ``area``; else the array's multiply-add peak, lanes x stages x PCUs,
+and the axis says so) against throughput, and the multiply-add utilisation against each varied
+field. Drawn from the store alone (``rdagen sweep --report STORE``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 __all__ = ["table_rows", "pareto", "write_report"]
 
 _COLUMNS = ("workload", "status", "cycles", "latency_us", "per_s", "per", "mac_utilization", "pcus_used", "pcus",
-            "functional_units", "phases", "source", "rtl_cycles", "model_error", "rtl_skipped", "seconds", "reason")
+            "functional_units", "phases", "source", "rtl_cycles", "model_error", "rtl_skipped", "area_nand2",
+            "area_cells", "area_memory_bits", "longest_path", "area_source", "per_s_per_mgate", "seconds", "reason")
 
 
 def table_rows(rows: list[dict]) -> tuple[list[str], list[dict]]:
@@ -83,14 +84,16 @@ def _plots(rows: list[dict], out: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(workloads), figsize=(4.5 * len(workloads), 4), squeeze=False)
     for ax, name in zip(axes[0], workloads):
         mine = [r for r in ok if r["workload"]["name"] == name]
-        xy = [(r["metrics"]["functional_units"], r["metrics"]["per_s"]) for r in mine]
+        by_area = all("area_nand2" in r["metrics"] for r in mine)
+        xy = [(r["metrics"]["area_nand2" if by_area else "functional_units"], r["metrics"]["per_s"]) for r in mine]
         ax.scatter(*zip(*xy), s=18, color="0.6", label="points")
         front = pareto(xy)
         ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C3", label="Pareto front")
         for i in front:
             ax.annotate(", ".join(f"{k} {v}" for k, v in mine[i]["point"].items()), xy[i], fontsize=6,
                         textcoords="offset points", xytext=(3, 3))
-        ax.set(title=name, xlabel="multiply-add peak per cycle (lanes x stages x PCUs)",
+        ax.set(title=name, xlabel="area (NAND2 equivalents, synthesis)" if by_area else
+               "multiply-add peak per cycle (lanes x stages x PCUs; no area measured)",
                ylabel=f"{mine[0]['metrics']['per']}/s (cost model)", xscale="log", yscale="log")
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -27,6 +27,8 @@ Format (TOML)::
     seed = 1                             # placement seed (and of the RTL runs' inputs)
     rtl = false                          # also run each point on the RTL (direct harness), checked
     rtl_max_pcus = 16                    # ... where its array has at most this many PCUs
+    area = false                         # synthesize each unit kind once per distinct unit configuration
+    synth_timeout = 3600                 # seconds per unit synthesis
 
     [jobqueue]                           # --scheduler slurm|lsf|pbs: dask-jobqueue's settings
     cores = 2
@@ -55,7 +57,8 @@ __all__ = ["SpecError", "Sweep", "Task", "load_spec", "parse_spec", "dlrm_arch"]
 _FIELDS = tuple(f for f in ArrayConfig.__dataclass_fields__ if f != "name")
 _DLRM_FLAGS = {"sparse_feature_size": int, "embedding_sizes": list, "mlp_bot": list, "mlp_top": list,
                "interaction": str, "indices_per_lookup": int}
-_MEASURE = {"memory": str, "clock_ghz": (int, float), "seed": int, "rtl": bool, "rtl_max_pcus": int}
+_MEASURE = {"memory": str, "clock_ghz": (int, float), "seed": int, "rtl": bool, "rtl_max_pcus": int, "area": bool,
+            "synth_timeout": (int, float)}
 
 
 class SpecError(ValueError):
@@ -265,7 +268,8 @@ def _measure(measure) -> dict:
     unknown = sorted(set(measure) - set(_MEASURE))
     if unknown:
         raise SpecError(f"measure: unknown key(s) {', '.join(unknown)} (keys: {', '.join(_MEASURE)})")
-    out = {"memory": "ddr4", "clock_ghz": 1.0, "seed": 1, "rtl": False, "rtl_max_pcus": 16, **measure}
+    out = {"memory": "ddr4", "clock_ghz": 1.0, "seed": 1, "rtl": False, "rtl_max_pcus": 16, "area": False,
+           "synth_timeout": 3600, **measure}
     for key, kind in _MEASURE.items():
         if not isinstance(out[key], kind) or isinstance(out[key], bool) != (kind is bool):
             raise SpecError(f"measure.{key} = {out[key]!r}: wrong type")
@@ -278,6 +282,8 @@ def _measure(measure) -> dict:
     out["clock_ghz"] = float(out["clock_ghz"])
     if out["rtl_max_pcus"] < 1:
         raise SpecError(f"measure.rtl_max_pcus = {out['rtl_max_pcus']}: must be >= 1")
+    if not out["synth_timeout"] > 0:
+        raise SpecError(f"measure.synth_timeout = {out['synth_timeout']}: must be > 0 seconds")
     return out
 
 

@@ -46,13 +46,14 @@ from .pmu import PMU
 from .switch import Switch, SwitchGrid
 from .spec.switch_layout import networks
 
-__all__ = ["Array", "ConfiguredUnit", "configured_modules", "unit_modules"]
+__all__ = ["Array", "ConfiguredUnit", "array_switch", "configured_modules", "unit_modules"]
 
 UNIT_MODULES = {Kind.PCU: "rdagen_pcu", Kind.PMU: "rdagen_pmu", Kind.AG: "rdagen_ag"}
 SWITCH_MODULES = {network: f"rdagen_switch_{network}" for network in NETWORKS}
 
 
-def _switch(cfg: ArrayConfig, network: str) -> Switch:
+def array_switch(cfg: ArrayConfig, network: str) -> Switch:
+    """The switch of *network* every tile of the array has (its local ports as ``local_counts`` gives them)."""
     net = networks(cfg)[network]
     return Switch(net.width, net.tracks, *local_counts(cfg, network))
 
@@ -61,7 +62,7 @@ def unit_modules(cfg: ArrayConfig) -> dict[str, wiring.Component]:
     """The modules an array of *cfg* instantiates (the unit kinds and each network's switch), by Verilog
     module name (converted alongside it)."""
     return {UNIT_MODULES[Kind.PCU]: PCU(cfg), UNIT_MODULES[Kind.PMU]: PMU(cfg), UNIT_MODULES[Kind.AG]: AG(cfg),
-            **{SWITCH_MODULES[n]: _switch(cfg, n) for n in NETWORKS}}
+            **{SWITCH_MODULES[n]: array_switch(cfg, n) for n in NETWORKS}}
 
 
 # Configuration fields that are numbers (bounds, constants, addresses, seeds) rather than selections of

@@ -16,7 +16,7 @@ from rdagen.rtl.arith import FunctionalUnit, UNIT_CLASSES
 from rdagen.rtl.pcu import PCU
 from rdagen.rtl.pmu import PMU
 from rdagen.rtl.ag import AG
-from rdagen.rtl.array import Array, unit_modules
+from rdagen.rtl.array import Array, array_switch, unit_modules
 from rdagen.rtl.config_port import ConfigurationPort
 from rdagen.rtl.switch import Switch, SwitchGrid
 from rdagen.rtl.spec.switch_layout import networks
@@ -116,6 +116,10 @@ TOPS: dict[str, Top] = {
                         lambda cfg, n=n: SwitchGrid(networks(cfg)[n].width, networks(cfg)[n].tracks, cfg.rows,
                                                     cfg.cols, SWITCH_LOCAL, SWITCH_LOCAL),
                         test_configs=("small", "medium") if n == "vector" else ("small",))
+       for n in ("vector", "scalar", "control")},
+    **{f"array_switch_{n}": Top(f"array_switch_{n}", f"the {n}-network switch every tile of the array has (its "
+                                f"local ports as the array gives them): a unit of the area model",
+                                lambda cfg, n=n: array_switch(cfg, n), test_configs=("small",))
        for n in ("vector", "scalar", "control")},
     "array": Top("array", "the tile array: PCU/PMU checkerboard, three switch networks, AGs, config port",
                   lambda cfg: Array(cfg), test_configs=("tiny", "small"), modules=unit_modules),

@@ -78,11 +78,12 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
         shutil.rmtree(work)
     work.mkdir()
     shutil.copy(verilog, work / "top.v")
-    # With macros, the steps of synth's "fine" stage except memory_map.
+    # With macros, the steps of synth's "fine" stage except memory_map (ABC as Yosys 0.70's synth runs it:
+    # plain `abc`; 0.50's ran `abc -fast`, an option 0.70 no longer has).
     options = ("" if share else " -noshare") + (" -flatten" if flatten else "")
     flow = [f"synth{options} -top {module}"] if memories == "flops" else [
         f"synth{options} -top {module} -run begin:fine", "opt -fast -full", "opt -full", "techmap", "opt -fast",
-        "abc -fast", "opt -fast"]
+        "abc", "opt -fast"]
     script = "; ".join([
         "read_verilog top.v",
         *flow,

@@ -4,16 +4,19 @@ task in the store once, nothing stored run twice, results unchanged; refused poi
 reason; bad specs refused naming the key, exit status 2, nothing written."""
 
 import csv
+import dataclasses
 import os
 import signal
 
 import pytest
 
 from rdagen.cli import main
+from rdagen.explore.area import UNIT_FIELDS, UNITS
 from rdagen.explore.execute import client_for, run_sweep
 from rdagen.explore.report import pareto
 from rdagen.explore.spec import load_spec
 from rdagen.explore.store import Store
+from rdagen.rtl.spec.config import preset
 
 SPEC = """
 base = "tiny"
@@ -157,3 +160,59 @@ def test_rtl_runs_check_the_points_small_enough_and_say_which_were_skipped(tmp_p
 def test_the_pareto_front_keeps_the_points_no_other_beats():
     points = [(1, 10), (2, 9), (2, 20), (4, 20), (4, 30), (8, 25)]
     assert pareto(points) == [0, 2, 4]
+
+
+@pytest.mark.parametrize("kind", [k for k in UNIT_FIELDS if k != "config_port"])
+def test_a_unit_depends_on_no_field_beyond_its_list(kind):
+    """Every ArrayConfig field outside UNIT_FIELDS[kind], changed at once, leaves the unit's Verilog as
+    it was: points that differ only there may share its synthesis."""
+    import dataclasses
+    import hashlib
+
+    from amaranth.back import verilog
+
+    from rdagen.sim.tops import top
+
+    base = preset("tiny")
+    other = {"lanes": 4, "stages": 3, "registers": 5, "counters": 3, "vector_inputs": 3, "scalar_inputs": 3,
+             "vector_outputs": 2, "scalar_outputs": 2, "fifo_depth": 8, "pmu_depth": 32, "pmu_stages": 3, "rows": 4,
+             "cols": 4, "vector_tracks": 2, "scalar_tracks": 2, "control_tracks": 2}
+    changed = dataclasses.replace(base, name="changed", **{f: v for f, v in other.items() if f not in UNIT_FIELDS[kind]})
+    digest = lambda cfg: hashlib.sha256(verilog.convert(top(UNITS[kind]).build(cfg), name="u").encode()).digest()  # noqa: E731
+    assert digest(changed) == digest(base)
+    listed = dataclasses.replace(base, name="listed", **{f: other[f] for f in UNIT_FIELDS[kind]})
+    assert digest(listed) != digest(base)  # and the listed ones matter
+
+
+def test_area_by_synthesis_shares_each_unit_configuration(tmp_path, capsys):
+    """measure.area on tiny with rows 3 and 4: the PCU, PMU, AG and switches depend on neither, so each is
+    synthesized once for both points (the configuration port twice); the area is the unit counts times
+    their cells and NAND2 equivalents; a second sweep takes every unit from the cache."""
+    from rdagen.explore.area import nand2_gates, unit_counts
+    from rdagen.sim.paths import BUILD
+
+    spec = _spec(tmp_path, 'base = "tiny"\n[vary]\nrows = [3, 4]\n[[workload]]\ngemm = [8, 12, 6]\n'
+                           '[measure]\narea = true\n')
+    assert main(["sweep", str(spec), "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "8 unit syntheses for 2 tasks" in err, err
+    rows = list(csv.DictReader((tmp_path / "s.sweep" / "results.csv").read_text().splitlines()))
+    units = {p.name: p for p in (BUILD / "synth" / "units" / "keys").glob("*.json")}
+    assert len(rows) == 2 and all(r["area_source"] == "synthesis" for r in rows)
+    for row in rows:
+        cfg = dataclasses.replace(preset("tiny"), rows=int(row["rows"]))
+        counts = unit_counts(cfg)
+        assert counts["ag"] == cfg.rows and counts["pcu"] + counts["pmu"] == cfg.rows * cfg.cols
+        assert int(row["area_cells"]) > 0 and float(row["area_nand2"]) > int(row["area_cells"]) * 0.6
+        assert float(row["per_s_per_mgate"]) == pytest.approx(float(row["per_s"]) / (float(row["area_nand2"]) / 1e6),
+                                                               rel=1e-3)
+    assert units and int(rows[1]["area_cells"]) > int(rows[0]["area_cells"])  # a row more of units
+    assert nand2_gates({"$_NAND_": 3, "$_DFF_P_": 1, "$mem_v2": 2}) == pytest.approx(3 + 5.67, abs=0.05)
+    with pytest.raises(ValueError, match="no NAND2 equivalent for the Yosys cell type \\$_FOO_"):
+        nand2_gates({"$_FOO_": 1})
+    first = _without_seconds(tmp_path / "s.sweep" / "results.csv")
+    stamps = {p: p.stat().st_mtime_ns for p in (BUILD / "synth" / "units").glob("*.json")}
+    assert main(["sweep", str(spec), "--workers", "1", "--store", str(tmp_path / "again.sqlite")]) == 0
+    assert _without_seconds(tmp_path / "s.sweep" / "results.csv") == first  # the same areas, from the cache
+    assert {p: p.stat().st_mtime_ns for p in (BUILD / "synth" / "units").glob("*.json")} == stamps  # none redone
+    capsys.readouterr()

@@ -9,7 +9,7 @@ HELP = "benchmarks; writes bench/results/*.json"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, systolic, pmu, ag, array, mapper, dlrm")
+    p.add_argument("--only", default="all", help="all (default) or a comma list of arith, pcu, systolic, pmu, ag, array, mapper, dlrm, area, sweep")
     p.add_argument("--harness", choices=["cocotb", "direct", "specialised"], default="cocotb",
                    help="array bench: run the kernels on cocotb (default), in the direct harness, or on models "
                         "specialised to each phase (large arrays); the long GEMM runs on direct and specialised")
@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rdagen.bench import ag, arith, array, dlrm, mapper, pcu, pmu, systolic
+    from rdagen.bench import ag, area, arith, array, dlrm, mapper, pcu, pmu, sweep, systolic
 
     cfg = config(args.config)
     benches = {"arith": lambda: arith.run(cfg, seed=args.seed, fp_random=args.fp_random),
@@ -28,7 +28,8 @@ def run(args) -> int:
                "pmu": lambda: pmu.run(cfg, seed=args.seed),
                "ag": lambda: ag.run(cfg, seed=args.seed),
                "array": lambda: array.run(cfg, seed=args.seed, harness=args.harness),
-               "mapper": lambda: mapper.run(cfg, seed=args.seed), "dlrm": lambda: dlrm.run(cfg, seed=args.seed)}
+               "mapper": lambda: mapper.run(cfg, seed=args.seed), "dlrm": lambda: dlrm.run(cfg, seed=args.seed),
+               "area": lambda: area.run(), "sweep": lambda: sweep.run()}
     names = list(benches) if args.only == "all" else [n.strip() for n in args.only.split(",")]
     for name in names:
         if name not in benches:

@@ -1,7 +1,14 @@
 """The area of an array point by synthesis: each unit kind the array instantiates (PCU, PMU, AG, the
 switch of each network, the configuration port) synthesized once per distinct unit configuration
 (synth/yosys.py, hierarchical, memories kept as macros), counted as Yosys cells and as NAND2-equivalent
-gates, times the unit counts of the point. A unit's synthesis depends only on the ArrayConfig fields
+gates, times the unit counts of the point.
+
+Two methods (``METHODS``; every result says which in ``source``): ``full`` synthesizes every module of
+the unit; ``parts`` (the default) synthesizes each part once (synth/parts.py: modules that differ only
+in their names and constants, such as the lanes of a stage, share one definition) and counts it per
+instance, the area model for units whose full synthesis takes hours (the plasticine PCU: 1,039
+modules, 102 parts). Its error against the full synthesis is measured on the ``tiny``, ``small`` and
+``medium`` units by ``make bench ARGS="--only area"`` (docs/sweep.md). A unit's synthesis depends only on the ArrayConfig fields
 its Verilog reads (``UNIT_FIELDS``, checked by tests/test_sweep.py: changing any other field leaves
 its Verilog unchanged), so points that share them share one synthesis; results are cached on disk by
 the Verilog's hash (build/synth/units/), so a synthesis is never repeated across sweeps either.
@@ -20,7 +27,10 @@ import re
 
 from rdagen.rtl.spec.config import ArrayConfig
 
-__all__ = ["UNITS", "UNIT_FIELDS", "NAND2", "unit_counts", "unit_key", "nand2_gates", "synthesize_unit", "array_area"]
+__all__ = ["UNITS", "UNIT_FIELDS", "METHODS", "NAND2", "unit_counts", "unit_key", "nand2_gates", "synthesize_unit",
+           "array_area"]
+
+METHODS = ("parts", "full")
 
 UNITS = {"pcu": "pcu", "pmu": "pmu", "ag": "ag", "switch_vector": "array_switch_vector",
          "switch_scalar": "array_switch_scalar", "switch_control": "array_switch_control",
@@ -78,31 +88,35 @@ def nand2_gates(cells_by_type: dict[str, int]) -> float:
     return round(total, 1)
 
 
-def synthesize_unit(kind: str, config: dict, timeout: float = 3600) -> dict:
-    """Unit *kind* of the hardware fields *config* synthesized (or its cached result): cells,
-    flip-flops, NAND2 equivalents, memory bits, longest path, the Verilog's hash, seconds."""
-    from rdagen.sim.paths import BUILD
+def synthesize_unit(kind: str, config: dict, timeout: float = 3600, method: str = "parts", cache=None) -> dict:
+    """Unit *kind* of the hardware fields *config* synthesized by *method* (or its cached result, in
+    *cache*, default build/synth/units): cells, flip-flops, NAND2 equivalents, memory bits, longest
+    path, the Verilog's hash, seconds, ``source`` (the method)."""
+    from rdagen.sim.paths import BUILD, write_atomic
     from rdagen.sim.verilog import generate
     from rdagen.synth.yosys import synthesize
 
-    cache = BUILD / "synth" / "units"
-    by_key = cache / "keys" / f"{kind}-{unit_key(kind, config)}.json"
+    if method not in METHODS:
+        raise ValueError(f"area method {method!r}: valid methods are {', '.join(METHODS)}")
+    cache = BUILD / "synth" / "units" if cache is None else cache
+    by_key = cache / "keys" / f"{kind}-{unit_key(kind, config)}-{method}.json"
     if by_key.is_file():
         return json.loads(by_key.read_text())
     cfg = ArrayConfig(name=f"{kind}-{unit_key(kind, config)}", **config)
     gen = generate(UNITS[kind], cfg)
-    done = cache / f"{kind}-{gen.digest[:16]}.json"
+    done = cache / f"{kind}-{gen.digest[:16]}-{method}.json"
     if done.is_file():
         result = json.loads(done.read_text())
     else:
-        report = synthesize(gen.path, gen.module, cache / "work", unit=kind, config=cfg.name, config_hash=cfg.hash,
-                            memories="macros", flatten=False, timeout=timeout)
+        report = synthesize(gen.path, gen.module, cache / "work", unit=f"{kind}-{method}", config=cfg.name,
+                            config_hash=cfg.hash, memories="macros", flatten=False, parts=method == "parts",
+                            timeout=timeout)
         result = {"kind": kind, "cells": report["cells"], "flipflops": report["flipflops"],
                   "nand2": nand2_gates(report["cells_by_type"]), "memory_bits": report["memory_bits"],
                   "longest_path": report["longest_path"], "verilog": gen.digest[:16], "seconds": report["seconds"],
-                  "yosys": report["yosys"], "source": "synthesis"}
-        _write(done, result)
-    _write(by_key, result)
+                  "yosys": report["yosys"], "source": method, "parts": report["parts"]}
+        write_atomic(done, json.dumps(result, indent=1) + "\n")
+    write_atomic(by_key, json.dumps(result, indent=1) + "\n")
     return result
 
 
@@ -112,11 +126,5 @@ def array_area(cfg: ArrayConfig, units: dict[str, dict]) -> dict:
     return {"area_cells": sum(n * units[k]["cells"] for k, n in counts.items()),
             "area_nand2": round(sum(n * units[k]["nand2"] for k, n in counts.items())),
             "area_memory_bits": sum(n * units[k]["memory_bits"] for k, n in counts.items()),
-            "longest_path": max(units[k]["longest_path"] for k in counts), "area_source": "synthesis"}
-
-
-def _write(path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{id(value)}.tmp")
-    tmp.write_text(json.dumps(value, indent=1) + "\n")
-    tmp.replace(path)
+            "longest_path": max(units[k]["longest_path"] for k in counts),
+            "area_source": "+".join(sorted({units[k]["source"] for k in counts}))}

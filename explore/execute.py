@@ -79,8 +79,9 @@ def run_sweep(sweep: Sweep, store: Store, client, progress: Callable[[str], None
                 key = unit_key(kind, t.config)
                 if (kind, key) not in syntheses:
                     config = {f: t.config[f] for f in t.config}
+                    method = sweep.measure["area"]
                     syntheses[kind, key] = client.submit(synthesize_unit, kind, config, sweep.measure["synth_timeout"],
-                                                         key=f"rdagen-synth-{kind}-{key}", pure=False)
+                                                         method, key=f"rdagen-synth-{kind}-{key}-{method}", pure=False)
                 units.append(syntheses[kind, key])
         futures[client.submit(evaluate, t.payload(), *units, key=f"rdagen-sweep-{t.key}", pure=False)] = t
     if progress and syntheses:

@@ -10,6 +10,8 @@ import csv
 import io
 from pathlib import Path
 
+from rdagen.sim.paths import write_atomic
+
 __all__ = ["table_rows", "pareto", "write_report"]
 
 _COLUMNS = ("workload", "status", "cycles", "latency_us", "per_s", "per", "mac_utilization", "pcus_used", "pcus",
@@ -47,10 +49,10 @@ def write_report(rows: list[dict], out: Path) -> list[Path]:
     writer = csv.DictWriter(text, columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(table)
-    written = [_write(out / "results.csv", text.getvalue())]
+    written = [write_atomic(out / "results.csv", text.getvalue())]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in columns) + " |" for r in table]
-    written.append(_write(out / "results.md", "\n".join(lines) + "\n"))
+    written.append(write_atomic(out / "results.md", "\n".join(lines) + "\n"))
     written += _plots(rows, out)
     return written
 
@@ -61,13 +63,6 @@ def _cell(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value).replace("|", "/")
-
-
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
 
 
 def _plots(rows: list[dict], out: Path) -> list[Path]:

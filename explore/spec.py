@@ -27,7 +27,8 @@ Format (TOML)::
     seed = 1                             # placement seed (and of the RTL runs' inputs)
     rtl = false                          # also run each point on the RTL (direct harness), checked
     rtl_max_pcus = 16                    # ... where its array has at most this many PCUs
-    area = false                         # synthesize each unit kind once per distinct unit configuration
+    area = false                         # "parts" (or true) / "full": synthesize each unit kind once per
+                                         # distinct unit configuration (explore/area.py)
     synth_timeout = 3600                 # seconds per unit synthesis
 
     [jobqueue]                           # --scheduler slurm|lsf|pbs: dask-jobqueue's settings
@@ -52,12 +53,14 @@ from pathlib import Path
 from rdagen.rtl.spec.config import ArrayConfig, load
 from rdagen.rtl.spec.memory import memory as memory_named
 
+from .area import METHODS
+
 __all__ = ["SpecError", "Sweep", "Task", "load_spec", "parse_spec", "dlrm_arch"]
 
 _FIELDS = tuple(f for f in ArrayConfig.__dataclass_fields__ if f != "name")
 _DLRM_FLAGS = {"sparse_feature_size": int, "embedding_sizes": list, "mlp_bot": list, "mlp_top": list,
                "interaction": str, "indices_per_lookup": int}
-_MEASURE = {"memory": str, "clock_ghz": (int, float), "seed": int, "rtl": bool, "rtl_max_pcus": int, "area": bool,
+_MEASURE = {"memory": str, "clock_ghz": (int, float), "seed": int, "rtl": bool, "rtl_max_pcus": int, "area": (bool, str),
             "synth_timeout": (int, float)}
 
 
@@ -271,8 +274,14 @@ def _measure(measure) -> dict:
     out = {"memory": "ddr4", "clock_ghz": 1.0, "seed": 1, "rtl": False, "rtl_max_pcus": 16, "area": False,
            "synth_timeout": 3600, **measure}
     for key, kind in _MEASURE.items():
-        if not isinstance(out[key], kind) or isinstance(out[key], bool) != (kind is bool):
+        if not isinstance(out[key], kind) or (isinstance(out[key], bool) and bool not in (kind if isinstance(
+                kind, tuple) else (kind,))):
             raise SpecError(f"measure.{key} = {out[key]!r}: wrong type")
+    if out["area"] is True:
+        out["area"] = METHODS[0]
+    if out["area"] is not False and out["area"] not in METHODS:
+        raise SpecError(f"measure.area = {out['area']!r}: give false, true (= {METHODS[0]!r}) or one of "
+                        f"{', '.join(map(repr, METHODS))}")
     try:
         memory_named(out["memory"])
     except ValueError as exc:

@@ -39,7 +39,7 @@ from .spec.array_layout import configuration_units, local_counts, switch_ports, 
 from .spec.config_port import SWAP_REFUSALS, config_groups, config_port_layout
 from .spec.bitstream import NETWORKS, Address, Kind
 from .spec.config import ArrayConfig
-from .config_port import ConfigurationPort
+from .config_port import ConfigurationPort, unit_active
 from .instance import instance_of
 from .pcu import PCU
 from .pmu import PMU
@@ -235,8 +235,8 @@ class Array(wiring.Component):
             wiring.connect(m, wiring.flipped(self.config), port.config)
             m.d.comb += [port.swap.eq(request), accepted.eq(port.accepted), self.config_loaded.eq(port.loaded),
                          self.config_refused.eq(port.refused), self.config_refused_lanes.eq(port.refused_lanes)]
-            for address, offset in zip(self.units, port.offsets):
-                registers[address] = port.active[offset:offset + unit_layout(cfg, address).size]
+            for u, address in enumerate(self.units):
+                registers[address] = unit_active(port.active, u)[:unit_layout(cfg, address).size]
         else:  # the configuration is built in: a swap restarts the units with it
             m.d.comb += [self.config.ready.eq(1), accepted.eq(request), self.config_loaded.eq(1)]
             for address in self.units:

@@ -1,7 +1,7 @@
 """The configuration port with its shadow context (protocol: rtl/spec/config_port.py)."""
 
 from functools import reduce
-from operator import or_, xor
+from operator import xor
 
 from amaranth import Cat, Module, Signal
 from amaranth.lib import stream, wiring
@@ -9,9 +9,14 @@ from amaranth.lib.wiring import In, Out
 
 from .spec.config_port import SWAP_REFUSALS, crc32_step, port_layout
 
-__all__ = ["ConfigurationPort"]
+__all__ = ["ConfigurationPort", "unit_active"]
 
 _REASON = {name: k for k, (name, _) in enumerate(SWAP_REFUSALS)}
+
+
+def unit_active(active, unit: int):
+    """Unit *unit*'s active register in a port's ``active`` interface."""
+    return getattr(active, f"unit{unit}")
 
 
 def _checksum_update(crc, data, unit):
@@ -29,8 +34,9 @@ class ConfigurationPort(wiring.Component):
     by lanes that each serve the units of one of *groups* (unit indices, in local-index order).
 
     Ports: ``config`` (a write per lane: ``lane_layout``; not ready while ``swap`` is high), ``swap``
-    (request: accepted or refused in the same cycle), ``active`` (every unit's active register, unit
-    u at the sum of the words before it times 32, least significant first), ``accepted`` (the swap
+    (request: accepted or refused in the same cycle), ``active`` (every unit's active register, an
+    output per unit: ``unit_active(port.active, u)``; one wire of them all would be 165,376 bits on a
+    plasticine array, over what Amaranth and Verilog tools take), ``accepted`` (the swap
     of this cycle is taken: ``active`` holds the shadows from the next cycle), ``loaded`` (a swap now
     would be accepted), ``refused`` (bit k: ``SWAP_REFUSALS[k]``, of the last refused swap; cleared by
     an accepted one) and ``refused_lanes`` (the lanes concerned).
@@ -47,11 +53,10 @@ class ConfigurationPort(wiring.Component):
 
     def __init__(self, unit_words, groups):
         self.unit_words, self.groups = tuple(unit_words), tuple(tuple(g) for g in groups)
-        self.offsets = [32 * sum(self.unit_words[:u]) for u in range(len(self.unit_words))]
         super().__init__({
             "config": In(stream.Signature(port_layout(self.groups))),
             "swap": In(1),
-            "active": Out(32 * sum(self.unit_words)),
+            "active": Out(wiring.Signature({f"unit{u}": Out(32 * w) for u, w in enumerate(self.unit_words)})),
             "accepted": Out(1),
             "loaded": Out(1),
             "refused": Out(len(SWAP_REFUSALS)),
@@ -65,7 +70,7 @@ class ConfigurationPort(wiring.Component):
         shadow = [Signal(32 * w, name=f"shadow_{u}") for u, w in enumerate(words)]
         active = [Signal(32 * w, name=f"active_{u}") for u, w in enumerate(words)]
         count = [Signal(range(w + 2), name=f"count_{u}") for u, w in enumerate(words)]  # w + 1: overfull
-        m.d.comb += self.active.eq(Cat(*active))
+        m.d.comb += [unit_active(self.active, u).eq(a) for u, a in enumerate(active)]
         needs_full = Signal()  # after a refused swap, every unit must be loaded whole
 
         lane_problems, unit_lane = [], {}
@@ -122,7 +127,9 @@ class ConfigurationPort(wiring.Component):
             for name, value in problems.items():
                 reasons[name].append(value)
                 per_lane[unit_lane[u]].append(value)
-        reason_bits = Cat(*(reduce(or_, reasons[name], 0) for name, _ in SWAP_REFUSALS))
+        # .any() of a Cat is one balanced OR; reduce(or_) nests one operator per unit, deeper than Python's
+        # recursion limit on a plasticine array (128 units).
+        reason_bits = Cat(*(Cat(*reasons[name]).any() for name, _ in SWAP_REFUSALS))
         reasons_now = Signal(len(SWAP_REFUSALS))
         m.d.comb += [reasons_now.eq(reason_bits), self.loaded.eq(reasons_now == 0),
                      self.accepted.eq(self.swap & self.loaded)]
@@ -136,6 +143,6 @@ class ConfigurationPort(wiring.Component):
                 m.d.sync += [needs_full.eq(0), self.refused.eq(0), self.refused_lanes.eq(0)]
             with m.Else():
                 m.d.sync += [needs_full.eq(1), self.refused.eq(reason_bits),
-                             self.refused_lanes.eq(Cat(*(reduce(or_, p, 0) for p in per_lane)))]
+                             self.refused_lanes.eq(Cat(*(Cat(*p).any() for p in per_lane)))]
         return m
 

@@ -8,12 +8,23 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("RDAGEN_BUILD", ROOT / "build")).resolve()
 KEEP_RUNS = 20
 _PID = re.compile(r"-p(\d+)-[^-]*$")
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """*text* written under a temporary name, then renamed: parallel workers (processes or threads)
+    may write the same file, and a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
 
 
 def keep_runs() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +20,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 
 from . import code_coverage
 from .build_progress import heartbeat
-from .paths import BUILD
+from .paths import BUILD, write_atomic
 from .tops import top
 
 __all__ = ["GeneratedVerilog", "generate", "generate_specialised"]
@@ -100,7 +99,7 @@ def _modules_text(name: str, cfg: ArrayConfig) -> str:
     if path.exists():
         return path.read_text()
     text = "".join(verilog.convert(component, name=module, emit_src=False) for module, component in modules.items())
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return text
 
 
@@ -122,15 +121,9 @@ def _write(index: Path, name: str, cfg: ArrayConfig, module: str, text: str, sec
     digest = hashlib.sha256(text.encode()).hexdigest()
     path = BUILD / "verilog" / f"{name}-{cfg.name}-{digest[:12]}.v"
     if not path.exists():
-        _write_atomic(path, text)
-    _write_atomic(index, json.dumps({"module": module, "path": str(path), "digest": digest,
+        write_atomic(path, text)
+    write_atomic(index, json.dumps({"module": module, "path": str(path), "digest": digest,
                                      "blocks": [[m, list(units)] for m, units in blocks]}))
     return GeneratedVerilog(name, module, path, digest, seconds, blocks)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Written under a temporary name, then renamed: parallel workers may write the same file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from .parts import reduce_to_parts
+
 __all__ = ["SynthFailed", "yosys_command", "synthesize", "markdown"]
 
 
@@ -55,7 +57,8 @@ MEMORIES = ("flops", "macros")
 
 
 def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: str, config_hash: str,
-               timeout: float = 3600, memories: str = "flops", share: bool = True, flatten: bool = True) -> dict:
+               timeout: float = 3600, memories: str = "flops", share: bool = True, flatten: bool = True,
+               parts: bool = False) -> dict:
     """Synthesize *module* of *verilog*; write ``<unit>-<config>.json`` and ``.md`` in *out_dir*.
 
     *memories*: ``flops`` maps every memory to flip-flops and logic (Yosys's ``memory_map``), the
@@ -69,7 +72,13 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     ``-flatten``; cells and flip-flops are the totals of ``stat -top`` over all instances). A flat
     synthesis of the plasticine PCU runs out of memory in ABC on 24 GB; one functional unit at a time
     fits. No optimisation crosses a module boundary, and the longest path is the longest inside one
-    module (paths through unregistered module outputs are not joined), which the report says."""
+    module (paths through unregistered module outputs are not joined), which the report says.
+
+    *parts* (hierarchical only): modules that are the same part share one definition (synth/parts.py),
+    so each part is synthesized once and counted per instance: the plasticine PCU's 1,039 modules are
+    102 parts. The report records ``parts`` (the module and part counts)."""
+    if parts and flatten:
+        raise SynthFailed("parts = True needs a hierarchical synthesis (flatten = False)")
     if memories not in MEMORIES:
         raise SynthFailed(f"memories = {memories!r}: valid values are {', '.join(MEMORIES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +86,12 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
-    shutil.copy(verilog, work / "top.v")
+    reduced = None
+    if parts:
+        reduced = reduce_to_parts(verilog.read_text(), module)
+        (work / "top.v").write_text(reduced.verilog)
+    else:
+        shutil.copy(verilog, work / "top.v")
     # With macros, the steps of synth's "fine" stage except memory_map (ABC as Yosys 0.70's synth runs it:
     # plain `abc`; 0.50's ran `abc -fast`, an option 0.70 no longer has).
     options = ("" if share else " -noshare") + (" -flatten" if flatten else "")
@@ -106,12 +120,12 @@ def synthesize(verilog: Path, module: str, out_dir: Path, *, unit: str, config: 
         raise SynthFailed(f"Yosys exited with status {proc.returncode} on {unit}; log {work / 'yosys.log'}:\n{log_tail}")
     return report_from_work(work, out_dir, unit=unit, config=config, config_hash=config_hash, module=module,
                             memories=memories, share=share, flatten=flatten, seconds=seconds, verilog=verilog,
-                            log_tail=log_tail)
+                            log_tail=log_tail, parts=reduced and {"modules": reduced.modules, "parts": reduced.parts})
 
 
 def report_from_work(work: Path, out_dir: Path, *, unit: str, config: str, config_hash: str, module: str,
                      memories: str, share: bool, flatten: bool, seconds: float, verilog: Path,
-                     log_tail: str = "") -> dict:
+                     log_tail: str = "", parts: dict | None = None) -> dict:
     """The report of a finished Yosys run in *work* (its stat.json, ltp.txt and memories.il), written
     as ``<unit>-<config>.json`` and ``.md`` in *out_dir*."""
     stat_file, ltp_file = work / "stat.json", work / "ltp.txt"
@@ -126,6 +140,7 @@ def report_from_work(work: Path, out_dir: Path, *, unit: str, config: str, confi
             design = design.get("design", design)
         cells = int(design["num_cells"])
         by_type = {k: int(v) for k, v in design["num_cells_by_type"].items()}
+        instances = _instances(stat, module) if not flatten else None
     except (ValueError, KeyError) as exc:
         raise SynthFailed(f"Yosys statistics of {unit} are malformed ({exc!r}): {stat_file}") from None
     paths = [int(n) for n in re.findall(r"Longest topological path in \S+ \(length=(\d+)\)",
@@ -144,7 +159,8 @@ def report_from_work(work: Path, out_dir: Path, *, unit: str, config: str, confi
         "flatten": flatten,
         "memories": memories,
         "share": share,
-        "memory_bits": _memory_bits(work / "memories.il"),
+        "memory_bits": _memory_bits(work / "memories.il", instances),
+        "parts": parts,
         "seconds": round(seconds, 2),
         "yosys": stat.get("creator", "unknown"),
         "verilog": str(verilog),
@@ -163,16 +179,34 @@ def _load_stat(text: str) -> dict:
         return json.loads("\n".join(line for line in text.splitlines() if re.search(r'["{}\[\]]', line)))
 
 
-def _memory_bits(dump: Path) -> int:
-    """Bits of the memory cells that the flow kept (their WIDTH x SIZE, from Yosys's RTLIL dump)."""
+def _instances(stat: dict, top: str) -> dict[str, int]:
+    """How many times each module of a hierarchical ``stat -json`` is instantiated under *top*."""
+    modules = stat.get("modules", {})
+    count: dict[str, int] = {}
+
+    def visit(name: str, times: int) -> None:
+        count[name] = count.get(name, 0) + times
+        for child, n in modules.get(name, {}).get("num_cells_by_type", {}).items():
+            if f"\\{child}" in modules:
+                visit(f"\\{child}", times * int(n))
+
+    visit(f"\\{top}", 1)
+    return count
+
+
+def _memory_bits(dump: Path, instances: dict[str, int] | None = None) -> int:
+    """Bits of the memory cells that the flow kept (their WIDTH x SIZE, from Yosys's RTLIL dump), each
+    module's counted once per instance (*instances*, of a hierarchical synthesis) or once."""
     text = dump.read_text() if dump.exists() else ""
     bits = 0
-    for cell in text.split("cell $mem_v2")[1:]:
-        width = re.search(r"parameter \\WIDTH (\d+)", cell)
-        size = re.search(r"parameter \\SIZE (\d+)", cell)
-        if not (width and size):
-            raise SynthFailed(f"cannot read the size of a memory cell in {dump}")
-        bits += int(width.group(1)) * int(size.group(1))
+    for block in re.split(r"^module ", text, flags=re.M)[1:]:
+        times = instances.get(block.split(None, 1)[0], 0) if instances is not None else 1
+        for cell in block.split("cell $mem_v2")[1:]:
+            width = re.search(r"parameter \\WIDTH (\d+)", cell)
+            size = re.search(r"parameter \\SIZE (\d+)", cell)
+            if not (width and size):
+                raise SynthFailed(f"cannot read the size of a memory cell in {dump}")
+            bits += times * int(width.group(1)) * int(size.group(1))
     return bits
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from rdagen.rtl.config_port import ConfigurationPort
+from rdagen.rtl.config_port import ConfigurationPort, unit_active
 from rdagen.rtl.spec.config_port import (SWAP_REFUSALS, crc32_step, describe_refusal, lane_checksum, port_beats,
                                          port_layout)
 
@@ -45,8 +45,7 @@ def _run(steps):
                 accepted = ctx.get(port.accepted)
                 await ctx.tick()
                 ctx.set(port.swap, 0)
-                active = ctx.get(port.active)
-                units = [(active >> off) & ((1 << (32 * w)) - 1) for off, w in zip(port.offsets, WORDS)]
+                units = [ctx.get(unit_active(port.active, u)) for u in range(len(WORDS))]
                 seen.append((bool(accepted), ctx.get(port.refused), ctx.get(port.refused_lanes), units))
 
     sim = Simulator(port)

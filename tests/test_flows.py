@@ -90,6 +90,33 @@ def test_synth_hierarchical_matches_flat(tmp_path):
     assert "Hierarchical" in (tmp_path / "hier" / "switch-small.md").read_text()
 
 
+def test_parts_define_each_part_once_and_keep_every_instance():
+    """synth/parts.py on the small PCU: the lanes of a stage and their functional units become one
+    definition each; every module the top reaches is stood for by exactly one kept module, every
+    instance of the original is still instantiated (of the stand-in), and a module of another place
+    (stage 0, whose lanes run the systolic mode) is not merged with stage 1's."""
+    from rdagen.synth.parts import reduce_to_parts
+
+    gen = generate("pcu", preset("small"))
+    text = gen.path.read_text()
+    parts = reduce_to_parts(text, gen.module)
+    assert parts.modules == len(re.findall(r"^module ", text, re.M)) == 200 and parts.parts < parts.modules / 3
+    assert sum(parts.members.values()) == parts.modules
+    assert len(re.findall(r"^module ", parts.verilog, re.M)) == parts.parts
+    instances = re.compile(r"^  (\\\S+) +\S+ +\($", re.M)
+
+    def expanded(verilog: str) -> int:  # the instances of the hierarchy under the top, each counted
+        bodies = dict(re.findall(r"^module (\S+) ?\((.*?)^endmodule", verilog, re.S | re.M))
+        return (under := lambda name: sum(1 + under(k) for k in instances.findall(bodies[name])))(gen.module)
+
+    assert expanded(parts.verilog) == expanded(text) == 199  # every instance kept
+    kept = set(re.findall(r"^module (\S+) ", parts.verilog, re.M))
+    assert set(instances.findall(parts.verilog)) <= kept
+    assert any("stage0_" in k for k in kept) and any("stage1_" in k for k in kept)
+    with pytest.raises(SynthFailed, match="parts = True needs a hierarchical synthesis"):
+        synthesize(gen.path, gen.module, ROOT / "build", unit="pcu", config="small", config_hash="0", parts=True)
+
+
 def test_synth_reads_the_statistics_of_yosys_0_23():
     """Yosys 0.23 writes the `stat -top` hierarchy table into its JSON; the report still reads it, and
     anything else malformed is still an error."""

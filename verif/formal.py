@@ -77,7 +77,7 @@ from rdagen.rtl.ag.burst_former import BurstFormer
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.credited_fifo import CreditedFifo
 from rdagen.rtl.switch import Switch
-from rdagen.rtl.config_port import ConfigurationPort
+from rdagen.rtl.config_port import ConfigurationPort, unit_active
 from rdagen.rtl.spec.config_port import SWAP_REFUSALS
 
 __all__ = ["Property", "PROPERTIES"]
@@ -549,15 +549,16 @@ class ConfigSwap(_Harness):
 
         after_swap = past & _previous(m, self.accepted & ~ResetSignal(), "after_swap")
         after_run = past & _previous(m, ~self.accepted & ~ResetSignal(), "after_run")
-        before = _previous(m, self.active, "active_before")
+        port_active = Cat(*(unit_active(self.active, u) for u in range(len(words))))
+        before = _previous(m, port_active, "active_before")
         asserts = [
-            ~after_run | (self.active == before),  # the active words change only with an accepted swap,
-            ~after_swap | (self.active == active),  # all units at once, to the words their shadows took
+            ~after_run | (port_active == before),  # the active words change only with an accepted swap,
+            ~after_swap | (port_active == active),  # all units at once, to the words their shadows took
             ~self.accepted | units_good,  # no unit swapped in partly written (all of them after a refusal)
             ~self.accepted | lanes_good,  # no cut-off or damaged load swapped in
             ~(units_good & lanes_good) | self.loaded,  # a load that keeps the protocol is accepted
             # invariants: the port's registers are the model's
-            self.active == active, regs["needs_full"] == needs_full,
+            port_active == active, regs["needs_full"] == needs_full,
             *(a == b for a, b in zip(regs["count"], written)),
             *(a == b for a, b in zip(regs["shadow"], shadow)),
             *(regs["seen"][k] == seen for k, (_, seen, *_) in enumerate(lanes)),

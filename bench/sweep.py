@@ -1,0 +1,123 @@
+"""Benchmark of ``rdagen sweep``: the design-space study of issue 25 run twice from cold (a fresh
+build directory each time, so every Verilog generation and unit synthesis is done again), on a Dask
+LocalCluster of 1 worker and of 2, as a user runs it (``rdagen sweep`` in a subprocess). Writes
+bench/results/sweep.json (the wall times, the speed-up, the unit syntheses run and those the sharing
+saved, the seconds of each kind of task, and every row) and copies the 2-worker run's table and plots
+to bench/results/sweep/.
+
+The study: lanes {4, 8, 16} x stages {4, 6} x arrays {4x4, 8x8, 16x8} x PMU depth {1024, 4096} on
+the ``plasticine`` base (36 points), each with a 256 x 256 x 256 GEMM and the Criteo-Kaggle DLRM at
+batch 1 and 64 (108 tasks), area by parts (explore/area.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rdagen.explore.store import Store
+
+from .arith import RESULTS
+
+__all__ = ["run", "STUDY"]
+
+STUDY = """\
+base = "plasticine"
+constraints = ["lanes <= 4 * stages", "rows == cols or (rows == 16 and cols == 8)"]
+
+[vary]
+lanes = [4, 8, 16]
+stages = [4, 6]
+rows = [4, 8, 16]
+cols = [4, 8]
+pmu_depth = [1024, 4096]
+
+[[workload]]
+gemm = [256, 256, 256]
+
+[[workload]]
+dlrm = "kaggle"
+batch = [1, 64]
+
+[measure]
+area = "parts"
+synth_timeout = 7200
+"""
+
+
+def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep") -> Path:
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="rdagen-sweep-bench-") as tmp:
+        for n in workers:
+            where = Path(tmp) / f"workers{n}"
+            where.mkdir()
+            (where / "study.toml").write_text(study)
+            env = {**os.environ, "RDAGEN_BUILD": str(where / "build")}
+            log(f"[{name}] {n} worker(s), cold build in {where}")
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "rdagen.cli", "sweep", str(where / "study.toml"),
+                                   "--workers", str(n)], env=env, stderr=subprocess.PIPE, text=True)
+            wall = time.perf_counter() - started
+            if proc.returncode not in (0, 1):  # 1: some task failed, recorded in the store
+                raise RuntimeError(f"rdagen sweep exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+            runs[n] = {"wall_s": round(wall, 1), "rows": _rows(where / "study.sweep.sqlite"),
+                       "syntheses": _syntheses(where / "build" / "synth" / "units")}
+            log(f"[{name}] {n} worker(s): {wall:.0f} s, {len(runs[n]['rows'])} tasks, "
+                f"{len(runs[n]['syntheses'])} unit syntheses")
+            if n == max(workers):
+                out_dir = RESULTS / name
+                shutil.rmtree(out_dir, ignore_errors=True)
+                shutil.copytree(where / "study.sweep", out_dir)
+    first, last = runs[min(workers)], runs[max(workers)]
+    same = _comparable(first["rows"]) == _comparable(last["rows"])
+    rows = last["rows"]
+    syntheses = last["syntheses"]
+    kinds = sorted({s["kind"] for s in syntheses})
+    result = {
+        "benchmark": name, "points": len({json.dumps(r["point"], sort_keys=True) for r in rows}), "tasks": len(rows),
+        "wall_s": {str(n): r["wall_s"] for n, r in runs.items()},
+        "speedup": round(first["wall_s"] / last["wall_s"], 3),
+        "same_results": same,
+        "unit_syntheses": len(syntheses),
+        "unit_syntheses_without_sharing": len({json.dumps(r["point"], sort_keys=True) for r in rows}) * len(kinds),
+        "status": {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "refused", "failed")},
+        "task_seconds": _spread([r["seconds"] for r in rows]),
+        "synthesis_seconds": {k: _spread([s["seconds"] for s in syntheses if s["kind"] == k]) for k in kinds},
+        "study": study, "rows": rows,
+    }
+    result["unit_syntheses_saved"] = result["unit_syntheses_without_sharing"] - result["unit_syntheses"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    log(f"[{name}] speed-up {result['speedup']}x on {max(workers)} workers; results equal: {same}; "
+        f"{result['unit_syntheses']} unit syntheses ({result['unit_syntheses_saved']} saved by sharing)")
+    return out
+
+
+def _rows(path: Path) -> list[dict]:
+    with Store(path, create=False) as store:
+        return [{"point": r["point"], "workload": r["workload"]["name"], "status": r["status"], "reason": r["reason"],
+                 "seconds": r["seconds"], "metrics": r["metrics"]} for r in store.rows()]
+
+
+def _syntheses(cache: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(cache.glob("*.json"))]
+
+
+def _comparable(rows: list[dict]) -> list:
+    return [(r["point"], r["workload"], r["status"], r["reason"],
+             {k: v for k, v in r["metrics"].items() if k != "seconds"}) for r in rows]
+
+
+def _spread(values: list[float]) -> dict:
+    values = sorted(values)
+    if not values:
+        return {}
+    return {"count": len(values), "min": round(values[0], 2), "median": round(values[len(values) // 2], 2),
+            "max": round(values[-1], 2), "total": round(sum(values), 1)}

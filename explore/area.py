@@ -8,8 +8,9 @@ the unit; ``parts`` (the default) synthesizes each part once (synth/parts.py: mo
 in their names and constants, such as the lanes of a stage, share one definition) and counts it per
 instance, the area model for units whose full synthesis takes hours (the plasticine PCU: 1,039
 modules, 102 parts). Its error against the full synthesis is measured on the ``tiny``, ``small`` and
-``medium`` units by ``make bench ARGS="--only area"`` (docs/sweep.md). A unit's synthesis depends only on the ArrayConfig fields
-its Verilog reads (``UNIT_FIELDS``, checked by tests/test_sweep.py: changing any other field leaves
+``medium`` units by ``make bench ARGS="--only area"`` (docs/sweep.md).
+
+A unit's synthesis depends only on the ArrayConfig fields its Verilog reads (``UNIT_FIELDS``, checked by tests/test_sweep.py: changing any other field leaves
 its Verilog unchanged), so points that share them share one synthesis; results are cached on disk by
 the Verilog's hash (build/synth/units/), so a synthesis is never repeated across sweeps either.
 
@@ -24,6 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 from rdagen.rtl.spec.config import ArrayConfig
 
@@ -88,9 +92,9 @@ def nand2_gates(cells_by_type: dict[str, int]) -> float:
     return round(total, 1)
 
 
-def synthesize_unit(kind: str, config: dict, timeout: float = 3600, method: str = "parts", cache=None) -> dict:
-    """Unit *kind* of the hardware fields *config* synthesized by *method* (or its cached result, in
-    *cache*, default build/synth/units): cells, flip-flops, NAND2 equivalents, memory bits, longest
+def synthesize_unit(kind: str, config: dict, timeout: float = 3600, method: str = "parts") -> dict:
+    """Unit *kind* of the hardware fields *config* synthesized by *method* (or its result cached by
+    the Verilog's hash in build/synth/units): cells, flip-flops, NAND2 equivalents, memory bits, longest
     path, the Verilog's hash, seconds, ``source`` (the method)."""
     from rdagen.sim.paths import BUILD, write_atomic
     from rdagen.sim.verilog import generate
@@ -98,25 +102,26 @@ def synthesize_unit(kind: str, config: dict, timeout: float = 3600, method: str 
 
     if method not in METHODS:
         raise ValueError(f"area method {method!r}: valid methods are {', '.join(METHODS)}")
-    cache = BUILD / "synth" / "units" if cache is None else cache
-    by_key = cache / "keys" / f"{kind}-{unit_key(kind, config)}-{method}.json"
-    if by_key.is_file():
-        return json.loads(by_key.read_text())
+    cache = BUILD / "synth" / "units"
     cfg = ArrayConfig(name=f"{kind}-{unit_key(kind, config)}", **config)
     gen = generate(UNITS[kind], cfg)
     done = cache / f"{kind}-{gen.digest[:16]}-{method}.json"
     if done.is_file():
         result = json.loads(done.read_text())
     else:
-        report = synthesize(gen.path, gen.module, cache / "work", unit=f"{kind}-{method}", config=cfg.name,
+        # A directory of its own: another sweep or worker may synthesize the same unit at once. Kept
+        # only when Yosys fails (the error names its log).
+        (cache / "work").mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{kind}-{method}-", dir=cache / "work"))
+        report = synthesize(gen.path, gen.module, work, unit=f"{kind}-{method}", config=cfg.name,
                             config_hash=cfg.hash, memories="macros", flatten=False, parts=method == "parts",
                             timeout=timeout)
+        shutil.rmtree(work)
         result = {"kind": kind, "cells": report["cells"], "flipflops": report["flipflops"],
                   "nand2": nand2_gates(report["cells_by_type"]), "memory_bits": report["memory_bits"],
                   "longest_path": report["longest_path"], "verilog": gen.digest[:16], "seconds": report["seconds"],
                   "yosys": report["yosys"], "source": method, "parts": report["parts"]}
         write_atomic(done, json.dumps(result, indent=1) + "\n")
-    write_atomic(by_key, json.dumps(result, indent=1) + "\n")
     return result
 
 

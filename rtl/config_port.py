@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 
 from .spec.config_port import SWAP_REFUSALS, crc32_step, port_layout
 
-__all__ = ["ConfigurationPort", "unit_active"]
+__all__ = ["ConfigurationPort", "UnitRegisters", "unit_active"]
 
 _REASON = {name: k for k, (name, _) in enumerate(SWAP_REFUSALS)}
 
@@ -27,6 +27,44 @@ def _checksum_update(crc, data, unit):
     masks = crc32_step([1 << i for i in range(32)], [1 << (32 + i) for i in range(32)],
                        [1 << (64 + i) for i in range(16)], lambda a, b: a ^ b)
     return Cat(*(reduce(xor, [inputs[i] for i in range(80) if mask >> i & 1], 0) for mask in masks))
+
+
+class UnitRegisters(wiring.Component):
+    """One unit's registers in the configuration port: its shadow (words shift in at the top, the first
+    written ends least significant), its active copy, and the count of words written since the last
+    swap (held at words + 1: overfull).
+
+    Ports: ``write`` (a word for this unit this cycle, on ``data``), ``clear`` (a swap: the count
+    restarts), ``take`` (an accepted swap: ``active`` takes the shadow), ``active``, ``count``, and the
+    count's verdicts ``partial`` (some words but not all), ``overfull`` and ``whole``.
+
+    Latency: a write is in the shadow the next cycle, a taken shadow in ``active`` the next cycle.
+
+    A component of its own so that the units of one kind are one part of the port's hierarchy
+    (synth/parts.py): a plasticine port is synthesized as a few such parts, not 128 units' logic.
+    """
+
+    def __init__(self, words: int):
+        self.words = words
+        super().__init__({"write": In(1), "data": In(32), "clear": In(1), "take": In(1),
+                          "active": Out(32 * words), "count": Out(range(words + 2)),
+                          "partial": Out(1), "overfull": Out(1), "whole": Out(1)})
+        self.shadow = Signal(32 * words)
+
+    def elaborate(self, platform):
+        m = Module()
+        w = 32 * self.words
+        with m.If(self.write):
+            m.d.sync += self.shadow.eq(Cat(self.data, self.shadow[:w - 32]) if w > 32 else self.data)
+            with m.If(self.count <= self.words):
+                m.d.sync += self.count.eq(self.count + 1)
+        with m.If(self.clear):  # never with a write: the port is not ready in a swap's cycle
+            m.d.sync += self.count.eq(0)
+        with m.If(self.take):
+            m.d.sync += self.active.eq(self.shadow)
+        m.d.comb += [self.partial.eq((self.count != 0) & (self.count < self.words)),
+                     self.overfull.eq(self.count > self.words), self.whole.eq(self.count == self.words)]
+        return m
 
 
 class ConfigurationPort(wiring.Component):
@@ -67,10 +105,11 @@ class ConfigurationPort(wiring.Component):
         m = Module()
         words, groups = self.unit_words, self.groups
         m.d.comb += self.config.ready.eq(~self.swap)
-        shadow = [Signal(32 * w, name=f"shadow_{u}") for u, w in enumerate(words)]
-        active = [Signal(32 * w, name=f"active_{u}") for u, w in enumerate(words)]
-        count = [Signal(range(w + 2), name=f"count_{u}") for u, w in enumerate(words)]  # w + 1: overfull
-        m.d.comb += [unit_active(self.active, u).eq(a) for u, a in enumerate(active)]
+        units = [UnitRegisters(w) for w in words]
+        for u, unit in enumerate(units):
+            m.submodules[f"unit{u}"] = unit
+            m.d.comb += [unit_active(self.active, u).eq(unit.active), unit.clear.eq(self.swap),
+                         unit.take.eq(self.accepted)]
         needs_full = Signal()  # after a refused swap, every unit must be loaded whole
 
         lane_problems, unit_lane = [], {}
@@ -86,6 +125,7 @@ class ConfigurationPort(wiring.Component):
             bad = {r: Signal(name=f"{r}_{k}") for r in ("count", "checksum", "unit")}
             step = Signal(32, name=f"crc_next_{k}")  # a signal: its logic once, whichever unit is written
             m.d.comb += step.eq(_checksum_update(crc, write.data, write.unit))
+            m.d.comb += [units[u].data.eq(write.data) for u in group]
             # An If/Elif chain, not a Switch: a Switch leaves signals not assigned in every case with
             # an incomplete Verilog case (Verilator's CASEINCOMPLETE).
             targets = [(write.unit == j, u) for j, u in enumerate(group)]
@@ -93,10 +133,7 @@ class ConfigurationPort(wiring.Component):
                 for j, (hit, u) in enumerate(targets):
                     unit_lane[u] = k
                     with (m.If if j == 0 else m.Elif)(hit):
-                        w = 32 * words[u]
-                        m.d.sync += shadow[u].eq(Cat(write.data, shadow[u][:w - 32]) if w > 32 else write.data)
-                        with m.If(count[u] <= words[u]):
-                            m.d.sync += count[u].eq(count[u] + 1)
+                        m.d.comb += units[u].write.eq(1)
                         m.d.sync += [crc.eq(step), seen.eq(seen + 1), sealed.eq(0)]
                 with m.Elif(write.unit == len(group)):
                     m.d.sync += [count_ok.eq(write.data == seen), sealed.eq(0)]
@@ -121,9 +158,8 @@ class ConfigurationPort(wiring.Component):
             for k, problems in enumerate(lane_problems):
                 reasons[name].append(problems[name])
                 per_lane[k].append(problems[name])
-        for u, w in enumerate(words):
-            problems = {"partial": (count[u] != 0) & (count[u] < w), "overfull": count[u] > w,
-                        "not_whole": needs_full & (count[u] != w)}
+        for u, unit in enumerate(units):
+            problems = {"partial": unit.partial, "overfull": unit.overfull, "not_whole": needs_full & ~unit.whole}
             for name, value in problems.items():
                 reasons[name].append(value)
                 per_lane[unit_lane[u]].append(value)
@@ -133,13 +169,13 @@ class ConfigurationPort(wiring.Component):
         reasons_now = Signal(len(SWAP_REFUSALS))
         m.d.comb += [reasons_now.eq(reason_bits), self.loaded.eq(reasons_now == 0),
                      self.accepted.eq(self.swap & self.loaded)]
-        self.registers = {"shadow": shadow, "active": active, "count": count, "needs_full": needs_full,
+        self.registers = {"shadow": [u.shadow for u in units], "active": [u.active for u in units],
+                          "count": [u.count for u in units], "needs_full": needs_full,
                           "reasons": reasons_now, **lanes}
 
         with m.If(self.swap):
-            m.d.sync += [c.eq(0) for c in count] + reset_lanes
+            m.d.sync += reset_lanes
             with m.If(self.loaded):
-                m.d.sync += [a.eq(s) for a, s in zip(active, shadow)]
                 m.d.sync += [needs_full.eq(0), self.refused.eq(0), self.refused_lanes.eq(0)]
             with m.Else():
                 m.d.sync += [needs_full.eq(1), self.refused.eq(reason_bits),

@@ -199,7 +199,7 @@ def test_area_by_synthesis_shares_each_unit_configuration(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "8 unit syntheses for 2 tasks" in err, err
     rows = list(csv.DictReader((tmp_path / "s.sweep" / "results.csv").read_text().splitlines()))
-    units = {p.name: p for p in (BUILD / "synth" / "units" / "keys").glob("*.json")}
+    units = {p.name: p for p in (BUILD / "synth" / "units").glob("*-parts.json")}
     assert len(rows) == 2 and all(r["area_source"] == "parts" for r in rows)
     for row in rows:
         cfg = dataclasses.replace(preset("tiny"), rows=int(row["rows"]))

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import time
 
-from rdagen.mapper.frontend.graph import Graph, GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 from rdagen.mapper.backend.place import sites
 from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import map_graph
-from rdagen.mapper.apps.workloads import mlp_graph
+from rdagen.mapper.apps.workloads import gemm_graph, mlp_graph
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.sim.graph_run import run_program
 
 from .arith import write_result
 
-__all__ = ["run", "gemm_graph"]
+__all__ = ["run"]
 
 RTL_SIZES = (64, 128)
 MODEL_SIZES = (256,)
@@ -34,17 +33,11 @@ MLPS = ((1, (13, 16, 8, 4)), (8, (13, 16, 8, 4)), (16, (8, 8, 4)), (16, (16, 16,
 """(samples, widths) of the MLP phases run on the RTL: short and long layers, chains, 2 to 4 layers."""
 
 
-def gemm_graph(n: int) -> Graph:
-    g = GraphBuilder()
-    g.output(g.matmul(g.input("a", (n, n)), g.weight("b", shape=(n, n), seed=1, scale=1 / n ** 0.5), name="c"))
-    return g.graph()
-
-
 def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
     pcus = len(sites(cfg, "pcu"))
     gemms = []
     for n in RTL_SIZES + MODEL_SIZES:
-        graph = gemm_graph(n)
+        graph = gemm_graph(n, n, n)
         program = map_graph(graph, cfg, seed=seed)
         (placed,) = program.phases
         phase, (estimate,), (ideal,) = placed.phase, program.estimates, program.ideals

@@ -3,7 +3,9 @@ build directory each time, so every Verilog generation and unit synthesis is don
 LocalCluster of 1 worker and of 2, as a user runs it (``rdagen sweep`` in a subprocess). Writes
 bench/results/sweep.json (the wall times, the speed-up, the unit syntheses run and those the sharing
 saved, the seconds of each kind of task, and every row) and copies the 2-worker run's table and plots
-to bench/results/sweep/.
+to bench/results/sweep/. Beforehand it times one task of each kind on its own (``COSTS``: mappings
+by the cost model on ``plasticine``, and a mapping with its RTL run on ``small``), so a user can size
+a cluster; the syntheses' seconds per unit kind and preset are in bench/results/area.json.
 
 The study: lanes {4, 8, 16} x stages {4, 6} x arrays {4x4, 8x8, 16x8} x PMU depth {1024, 4096} on
 the ``plasticine`` base (36 points), each with a 256 x 256 x 256 GEMM and the Criteo-Kaggle DLRM at
@@ -25,7 +27,11 @@ from rdagen.explore.store import Store
 
 from .arith import RESULTS
 
-__all__ = ["run", "STUDY"]
+__all__ = ["run", "STUDY", "COSTS"]
+
+COSTS = (("plasticine", "gemm = [256, 256, 256]", False), ("plasticine", 'dlrm = "kaggle"\nbatch = [1, 64]', False),
+         ("small", "gemm = [64, 64, 64]", True))
+"""(base, workload, rtl): the tasks timed one by one."""
 
 STUDY = """\
 base = "plasticine"
@@ -51,7 +57,29 @@ synth_timeout = 7200
 """
 
 
+def costs(log=print) -> list[dict]:
+    """The seconds of one task of each kind of ``COSTS``, on one core of this machine."""
+    import tomllib
+
+    from rdagen.explore.evaluate import evaluate
+    from rdagen.explore.spec import parse_spec
+
+    out = []
+    for base, workload, rtl in COSTS:
+        sweep = parse_spec(tomllib.loads(f'base = "{base}"\n[[workload]]\n{workload}\n[measure]\nrtl = {str(rtl).lower()}\n'
+                                         f"rtl_max_pcus = 64\n"))
+        for task in sweep.tasks():
+            result = evaluate(task.payload())
+            kind = "mapping and RTL run" if rtl else "mapping (cost model)"
+            out.append({"config": base, "workload": task.workload["name"], "kind": kind, "status": result["status"],
+                        "seconds": result["seconds"], "cycles": result["metrics"].get("cycles")})
+            log(f"[sweep] one task: {kind}, {task.workload['name']} on {base}: {result['seconds']:.1f} s "
+                f"({result['status']})")
+    return out
+
+
 def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep") -> Path:
+    task_costs = costs(log)
     runs = {}
     with tempfile.TemporaryDirectory(prefix="rdagen-sweep-bench-") as tmp:
         for n in workers:
@@ -87,7 +115,7 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep") -
         "unit_syntheses": len(syntheses),
         "unit_syntheses_without_sharing": len({json.dumps(r["point"], sort_keys=True) for r in rows}) * len(kinds),
         "status": {s: sum(1 for r in rows if r["status"] == s) for s in ("ok", "refused", "failed")},
-        "task_seconds": _spread([r["seconds"] for r in rows]),
+        "task_seconds": _spread([r["seconds"] for r in rows]), "one_task": task_costs,
         "synthesis_seconds": {k: _spread([s["seconds"] for s in syntheses if s["kind"] == k]) for k in kinds},
         "study": study, "rows": rows,
     }

@@ -89,15 +89,14 @@ def _rtl(program, arrays: dict, estimate: int) -> dict:
 
 def _graph(workload: dict, cfg: ArrayConfig, seed: int):
     """(graph, samples per run, multiply-adds, a function giving checked input arrays) of *workload*."""
-    from rdagen.mapper.frontend.graph import GraphBuilder, load_graph
+    from rdagen.mapper.apps.workloads import gemm_graph
+    from rdagen.mapper.frontend.graph import load_graph
     from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 
     kind = workload["kind"]
     if kind == "gemm":
         m, k, n = workload["shape"]
-        g = GraphBuilder()
-        g.output(g.matmul(g.input("a", (m, k)), g.weight("b", shape=(k, n), seed=1, scale=1 / k ** 0.5), name="c"))
-        graph = g.graph()
+        graph = gemm_graph(m, k, n)
         return graph, 1, m * k * n, lambda: check_inputs(graph, random_inputs(graph, seed))
     if kind == "graph":
         graph = load_graph(workload["path"])

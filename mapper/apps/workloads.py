@@ -19,7 +19,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 
-__all__ = ["WORKLOADS", "workload", "mlp_graph"]
+__all__ = ["WORKLOADS", "workload", "mlp_graph", "gemm_graph"]
 
 WORKLOADS = ("gemv", "gemm", "mlp", "embedding_bag")
 
@@ -28,6 +28,14 @@ def _dense(g: GraphBuilder, x: str, k: int, n: int, layer: int, seed: int, relu:
     w = g.weight(f"w{layer}", shape=(k, n), seed=seed + 2 * layer, scale=1 / np.sqrt(k))
     y = g.add(g.matmul(x, w), g.weight(f"b{layer}", shape=(n,), seed=seed + 2 * layer + 1, scale=0.1))
     return g.relu(y) if relu else y
+
+
+def gemm_graph(m: int, k: int, n: int) -> Graph:
+    """C = A B with A [m, k] an input and B [k, n] a weight drawn from seed 1 (scale 1/sqrt k): the
+    GEMM of the benchmarks and sweeps."""
+    g = GraphBuilder()
+    g.output(g.matmul(g.input("a", (m, k)), g.weight("b", shape=(k, n), seed=1, scale=1 / k ** 0.5), name="c"))
+    return g.graph()
 
 
 def mlp_graph(m: int, widths, seed: int, relu_last: bool = False) -> Graph:

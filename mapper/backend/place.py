@@ -129,11 +129,12 @@ class _State:
         self.cfg, self.nets, self.congestion = cfg, nets, congestion
         self.capacity = 2.0 * tracks  # outputs a tile's switch has per unit of demand (4 directions / 2)
         self.pos = positions  # unit index -> (row, col)
-        self.net_units = [np.array(n, int) for n in (net[0] for net in nets)]
+        # Lists, not arrays: _box runs millions of times, and iterating a list is 3x faster.
+        self.net_units = [[int(u) for u in net[0]] for net in nets]
         self.weights = np.array([net[1] for net in nets], float)
         self.nets_of = [[] for _ in units]
         for i, members in enumerate(self.net_units):
-            for u in set(members.tolist()):
+            for u in set(members):
                 self.nets_of[u].append(i)
         self.boxes = [self._box(i) for i in range(len(nets))]
         self.demand = np.zeros((cfg.rows, cfg.cols))
@@ -141,8 +142,9 @@ class _State:
             self._spread(i, +1)
 
     def _box(self, i):
-        rows = [self.pos[u][0] for u in self.net_units[i]]
-        cols = [self.pos[u][1] for u in self.net_units[i]]
+        places = [self.pos[u] for u in self.net_units[i]]
+        rows = [p[0] for p in places]
+        cols = [p[1] for p in places]
         return min(rows), max(rows), min(cols), max(cols)
 
     def _spread(self, i, sign):

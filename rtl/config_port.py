@@ -40,6 +40,8 @@ class UnitRegisters(wiring.Component):
 
     Latency: a write is in the shadow the next cycle, a taken shadow in ``active`` the next cycle.
 
+    Invariants: ``count`` never exceeds words + 1; ``active`` changes only in the cycle after ``take``.
+
     A component of its own so that the units of one kind are one part of the port's hierarchy
     (synth/parts.py): a plasticine port is synthesized as a few such parts, not 128 units' logic.
     """

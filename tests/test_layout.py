@@ -5,7 +5,8 @@ function) of every source file:
 * the RTL imports the spec and itself, never a golden model, the mapper or a flow;
 * golden models and the mapper import the spec, never an implementation (rtl/ outside rtl/spec/);
 * the flows (sim/, synth/) and the benchmarks (bench/) never import the command line, and sim/ never
-  imports bench/: the command line (cli/) sits on top of them all.
+  imports bench/; the design-space sweep (explore/) builds on the flows and the mapper, and bench/
+  measures it: the command line (cli/) sits on top of them all.
 """
 
 import ast
@@ -13,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"rtl": "rdagen.rtl", "verif": "rdagen.verif", "sim": "rdagen.sim", "synth": "rdagen.synth",
-           "bench": "rdagen.bench", "mapper": "rdagen.mapper", "cli": "rdagen.cli"}
+           "bench": "rdagen.bench", "mapper": "rdagen.mapper", "explore": "rdagen.explore", "cli": "rdagen.cli"}
 
 # (package of the importing file, packages it may import from rdagen); the longest matching prefix rules.
 ALLOWED = {
@@ -24,7 +25,9 @@ ALLOWED = {
     "rdagen.verif": ("rdagen.rtl", "rdagen.verif", "rdagen.mapper"),
     "rdagen.synth": ("rdagen.synth",),
     "rdagen.sim": ("rdagen.rtl", "rdagen.verif", "rdagen.mapper", "rdagen.sim", "rdagen.synth"),
-    "rdagen.bench": ("rdagen.rtl", "rdagen.verif", "rdagen.mapper", "rdagen.sim", "rdagen.synth", "rdagen.bench"),
+    "rdagen.explore": ("rdagen.rtl", "rdagen.mapper", "rdagen.sim", "rdagen.synth", "rdagen.explore"),
+    "rdagen.bench": ("rdagen.rtl", "rdagen.verif", "rdagen.mapper", "rdagen.sim", "rdagen.synth", "rdagen.explore",
+                     "rdagen.bench"),
     "rdagen.cli": ("rdagen",),
 }
 
@@ -123,7 +126,7 @@ def test_every_source_folder_is_a_declared_package():
     declared = {setup["package-dir"][name] for name in setup["packages"]}
     assert set(setup["package-dir"]) == set(setup["packages"]), "packages and package-dir disagree"
     folders = set()
-    for top in ("rtl", "verif", "sim", "synth", "bench", "mapper", "cli"):
+    for top in ("rtl", "verif", "sim", "synth", "bench", "mapper", "explore", "cli"):
         for path in [ROOT / top, *(ROOT / top).rglob("*")]:
             if path.is_dir() and path.name != "__pycache__" and path.relative_to(ROOT).as_posix() != "bench/results" \
                     and any(f.is_file() for f in path.iterdir()):

@@ -16,6 +16,10 @@ def add_arguments(p) -> None:
                    help="skip Yosys's SAT-based resource sharing (too slow on the plasticine PCU)")
     p.add_argument("--hierarchical", action="store_true",
                    help="synthesize module by module, no flattening (the plasticine PCU does not fit flat)")
+    p.add_argument("--parts", action="store_true",
+                   help="hierarchical, each distinct part (same module once digits are ignored, same ports, same "
+                        "sub-parts) synthesized once and counted per instance: the plasticine PCU's 1,039 modules "
+                        "are 102 parts (implies --hierarchical)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds before Yosys is stopped (default %(default)s)")
     add_config_argument(p)
 
@@ -38,7 +42,10 @@ def run(args) -> int:
     print(f"rdagen synth: {args.unit} for {cfg.name} ({gen.path}) ...", flush=True)
     report = synthesize(gen.path, gen.module, BUILD / "synth", unit=args.unit, config=cfg.name,
                         config_hash=cfg.hash, memories=args.memories, share=not args.noshare,
-                        timeout=args.timeout, flatten=not args.hierarchical)
+                        timeout=args.timeout, flatten=not (args.hierarchical or args.parts),
+                        parts=args.parts)
+    if report.get("parts"):
+        print(f"  {report['parts']['modules']} modules synthesized as {report['parts']['parts']} parts")
     print(f"  cells {report['cells']}, flip-flops {report['flipflops']}, longest path {report['longest_path']}, "
           f"memories as {report['memories']} ({report['memory_bits']} bits as macros), {report['seconds']} s")
     print(f"  report: {BUILD / 'synth' / f'{args.unit}-{cfg.name}.json'} (and .md)")

@@ -117,6 +117,20 @@ def test_parts_define_each_part_once_and_keep_every_instance():
         synthesize(gen.path, gen.module, ROOT / "build", unit="pcu", config="small", config_hash="0", parts=True)
 
 
+def test_synth_command_by_parts(tmp_path):
+    """`rdagen synth --parts`: the switch's output FIFOs are one part, synthesized once; the report says
+    so and counts every instance (the same flip-flops as the hierarchical synthesis)."""
+    run = _rdagen("synth", "--unit", "switch", "--config", "tiny", "--parts", timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads((ROOT / "build" / "synth" / "switch-tiny.json").read_text())
+    assert report["flatten"] is False and report["parts"]["parts"] < report["parts"]["modules"]
+    assert f"{report['parts']['modules']} modules synthesized as {report['parts']['parts']} parts" in run.stdout
+    cfg = preset("tiny")
+    gen = generate("switch", cfg)
+    assert report["flipflops"] == synthesize(gen.path, gen.module, tmp_path, unit="switch",
+                                             config=cfg.name, config_hash=cfg.hash, flatten=False)["flipflops"] > 100
+
+
 def test_synth_reads_the_statistics_of_yosys_0_23():
     """Yosys 0.23 writes the `stat -top` hierarchy table into its JSON; the report still reads it, and
     anything else malformed is still an error."""

@@ -78,8 +78,11 @@ def costs(log=print) -> list[dict]:
     return out
 
 
-def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep") -> Path:
-    task_costs = costs(log)
+def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep", one_task: bool = True,
+        results: Path = RESULTS) -> Path:
+    """The *study* from cold on each number of *workers*; ``results/<name>.json`` and ``results/<name>/``
+    (the last run's table and plots). *one_task*: time one task of each kind first (``costs``)."""
+    task_costs = costs(log) if one_task else []
     runs = {}
     with tempfile.TemporaryDirectory(prefix="rdagen-sweep-bench-") as tmp:
         for n in workers:
@@ -89,17 +92,16 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep") -
             env = {**os.environ, "RDAGEN_BUILD": str(where / "build")}
             log(f"[{name}] {n} worker(s), cold build in {where}")
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "rdagen.cli", "sweep", str(where / "study.toml"),
-                                   "--workers", str(n)], env=env, stderr=subprocess.PIPE, text=True)
+            returncode, tail = _sweep(where / "study.toml", n, env, lambda line: log(f"[{name}] {n}w {line}"))
             wall = time.perf_counter() - started
-            if proc.returncode not in (0, 1):  # 1: some task failed, recorded in the store
-                raise RuntimeError(f"rdagen sweep exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+            if returncode not in (0, 1):  # 1: some task failed, recorded in the store
+                raise RuntimeError(f"rdagen sweep exited {returncode}:\n{tail}")
             runs[n] = {"wall_s": round(wall, 1), "rows": _rows(where / "study.sweep.sqlite"),
                        "syntheses": _syntheses(where / "build" / "synth" / "units")}
             log(f"[{name}] {n} worker(s): {wall:.0f} s, {len(runs[n]['rows'])} tasks, "
                 f"{len(runs[n]['syntheses'])} unit syntheses")
             if n == max(workers):
-                out_dir = RESULTS / name
+                out_dir = results / name
                 shutil.rmtree(out_dir, ignore_errors=True)
                 shutil.copytree(where / "study.sweep", out_dir)
     first, last = runs[min(workers)], runs[max(workers)]
@@ -120,12 +122,24 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep") -
         "study": study, "rows": rows,
     }
     result["unit_syntheses_saved"] = result["unit_syntheses_without_sharing"] - result["unit_syntheses"]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{name}.json"
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"{name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     log(f"[{name}] speed-up {result['speedup']}x on {max(workers)} workers; results equal: {same}; "
         f"{result['unit_syntheses']} unit syntheses ({result['unit_syntheses_saved']} saved by sharing)")
     return out
+
+
+def _sweep(spec: Path, workers: int, env: dict, log) -> tuple[int, str]:
+    """``rdagen sweep SPEC --workers N`` in a subprocess, its progress lines (stderr) passed to *log* as
+    they come; (exit status, the last 3,000 characters of stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "rdagen.cli", "sweep", str(spec), "--workers", str(workers)],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    tail = ""
+    for line in proc.stderr:
+        log(line.rstrip())
+        tail = (tail + line)[-3000:]
+    return proc.wait(), tail
 
 
 def _rows(path: Path) -> list[dict]:

@@ -227,3 +227,25 @@ def test_area_by_synthesis_shares_each_unit_configuration(tmp_path, capsys):
     assert _without_seconds(tmp_path / "s.sweep" / "results.csv") == first  # the same areas, from the cache
     assert {p: p.stat().st_mtime_ns for p in (BUILD / "synth" / "units").glob("*.json")} == stamps  # none redone
     capsys.readouterr()
+
+
+def test_the_sweep_benchmark_runs_a_study_cold_on_1_and_2_workers(tmp_path):
+    """bench/sweep.py (`make bench ARGS="--only sweep"`) on a 2-point study: each run from a cold build
+    in its own `rdagen sweep` process, its progress passed on line by line as it comes, and the JSON
+    with both wall times, the speed-up and equal results (no area here: the syntheses' sharing is
+    test_area_by_synthesis_shares_each_unit_configuration's, and cold syntheses take minutes)."""
+    import json
+
+    from rdagen.bench.sweep import run
+
+    study = ('base = "tiny"\n[vary]\nstages = [2, 4]\n[[workload]]\ngemm = [8, 12, 6]\n'
+             '[measure]\nseed = 3\n')
+    lines = []
+    out = run(workers=(1, 2), study=study, log=lines.append, name="study", one_task=False, results=tmp_path)
+    result = json.loads(out.read_text())
+    assert result["points"] == 2 and result["tasks"] == 2 and result["status"]["ok"] == 2
+    assert set(result["wall_s"]) == {"1", "2"} and result["same_results"] is True
+    assert result["speedup"] == round(result["wall_s"]["1"] / result["wall_s"]["2"], 3)
+    assert result["unit_syntheses"] == result["unit_syntheses_saved"] == 0
+    assert any(line.startswith("[study] 2w ") and "done" in line for line in lines), lines[-10:]
+    assert (tmp_path / "study" / "pareto.png").read_bytes()[:4] == b"\x89PNG"

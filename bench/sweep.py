@@ -7,6 +7,11 @@ to bench/results/sweep/. Beforehand it times one task of each kind on its own (`
 by the cost model on ``plasticine``, and a mapping with its RTL run on ``small``), so a user can size
 a cluster; the syntheses' seconds per unit kind and preset are in bench/results/area.json.
 
+Each run is also recorded on its own (bench/results/sweep-workers<N>.json, with a hash of the code it
+ran); a run of fewer workers than the last is taken from its record when the code and the study are
+the same, so the two runs (about 2 hours together here) can be measured in two sittings, each on an
+idle machine. The JSON names the runs so taken (``reused_runs``).
+
 The study: lanes {4, 8, 16} x stages {4, 6} x arrays {4x4, 8x8, 16x8} x PMU depth {1024, 4096} on
 the ``plasticine`` base (36 points), each with a 256 x 256 x 256 GEMM and the Criteo-Kaggle DLRM at
 batch 1 and 64 (108 tasks), area by parts (explore/area.py).
@@ -83,9 +88,18 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep", o
     """The *study* from cold on each number of *workers*; ``results/<name>.json`` and ``results/<name>/``
     (the last run's table and plots). *one_task*: time one task of each kind first (``costs``)."""
     task_costs = costs(log) if one_task else []
-    runs = {}
+    runs, reused, code = {}, [], code_hash()
     with tempfile.TemporaryDirectory(prefix="rdagen-sweep-bench-") as tmp:
         for n in workers:
+            record = results / f"{name}-workers{n}.json"
+            if n != max(workers) and record.exists():
+                kept = json.loads(record.read_text())
+                if kept["code"] == code and kept["study"] == study:
+                    log(f"[{name}] {n} worker(s): the run of {kept['when']} on the same code and study "
+                        f"({record}; delete it to run again): {kept['wall_s']:.0f} s")
+                    runs[n] = kept
+                    reused.append(n)
+                    continue
             where = Path(tmp) / f"workers{n}"
             where.mkdir()
             (where / "study.toml").write_text(study)
@@ -98,6 +112,9 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep", o
                 raise RuntimeError(f"rdagen sweep exited {returncode}:\n{tail}")
             runs[n] = {"wall_s": round(wall, 1), "rows": _rows(where / "study.sweep.sqlite"),
                        "syntheses": _syntheses(where / "build" / "synth" / "units")}
+            results.mkdir(parents=True, exist_ok=True)
+            record.write_text(json.dumps({"code": code, "study": study, "when": time.strftime("%Y-%m-%d %H:%M"),
+                                          **runs[n]}) + "\n")
             log(f"[{name}] {n} worker(s): {wall:.0f} s, {len(runs[n]['rows'])} tasks, "
                 f"{len(runs[n]['syntheses'])} unit syntheses")
             if n == max(workers):
@@ -112,6 +129,7 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep", o
     result = {
         "benchmark": name, "points": len({json.dumps(r["point"], sort_keys=True) for r in rows}), "tasks": len(rows),
         "wall_s": {str(n): r["wall_s"] for n, r in runs.items()},
+        "reused_runs": {str(n): runs[n]["when"] for n in reused},
         "speedup": round(first["wall_s"] / last["wall_s"], 3),
         "same_results": same,
         "unit_syntheses": len(syntheses),
@@ -128,6 +146,19 @@ def run(*, workers=(1, 2), study: str = STUDY, log=print, name: str = "sweep", o
     log(f"[{name}] speed-up {result['speedup']}x on {max(workers)} workers; results equal: {same}; "
         f"{result['unit_syntheses']} unit syntheses ({result['unit_syntheses_saved']} saved by sharing)")
     return out
+
+
+def code_hash() -> str:
+    """A hash of the sources a sweep's results and times depend on (rtl, synth, sim, mapper, explore): a
+    run recorded on other code is not reused."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("rtl", "synth", "sim", "mapper", "explore"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _sweep(spec: Path, workers: int, env: dict, log) -> tuple[int, str]:

@@ -232,7 +232,8 @@ def test_area_by_synthesis_shares_each_unit_configuration(tmp_path, capsys):
 def test_the_sweep_benchmark_runs_a_study_cold_on_1_and_2_workers(tmp_path):
     """bench/sweep.py (`make bench ARGS="--only sweep"`) on a 2-point study: each run from a cold build
     in its own `rdagen sweep` process, its progress passed on line by line as it comes, and the JSON
-    with both wall times, the speed-up and equal results (no area here: the syntheses' sharing is
+    with both wall times, the speed-up and equal results, and a second sitting that reuses the 1-worker
+    run recorded on the same code and study (no area here: the syntheses' sharing is
     test_area_by_synthesis_shares_each_unit_configuration's, and cold syntheses take minutes)."""
     import json
 
@@ -249,3 +250,14 @@ def test_the_sweep_benchmark_runs_a_study_cold_on_1_and_2_workers(tmp_path):
     assert result["unit_syntheses"] == result["unit_syntheses_saved"] == 0
     assert any(line.startswith("[study] 2w ") and "done" in line for line in lines), lines[-10:]
     assert (tmp_path / "study" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert result["reused_runs"] == {}
+    # A second sitting takes the 1-worker run from its record (same code and study) and runs 2 workers only.
+    lines.clear()
+    again = json.loads(run(workers=(1, 2), study=study, log=lines.append, name="study", one_task=False,
+                           results=tmp_path).read_text())
+    assert list(again["reused_runs"]) == ["1"] and again["wall_s"]["1"] == result["wall_s"]["1"]
+    assert again["same_results"] is True and not any(line.startswith("[study] 1w ") for line in lines)
+    # Not on another study.
+    other = json.loads(run(workers=(1, 2), study=study.replace("seed = 3", "seed = 4"), log=lines.append,
+                           name="study", one_task=False, results=tmp_path).read_text())
+    assert other["reused_runs"] == {}

@@ -76,26 +76,36 @@ def _plots(rows: list[dict], out: Path) -> list[Path]:
     if not workloads:
         return []
     written = []
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.5 * len(workloads), 4), squeeze=False)
-    for ax, name in zip(axes[0], workloads):
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    fields = list(dict.fromkeys(f for r in ok for f in r["point"]))
+    # One panel per workload, stacked, so that the front's labels (the point's values in the order of
+    # *fields*) have the page's width.
+    fig, axes = plt.subplots(len(workloads), 1, figsize=(8, 3.6 * len(workloads)), squeeze=False)
+    for ax, name in zip(axes[:, 0], workloads):
         mine = [r for r in ok if r["workload"]["name"] == name]
         by_area = all("area_nand2" in r["metrics"] for r in mine)
-        xy = [(r["metrics"]["area_nand2" if by_area else "functional_units"], r["metrics"]["per_s"]) for r in mine]
+        xy = [(r["metrics"]["area_nand2"] / 1e6 if by_area else r["metrics"]["functional_units"], r["metrics"]["per_s"])
+              for r in mine]
         ax.scatter(*zip(*xy), s=18, color="0.6", label="points")
         front = pareto(xy)
         ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C3", label="Pareto front")
         for i in front:
-            ax.annotate(", ".join(f"{k} {v}" for k, v in mine[i]["point"].items()), xy[i], fontsize=6,
-                        textcoords="offset points", xytext=(3, 3))
-        ax.set(title=name, xlabel="area (NAND2 equivalents, synthesis)" if by_area else
+            ax.annotate(" / ".join(str(v) for v in mine[i]["point"].values()), xy[i], fontsize=7,
+                        textcoords="offset points", xytext=(4, -3))
+        ax.set(title=f"{name}: front labelled {' / '.join(fields)}" if fields else name,
+               xlabel="area (millions of NAND2 equivalents, synthesis)" if by_area else
                "multiply-add peak per cycle (lanes x stages x PCUs; no area measured)",
                ylabel=f"{mine[0]['metrics']['per']}/s (cost model)", xscale="log", yscale="log")
-        ax.legend(fontsize=7)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            axis.set_major_formatter(ScalarFormatter())
+            axis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(out / "pareto.png", dpi=120)
     plt.close(fig)
     written.append(out / "pareto.png")
-    fields = list(dict.fromkeys(f for r in ok for f in r["point"]))
     useful = [r for r in ok if r["metrics"].get("mac_utilization") is not None]
     if fields and useful:
         fig, axes = plt.subplots(1, len(fields), figsize=(4 * len(fields), 3.6), squeeze=False)

@@ -91,7 +91,7 @@ def _plots(rows: list[dict], out: Path) -> list[Path]:
         front = pareto(xy)
         ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C3", label="Pareto front")
         for i in front:
-            ax.annotate(" / ".join(str(v) for v in mine[i]["point"].values()), xy[i], fontsize=7,
+            ax.annotate(" / ".join(str(mine[i]["point"].get(f, "")) for f in fields), xy[i], fontsize=7,
                         textcoords="offset points", xytext=(4, -3))
         ax.set(title=f"{name}: front labelled {' / '.join(fields)}" if fields else name,
                xlabel="area (millions of NAND2 equivalents, synthesis)" if by_area else

@@ -5,7 +5,7 @@ the array (the direct harness at full rate, which is deterministic).
 
 The fingerprints use fixed seeds, not the suite's base seed: they are the same on every run. A change
 that is meant to alter them (a new flag, a different mapping) rewrites the file on purpose with
-``python -m tests.test_invariance --write`` and says why in its commit.
+``python -m tests.test_invariance --write [flags|bitstreams|cycles]`` and says why in its commit.
 """
 
 from __future__ import annotations
@@ -112,9 +112,13 @@ def test_every_workload_takes_the_same_cycles_on_the_array():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python -m tests.test_invariance --write  (records today's fingerprints)")
+    PARTS = {"flags": command_flags, "bitstreams": bitstreams, "cycles": workload_cycles}
+    if not sys.argv[1:] or sys.argv[1] != "--write" or not set(sys.argv[2:]) <= PARTS.keys():
+        sys.exit(f"usage: python -m tests.test_invariance --write [{'|'.join(PARTS)} ...]"
+                 "  (records today's fingerprints: all, or the parts named)")
+    recorded = json.loads(DATA.read_text()) if DATA.exists() else {}
+    for part in sys.argv[2:] or PARTS:
+        recorded[part] = PARTS[part]()
     DATA.parent.mkdir(exist_ok=True)
-    DATA.write_text(json.dumps({"flags": command_flags(), "bitstreams": bitstreams(), "cycles": workload_cycles()},
-                               indent=1) + "\n")
-    print(f"wrote {DATA}")
+    DATA.write_text(json.dumps({part: recorded[part] for part in PARTS}, indent=1) + "\n")
+    print(f"wrote {DATA}: {', '.join(sys.argv[2:] or PARTS)}")

@@ -3,7 +3,8 @@ with the golden PMU model: the read streams, the done tokens, the conflict and e
 scratchpad contents, read back after every case by a dump configuration (reset keeps the banks).
 
 Also holds the random-case generator and the directed cases (contiguous, strided, gather, scatter,
-scalar, FIFO, single and double buffering, out-of-range addresses), computed from the ArrayConfig.
+scalar, FIFO, single and double buffering, out-of-range addresses, a write window), computed from the
+ArrayConfig.
 """
 
 from __future__ import annotations
@@ -264,6 +265,14 @@ def directed_pmu_cases(cfg: ArrayConfig, rng: np.random.Generator) -> list[PmuCa
     cases.append(PmuCase("out-of-range", PmuProgram(
         write=Port(stages=[AddressStage("add", vin(1), CONST, const=W - 2 * L)], vin_required=[0, 1], data=vin(0)),
         mode="none"), vin=[_words(rng, n, L), rng.integers(0, 4 * L, (n, L)).astype(U32)]))
+
+    # a write window: a stream of three parts, the PMU's address position - part, so the first part
+    # falls below 0 (out of range: dropped without an error), the second and third are written
+    part = min(n, cfg.pmu_depth // 2) * L
+    cases.append(PmuCase("window", PmuProgram(
+        write=Port(stages=contiguous + [AddressStage("sub", reg(0), CONST, const=part)], counters=_run(3 * part // L, L),
+                   vin_required=[0], data=vin(0), window=True),
+        mode="none"), vin=[_words(rng, 3 * part // L, L)]))
     return cases
 
 
@@ -289,7 +298,7 @@ def _random_port(cfg, rng, role: str, mode: str, inputs: dict) -> Port:
                   sin_pop_level=levels(sreq), scalar=scalar)
     if role == "write":
         data = vin(vreq[0]) if vreq and (not sreq or rng.random() < 0.6) else sin(sreq[0])
-        return Port(**common, data=data)
+        return Port(**common, data=data, window=rng.random() < 0.25)
     vout = rng.random() < 0.8
     return Port(**common, vout=vout, sout=not vout or rng.random() < 0.5)
 

@@ -14,7 +14,8 @@ from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 from rdagen.mapper.phases.mlp import Layer, MlpPhase
 from rdagen.mapper.phases.phase import MapError
-from rdagen.mapper.program import lower, map_graph
+from rdagen.mapper.phases.phase import place_and_route
+from rdagen.mapper.program import Program, lower, map_graph
 from rdagen.mapper.apps.workloads import mlp_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.cli import main
@@ -23,27 +24,100 @@ from rdagen.sim.graph_run import run_program
 from .conftest import test_seed
 
 
-CASES = [  # config, samples, widths, a ReLU after the last layer (the epilogue PCU): chains of links (layer 0
-    # on small), one-link layers, D = lanes, odd widths
-    ("small", 1, (13, 16, 8, 4), False),
-    ("small", 8, (8, 8, 4), True),
-    ("small", 6, (7, 3, 10, 2, 5), False),
-    ("tiny", 5, (3, 3, 2), True),
+CASES = [  # config, samples, widths, a ReLU after the last layer (the epilogue PCU), ReLUs between the layers:
+    # chains of links (layer 0 on small), one-link layers, D = lanes, odd widths; groups of column blocks
+    # feeding the next layer's links one each (layer 0 on small: a chain after it needs 4 stages, 5 with
+    # the ReLU, and small has 4), the last group holding the next layer's 1.0 column
+    ("small", 1, (13, 16, 8, 4), False, True),
+    ("small", 8, (8, 8, 4), True, True),
+    ("small", 6, (7, 3, 10, 2, 5), False, True),
+    ("tiny", 5, (3, 3, 2), True, True),
+    ("small", 1, (5, 40, 12), False, False),
+    ("small", 2, (5, 28, 4), True, False),
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-m{c[1]}-{'-'.join(map(str, c[2]))}{'-relu' * c[3]}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-m{c[1]}-{'-'.join(map(str, c[2]))}{'-relu' * c[3]}{'-linear' * (not c[4])}"
+                                             for c in CASES])
 def test_an_mlp_phase_on_the_rtl_equals_the_golden_model_and_numpy(request, case):
-    config, m, widths, relu_last = case
+    config, m, widths, relu_last, relu_between = case
     seed = test_seed(request)
     print(f"[seed] {seed}")
     cfg = preset(config)
-    graph = mlp_graph(m, widths, seed % 1000, relu_last)
+    graph = mlp_graph(m, widths, seed % 1000, relu_last, relu_between)
     program = map_graph(graph, cfg, seed=seed % 1000, mlp_weights="resident")
     assert [p.phase.name for p in program.phases] == ["mlp0"]  # the ReLU after the last layer included
-    assert bool(program.phases[0].phase.epilogue) == relu_last
+    phase = program.phases[0].phase
+    assert bool(phase.epilogue) == relu_last
+    print("groups x links per layer:", [(t.groups, t.chain) for t in phase.tilings])
+    if not relu_between:  # the grouped cases: layer 0's groups are layer 1's links
+        assert phase.tilings[0].groups > 1 and phase.tilings[1].chain == phase.tilings[0].groups
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct")
     assert not run.mismatches, run.mismatches  # bit-exact with the golden model
+    assert all(run.within.values()), (run.max_error, run.bound)
+    cycles, estimate = run.phases[0].cycles, program.estimates[0]
+    print(f"cycles {cycles}, cost model {estimate}")
+    assert abs(estimate - cycles) <= 0.1 * cycles
+
+
+def test_grouped_layers_of_a_relu_mlp_on_medium_equal_numpy():
+    """Groups in every layer but the last, the next layer's links one per group, with the ReLU stage
+    (chains after groups need 5 stages: medium has 6): the golden array model within the fp32 bound."""
+    cfg = preset("medium")
+    graph = mlp_graph(3, (13, 40, 24, 4), 5)
+    program = map_graph(graph, cfg, seed=5, mlp_weights="resident")
+    tilings = program.phases[0].phase.tilings
+    assert [t.groups > 1 for t in tilings] == [True, True, False], tilings
+    assert all(after.chain == before.groups for before, after in zip(tilings, tilings[1:]))
+    run = run_program(program, check_inputs(graph, random_inputs(graph, 5)), harness=None)
+    assert all(run.within.values()), (run.max_error, run.bound)
+
+
+def test_a_group_holds_outputs_besides_the_next_layers_one_column():
+    """24 outputs and the 1.0 column are 7 blocks of 4 on small; in 3, 4 or 7 groups (of 3, 2 and 1
+    blocks) the last would hold the 1.0 alone (an empty K range for the next layer's last link):
+    refused, as is a next layer fed by such groups."""
+    from rdagen.mapper.phases.mlp import _tiling
+    cfg, layer = preset("small"), Layer("w", "b", False, 3, 24, "y")
+    assert [_tiling(cfg, 1, layer, False, 1, groups=g) is None for g in (7, 4, 3)] == [True] * 3
+    assert _tiling(cfg, 1, layer, False, 1, groups=2).blocks == 4  # the last group: columns 16 to 31
+    after = Layer("w", "b", False, 24, 5, "z")
+    assert _tiling(cfg, 1, after, True, 1, fed_by=1) is None and _tiling(cfg, 1, after, True, 1, fed_by=2) is None
+    after = Layer("w", "b", False, 23, 5, "z")  # groups of 8 columns, the last with the 1.0 at column 23
+    assert _tiling(cfg, 1, after, True, 1, fed_by=2).chunks == ((0, 8), (8, 16), (16, 23))
+
+
+SHARED = [  # config, samples, widths (no ReLU between), loaders: several W PMUs on one loader's stream
+    ("small", 2, (5, 28, 4), 2),
+    ("small", 4, (9, 20, 12, 3), 1),
+]
+
+
+@pytest.mark.parametrize("case", SHARED, ids=[f"{c[0]}-m{c[1]}-{'-'.join(map(str, c[2]))}-loaders{c[3]}" for c in SHARED])
+def test_w_pmus_sharing_a_loader_take_their_parts_through_write_windows(request, case):
+    """Fewer loaders than links (what a configuration that keeps AGs for other work gives an MLP): a
+    loader multicasts the parts of its links one after the other, each W PMU writing its own through a
+    window. RTL = golden bit for bit, NumPy within the bound, the cost model within 10 %, and every
+    part crosses the edge once."""
+    config, m, widths, loaders = case
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    cfg = preset(config)
+    graph = mlp_graph(m, widths, seed % 1000, relu_between=False)
+    layers = tuple(Layer(f"w{n}", f"b{n}", False, k, w, graph.nodes[2 * n + 1].output)
+                   for n, (k, w) in enumerate(zip(widths, widths[1:])))
+    phase = MlpPhase(cfg, "mlp0", tuple(range(len(graph.nodes))), "x", layers, m, loaders=loaders)
+    assert len(phase.streams) == loaders and len(phase.links) > loaders
+    program = Program(cfg, graph, [place_and_route(phase, cfg, seed=seed % 1000)], seed % 1000, 0.0)
+    arrays = check_inputs(graph, random_inputs(graph, seed))
+    io = program.phases[0].io({**arrays, **{n: t.values for n, t in graph.weights.items()}})
+    streamed = sum(len(w) for regions in io.dram.values() for w in regions.values())
+    streamed += sum(len(v) * cfg.lanes for k, v in io.sources.items()
+                    if k.startswith("vsend") and k != f"vsend__{program.phases[0].placement.sites['mlp0.host0'][0]}")
+    assert streamed == sum(phase.streams) == sum(t.kb(j) * t.blocks * cfg.lanes for i, g, j in phase.links
+                                                 for t in [phase.tilings[i]])
+    run = run_program(program, arrays, harness="direct")
+    assert not run.mismatches, run.mismatches
     assert all(run.within.values()), (run.max_error, run.bound)
     cycles, estimate = run.phases[0].cycles, program.estimates[0]
     print(f"cycles {cycles}, cost model {estimate}")
@@ -120,8 +194,10 @@ def test_an_mlp_that_does_not_fit_is_refused_naming_the_resource_and_left_to_mat
     tiny = preset("tiny")  # PMUs of 32 words: a 20-input row needs 2 x 22 double-buffered
     with pytest.raises(MapError, match="a sample row of 20 inputs .* needs 44 PMU words"):
         MlpPhase(tiny, "mlp", (), "x", _layers((20, 4, 2)), 4, "the MLP")
-    with pytest.raises(MapError, match="7 layers need 7 PCUs, 14 PMUs"):
+    with pytest.raises(MapError, match="7 layers need 7 PCUs and 14 PMUs"):
         MlpPhase(tiny, "mlp", (), "x", _layers((2,) * 8), 4, "the MLP")
+    with pytest.raises(MapError, match="the MLP: 0 weight loaders: tiny has 1 to 5"):
+        MlpPhase(tiny, "mlp", (), "x", _layers((3, 3, 2)), 4, "the MLP", loaders=0)
     assert [p.name for p in lower(mlp_graph(4, (20, 4, 2), 1), tiny, "resident")] == ["mm0", "mm3"]
 
 

@@ -54,6 +54,7 @@ def _report(results):
     (PmuProgram(read=Port(counters=[Counter(0, 4, 1)])), "would fire without end"),
     (PmuProgram(read=Port(vin_required=[0], vout=False)), "neither the vector nor the scalar output"),
     (PmuProgram(read=Port(vin_required=[7])), "input 7 does not exist"),
+    (PmuProgram(read=Port(vin_required=[0], window=True)), "read port, field 'window': only a write port"),
 ])
 def test_encoder_rejects_with_named_field(program, message):
     with pytest.raises(PmuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -74,16 +75,22 @@ def test_encoding_round_trips_through_the_layout():
 @pytest.mark.cocotb
 @pytest.mark.parametrize("config", CONFIGS)
 def test_directed_modes(config, request):
-    """Contiguous, strided, gather, scatter, scalar, FIFO, single and double buffering, out of range:
+    """Contiguous, strided, gather, scatter, scalar, FIFO, single and double buffering, out of range, a
+    write window:
     RTL = golden (streams, tokens, conflict and error counts, contents after each case)."""
     cfg = preset(config)
-    results = run_pmu_cases(cfg, directed_pmu_cases(cfg, seeded_rng(request)), tag="pmu-directed")
+    cases = directed_pmu_cases(cfg, seeded_rng(request))
+    results = run_pmu_cases(cfg, cases, tag="pmu-directed")
     _report(results)
     by_name = {r.name: r for r in results}
     # the directed traffic does what it is meant to: conflicts where lanes share banks, none where not
     assert by_name["strided2"].golden.read_conflicts > 0 and by_name["strided3"].golden.read_conflicts == 0
     assert by_name["gather"].golden.read_conflicts >= cfg.lanes - 1 and by_name["scatter"].golden.write_conflicts > 0
     assert by_name["out-of-range"].golden.errors > 0 and by_name["double"].golden.done_tokens == 5
+    # a write window drops the part below it without an error, and writes the rest
+    stream = next(c for c in cases if c.name == "window").vin[0].ravel()
+    part = len(stream) // 3
+    assert by_name["window"].golden.errors == 0 and np.array_equal(by_name["window"].golden.memory[:2 * part], stream[part:])
 
 
 @pytest.mark.cocotb

@@ -38,13 +38,13 @@ def gemm_graph(m: int, k: int, n: int) -> Graph:
     return g.graph()
 
 
-def mlp_graph(m: int, widths, seed: int, relu_last: bool = False) -> Graph:
+def mlp_graph(m: int, widths, seed: int, relu_last: bool = False, relu_between: bool = True) -> Graph:
     """Dense layers with bias on an input of *m* rows: widths[0] -> widths[1] -> ..., ReLU between
-    layers (and after the last with *relu_last*)."""
+    layers (unless not *relu_between*; after the last with *relu_last*)."""
     g = GraphBuilder()
     h = g.input("x", (m, widths[0]))
     for layer, (k, n) in enumerate(zip(widths, widths[1:])):
-        h = _dense(g, h, k, n, layer, seed, relu=relu_last or layer < len(widths) - 2)
+        h = _dense(g, h, k, n, layer, seed, relu=relu_last if layer == len(widths) - 2 else relu_between)
     g.output(h)
     return g.graph()
 

@@ -3,7 +3,8 @@ a relu or not), that become one MLP phase (phases/mlp.py: the weights resident i
 pipelined through the layers).
 
 ``mlp_weights`` ``resident``: every chain that fits one MLP phase; ``auto``: those whose MLP phase costs
-less than a matmul phase per layer (cost-model cycles plus the unit configuration each loads);
+less than a matmul phase per layer (cost-model cycles on the lowering's memory plus the unit
+configuration each loads: ``Lowering.cost``);
 ``streamed``: none. A relu or sigmoid that is the only use of the last layer's result and fits one PCU
 becomes the phase's epilogue (its node is absorbed)."""
 
@@ -87,5 +88,4 @@ def _streamed_is_cheaper(s: Lowering, chain, layers, m: int, after: list, phase:
                                 (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
     except MapError:  # a layer no single matmul phase takes: the MLP phase, which fits, is
         return False
-    cost = sum(p.estimate_cycles + p.unit_configuration_cycles(cfg) for p in streamed + after)
-    return cost <= phase.estimate_cycles + phase.unit_configuration_cycles(cfg)
+    return sum(map(s.cost, streamed + after)) <= s.cost(phase)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from rdagen.mapper.frontend.graph import Graph
+from rdagen.mapper.phases.dram import memory_cycles, traffic
 from rdagen.mapper.phases.phase import Phase
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
@@ -55,3 +58,16 @@ class Lowering:
 
     def shape(self, tensor: str) -> tuple[int, ...]:
         return self.graph.tensors[tensor].shape
+
+    def cost(self, phase: Phase) -> int:
+        """What a phase costs, to choose between lowerings: its cost-model cycles on ``memory`` (its run's
+        DRAM traffic, mapper/phases/dram.py, from its streams on zero-valued tensors before placement:
+        a unit per row) plus the configuration of its units."""
+        units, _ = phase.netlist()
+        sites = {u.name: (n, 0) for n, u in enumerate(units)}
+        zeros = {name: np.zeros(self.shape(name), np.int32 if self.graph.tensors[name].dtype == "int32" else np.float32)
+                 for name in phase.reads}
+        io = phase.io(sites, zeros)
+        cycles = memory_cycles(self.cfg, phase.estimate_cycles, traffic(self.cfg, io.sources, io.gathers), self.memory,
+                               phase.dram_overlap)
+        return cycles + phase.unit_configuration_cycles(self.cfg)

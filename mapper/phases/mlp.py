@@ -1,15 +1,25 @@
 """The MLP phase: a chain of Linear layers y_(l+1) = relu?(y_l) W_l + b_l over M samples in one
 configuration, the weights resident in PMUs and the samples pipelined through the layers.
 
-Dataflow (lanes L; layer l has a chain of C_l PCUs, link j summing its K range, as in a matmul phase
-with one group and one row; mapper/phases/matmul.py)::
+Dataflow (lanes L; layer l has G_l groups of its column blocks, each a chain of C_l PCUs, link j
+summing its K range, as in a matmul phase of one row; mapper/phases/matmul.py)::
 
-    loader (l, j) (an AG reading DRAM, or a host row) --the link's [W; b] part, once--> W PMU (l, j)
-    W PMU (l, j) (buffer mode: written once, then read once per sample) --W vectors--> PCU (l, j)
-    X PMU (l, j) (double-buffered sample rows) --x[m, K range of link j] scalars--> PCU (l, j)
-    PCU (l, j): [relu(x)], x * W row, accumulated; link j > 0 adds link j - 1's partial sums (vin 1)
-    PCU (l, C_l - 1) --y_l[m] vectors, multicast--> X PMU (l + 1, j), every j  (the last layer: host vrecv)
+    loader (an AG reading DRAM, or a host row) --its links' [W; b] parts, once, multicast--> their W PMUs
+    W PMU (l, g, j) (buffer mode: written once, then read once per sample) --W vectors--> PCU (l, g, j)
+    X PMU (l, j) (double-buffered sample rows) --x[m, K range of link j] scalars, multicast--> PCU (l, g, j), every g
+    PCU (l, g, j): [relu(x)], x * W row, accumulated; link j > 0 adds link j - 1's partial sums (vin 1)
+    PCU (l, g, C_l - 1) --y_l[m, group g's blocks]--> X PMU (l + 1, g)         (G_l > 1: C_(l+1) = G_l)
+                        --y_l[m] vectors, multicast--> X PMU (l + 1, j), every j   (G_l = 1)
+                        --> host vrecv                                           (the last layer, G = 1)
     host row --x[m] vectors (and a 1.0 in column K_0)--> X PMU (0, j), every j
+
+A loader serves one link, or several when there are more links than loaders: it streams their
+parts one after the other to all of their W PMUs, and each W PMU writes its own part through a write
+window (its addresses are the stream position minus the part's offset; rtl/spec/pmu_layout.py).
+
+Groups are how a layer uses PCUs in parallel over its outputs rather than only over K: a layer of
+G_l groups gives its next layer's K ranges, group g's columns in X PMU (l + 1, g) alone, so every X
+PMU has one writer and the next layer's link g starts on group g's outputs.
 
 An *epilogue* PCU after the last layer may compute an elementwise op of its result that fits one PCU
 (the ReLU that follows a bottom MLP), which the phase writes instead: one phase less.
@@ -22,23 +32,29 @@ phase gives a sample every max over layers of (column blocks x K range) cycles. 
 from DRAM once, at the phase's start, and stay in the PMUs for every sample; on the array they are not
 streamed per X block as in a matmul phase.
 
-Tiling: one chain length per layer, each link a PCU, an X PMU, a W PMU and a loader (the rows' AGs,
-then the host rows other than the first); from chains of 1, the link that lowers the cost model most
-is added while PCUs, PMUs and loaders last (``tile_mlp``). A layer's X row (K + 1 words,
-padded to whole vectors) must fit half a PMU (two rows, double-buffered) and a link's [W; b] part a
-PMU; chains need 4 PCU stages (5 with the input ReLU), two vector inputs and 4 registers.
+Tiling: groups and a chain length per layer, each link a PCU and a W PMU, each K range an X PMU;
+from one link per layer, the group or link that lowers the cost model most is added while PCUs and
+PMUs last (``tile_mlp``). The loaders (the rows' AGs, then the host rows other than the first, or
+as many as the caller leaves the phase) take the links in layer order, each the loader with the
+fewest words so far (``loading``).
+A layer's X row (K + 1 words, or the producer group's columns, padded to whole vectors) must fit half
+a PMU (two rows, double-buffered) and a link's [W; b] part a PMU; chains need 4 PCU stages (5 with
+the input ReLU), two vector inputs and 4 registers; the last layer has one group (one host output),
+and a group must hold some of the layer's outputs besides the next layer's 1.0 column.
 
-Cost model (cycles; layer l: F_l = column blocks x its largest K range (+1 on the last link) firings
-per sample, C_l links, lag_l = (C_l - 1) (K range + 20) as in the matmul phase; fitted on 49 RTL runs
-on small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links: max error 7.3 %)::
+Cost model (cycles; layer l: F_l = column blocks per group x its largest K range (+1 on the last
+link) firings per sample, C_l links, lag_l = (C_l - 1) (K range + 20) as in the matmul phase; fitted on 49 RTL runs
+on small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links: max error 7.3 %; checked with
+groups and shared loaders on small in tests/test_mlp.py)::
 
-    start_0 = the largest W part of layer 0 in vectors      (the loaders run in parallel)
+    start_0 = layer 0's load                                   (the loaders run in parallel)
     start_l = max(end_(l-1) + 38 + 3 stages, layer l's load)  (route, X PMU turn, pipeline)
+    load    = the longest stream of the layer's loaders, in vectors (a W PMU's window run ends with it)
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
     cycles  = end_last + the matmul phase's latency + 1 [+ 6 + 5 stages with an epilogue PCU]
             + (M - 1) max_l max(F_l, (F_l + (C_l - 1) K range + P_l + 4 stages) / 2)
 
-P_l is what layer l's producer writes into its X PMUs per sample (vectors): a double-buffered X PMU
+P_l is what layer l's producer writes into each X PMU per sample (vectors): a double-buffered X PMU
 takes sample m + 2 only after its reads of sample m, so a short layer waits for half a round of
 reading, writing and the turns; a long layer runs at its firings.
 """
@@ -53,7 +69,7 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.ops import FU_LATENCY
-from rdagen.rtl.spec.pcu_layout import LANE, Counter, PcuProgram, Stage, ctr, vin
+from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, PcuProgram, Stage, ctr, reg, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
@@ -79,12 +95,28 @@ class Layer:
     y: str
 
 
-def _tiling(cfg: ArrayConfig, m: int, layer: Layer, last: bool, chain: int) -> MatmulTiling:
+def _tiling(cfg: ArrayConfig, m: int, layer: Layer, last: bool, chain: int, groups: int = 1,
+            fed_by: int = 0) -> MatmulTiling | None:
+    """Layer *layer* in *groups* groups of its column blocks, its K split over *chain* links, or, when
+    its producer has groups of *fed_by* column blocks each, one link per producer group, that group's
+    columns (its X row the group's vectors). None when a group or K range would be empty but for the
+    1.0 column."""
     L = cfg.lanes
     width = layer.n + (not last)  # a layer that feeds another makes the next one's 1.0 column
-    chunks = split_k(layer.k, chain)
-    return MatmulTiling(1, 1, len(chunks), chunks, -(-(layer.k + 1) // L) * L, -(-width // L), m, True, 0, True, 0)
-
+    column_blocks = -(-width // L)
+    blocks = -(-column_blocks // groups)
+    groups = -(-column_blocks // blocks)
+    if not last and (groups - 1) * blocks * L >= layer.n:
+        return None
+    if fed_by:
+        chunks = tuple((k0, min(layer.k, k0 + fed_by * L)) for k0 in range(0, layer.k + 1, fed_by * L))
+        if chunks[-1][0] >= layer.k:
+            return None
+        kp = fed_by * L
+    else:
+        chunks = split_k(layer.k, chain)
+        kp = -(-(layer.k + 1) // L) * L
+    return MatmulTiling(groups, 1, len(chunks), chunks, kp, blocks, m, True, 0, True, 0)
 
 def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
     """Cycles between two samples in a layer: its firings per sample, or, when that is short, half of
@@ -94,12 +126,38 @@ def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
     return max(firings, (firings + (t.chain - 1) * kb + produced + TURN * cfg.stages) / 2)
 
 
-def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: bool = False) -> int:
+def links_of(tilings: tuple[MatmulTiling, ...]) -> list[tuple[int, int, int]]:
+    """(layer, group, link) of every link, in layer order."""
+    return [(i, g, j) for i, t in enumerate(tilings) for g in range(t.groups) for j in range(t.chain)]
+
+
+def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
+            loaders: int | None = None) -> tuple[list[tuple[int, int]], list[int]]:
+    """Which loader streams each link's [W; b] part, at which word of its stream ((loader, offset) per
+    link of ``links_of``), and each loader's stream in words. Loaders are the AGs, then the host rows
+    but the first (2 rows - 1, or the first *loaders* of them); each link, in layer order, goes to the loader with the fewest words so
+    far. A loader of several links multicasts its stream to their W PMUs, each taking its part through
+    a write window (rtl/spec/pmu_layout.py)."""
+    streams = [0] * min(len(links_of(tilings)), loaders or 2 * cfg.rows - 1)
+    placed = []
+    for i, g, j in links_of(tilings):
+        t = tilings[i]
+        loader = min(range(len(streams)), key=lambda n: (streams[n], n))
+        placed.append((loader, streams[loader]))
+        streams[loader] += t.kb(j) * t.blocks * cfg.lanes
+    return placed, streams
+
+
+def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: bool = False,
+             loaders: int | None = None) -> int:
     """The cost model of the module docstring."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
+    placed, streams = loading(cfg, tilings, loaders)
+    loaders = [loader for loader, _ in placed]
     for n, t in enumerate(tilings):
         kb = max(t.kb(j) for j in range(t.chain))
-        loaded = max(t.kb(j) * t.blocks for j in range(t.chain))
+        # a W PMU is loaded when its loader's whole stream has passed (its write window's run)
+        loaded = max(streams[loader] // cfg.lanes for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
         start = loaded if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, loaded)
         end = start + t.blocks * kb + (t.chain - 1) * (kb + CHAIN_LATENCY)
         pace = max(pace, _sample_cycles(cfg, t, produced))
@@ -108,15 +166,18 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
 
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
-             epilogue: bool = False) -> tuple[MatmulTiling, ...]:
-    """The chain length of every layer: from chains of one link, the link that lowers the cost model
-    most is added while PCUs, PMUs and loaders last (and a layer's weights do not fit its links'
-    PMUs). MapError naming *where* and the resource when the layers do not fit one configuration."""
+             epilogue: bool = False, loaders: int | None = None) -> tuple[MatmulTiling, ...]:
+    """The groups and chain length of every layer: from one link per layer, the group or link that
+    lowers the cost model most is added while PCUs, PMUs and loaders last (and a layer's weights do
+    not fit its links' PMUs). MapError naming *where* and the resource when the layers do not fit one
+    configuration."""
     L = cfg.lanes
-    budget = min(len(sites(cfg, "pcu")) - epilogue, len(sites(cfg, "pmu")) // 2, 2 * cfg.rows - 1)
-    if len(layers) > budget:
-        raise MapError(f"{where}: {len(layers)} layers need {len(layers)} PCUs, {2 * len(layers)} PMUs and "
-                       f"{len(layers)} weight loaders (AGs and host rows); {cfg.name} has room for {budget}")
+    link_budget = len(sites(cfg, "pcu")) - epilogue
+    pmus = len(sites(cfg, "pmu"))
+    if len(layers) > min(link_budget, pmus // 2):
+        raise MapError(f"{where}: {len(layers)} layers need {len(layers)} PCUs and {2 * len(layers)} PMUs"
+                       f"{' and one for the epilogue' if epilogue else ''}; {cfg.name} has room for "
+                       f"{min(link_budget, pmus // 2)}")
     last = len(layers) - 1
     tilings = [_tiling(cfg, m, layer, i == last, 1) for i, layer in enumerate(layers)]
     for t, layer in zip(tilings, layers):
@@ -130,33 +191,60 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
     def fits(t: MatmulTiling) -> bool:
         return all(t.kb(j) * t.blocks * L <= cfg.pmu_words for j in range(t.chain))
 
-    def grown(i: int) -> MatmulTiling | None:
+    def chains(layer: Layer) -> bool:
+        return cfg.stages >= 4 + layer.relu_in and cfg.vector_inputs >= 2 and cfg.registers >= 4
+
+    def within(trial) -> bool:
+        links = sum(t.groups * t.chain for t in trial)
+        return links <= link_budget and links + sum(t.chain for t in trial) <= pmus and all(2 * t.kp <= cfg.pmu_words
+                                                                                          for t in trial)
+
+    def longer_chain(i: int):
+        """Layer i with the next chain length that splits K differently (its input not grouped)."""
         layer, t = layers[i], tilings[i]
-        if cfg.stages < 4 + layer.relu_in or cfg.vector_inputs < 2 or cfg.registers < 4:
+        if (i and tilings[i - 1].groups > 1) or not chains(layer):
             return None
-        for c in range(t.chain + 1, layer.k + 1):  # the next chain length that splits K differently
-            longer = _tiling(cfg, m, layer, i == last, c)
+        for c in range(t.chain + 1, layer.k + 1):
+            longer = _tiling(cfg, m, layer, i == last, c, t.groups)
             if longer.chain > t.chain:
-                return longer
+                return {i: longer}
         return None
 
-    while sum(t.chain for t in tilings) < budget:
+    def more_groups(i: int):
+        """Layer i with the next group count that cuts its blocks differently, and layer i + 1 fed by them."""
+        t = tilings[i]
+        if i == last or not chains(layers[i + 1]):
+            return None
+        for g in range(t.groups + 1, t.groups * t.blocks + 1):
+            wider = _tiling(cfg, m, layers[i], False, t.chain, g, tilings[i - 1].blocks if i and tilings[i - 1].groups > 1 else 0)
+            if wider is None or wider.groups <= t.groups:
+                continue
+            fed = _tiling(cfg, m, layers[i + 1], i + 1 == last, 1, tilings[i + 1].groups, wider.blocks)
+            if fed is not None:
+                return {i: wider, i + 1: fed}
+        return None
+
+    current = estimate(cfg, m, tuple(tilings), epilogue, loaders)
+    while True:
         best = None
         for i in range(len(layers)):
-            longer = grown(i)
-            if longer is None or sum(t.chain for t in tilings) - tilings[i].chain + longer.chain > budget:
-                continue
-            trial = tuple(longer if n == i else t for n, t in enumerate(tilings))
-            key = (fits(tilings[i]), estimate(cfg, m, trial, epilogue))  # first the layers whose weights do not fit
-            if best is None or key < best[0]:
-                best = (key, i, longer)
-        if best is None or (all(map(fits, tilings)) and best[0][1] >= estimate(cfg, m, tuple(tilings), epilogue)):
+            for change in (longer_chain(i), more_groups(i)):
+                if change is None:
+                    continue
+                trial = tuple(change.get(n, t) for n, t in enumerate(tilings))
+                if not within(trial):
+                    continue
+                # first the layers whose weights do not fit, then the fastest, then the fewest links
+                key = (not all(map(fits, trial)), estimate(cfg, m, trial, epilogue, loaders), sum(t.groups * t.chain for t in trial))
+                if best is None or key < best[0]:
+                    best = (key, trial)
+        if best is None or (all(map(fits, tilings)) and best[0][1] >= current):
             break
-        tilings[best[1]] = best[2]
+        tilings, current = list(best[1]), best[0][1]
     for i, t in enumerate(tilings):
         if not fits(t):
             raise MapError(f"{where}: layer {i}'s weights ({layers[i].k} x {layers[i].n} and the bias) do not fit "
-                           f"{cfg.name}'s PMUs of {cfg.pmu_words} words in {t.chain} links")
+                           f"{cfg.name}'s PMUs of {cfg.pmu_words} words in {t.groups * t.chain} links")
     return tuple(tilings)
 
 
@@ -164,20 +252,27 @@ class MlpPhase(Phase):
     mode = "simd"
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, layers: tuple[Layer, ...], m: int,
-                 where: str | None = None, epilogue: tuple[Stage, ...] = (), y: str | None = None):
+                 where: str | None = None, epilogue: tuple[Stage, ...] = (), y: str | None = None,
+                 loaders: int | None = None):
         """*epilogue*: the stages of a PCU after the last layer (an elementwise op of one input, e.g. the
-        ReLU after it) whose result, *y*, the phase writes instead of the last layer's."""
+        ReLU after it) whose result, *y*, the phase writes instead of the last layer's. *loaders*: the
+        AGs and host rows that load the weights (``loading``; default all), so that a configuration can
+        keep AGs for other work."""
         self.cfg, self.name, self.nodes, self.x, self.layers, self.m = cfg, name, nodes, x, layers, m
         self.epilogue = epilogue
         self.reads = (x,) + tuple(t for layer in layers for t in (layer.w, layer.bias))
         self.y = y or layers[-1].y
         self.writes = (self.y,)
-        self.tilings = ts = tile_mlp(cfg, where or name, m, layers, bool(epilogue))
-        self.links = [(i, j) for i, t in enumerate(ts) for j in range(t.chain)]
+        if loaders is not None and not 1 <= loaders <= 2 * cfg.rows - 1:
+            raise MapError(f"{where or name}: {loaders} weight loaders: {cfg.name} has 1 to {2 * cfg.rows - 1} "
+                           f"(its {cfg.rows} AGs and the host rows but the first)")
+        self.tilings = ts = tile_mlp(cfg, where or name, m, layers, bool(epilogue), loaders)
+        self.links = links_of(ts)
+        self.loads, self.streams = loading(cfg, ts, loaders)
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
-        self.estimate_cycles = estimate(cfg, m, ts, bool(epilogue))
+        self.estimate_cycles = estimate(cfg, m, ts, bool(epilogue), loaders)
 
     def weight_sources(self) -> dict[str, str]:
         return {layer.w: "resident in PMUs" for layer in self.layers}
@@ -187,93 +282,128 @@ class MlpPhase(Phase):
         return f"{self.name}.{kind}{'_'.join(map(str, index))}"
 
     def _loader(self, n: int) -> tuple[str, str]:
-        """The unit that loads link *n*'s weights: AG n while there are AGs, then host rows 1, 2, ..."""
-        rows = self.cfg.rows
-        return ("ag", self._u("ag", n)) if n < rows else ("host", self._u("host", n - rows + 1))
+        """The unit that loads link *n*'s weights (``loading``): loader a is AG a while there are AGs,
+        then host rows 1, 2, ..."""
+        rows, a = self.cfg.rows, self.loads[n][0]
+        return ("ag", self._u("ag", a)) if a < rows else ("host", self._u("host", a - rows + 1))
+
+    def _streams(self) -> list[tuple[str, str, list[int]]]:
+        """(kind, unit, its links in stream order) of every loader."""
+        return [(*self._loader([a for a, _ in self.loads].index(loader)),
+                 sorted((n for n, (a, _) in enumerate(self.loads) if a == loader), key=lambda n: self.loads[n][1]))
+                for loader in range(len(self.streams))]
 
     def netlist(self):
         u, ts = self._u, self.tilings
         units = [Unit(u("host", 0), "host")]
         nets = [Net(u("host", 0), tuple(u("xpmu", 0, j) for j in range(ts[0].chain)))]
-        for n, (i, j) in enumerate(self.links):
-            kind, loader = self._loader(n)
-            units += [Unit(loader, kind), Unit(u("wpmu", i, j), "pmu"), Unit(u("xpmu", i, j), "pmu"),
-                      Unit(u("pcu", i, j), "pcu")]
-            nets += [Net(loader, (u("wpmu", i, j),), 0.5), Net(u("wpmu", i, j), (u("pcu", i, j),)),
-                     Net(u("xpmu", i, j), (u("pcu", i, j),))]
-            if j:
-                nets.append(Net(u("pcu", i, j - 1), (u("pcu", i, j),), 2.0))
         for i, t in enumerate(ts):
-            last = u("pcu", i, t.chain - 1)
-            if i + 1 < len(ts):
-                nets.append(Net(last, tuple(u("xpmu", i + 1, j) for j in range(ts[i + 1].chain))))
-            elif self.epilogue:
+            units += [Unit(u("xpmu", i, j), "pmu") for j in range(t.chain)]
+            nets += [Net(u("xpmu", i, j), tuple(u("pcu", i, g, j) for g in range(t.groups))) for j in range(t.chain)]
+        for kind, loader, links in self._streams():
+            units.append(Unit(loader, kind))
+            nets.append(Net(loader, tuple(u("wpmu", *self.links[n]) for n in links), 0.5))
+        for n, (i, g, j) in enumerate(self.links):
+            units += [Unit(u("wpmu", i, g, j), "pmu"), Unit(u("pcu", i, g, j), "pcu")]
+            nets.append(Net(u("wpmu", i, g, j), (u("pcu", i, g, j),)))
+            if j:
+                nets.append(Net(u("pcu", i, g, j - 1), (u("pcu", i, g, j),), 2.0))
+        for i, t in enumerate(ts):
+            for g in range(t.groups):
+                nets.append(Net(u("pcu", i, g, t.chain - 1), self._consumers(i, g)))
+            if i + 1 == len(ts) and self.epilogue:
                 units.append(Unit(u("epilogue"), "pcu"))
-                nets += [Net(last, (u("epilogue"),)), Net(u("epilogue"), (u("host", 0),))]
-            else:
-                nets.append(Net(last, (u("host", 0),)))
+                nets.append(Net(u("epilogue"), (u("host", 0),)))
         return units, nets
+
+    def _consumers(self, i: int, g: int) -> tuple[str, ...]:
+        """Where group *g* of layer *i* sends its outputs: its X PMU of the next layer (all of them when
+        the layer has one group), the epilogue PCU or the host."""
+        u, ts = self._u, self.tilings
+        if i + 1 < len(ts):
+            return (u("xpmu", i + 1, g),) if ts[i].groups > 1 else tuple(u("xpmu", i + 1, j) for j in range(ts[i + 1].chain))
+        return (u("epilogue"),) if self.epilogue else (u("host", 0),)
 
     def _site(self, s, kind, *index):
         return s[self._u(kind, *index)]
 
     # -- programs and routes -----------------------------------------------------------------------------
-    def _weight_program(self, t: MatmulTiling, j: int) -> PmuProgram:
-        """Buffer mode: one write run takes the link's [W; b] part (column block i's rows of the link's
-        K range, the blocks one after the other); one read run gives it once per sample."""
-        L, words = self.cfg.lanes, t.kb(j) * t.blocks * self.cfg.lanes
+    def _weight_program(self, n: int) -> PmuProgram:
+        """Link *n*'s W PMU, in buffer mode: one write run takes the link's [W; b] part (column block
+        i's rows of the link's K range, the blocks one after the other), through a window on its
+        loader's stream when the loader serves other links too; one read run gives it once per sample."""
+        (i, _, j), (loader, offset) = self.links[n], self.loads[n]
+        t, L = self.tilings[i], self.cfg.lanes
+        words, stream = t.kb(j) * t.blocks * L, self.streams[loader]
         address = [AddressStage("add", ctr(0), LANE)]
-        write = Port(stages=address, counters=[Counter(0, words, L)], vin_required=[0], data=vin(0))
+        shift = [AddressStage("sub", reg(0), CONST, const=offset)] if offset else []
+        write = Port(stages=address + shift, counters=[Counter(0, stream, L)], vin_required=[0], data=vin(0),
+                     window=stream > words)
         read = Port(stages=address, counters=[Counter(0, words, L), Counter(0, self.m, 1)])
         return PmuProgram(write=write, read=read, mode="buffer")
 
+    def _x_program(self, i: int, j: int) -> PmuProgram:
+        """X PMU (i, j): a write run takes a sample row (the whole row, or, when layer i - 1 has groups,
+        group j's vectors), a read run gives link j's K range (and the bias column on the last link)
+        as scalars once per column block of a group."""
+        t = self.tilings[i]
+        if i and self.tilings[i - 1].groups > 1:
+            t = dataclasses.replace(t, chunks=tuple((k0 - t.chunks[j][0], k1 - t.chunks[j][0]) for k0, k1 in t.chunks))
+        return x_buffer_program(t, self.cfg.lanes, 0, j)
+
+    def _input_port(self, s: dict, kinds: dict, name: str) -> tuple:
+        """The vector input of unit *name* a layer's outputs enter (a host's: its output port)."""
+        return ("host", s[name][0], "vrecv") if kinds[name] == "host" else (kinds[name], *s[name], "vin", 0)
+
     def emit(self, b: ArrayBuilder, s: dict) -> None:
-        ts, L = self.tilings, self.cfg.lanes
+        ts = self.tilings
         host = self._site(s, "host", 0)[0]
+        kinds = {unit.name: unit.kind for unit in self.netlist()[0]}
         vector, scalar = [], []
         vector.append((("host", host, "vsend"), [("pmu", *self._site(s, "xpmu", 0, j), "vin", 0)
                                                   for j in range(ts[0].chain)]))
-        for n, (i, j) in enumerate(self.links):
+        for i, t in enumerate(ts):
+            for j in range(t.chain):
+                b.pmu(*self._site(s, "xpmu", i, j), self._x_program(i, j))
+                scalar.append((("pmu", *self._site(s, "xpmu", i, j), "sout", 0),
+                               [("pcu", *self._site(s, "pcu", i, g, j), "sin", 0) for g in range(t.groups)]))
+        for n, (i, g, j) in enumerate(self.links):
             t, layer = ts[i], self.layers[i]
-            b.pmu(*self._site(s, "xpmu", i, j), x_buffer_program(t, L, 0, j))
-            b.pmu(*self._site(s, "wpmu", i, j), self._weight_program(t, j))
-            b.pcu(*self._site(s, "pcu", i, j), link_program(t, j, layer.relu_in))
-            kind, loader = self._loader(n)
+            b.pmu(*self._site(s, "wpmu", i, g, j), self._weight_program(n))
+            b.pcu(*self._site(s, "pcu", i, g, j), link_program(t, j, layer.relu_in))
+            vector.append((("pmu", *self._site(s, "wpmu", i, g, j), "vout", 0),
+                           [("pcu", *self._site(s, "pcu", i, g, j), "vin", 0)]))
+            if j:
+                vector.append((("pcu", *self._site(s, "pcu", i, g, j - 1), "vout", 0),
+                               [("pcu", *self._site(s, "pcu", i, g, j), "vin", 1)]))
+        for kind, loader, links in self._streams():
             if kind == "ag":
                 b.ag(s[loader][0], AgProgram("read"))
             source = ("ag", s[loader][0], "rdata") if kind == "ag" else ("host", s[loader][0], "vsend")
-            vector.append((source, [("pmu", *self._site(s, "wpmu", i, j), "vin", 0)]))
-            vector.append((("pmu", *self._site(s, "wpmu", i, j), "vout", 0), [("pcu", *self._site(s, "pcu", i, j), "vin", 0)]))
-            scalar.append((("pmu", *self._site(s, "xpmu", i, j), "sout", 0), [("pcu", *self._site(s, "pcu", i, j), "sin", 0)]))
-            if j:
-                vector.append((("pcu", *self._site(s, "pcu", i, j - 1), "vout", 0),
-                               [("pcu", *self._site(s, "pcu", i, j), "vin", 1)]))
+            vector.append((source, [("pmu", *self._site(s, "wpmu", *self.links[n]), "vin", 0) for n in links]))
         for i, t in enumerate(ts):
-            last = ("pcu", *self._site(s, "pcu", i, t.chain - 1), "vout", 0)
-            if i + 1 < len(ts):
-                vector.append((last, [("pmu", *self._site(s, "xpmu", i + 1, j), "vin", 0) for j in range(ts[i + 1].chain)]))
-            elif self.epilogue:
-                # It fires once per output vector of the last layer, without counters (no done token).
-                epilogue = self._site(s, "epilogue")
-                b.pcu(*epilogue, PcuProgram(stages=self.epilogue, vin_required=[0],
-                                            vout=[("reg", len(self.epilogue) - 1)]))
-                vector += [(last, [("pcu", *epilogue, "vin", 0)]), (("pcu", *epilogue, "vout", 0), [("host", host, "vrecv")])]
-            else:
-                vector.append((last, [("host", host, "vrecv")]))
+            for g in range(t.groups):
+                vector.append((("pcu", *self._site(s, "pcu", i, g, t.chain - 1), "vout", 0),
+                               [self._input_port(s, kinds, name) for name in self._consumers(i, g)]))
+        if self.epilogue:
+            # It fires once per output vector of the last layer, without counters (no done token).
+            b.pcu(*self._site(s, "epilogue"), PcuProgram(stages=self.epilogue, vin_required=[0],
+                                                         vout=[("reg", len(self.epilogue) - 1)]))
+            vector.append((("pcu", *self._site(s, "epilogue"), "vout", 0), [("host", host, "vrecv")]))
         for network, routes in (("vector", vector), ("scalar", scalar)):
             b.route_all(network, routes)
 
     # -- a run -------------------------------------------------------------------------------------------
-    def _part(self, tensors: dict, i: int, j: int) -> np.ndarray:
-        """Link (i, j)'s [W; b] words in the W PMU's order (module docstring: the 1.0 column)."""
+    def _part(self, tensors: dict, i: int, g: int, j: int) -> np.ndarray:
+        """Link (i, g, j)'s [W; b] words in the W PMU's order (module docstring: the 1.0 column)."""
         t, layer, L = self.tilings[i], self.layers[i], self.cfg.lanes
-        wb = np.zeros((layer.k + 1, t.blocks * L), F32)
+        wb = np.zeros((layer.k + 1, t.groups * t.blocks * L), F32)
         wb[: layer.k, : layer.n] = tensors[layer.w]
         wb[layer.k, : layer.n] = tensors[layer.bias]
         if i + 1 < len(self.layers):
             wb[layer.k, layer.n] = 1.0
-        k0 = t.chunks[j][0]
-        return wb[k0:k0 + t.kb(j)].reshape(t.kb(j), t.blocks, L).transpose(1, 0, 2).copy().view(U32).ravel()
+        k0, columns = t.chunks[j][0], slice(g * t.blocks * L, (g + 1) * t.blocks * L)
+        return wb[k0:k0 + t.kb(j), columns].reshape(t.kb(j), t.blocks, L).transpose(1, 0, 2).copy().view(U32).ravel()
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
         t0, L = self.tilings[0], self.cfg.lanes
@@ -283,9 +413,8 @@ class MlpPhase(Phase):
         host = self._site(s, "host", 0)[0]
         sources = {f"vsend__{host}": pack_vectors(xp.view(U32).reshape(-1, L))}
         dram = {}
-        for n, (i, j) in enumerate(self.links):
-            words = self._part(tensors, i, j)
-            kind, loader = self._loader(n)
+        for kind, loader, links in self._streams():
+            words = np.concatenate([self._part(tensors, *self.links[n]) for n in links])
             row = s[loader][0]
             if kind == "ag":
                 dram[row] = {0: words}

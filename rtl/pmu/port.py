@@ -31,7 +31,7 @@ class PmuPort(wiring.Component):
     wrapping); per bank ``bank_hit`` (it serves a lane this cycle), ``bank_row``, ``bank_lane`` and,
     for the write port, ``bank_data``; ``finishing`` (an access's last grants), ``end`` (they end a
     unit), ``conflict`` (the access occupies the port another cycle), ``errors`` (lanes out of range
-    in this cycle's access).
+    in this cycle's access, but a write window's).
 
     Latency: an access reaches its banks ``3 + pmu_stages`` cycles after it fires (issue register,
     address stages, request queue, serialiser). Invariants: nothing stalls between firing and the
@@ -135,7 +135,7 @@ class PmuPort(wiring.Component):
             word = Mux(is_fifo, (slot << self.bank_bits) | lane, address.regs[0][32 * lane: 32 * lane + 32])
             active = ~pc.scalar | Const(lane == 0)
             in_range = word < limit
-            bad.append(active & ~in_range)
+            bad.append(active & ~in_range & (~pc.window if self.is_write else Const(1)))  # a window drops silently
             physical = (word + Mux(is_double & tags["unit"][0], words // 2, 0))[0:self.bank_bits + self.row_bits]
             requests.append(Cat(active & in_range, physical))
         errors_here = Signal(range(L + 1))

@@ -46,7 +46,10 @@ port's conflict counter (``write_conflicts``/``read_conflicts``) adds that numbe
 write the same word in one access write in lane order, so the highest lane's data stays.
 
 Out-of-range addresses. A lane whose address (unsigned) is not below the mode's range is not performed:
-its write is dropped, its read gives 0; ``errors`` counts such lanes. Nothing else changes.
+its write is dropped, its read gives 0; ``errors`` counts such lanes. Nothing else changes. A write
+port with ``window`` drops them without counting: it takes its window of a stream that carries other
+units' words too (several PMUs on one multicast stream, each writing its own part: addresses
+``position - base`` are out of range before the part).
 
 Read during write. When the two ports access the same word in the same cycle, the read returns the
 word as it was before the write (read-first).
@@ -109,7 +112,7 @@ def pmu_layout(cfg: ArrayConfig) -> data.StructLayout:
     }
     return data.StructLayout({
         "mode": PmuMode,
-        "write": data.StructLayout({**port, "data": operand}),
+        "write": data.StructLayout({**port, "data": operand, "window": 1}),
         "read": data.StructLayout({**port, "vout": 1, "sout": 1}),
         "done_port": DonePort,
     })
@@ -137,6 +140,7 @@ class Port:
     data: Operand | None = None
     vout: bool = True
     sout: bool = False
+    window: bool = False  # write port only: out-of-range lanes are dropped without counting an error
 
 
 MODES = ("none", "buffer", "double", "fifo")
@@ -216,6 +220,9 @@ def _validate_port(name: str, p: Port, cfg: ArrayConfig, mode: str) -> None:
         check_operand(where, "data", p.data)
     elif not (p.vout or p.sout):
         _fail(where, "vout/sout", "neither the vector nor the scalar output is enabled")
+    if name == "read" and p.window:
+        _fail(where, "window", "only a write port takes a window of its stream (a read out of range gives 0 "
+                               "and counts an error)")
     if mode in ("buffer", "double") and not enabled:
         _fail(where, "counters", f"mode {mode!r} hands buffers over per counter run: enable a counter")
     if mode == "fifo" and p.scalar:
@@ -273,7 +280,8 @@ def _port_fields(p: Port | None, cfg: ArrayConfig) -> dict:
 
 def _fields(p: PmuProgram, cfg: ArrayConfig) -> dict:
     write = {**_port_fields(p.write, cfg), "enable": int(p.write is not None),
-             "data": _operand(p.write.data if p.write is not None else Operand())}
+             "data": _operand(p.write.data if p.write is not None else Operand()),
+             "window": int(p.write is not None and p.write.window)}
     read = {**_port_fields(p.read, cfg), "enable": int(p.read is not None),
             "vout": int(p.read is not None and p.read.vout), "sout": int(p.read is not None and p.read.sout)}
     return {"mode": PmuMode[p.mode.upper()], "write": write, "read": read,
@@ -296,7 +304,7 @@ def program_of(cfg: ArrayConfig, bits: int) -> PmuProgram:
         p, where = f[name], f"{name} port"
         if not p["enable"]:
             return None
-        extra = ({"data": operand_of(_fail, where, "data", p["data"])} if name == "write"
+        extra = ({"data": operand_of(_fail, where, "data", p["data"]), "window": bool(p["window"])} if name == "write"
                  else {"vout": bool(p["vout"]), "sout": bool(p["sout"])})
         return Port(stages=[stage_of(_fail, f"{where} stage {s}", stage) for s, stage in enumerate(p["stages"])],
                     counters=[counter_of(c) for c in p["counters"]],

@@ -154,7 +154,8 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
             addresses = ((unit % depth) * L + lane).astype(U32)
         performed = np.ones(L, bool) if not port.c.scalar else lane == 0
         out_of_range = performed & (addresses >= limit)
-        errors += int(out_of_range.sum())
+        if not (name == "write" and port.c.window):  # a write window drops them silently
+            errors += int(out_of_range.sum())
         performed &= ~out_of_range
         physical = addresses.astype(np.int64) + (unit % 2) * limit if mode == PmuMode.DOUBLE else addresses
         conflicts[name] += access_cycles(physical[performed] % L) - 1

@@ -199,10 +199,10 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
         return links <= link_budget and links + sum(t.chain for t in trial) <= pmus and all(2 * t.kp <= cfg.pmu_words
                                                                                           for t in trial)
 
-    def longer_chain(i: int):
+    def longer_chain(ts, i: int):
         """Layer i with the next chain length that splits K differently (its input not grouped)."""
-        layer, t = layers[i], tilings[i]
-        if (i and tilings[i - 1].groups > 1) or not chains(layer):
+        layer, t = layers[i], ts[i]
+        if (i and ts[i - 1].groups > 1) or not chains(layer):
             return None
         for c in range(t.chain + 1, layer.k + 1):
             longer = _tiling(cfg, m, layer, i == last, c, t.groups)
@@ -210,37 +210,45 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
                 return {i: longer}
         return None
 
-    def more_groups(i: int):
+    def more_groups(ts, i: int):
         """Layer i with the next group count that cuts its blocks differently, and layer i + 1 fed by them."""
-        t = tilings[i]
+        t = ts[i]
         if i == last or not chains(layers[i + 1]):
             return None
         for g in range(t.groups + 1, t.groups * t.blocks + 1):
-            wider = _tiling(cfg, m, layers[i], False, t.chain, g, tilings[i - 1].blocks if i and tilings[i - 1].groups > 1 else 0)
+            wider = _tiling(cfg, m, layers[i], False, t.chain, g, ts[i - 1].blocks if i and ts[i - 1].groups > 1 else 0)
             if wider is None or wider.groups <= t.groups:
                 continue
-            fed = _tiling(cfg, m, layers[i + 1], i + 1 == last, 1, tilings[i + 1].groups, wider.blocks)
+            fed = _tiling(cfg, m, layers[i + 1], i + 1 == last, 1, ts[i + 1].groups, wider.blocks)
             if fed is not None:
                 return {i: wider, i + 1: fed}
         return None
 
-    current = estimate(cfg, m, tuple(tilings), epilogue, loaders)
-    while True:
-        best = None
+    def steps(ts) -> list[tuple[MatmulTiling, ...]]:
+        """The tilings one group or link more than *ts* that fit the budget."""
+        out = []
         for i in range(len(layers)):
-            for change in (longer_chain(i), more_groups(i)):
-                if change is None:
-                    continue
-                trial = tuple(change.get(n, t) for n, t in enumerate(tilings))
-                if not within(trial):
-                    continue
-                # first the layers whose weights do not fit, then the fastest, then the fewest links
-                key = (not all(map(fits, trial)), estimate(cfg, m, trial, epilogue, loaders), sum(t.groups * t.chain for t in trial))
-                if best is None or key < best[0]:
-                    best = (key, trial)
-        if best is None or (all(map(fits, tilings)) and best[0][1] >= current):
+            for change in (longer_chain(ts, i), more_groups(ts, i)):
+                if change is not None:
+                    trial = tuple(change.get(n, t) for n, t in enumerate(ts))
+                    if within(trial):
+                        out.append(trial)
+        return out
+
+    def key(ts):  # first the layers whose weights do not fit, then the fastest, then the fewest links
+        return not all(map(fits, ts)), estimate(cfg, m, ts, epilogue, loaders), sum(t.groups * t.chain for t in ts)
+
+    # Greedy growth; where no single step is faster (a layer's groups are its next layer's links, so
+    # one step can need another to pay), the best two steps.
+    tilings = tuple(tilings)
+    while True:
+        options = steps(tilings)
+        best = min(options, key=key, default=None)
+        if best is not None and key(best) >= key(tilings) and all(map(fits, tilings)):
+            best = min((two for one in options for two in steps(one)), key=key, default=None)
+        if best is None or (all(map(fits, tilings)) and key(best) >= key(tilings)):
             break
-        tilings, current = list(best[1]), best[0][1]
+        tilings = best  # (while a layer's weights do not fit its PMUs, growth goes on even if slower)
     for i, t in enumerate(tilings):
         if not fits(t):
             raise MapError(f"{where}: layer {i}'s weights ({layers[i].k} x {layers[i].n} and the bias) do not fit "

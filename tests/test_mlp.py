@@ -18,6 +18,8 @@ from rdagen.mapper.phases.phase import place_and_route
 from rdagen.mapper.program import Program, lower, map_graph
 from rdagen.mapper.apps.workloads import mlp_graph
 from rdagen.rtl.spec.config import preset
+from rdagen.rtl.spec.memory import DDR4, IDEAL
+from rdagen.mapper.lowering.state import Lowering
 from rdagen.cli import main
 from rdagen.sim.graph_run import run_program
 
@@ -188,6 +190,20 @@ def test_the_lowering_fuses_chains_of_linear_layers_by_the_choice():
     assert set(phases[1].reads) <= set(phases[0].writes) | {"w2"}, (phases[1].reads, phases[0].writes)
     with pytest.raises(MapError, match="MLP weights 'pinned': valid: auto, resident, streamed"):
         lower(graph, cfg, "pinned")
+
+
+def test_auto_weighs_the_phases_on_the_lowerings_memory():
+    """A matmul phase per layer reads every layer's weights from DRAM, each after a read latency; the MLP
+    phase reads them once. On the ideal memory the three matmul phases of this batch-1 MLP cost less,
+    on DDR4 (100 cycles of latency, 102.4 B/cycle) the MLP phase does: ``auto`` takes the cheaper on
+    the memory it is given (``Lowering.cost``)."""
+    cfg, graph = preset("small"), mlp_graph(1, (13, 16, 8, 4), 1)
+    choice = {memory.name: [p.name for p in lower(graph, cfg, "auto", memory=memory)] for memory in (IDEAL, DDR4)}
+    assert choice == {IDEAL.name: ["mm0", "mm3", "mm6"], DDR4.name: ["mlp0"]}
+    for memory in (IDEAL, DDR4):
+        state = Lowering(graph, cfg, "auto", memory=memory)
+        cost = {mode: sum(map(state.cost, lower(graph, cfg, mode, memory=memory))) for mode in ("resident", "streamed")}
+        assert (cost["resident"] < cost["streamed"]) == (memory is DDR4), (memory.name, cost)
 
 
 def test_an_mlp_that_does_not_fit_is_refused_naming_the_resource_and_left_to_matmul_phases():

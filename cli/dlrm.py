@@ -31,7 +31,9 @@ def add_arguments(p) -> None:
                    help="random batches: each bag holds 0 to N indices (default 10)")
     p.add_argument("--num-indices-per-lookup-fixed", action="store_true", help="random batches: exactly N indices per bag")
     p.add_argument("--mini-batch-size", type=int, default=None, metavar="B", help="samples per batch (default 1)")
-    p.add_argument("--num-batches", type=int, default=None, help="random batches to run (default 1)")
+    p.add_argument("--num-batches", type=int, default=None,
+                   help="random batches to run (default 1), one after the other in one program: the MLP weights it "
+                        "keeps resident in PMUs are loaded once")
     add_request_arguments(p, "send N random batch-1 requests (sample n drawn as batch n is) and print each "
                              "request's latency from its first input in to its probability out (p50, p99, max) and "
                              "the throughput; with --model-only, of the cost model's batch-1 program")
@@ -166,7 +168,8 @@ def run(args) -> int:
                                     read_criteo_tsv, reference_weights)
     from rdagen.mapper.frontend.graph import GraphError
 
-    from rdagen.sim.dlrm_run import PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch, split_batches
+    from rdagen.sim.dlrm_run import (PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch,
+                                     run_batches, split_batches)
 
     if args.clock_ghz <= 0:
         raise UsageError(f"--clock-ghz {args.clock_ghz}: must be > 0")
@@ -222,16 +225,21 @@ def run(args) -> int:
     print(f"{describe}; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
           f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}, DRAM {memory.describe()}", flush=True)
     harness = None if args.harness == "golden" else args.harness
-    results = []
-    for n, batch in enumerate(batches):
-        try:
-            results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
-                                     mlp_weights=args.mlp_weights, memory=memory,
-                                     progress=progress(f"batch {n}: ")))
-        except GraphError as exc:  # DlrmError, MapError: the batch or the model does not fit
-            raise UsageError(str(exc)) from None
-        for problem in results[-1].mismatches:
-            print(f"  MISMATCH (batch {n}): {problem}")
+    try:
+        if args.requests:  # each request a program of its own: its latency alone
+            results = []
+            for n, batch in enumerate(batches):
+                results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
+                                         mlp_weights=args.mlp_weights, memory=memory,
+                                         progress=progress(f"request {n}: ")))
+        else:  # the batches through one program: the weights it keeps resident cross the edge once
+            results = run_batches(arch, weights, batches, cfg, harness=harness, seed=args.seed,
+                                  mlp_weights=args.mlp_weights, memory=memory, progress=progress())
+    except GraphError as exc:  # DlrmError, MapError: a batch or the model does not fit
+        raise UsageError(str(exc)) from None
+    for r in results:
+        for problem in r.mismatches:
+            print(f"  MISMATCH (batch {r.index}): {problem}")
     print()
     print(format_results(results, args.clock_ghz))
     requests = None

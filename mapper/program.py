@@ -97,8 +97,12 @@ class Program:
         return [max(0, load - h) + SWAP_CYCLES for load, h in zip(self.loads, hidden)]
 
     def weight_sources(self) -> dict[str, tuple[str, str]]:
-        """{matmul weight: (where the array takes it from, the phase)}, in phase order."""
-        return {w: (where, p.phase.name) for p in self.phases for w, where in p.phase.weight_sources().items()}
+        """{matmul weight: (where the array takes it from, the first phase reading it)}, in phase order."""
+        sources = {}
+        for p in self.phases:
+            for w, where in p.phase.weight_sources().items():
+                sources.setdefault(w, (where, p.phase.name))
+        return sources
 
     def estimate_cycles(self) -> int:
         return sum(self.estimates) + sum(self.reconfigurations)
@@ -181,13 +185,14 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         if key not in known:
             raise MapError(f"pin {key!r}: no node output or unit of that name is placed (node outputs: "
                            f"{', '.join(sorted({graph.nodes[i].output for p in phases for i in p.nodes}))})")
-    placed, shared = [], {}  # {(placement key, variant): the PlacedPhase whose bitstream it shares}
-    for n, phase in enumerate(phases):
-        key = (phase.placement_key, phase.variant)
-        if phase.placement_key is not None and key in shared:  # same units, same bitstream
-            first = shared[key]
-            placed.append(PlacedPhase(phase, first.placement, first.bitstream, first.tracks, first.seed))
-            continue
+    shared = {}  # {(placement key, variant) or the phase's position: its PlacedPhase (one bitstream)}
+
+    def key(n: int, phase: Phase):
+        return n if phase.placement_key is None else (phase.placement_key, phase.variant)
+
+    reserved = set()  # {(kind, site)} of resident weights: placed first, then kept from every other phase
+
+    def place_group(n: int, phase: Phase) -> None:
         if progress:
             progress(f"placing and routing phase {n + 1}/{len(phases)} {phase.name}")
         group = [phase]
@@ -195,10 +200,23 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
             for other in phases[n + 1:]:
                 if other.placement_key == phase.placement_key and other.variant not in {p.variant for p in group}:
                     group.append(other)
-        group_placed = place_and_route_group(group, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins))
-        for p in group_placed:
+        group_placed = place_and_route_group(group, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins),
+                                             reserved=frozenset(reserved))
+        shared[n] = group_placed[0]
+        for p in group_placed[1:]:
             shared[(p.phase.placement_key, p.phase.variant)] = p
-        placed.append(group_placed[0])
+        if phase.placement_key is not None:
+            shared[(phase.placement_key, phase.variant)] = group_placed[0]
+        kinds = {u.name: u.kind for u in phase.netlist()[0]}
+        reserved.update((kinds[name], group_placed[0].placement.sites[name]) for name in phase.resident_units())
+
+    for first in (True, False):  # the phases that keep resident weights first
+        for n, phase in enumerate(phases):
+            if bool(phase.resident_units()) == first and key(n, phase) not in shared:
+                place_group(n, phase)
+    placed = [shared[key(n, phase)] for n, phase in enumerate(phases)]
+    placed = [p if p.phase is phase else PlacedPhase(phase, p.placement, p.bitstream, p.tracks, p.seed)
+              for p, phase in zip(placed, phases)]
     return Program(cfg, graph, placed, seed, time.perf_counter() - started, memory)
 
 

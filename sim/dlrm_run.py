@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from rdagen.mapper.apps.dlrm import (Arch, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
+from rdagen.mapper.apps.dlrm import (Arch, batch_name, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
                                 reference_weights, slice_batch)
 from rdagen.mapper.frontend.inputs import check_inputs
 from rdagen.mapper.backend.place import sites
@@ -22,7 +22,7 @@ from rdagen.verif.golden.dlrm import forward
 
 from .graph_run import partial_sums_for, run_program
 
-__all__ = ["BatchResult", "run_batch", "split_batches", "format_results", "project", "format_projection",
+__all__ = ["BatchResult", "run_batch", "run_batches", "split_batches", "format_results", "project", "format_projection",
            "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
 
 GPU_REFERENCES = ("V100, batch 1: 0.855 ms fp32 (NVIDIA DeepLearningExamples, Triton)", "A100: 0.14 ms at batch 2")
@@ -58,31 +58,59 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
     return [slice_batch(batch, start, min(total, start + size), tables) for start in range(0, total, size)]
 
 
-def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harness: str | None, seed: int,
-              index: int = 0, progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-              memory: Memory = DDR4) -> BatchResult:
+def _batch_of(name: str) -> int:
+    """The batch a graph tensor belongs to (``batch_name``)."""
+    return int(name.rsplit("@", 1)[1]) if "@" in name else 0
+
+
+def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig, *, harness: str | None, seed: int,
+                progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
+                memory: Memory = DDR4) -> list[BatchResult]:
+    """The batches one after the other in ONE program (mapper/apps/dlrm.py ``dlrm_graph`` of them all):
+    MLP weights the mapper keeps resident are loaded once, by the first batch's phases. A phase's
+    cycles count to the batch of its first node (embedding phases may gather bags of two batches)."""
     started = time.perf_counter()
-    batch = check_batch(arch, batch, f"batch {index}")
-    graph = dlrm_graph(arch, weights, batch)
-    arrays = check_inputs(graph, graph_inputs(arch, batch), source=f"batch {index}")
+    batches = [check_batch(arch, batch, f"batch {n}") for n, batch in enumerate(batches)]
+    graph = dlrm_graph(arch, weights, *batches)
+    arrays = check_inputs(graph, graph_inputs(arch, *batches), source="the batches")
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
                         partial_sums=partial_sums_for(harness))
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
-    got = run.outputs["p"]
-    want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
-                   arch.interaction)
-    error = np.abs(got.astype(np.float64) - want)
-    mismatches = list(run.mismatches)
-    # The graph's bound holds against its float64 reference, which computes the same model as the
-    # independent DLRM up to float64 rounding (far below 1e-12 at these sizes).
-    if not np.all(error <= run.bound["p"] + 1e-12):
-        worst = np.unravel_index(int(np.argmax(error)), error.shape)
-        mismatches.append(f"sample {worst[0]}, output {worst[1]}: probability {got[worst]:.9g}, the NumPy DLRM "
-                          f"{want[worst]:.9g} (error {error[worst]:.3g} beyond the bound {run.bound['p']:.3g})")
-    return BatchResult(index, got.shape[0], len(program.phases), run.cycles if harness else None,
-                       program.estimate_cycles(), sum(program.reconfigurations), program.pcus_used(), len(sites(cfg, "pcu")), got,
-                       float(error.max()), run.bound["p"], mismatches, time.perf_counter() - started,
-                       describe_weights(program))
+    owner = [_batch_of(graph.nodes[p.phase.nodes[0]].output) if p.phase.nodes else 0 for p in program.phases]
+    seconds = time.perf_counter() - started
+    results = []
+    for n, batch in enumerate(batches):
+        mine = [i for i, b in enumerate(owner) if b == n]
+        got = run.outputs[batch_name("p", n)]
+        want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
+                       arch.interaction)
+        error = np.abs(got.astype(np.float64) - want)
+        mismatches = list(run.mismatches) if n == 0 else []
+        # The graph's bound holds against its float64 reference, which computes the same model as the
+        # independent DLRM up to float64 rounding (far below 1e-12 at these sizes).
+        bound = run.bound[batch_name("p", n)]
+        if not np.all(error <= bound + 1e-12):
+            worst = np.unravel_index(int(np.argmax(error)), error.shape)
+            mismatches.append(f"batch {n}, sample {worst[0]}, output {worst[1]}: probability {got[worst]:.9g}, the "
+                              f"NumPy DLRM {want[worst]:.9g} (error {error[worst]:.3g} beyond the bound {bound:.3g})")
+        cycles = sum(run.phases[i].cycles + run.phases[i].reconfiguration for i in mine) if harness else None
+        results.append(BatchResult(n, got.shape[0], len(mine), cycles,
+                                   sum(program.estimates[i] + program.reconfigurations[i] for i in mine),
+                                   sum(program.reconfigurations[i] for i in mine),
+                                   max((program.phases[i].phase.units_used()["pcu"] for i in mine), default=0),
+                                   len(sites(cfg, "pcu")), got, float(error.max()), bound, mismatches,
+                                   seconds / len(batches), describe_weights(program)))
+    return results
+
+
+def run_batch(arch: Arch, weights: dict, batch: dict, cfg: ArrayConfig, *, harness: str | None, seed: int,
+              index: int = 0, progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
+              memory: Memory = DDR4) -> BatchResult:
+    """One batch in a program of its own (``run_batches``), numbered *index*."""
+    batch = check_batch(arch, batch, f"batch {index}")
+    result, = run_batches(arch, weights, [batch], cfg, harness=harness, seed=seed, progress=progress,
+                          mlp_weights=mlp_weights, memory=memory)
+    return dataclasses.replace(result, index=index)
 
 
 def format_results(results: list[BatchResult], clock_ghz: float) -> str:
@@ -97,6 +125,11 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
         lines.append(f"{r.index:5d} {r.samples:7d} {r.phases:6d} {str(r.cycles) if r.cycles is not None else '-':>9} "
                      f"{r.estimate:9d} {r.reconfiguration:7d} {latency:10.2f} {r.samples / latency * 1e6:11,.0f} {f'{r.pcus_used}/{r.pcus}':>7} "
                      f"{r.max_error:10.3g} {r.bound:9.3g}  {'ok' if r.ok else 'FAIL'}")
+    if len(results) > 1:
+        cycles = sum(r.cycles if r.cycles is not None else r.estimate for r in results)
+        samples = sum(r.samples for r in results)
+        lines.append(f"all {len(results)} batches: {cycles} cycles, {samples / cycles * clock_ghz * 1e9:,.0f} samples/s "
+                     f"(a phase counts to the batch of its first node)")
     if any(r.cycles is None for r in results):
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
     for weights in dict.fromkeys(r.weights for r in results):

@@ -37,7 +37,7 @@ from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError
 from rdagen.mapper.frontend.inputs import first_bad_offset, first_index_outside
 
 __all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
-           "read_criteo_tsv", "check_batch", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
+           "read_criteo_tsv", "check_batch", "batch_name", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
 
 CRITEO_DENSE, CRITEO_CATEGORICAL = 13, 26
 
@@ -353,42 +353,56 @@ def slice_batch(batch: dict, start: int, stop: int, tables: int) -> dict[str, np
     return out
 
 
-def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> Graph:
-    """The rdagen graph of the model on a batch of its shape: inputs ``dense_x``, ``idx<K>``,
-    ``off<K>``; output ``p`` [B, 1] (the click probabilities)."""
-    g = GraphBuilder()
-    b = batch["dense_x"].shape[0]
-    x = g.input("dense_x", (b, arch.dense_features))
+def batch_name(name: str, n: int) -> str:
+    """Graph tensor *name* of batch *n* in a graph of several batches (batch 0: the name itself)."""
+    return name if n == 0 else f"{name}@{n}"
 
-    def mlp(prefix: str, h: str, widths: tuple[int, ...], last: str) -> str:
+
+def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], *batches: dict[str, np.ndarray]) -> Graph:
+    """The rdagen graph of the model on batches of their shapes, one after the other, on the same
+    weights (one program: weights the mapper keeps resident are loaded once): inputs ``dense_x``,
+    ``idx<K>``, ``off<K>``, output ``p`` [B, 1] (the click probabilities), of batch n > 0 named by
+    ``batch_name``."""
+    g = GraphBuilder()
+
+    def mlp(prefix: str, h: str, widths: tuple[int, ...], last: str, p: str) -> str:
         for layer in range(len(widths) - 1):
             w = g.weight(f"{prefix}.{2 * layer}.weight^T", np.ascontiguousarray(weights[f"{prefix}.{2 * layer}.weight"].T))
             bias = g.weight(f"{prefix}.{2 * layer}.bias", weights[f"{prefix}.{2 * layer}.bias"])
             h = g.add(g.matmul(h, w), bias)
-            h = g.relu(h) if layer < len(widths) - 2 or last == "relu" else g.sigmoid(h, name="p")
+            h = g.relu(h) if layer < len(widths) - 2 or last == "relu" else g.sigmoid(h, name=p)
         return h
 
-    x = mlp("bot_l", x, arch.mlp_bot, "relu")
-    features = []
-    for k in range(arch.tables):
-        table, count = weights[f"emb_l.{k}.weight"], len(batch[f"lS_i_{k}"])
-        if count == 0:  # a graph tensor has an element: one index, of an appended zero row (graph_inputs)
-            table, count = np.vstack([table, np.zeros((1, table.shape[1]), np.float32)]), 1
-        features.append(g.embedding_bag(g.weight(f"emb_l.{k}.weight", table), g.input(f"idx{k}", (count,), "int32"),
-                                        g.input(f"off{k}", (b,), "int32"), name=f"e{k}"))
-    if arch.interaction == "dot":
-        r = g.concat(x, g.dot_interaction(x, *features, name="z"), name="r")
-    else:
-        r = g.concat(x, *features, name="r")
-    g.output(mlp("top_l", r, arch.top_layers, "sigmoid"))
+    for n, batch in enumerate(batches):
+        b = batch["dense_x"].shape[0]
+        x = g.input(batch_name("dense_x", n), (b, arch.dense_features))
+        x = mlp("bot_l", x, arch.mlp_bot, "relu", "")
+        features = []
+        for k in range(arch.tables):
+            table, count, name = weights[f"emb_l.{k}.weight"], len(batch[f"lS_i_{k}"]), f"emb_l.{k}.weight"
+            if count == 0:  # a graph tensor has an element: one index, of an appended zero row (graph_inputs)
+                table, count = np.vstack([table, np.zeros((1, table.shape[1]), np.float32)]), 1
+                name += "" if len(batches) == 1 else " with a zero row"
+            features.append(g.embedding_bag(g.weight(name, table), g.input(batch_name(f"idx{k}", n), (count,), "int32"),
+                                            g.input(batch_name(f"off{k}", n), (b,), "int32"),
+                                            name=batch_name(f"e{k}", n)))
+        if arch.interaction == "dot":
+            r = g.concat(x, g.dot_interaction(x, *features, name=batch_name("z", n)), name=batch_name("r", n))
+        else:
+            r = g.concat(x, *features, name=batch_name("r", n))
+        g.output(mlp("top_l", r, arch.top_layers, "sigmoid", batch_name("p", n)))
     return g.graph()
 
 
-def graph_inputs(arch: Arch, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The graph's input arrays for a checked batch. A table with no index in the whole batch reads its
-    appended zero row in the last bag (dlrm_graph), which adds zero to the empty sum."""
-    arrays = {"dense_x": batch["dense_x"]}
-    for k, rows in enumerate(arch.embedding_sizes):
-        idx = batch[f"lS_i_{k}"] if len(batch[f"lS_i_{k}"]) else np.array([rows])
-        arrays[f"idx{k}"], arrays[f"off{k}"] = idx.astype(np.int32), batch["lS_o"][k].astype(np.int32)
+def graph_inputs(arch: Arch, *batches: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph's input arrays for checked batches (``dlrm_graph``'s names). A table with no index in
+    a whole batch reads its appended zero row in the last bag (dlrm_graph), which adds zero to the
+    empty sum."""
+    arrays = {}
+    for n, batch in enumerate(batches):
+        arrays[batch_name("dense_x", n)] = batch["dense_x"]
+        for k, rows in enumerate(arch.embedding_sizes):
+            idx = batch[f"lS_i_{k}"] if len(batch[f"lS_i_{k}"]) else np.array([rows])
+            arrays[batch_name(f"idx{k}", n)] = idx.astype(np.int32)
+            arrays[batch_name(f"off{k}", n)] = batch["lS_o"][k].astype(np.int32)
     return arrays

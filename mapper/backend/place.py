@@ -91,7 +91,7 @@ def sites(cfg: ArrayConfig, kind: str) -> list[tuple[int, int]]:
     return [(r, c) for r in range(cfg.rows) for c in range(cfg.cols) if tile_kind(r, c) == kind]
 
 
-def _check(cfg, units, nets, pins):
+def _check(cfg, units, nets, pins, reserved=frozenset()):
     names = [u.name for u in units]
     seen = set()
     for u in units:
@@ -101,10 +101,12 @@ def _check(cfg, units, nets, pins):
             raise PlacementError(f"unit name {u.name!r} is used twice")
         seen.add(u.name)
     for kind in KINDS:
-        want, have = sum(u.kind == kind for u in units), len(sites(cfg, kind))
-        if want > have:
+        want, have = sum(u.kind == kind for u in units), [s for s in sites(cfg, kind) if (kind, s) not in reserved]
+        if want > len(have):
+            kept = len(sites(cfg, kind)) - len(have)
             raise PlacementError(f"{want} {kind.upper()} units do not fit the {cfg.rows}x{cfg.cols} array of "
-                                 f"{cfg.name}, which has {have} {kind.upper()} sites")
+                                 f"{cfg.name}, which has {len(have)} {kind.upper()} sites"
+                                 f"{f' free ({kept} hold resident weights)' if kept else ''}")
     for net in nets:
         for name in (net.source, *net.sinks):
             if name not in seen:
@@ -114,6 +116,8 @@ def _check(cfg, units, nets, pins):
     for name, site in pins.items():
         if name not in seen:
             raise PlacementError(f"pin {name}={site}: no unit {name!r} in the netlist (units: {', '.join(names)})")
+        if (kind_of[name], tuple(site)) in reserved:
+            raise PlacementError(f"pin {name}={site}: the site holds resident weights")
         if tuple(site) not in sites(cfg, kind_of[name]):
             raise PlacementError(f"pin {name}={site}: not a {kind_of[name].upper()} site of the {cfg.rows}x{cfg.cols} "
                                  f"array of {cfg.name}")
@@ -182,17 +186,19 @@ class _State:
 
 
 def place(cfg: ArrayConfig, units: list[Unit], nets: list[Net], *, seed: int = 0, pins: dict | None = None,
-          congestion: float = 2.0, tracks: int | None = None, effort: float = 1.0) -> Placement:
-    """Places *units* on the sites of *cfg*, pinned units (``pins``: {unit: (row, col)}) where pinned,
-    minimising the cost of the module docstring. *tracks* (default: the vector network's) sizes the
-    congestion estimate; *effort* scales the moves per temperature. PlacementError on a netlist that
-    cannot fit or a bad pin."""
+          congestion: float = 2.0, tracks: int | None = None, effort: float = 1.0,
+          reserved: frozenset = frozenset()) -> Placement:
+    """Places *units* on the sites of *cfg* but the *reserved* ones ({(kind, (row, col))}: units that hold
+    another phase's resident weights), pinned units (``pins``: {unit: (row, col)}) where pinned, minimising the cost
+    of the module docstring. *tracks* (default: the vector network's) sizes the congestion estimate;
+    *effort* scales the moves per temperature. PlacementError on a netlist that cannot fit or a bad pin."""
     pins = dict(pins or {})
-    _check(cfg, units, nets, pins)
+    reserved = frozenset((kind, tuple(site)) for kind, site in reserved)
+    _check(cfg, units, nets, pins, reserved)
     rng = np.random.default_rng(seed)
     index = {u.name: i for i, u in enumerate(units)}
-    free = {kind: [s for s in sites(cfg, kind) if s not in {tuple(p) for n, p in pins.items()
-                                                           if units[index[n]].kind == kind}] for kind in KINDS}
+    free = {kind: [s for s in sites(cfg, kind) if (kind, s) not in reserved and s not in {
+        tuple(p) for n, p in pins.items() if units[index[n]].kind == kind}] for kind in KINDS}
     positions = {}
     for name, site in pins.items():
         positions[index[name]] = tuple(site)
@@ -206,7 +212,7 @@ def place(cfg: ArrayConfig, units: list[Unit], nets: list[Net], *, seed: int = 0
     initial = state.cost()
     movable = [i for i, u in enumerate(units) if u.name not in pins]
     occupant = {(units[i].kind, p): i for i, p in positions.items()}
-    site_lists = {kind: sites(cfg, kind) for kind in KINDS}
+    site_lists = {kind: [s for s in sites(cfg, kind) if (kind, s) not in reserved] for kind in KINDS}
 
     def propose():
         u = movable[int(rng.integers(len(movable)))]

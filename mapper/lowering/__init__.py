@@ -5,7 +5,8 @@ order on one ``Lowering`` state:
 2. ``absorb_biases`` (bias.py): a matmul's bias ``add`` runs in the matmul's phase;
 3. ``detect_chains`` (chains.py): chains of Linear layers become MLP phases (``mlp_weights``);
 4. ``pack_embeddings`` (packing.py): the embedding bags packed into the first phases;
-5. ``emit_phases`` (ops.py): every other node by the table ``LOWERINGS`` from op to lowering.
+5. ``emit_phases`` (ops.py): every other node by the table ``LOWERINGS`` from op to lowering;
+6. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once.
 
 A graph that does not fit one configuration is thus split into phases; a node that does not fit even
 alone is refused with ``MapError`` naming it and the resource.
@@ -24,11 +25,12 @@ from .chains import detect_chains
 from .fusion import fuse_relus
 from .ops import LOWERINGS, emit_phases
 from .packing import pack_embeddings
+from .residency import keep_weights_resident
 from .state import Lowering
 
 __all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS", "lower"]
 
-PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases)
+PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases, keep_weights_resident)
 
 MLP_WEIGHTS = ("auto", "resident", "streamed")
 """Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase

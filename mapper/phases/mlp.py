@@ -77,7 +77,7 @@ from rdagen.mapper.phases.matmul import CHAIN_LATENCY, MatmulTiling, latency, li
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase"]
+__all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase", "weights_of"]
 
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
 TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
@@ -93,6 +93,12 @@ class Layer:
     k: int
     n: int
     y: str
+
+
+def weights_of(phase: MlpPhase) -> tuple:
+    """What an MLP phase computes with, its inputs and outputs aside: phases alike in it can share
+    resident weights."""
+    return tuple((layer.w, layer.bias, layer.relu_in, layer.k, layer.n) for layer in phase.layers), phase.epilogue
 
 
 def _tiling(cfg: ArrayConfig, m: int, layer: Layer, last: bool, chain: int, groups: int = 1,
@@ -149,16 +155,18 @@ def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
 
 
 def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: bool = False,
-             loaders: int | None = None) -> int:
-    """The cost model of the module docstring."""
+             loaders: int | None = None, loaded: bool = False) -> int:
+    """The cost model of the module docstring; *loaded*: the weights are in the PMUs already (a
+    resident phase's later runs), no layer waits for a load."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
     placed, streams = loading(cfg, tilings, loaders)
     loaders = [loader for loader, _ in placed]
     for n, t in enumerate(tilings):
         kb = max(t.kb(j) for j in range(t.chain))
         # a W PMU is loaded when its loader's whole stream has passed (its write window's run)
-        loaded = max(streams[loader] // cfg.lanes for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
-        start = loaded if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, loaded)
+        load = 0 if loaded else max(streams[loader] // cfg.lanes
+                                    for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
+        start = load if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, load)
         end = start + t.blocks * kb + (t.chain - 1) * (kb + CHAIN_LATENCY)
         pace = max(pace, _sample_cycles(cfg, t, produced))
         produced = t.blocks
@@ -166,14 +174,14 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
 
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
-             epilogue: bool = False, loaders: int | None = None) -> tuple[MatmulTiling, ...]:
+             epilogue: bool = False, loaders: int | None = None, pmus: int | None = None) -> tuple[MatmulTiling, ...]:
     """The groups and chain length of every layer: from one link per layer, the group or link that
-    lowers the cost model most is added while PCUs, PMUs and loaders last (and a layer's weights do
-    not fit its links' PMUs). MapError naming *where* and the resource when the layers do not fit one
-    configuration."""
+    lowers the cost model most is added while PCUs, PMUs (all, or *pmus*) and loaders last (and a
+    layer's weights do not fit its links' PMUs). MapError naming *where* and the resource when the
+    layers do not fit one configuration."""
     L = cfg.lanes
     link_budget = len(sites(cfg, "pcu")) - epilogue
-    pmus = len(sites(cfg, "pmu"))
+    pmus = len(sites(cfg, "pmu")) if pmus is None else pmus
     if len(layers) > min(link_budget, pmus // 2):
         raise MapError(f"{where}: {len(layers)} layers need {len(layers)} PCUs and {2 * len(layers)} PMUs"
                        f"{' and one for the epilogue' if epilogue else ''}; {cfg.name} has room for "
@@ -261,33 +269,73 @@ class MlpPhase(Phase):
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, layers: tuple[Layer, ...], m: int,
                  where: str | None = None, epilogue: tuple[Stage, ...] = (), y: str | None = None,
-                 loaders: int | None = None):
+                 loaders: int | None = None, pmus: int | None = None, resident: bool = False,
+                 loaded_by: MlpPhase | None = None):
         """*epilogue*: the stages of a PCU after the last layer (an elementwise op of one input, e.g. the
         ReLU after it) whose result, *y*, the phase writes instead of the last layer's. *loaders*: the
         AGs and host rows that load the weights (``loading``; default all), so that a configuration can
-        keep AGs for other work."""
+        keep AGs for other work. *pmus*: the PMUs it may take (default all).
+
+        Weights that stay in the PMUs from run to run (a program of several batches): the *resident*
+        phase loads them, and a later phase of the same layers, *loaded_by* it, reads them where it
+        left them: the same units on the same sites (one placement), no loader, no DRAM. The program
+        keeps the resident phase's PMUs from every other phase (mapper/program.py), and such a run
+        needs the PMUs kept from phase to phase (``pmu_state``: the direct harness, the golden model)."""
         self.cfg, self.name, self.nodes, self.x, self.layers, self.m = cfg, name, nodes, x, layers, m
         self.epilogue = epilogue
-        self.reads = (x,) + tuple(t for layer in layers for t in (layer.w, layer.bias))
+        self.reads = (x,) if loaded_by else (x,) + tuple(t for layer in layers for t in (layer.w, layer.bias))
         self.y = y or layers[-1].y
         self.writes = (self.y,)
         if loaders is not None and not 1 <= loaders <= 2 * cfg.rows - 1:
             raise MapError(f"{where or name}: {loaders} weight loaders: {cfg.name} has 1 to {2 * cfg.rows - 1} "
                            f"(its {cfg.rows} AGs and the host rows but the first)")
-        self.tilings = ts = tile_mlp(cfg, where or name, m, layers, bool(epilogue), loaders)
+        self.where, self.loaded_by = where or name, loaded_by
+        if loaded_by is not None:
+            if loaded_by.placement_key is None or weights_of(loaded_by) != weights_of(self):
+                raise MapError(f"{where or name}: its weights are not those {loaded_by.name} keeps resident (a mapper bug)")
+            self.tilings, self.unit_prefix, loaders = loaded_by.tilings, loaded_by.unit_prefix, loaded_by.loaders
+            self.placement_key, self.variant, self.pmu_state = loaded_by.placement_key, ("loaded", m), True
+        else:
+            self.tilings = tile_mlp(cfg, where or name, m, layers, bool(epilogue), loaders, pmus)
+            self.unit_prefix = name
+            if resident:
+                self.placement_key, self.variant = ("resident", name), ("load", m)
+        ts, self.loaders = self.tilings, loaders
         self.links = links_of(ts)
         self.loads, self.streams = loading(cfg, ts, loaders)
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
-        self.estimate_cycles = estimate(cfg, m, ts, bool(epilogue), loaders)
+        self.estimate_cycles = estimate(cfg, m, ts, bool(epilogue), loaders, loaded_by is not None)
+
+    @property
+    def resident(self) -> bool:
+        """Its weights stay in its PMUs for later phases (it loads them, or reads them there)."""
+        return self.placement_key is not None
+
+    def keeping_weights(self, pmus: int) -> MlpPhase:
+        """This phase, tiled on *pmus* PMUs, loading weights that stay resident for later phases."""
+        return MlpPhase(self.cfg, self.name, self.nodes, self.x, self.layers, self.m, self.where, self.epilogue,
+                        self.y, self.loaders, pmus, resident=True)
+
+    def reading_weights_of(self, resident: MlpPhase) -> MlpPhase:
+        """This phase, on the weights *resident* left in its PMUs."""
+        return MlpPhase(self.cfg, self.name, self.nodes, self.x, self.layers, self.m, self.where, self.epilogue,
+                        self.y, loaded_by=resident)
 
     def weight_sources(self) -> dict[str, str]:
-        return {layer.w: "resident in PMUs" for layer in self.layers}
+        where = f"resident in PMUs since {self.loaded_by.name}" if self.loaded_by else \
+            "loaded into PMUs once" if self.resident else "resident in PMUs"
+        return {layer.w: where for layer in self.layers}
+
+    def resident_units(self) -> tuple[str, ...]:
+        """A resident phase's PMUs, its weights' and its X PMUs (which another resident phase's weights
+        must not take either): kept from every other phase."""
+        return tuple(u.name for u in self.netlist()[0] if u.kind == "pmu") if self.resident else ()
 
     # -- the netlist -------------------------------------------------------------------------------------
     def _u(self, kind, *index) -> str:
-        return f"{self.name}.{kind}{'_'.join(map(str, index))}"
+        return f"{self.unit_prefix}.{kind}{'_'.join(map(str, index))}"
 
     def _loader(self, n: int) -> tuple[str, str]:
         """The unit that loads link *n*'s weights (``loading``): loader a is AG a while there are AGs,
@@ -308,7 +356,7 @@ class MlpPhase(Phase):
         for i, t in enumerate(ts):
             units += [Unit(u("xpmu", i, j), "pmu") for j in range(t.chain)]
             nets += [Net(u("xpmu", i, j), tuple(u("pcu", i, g, j) for g in range(t.groups))) for j in range(t.chain)]
-        for kind, loader, links in self._streams():
+        for kind, loader, links in self._streams() if self.loaded_by is None else ():
             units.append(Unit(loader, kind))
             nets.append(Net(loader, tuple(u("wpmu", *self.links[n]) for n in links), 0.5))
         for n, (i, g, j) in enumerate(self.links):
@@ -339,15 +387,19 @@ class MlpPhase(Phase):
     def _weight_program(self, n: int) -> PmuProgram:
         """Link *n*'s W PMU, in buffer mode: one write run takes the link's [W; b] part (column block
         i's rows of the link's K range, the blocks one after the other), through a window on its
-        loader's stream when the loader serves other links too; one read run gives it once per sample."""
+        loader's stream when the loader serves other links too; one read run gives it once per sample.
+        Loaded by a phase before: the read port alone (mode none), on what that phase wrote, its run
+        begun by a start token from the host (it has no input to wait for)."""
         (i, _, j), (loader, offset) = self.links[n], self.loads[n]
         t, L = self.tilings[i], self.cfg.lanes
         words, stream = t.kb(j) * t.blocks * L, self.streams[loader]
         address = [AddressStage("add", ctr(0), LANE)]
+        read = Port(stages=address, counters=[Counter(0, words, L), Counter(0, self.m, 1)])
+        if self.loaded_by is not None:
+            return PmuProgram(read=dataclasses.replace(read, wait_start=True))
         shift = [AddressStage("sub", reg(0), CONST, const=offset)] if offset else []
         write = Port(stages=address + shift, counters=[Counter(0, stream, L)], vin_required=[0], data=vin(0),
                      window=stream > words)
-        read = Port(stages=address, counters=[Counter(0, words, L), Counter(0, self.m, 1)])
         return PmuProgram(write=write, read=read, mode="buffer")
 
     def _x_program(self, i: int, j: int) -> PmuProgram:
@@ -384,7 +436,7 @@ class MlpPhase(Phase):
             if j:
                 vector.append((("pcu", *self._site(s, "pcu", i, g, j - 1), "vout", 0),
                                [("pcu", *self._site(s, "pcu", i, g, j), "vin", 1)]))
-        for kind, loader, links in self._streams():
+        for kind, loader, links in self._streams() if self.loaded_by is None else ():
             if kind == "ag":
                 b.ag(s[loader][0], AgProgram("read"))
             source = ("ag", s[loader][0], "rdata") if kind == "ag" else ("host", s[loader][0], "vsend")
@@ -398,7 +450,9 @@ class MlpPhase(Phase):
             b.pcu(*self._site(s, "epilogue"), PcuProgram(stages=self.epilogue, vin_required=[0],
                                                          vout=[("reg", len(self.epilogue) - 1)]))
             vector.append((("pcu", *self._site(s, "epilogue"), "vout", 0), [("host", host, "vrecv")]))
-        for network, routes in (("vector", vector), ("scalar", scalar)):
+        control = [(("host", host, "csend"), [("pmu", *self._site(s, "wpmu", *link), "ctrl_in", 0)
+                                              for link in self.links])] if self.loaded_by else []
+        for network, routes in (("vector", vector), ("scalar", scalar), ("control", control)):
             b.route_all(network, routes)
 
     # -- a run -------------------------------------------------------------------------------------------
@@ -421,7 +475,7 @@ class MlpPhase(Phase):
         host = self._site(s, "host", 0)[0]
         sources = {f"vsend__{host}": pack_vectors(xp.view(U32).reshape(-1, L))}
         dram = {}
-        for kind, loader, links in self._streams():
+        for kind, loader, links in self._streams() if self.loaded_by is None else ():
             words = np.concatenate([self._part(tensors, *self.links[n]) for n in links])
             row = s[loader][0]
             if kind == "ag":
@@ -429,6 +483,8 @@ class MlpPhase(Phase):
                 sources[f"ag_cmd__{row}"] = [0 | (len(words) << 32)]
             else:
                 sources[f"vsend__{row}"] = pack_vectors(words.reshape(-1, L))
+        if self.loaded_by is not None:
+            sources[f"csend__{host}"] = [1]  # the W PMUs' read runs begin
         sinks = {f"vrecv__{host}": self.m * self.tilings[-1].blocks}
         return PhaseIO(sources, dram, sinks, [], 0)
 

@@ -88,6 +88,10 @@ class Phase:
         """The matmul weights the phase reads and where the array takes them from."""
         return {}
 
+    def resident_units(self) -> tuple[str, ...]:
+        """Units whose contents later phases read (resident weights): no other phase may take their sites."""
+        return ()
+
     def units_used(self) -> dict[str, int]:
         units, _ = self.netlist()
         return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}
@@ -141,14 +145,16 @@ def place_and_route(phase: Phase, cfg: ArrayConfig, *, seed: int = 0, pins: dict
 
 
 def place_and_route_group(phases: list[Phase], cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
-                          attempts: int = 6) -> list[PlacedPhase]:
+                          attempts: int = 6, reserved: frozenset = frozenset()) -> list[PlacedPhase]:
     """``place_and_route`` of phases that share one netlist (the first's) and so one placement, each
-    emitting its own programs and routes on it: a placement is kept only when every phase's routes fit."""
+    emitting its own programs and routes on it: a placement is kept only when every phase's routes fit.
+    No unit takes a *reserved* site ({(kind, site)}: resident weights of other phases)."""
     units, nets = phases[0].netlist()
     problems = []
     for attempt in range(attempts):
         try:
-            placement = place(cfg, units, nets, seed=seed + attempt, pins=pins, congestion=2.0 * (1 + attempt))
+            placement = place(cfg, units, nets, seed=seed + attempt, pins=pins, congestion=2.0 * (1 + attempt),
+                              reserved=reserved)
         except PlacementError as exc:
             raise MapError(f"{phases[0].name}: placement: {exc}") from None
         placed = []

@@ -15,7 +15,7 @@ from rdagen.mapper.apps.dlrm import Arch, check_batch, lower_bound, random_batch
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.memory import IDEAL, Memory
 from rdagen.cli import main
-from rdagen.sim.dlrm_run import run_batch
+from rdagen.sim.dlrm_run import run_batch, run_batches
 from rdagen.verif.golden.dlrm import forward
 
 from .conftest import test_seed
@@ -100,6 +100,59 @@ def test_small_dlrms_on_the_rtl_equal_the_golden_model_and_numpy(request, case):
     assert np.all((result.probabilities > 0) & (result.probabilities < 1))
     if mlp_weights != "auto":
         assert result.weights.startswith({"resident": "resident in PMUs: bot_l.0", "streamed": "streamed from DRAM"}[mlp_weights])
+
+
+RESIDENT = Arch(4, (5, 3, 7), (3, 8, 4), (4, 1), "dot", indices_per_lookup=3)
+"""A DLRM whose two MLPs both fit the PMUs of ``small`` that the other phases leave (8: 4 + 4)."""
+
+
+def test_batches_in_one_program_load_the_mlp_weights_once(request):
+    """Three batches through one program on the RTL: every phase bit-exact, every probability within
+    the bound; the bottom and top MLP weights cross the array's edge once (the first batch's MLP
+    phases read them from DRAM, the later ones read nothing but their samples and a start token), and
+    the later MLP runs take the cost model's cycles (within 10 %) without the load."""
+    from rdagen.mapper.apps.dlrm import dlrm_graph, graph_inputs
+    from rdagen.mapper.frontend.inputs import check_inputs
+    from rdagen.mapper.phases.mlp import MlpPhase
+    from rdagen.mapper.program import map_graph
+    from rdagen.rtl.spec.ag_layout import beat_bytes
+    from rdagen.sim.graph_run import run_program
+
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    cfg, weights = preset("small"), reference_weights(RESIDENT, seed % 1000)
+    batches = [check_batch(RESIDENT, random_batch(RESIDENT, 2, seed + n), "b") for n in range(3)]
+    results = run_batches(RESIDENT, weights, batches, cfg, harness="direct", seed=seed % 1000)
+    for r in results:
+        assert r.ok and r.max_error <= 1e-6, r.mismatches
+    assert results[0].weights.startswith("loaded into PMUs once: bot_l.0"), results[0].weights
+
+    program = map_graph(dlrm_graph(RESIDENT, weights, *batches), cfg, seed=seed % 1000)
+    mlps = [(n, p) for n, p in enumerate(program.phases) if isinstance(p.phase, MlpPhase)]
+    loading = [(n, p) for n, p in mlps if p.phase.loaded_by is None]
+    assert [p.phase.name for _, p in loading] == ["mlp0", "mlp11"] and len(mlps) == 6
+    beat = beat_bytes(cfg)
+    for n, p in loading:  # every loader an AG here: its whole stream read from DRAM, once
+        assert all(a < cfg.rows for a, _ in p.phase.loads)
+        assert program.traffic[n].bytes(cfg) == sum(-(-4 * words // beat) * beat for words in p.phase.streams)
+    zeros = {name: np.zeros(t.shape, np.int32 if t.dtype == "int32" else np.float32)
+             for name, t in program.graph.inputs.items()}
+    for n, p in mlps:
+        if p.phase.loaded_by is None:
+            continue
+        first = next(q for q in program.phases if q.phase is p.phase.loaded_by)
+        assert p.placement is first.placement  # the same units, on the same sites
+        assert program.traffic[n].bytes(cfg) == 0
+        io = p.phase.io(p.placement.sites, {**zeros, **{name: np.zeros(program.graph.tensors[name].shape, np.float32)
+                                                        for name in p.phase.reads}})
+        host = p.placement.sites[p.phase._u("host", 0)][0]
+        assert set(io.sources) == {f"vsend__{host}", f"csend__{host}"} and not io.dram  # samples and a start token
+    warm = [n for n, p in mlps if p.phase.loaded_by is not None]
+    runs = run_program(program, check_inputs(program.graph, graph_inputs(RESIDENT, *batches), source="b"),
+                       harness="direct").phases
+    for n in warm:
+        print(f"{program.phases[n].phase.name}: RTL {runs[n].cycles}, cost model {program.estimates[n]}")
+        assert abs(program.estimates[n] - runs[n].cycles) <= 0.1 * runs[n].cycles
 
 
 def test_a_dlrm_runs_in_the_cocotb_bench_too(request):

@@ -108,3 +108,21 @@ def test_a_placed_netlist_routes_on_the_array(request):
 def test_refusals_name_the_unit(units, nets, pins, message):
     with pytest.raises(PlacementError, match=message):
         place(SMALL, units, nets, pins=pins)
+
+
+def test_reserved_sites_are_left_alone_and_named_when_they_leave_too_few(request):
+    """Sites that hold another phase's resident weights: no unit takes them, a pin on one is refused,
+    and a netlist that needs them is refused naming how many are kept."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    cfg = preset("small")
+    pmus = sites(cfg, "pmu")
+    reserved = frozenset(("pmu", s) for s in pmus[:5])
+    units = [Unit(f"m{i}", "pmu") for i in range(3)] + [Unit("p", "pcu")]
+    nets = [Net(f"m{i}", ("p",)) for i in range(3)]
+    placed = place(cfg, units, nets, seed=seed, reserved=reserved)
+    assert {placed.sites[f"m{i}"] for i in range(3)} == set(pmus[5:])
+    with pytest.raises(PlacementError, match="holds resident weights"):
+        place(cfg, units, nets, seed=seed, reserved=reserved, pins={"m0": pmus[0]})
+    with pytest.raises(PlacementError, match=r"4 PMU units .* 3 PMU sites free \(5 hold resident weights\)"):
+        place(cfg, units + [Unit("m3", "pmu")], nets, seed=seed, reserved=reserved)

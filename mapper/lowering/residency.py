@@ -7,8 +7,10 @@ The resident MLPs share the PMUs the other phases leave (the most any of them ta
 least (a W and an X PMU per layer) and of the rest a share in proportion to the square root of its
 weight words, which minimises the sum of their runs when a run takes about weights / PMUs cycles
 (the MLPs of a model run one after the other). The pass
-keeps residency only where the cost model finds the program cheaper with it (``Lowering.cost`` of
-every MLP phase): a program of one batch, or an MLP too big for its share, stays as it was."""
+keeps residency where the cost model finds the runs after the first cheaper with it (``Lowering.cost``):
+what a program of many batches pays per batch. The first run may be slower than without (its loaders
+are fewer with fewer links), which the later ones amortise. A program of one batch, or MLPs too big
+for their shares, stay as they were."""
 
 from __future__ import annotations
 
@@ -50,5 +52,6 @@ def keep_weights_resident(s: Lowering) -> None:
                 resident[n] = s.phases[n].reading_weights_of(first)
     except MapError:  # an MLP does not fit its share of the PMUs: every run loads its weights
         return
-    if sum(s.cost(resident[n]) for n in mlps) < sum(s.cost(s.phases[n]) for n in mlps):
+    later = [n for positions in repeated for n in positions[1:]]
+    if sum(s.cost(resident[n]) for n in later) < sum(s.cost(s.phases[n]) for n in later):
         s.phases = resident

@@ -33,7 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--mini-batch-size", type=int, default=None, metavar="B", help="samples per batch (default 1)")
     p.add_argument("--num-batches", type=int, default=None,
                    help="random batches to run (default 1), one after the other in one program: the MLP weights it "
-                        "keeps resident in PMUs are loaded once")
+                        "keeps resident in PMUs are loaded once; with --model-only, the projection of N batches "
+                        "through one program, per batch")
     add_request_arguments(p, "send N random batch-1 requests (sample n drawn as batch n is) and print each "
                              "request's latency from its first input in to its probability out (p50, p99, max) and "
                              "the throughput; with --model-only, of the cost model's batch-1 program")
@@ -195,18 +196,19 @@ def run(args) -> int:
             sizes = (1,) if args.requests else \
                 tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
             print(f"{describe}; projected on {cfg.name} with DRAM {memory.describe()} by the cost model at batch "
-                  f"{', '.join(map(str, sizes))} "
+                  f"{', '.join(map(str, sizes))}"
+                  f"{f' ({args.num_batches} batches through one program)' if (args.num_batches or 1) > 1 else ''} "
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
                   f"for the mapping: the cycles do not depend on them) ...", flush=True)
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
-                           progress=progress(), memory=memory)
+                           progress=progress(), memory=memory, num_batches=args.num_batches or 1)
             print(format_projection(rows, args.clock_ghz))
             requests = _serve(args, [rows[0]["cycles"]] * args.requests, "cost model") if args.requests else None
             if out:
                 _write_summary(out, args, arch, cfg, [
                     _summary_row(cfg, r["batch"], "model", r["cycles"], r["reconfiguration_cycles"], r["phases"],
                                  r["pcus_used"], lower_bound(arch, cfg, r["batch"], arch.indices_per_lookup, memory),
-                                 args.clock_ghz) for r in rows], requests)
+                                 args.clock_ghz) | {"batches_in_program": r["batches"]} for r in rows], requests)
             return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
         if args.criteo_tsv:

@@ -139,25 +139,31 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
 
 def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
             progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-            matmul_mode: str = "auto", memory: Memory = DDR4) -> list[dict]:
+            matmul_mode: str = "auto", memory: Memory = DDR4, num_batches: int = 1) -> list[dict]:
     """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
-    indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound."""
+    indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound. With *num_batches*
+    > 1, of that many batches through one program (``run_batches``): the cycles per batch are the
+    program's over the batches (the first batch's loads included), ``program_cycles`` the whole."""
     capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
     weights = reference_weights(capped, weight_seed)
     rows = []
     for b in batch_sizes:
-        batch = check_batch(capped, random_batch(capped, b, seed, fixed=True), f"batch of {b}")
-        graph = dlrm_graph(capped, weights, batch)
+        batches = [check_batch(capped, random_batch(capped, b, seed + n, fixed=True), f"batch of {b}")
+                   for n in range(num_batches)]
+        graph = dlrm_graph(capped, weights, *batches)
         labelled = (lambda step, b=b: progress(f"batch {b}: {step}")) if progress else None
         program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights, matmul_mode=matmul_mode,
                             memory=memory)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup, memory)
-        reconfiguration = sum(program.reconfigurations)
-        rows.append({"batch": b, "phases": len(program.phases), "cycles": program.estimate_cycles(),
-                     "reconfiguration_cycles": reconfiguration, "pcus_used": program.pcus_used(),
+        total = program.estimate_cycles()
+        cycles = round(total / num_batches)
+        rows.append({"batch": b, "batches": num_batches, "phases": len(program.phases), "cycles": cycles,
+                     "program_cycles": total,
+                     "reconfiguration_cycles": round(sum(program.reconfigurations) / num_batches),
+                     "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
-                     "mac_utilization": bound.utilization(program.estimate_cycles()),
+                     "mac_utilization": bound.utilization(cycles),
                      "weights": describe_weights(program),
                      "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode})})
     return rows
@@ -173,6 +179,10 @@ def format_projection(rows: list[dict], clock_ghz: float) -> str:
                      f"{r['batch'] / latency * 1e6:12,.0f} {b['cycles']:12,d} "
                      f"{'%d/%d/%d/%d' % (b['dram_cycles'], b['weight_cycles'], b['critical_path_cycles'], b['compute_cycles']):>24} "
                      f"{r['cycles'] / b['cycles']:7.1f} {100 * r['mac_utilization']:7.2f}%")
+    if rows and rows[0].get("batches", 1) > 1:
+        lines.append(f"{rows[0]['batches']} batches through one program: cycles and reconfiguration per batch are "
+                     f"the program's over its batches, phases the program's (" + ", ".join(
+                         f"batch {r['batch']}: {r['program_cycles']:,d} cycles in all" for r in rows) + ")")
     for weights in dict.fromkeys(r["weights"] for r in rows):
         lines.append(f"MLP weights: {weights}")
     lines.append("published GPU figures: " + "; ".join(GPU_REFERENCES))

@@ -5,6 +5,7 @@ flags; the Criteo sample is reproducible and runs; bad flags and files exit with
 nothing."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -431,3 +432,21 @@ def test_a_request_stream_waits_for_the_array_or_the_array_for_the_requests():
         serve([10], rate=0)
     with pytest.raises(ValueError, match="no requests"):
         serve([])
+
+
+def test_model_only_projects_batches_through_one_program_per_batch(tmp_path, capsys):
+    """--model-only --num-batches N: the cost model of N batches through one program; a batch costs
+    less there than in a program of its own (its MLP weights loaded once, gathers shared), and
+    summary.json says how many batches the program held."""
+    flags = ["dlrm", "--config", "small", "--model-only", "--arch-sparse-feature-size", "4", "--arch-embedding-size",
+             "5-3-7", "--arch-mlp-bot", "3-8-4", "--arch-mlp-top", "4-1", "--mini-batch-size", "2"]
+    rows = {}
+    for n in (1, 4):
+        out = tmp_path / str(n)
+        assert main(flags + ["--num-batches", str(n), "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        rows[n] = {r["batch"]: r for r in json.loads((out / "summary.json").read_text())["rows"]}
+        assert all(r["batches_in_program"] == n for r in rows[n].values())
+    assert "4 batches through one program" in text and "loaded into PMUs once: bot_l.0" in text, text
+    for b in (1, 2):
+        assert rows[4][b]["cycles"] < rows[1][b]["cycles"], (b, rows[4][b]["cycles"], rows[1][b]["cycles"])

@@ -35,9 +35,11 @@ def add_arguments(p) -> None:
                    help="random batches to run (default 1), one after the other in one program: the MLP weights it "
                         "keeps resident in PMUs are loaded once; with --model-only, the projection of N batches "
                         "through one program, per batch")
-    add_request_arguments(p, "send N random batch-1 requests (sample n drawn as batch n is) and print each "
-                             "request's latency from its first input in to its probability out (p50, p99, max) and "
-                             "the throughput; with --model-only, of the cost model's batch-1 program")
+    add_request_arguments(p, "send N random batch-1 requests (sample n drawn as batch n is) through one program "
+                             "(the first loads the weights it keeps resident) and print each request's latency from "
+                             "its first input in to its probability out (p50, p99, max) and the throughput; with "
+                             "--model-only, of the cost model's program of two requests (those after the first are "
+                             "alike)")
     p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
                    help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); "
                         "default %(default)s")
@@ -169,8 +171,8 @@ def run(args) -> int:
                                     read_criteo_tsv, reference_weights)
     from rdagen.mapper.frontend.graph import GraphError
 
-    from rdagen.sim.dlrm_run import (PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batch,
-                                     run_batches, split_batches)
+    from rdagen.sim.dlrm_run import (PROJECTION_TABLE_ROWS, format_projection, format_results, project, run_batches,
+                                     split_batches)
 
     if args.clock_ghz <= 0:
         raise UsageError(f"--clock-ghz {args.clock_ghz}: must be > 0")
@@ -195,15 +197,18 @@ def run(args) -> int:
         if args.model_only:
             sizes = (1,) if args.requests else \
                 tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
+            # requests after the first are alike (bags of exactly N indices): two in one program give them all
+            programmed = min(args.requests, 2) if args.requests else args.num_batches or 1
             print(f"{describe}; projected on {cfg.name} with DRAM {memory.describe()} by the cost model at batch "
                   f"{', '.join(map(str, sizes))}"
-                  f"{f' ({args.num_batches} batches through one program)' if (args.num_batches or 1) > 1 else ''} "
+                  f"{f' ({programmed} batches through one program)' if programmed > 1 else ''} "
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
                   f"for the mapping: the cycles do not depend on them) ...", flush=True)
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
-                           progress=progress(), memory=memory, num_batches=args.num_batches or 1)
+                           progress=progress(), memory=memory, num_batches=programmed)
             print(format_projection(rows, args.clock_ghz))
-            requests = _serve(args, [rows[0]["cycles"]] * args.requests, "cost model") if args.requests else None
+            first, later = rows[0]["batch_cycles"][0], rows[0]["batch_cycles"][-1]
+            requests = _serve(args, [first] + [later] * (args.requests - 1), "cost model") if args.requests else None
             if out:
                 _write_summary(out, args, arch, cfg, [
                     _summary_row(cfg, r["batch"], "model", r["cycles"], r["reconfiguration_cycles"], r["phases"],
@@ -227,16 +232,9 @@ def run(args) -> int:
     print(f"{describe}; weights {'from ' + args.weights if args.weights else f'drawn as the reference does (seed {args.numpy_rand_seed})'}; "
           f"{len(batches)} batch(es) on {cfg.name}, harness {args.harness}, DRAM {memory.describe()}", flush=True)
     harness = None if args.harness == "golden" else args.harness
-    try:
-        if args.requests:  # each request a program of its own: its latency alone
-            results = []
-            for n, batch in enumerate(batches):
-                results.append(run_batch(arch, weights, batch, cfg, harness=harness, seed=args.seed, index=n,
-                                         mlp_weights=args.mlp_weights, memory=memory,
-                                         progress=progress(f"request {n}: ")))
-        else:  # the batches through one program: the weights it keeps resident cross the edge once
-            results = run_batches(arch, weights, batches, cfg, harness=harness, seed=args.seed,
-                                  mlp_weights=args.mlp_weights, memory=memory, progress=progress())
+    try:  # the batches (requests) through one program: the weights it keeps resident cross the edge once
+        results = run_batches(arch, weights, batches, cfg, harness=harness, seed=args.seed,
+                              mlp_weights=args.mlp_weights, memory=memory, progress=progress())
     except GraphError as exc:  # DlrmError, MapError: a batch or the model does not fit
         raise UsageError(str(exc)) from None
     for r in results:

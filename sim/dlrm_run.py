@@ -14,6 +14,7 @@ from rdagen.mapper.apps.dlrm import (Arch, batch_name, check_batch, dlrm_graph, 
                                 reference_weights, slice_batch)
 from rdagen.mapper.frontend.inputs import check_inputs
 from rdagen.mapper.backend.place import sites
+from rdagen.mapper.lowering.state import components
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.report import describe_weights
 from rdagen.rtl.spec.config import ArrayConfig
@@ -58,17 +59,20 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
     return [slice_batch(batch, start, min(total, start + size), tables) for start in range(0, total, size)]
 
 
-def _batch_of(name: str) -> int:
-    """The batch a graph tensor belongs to (``batch_name``)."""
-    return int(name.rsplit("@", 1)[1]) if "@" in name else 0
+def _owners(program) -> list[int]:
+    """The batch each phase of a program of several batches computes for: the independent part of the
+    graph its nodes belong to (``dlrm_graph`` builds batch n as part n)."""
+    part = components(program.graph)
+    return [part[p.phase.nodes[0]] if p.phase.nodes else 0 for p in program.phases]
 
 
 def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig, *, harness: str | None, seed: int,
                 progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
                 memory: Memory = DDR4) -> list[BatchResult]:
     """The batches one after the other in ONE program (mapper/apps/dlrm.py ``dlrm_graph`` of them all):
-    MLP weights the mapper keeps resident are loaded once, by the first batch's phases. A phase's
-    cycles count to the batch of its first node (embedding phases may gather bags of two batches)."""
+    MLP weights the mapper keeps resident are loaded once, by the first batch's phases. Each phase
+    computes for one batch (the lowering keeps the batches' phases apart, in batch order): a batch's
+    cycles are its phases'."""
     started = time.perf_counter()
     batches = [check_batch(arch, batch, f"batch {n}") for n, batch in enumerate(batches)]
     graph = dlrm_graph(arch, weights, *batches)
@@ -76,7 +80,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
                         partial_sums=partial_sums_for(harness))
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
-    owner = [_batch_of(graph.nodes[p.phase.nodes[0]].output) if p.phase.nodes else 0 for p in program.phases]
+    owner = _owners(program)
     seconds = time.perf_counter() - started
     results = []
     for n, batch in enumerate(batches):
@@ -128,8 +132,7 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
     if len(results) > 1:
         cycles = sum(r.cycles if r.cycles is not None else r.estimate for r in results)
         samples = sum(r.samples for r in results)
-        lines.append(f"all {len(results)} batches: {cycles} cycles, {samples / cycles * clock_ghz * 1e9:,.0f} samples/s "
-                     f"(a phase counts to the batch of its first node)")
+        lines.append(f"all {len(results)} batches: {cycles} cycles, {samples / cycles * clock_ghz * 1e9:,.0f} samples/s")
     if any(r.cycles is None for r in results):
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
     for weights in dict.fromkeys(r.weights for r in results):
@@ -157,8 +160,11 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup, memory)
         total = program.estimate_cycles()
         cycles = round(total / num_batches)
+        owners = _owners(program)
         rows.append({"batch": b, "batches": num_batches, "phases": len(program.phases), "cycles": cycles,
                      "program_cycles": total,
+                     "batch_cycles": [sum(program.estimates[i] + program.reconfigurations[i]
+                                          for i, o in enumerate(owners) if o == n) for n in range(num_batches)],
                      "reconfiguration_cycles": round(sum(program.reconfigurations) / num_batches),
                      "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {

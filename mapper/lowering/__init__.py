@@ -6,7 +6,8 @@ order on one ``Lowering`` state:
 3. ``detect_chains`` (chains.py): chains of Linear layers become MLP phases (``mlp_weights``);
 4. ``pack_embeddings`` (packing.py): the embedding bags packed into the first phases;
 5. ``emit_phases`` (ops.py): every other node by the table ``LOWERINGS`` from op to lowering;
-6. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once.
+6. ``order_components`` (order.py): the phases of independent parts of the graph (batches) part by part;
+7. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once.
 
 A graph that does not fit one configuration is thus split into phases; a node that does not fit even
 alone is refused with ``MapError`` naming it and the resource.
@@ -24,13 +25,15 @@ from .bias import absorb_biases
 from .chains import detect_chains
 from .fusion import fuse_relus
 from .ops import LOWERINGS, emit_phases
+from .order import order_components
 from .packing import pack_embeddings
 from .residency import keep_weights_resident
 from .state import Lowering
 
 __all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS", "lower"]
 
-PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases, keep_weights_resident)
+PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases, order_components,
+            keep_weights_resident)
 
 MLP_WEIGHTS = ("auto", "resident", "streamed")
 """Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase

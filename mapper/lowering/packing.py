@@ -1,5 +1,6 @@
 """Pass ``pack_embeddings``: the graph's embedding bags packed together into embedding phases, which run
-first (their operands are graph inputs and weights)."""
+first (their operands are graph inputs and weights), each phase the bags of one independent part of
+the graph (a batch: ``order_components``)."""
 
 from __future__ import annotations
 
@@ -18,5 +19,8 @@ def pack_embeddings(s: Lowering) -> None:
             slices = tuple(range(-(-width // s.cfg.lanes)))
             bags.append(Bag(i, table, indices, offsets, node.output, rows, width, s.shape(offsets)[0],
                             s.shape(indices)[0], slices))
-    for n, group in enumerate(pack(s.cfg, bags, len(sites(s.cfg, "pcu")))):
+    groups = []
+    for part in dict.fromkeys(s.component[bag.node] for bag in bags):  # a phase gathers for one part
+        groups += pack(s.cfg, [bag for bag in bags if s.component[bag.node] == part], len(sites(s.cfg, "pcu")))
+    for n, group in enumerate(groups):
         s.phases.append(EmbeddingPhase(s.cfg, f"embed{n}", group))

@@ -26,6 +26,27 @@ class MatmulOperands:
     covered: tuple[int, ...]
 
 
+def components(graph: Graph) -> list[int]:
+    """Per node, the independent part of the graph it belongs to, numbered in node order: nodes are in
+    one part when a tensor one computes is read by the other (graph inputs and weights join nothing).
+    A graph of several batches of one model (mapper/apps/dlrm.py) has a part per batch."""
+    parent = list(range(len(graph.nodes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    made = {node.output: i for i, node in enumerate(graph.nodes)}
+    for i, node in enumerate(graph.nodes):
+        for name in node.inputs:
+            if name in made:
+                parent[root(i)] = root(made[name])
+    numbers: dict[int, int] = {}
+    return [numbers.setdefault(root(i), len(numbers)) for i in range(len(graph.nodes))]
+
+
 @dataclasses.dataclass
 class Lowering:
     graph: Graph
@@ -35,6 +56,7 @@ class Lowering:
     partial_sums: str = "auto"  # a systolic matmul's partial sums between sections (phases/systolic.py)
     memory: Memory = IDEAL  # what the systolic tiling weighs its DRAM traffic on
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
+    component: list[int] = dataclasses.field(init=False)  # per node: its independent part (``components``)
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase
     fused_relu: dict[str, str] = dataclasses.field(default_factory=dict)  # relu output: its input
     matmuls: dict[int, MatmulOperands] = dataclasses.field(default_factory=dict)
@@ -46,6 +68,7 @@ class Lowering:
         for i, node in enumerate(self.graph.nodes):
             for slot, name in enumerate(node.inputs):
                 self.uses.setdefault(name, []).append((i, slot))
+        self.component = components(self.graph)
 
     def where(self, i: int) -> str:
         node = self.graph.nodes[i]

@@ -3,18 +3,15 @@ several batches in one program) load them once. The first such phase loads them 
 other phase of the program takes (mapper/program.py places it first and keeps its PMUs from the
 others); each later one reads them there (phases/mlp.py, ``loaded_by``).
 
-The resident MLPs share the PMUs the other phases leave (the most any of them takes): each gets its
-least (a W and an X PMU per layer) and of the rest a share in proportion to the square root of its
-weight words, which minimises the sum of their runs when a run takes about weights / PMUs cycles
-(the MLPs of a model run one after the other). The pass
-keeps residency where the cost model finds the runs after the first cheaper with it (``Lowering.cost``):
-what a program of many batches pays per batch. The first run may be slower than without (its loaders
-are fewer with fewer links), which the later ones amortise. A program of one batch, or MLPs too big
-for their shares, stay as they were."""
+The resident MLPs share the PMUs the other phases leave (the most any of them takes): each MLP is
+tiled for every share it could take (at least a W and an X PMU per layer), for the runs after the
+first (``tile_mlp``'s *loaded*), and the shares whose later runs cost least together are kept (an
+exact search over the shares, ``_split``). The pass keeps residency where the cost model finds the
+runs after the first cheaper with it (``Lowering.cost``): what a program of many batches pays per
+batch. The first run may be slower than without (its loaders are fewer with fewer links), which the
+later ones amortise. A program of one batch, or MLPs too big for their shares, stay as they were."""
 
 from __future__ import annotations
-
-import math
 
 from rdagen.mapper.backend.place import sites
 from rdagen.mapper.phases.mlp import MlpPhase, weights_of
@@ -23,10 +20,19 @@ from rdagen.mapper.phases.phase import MapError
 from .state import Lowering
 
 
-def _shares(budget: int, least: list[int], words: list[int]) -> list[int]:
-    """*budget* PMUs: each its *least*, the rest in proportion to the square roots of *words*, rounded down."""
-    rest, roots = budget - sum(least), [math.sqrt(w) for w in words]
-    return [n + int(rest * r / sum(roots)) for n, r in zip(least, roots)]
+def _split(costs: list[dict[int, int]], budget: int) -> list[int] | None:
+    """The shares (one key of each MLP's {share: cost}) of at most *budget* PMUs in all whose costs
+    sum least; None when no combination fits."""
+    best = {0: (0, ())}  # PMUs used: the least (cost, shares) that use them
+    for table in costs:
+        grown = {}
+        for used, (total, shares) in best.items():
+            for share, cost in table.items():
+                option = (total + cost, shares + (share,))
+                if used + share <= budget and option < grown.get(used + share, (float("inf"),)):
+                    grown[used + share] = option
+        best = grown
+    return list(min(best.values())[1]) if best else None
 
 
 def keep_weights_resident(s: Lowering) -> None:
@@ -40,18 +46,25 @@ def keep_weights_resident(s: Lowering) -> None:
     mlps = {n for positions in repeated for n in positions}
     others = max((p.units_used()["pmu"] for n, p in enumerate(s.phases) if n not in mlps), default=0)
     budget = len(sites(s.cfg, "pmu")) - others
-    words = [sum(layer.k * layer.n for layer in s.phases[positions[0]].layers) for positions in repeated]
     least = [2 * len(s.phases[positions[0]].layers) for positions in repeated]
-    if sum(least) > budget:
+    costs = []
+    for positions, own in zip(repeated, least):
+        first, later = s.phases[positions[0]], s.phases[positions[1]]
+        table = {}
+        for share in range(own, budget - sum(least) + own + 1):
+            try:
+                table[share] = s.cost(later.reading_weights_of(first.keeping_weights(share)))
+            except MapError:  # too few PMUs for its weights
+                continue
+        costs.append(table)
+    shares = _split(costs, budget)
+    if shares is None:
         return
     resident = list(s.phases)
-    try:
-        for positions, pmus in zip(repeated, _shares(budget, least, words)):
-            first = resident[positions[0]] = s.phases[positions[0]].keeping_weights(pmus)
-            for n in positions[1:]:
-                resident[n] = s.phases[n].reading_weights_of(first)
-    except MapError:  # an MLP does not fit its share of the PMUs: every run loads its weights
-        return
+    for positions, pmus in zip(repeated, shares):
+        first = resident[positions[0]] = s.phases[positions[0]].keeping_weights(pmus)
+        for n in positions[1:]:
+            resident[n] = s.phases[n].reading_weights_of(first)
     later = [n for positions in repeated for n in positions[1:]]
     if sum(s.cost(resident[n]) for n in later) < sum(s.cost(s.phases[n]) for n in later):
         s.phases = resident

@@ -174,11 +174,13 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
 
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
-             epilogue: bool = False, loaders: int | None = None, pmus: int | None = None) -> tuple[MatmulTiling, ...]:
+             epilogue: bool = False, loaders: int | None = None, pmus: int | None = None,
+             loaded: bool = False) -> tuple[MatmulTiling, ...]:
     """The groups and chain length of every layer: from one link per layer, the group or link that
     lowers the cost model most is added while PCUs, PMUs (all, or *pmus*) and loaders last (and a
-    layer's weights do not fit its links' PMUs). MapError naming *where* and the resource when the
-    layers do not fit one configuration."""
+    layer's weights do not fit its links' PMUs). *loaded*: the cost model of the runs on weights
+    already loaded (resident weights: the load is paid once). MapError naming *where* and the
+    resource when the layers do not fit one configuration."""
     L = cfg.lanes
     link_budget = len(sites(cfg, "pcu")) - epilogue
     pmus = len(sites(cfg, "pmu")) if pmus is None else pmus
@@ -244,7 +246,7 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
         return out
 
     def key(ts):  # first the layers whose weights do not fit, then the fastest, then the fewest links
-        return not all(map(fits, ts)), estimate(cfg, m, ts, epilogue, loaders), sum(t.groups * t.chain for t in ts)
+        return not all(map(fits, ts)), estimate(cfg, m, ts, epilogue, loaders, loaded), sum(t.groups * t.chain for t in ts)
 
     # Greedy growth; where no single step is faster (a layer's groups are its next layer's links, so
     # one step can need another to pay), the best two steps.
@@ -274,7 +276,8 @@ class MlpPhase(Phase):
         """*epilogue*: the stages of a PCU after the last layer (an elementwise op of one input, e.g. the
         ReLU after it) whose result, *y*, the phase writes instead of the last layer's. *loaders*: the
         AGs and host rows that load the weights (``loading``; default all), so that a configuration can
-        keep AGs for other work. *pmus*: the PMUs it may take (default all).
+        keep AGs for other work. *pmus*: the PMUs it may take (default all). A *resident* phase is
+        tiled for the runs after it (the load paid once).
 
         Weights that stay in the PMUs from run to run (a program of several batches): the *resident*
         phase loads them, and a later phase of the same layers, *loaded_by* it, reads them where it
@@ -296,7 +299,7 @@ class MlpPhase(Phase):
             self.tilings, self.unit_prefix, loaders = loaded_by.tilings, loaded_by.unit_prefix, loaded_by.loaders
             self.placement_key, self.variant, self.pmu_state = loaded_by.placement_key, ("loaded", m), True
         else:
-            self.tilings = tile_mlp(cfg, where or name, m, layers, bool(epilogue), loaders, pmus)
+            self.tilings = tile_mlp(cfg, where or name, m, layers, bool(epilogue), loaders, pmus, resident)
             self.unit_prefix = name
             if resident:
                 self.placement_key, self.variant = ("resident", name), ("load", m)

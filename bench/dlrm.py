@@ -1,14 +1,15 @@
 """Benchmark of DLRM inference: a small model on the array of the configuration (default ``small``) on
 the RTL (direct harness, every phase bit-exact against the golden array model, the probabilities
-within the fp32 bound of the NumPy DLRM) at batch 1, 8 and 64, and the Criteo Kaggle model on
-``plasticine`` by the cost model at the same batches, beside its lower bound, as the mapper chooses
-(``--mlp-weights auto``) and with every MLP in one MLP phase, its weights resident in PMUs. Writes
+within the fp32 bound of the NumPy DLRM) at batch 1, 8 and 64; and the Criteo Kaggle and MLPerf
+Terabyte models on ``plasticine`` by the cost model at batch 1 to 64, beside their lower bounds, each
+batch in a program of its own and 4 batches through one program (the MLP weights loaded once and kept
+resident in PMUs where they fit: per batch, the program's cycles over its batches). Writes
 bench/results/dlrm-<config>.json and a plot of latency and throughput against the batch size,
-bench/results/dlrm-<config>.png.
+bench/results/dlrm-<config>.png, with NVIDIA's published Triton figures for the Terabyte model.
 
 Figures per batch: cycles (RTL, configuration loads included), latency and samples/s at 1 GHz, the
 multiply-add utilisation (the MLPs' and the interaction's multiply-adds over cycles x the physical
-peak: every PCU lane-stage one multiply-add per cycle), and for the projection the lower bound (DRAM
+peak: every PCU lane-stage one multiply-add per cycle), and for the projections the lower bound (DRAM
 words over the AGs' bandwidth, the weights read once from the PMUs, the critical path, the
 multiply-adds at the peak)."""
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from rdagen.mapper.apps.dlrm import KAGGLE, Arch, lower_bound, random_batch, reference_weights
+from rdagen.mapper.apps.dlrm import MODELS, Arch, lower_bound, random_batch, reference_weights
 from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.sim.dlrm_run import GPU_REFERENCES, format_projection, format_results, project, run_batch
 
@@ -25,7 +26,12 @@ from .arith import RESULTS, write_result
 __all__ = ["run"]
 
 BATCHES = (1, 8, 64)
+PROJECTED_BATCHES = (1, 4, 8, 16, 64)
+PROGRAM_BATCHES = 4  # batches through one program in the resident projection
 CLOCK_GHZ = 1.0
+TRITON_V100_MS = {1: 0.855, 8: 0.943, 64: 1.214}
+"""NVIDIA DeepLearningExamples, DLRM on Triton (the MLPerf Terabyte model, V100 32 GB, TorchScript fp32):
+median end-to-end latency per request batch, client to server and back."""
 
 
 def rtl_model(cfg: ArrayConfig) -> Arch:
@@ -33,25 +39,32 @@ def rtl_model(cfg: ArrayConfig) -> Arch:
     return Arch(cfg.lanes, (1000, 2000, 500), (13, 32, cfg.lanes), (16, 1), "dot", 4)
 
 
-def _plot(rtl: list[dict], projected: list[dict], resident: list[dict], cfg: ArrayConfig, path) -> None:
+def _plot(rtl: list[dict], projections: dict, cfg: ArrayConfig, path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (lat, thr) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for rows, label, marker in ((rtl, f"small model on {cfg.name}, RTL", "o"),
-                                (projected, "Criteo Kaggle on plasticine, cost model", "s"),
-                                (resident, "the same, MLP weights resident (MLP phases)", "^")):
+    fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.6))
+    series = [(rtl, f"small model on {cfg.name}, RTL", "o", "tab:gray", "-")]
+    for (model, batches), rows in projections.items():
+        colour = "tab:blue" if model == "kaggle" else "tab:green"
+        label = f"{model} on plasticine, " + ("a program per batch" if batches == 1 else
+                                              f"{batches} batches per program (weights loaded once)")
+        series.append((rows, label, "s" if batches == 1 else "^", colour, "-" if batches == 1 else "--"))
+    for rows, label, marker, colour, style in series:
         b = [r["batch"] for r in rows]
-        lat.plot(b, [r["latency_us"] for r in rows], marker=marker, label=label)
-        thr.plot(b, [r["samples_per_second"] for r in rows], marker=marker, label=label)
-    b = [r["batch"] for r in projected]
-    lat.plot(b, [r["lower_bound"]["cycles"] / (CLOCK_GHZ * 1e3) for r in projected], "k--",
-             label="Kaggle lower bound, plasticine")
-    thr.plot(b, [r["batch"] / (r["lower_bound"]["cycles"] / (CLOCK_GHZ * 1e3)) * 1e6 for r in projected], "k--",
-             label="Kaggle lower bound, plasticine")
-    lat.axhline(855, color="tab:red", lw=0.8, label="V100 batch 1 (0.855 ms)")
+        lat.plot(b, [r["latency_us"] for r in rows], marker=marker, color=colour, ls=style, label=label)
+        thr.plot(b, [r["samples_per_second"] for r in rows], marker=marker, color=colour, ls=style, label=label)
+    for model, colour in (("kaggle", "tab:blue"), ("terabyte", "tab:green")):
+        rows = projections[(model, 1)]
+        b = [r["batch"] for r in rows]
+        cycles = [r["lower_bound"]["cycles"] for r in rows]
+        lat.plot(b, [c / (CLOCK_GHZ * 1e3) for c in cycles], ":", color=colour, label=f"{model} lower bound")
+        thr.plot(b, [n / c * CLOCK_GHZ * 1e9 for n, c in zip(b, cycles)], ":", color=colour, label=f"{model} lower bound")
+    b = sorted(TRITON_V100_MS)
+    lat.plot(b, [TRITON_V100_MS[n] * 1e3 for n in b], "x-", color="tab:red", label="terabyte, V100 Triton (published)")
+    thr.plot(b, [n / TRITON_V100_MS[n] * 1e3 for n in b], "x-", color="tab:red", label="terabyte, V100 Triton (published)")
     for ax, title, unit in ((lat, "latency per batch", "us"), (thr, "throughput", "samples/s")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -59,7 +72,7 @@ def _plot(rtl: list[dict], projected: list[dict], resident: list[dict], cfg: Arr
         ax.set_ylabel(unit)
         ax.set_title(f"DLRM {title} at {CLOCK_GHZ:g} GHz")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -86,26 +99,30 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
                     "seconds": round(time.perf_counter() - started, 1)})
     log(format_results(results, CLOCK_GHZ))
     plasticine = preset("plasticine")
-    started = time.perf_counter()
-    projected, resident = (project(KAGGLE, plasticine, BATCHES, seed=seed, weight_seed=123, mlp_weights=choice,
-                                   progress=lambda step: log(f"[dlrm] Kaggle projection ({choice} MLP weights): {step}"))
-                           for choice in ("auto", "resident"))
-    map_seconds = time.perf_counter() - started
-    for r in projected + resident:
-        r["latency_us"] = r["cycles"] / (CLOCK_GHZ * 1e3)
-        r["samples_per_second"] = round(r["batch"] / r["cycles"] * CLOCK_GHZ * 1e9)
-    log(format_projection(projected, CLOCK_GHZ))
-    log("with every MLP resident in the PMUs of one MLP phase (--mlp-weights resident):")
-    log(format_projection(resident, CLOCK_GHZ))
+    projections, seconds = {}, {}
+    for model in ("kaggle", "terabyte"):
+        for batches in (1, PROGRAM_BATCHES):
+            started = time.perf_counter()
+            rows = project(MODELS[model], plasticine, PROJECTED_BATCHES, seed=seed, weight_seed=123, num_batches=batches,
+                           progress=lambda step: log(f"[dlrm] {model} projection ({batches} per program): {step}"))
+            seconds[f"{model}, {batches} per program"] = round(time.perf_counter() - started, 1)
+            for r in rows:
+                r["latency_us"] = r["cycles"] / (CLOCK_GHZ * 1e3)
+                r["samples_per_second"] = round(r["batch"] / r["cycles"] * CLOCK_GHZ * 1e9)
+            log(f"{model} on plasticine, {batches} batch(es) per program:")
+            log(format_projection(rows, CLOCK_GHZ))
+            projections[(model, batches)] = rows
     png = RESULTS / f"dlrm-{cfg.name}.png"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    _plot(rtl, projected, resident, cfg, png)
+    _plot(rtl, projections, cfg, png)
     path = write_result("dlrm", cfg, {
         "clock_ghz": CLOCK_GHZ,
         "rtl_model": {"D": arch.sparse_feature_size, "tables": list(arch.embedding_sizes), "bottom": list(arch.mlp_bot),
                       "top": list(arch.top_layers), "interaction": arch.interaction, "lookups": arch.indices_per_lookup},
-        "rtl": rtl, "kaggle_plasticine_projection": projected, "kaggle_plasticine_projection_resident": resident,
-        "projection_map_seconds": round(map_seconds, 1),
-        "gpu_references": list(GPU_REFERENCES), "plot": str(png)})
+        "rtl": rtl,
+        "projections": [{"model": model, "batches_per_program": batches, "rows": rows}
+                        for (model, batches), rows in projections.items()],
+        "projection_seconds": seconds,
+        "gpu_references": list(GPU_REFERENCES), "triton_v100_ms": TRITON_V100_MS, "plot": str(png)})
     log(f"[dlrm] wrote {path} and {png}")
-    return {"rtl": rtl, "projection": projected}
+    return {"rtl": rtl, "projections": projections}

@@ -50,7 +50,7 @@ def _plot(rtl: list[dict], projections: dict, cfg: ArrayConfig, path) -> None:
     for (model, batches), rows in projections.items():
         colour = "tab:blue" if model == "kaggle" else "tab:green"
         label = f"{model} on plasticine, " + ("a program per batch" if batches == 1 else
-                                              f"{batches} batches per program (weights loaded once)")
+                                              f"{batches} batches per program (MLP weights resident where cheaper)")
         series.append((rows, label, "s" if batches == 1 else "^", colour, "-" if batches == 1 else "--"))
     for rows, label, marker, colour, style in series:
         b = [r["batch"] for r in rows]

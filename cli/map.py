@@ -80,7 +80,8 @@ def _pins(specs: list[str]) -> dict:
     return pins
 
 
-def mapped(args, graph):
+def mapped(args, graph, pmus_kept: bool = True):
+    """*graph* mapped as the flags say; *pmus_kept*: its phases will run as one continuous run."""
     from rdagen.mapper.frontend.graph import GraphError
     from rdagen.mapper.program import map_graph
 
@@ -89,7 +90,8 @@ def mapped(args, graph):
     try:
         return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
                          progress=progress(), mlp_weights=args.mlp_weights, matmul_mode=args.matmul_mode,
-                         memory=dram(args), partial_sums=args.partial_sums)
+                         memory=dram(args), partial_sums=args.partial_sums,
+                         pmus_kept=pmus_kept)
     except GraphError as exc:  # MapError too: the node or resource that does not fit
         raise UsageError(str(exc)) from None
 

@@ -59,7 +59,7 @@ def run(args) -> int:
             print(f"note: systolic matmuls keep their partial sums in DRAM in the {args.harness} harness (it runs "
                   f"each phase on its own)")
         args.partial_sums = "dram"
-    program = mapped(args, graph)
+    program = mapped(args, graph, pmus_kept=partial_sums_for(harness) != "dram")  # nor do resident weights
     dram = program.memory
     print(text_report(program))
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "

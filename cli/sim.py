@@ -101,7 +101,8 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
         for name in names:
             graph, arrays = workload(name, cfg, args.seed)
             built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed, memory=memory,
-                                                         partial_sums=partial_sums_for(args.harness))))
+                                                         partial_sums=partial_sums_for(args.harness),
+                                                         pmus_kept=partial_sums_for(args.harness) != "dram")))
     except GraphError as exc:  # MapError too: the configuration cannot host the workload
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False

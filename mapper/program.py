@@ -170,15 +170,17 @@ class Program:
 
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
               progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-              matmul_mode: str = "auto", memory: Memory = DDR4, partial_sums: str = "auto") -> Program:
+              matmul_mode: str = "auto", memory: Memory = DDR4, partial_sums: str = "auto",
+              pmus_kept: bool = True) -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*), estimated for
     the DRAM *memory* (rtl/spec/memory.py; the systolic tiling weighs its DRAM traffic on it, the lowering's other
-    choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS). *pins*
+    choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS);
+    *pmus_kept*: the phases will run as one continuous run (``lower``). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
     those of the same ``variant`` one bitstream."""
     started = time.perf_counter()
-    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory)
+    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:

@@ -78,7 +78,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
     graph = dlrm_graph(arch, weights, *batches)
     arrays = check_inputs(graph, graph_inputs(arch, *batches), source="the batches")
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
-                        partial_sums=partial_sums_for(harness))
+                        partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram")
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     owner = _owners(program)
     seconds = time.perf_counter() - started

@@ -14,7 +14,7 @@ import pytest
 import rdagen.mapper
 from rdagen.mapper.apps.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
 from rdagen.rtl.spec.config import preset
-from rdagen.rtl.spec.memory import IDEAL, Memory
+from rdagen.rtl.spec.memory import DDR4, IDEAL, Memory
 from rdagen.cli import main
 from rdagen.sim.dlrm_run import run_batch, run_batches
 from rdagen.verif.golden.dlrm import forward
@@ -154,6 +154,18 @@ def test_batches_in_one_program_load_the_mlp_weights_once(request):
     for n in warm:
         print(f"{program.phases[n].phase.name}: RTL {runs[n].cycles}, cost model {program.estimates[n]}")
         assert abs(program.estimates[n] - runs[n].cycles) <= 0.1 * runs[n].cycles
+
+
+def test_phases_that_run_each_on_their_own_keep_no_weights_resident():
+    """The specialised and cocotb harnesses run each phase on its own (the PMUs are not kept): the
+    lowering for them loads the weights in every batch."""
+    from rdagen.mapper.apps.dlrm import dlrm_graph
+    from rdagen.mapper.lowering import lower
+
+    weights = reference_weights(RESIDENT, 1)
+    graph = dlrm_graph(RESIDENT, weights, *[check_batch(RESIDENT, random_batch(RESIDENT, 2, n), "b") for n in range(2)])
+    assert len([p for p in lower(graph, preset("small"), memory=DDR4) if p.resident_units()]) == 4
+    assert not [p for p in lower(graph, preset("small"), memory=DDR4, pmus_kept=False) if p.resident_units()]
 
 
 def test_a_dlrm_runs_in_the_cocotb_bench_too(request):

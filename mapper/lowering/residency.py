@@ -9,7 +9,8 @@ first (``tile_mlp``'s *loaded*), and the shares whose later runs cost least toge
 exact search over the shares, ``_split``). The pass keeps residency where the cost model finds the
 runs after the first cheaper with it (``Lowering.cost``): what a program of many batches pays per
 batch. The first run may be slower than without (its loaders are fewer with fewer links), which the
-later ones amortise. A program of one batch, or MLPs too big for their shares, stay as they were."""
+later ones amortise. A program of one batch, MLPs too big for their shares, or phases that run each on
+its own (``pmus_kept`` false: the specialised and cocotb harnesses), stay as they were."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def _split(costs: list[dict[int, int]], budget: int) -> list[int] | None:
 
 
 def keep_weights_resident(s: Lowering) -> None:
+    if not s.pmus_kept:  # each phase runs on its own: nothing stays in the PMUs
+        return
     runs: dict[tuple, list[int]] = {}  # weights: positions of the MLP phases computing with them
     for n, phase in enumerate(s.phases):
         if isinstance(phase, MlpPhase):

@@ -55,6 +55,7 @@ class Lowering:
     matmul_mode: str = "auto"
     partial_sums: str = "auto"  # a systolic matmul's partial sums between sections (phases/systolic.py)
     memory: Memory = IDEAL  # what the systolic tiling weighs its DRAM traffic on
+    pmus_kept: bool = True  # the phases run as one continuous run, the PMUs keep their contents between them
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
     component: list[int] = dataclasses.field(init=False)  # per node: its independent part (``components``)
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase

@@ -59,17 +59,22 @@ def run(args) -> int:
             print(f"note: systolic matmuls keep their partial sums in DRAM in the {args.harness} harness (it runs "
                   f"each phase on its own)")
         args.partial_sums = "dram"
-    program = mapped(args, graph, pmus_kept=partial_sums_for(harness) != "dram")  # nor do resident weights
+    kept = partial_sums_for(harness) != "dram"  # nor do resident weights
+    requests = _request_inputs(args, graph, arrays, drawn)
+    # One program serves every request where the phases run as one continuous run (its weights kept
+    # resident load once); the other harnesses run each phase on their own: the program once per request.
+    copies = len(requests) if kept else 1
+    program = mapped(args, _repeated(graph, copies), pmus_kept=kept)
     dram = program.memory
     print(text_report(program))
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "
           f"(the first RTL build of a configuration takes minutes; cached by hash) ...", flush=True)
-    result = run_program(program, arrays, harness=harness, waves=bool(args.vcd), scope=args.vcd_scope,
-                         anonymous=args.vcd_anonymous, memory=dram, progress=progress())
+    result = run_program(program, _copies_inputs(requests[:copies]), harness=harness, waves=bool(args.vcd),
+                         scope=args.vcd_scope, anonymous=args.vcd_anonymous, memory=dram, progress=progress())
     print()
     print(format_table(program, result))
     if args.requests:
-        result, arrays = _requests(args, graph, program, harness, result, arrays, drawn)
+        result, arrays = _requests(args, graph, program, harness, result, requests, copies)
     if result.dram:
         seen = [d for d in result.dram if d["bytes"]]
         latencies = [d["read_latency_min"] for d in seen if d["read_latency_min"] >= 0]
@@ -104,34 +109,71 @@ def _check_requests(args) -> None:
         raise UsageError("--vcd writes the waves of one run: not with --requests")
 
 
-def _requests(args, graph, program, harness, first, arrays, drawn):
-    """Runs requests 1..N-1 (request 0 is the run already made, *first*), prints the request stream,
-    and returns every request's outputs and inputs stacked along a first axis, with ``ok`` the
-    conjunction of the runs'."""
-    import dataclasses
-
+def _request_inputs(args, graph, arrays, drawn) -> list[dict]:
+    """The inputs of every request (one without --requests): request 0's are *arrays*, request n's
+    drawn from seed + n but for those --inputs gives (*drawn*: the names drawn from the seed)."""
     from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
-    from rdagen.sim.graph_run import run_program
-    from rdagen.sim.requests import format_requests, serve
 
     seed = args.seed if args.seed is not None else 1
     kept = {name: value for name, value in arrays.items() if name not in drawn}
-    runs, inputs = [first], [arrays]
-    for n in range(1, args.requests):
-        inputs.append(check_inputs(graph, random_inputs(graph, seed + n, kept), source=f"request {n}"))
-        runs.append(run_program(program, inputs[-1], harness=harness, memory=program.memory,
-                                progress=progress(f"request {n}: ")))
-        print(f"request {n}: {'model ' if harness is None else ''}{runs[-1].cycles if harness else program.estimate_cycles():,} "
-              f"cycles, {'ok' if runs[-1].ok else 'FAIL'}", flush=True)
-        for problem in runs[-1].mismatches:
+    return [arrays] + [check_inputs(graph, random_inputs(graph, seed + n, kept), source=f"request {n}")
+                       for n in range(1, args.requests or 1)]
+
+
+def _repeated(graph, copies: int):
+    from rdagen.mapper.frontend.graph import GraphError
+
+    try:
+        return graph.repeated(copies)
+    except GraphError as exc:  # a tensor named as another's copy
+        raise UsageError(f"--requests {copies}: {exc}") from None
+
+
+def _copies_inputs(requests: list[dict]) -> dict:
+    """The inputs of a graph repeated once per request (``Graph.repeated``'s names)."""
+    from rdagen.mapper.frontend.graph import copy_name
+
+    return {copy_name(name, n): value for n, arrays in enumerate(requests) for name, value in arrays.items()}
+
+
+def _requests(args, graph, program, harness, first, requests, copies):
+    """The request stream: requests 0..N-1 from *first*, the run of a program of *copies* copies of
+    *graph* (every request's, or request 0's alone: then requests 1..N-1 run the program again, each
+    on its own). Prints each request's cycles and the stream; returns the run with every request's
+    outputs stacked along a first axis (``ok``: every request checked), and the inputs stacked alike."""
+    import dataclasses
+
+    from rdagen.mapper.frontend.graph import copy_name
+    from rdagen.sim.graph_run import run_program
+    from rdagen.sim.requests import format_requests, serve
+
+    def cycles(program, run) -> list[int]:
+        if harness is None:
+            return program.estimated_copies(copies)
+        return program.per_copy(copies, [p.cycles + p.reconfiguration for p in run.phases])
+
+    served = [(run, n) for run in [first] for n in range(copies)]  # (the run holding request n, its copy)
+    service = cycles(program, first)
+    for n in range(copies, len(requests)):
+        run = run_program(program, requests[n], harness=harness, memory=program.memory,
+                          progress=progress(f"request {n}: "))
+        served.append((run, 0))
+        service += cycles(program, run)
+        for problem in run.mismatches:
             print(f"  MISMATCH (request {n}): {problem}")
-    service = [r.cycles if harness else program.estimate_cycles() for r in runs]
+    for n, ((run, copy), c) in enumerate(zip(served, service)):
+        ok = all(run.within[copy_name(o, copy)] for o in graph.outputs) and not run.mismatches
+        print(f"request {n}: {'model ' if harness is None else ''}{c:,} cycles, {'ok' if ok else 'FAIL'}")
     print(format_requests(serve(service, rate=args.rate, clock_ghz=args.clock_ghz), args.clock_ghz,
                           "RTL" if harness else "cost model", what="runs of the graph", output="last output",
                           per_s="requests/s"))
-    stacked = {name: np.stack([r.outputs[name] for r in runs]) for name in first.outputs}
-    mismatches = [m for r in runs for m in r.mismatches]
-    within = {name: all(r.within[name] for r in runs) for name in first.within}
-    return (dataclasses.replace(first, outputs=stacked, mismatches=mismatches, within=within,
+
+    def each(field: str, combine):
+        return {o: combine([getattr(run, field)[copy_name(o, copy)] for run, copy in served]) for o in graph.outputs}
+
+    runs = list({id(run): run for run, _ in served}.values())
+    return (dataclasses.replace(first, outputs=each("outputs", np.stack), max_error=each("max_error", max),
+                                bound=each("bound", max), within=each("within", all),
+                                mismatches=[m for r in runs for m in r.mismatches],
                                 seconds=sum(r.seconds for r in runs)),
-            {name: np.stack([i[name] for i in inputs]) for name in arrays})
+            {name: np.stack([r[name] for r in requests]) for name in requests[0]})

@@ -28,7 +28,8 @@ from rdagen.rtl.spec.memory import DDR4, Memory
 
 from .frontend.graph import Graph
 from .lowering import MATMUL_MODES, MLP_WEIGHTS, PARTIAL_SUMS, lower
-from .phases.dram import DramTraffic, memory_bound, memory_cycles, traffic
+from .phases.concurrent import takes_placement
+from .phases.dram import DramTraffic, memory_bound, traffic
 from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route_group, reconfiguration_cycles
 
 __all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS"]
@@ -86,7 +87,7 @@ class Program:
     @functools.cached_property
     def estimates(self) -> list[int]:
         """Each phase's run by the cost model on the program's memory (mapper/phases/dram.py)."""
-        return [memory_cycles(self.cfg, p.phase.estimate_cycles, t, self.memory, p.phase.dram_overlap)
+        return [p.phase.memory_estimate(self.cfg, t, self.memory, p.placement.sites)
                 for p, t in zip(self.phases, self.traffic)]
 
     @functools.cached_property
@@ -106,6 +107,30 @@ class Program:
 
     def estimate_cycles(self) -> int:
         return sum(self.estimates) + sum(self.reconfigurations)
+
+    def phase_copies(self, count: int) -> list[int]:
+        """Per phase, the copy it computes for in a graph of *count* copies of one graph (``Graph.repeated``,
+        the batches of mapper/apps/dlrm.py): copy n's nodes follow copy n - 1's, and the lowering keeps
+        the independent parts of a graph apart (order_components), so a phase's nodes are one copy's."""
+        per = len(self.graph.nodes) // count
+        copies = []
+        for p in self.phases:
+            found = sorted({i // per for i in p.phase.nodes}) or [0]
+            if len(found) > 1:
+                raise MapError(f"phase {p.phase.name} computes for copies {found} of the graph (a mapper bug)")
+            copies.append(found[0])
+        return copies
+
+    def per_copy(self, count: int, cycles: list[int]) -> list[int]:
+        """Per-phase *cycles* summed per copy of a graph of *count* copies (``phase_copies``)."""
+        totals = [0] * count
+        for copy, c in zip(self.phase_copies(count), cycles):
+            totals[copy] += c
+        return totals
+
+    def estimated_copies(self, count: int) -> list[int]:
+        """Each copy's cycles by the cost model: its phases' runs and reconfigurations."""
+        return self.per_copy(count, [e + r for e, r in zip(self.estimates, self.reconfigurations)])
 
     @functools.cached_property
     def ideals(self) -> list[int]:
@@ -171,16 +196,17 @@ class Program:
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
               progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
               matmul_mode: str = "auto", memory: Memory = DDR4, partial_sums: str = "auto",
-              pmus_kept: bool = True) -> Program:
+              pmus_kept: bool = True, concurrent: bool = True) -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*), estimated for
     the DRAM *memory* (rtl/spec/memory.py; the systolic tiling weighs its DRAM traffic on it, the lowering's other
     choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS);
-    *pmus_kept*: the phases will run as one continuous run (``lower``). *pins*
+    *pmus_kept*: the phases will run as one continuous run (``lower``); *concurrent*: independent phases
+    may share a configuration (``lower``). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
     those of the same ``variant`` one bitstream."""
     started = time.perf_counter()
-    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept)
+    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:
@@ -193,25 +219,36 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         return n if phase.placement_key is None else (phase.placement_key, phase.variant)
 
     reserved = set()  # {(kind, site)} of resident weights: placed first, then kept from every other phase
+    makers = {}  # placement key: the position of the phase that makes the placement
 
     def place_group(n: int, phase: Phase) -> None:
         if progress:
             progress(f"placing and routing phase {n + 1}/{len(phases)} {phase.name}")
+        taken = {}  # the units of parts that take an earlier phase's placement: its sites
+        for part in getattr(phase, "parts", ()):
+            if takes_placement(part):
+                maker = makers[part.placement_key]
+                made = shared[key(maker, phases[maker])].placement.sites
+                taken.update({u.name: made[u.name] for u in part.netlist()[0]})
         group = [phase]
         if phase.placement_key is not None:  # one phase of each variant of the key, placed together
             for other in phases[n + 1:]:
                 if other.placement_key == phase.placement_key and other.variant not in {p.variant for p in group}:
                     group.append(other)
-        group_placed = place_and_route_group(group, cfg, seed=seed + 1000 * n, pins=_phase_pins(graph, phase, pins),
-                                             reserved=frozenset(reserved))
+        kinds = {u.name: u.kind for u in phase.netlist()[0]}
+        group_placed = place_and_route_group(group, cfg, seed=seed + 1000 * n,
+                                             pins=_phase_pins(graph, phase, pins) | taken,
+                                             reserved=frozenset(reserved - {(kinds[u], site) for u, site in taken.items()}))
         shared[n] = group_placed[0]
         for p in group_placed[1:]:
             shared[(p.phase.placement_key, p.phase.variant)] = p
         if phase.placement_key is not None:
             shared[(phase.placement_key, phase.variant)] = group_placed[0]
-        kinds = {u.name: u.kind for u in phase.netlist()[0]}
         reserved.update((kinds[name], group_placed[0].placement.sites[name]) for name in phase.resident_units())
 
+    for n, phase in enumerate(phases):
+        if phase.placement_key is not None:
+            makers.setdefault(phase.placement_key, n)
     for first in (True, False):  # the phases that keep resident weights first
         for n, phase in enumerate(phases):
             if bool(phase.resident_units()) == first and key(n, phase) not in shared:

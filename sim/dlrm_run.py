@@ -14,7 +14,6 @@ from rdagen.mapper.apps.dlrm import (Arch, batch_name, check_batch, dlrm_graph, 
                                 reference_weights, slice_batch)
 from rdagen.mapper.frontend.inputs import check_inputs
 from rdagen.mapper.backend.place import sites
-from rdagen.mapper.lowering.state import components
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.report import describe_weights
 from rdagen.rtl.spec.config import ArrayConfig
@@ -59,13 +58,6 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
     return [slice_batch(batch, start, min(total, start + size), tables) for start in range(0, total, size)]
 
 
-def _owners(program) -> list[int]:
-    """The batch each phase of a program of several batches computes for: the independent part of the
-    graph its nodes belong to (``dlrm_graph`` builds batch n as part n)."""
-    part = components(program.graph)
-    return [part[p.phase.nodes[0]] if p.phase.nodes else 0 for p in program.phases]
-
-
 def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig, *, harness: str | None, seed: int,
                 progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
                 memory: Memory = DDR4) -> list[BatchResult]:
@@ -80,7 +72,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
                         partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram")
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
-    owner = _owners(program)
+    owner = program.phase_copies(len(batches))
     seconds = time.perf_counter() - started
     results = []
     for n, batch in enumerate(batches):
@@ -160,11 +152,9 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup, memory)
         total = program.estimate_cycles()
         cycles = round(total / num_batches)
-        owners = _owners(program)
         rows.append({"batch": b, "batches": num_batches, "phases": len(program.phases), "cycles": cycles,
                      "program_cycles": total,
-                     "batch_cycles": [sum(program.estimates[i] + program.reconfigurations[i]
-                                          for i, o in enumerate(owners) if o == n) for n in range(num_batches)],
+                     "batch_cycles": program.estimated_copies(num_batches),
                      "reconfiguration_cycles": round(sum(program.reconfigurations) / num_batches),
                      "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {

@@ -114,6 +114,7 @@ def test_batches_in_one_program_load_the_mlp_weights_once(request):
     the later MLP runs take the cost model's cycles (within 10 %) without the load."""
     from rdagen.mapper.apps.dlrm import dlrm_graph, graph_inputs
     from rdagen.mapper.frontend.inputs import check_inputs
+    from rdagen.mapper.phases.dram import traffic
     from rdagen.mapper.phases.mlp import MlpPhase
     from rdagen.mapper.program import map_graph
     from rdagen.rtl.spec.ag_layout import beat_bytes
@@ -129,26 +130,28 @@ def test_batches_in_one_program_load_the_mlp_weights_once(request):
     assert results[0].weights.startswith("loaded into PMUs once: bot_l.0"), results[0].weights
 
     program = map_graph(dlrm_graph(RESIDENT, weights, *batches), cfg, seed=seed % 1000)
-    mlps = [(n, p) for n, p in enumerate(program.phases) if isinstance(p.phase, MlpPhase)]
-    loading = [(n, p) for n, p in mlps if p.phase.loaded_by is None]
-    assert [p.phase.name for _, p in loading] == ["mlp0", "mlp11"] and len(mlps) == 6
+    mlps = [(n, q, p) for n, p in enumerate(program.phases) for q in getattr(p.phase, "parts", (p.phase,))
+            if isinstance(q, MlpPhase)]  # (position, the MLP phase, the placed phase holding it)
+    loading = [(n, q) for n, q, _ in mlps if q.loaded_by is None]
+    assert [q.name for _, q in loading] == ["mlp0", "mlp11"] and len(mlps) == 6
     beat = beat_bytes(cfg)
-    for n, p in loading:  # every loader an AG here: its whole stream read from DRAM, once
-        assert all(a < cfg.rows for a, _ in p.phase.loads)
-        assert program.traffic[n].bytes(cfg) == sum(-(-4 * words // beat) * beat for words in p.phase.streams)
+    for n, q in loading:  # every loader an AG here: its whole stream read from DRAM, once
+        assert all(a < cfg.rows for a, _ in q.loads)
+        assert program.traffic[n].bytes(cfg) == sum(-(-4 * words // beat) * beat for words in q.streams)
     zeros = {name: np.zeros(t.shape, np.int32 if t.dtype == "int32" else np.float32)
              for name, t in program.graph.inputs.items()}
-    for n, p in mlps:
-        if p.phase.loaded_by is None:
+    for n, q, p in mlps:
+        if q.loaded_by is None:
             continue
-        first = next(q for q in program.phases if q.phase is p.phase.loaded_by)
-        assert p.placement is first.placement  # the same units, on the same sites
-        assert program.traffic[n].bytes(cfg) == 0
-        io = p.phase.io(p.placement.sites, {**zeros, **{name: np.zeros(program.graph.tensors[name].shape, np.float32)
-                                                        for name in p.phase.reads}})
-        host = p.placement.sites[p.phase._u("host", 0)][0]
+        first = next(f for f in program.phases if f.phase is q.loaded_by)
+        # the same units on the same sites, alone or beside the phases it shares a configuration with
+        assert all(p.placement.sites[u.name] == first.placement.sites[u.name] for u in q.netlist()[0])
+        io = q.io(p.placement.sites, {**zeros, **{name: np.zeros(program.graph.tensors[name].shape, np.float32)
+                                                  for name in q.reads}})
+        assert traffic(cfg, io.sources, io.gathers).bytes(cfg) == 0
+        host = p.placement.sites[q._u("host", 0)][0]
         assert set(io.sources) == {f"vsend__{host}", f"csend__{host}"} and not io.dram  # samples and a start token
-    warm = [n for n, p in mlps if p.phase.loaded_by is not None]
+    warm = [n for n, q, _ in mlps if q.loaded_by is not None]
     runs = run_program(program, check_inputs(program.graph, graph_inputs(RESIDENT, *batches), source="b"),
                        harness="direct").phases
     for n in warm:

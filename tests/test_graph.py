@@ -102,6 +102,29 @@ def test_bad_inputs_are_refused_naming_the_input_and_the_position():
             check_inputs(g, arrays)
 
 
+def test_a_repeated_graph_computes_each_copy_on_the_same_weights():
+    """``Graph.repeated(3)``: copy n's inputs, node outputs and outputs named ``name@n`` (copy 0 keeps
+    its names), the weights shared, and the reference of every copy equal to the graph's own on that
+    copy's inputs; a name that a copy would take is refused, naming both."""
+    graph = load_graph(EXAMPLE)
+    copies = graph.repeated(3)
+    assert graph.repeated(1) is graph and copies.copies == 3
+    assert list(copies.weights) == list(graph.weights) and len(copies.nodes) == 3 * len(graph.nodes)
+    assert copies.outputs == tuple(f"{o}{s}" for s in ("", "@1", "@2") for o in graph.outputs)
+    inputs = [random_inputs(graph, seed) for seed in (1, 2, 3)]
+    together = reference(copies, {f"{k}{s}": v for s, arrays in zip(("", "@1", "@2"), inputs) for k, v in arrays.items()})
+    for s, arrays in zip(("", "@1", "@2"), inputs):
+        alone = reference(graph, arrays)
+        assert all(np.array_equal(together[f"{o}{s}"], alone[o]) for o in graph.outputs)
+    g = GraphBuilder()
+    x, y = g.input("x", (1, 2)), g.input("x@1", (1, 2))
+    g.output(g.add(x, y, name="s"))
+    with pytest.raises(GraphError, match=r"tensor 'x': its copy 1's name 'x@1' is taken"):
+        g.graph().repeated(2)
+    with pytest.raises(GraphError, match="copies of the graph: 0: must be >= 1"):
+        graph.repeated(0)
+
+
 def test_embedding_bag_sums_as_pytorch_does():
     """EmbeddingBag(mode="sum") with offsets: bag b is indices[offsets[b]:offsets[b + 1]], the last runs to
     the end, empty bags (the first, one in the middle, the last) give zeros."""

@@ -33,7 +33,7 @@ from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.rtl.spec.ops import FU_LATENCY
 
 from rdagen.rtl.spec.expression import SIGMOID
-from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError
+from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError, copy_name
 from rdagen.mapper.frontend.inputs import first_bad_offset, first_index_outside
 
 __all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
@@ -353,9 +353,7 @@ def slice_batch(batch: dict, start: int, stop: int, tables: int) -> dict[str, np
     return out
 
 
-def batch_name(name: str, n: int) -> str:
-    """Graph tensor *name* of batch *n* in a graph of several batches (batch 0: the name itself)."""
-    return name if n == 0 else f"{name}@{n}"
+batch_name = copy_name  # batch n of a graph of several batches is named as copy n of a repeated graph
 
 
 def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], *batches: dict[str, np.ndarray]) -> Graph:
@@ -391,7 +389,7 @@ def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], *batches: dict[str, n
         else:
             r = g.concat(x, *features, name=batch_name("r", n))
         g.output(mlp("top_l", r, arch.top_layers, "sigmoid", batch_name("p", n)))
-    return g.graph()
+    return dataclasses.replace(g.graph(), copies=len(batches))
 
 
 def graph_inputs(arch: Arch, *batches: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

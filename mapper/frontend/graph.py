@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "DTYPES", "load_graph"]
+__all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "DTYPES", "load_graph", "copy_name"]
 
 FORMAT, VERSION = "rdagen-graph", 1
 OPS = ("matmul", "add", "relu", "sigmoid", "concat", "dot_interaction", "embedding_bag")
@@ -78,6 +78,7 @@ class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     tensors: dict[str, Tensor]
+    copies: int = 1  # copies of one graph, one after the other (``repeated``, the batches of apps/dlrm.py)
 
     @classmethod
     def from_dict(cls, data, *, source: str = "graph") -> "Graph":
@@ -104,6 +105,40 @@ class Graph:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1) + "\n"
+
+    def repeated(self, count: int) -> "Graph":
+        """*count* copies of the graph on the same weights, one after the other (copy n's nodes follow
+        copy n - 1's): the inputs, node outputs and outputs of copy n named ``copy_name(name, n)``. One
+        program of it serves *count* requests, weights the mapper keeps resident loaded once."""
+        if count < 1:
+            raise GraphError(f"copies of the graph: {count}: must be >= 1")
+        if count == 1:
+            return self
+        own = [*self.inputs, *(n.output for n in self.nodes)]
+        for name in own:
+            for n in range(1, count):
+                if copy_name(name, n) in self.tensors:
+                    raise GraphError(f"tensor {name!r}: its copy {n}'s name {copy_name(name, n)!r} is taken in "
+                                     f"the graph; rename that tensor to repeat the graph {count} times")
+
+        def named(name: str, n: int) -> str:
+            return name if name in self.weights else copy_name(name, n)
+
+        inputs = {copy_name(k, n): dataclasses.replace(t, name=copy_name(k, n))
+                  for n in range(count) for k, t in self.inputs.items()}
+        nodes = tuple(Node(node.op, tuple(named(i, n) for i in node.inputs), copy_name(node.output, n))
+                      for n in range(count) for node in self.nodes)
+        tensors = {**self.weights, **inputs,
+                   **{copy_name(k, n): dataclasses.replace(self.tensors[k], name=copy_name(k, n))
+                      for n in range(count) for k in (node.output for node in self.nodes)}}
+        return Graph(inputs, dict(self.weights), nodes,
+                     tuple(copy_name(o, n) for n in range(count) for o in self.outputs), tensors, count * self.copies)
+
+
+def copy_name(name: str, n: int) -> str:
+    """Tensor *name* of copy *n* of a graph (``Graph.repeated``; the batches of mapper/apps/dlrm.py):
+    copy 0 keeps the name."""
+    return name if n == 0 else f"{name}@{n}"
 
 
 def load_graph(path: str | Path) -> Graph:

@@ -7,7 +7,9 @@ order on one ``Lowering`` state:
 4. ``pack_embeddings`` (packing.py): the embedding bags packed into the first phases;
 5. ``emit_phases`` (ops.py): every other node by the table ``LOWERINGS`` from op to lowering;
 6. ``order_components`` (order.py): the phases of independent parts of the graph (batches) part by part;
-7. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once.
+7. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once;
+8. ``run_concurrently`` (concurrency.py): neighbouring independent phases that fit the array together
+   run in one configuration where that is cheaper.
 
 A graph that does not fit one configuration is thus split into phases; a node that does not fit even
 alone is refused with ``MapError`` naming it and the resource.
@@ -23,6 +25,7 @@ from rdagen.rtl.spec.memory import IDEAL, Memory
 
 from .bias import absorb_biases
 from .chains import detect_chains
+from .concurrency import run_concurrently
 from .fusion import fuse_relus
 from .ops import LOWERINGS, emit_phases
 from .order import order_components
@@ -33,7 +36,7 @@ from .state import Lowering
 __all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS", "lower"]
 
 PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases, order_components,
-            keep_weights_resident)
+            keep_weights_resident, run_concurrently)
 
 MLP_WEIGHTS = ("auto", "resident", "streamed")
 """Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase
@@ -48,18 +51,20 @@ phases/matmul.py), ``systolic`` (lanes x stages multiply-adds per cycle, phases/
 
 
 def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto",
-          partial_sums: str = "auto", memory: Memory = IDEAL, pmus_kept: bool = True) -> list[Phase]:
+          partial_sums: str = "auto", memory: Memory = IDEAL, pmus_kept: bool = True,
+          concurrent: bool = True) -> list[Phase]:
     """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
     *mlp_weights*: one of MLP_WEIGHTS; *matmul_mode*: one of MATMUL_MODES; *partial_sums*: one of
     PARTIAL_SUMS (phases/systolic.py), the choice weighed on *memory*. *pmus_kept*: the phases run as
     one continuous run, which keeps the PMUs' contents from phase to phase (the direct harness, the
-    golden model), so that MLP weights may stay resident (residency.py)."""
+    golden model), so that MLP weights may stay resident (residency.py). *concurrent*: independent
+    phases may share a configuration (concurrency.py)."""
     if mlp_weights not in MLP_WEIGHTS:
         raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
     if matmul_mode not in MATMUL_MODES:
         raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
     check_partial_sums(partial_sums)
-    state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept)
+    state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent)
     for run in PIPELINE:
         run(state)
     return state.phases

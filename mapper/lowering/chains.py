@@ -4,7 +4,10 @@ pipelined through the layers).
 
 ``mlp_weights`` ``resident``: every chain that fits one MLP phase; ``auto``: those whose MLP phase costs
 less than a matmul phase per layer (cost-model cycles on the lowering's memory plus the unit
-configuration each loads: ``Lowering.cost``);
+configuration each loads: ``Lowering.cost``); where several chains compute with the same weights (a
+graph repeated per request, ``Graph.repeated``) and the PMUs keep their contents (``pmus_kept``), the
+MLP phases' costs are the first run's and the later runs' on the weights it left resident
+(residency.py), against every chain streamed;
 ``streamed``: none. A relu or sigmoid that is the only use of the last layer's result and fits one PCU
 becomes the phase's epilogue (its node is absorbed)."""
 
@@ -46,7 +49,12 @@ def detect_chains(s: Lowering) -> None:
     if s.mlp_weights == "streamed":
         return
     cfg, nodes = s.cfg, s.graph.nodes
-    for chain in _chains(s):
+    chains = _chains(s)
+    runs: dict[tuple, int] = {}  # the chains on each weights
+    for chain in chains:
+        key = tuple(s.matmuls[i].w for i in chain)
+        runs[key] = runs.get(key, 0) + 1
+    for chain in chains:
         layers = []
         for i in chain:
             mm = s.matmuls[i]
@@ -72,7 +80,8 @@ def detect_chains(s: Lowering) -> None:
                              nodes[covered[-1]].output if epilogue else None)
         except MapError:
             continue
-        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, layers, m, after, phase):
+        runs_on_weights = runs[tuple(layer.w for layer in layers)] if s.pmus_kept else 1
+        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, layers, m, after, phase, runs_on_weights):
             continue
         s.mlp_of.update({i: None for i in chain})
         s.mlp_of[chain[0]] = phase
@@ -80,12 +89,21 @@ def detect_chains(s: Lowering) -> None:
             s.absorbed.add(covered[-1])
 
 
-def _streamed_is_cheaper(s: Lowering, chain, layers, m: int, after: list, phase: MlpPhase) -> bool:
-    """A matmul phase per layer (and the epilogue's own phases) cost no more than the MLP phase."""
+def _streamed_is_cheaper(s: Lowering, chain, layers, m: int, after: list, phase: MlpPhase, runs: int) -> bool:
+    """A matmul phase per layer (and the epilogue's own phases) cost no more than the MLP phase, over
+    the *runs* of chains on these weights: the later ones read the weights the first left resident on
+    the PMUs it takes alone (residency.py gives the resident MLPs their shares)."""
     cfg = s.cfg
     try:
         streamed = [MatmulPhase(cfg, f"mm{i}", (), s.matmuls[i].x, layer.w, layer.bias, layer.relu_in, layer.y,
                                 (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
     except MapError:  # a layer no single matmul phase takes: the MLP phase, which fits, is
         return False
-    return sum(map(s.cost, streamed + after)) <= s.cost(phase)
+    mlp = runs * s.cost(phase)
+    if runs > 1:
+        try:
+            first = phase.keeping_weights(phase.units_used()["pmu"])
+            mlp = s.cost(first) + (runs - 1) * s.cost(phase.reading_weights_of(first))
+        except MapError:  # no tiling keeps the weights on its PMUs: each run loads them
+            pass
+    return runs * sum(map(s.cost, streamed + after)) <= mlp

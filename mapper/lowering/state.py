@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 
 from rdagen.mapper.frontend.graph import Graph
-from rdagen.mapper.phases.dram import memory_cycles, traffic
+from rdagen.mapper.phases.dram import traffic
 from rdagen.mapper.phases.phase import Phase
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
@@ -56,6 +56,7 @@ class Lowering:
     partial_sums: str = "auto"  # a systolic matmul's partial sums between sections (phases/systolic.py)
     memory: Memory = IDEAL  # what the systolic tiling weighs its DRAM traffic on
     pmus_kept: bool = True  # the phases run as one continuous run, the PMUs keep their contents between them
+    concurrent: bool = True  # independent phases may share a configuration (concurrency.py)
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
     component: list[int] = dataclasses.field(init=False)  # per node: its independent part (``components``)
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase
@@ -81,7 +82,10 @@ class Lowering:
         return u[0] if len(u) == 1 and tensor not in self.graph.outputs else None
 
     def shape(self, tensor: str) -> tuple[int, ...]:
-        return self.graph.tensors[tensor].shape
+        """A graph tensor's shape, or one between the phases of an elementwise op (phases/eltwise.py)."""
+        if tensor in self.graph.tensors:
+            return self.graph.tensors[tensor].shape
+        return next(p.shape for p in self.phases if tensor in p.writes)
 
     def cost(self, phase: Phase) -> int:
         """What a phase costs, to choose between lowerings: its cost-model cycles on ``memory`` (its run's
@@ -89,9 +93,9 @@ class Lowering:
         a unit per row) plus the configuration of its units."""
         units, _ = phase.netlist()
         sites = {u.name: (n, 0) for n, u in enumerate(units)}
-        zeros = {name: np.zeros(self.shape(name), np.int32 if self.graph.tensors[name].dtype == "int32" else np.float32)
+        zeros = {name: np.zeros(self.shape(name), np.int32 if name in self.graph.tensors and
+                                self.graph.tensors[name].dtype == "int32" else np.float32)
                  for name in phase.reads}
         io = phase.io(sites, zeros)
-        cycles = memory_cycles(self.cfg, phase.estimate_cycles, traffic(self.cfg, io.sources, io.gathers), self.memory,
-                               phase.dram_overlap)
+        cycles = phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers), self.memory, sites)
         return cycles + phase.unit_configuration_cycles(self.cfg)

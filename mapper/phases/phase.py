@@ -26,10 +26,13 @@ from rdagen.rtl.spec.array_layout import configuration_units, plan, unit_words
 from rdagen.rtl.spec.config_port import config_beats, config_lanes, config_port_writes
 from rdagen.rtl.spec.bitstream import decode
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import Memory
 
 from rdagen.mapper.backend.builder import ArrayBuilder, BuildError
 from rdagen.mapper.frontend.graph import GraphError
 from rdagen.mapper.backend.place import Net, Placement, PlacementError, Unit, place
+
+from .dram import DramTraffic, memory_cycles
 
 __all__ = ["MapError", "PhaseIO", "Phase", "PlacedPhase", "place_and_route", "place_and_route_group",
            "reconfiguration_cycles"]
@@ -87,6 +90,11 @@ class Phase:
     def weight_sources(self) -> dict[str, str]:
         """The matmul weights the phase reads and where the array takes them from."""
         return {}
+
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+        """Its cycles by the cost model on *memory* with its run's DRAM traffic *dram* (its units at
+        *sites*): mapper/phases/dram.py ``memory_cycles``."""
+        return memory_cycles(cfg, self.estimate_cycles, dram, memory, self.dram_overlap)
 
     def resident_units(self) -> tuple[str, ...]:
         """Units whose contents later phases read (resident weights): no other phase may take their sites."""

@@ -1,0 +1,78 @@
+"""Pass ``run_concurrently``: neighbouring phases that do not depend on one another and fit the array's
+units together become one configuration (phases/concurrent.py) where the cost model finds it cheaper:
+the longest part's run and one configuration load instead of each part's run and load one after the
+other (``Lowering.cost``). The phases stay in order; a group grows while the next phase reads nothing
+the group writes, it computes for the same copy of a graph of several (``Graph.copies``: a request or
+batch runs after the one before, its latency its phases'), its units (PCUs, PMUs, AGs, host
+rows) fit beside the group's and the PMUs that hold
+resident weights, and it makes no placement for later phases (``ConcurrentPhase``). An MLP on resident
+weights joins a group on its own units (``takes_placement``): a batch's embedding gathers run beside
+its bottom MLP. With *concurrent* false (``lower``'s parameter) every phase keeps a configuration of
+its own."""
+
+from __future__ import annotations
+
+from rdagen.mapper.backend.place import KINDS, sites
+from rdagen.mapper.phases.concurrent import ConcurrentPhase, takes_placement
+from rdagen.mapper.phases.phase import MapError, Phase
+
+from .state import Lowering
+
+
+def _alone(phase: Phase) -> bool:
+    return phase.placement_key is not None and not takes_placement(phase)
+
+
+def _fits(s: Lowering, parts: list[Phase]) -> bool:
+    """The parts' units fit the array beside the PMUs other phases keep resident weights in."""
+    kept = {p.placement_key: len(p.resident_units()) for p in s.phases if p.resident_units()}
+    own = {p.placement_key for p in parts if takes_placement(p)}
+    used = [p.units_used() for p in parts]
+    return all(sum(u[kind] for u in used) + (kind == "pmu") * sum(n for key, n in kept.items() if key not in own)
+               <= len(sites(s.cfg, kind)) for kind in KINDS)
+
+
+def _sources(s: Lowering, tensors) -> set[str]:
+    """The tensors phases write that *tensors* are made of: a concat's output (which no phase writes:
+    the runner joins its inputs, mapper/program.py) stands for its inputs."""
+    concats = {n.output: n.inputs for n in s.graph.nodes if n.op == "concat"}
+    found, todo = set(), list(tensors)
+    while todo:
+        t = todo.pop()
+        if t in concats:
+            todo += concats[t]
+        else:
+            found.add(t)
+    return found
+
+
+def _copy(s: Lowering, phase: Phase) -> int:
+    """The copy of a graph of several (``Graph.copies``: requests, batches) the phase computes for."""
+    return min(phase.nodes, default=0) // (len(s.graph.nodes) // s.graph.copies)
+
+
+def run_concurrently(s: Lowering) -> None:
+    if not s.concurrent:
+        return
+    grouped: list[list[Phase]] = []
+    for phase in s.phases:
+        group = grouped[-1] if grouped else None
+        if (group and not _alone(phase) and not any(_alone(p) for p in group)
+                and _copy(s, phase) == _copy(s, group[0])
+                and not {t for p in group for t in p.writes} & _sources(s, phase.reads)
+                and _fits(s, group + [phase]) and _cheaper(s, group, phase)):
+            group.append(phase)
+        else:
+            grouped.append([phase])
+    s.phases = [group[0] if len(group) == 1 else ConcurrentPhase(tuple(group)) for group in grouped]
+
+
+def _cheaper(s: Lowering, group: list[Phase], phase: Phase) -> bool:
+    """*phase* joining *group* costs less than running after it."""
+    together = group + [phase]
+    try:
+        merged = ConcurrentPhase(tuple(together))
+    except MapError:
+        return False
+    before = s.cost(group[0] if len(group) == 1 else ConcurrentPhase(tuple(group)))
+    return s.cost(merged) < before + s.cost(phase)

@@ -52,14 +52,15 @@ def summary(program: Program) -> dict:
 def text_report(program: Program) -> str:
     cfg, s = program.cfg, summary(program)
     avail = s["available"]
+    w = max([12] + [len(p["name"]) for p in s["phases"]])  # phases that share a configuration: "a+b"
     lines = [f"{len(program.phases)} phase(s) on {cfg.name} ({cfg.rows}x{cfg.cols}, {cfg.lanes} lanes), seed "
              f"{program.seed}, mapped in {program.map_seconds:.1f} s",
-             f"{'phase':12} {'mode':8} {'nodes':24} {'PCU':>7} {'PMU':>7} {'AG':>6} {'host':>6} {'vector':>9} {'scalar':>9} "
+             f"{'phase':{w}} {'mode':8} {'nodes':24} {'PCU':>7} {'PMU':>7} {'AG':>6} {'host':>6} {'vector':>9} {'scalar':>9} "
              f"{'control':>9} {'reconfig':>8} {'estimate':>9} {'ideal':>8}"]
     for p in s["phases"]:
         u, t = p["units"], p["tracks"]
         links = {n: f"{t[n][0]}/{t[n][1]}" for n in ("vector", "scalar", "control")}
-        lines.append(f"{p['name']:12} {p['mode'] or '-':8} {', '.join(p['nodes'])[:24]:24} {u['pcu']:>3}/{avail['pcu']:<3} "
+        lines.append(f"{p['name']:{w}} {p['mode'] or '-':8} {', '.join(p['nodes'])[:24]:24} {u['pcu']:>3}/{avail['pcu']:<3} "
                      f"{u['pmu']:>3}/{avail['pmu']:<3} {u['ag']:>2}/{avail['ag']:<3} {u['host']:>2}/{avail['host']:<3} "
                      f"{links['vector']:>9} {links['scalar']:>9} {links['control']:>9} {p['reconfiguration_cycles']:8d} "
                      f"{p['estimate_cycles']:9d} "

@@ -199,12 +199,13 @@ def format_table(program: Program, run: GraphRun) -> str:
         lines.append(f"{name:14} {str(list(run.outputs[name].shape)):14} {run.max_error[name]:11.3g} "
                      f"{run.bound[name]:11.3g}  {'ok' if run.within[name] else 'OUT OF BOUND'}")
     lines.append("")
-    lines.append(f"{'phase':12} {'PCUs':>9} {'cycles':>9} {'estimate':>9} {'ideal':>9} {'reconfig':>9}")
+    w = max([12] + [len(r.name) for r in run.phases])  # phases that share a configuration: "a+b"
+    lines.append(f"{'phase':{w}} {'PCUs':>9} {'cycles':>9} {'estimate':>9} {'ideal':>9} {'reconfig':>9}")
     for placed, r in zip(program.phases, run.phases):
         used = placed.phase.units_used()["pcu"]
         cycles = f"{r.cycles:9d}" if run.harness else f"{'-':>9}"
-        lines.append(f"{r.name:12} {f'{used}/{pcus}':>9} {cycles} {r.estimate:9d} {r.ideal:9d} {r.reconfiguration:9d}")
+        lines.append(f"{r.name:{w}} {f'{used}/{pcus}':>9} {cycles} {r.estimate:9d} {r.ideal:9d} {r.reconfiguration:9d}")
     total = f"{run.cycles:9d}" if run.harness else f"{'-':>9}"
-    lines.append(f"{'total':12} {f'{program.pcus_used()}/{pcus}':>9} {total} {program.estimate_cycles():9d} "
+    lines.append(f"{'total':{w}} {f'{program.pcus_used()}/{pcus}':>9} {total} {program.estimate_cycles():9d} "
                  f"{program.ideal_cycles():9d}")
     return "\n".join(lines)

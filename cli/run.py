@@ -149,8 +149,8 @@ def _requests(args, graph, program, harness, first, requests, copies):
 
     def cycles(program, run) -> list[int]:
         if harness is None:
-            return program.estimated_copies(copies)
-        return program.per_copy(copies, [p.cycles + p.reconfiguration for p in run.phases])
+            return program.estimated_copies()
+        return program.per_copy([p.cycles + p.reconfiguration for p in run.phases])
 
     served = [(run, n) for run in [first] for n in range(copies)]  # (the run holding request n, its copy)
     service = cycles(program, first)

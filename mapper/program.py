@@ -108,29 +108,27 @@ class Program:
     def estimate_cycles(self) -> int:
         return sum(self.estimates) + sum(self.reconfigurations)
 
-    def phase_copies(self, count: int) -> list[int]:
-        """Per phase, the copy it computes for in a graph of *count* copies of one graph (``Graph.repeated``,
-        the batches of mapper/apps/dlrm.py): copy n's nodes follow copy n - 1's, and the lowering keeps
-        the independent parts of a graph apart (order_components), so a phase's nodes are one copy's."""
-        per = len(self.graph.nodes) // count
+    def phase_copies(self) -> list[int]:
+        """Per phase, the copy of the graph (``Graph.copies``: requests, batches) it computes for: the
+        lowering keeps the copies' phases apart (order_components, run_concurrently)."""
         copies = []
         for p in self.phases:
-            found = sorted({i // per for i in p.phase.nodes}) or [0]
+            found = sorted({self.graph.copy_of(i) for i in p.phase.nodes}) or [0]
             if len(found) > 1:
                 raise MapError(f"phase {p.phase.name} computes for copies {found} of the graph (a mapper bug)")
             copies.append(found[0])
         return copies
 
-    def per_copy(self, count: int, cycles: list[int]) -> list[int]:
-        """Per-phase *cycles* summed per copy of a graph of *count* copies (``phase_copies``)."""
-        totals = [0] * count
-        for copy, c in zip(self.phase_copies(count), cycles):
+    def per_copy(self, cycles: list[int]) -> list[int]:
+        """Per-phase *cycles* summed per copy of the graph (``phase_copies``)."""
+        totals = [0] * self.graph.copies
+        for copy, c in zip(self.phase_copies(), cycles):
             totals[copy] += c
         return totals
 
-    def estimated_copies(self, count: int) -> list[int]:
+    def estimated_copies(self) -> list[int]:
         """Each copy's cycles by the cost model: its phases' runs and reconfigurations."""
-        return self.per_copy(count, [e + r for e, r in zip(self.estimates, self.reconfigurations)])
+        return self.per_copy([e + r for e, r in zip(self.estimates, self.reconfigurations)])
 
     @functools.cached_property
     def ideals(self) -> list[int]:

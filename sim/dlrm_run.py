@@ -72,7 +72,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
                         partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram")
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
-    owner = program.phase_copies(len(batches))
+    owner = program.phase_copies()
     seconds = time.perf_counter() - started
     results = []
     for n, batch in enumerate(batches):
@@ -154,7 +154,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         cycles = round(total / num_batches)
         rows.append({"batch": b, "batches": num_batches, "phases": len(program.phases), "cycles": cycles,
                      "program_cycles": total,
-                     "batch_cycles": program.estimated_copies(num_batches),
+                     "batch_cycles": program.estimated_copies(),
                      "reconfiguration_cycles": round(sum(program.reconfigurations) / num_batches),
                      "pcus_used": program.pcus_used(),
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {

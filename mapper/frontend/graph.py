@@ -106,6 +106,10 @@ class Graph:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1) + "\n"
 
+    def copy_of(self, node: int) -> int:
+        """The copy (``copies``) node number *node* computes for: copy n's nodes follow copy n - 1's."""
+        return node // (len(self.nodes) // self.copies)
+
     def repeated(self, count: int) -> "Graph":
         """*count* copies of the graph on the same weights, one after the other (copy n's nodes follow
         copy n - 1's): the inputs, node outputs and outputs of copy n named ``copy_name(name, n)``. One

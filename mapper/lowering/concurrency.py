@@ -48,7 +48,7 @@ def _sources(s: Lowering, tensors) -> set[str]:
 
 def _copy(s: Lowering, phase: Phase) -> int:
     """The copy of a graph of several (``Graph.copies``: requests, batches) the phase computes for."""
-    return min(phase.nodes, default=0) // (len(s.graph.nodes) // s.graph.copies)
+    return s.graph.copy_of(min(phase.nodes, default=0))
 
 
 def run_concurrently(s: Lowering) -> None:

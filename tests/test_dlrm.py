@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import rdagen.mapper
-from rdagen.mapper.apps.dlrm import Arch, check_batch, lower_bound, random_batch, read_criteo_tsv, reference_weights
+from rdagen.mapper.apps.dlrm import (Arch, bag_length, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
+                                     read_criteo_tsv, reference_weights)
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.memory import DDR4, IDEAL, Memory
 from rdagen.cli import main
@@ -70,12 +71,26 @@ def _edge_batch(arch: Arch, rng) -> dict:
     return batch
 
 
-CASES = [  # config, D, tables, bottom, top, interaction, batch ("edge": _edge_batch, else random of that size), MLP weights
+def _mixed_batch(arch: Arch, rng) -> dict:
+    """5 samples: table 0 one-hot, table 1 three indices per bag (fixed bags: indices [B, N] without
+    offsets in the graph), the others bags of 0 to 3 (offsets)."""
+    batch = {"dense_x": rng.standard_normal((5, arch.dense_features)).astype(np.float32)}
+    offsets = []
+    for k, rows in enumerate(arch.embedding_sizes):
+        lengths = [1] * 5 if k == 0 else [3] * 5 if k == 1 else [2, 0, 3, 1, 0]
+        offsets.append(np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+        batch[f"lS_i_{k}"] = rng.integers(0, rows, sum(lengths))
+    batch["lS_o"] = np.array(offsets)
+    return batch
+
+
+CASES = [  # config, D, tables, bottom, top, interaction, batch ("edge", "mixed": _edge_batch, _mixed_batch, else random of that size), MLP weights
     ("tiny", 2, (5,), (4, 3, 2), (3, 1), "dot", 1, "resident"),  # one table, D = lanes, batch 1, MLP phases
     ("tiny", 3, (5, 7, 3), (4, 3), (2, 1), "cat", "edge", "auto"),  # odd table sizes, D != lanes
     ("small", 4, (3, 11), (6, 5, 4), (4, 1), "dot", "edge", "auto"),  # D = lanes, empty bags (the last too)
     ("small", 6, (9,), (13, 6), (5, 1), "cat", 1, "streamed"),
     ("small", 5, (4, 7, 6), (13, 8, 5), (7, 3, 1), "dot", 8, "auto"),  # auto takes MLP phases here
+    ("small", 4, (6, 9, 5), (5, 4), (3, 1), "dot", "mixed", "auto"),  # fixed bags beside bags with offsets
 ]
 
 
@@ -87,7 +102,8 @@ def test_small_dlrms_on_the_rtl_equal_the_golden_model_and_numpy(request, case):
     rng = np.random.default_rng(seed)
     arch = Arch(d, tables, bottom, top, interaction, indices_per_lookup=3)
     weights = reference_weights(arch, seed % 1000)
-    data = _edge_batch(arch, rng) if batch == "edge" else random_batch(arch, batch, seed)
+    data = {"edge": _edge_batch, "mixed": _mixed_batch}[batch](arch, rng) if batch in ("edge", "mixed") else \
+        random_batch(arch, batch, seed)
     result = run_batch(arch, weights, data, preset(config), harness="direct", seed=seed % 1000, mlp_weights=mlp_weights)
     assert result.ok, result.mismatches  # every phase bit-exact; probabilities within the fp32 bound
     assert result.max_error <= 1e-6, result.max_error
@@ -341,6 +357,22 @@ def test_fixed_lookups_give_every_bag_n_indices():
     batch = random_batch(arch, 7, 1, fixed=True)
     assert np.array_equal(batch["lS_o"], np.tile(np.arange(0, 21, 3), (2, 1)))
     assert len(batch["lS_i_0"]) == len(batch["lS_i_1"]) == 21
+
+
+def test_tables_whose_bags_all_hold_n_indices_are_gathered_without_offsets():
+    """bag_length: N where every bag of the table holds N >= 1 indices (a batch of 1 with a non-empty
+    bag, one-hot features), else None; dlrm_graph gives those tables indices [B, N] and no offsets
+    input, and graph_inputs their indices in that shape."""
+    arch = Arch(4, (6, 9, 5), (5, 4), (3, 1), "dot", indices_per_lookup=3)
+    batch = check_batch(arch, _mixed_batch(arch, np.random.default_rng(1)), "batch")
+    assert [bag_length(batch, k) for k in range(3)] == [1, 3, None]
+    single = check_batch(arch, random_batch(arch, 1, 2, fixed=True), "batch")
+    assert [bag_length(single, k) for k in range(3)] == [3, 3, 3]
+    graph = dlrm_graph(arch, reference_weights(arch), batch)
+    arrays = graph_inputs(arch, batch)
+    assert graph.inputs["idx0"].shape == (5, 1) and graph.inputs["idx1"].shape == (5, 3)
+    assert graph.inputs["idx2"].shape == (6,) and set(graph.inputs) >= {"off2"} and not {"off0", "off1"} & set(graph.inputs)
+    assert arrays["idx1"].tolist() == batch["lS_i_1"].reshape(5, 3).tolist() and "off1" not in arrays
 
 
 def test_a_table_with_no_index_in_the_whole_batch_gives_zero_bags():

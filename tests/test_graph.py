@@ -138,6 +138,37 @@ def test_embedding_bag_sums_as_pytorch_does():
     assert not error_bounds(graph, arrays)["e"][[0, 2, 4]].any()
 
 
+def test_embedding_bag_of_fixed_bags_sums_the_rows_of_its_indices():
+    """Indices [B, N] without offsets (PyTorch's 2-D input): bag b sums the rows indices[b], the same as
+    the offsets every N (reference and bound); an index outside the table is named by its (bag,
+    position); 1-D indices without offsets are refused naming the node, N = 0 naming the input."""
+    g = GraphBuilder()
+    tab = g.weight("tab", np.arange(12, dtype=np.float32).reshape(6, 2))
+    g.output(g.embedding_bag(tab, g.input("idx", (3, 2), "int32"), name="e"))
+    fixed = g.graph()
+    assert fixed.tensors["e"].shape == (3, 2) and len(fixed.nodes[0].inputs) == 2
+    idx = np.array([[5, 0], [3, 3], [1, 4]])
+    arrays = check_inputs(fixed, {"idx": idx})
+    assert reference(fixed, arrays)["e"].tolist() == [[10, 12], [12, 14], [10, 12]]
+    g = GraphBuilder()
+    tab = g.weight("tab", np.arange(12, dtype=np.float32).reshape(6, 2))
+    g.output(g.embedding_bag(tab, g.input("idx", (6,), "int32"), g.input("off", (3,), "int32"), name="e"))
+    offsets = g.graph()
+    flat = check_inputs(offsets, {"idx": idx.ravel(), "off": np.array([0, 2, 4])})
+    assert np.array_equal(error_bounds(fixed, arrays)["e"], error_bounds(offsets, flat)["e"])
+    assert random_inputs(fixed, 3)["idx"].shape == (3, 2)
+    with pytest.raises(GraphError, match=r"input 'idx' \(indices of node 0, embedding_bag\): position \[1, 0\] holds 6, "
+                                         r"outside the table's rows \[0, 6\)"):
+        check_inputs(fixed, {"idx": np.array([[5, 0], [6, 3], [1, 9]])})
+    for shape, message in (((6,), r"node 0 \(embedding_bag\): embedding_bag takes a table \[R, D\] and indices \[B, N\]"),
+                           ((3, 0), r"input 'idx': shape \[3, 0\] is not a list of positive integers")):
+        g = GraphBuilder()
+        tab = g.weight("tab", np.zeros((6, 2), np.float32))
+        g.output(g.embedding_bag(tab, g.input("idx", shape, "int32"), name="e"))
+        with pytest.raises(GraphError, match=message):
+            g.graph()
+
+
 def _random_graph(rng) -> Graph:
     """A graph of every op on random shapes: an MLP layer or two, an embedding bag or two, concat."""
     dims = [1, 2, 3, 5, 7, 13, 16, 31, 64, 97]

@@ -384,3 +384,54 @@ def test_the_picture_draws_every_net_along_its_routed_tracks(tmp_path):
     assert "pcu_0_0" in report and "roles: " in report
     written = write_outputs(program, tmp_path)
     assert (tmp_path / "placement.png").stat().st_size > 20_000 and len(written) == len(program.phases) + 3
+
+
+def _bags_graph(tables: list[tuple[int, int, int]], bags: int, fixed: bool, seed: int, joined: bool = False):
+    """Embedding bags of *bags* bags of N indices each per table (rows, D, N), as indices [B, N]
+    (*fixed*) or as indices [B N] with offsets every N, outputs ``e<t>`` (or, *joined*, their concat
+    ``y``: one part of the graph, as DLRM's tables are); and their arrays."""
+    rng = np.random.default_rng(seed)
+    g, arrays, out = GraphBuilder(), {}, []
+    for t, (rows, d, n) in enumerate(tables):
+        tab = g.weight(f"tab{t}", shape=(rows, d), seed=seed + t)
+        idx = rng.integers(0, rows, (bags, n)).astype(np.int32)
+        if fixed:
+            arrays[f"idx{t}"] = idx
+            out.append(g.embedding_bag(tab, g.input(f"idx{t}", (bags, n), "int32"), name=f"e{t}"))
+        else:
+            arrays[f"idx{t}"], arrays[f"off{t}"] = idx.ravel(), np.arange(0, bags * n, n, dtype=np.int32)
+            out.append(g.embedding_bag(tab, g.input(f"idx{t}", (bags * n,), "int32"),
+                                       g.input(f"off{t}", (bags,), "int32"), name=f"e{t}"))
+    g.output(*([g.concat(*out, name="y")] if joined else out))
+    return g.graph(), arrays
+
+
+@pytest.mark.parametrize("config", ["tiny", "small"])
+def test_fixed_bags_gather_with_one_host_row_per_table(request, config):
+    """Bags of N indices each (indices [B, N], no offsets; N = 1, the one-hot features of DLRM, and 3;
+    D below, equal to and above the lanes) on the RTL (direct harness): bit-exact as the golden model,
+    the same sums bit for bit as the offsets form of the same bags (the same adds in the same order),
+    within the graph's bound, and one host row per table where the offsets form takes two."""
+    seed, cfg = test_seed(request), preset(config)
+    tables = [(37, cfg.lanes, 1), (11, 3, 3), (20, cfg.lanes + 2, 1)]
+    runs, hosts = {}, {}
+    for fixed in (True, False):
+        graph, arrays = _bags_graph(tables, 5, fixed, seed)
+        program = map_graph(graph, cfg, seed=seed)
+        run = run_program(program, check_inputs(graph, arrays), harness="direct", tag="test-fixed-bags")
+        assert run.ok and all(run.within.values()), (run.mismatches, run.max_error)
+        runs[fixed] = run
+        hosts[fixed] = sum(p.phase.units_used()["host"] for p in program.phases)
+    for t in range(len(tables)):
+        assert runs[True].outputs[f"e{t}"].tobytes() == runs[False].outputs[f"e{t}"].tobytes()
+    assert hosts == {True: len(tables), False: 2 * len(tables)}
+
+
+def test_one_hot_tables_pack_sixteen_to_a_phase_on_plasticine():
+    """26 one-hot tables (Criteo's) gather in 2 phases on plasticine (16 AGs; one host row each) where
+    bags with offsets take 4 (two host rows each: 8 tables per phase)."""
+    cfg = preset("plasticine")
+    for fixed, phases in ((True, 2), (False, 4)):
+        graph, _ = _bags_graph([(100, 16, 1)] * 26, 1, fixed, 1, joined=True)
+        program = map_graph(graph, cfg, seed=1, concurrent=False)
+        assert len(program.phases) == phases

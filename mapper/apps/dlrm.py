@@ -37,7 +37,7 @@ from rdagen.mapper.frontend.graph import Graph, GraphBuilder, GraphError, copy_n
 from rdagen.mapper.frontend.inputs import first_bad_offset, first_index_outside
 
 __all__ = ["DlrmError", "Arch", "KAGGLE", "LowerBound", "lower_bound", "parse_sizes", "reference_weights", "load_weights", "random_batch", "load_inputs",
-           "read_criteo_tsv", "check_batch", "batch_name", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
+           "read_criteo_tsv", "check_batch", "batch_name", "bag_length", "dlrm_graph", "graph_inputs", "CRITEO_CATEGORICAL"]
 
 CRITEO_DENSE, CRITEO_CATEGORICAL = 13, 26
 
@@ -356,10 +356,22 @@ def slice_batch(batch: dict, start: int, stop: int, tables: int) -> dict[str, np
 batch_name = copy_name  # batch n of a graph of several batches is named as copy n of a repeated graph
 
 
+def bag_length(batch: dict[str, np.ndarray], k: int) -> int | None:
+    """N when every bag of table *k* in the checked *batch* holds N >= 1 indices (one-hot features: 1),
+    else None. Such a table is an embedding_bag of indices [B, N] without offsets: the array gathers it
+    without a bag-length stream (mapper/phases/embedding.py), one host row instead of two."""
+    b, count = batch["dense_x"].shape[0], len(batch[f"lS_i_{k}"])
+    if count == 0 or count % b:
+        return None
+    n = count // b
+    return n if np.array_equal(batch["lS_o"][k], np.arange(0, count, n)) else None
+
+
 def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], *batches: dict[str, np.ndarray]) -> Graph:
     """The rdagen graph of the model on batches of their shapes, one after the other, on the same
     weights (one program: weights the mapper keeps resident are loaded once): inputs ``dense_x``,
-    ``idx<K>``, ``off<K>``, output ``p`` [B, 1] (the click probabilities), of batch n > 0 named by
+    ``idx<K>``, ``off<K>`` (``idx<K>`` [B, N] alone where every bag of table K holds N indices:
+    ``bag_length``), output ``p`` [B, 1] (the click probabilities), of batch n > 0 named by
     ``batch_name``."""
     g = GraphBuilder()
 
@@ -381,9 +393,13 @@ def dlrm_graph(arch: Arch, weights: dict[str, np.ndarray], *batches: dict[str, n
             if count == 0:  # a graph tensor has an element: one index, of an appended zero row (graph_inputs)
                 table, count = np.vstack([table, np.zeros((1, table.shape[1]), np.float32)]), 1
                 name += "" if len(batches) == 1 else " with a zero row"
-            features.append(g.embedding_bag(g.weight(name, table), g.input(batch_name(f"idx{k}", n), (count,), "int32"),
-                                            g.input(batch_name(f"off{k}", n), (b,), "int32"),
-                                            name=batch_name(f"e{k}", n)))
+            fixed = bag_length(batch, k)
+            if fixed:
+                indices, offsets = g.input(batch_name(f"idx{k}", n), (b, fixed), "int32"), None
+            else:
+                indices = g.input(batch_name(f"idx{k}", n), (count,), "int32")
+                offsets = g.input(batch_name(f"off{k}", n), (b,), "int32")
+            features.append(g.embedding_bag(g.weight(name, table), indices, offsets, name=batch_name(f"e{k}", n)))
         if arch.interaction == "dot":
             r = g.concat(x, g.dot_interaction(x, *features, name=batch_name("z", n)), name=batch_name("r", n))
         else:
@@ -401,6 +417,8 @@ def graph_inputs(arch: Arch, *batches: dict[str, np.ndarray]) -> dict[str, np.nd
         arrays[batch_name("dense_x", n)] = batch["dense_x"]
         for k, rows in enumerate(arch.embedding_sizes):
             idx = batch[f"lS_i_{k}"] if len(batch[f"lS_i_{k}"]) else np.array([rows])
-            arrays[batch_name(f"idx{k}", n)] = idx.astype(np.int32)
-            arrays[batch_name(f"off{k}", n)] = batch["lS_o"][k].astype(np.int32)
+            fixed = bag_length(batch, k)
+            arrays[batch_name(f"idx{k}", n)] = (idx.reshape(-1, fixed) if fixed else idx).astype(np.int32)
+            if not fixed:
+                arrays[batch_name(f"off{k}", n)] = batch["lS_o"][k].astype(np.int32)
     return arrays

@@ -24,7 +24,9 @@ Ops (NumPy semantics; every tensor is fp32 unless said otherwise):
 * ``embedding_bag`` (table [R, D], indices int32 [n], offsets int32 [B]) -> [B, D]: PyTorch's
   ``EmbeddingBag(mode="sum")``: bag b sums the table rows ``indices[offsets[b]:offsets[b + 1]]``, the
   last bag runs to the end of ``indices``, an empty bag gives zeros. Offsets start at 0 and do not
-  decrease; indices lie in [0, R).
+  decrease; indices lie in [0, R). Without offsets, (table [R, D], indices int32 [B, N]) -> [B, D]:
+  B bags of N >= 1 indices each (PyTorch's 2-D input; one-hot features are N = 1): the array needs no
+  bag lengths for them.
 
 Nodes may be listed in any order; a cycle is refused. Every name (input, weight, node output) is
 defined once. Bad graphs and bad input arrays raise ``GraphError``, whose message names the node (its
@@ -41,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "DTYPES", "load_graph", "copy_name"]
+__all__ = ["GraphError", "Tensor", "Node", "Graph", "GraphBuilder", "OPS", "DTYPES", "load_graph", "copy_name", "bag_offsets"]
 
 FORMAT, VERSION = "rdagen-graph", 1
 OPS = ("matmul", "add", "relu", "sigmoid", "concat", "dot_interaction", "embedding_bag")
@@ -139,6 +141,15 @@ class Graph:
                      tuple(copy_name(o, n) for n in range(count) for o in self.outputs), tensors, count * self.copies)
 
 
+def bag_offsets(indices: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """An embedding_bag's indices, flat, and its bags' start offsets into them: *offsets*, or, for
+    indices [B, N] without them, every N-th position."""
+    indices = np.asarray(indices)
+    if offsets is None:
+        return indices.ravel(), np.arange(0, indices.size, indices.shape[1])
+    return indices, np.asarray(offsets)
+
+
 def copy_name(name: str, n: int) -> str:
     """Tensor *name* of copy *n* of a graph (``Graph.repeated``; the batches of mapper/apps/dlrm.py):
     copy 0 keeps the name."""
@@ -207,7 +218,7 @@ def _weight(where: str, name: str, spec) -> Tensor:
     return Tensor(name, shape, "fp32", values, (seed, float(scale)))
 
 
-_ARITY = {"matmul": (2, 2), "add": (2, 2), "relu": (1, 1), "sigmoid": (1, 1), "concat": (2, None), "dot_interaction": (2, None), "embedding_bag": (3, 3)}
+_ARITY = {"matmul": (2, 2), "add": (2, 2), "relu": (1, 1), "sigmoid": (1, 1), "concat": (2, None), "dot_interaction": (2, None), "embedding_bag": (2, 3)}
 
 
 def _infer(where: str, node: Node, operands: list[Tensor]) -> Tensor:
@@ -243,9 +254,14 @@ def _infer(where: str, node: Node, operands: list[Tensor]) -> Tensor:
             fail("dot_interaction takes [B, D] tensors of one shape")
         features = len(shapes)
         return Tensor(node.output, (shapes[0][0], features * (features - 1) // 2))
+    if len(shapes) == 2:
+        table, indices = shapes
+        if len(table) != 2 or len(indices) != 2:
+            fail("embedding_bag takes a table [R, D] and indices [B, N] (or indices [n] and offsets [B])")
+        return Tensor(node.output, (indices[0], table[1]))
     table, indices, offsets = shapes
     if len(table) != 2 or len(indices) != 1 or len(offsets) != 1:
-        fail("embedding_bag takes a table [R, D], indices [n] and offsets [B]")
+        fail("embedding_bag takes a table [R, D], indices [n] and offsets [B] (or indices [B, N] alone)")
     return Tensor(node.output, (offsets[0], table[1]))
 
 
@@ -382,8 +398,9 @@ class GraphBuilder:
     def concat(self, *parts: str, name: str | None = None) -> str:
         return self._node("concat", parts, name)
 
-    def embedding_bag(self, table: str, indices: str, offsets: str, name: str | None = None) -> str:
-        return self._node("embedding_bag", (table, indices, offsets), name)
+    def embedding_bag(self, table: str, indices: str, offsets: str | None = None, name: str | None = None) -> str:
+        """Bags by *offsets* into indices [n], or, without them, the rows of indices [B, N]."""
+        return self._node("embedding_bag", (table, indices) + ((offsets,) if offsets else ()), name)
 
     def output(self, *names: str) -> None:
         self.data["outputs"] += list(names)

@@ -15,9 +15,10 @@ def _index_uses(graph: Graph) -> dict[str, list]:
     uses: dict[str, list] = {}
     for i, node in enumerate(graph.nodes):
         if node.op == "embedding_bag":
-            table, indices, offsets = node.inputs
+            table, indices, *offsets = node.inputs
             uses.setdefault(indices, []).append((i, "indices", graph.tensors[table].shape[0]))
-            uses.setdefault(offsets, []).append((i, "offsets", graph.tensors[indices].shape[0]))
+            for o in offsets:
+                uses.setdefault(o, []).append((i, "offsets", graph.tensors[indices].shape[0]))
     return uses
 
 
@@ -43,10 +44,12 @@ def random_inputs(graph: Graph, seed: int, given: dict | None = None) -> dict[st
     return arrays
 
 
-def first_index_outside(indices: np.ndarray, rows: int) -> int | None:
-    """The position of the first index outside [0, rows), or None."""
-    bad = np.flatnonzero((indices < 0) | (indices >= rows))
-    return int(bad[0]) if len(bad) else None
+def first_index_outside(indices: np.ndarray, rows: int) -> int | tuple[int, ...] | None:
+    """The position of the first index outside [0, rows) (a tuple in indices of several axes), or None."""
+    bad = np.argwhere((indices < 0) | (indices >= rows))
+    if not len(bad):
+        return None
+    return int(bad[0][0]) if indices.ndim == 1 else tuple(int(i) for i in bad[0])
 
 
 def first_bad_offset(offsets: np.ndarray, count: int) -> int | None:
@@ -87,7 +90,8 @@ def check_inputs(graph: Graph, arrays: dict, *, source: str = "inputs") -> dict[
             if role == "indices":
                 bad = first_index_outside(a, limit)
                 if bad is not None:
-                    raise GraphError(f"{where}: position {bad} holds {a[bad]}, outside the table's rows [0, {limit})")
+                    raise GraphError(f"{where}: position {bad if a.ndim == 1 else list(bad)} holds {a[bad]}, outside "
+                                     f"the table's rows [0, {limit})")
             else:
                 bad = first_bad_offset(a, limit)
                 if bad == 0:

@@ -22,7 +22,7 @@ import numpy as np
 
 from rdagen.rtl.spec.expression import SIGMOID_MAX_ERROR
 
-from .graph import Graph
+from .graph import Graph, bag_offsets
 
 __all__ = ["reference", "error_bounds", "interaction_pairs", "UNIT_ROUNDOFF", "FLUSH"]
 
@@ -30,7 +30,8 @@ UNIT_ROUNDOFF = 2.0 ** -24
 FLUSH = 2.0 ** -126  # the largest magnitude FTZ/DAZ turns into zero
 
 
-def _bags(indices: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+def _bags(indices: np.ndarray, offsets: np.ndarray | None = None) -> list[np.ndarray]:
+    indices, offsets = bag_offsets(indices, offsets)
     ends = list(offsets[1:]) + [len(indices)]
     return [indices[s:e] for s, e in zip(offsets, ends)]
 
@@ -66,9 +67,9 @@ def reference(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
         elif node.op == "dot_interaction":
             out = np.stack([(x[i] * x[j]).sum(axis=1) for i, j in interaction_pairs(len(x))], axis=1)
         else:
-            table, indices, offsets = x
+            table, *bags = x
             out = np.array([table[bag].sum(axis=0) if len(bag) else np.zeros(table.shape[1])
-                            for bag in _bags(indices, offsets)]).reshape(len(offsets), table.shape[1])
+                            for bag in _bags(*bags)]).reshape(-1, table.shape[1])
         env[node.output] = out
     return env
 
@@ -103,9 +104,9 @@ def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             out = np.stack([((hat[i] * hat[j]).sum(axis=1) * (1 + _gamma(d)) - (v[i] * v[j]).sum(axis=1) + d * FLUSH)
                             for i, j in interaction_pairs(len(v))], axis=1)
         else:
-            table, indices, offsets = values[node.inputs[0]], values[node.inputs[1]], values[node.inputs[2]]
+            table, *bags = (values[n] for n in node.inputs)
             out = np.array([(_gamma(len(bag)) * np.abs(table[bag]).sum(axis=0) + bound[node.inputs[0]][bag].sum(axis=0)
                              + len(bag) * FLUSH) if len(bag) else np.zeros(table.shape[1])
-                            for bag in _bags(indices, offsets)]).reshape(len(offsets), table.shape[1])
+                            for bag in _bags(*bags)]).reshape(-1, table.shape[1])
         bound[node.output] = out
     return bound

@@ -4,6 +4,8 @@ the graph (a batch: ``order_components``)."""
 
 from __future__ import annotations
 
+import math
+
 from rdagen.mapper.backend.place import sites
 from rdagen.mapper.phases.embedding import Bag, EmbeddingPhase, pack_embeddings as pack
 
@@ -14,11 +16,12 @@ def pack_embeddings(s: Lowering) -> None:
     bags = []
     for i, node in enumerate(s.graph.nodes):
         if node.op == "embedding_bag":
-            table, indices, offsets = node.inputs
+            table, indices, *offsets = node.inputs
             rows, width = s.shape(table)
             slices = tuple(range(-(-width // s.cfg.lanes)))
-            bags.append(Bag(i, table, indices, offsets, node.output, rows, width, s.shape(offsets)[0],
-                            s.shape(indices)[0], slices))
+            count, bags_of = math.prod(s.shape(indices)), s.shape(node.output)[0]
+            bags.append(Bag(i, table, indices, offsets[0] if offsets else None, node.output, rows, width, bags_of,
+                            count, slices))
     groups = []
     for part in dict.fromkeys(s.component[bag.node] for bag in bags):  # a phase gathers for one part
         groups += pack(s.cfg, [bag for bag in bags if s.component[bag.node] == part], len(sites(s.cfg, "pcu")))

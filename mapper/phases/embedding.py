@@ -6,11 +6,12 @@ Dataflow of slice c of a table (D columns, B bags)::
     host ssend --indices--> AG (gather mode; its DRAM holds the table's columns [cL, cL + L)), all
                             slices of the table (multicast)
     AG rdata --one vector per index--> PCU: the accumulator sums each bag (fold length from the host's
-                            second ssend, multicast to the slices: the bag lengths, from the offsets)
+                            second ssend, multicast to the slices: the bag lengths, from the offsets;
+                            bags of N indices each, indices [B, N]: the fold is N, in the program)
     PCU vout --one vector per bag (zeros for an empty bag, wherever it is)--> AG wdata (DRAM)
 
-A phase takes slices while there are AGs, PCUs and two host rows per table; more slices make more
-phases. Cost model: max over the phase's tables of (indices + bags) + 36 + 6 (rows + cols - 6) (one
+A phase takes slices while there are AGs, PCUs and host rows: two per table with offsets, one for
+fixed bags (the host's one ssend per row carries one stream); more slices make more phases. Cost model: max over the phase's tables of (indices + bags) + 36 + 6 (rows + cols - 6) (one
 gather per cycle per AG; the latency fitted to the direct harness's cycles on tiny and small).
 """
 
@@ -38,7 +39,7 @@ class Bag:
     node: int
     table: str
     indices: str
-    offsets: str
+    offsets: str | None  # None: bags of count // bags indices each (indices [B, N])
     output: str
     rows: int  # table rows
     width: int  # D
@@ -46,20 +47,26 @@ class Bag:
     count: int  # indices
     slices: tuple[int, ...]
 
+    @property
+    def host_rows(self) -> int:
+        """Host rows the bag's streams take: the indices, and the bag lengths where bags vary."""
+        return 1 + (self.offsets is not None)
+
 
 def pack_embeddings(cfg: ArrayConfig, bags: list[Bag], pcus: int) -> list[list[Bag]]:
     """Bags (one slice each) packed into phases: per phase at most rows AGs and *pcus* PCUs, two host
-    rows per table. Slices of one node stay in order; a node may span phases."""
+    rows per table with offsets, one for fixed bags (``Bag.host_rows``). Slices of one node stay in order;
+    a node may span phases."""
     phases, current, ags, hosts = [], [], 0, 0
     for bag in bags:
         for c in bag.slices:
             new_table = not current or current[-1].node != bag.node
-            if current and (ags + 1 > min(cfg.rows, pcus) or hosts + 2 * new_table > cfg.rows):
+            if current and (ags + 1 > min(cfg.rows, pcus) or hosts + bag.host_rows * new_table > cfg.rows):
                 phases.append(current)
                 current, ags, hosts, new_table = [], 0, 0, True
             if new_table:
                 current.append(dataclasses.replace(bag, slices=(c,)))
-                hosts += 2
+                hosts += bag.host_rows
             else:
                 current[-1] = dataclasses.replace(current[-1], slices=current[-1].slices + (c,))
             ags += 1
@@ -72,7 +79,7 @@ class EmbeddingPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, bags: list[Bag]):
         self.cfg, self.name, self.bags = cfg, name, bags
         self.nodes = tuple(b.node for b in bags)
-        self.reads = tuple(t for b in bags for t in (b.table, b.indices, b.offsets))
+        self.reads = tuple(t for b in bags for t in (b.table, b.indices, b.offsets) if t is not None)
         self.writes = tuple(b.output for b in bags)
         self.ideal_cycles = max(b.count for b in bags)
         self.estimate_cycles = max(b.count + b.bags for b in bags) + 36 + 6 * (cfg.rows + cfg.cols - 6)
@@ -83,9 +90,11 @@ class EmbeddingPhase(Phase):
     def netlist(self):
         units, nets = [], []
         for t, bag in enumerate(self.bags):
-            units += [Unit(f"{self.name}.idx{t}", "host"), Unit(f"{self.name}.len{t}", "host")]
-            nets += [Net(f"{self.name}.idx{t}", tuple(f"{self.name}.ag{t}_{c}" for c in bag.slices)),
-                     Net(f"{self.name}.len{t}", tuple(f"{self.name}.pcu{t}_{c}" for c in bag.slices))]
+            units.append(Unit(f"{self.name}.idx{t}", "host"))
+            nets.append(Net(f"{self.name}.idx{t}", tuple(f"{self.name}.ag{t}_{c}" for c in bag.slices)))
+            if bag.offsets is not None:
+                units.append(Unit(f"{self.name}.len{t}", "host"))
+                nets.append(Net(f"{self.name}.len{t}", tuple(f"{self.name}.pcu{t}_{c}" for c in bag.slices)))
         for t, bag, c in self._slices():
             ag, pcu = f"{self.name}.ag{t}_{c}", f"{self.name}.pcu{t}_{c}"
             units += [Unit(ag, "ag"), Unit(pcu, "pcu")]
@@ -101,15 +110,18 @@ class EmbeddingPhase(Phase):
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         vector, scalar = [], []
         for t, bag in enumerate(self.bags):
-            scalar += [(("host", s[f"{self.name}.idx{t}"][0], "ssend"),
-                        [("ag", s[f"{self.name}.ag{t}_{c}"][0], "idx") for c in bag.slices]),
-                       (("host", s[f"{self.name}.len{t}"][0], "ssend"),
-                        [("pcu", *s[f"{self.name}.pcu{t}_{c}"], "sin", 0) for c in bag.slices])]
+            scalar.append((("host", s[f"{self.name}.idx{t}"][0], "ssend"),
+                           [("ag", s[f"{self.name}.ag{t}_{c}"][0], "idx") for c in bag.slices]))
+            if bag.offsets is not None:
+                scalar.append((("host", s[f"{self.name}.len{t}"][0], "ssend"),
+                               [("pcu", *s[f"{self.name}.pcu{t}_{c}"], "sin", 0) for c in bag.slices]))
         for t, bag, c in self._slices():
             row, pcu = s[f"{self.name}.ag{t}_{c}"][0], s[f"{self.name}.pcu{t}_{c}"]
             b.ag(row, AgProgram("gather", table_base=0, row_words=self._width(bag, c), rows=bag.rows))
+            fold = (Accumulate("fadd", init=0, src=1, fold_scalar=0) if bag.offsets is not None
+                    else Accumulate("fadd", init=0, src=1, fold=bag.count // bag.bags))
             b.pcu(*pcu, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
-                                   accumulate=Accumulate("fadd", init=0, src=1, fold_scalar=0), vout=[("acc", 0)]))
+                                   accumulate=fold, vout=[("acc", 0)]))
             vector += [(("ag", row, "rdata"), [("pcu", *pcu, "vin", 0)]), (("pcu", *pcu, "vout", 0), [("ag", row, "wdata")])]
         b.route_all("vector", vector)
         b.route_all("scalar", scalar)
@@ -118,11 +130,12 @@ class EmbeddingPhase(Phase):
         L = self.cfg.lanes
         sources, dram, readback, gathers = {}, {}, [], {}
         for t, bag in enumerate(self.bags):
-            indices = np.asarray(tensors[bag.indices]).astype(np.int64)
-            offsets = np.asarray(tensors[bag.offsets]).astype(np.int64)
-            lengths = np.diff(np.append(offsets, bag.count))
+            indices = np.asarray(tensors[bag.indices]).astype(np.int64).ravel()
             sources[f"ssend__{s[f'{self.name}.idx{t}'][0]}"] = [int(i) for i in indices]
-            sources[f"ssend__{s[f'{self.name}.len{t}'][0]}"] = [int(n) for n in lengths]
+            if bag.offsets is not None:
+                offsets = np.asarray(tensors[bag.offsets]).astype(np.int64)
+                lengths = np.diff(np.append(offsets, bag.count))
+                sources[f"ssend__{s[f'{self.name}.len{t}'][0]}"] = [int(n) for n in lengths]
             table = np.asarray(tensors[bag.table], F32)
             for c in bag.slices:
                 row, w = s[f"{self.name}.ag{t}_{c}"][0], self._width(bag, c)

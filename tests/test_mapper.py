@@ -435,3 +435,23 @@ def test_one_hot_tables_pack_sixteen_to_a_phase_on_plasticine():
         graph, _ = _bags_graph([(100, 16, 1)] * 26, 1, fixed, 1, joined=True)
         program = map_graph(graph, cfg, seed=1, concurrent=False)
         assert len(program.phases) == phases
+
+
+def test_the_dot_interaction_sends_its_products_to_the_host_as_scalars(request):
+    """A dot interaction (27 features as DLRM Kaggle's, D above the lanes; 3 samples of 5) on the RTL
+    of small (direct harness): bit-exact, within the bound, its products one word each on the scalar
+    network to the host (no DRAM write: a vector per product would be a third of its traffic)."""
+    seed, cfg = test_seed(request), preset("small")
+    for samples, features, d in ((1, 27, 2 * cfg.lanes), (3, 5, cfg.lanes + 1)):
+        g = GraphBuilder()
+        g.output(g.dot_interaction(*(g.input(f"x{i}", (samples, d)) for i in range(features)), name="z"))
+        graph = g.graph()
+        program = map_graph(graph, cfg, seed=seed)
+        run = run_program(program, random_inputs(graph, seed), harness="direct", tag="test-dot")
+        assert run.ok and all(run.within.values()), (run.mismatches, run.max_error)
+        traffic = program.traffic[0].ags.values()
+        assert sum(a.write_beats for a in traffic) == 0 and sum(a.read_beats for a in traffic) > 0
+        io = program.phases[0].phase.io(program.phases[0].placement.sites,
+                                        {n: np.zeros(t.shape, np.float32) for n, t in graph.inputs.items()})
+        assert sum(io.sinks.values()) == samples * features * (features - 1) // 2
+        assert all(port.startswith("srecv__") for port in io.sinks)

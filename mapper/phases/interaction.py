@@ -7,7 +7,10 @@ Dataflow: the items (b, pair) are dealt to S streams (stream s takes items s, s 
     AG a_s (T in its DRAM channel) --the vectors of t_i[b] (one read command per item)--> PCU s vin 0
     AG b_s (T in its DRAM channel) --the vectors of t_j[b]--------------------------------> PCU s vin 1
     PCU s: fmul, the lane reduction (fadd), the accumulator (fadd over the ceil(D / L) vectors of an
-    item) --one vector per item (the dot product in every lane)--> AG a_s wdata (DRAM)
+    item) --one word per item (the dot product), scalar network--> host s srecv
+
+The products leave as scalars: a vector per item written to DRAM would be a third of the phase's
+DRAM traffic for one useful word in L.
 
 T is laid out [B, F + 1, Dp] with each row padded with zeros to Dp = ceil(D / L) L words. S = min(items,
 AGs / 2, PCUs). Cost model: ceil(items / S) ceil(D / L) + 32 + 4.5 (rows + cols - 6) + log2(L) (the
@@ -55,28 +58,24 @@ class InteractionPhase(Phase):
         for s in range(self.streams):
             a, b, pcu, host = (f"{self.name}.{unit}{s}" for unit in ("a", "b", "pcu", "host"))
             units += [Unit(a, "ag"), Unit(b, "ag"), Unit(pcu, "pcu"), Unit(host, "host")]
-            nets += [Net(a, (pcu,)), Net(b, (pcu,)), Net(pcu, (a,)), Net(pcu, (host,), 0.25)]
+            nets += [Net(a, (pcu,)), Net(b, (pcu,)), Net(pcu, (host,))]
         return units, nets
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
-        vector, control = [], []
+        vector, scalar = [], []
         for i in range(self.streams):
             site = lambda unit: s[f"{self.name}.{unit}{i}"]  # noqa: E731
             pcu, a, bb = site("pcu"), site("a")[0], site("b")[0]
             b.pcu(*pcu, PcuProgram(stages=[Stage("fmul", vin(0), vin(1), dst=0)],
                                    counters=[Counter(0, len(self._items(i)) * self.vectors, 1)], vin_required=[0, 1],
                                    reduce=Reduce("fadd", 0), accumulate=Accumulate("fadd", init=0, fold=self.vectors),
-                                   vout=[("acc", 0)]))
+                                   sout=[("acc", 0)]))
             b.ag(a, AgProgram("read"))
             b.ag(bb, AgProgram("read"))
-            vector += [(("ag", a, "rdata"), [("pcu", *pcu, "vin", 0)]), (("ag", bb, "rdata"), [("pcu", *pcu, "vin", 1)]),
-                       (("pcu", *pcu, "vout", 0), [("ag", a, "wdata")])]
-            control.append((("pcu", *pcu, "ctrl_out", 0), [("host", site("host")[0], "done")]))
+            vector += [(("ag", a, "rdata"), [("pcu", *pcu, "vin", 0)]), (("ag", bb, "rdata"), [("pcu", *pcu, "vin", 1)])]
+            scalar.append((("pcu", *pcu, "sout", 0), [("host", site("host")[0], "srecv")]))
         b.route_all("vector", vector)
-        b.route_all("control", control)
-
-    def _y_base(self) -> int:
-        return -(-self.samples * len(self.reads) * self.padded // 1024) * 1024
+        b.route_all("scalar", scalar)
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
         features = len(self.reads)
@@ -84,7 +83,7 @@ class InteractionPhase(Phase):
         for f, name in enumerate(self.reads):
             t[:, f, : self.width] = np.asarray(tensors[name], F32)
         words = t.view(U32).ravel()
-        sources, dram, readback = {}, {}, []
+        sources, dram, sinks = {}, {}, {}
         for i in range(self.streams):
             items = self._items(i)
             for unit, side in (("a", 0), ("b", 1)):
@@ -93,13 +92,11 @@ class InteractionPhase(Phase):
                 sources[f"ag_cmd__{row}"] = [
                     ((item // len(self.pairs)) * features + self.pairs[item % len(self.pairs)][side]) * self.padded
                     | self.padded << 32 for item in items]
-            row = s[f"{self.name}.a{i}"][0]
-            sources[f"ag_wcmd__{row}"] = [self._y_base() | (len(items) * self.cfg.lanes) << 32]
-            readback.append((row, self._y_base(), len(items) * self.cfg.lanes))
-        return PhaseIO(sources, dram, {}, readback, self.streams)
+            sinks[f"srecv__{s[f'{self.name}.host{i}'][0]}"] = len(items)
+        return PhaseIO(sources, dram, sinks, [], 0)
 
     def collect(self, s: dict, outputs: dict, readback: list) -> dict:
         y = np.zeros(self.items, F32)
         for i in range(self.streams):
-            y[self._items(i)] = np.asarray(readback[i], U32).view(F32).reshape(-1, self.cfg.lanes)[:, 0]
+            y[self._items(i)] = np.asarray(outputs[f"srecv__{s[f'{self.name}.host{i}'][0]}"], U32).view(F32)
         return {self.y: y.reshape(self.samples, len(self.pairs))}

@@ -232,3 +232,31 @@ def test_rdagen_map_takes_the_mlp_weights_choice_and_reports_where_the_weights_c
     with pytest.raises(SystemExit) as exc:
         main(["map", str(path), "--mlp-weights", "pinned"])
     assert exc.value.code == 2 and "invalid choice: 'pinned'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("m, widths", [(1, (13, 24, 1)), (8, (6, 16, 5))])
+def test_a_sigmoid_after_the_last_layer_is_the_mlp_phases_epilogue_chain(request, m, widths):
+    """The sigmoid after a top MLP (8 PCUs on medium, the elementwise phase's pieces) becomes the MLP
+    phase's epilogue: one phase, the last layer's outputs multicast to the chain's PCUs, no DRAM
+    between them; on the RTL (direct harness) bit-exact as the golden model, within the fp32 bound,
+    and the cost model within 10 %. Without room for the chain (small: 13 pieces on 8 PCUs) the
+    sigmoid keeps its own phases."""
+    seed = test_seed(request)
+    g = GraphBuilder()
+    h = g.input("x", (m, widths[0]))
+    for n, (k, out) in enumerate(zip(widths, widths[1:])):
+        h = g.add(g.matmul(h, g.weight(f"w{n}", shape=(k, out), seed=seed % 1000 + n, scale=0.3)),
+                  g.weight(f"b{n}", shape=(out,), seed=seed % 1000 + 10 + n, scale=0.1))
+        h = g.relu(h) if n < len(widths) - 2 else g.sigmoid(h, name="p")
+    g.output(h)
+    graph = g.graph()
+    program = map_graph(graph, preset("medium"), seed=seed, mlp_weights="resident")
+    [phase] = [p.phase for p in program.phases]
+    assert len(phase.epilogue) == 8 and phase.writes == ("p",)
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-epilogue")
+    assert run.ok, (run.mismatches, run.max_error)
+    cycles, estimate = run.phases[0].cycles, program.estimates[0]
+    print(f"cycles {cycles}, cost model {estimate}")
+    assert abs(estimate - cycles) <= 0.1 * cycles
+    small = map_graph(graph, preset("small"), seed=seed, mlp_weights="resident")
+    assert not small.phases[0].phase.epilogue and small.phases[-1].phase.name.startswith("sigmoid")

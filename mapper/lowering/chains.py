@@ -8,12 +8,14 @@ configuration each loads: ``Lowering.cost``); where several chains compute with 
 graph repeated per request, ``Graph.repeated``) and the PMUs keep their contents (``pmus_kept``), the
 MLP phases' costs are the first run's and the later runs' on the weights it left resident
 (residency.py), against every chain streamed;
-``streamed``: none. A relu or sigmoid that is the only use of the last layer's result and fits one PCU
-becomes the phase's epilogue (its node is absorbed)."""
+``streamed``: none. A relu or sigmoid that is the only use of the last layer's result becomes the
+phase's epilogue, its chain of PCUs after the last layer (its node is absorbed), where the cost model
+finds the phase with it cheaper than the phase and the op's own phases."""
 
 from __future__ import annotations
 
-from rdagen.mapper.phases.eltwise import eltwise_phases, one_pcu_stages
+from rdagen.mapper.phases.eltwise import eltwise_phases, epilogue_chain
+from rdagen.mapper.backend.place import sites
 from rdagen.mapper.phases.matmul import MatmulPhase
 from rdagen.mapper.phases.mlp import Layer, MlpPhase
 from rdagen.mapper.phases.phase import MapError
@@ -69,17 +71,17 @@ def detect_chains(s: Lowering) -> None:
         if use and nodes[use[0]].op in ELTWISE and nodes[use[0]].op != "add" and use[0] not in s.absorbed:
             r = use[0]
             program = ELTWISE[nodes[r].op]
-            epilogue = one_pcu_stages(cfg, program) or ()
+            epilogue = epilogue_chain(cfg, program, len(sites(cfg, "pcu")) // 2) or ()
             if epilogue:
-                covered += (r,)
                 shape = s.shape(layers[-1].y)
                 after = eltwise_phases(cfg, f"{nodes[r].op}{r}", (r,), program, (layers[-1].y,), nodes[r].output,
                                        (shape,), shape, s.where(r))
-        try:
-            phase = MlpPhase(cfg, f"mlp{chain[0]}", covered, x, tuple(layers), m, s.where(chain[0]), epilogue,
-                             nodes[covered[-1]].output if epilogue else None)
-        except MapError:
+        phase = _mlp_phase(s, chain, covered, x, layers, m, epilogue, after)
+        if phase is None:
             continue
+        epilogue = phase.epilogue
+        covered = phase.nodes
+        after = after if epilogue else []
         runs_on_weights = runs[tuple(layer.w for layer in layers)] if s.pmus_kept else 1
         if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, layers, m, after, phase, runs_on_weights):
             continue
@@ -87,6 +89,24 @@ def detect_chains(s: Lowering) -> None:
         s.mlp_of[chain[0]] = phase
         if epilogue:
             s.absorbed.add(covered[-1])
+
+
+def _mlp_phase(s: Lowering, chain, covered: tuple, x: str, layers: list[Layer], m: int, epilogue: tuple,
+               after: list) -> MlpPhase | None:
+    """The chain's MLP phase: with the *epilogue* (its op's node covered too) where it fits and costs
+    no more than the phase without it and the op's own phases (*after*), else without; None when
+    neither fits one configuration."""
+    nodes, options = s.graph.nodes, []
+    r = s.only_use(layers[-1].y)[0] if epilogue else None
+    for chosen in ((epilogue, ()) if epilogue else ((),)):
+        try:
+            options.append(MlpPhase(s.cfg, f"mlp{chain[0]}", covered + ((r,) if chosen else ()), x, tuple(layers), m,
+                                    s.where(chain[0]), chosen, nodes[r].output if chosen else None))
+        except MapError:
+            continue
+    if len(options) == 2 and s.cost(options[0]) > s.cost(options[1]) + sum(map(s.cost, after)):
+        return options[1]
+    return options[0] if options else None
 
 
 def _streamed_is_cheaper(s: Lowering, chain, layers, m: int, after: list, phase: MlpPhase, runs: int) -> bool:

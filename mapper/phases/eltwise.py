@@ -40,7 +40,7 @@ from rdagen.rtl.spec.expression import Const, ExpressionError, Piece, Program, s
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["EltwisePhase", "eltwise_phases", "one_pcu_stages"]
+__all__ = ["ChainPcu", "EltwisePhase", "eltwise_phases", "epilogue_chain", "chain_path", "chain_interval"]
 
 
 def _stages(program: Program, piece: Piece) -> list[Stage]:
@@ -83,16 +83,20 @@ def _group_end(pieces: list[Piece], start: int, pcus: int, ags: int) -> int:
     return best
 
 
-def one_pcu_stages(cfg: ArrayConfig, program: Program) -> tuple[Stage, ...] | None:
-    """The stages of a one-input *program* that one PCU of *cfg* computes whole (None when it needs more
-    than one): what an MLP phase appends to its last layer (mapper/phases/mlp.py)."""
+def epilogue_chain(cfg: ArrayConfig, program: Program, pcus: int) -> tuple[ChainPcu, ...] | None:
+    """The chain of PCUs computing the one-input *program* whole, its input ("tensor", 0), in at most
+    *pcus* PCUs (None when it needs more or reads more than one tensor): what an MLP phase appends to
+    its last layer (mapper/phases/mlp.py), the ReLU after a bottom MLP (one PCU) or the sigmoid after a
+    top MLP (a chain)."""
     try:
         pieces = split(program, min(cfg.stages, cfg.registers), cfg.vector_inputs)
     except ExpressionError:
         return None
-    if program.inputs != 1 or len(pieces) != 1:
+    if program.inputs != 1 or len(pieces) > pcus:
         return None
-    return tuple(_stages(program, pieces[0]))
+    local = {p.value: c for c, p in enumerate(pieces)}
+    return tuple(ChainPcu(tuple(_stages(program, p)), tuple(("pcu", local[v]) if v in local else ("tensor", 0)
+                                                            for v in p.reads)) for p in pieces)
 
 
 def eltwise_phases(cfg: ArrayConfig, name: str, nodes: tuple, program: Program, reads: tuple[str, ...], y: str,
@@ -133,7 +137,7 @@ def _depths(chain: list[ChainPcu]) -> list[int]:
     return depth
 
 
-def _path(chain: list[ChainPcu]) -> int:
+def chain_path(chain) -> int:
     """The latency of the chain's longest dependency path after its first PCU: each PCU on it 8 cycles
     and 5 per stage of its piece (fitted on tiny and small); a PCU waits for the latest PCU it reads."""
     done = []
@@ -141,6 +145,21 @@ def _path(chain: list[ChainPcu]) -> int:
         before = [done[k] for kind, k in pcu.inputs if kind == "pcu"]
         done.append(max(before) + 8 + 5 * len(pcu.stages) if before else 0)
     return max(done)
+
+
+def chain_interval(cfg: ArrayConfig, chain) -> float:
+    """Cycles between two vectors through the chain. A source multicast to PCUs at depths d0 < d1 of the
+    chain's dependency graph sends a word only when every one has room, so the words between them (the
+    chain's latency over d1 - d0 PCUs) share the input FIFOs: one vector every latency / (2 fifo_depth)
+    cycles (fitted on tiny and small, like the latencies)."""
+    per_pcu = 8 + 5 * cfg.stages
+    depth = _depths(chain)
+    consumers = {}
+    for c, pcu in enumerate(chain):
+        for source in pcu.inputs:
+            consumers.setdefault(source, []).append(depth[c])
+    span = max(max(ds) - min(ds) for ds in consumers.values())
+    return max(1.0, span * per_pcu / (2 * cfg.fifo_depth))
 
 
 class EltwisePhase(Phase):
@@ -160,20 +179,8 @@ class EltwisePhase(Phase):
         self.vectors = -(-self.n // L)
         self.np = self.vectors * L
         self.ideal_cycles = -(-self.m // self.streams) * self.vectors
-        # A source multicast to PCUs at depths d0 < d1 of the chain's dependency graph sends a word only
-        # when every one has room, so the words between them (the chain's latency over d1 - d0 PCUs)
-        # share the input FIFOs: one vector every latency / (2 fifo_depth) cycles (fitted on tiny and
-        # small, like the latencies).
-        per_pcu = 8 + 5 * cfg.stages
-        depth = _depths(chain)
-        consumers = {}
-        for c, pcu in enumerate(chain):
-            for source in pcu.inputs:
-                consumers.setdefault(source, []).append(depth[c])
-        span = max(max(ds) - min(ds) for ds in consumers.values())
-        interval = max(1.0, span * per_pcu / (2 * cfg.fifo_depth))
-        self.estimate_cycles = round(32 + 4.5 * (cfg.rows + cfg.cols - 6) + _path(chain) + 1
-                                     + (self.ideal_cycles - 1) * interval)
+        self.estimate_cycles = round(32 + 4.5 * (cfg.rows + cfg.cols - 6) + chain_path(chain) + 1
+                                     + (self.ideal_cycles - 1) * chain_interval(cfg, chain))
 
     def _rows(self, s: int) -> int:
         return len(range(s, self.m, self.streams))

@@ -21,8 +21,11 @@ Groups are how a layer uses PCUs in parallel over its outputs rather than only o
 G_l groups gives its next layer's K ranges, group g's columns in X PMU (l + 1, g) alone, so every X
 PMU has one writer and the next layer's link g starts on group g's outputs.
 
-An *epilogue* PCU after the last layer may compute an elementwise op of its result that fits one PCU
-(the ReLU that follows a bottom MLP), which the phase writes instead: one phase less.
+An *epilogue* after the last layer may compute an elementwise op of its result, which the phase
+writes instead: one phase less, and no DRAM round trip between them. It is the op's chain of PCUs as an
+elementwise phase computes it (mapper/phases/eltwise.py): one PCU for the ReLU that follows a bottom
+MLP, a chain for the sigmoid that follows a top MLP, the last layer's outputs multicast to the chain's
+PCUs that read them, the last PCU's to the host.
 
 The bias is the last product of an output, 1.0 x b: layer 0's rows carry the 1.0 from the host; a
 layer that feeds another makes its 1.0 itself, as one more output column (W column 0, bias 1.0: the
@@ -51,12 +54,15 @@ groups and shared loaders on small in tests/test_mlp.py)::
     start_l = max(end_(l-1) + 38 + 3 stages, layer l's load)  (route, X PMU turn, pipeline)
     load    = the longest stream of the layer's loaders, in vectors (a W PMU's window run ends with it)
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
-    cycles  = end_last + the matmul phase's latency + 1 [+ 6 + 5 stages with an epilogue PCU]
-            + (M - 1) max_l max(F_l, (F_l + (C_l - 1) K range + P_l + 4 stages) / 2)
+    cycles  = end_last + the matmul phase's latency + 1
+            [+ 6 + 5 stages + the chain's path after its first PCU, with an epilogue]
+            + (M - 1) max(max_l max(F_l, (F_l + (C_l - 1) K range + P_l + 4 stages) / 2),
+                          [the epilogue chain's interval x the last layer's column blocks])
 
 P_l is what layer l's producer writes into each X PMU per sample (vectors): a double-buffered X PMU
 takes sample m + 2 only after its reads of sample m, so a short layer waits for half a round of
-reading, writing and the turns; a long layer runs at its firings.
+reading, writing and the turns; a long layer runs at its firings. The epilogue chain's path and
+interval are the elementwise phase's (``chain_path``, ``chain_interval``).
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, PcuProgram, Stage, 
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.phases.eltwise import ChainPcu, chain_interval, chain_path
 from rdagen.mapper.phases.matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, split_k, x_buffer_program
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
@@ -81,7 +88,7 @@ __all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase", "weights_of"]
 
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
 TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
-EPILOGUE, EPILOGUE_PER_STAGE = 6, 5  # the epilogue PCU's pipeline and route (fitted on small and tiny)
+EPILOGUE, EPILOGUE_PER_STAGE = 6, 5  # the epilogue's first PCU's pipeline and route (fitted on small and tiny)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +161,7 @@ def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
     return placed, streams
 
 
-def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: bool = False,
+def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: tuple[ChainPcu, ...] = (),
              loaders: int | None = None, loaded: bool = False) -> int:
     """The cost model of the module docstring; *loaded*: the weights are in the PMUs already (a
     resident phase's later runs), no layer waits for a load."""
@@ -170,11 +177,14 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
         end = start + t.blocks * kb + (t.chain - 1) * (kb + CHAIN_LATENCY)
         pace = max(pace, _sample_cycles(cfg, t, produced))
         produced = t.blocks
-    return round(end + latency(cfg) + 1 + epilogue * (EPILOGUE + EPILOGUE_PER_STAGE * cfg.stages) + (m - 1) * pace)
+    if epilogue:
+        end += EPILOGUE + EPILOGUE_PER_STAGE * cfg.stages + chain_path(epilogue)
+        pace = max(pace, chain_interval(cfg, epilogue) * tilings[-1].blocks)
+    return round(end + latency(cfg) + 1 + (m - 1) * pace)
 
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
-             epilogue: bool = False, loaders: int | None = None, pmus: int | None = None,
+             epilogue: tuple[ChainPcu, ...] = (), loaders: int | None = None, pmus: int | None = None,
              loaded: bool = False) -> tuple[MatmulTiling, ...]:
     """The groups and chain length of every layer: from one link per layer, the group or link that
     lowers the cost model most is added while PCUs, PMUs (all, or *pmus*) and loaders last (and a
@@ -182,11 +192,11 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
     already loaded (resident weights: the load is paid once). MapError naming *where* and the
     resource when the layers do not fit one configuration."""
     L = cfg.lanes
-    link_budget = len(sites(cfg, "pcu")) - epilogue
+    link_budget = len(sites(cfg, "pcu")) - len(epilogue)
     pmus = len(sites(cfg, "pmu")) if pmus is None else pmus
     if len(layers) > min(link_budget, pmus // 2):
         raise MapError(f"{where}: {len(layers)} layers need {len(layers)} PCUs and {2 * len(layers)} PMUs"
-                       f"{' and one for the epilogue' if epilogue else ''}; {cfg.name} has room for "
+                       f"{f' and {len(epilogue)} for the epilogue' if epilogue else ''}; {cfg.name} has room for "
                        f"{min(link_budget, pmus // 2)}")
     last = len(layers) - 1
     tilings = [_tiling(cfg, m, layer, i == last, 1) for i, layer in enumerate(layers)]
@@ -270,11 +280,12 @@ class MlpPhase(Phase):
     mode = "simd"
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, layers: tuple[Layer, ...], m: int,
-                 where: str | None = None, epilogue: tuple[Stage, ...] = (), y: str | None = None,
+                 where: str | None = None, epilogue: tuple[ChainPcu, ...] = (), y: str | None = None,
                  loaders: int | None = None, pmus: int | None = None, resident: bool = False,
                  loaded_by: MlpPhase | None = None):
-        """*epilogue*: the stages of a PCU after the last layer (an elementwise op of one input, e.g. the
-        ReLU after it) whose result, *y*, the phase writes instead of the last layer's. *loaders*: the
+        """*epilogue*: the chain of PCUs after the last layer (an elementwise op of one input, e.g. the
+        ReLU or the sigmoid after it: ``epilogue_chain``) whose result, *y*, the phase writes instead of
+        the last layer's. *loaders*: the
         AGs and host rows that load the weights (``loading``; default all), so that a configuration can
         keep AGs for other work. *pmus*: the PMUs it may take (default all). A *resident* phase is
         tiled for the runs after it (the load paid once).
@@ -299,7 +310,7 @@ class MlpPhase(Phase):
             self.tilings, self.unit_prefix, loaders = loaded_by.tilings, loaded_by.unit_prefix, loaded_by.loaders
             self.placement_key, self.variant, self.pmu_state = loaded_by.placement_key, ("loaded", m), True
         else:
-            self.tilings = tile_mlp(cfg, where or name, m, layers, bool(epilogue), loaders, pmus, resident)
+            self.tilings = tile_mlp(cfg, where or name, m, layers, epilogue, loaders, pmus, resident)
             self.unit_prefix = name
             if resident:
                 self.placement_key, self.variant = ("resident", name), ("load", m)
@@ -309,7 +320,7 @@ class MlpPhase(Phase):
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
-        self.estimate_cycles = estimate(cfg, m, ts, bool(epilogue), loaders, loaded_by is not None)
+        self.estimate_cycles = estimate(cfg, m, ts, epilogue, loaders, loaded_by is not None)
 
     @property
     def resident(self) -> bool:
@@ -370,18 +381,25 @@ class MlpPhase(Phase):
         for i, t in enumerate(ts):
             for g in range(t.groups):
                 nets.append(Net(u("pcu", i, g, t.chain - 1), self._consumers(i, g)))
-            if i + 1 == len(ts) and self.epilogue:
-                units.append(Unit(u("epilogue"), "pcu"))
-                nets.append(Net(u("epilogue"), (u("host", 0),)))
+        for c in range(len(self.epilogue)):
+            units.append(Unit(u("epilogue", c), "pcu"))
+            nets.append(Net(u("epilogue", c), self._epilogue_readers(("pcu", c))))
         return units, nets
+
+    def _epilogue_readers(self, source: tuple[str, int]) -> tuple[str, ...]:
+        """The epilogue PCUs that read *source* (("tensor", 0): the last layer's outputs; ("pcu", c)),
+        and the host after the chain's last PCU."""
+        last = ("pcu", len(self.epilogue) - 1)
+        return (tuple(self._u("epilogue", c) for c, pcu in enumerate(self.epilogue) if source in pcu.inputs)
+                + ((self._u("host", 0),) if source == last else ()))
 
     def _consumers(self, i: int, g: int) -> tuple[str, ...]:
         """Where group *g* of layer *i* sends its outputs: its X PMU of the next layer (all of them when
-        the layer has one group), the epilogue PCU or the host."""
+        the layer has one group), the epilogue's PCUs that read it or the host."""
         u, ts = self._u, self.tilings
         if i + 1 < len(ts):
             return (u("xpmu", i + 1, g),) if ts[i].groups > 1 else tuple(u("xpmu", i + 1, j) for j in range(ts[i + 1].chain))
-        return (u("epilogue"),) if self.epilogue else (u("host", 0),)
+        return self._epilogue_readers(("tensor", 0)) if self.epilogue else (u("host", 0),)
 
     def _site(self, s, kind, *index):
         return s[self._u(kind, *index)]
@@ -414,9 +432,13 @@ class MlpPhase(Phase):
             t = dataclasses.replace(t, chunks=tuple((k0 - t.chunks[j][0], k1 - t.chunks[j][0]) for k0, k1 in t.chunks))
         return x_buffer_program(t, self.cfg.lanes, 0, j)
 
-    def _input_port(self, s: dict, kinds: dict, name: str) -> tuple:
-        """The vector input of unit *name* a layer's outputs enter (a host's: its output port)."""
-        return ("host", s[name][0], "vrecv") if kinds[name] == "host" else (kinds[name], *s[name], "vin", 0)
+    def _input_port(self, s: dict, kinds: dict, name: str, source: tuple[str, int] = ("tensor", 0)) -> tuple:
+        """The vector input of unit *name* a layer's outputs (or epilogue PCU *source*'s) enter (a
+        host's: its output port; an epilogue PCU's: the input its piece reads them on)."""
+        if kinds[name] == "host":
+            return "host", s[name][0], "vrecv"
+        epilogue = {self._u("epilogue", c): pcu for c, pcu in enumerate(self.epilogue)}
+        return (kinds[name], *s[name], "vin", epilogue[name].inputs.index(source) if name in epilogue else 0)
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         ts = self.tilings
@@ -448,11 +470,12 @@ class MlpPhase(Phase):
             for g in range(t.groups):
                 vector.append((("pcu", *self._site(s, "pcu", i, g, t.chain - 1), "vout", 0),
                                [self._input_port(s, kinds, name) for name in self._consumers(i, g)]))
-        if self.epilogue:
+        for c, pcu in enumerate(self.epilogue):
             # It fires once per output vector of the last layer, without counters (no done token).
-            b.pcu(*self._site(s, "epilogue"), PcuProgram(stages=self.epilogue, vin_required=[0],
-                                                         vout=[("reg", len(self.epilogue) - 1)]))
-            vector.append((("pcu", *self._site(s, "epilogue"), "vout", 0), [("host", host, "vrecv")]))
+            b.pcu(*self._site(s, "epilogue", c), PcuProgram(stages=pcu.stages, vin_required=list(range(len(pcu.inputs))),
+                                                            vout=[("reg", len(pcu.stages) - 1)]))
+            vector.append((("pcu", *self._site(s, "epilogue", c), "vout", 0),
+                           [self._input_port(s, kinds, name, ("pcu", c)) for name in self._epilogue_readers(("pcu", c))]))
         control = [(("host", host, "csend"), [("pmu", *self._site(s, "wpmu", *link), "ctrl_in", 0)
                                               for link in self.links])] if self.loaded_by else []
         for network, routes in (("vector", vector), ("scalar", scalar), ("control", control)):

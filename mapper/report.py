@@ -15,7 +15,7 @@ from rdagen.mapper.backend.place import sites
 from rdagen.mapper.picture import plot_placement
 from rdagen.mapper.program import Program
 
-__all__ = ["describe_weights", "summary", "text_report", "write_outputs", "unit_sites"]
+__all__ = ["describe_weights", "describe_layers", "summary", "text_report", "write_outputs", "unit_sites"]
 
 
 def describe_weights(program: Program) -> str:
@@ -26,6 +26,17 @@ def describe_weights(program: Program) -> str:
     return "; ".join(f"{where}: {', '.join(layers)}" for where, layers in by_where.items())
 
 
+def describe_layers(program: Program) -> str:
+    """The PCUs and PMUs of every layer of the phases of several (``Phase.layer_units``), by weight
+    and the first phase computing it: how the array is shared among the layers."""
+    first: dict[str, tuple[dict, str]] = {}
+    for p in program.phases:
+        for layer, units in p.phase.layer_units().items():
+            first.setdefault(layer, (units, p.phase.name))
+    return ", ".join(f"{layer.removesuffix('.weight^T')} {u['pcu']}/{u['pmu']} ({phase})"
+                     for layer, (u, phase) in first.items())
+
+
 def summary(program: Program) -> dict:
     cfg = program.cfg
     totals = {kind: len(sites(cfg, kind)) for kind in ("pcu", "pmu", "ag", "host")}
@@ -34,7 +45,7 @@ def summary(program: Program) -> dict:
         phases.append({
             "phase": n, "name": p.phase.name, "mode": p.phase.mode, "partial_sums": p.phase.partial_sums,
             "nodes": [program.graph.nodes[i].output for i in p.phase.nodes],
-            "units": p.phase.units_used(), "tracks": {net: list(t) for net, t in p.tracks.items()},
+            "units": p.phase.units_used(), "layers": p.phase.layer_units(), "tracks": {net: list(t) for net, t in p.tracks.items()},
             "estimate_cycles": program.estimates[n], "ideal_cycles": program.ideals[n],
             "dram_bytes": program.traffic[n].bytes(cfg),
             "reconfiguration_cycles": program.reconfigurations[n], "bitstream_bytes": len(p.bitstream),
@@ -72,6 +83,8 @@ def text_report(program: Program) -> str:
                  f"product per lane per cycle; systolic: lanes x stages multiply-adds per cycle)")
     if s["weights"]:
         lines.append(f"matmul weights: {describe_weights(program)}")
+    if describe_layers(program):
+        lines.append(f"layers' PCUs/PMUs: {describe_layers(program)}")
     sums = {p["name"]: p["partial_sums"] for p in s["phases"] if p["partial_sums"]}
     if sums:
         lines.append("systolic partial sums between K sections: " + "; ".join(

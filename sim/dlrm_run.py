@@ -15,7 +15,7 @@ from rdagen.mapper.apps.dlrm import (Arch, batch_name, check_batch, dlrm_graph, 
 from rdagen.mapper.frontend.inputs import check_inputs
 from rdagen.mapper.backend.place import sites
 from rdagen.mapper.program import map_graph
-from rdagen.mapper.report import describe_weights
+from rdagen.mapper.report import describe_layers, describe_weights
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.verif.golden.dlrm import forward
@@ -46,6 +46,7 @@ class BatchResult:
     mismatches: list[str]
     seconds: float
     weights: str  # where the MLP weights come from (``describe_weights``)
+    layers: str  # the PCUs and PMUs of each MLP layer (``describe_layers``)
 
     @property
     def ok(self) -> bool:
@@ -95,7 +96,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
                                    sum(program.reconfigurations[i] for i in mine),
                                    max((program.phases[i].phase.units_used()["pcu"] for i in mine), default=0),
                                    len(sites(cfg, "pcu")), got, float(error.max()), bound, mismatches,
-                                   seconds / len(batches), describe_weights(program)))
+                                   seconds / len(batches), describe_weights(program), describe_layers(program)))
     return results
 
 
@@ -129,6 +130,8 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
     for weights in dict.fromkeys(r.weights for r in results):
         lines.append(f"MLP weights: {weights}")
+    for layers in dict.fromkeys(r.layers for r in results if r.layers):
+        lines.append(f"MLP layers' PCUs/PMUs: {layers}")
     return "\n".join(lines)
 
 
@@ -160,7 +163,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
                      "mac_utilization": bound.utilization(cycles),
-                     "weights": describe_weights(program),
+                     "weights": describe_weights(program), "layers": describe_layers(program),
                      "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode})})
     return rows
 
@@ -181,5 +184,8 @@ def format_projection(rows: list[dict], clock_ghz: float) -> str:
                          f"batch {r['batch']}: {r['program_cycles']:,d} cycles in all" for r in rows) + ")")
     for weights in dict.fromkeys(r["weights"] for r in rows):
         lines.append(f"MLP weights: {weights}")
+    for r in rows:
+        if r["layers"]:
+            lines.append(f"MLP layers' PCUs/PMUs at batch {r['batch']}: {r['layers']}")
     lines.append("published GPU figures: " + "; ".join(GPU_REFERENCES))
     return "\n".join(lines)

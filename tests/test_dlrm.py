@@ -349,6 +349,7 @@ def test_rdagen_dlrm_model_only_projects_beside_the_lower_bound(capsys):
     for r in rows:
         cycles, reconfig, bound = (int(r[i].replace(",", "")) for i in (2, 3, 6))
         assert reconfig < cycles and bound < cycles
+    assert "MLP layers' PCUs/PMUs at batch 1: bot_l.0 2/4 (mlp0)" in text  # batch 64 streams its layers
     assert "V100, batch 1: 0.855 ms" in text
 
 

@@ -22,6 +22,7 @@ from rdagen.rtl.spec.memory import DDR4, IDEAL
 from rdagen.mapper.lowering.state import Lowering
 from rdagen.cli import main
 from rdagen.sim.graph_run import run_program
+from rdagen.mapper.report import text_report
 
 from .conftest import test_seed
 
@@ -253,6 +254,11 @@ def test_a_sigmoid_after_the_last_layer_is_the_mlp_phases_epilogue_chain(request
     program = map_graph(graph, preset("medium"), seed=seed, mlp_weights="resident")
     [phase] = [p.phase for p in program.phases]
     assert len(phase.epilogue) == 8 and phase.writes == ("p",)
+    layers = phase.layer_units()  # every PCU and PMU of the phase is a layer's (the report's per-layer units)
+    assert list(layers) == ["w0", "w1", "p (epilogue)"] and layers["p (epilogue)"] == {"pcu": 8, "pmu": 0}
+    assert {kind: sum(u[kind] for u in layers.values()) for kind in ("pcu", "pmu")} == \
+        {kind: phase.units_used()[kind] for kind in ("pcu", "pmu")}
+    assert "layers' PCUs/PMUs: w0 " in text_report(program)
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-epilogue")
     assert run.ok, (run.mismatches, run.max_error)
     cycles, estimate = run.phases[0].cycles, program.estimates[0]

@@ -108,6 +108,9 @@ class ConcurrentPhase(Phase):
             longest = max(longest, part.memory_estimate(cfg, mine, memory, sites))
         return max(longest, memory_bound(cfg, 0, dram, memory))
 
+    def layer_units(self) -> dict[str, dict[str, int]]:
+        return {layer: units for part in self.parts for layer, units in part.layer_units().items()}
+
     def resident_units(self) -> tuple[str, ...]:
         """Those of a part on resident weights (which later phases read there too)."""
         return tuple(u for p in self.parts for u in p.resident_units())

@@ -347,6 +347,15 @@ class MlpPhase(Phase):
         must not take either): kept from every other phase."""
         return tuple(u.name for u in self.netlist()[0] if u.kind == "pmu") if self.resident else ()
 
+    def layer_units(self) -> dict[str, dict[str, int]]:
+        """Layer l: a PCU and a W PMU per link (groups x chain), an X PMU per K range; the epilogue: its
+        chain's PCUs."""
+        units = {layer.w: {"pcu": t.groups * t.chain, "pmu": t.groups * t.chain + t.chain}
+                 for layer, t in zip(self.layers, self.tilings)}
+        if self.epilogue:
+            units[f"{self.y} (epilogue)"] = {"pcu": len(self.epilogue), "pmu": 0}
+        return units
+
     # -- the netlist -------------------------------------------------------------------------------------
     def _u(self, kind, *index) -> str:
         return f"{self.unit_prefix}.{kind}{'_'.join(map(str, index))}"

@@ -104,6 +104,11 @@ class Phase:
         units, _ = self.netlist()
         return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}
 
+    def layer_units(self) -> dict[str, dict[str, int]]:
+        """The PCUs and PMUs each layer of a phase of several takes, by its weight (an MLP phase's
+        layers, its epilogue): how the phase shares the array among them. Empty for a phase of one."""
+        return {}
+
     def unit_configuration_cycles(self, cfg: ArrayConfig) -> int:
         """Config-port cycles of the phase's PCUs, PMUs and AGs loaded whole (switches not counted), their
         words spread over the port's lanes: what the mapper weighs, before placement, against the

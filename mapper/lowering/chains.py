@@ -65,7 +65,7 @@ def detect_chains(s: Lowering) -> None:
         x = s.matmuls[chain[0]].x
         covered = tuple(n for i in chain for n in s.matmuls[i].covered)
         m = s.shape(x)[0]
-        use, epilogue, after = s.only_use(layers[-1].y), (), []
+        use, epilogue, after, r = s.only_use(layers[-1].y), (), [], None
         # a relu already fused into the matmuls that read it (fuse_relus) stays there: they read the
         # chain's own result, so the phase must write that, not the relu's
         if use and nodes[use[0]].op in ELTWISE and nodes[use[0]].op != "add" and use[0] not in s.absorbed:
@@ -76,32 +76,29 @@ def detect_chains(s: Lowering) -> None:
                 shape = s.shape(layers[-1].y)
                 after = eltwise_phases(cfg, f"{nodes[r].op}{r}", (r,), program, (layers[-1].y,), nodes[r].output,
                                        (shape,), shape, s.where(r))
-        phase = _mlp_phase(s, chain, covered, x, layers, m, epilogue, after)
+        phase = _mlp_phase(s, chain, covered, x, layers, m, (r, epilogue) if epilogue else None, after)
         if phase is None:
             continue
-        epilogue = phase.epilogue
-        covered = phase.nodes
-        after = after if epilogue else []
+        after = after if phase.epilogue else []  # without the epilogue, both sides run the op's own phases
         runs_on_weights = runs[tuple(layer.w for layer in layers)] if s.pmus_kept else 1
         if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, layers, m, after, phase, runs_on_weights):
             continue
         s.mlp_of.update({i: None for i in chain})
         s.mlp_of[chain[0]] = phase
-        if epilogue:
-            s.absorbed.add(covered[-1])
+        if phase.epilogue:
+            s.absorbed.add(r)
 
 
-def _mlp_phase(s: Lowering, chain, covered: tuple, x: str, layers: list[Layer], m: int, epilogue: tuple,
-               after: list) -> MlpPhase | None:
-    """The chain's MLP phase: with the *epilogue* (its op's node covered too) where it fits and costs
-    no more than the phase without it and the op's own phases (*after*), else without; None when
-    neither fits one configuration."""
-    nodes, options = s.graph.nodes, []
-    r = s.only_use(layers[-1].y)[0] if epilogue else None
-    for chosen in ((epilogue, ()) if epilogue else ((),)):
+def _mlp_phase(s: Lowering, chain, covered: tuple, x: str, layers: list[Layer], m: int,
+               epilogue: tuple[int, tuple] | None, after: list) -> MlpPhase | None:
+    """The chain's MLP phase: with the *epilogue* (node r, its chain of PCUs; node r covered too) where it
+    fits and costs no more than the phase without it and the op's own phases (*after*), else without;
+    None when neither fits one configuration."""
+    options = []
+    for r, chosen in ((epilogue, (None, ())) if epilogue else ((None, ()),)):
         try:
             options.append(MlpPhase(s.cfg, f"mlp{chain[0]}", covered + ((r,) if chosen else ()), x, tuple(layers), m,
-                                    s.where(chain[0]), chosen, nodes[r].output if chosen else None))
+                                    s.where(chain[0]), chosen, s.graph.nodes[r].output if chosen else None))
         except MapError:
             continue
     if len(options) == 2 and s.cost(options[0]) > s.cost(options[1]) + sum(map(s.cost, after)):

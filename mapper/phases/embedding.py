@@ -118,10 +118,10 @@ class EmbeddingPhase(Phase):
         for t, bag, c in self._slices():
             row, pcu = s[f"{self.name}.ag{t}_{c}"][0], s[f"{self.name}.pcu{t}_{c}"]
             b.ag(row, AgProgram("gather", table_base=0, row_words=self._width(bag, c), rows=bag.rows))
-            fold = (Accumulate("fadd", init=0, src=1, fold_scalar=0) if bag.offsets is not None
-                    else Accumulate("fadd", init=0, src=1, fold=bag.count // bag.bags))
+            # bags with offsets: each bag's length from the scalar input; fixed bags: N, in the program
+            fold = {"fold_scalar": 0} if bag.offsets is not None else {"fold": bag.count // bag.bags}
             b.pcu(*pcu, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
-                                   accumulate=fold, vout=[("acc", 0)]))
+                                   accumulate=Accumulate("fadd", init=0, src=1, **fold), vout=[("acc", 0)]))
             vector += [(("ag", row, "rdata"), [("pcu", *pcu, "vin", 0)]), (("pcu", *pcu, "vout", 0), [("ag", row, "wdata")])]
         b.route_all("vector", vector)
         b.route_all("scalar", scalar)

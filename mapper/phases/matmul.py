@@ -159,8 +159,10 @@ def link_program(t: MatmulTiling, j: int, relu_in: bool) -> PcuProgram:
     if chained:
         k0, k1 = t.chunks[j]
         # The partial sums join at the link's last product, before the bias, which stays the sum's
-        # last term. (vin 1 is required for every firing, so a link starts an output once its
-        # predecessor has finished it: the chain is a pipeline of outputs.)
+        # last term. Where that product is the output's last firing (every link but one that ends
+        # with the bias), vin 1 is lazy, waited for only there: the link starts an output before its
+        # predecessor has finished it. A link ending with the bias waits for them from its first
+        # product (the chain is a pipeline of outputs there).
         stages += [Stage("eq", ctr(0), CONST, dst=2, const=k1 - k0 - 1),
                    Stage("fadd", reg(0), vin(1), dst=3),
                    Stage("select", reg(3), reg(0), reg(2), dst=0)]
@@ -168,6 +170,7 @@ def link_program(t: MatmulTiling, j: int, relu_in: bool) -> PcuProgram:
     # of counters ends with the last output, whose done token the output link sends to the host.
     return PcuProgram(stages=stages, counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks * t.mblocks, 1)],
                       vin_required=[0, 1] if chained else [0], vin_pop_level={1: 1} if chained else {},
+                      vin_lazy=[1] if chained and t.kb(j) == k1 - k0 else [],
                       sin_required=[0], accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb(j)),
                       vout=[("acc", 0)])
 

@@ -134,7 +134,8 @@ class PCU(wiring.Component):
         m.d.comb += [stages.stages.eq(c.stages), stages.spread.eq(c.spread), stages.seed.eq(c.seed),
                      stages.reseed.eq(~seeded), stages.valid.eq(t_data)]
         m.d.comb += [stages.strides[k].eq(x.stride) for k, x in enumerate(c.counters)]
-        m.d.comb += [stages.vin[k].eq(reg(f.r_data, f"issue_vin{k}")) for k, f in enumerate(vfifo)]
+        m.d.comb += [stages.vin[k].eq(reg(Mux(issue.vin_zero[k], 0, f.r_data), f"issue_vin{k}"))
+                     for k, f in enumerate(vfifo)]
         m.d.comb += [stages.sin[k].eq(reg(f.r_data, f"issue_sin{k}")) for k, f in enumerate(sfifo)]
         m.d.comb += [stages.ctr[k].eq(reg(v, f"issue_ctr{k}")) for k, v in enumerate(issue.counters)]
         tags = {name: delay(m, t, stages.latency, f"tag_{name}")

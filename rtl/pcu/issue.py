@@ -24,6 +24,8 @@ class Issue(wiring.Component):
     only. A firing reserves (``reserve``) a slot in every output it will write, so nothing stalls
     behind it. Input FIFOs pop (``vin_pop``, ``sin_pop``, ``ctrl_pop``) when the counters at their pop
     level all wrap, and the weight tile is released (``w_release``) when those at the weights' level do;
+    a lazy vector input (``vin_lazy``) is needed only on the firings that pop it, and on the others
+    ``vin_zero`` says the firing reads it as zero;
     the counters (``counters``) step once per data firing; ``done`` is a data firing that ends a run of
     the counter chain.
 
@@ -46,6 +48,7 @@ class Issue(wiring.Component):
             "room": In(1).array(outputs), "per_firing": In(1).array(outputs), "per_group": In(1).array(outputs),
             "reserve": Out(1).array(outputs),
             "vin_pop": Out(1).array(cfg.vector_inputs), "sin_pop": Out(1).array(cfg.scalar_inputs), "ctrl_pop": Out(1),
+            "vin_zero": Out(1).array(cfg.vector_inputs),
             "data_fire": Out(1), "empty_fire": Out(1), "first": Out(1), "last": Out(1),
             "counters": Out(32).array(cfg.counters), "done": Out(1),
         })
@@ -68,9 +71,18 @@ class Issue(wiring.Component):
         last = acc_on & (remaining_eff == 1)
         group_ok = ~need_group | ~scalar_mode | fold_rdy
 
+        # Counter chain (carry[k]: counters 0..k-1 all wrap in this firing).
+        steps = [Mux(c.spread.enable & (c.spread.counter == k), (x.stride << self.levels)[0:32], x.stride)
+                 for k, x in enumerate(c.counters)]
+        values, carry = counter_chain(m, c.counters, self.data_fire, ~seeded, steps)
+        carry_at = lambda level: select(m, carry, level, 1, "pop_carry")  # noqa: E731
+        # A lazy input is needed (and read) only on the firings that pop it; on the others it reads zero.
+        for k, zero in enumerate(self.vin_zero):
+            m.d.comb += zero.eq(c.fire.vin_lazy[k] & ~carry_at(c.fire.vin_pop_level[k]))
+
         inputs_ok = Const(1)
         for k, rdy in enumerate(self.vin_rdy):
-            inputs_ok &= ~vreq[k] | rdy
+            inputs_ok &= ~vreq[k] | rdy | self.vin_zero[k]
         for k, rdy in enumerate(self.sin_rdy):
             inputs_ok &= ~sreq[k] | rdy
         inputs_ok &= ~c.weights.enable | self.w_ready
@@ -100,10 +112,6 @@ class Issue(wiring.Component):
         with m.If(data_fire & acc_on):
             m.d.sync += remaining.eq(remaining_eff - 1)
 
-        # Counter chain (carry[k]: counters 0..k-1 all wrap in this firing).
-        steps = [Mux(c.spread.enable & (c.spread.counter == k), (x.stride << self.levels)[0:32], x.stride)
-                 for k, x in enumerate(c.counters)]
-        values, carry = counter_chain(m, c.counters, data_fire, ~seeded, steps)
         m.d.comb += [out.eq(v) for out, v in zip(self.counters, values)]
         done = data_fire & any_counter & carry[-1]
         m.d.comb += self.done.eq(done)
@@ -112,7 +120,6 @@ class Issue(wiring.Component):
             m.d.sync += run_active.eq(1)
         with m.If(done):
             m.d.sync += run_active.eq(0)
-        carry_at = lambda level: select(m, carry, level, 1, "pop_carry")  # noqa: E731
         for k, pop in enumerate(self.vin_pop):
             m.d.comb += pop.eq(data_fire & vreq[k] & carry_at(c.fire.vin_pop_level[k]))
         m.d.comb += self.w_release.eq(data_fire & c.weights.enable & carry_at(c.weights.level))

@@ -34,6 +34,9 @@ counter values, and sends one vector of ``lanes`` words down ``stages`` stages.
 * Inputs: an input in ``vin_required``/``sin_required`` must have a head for a data firing. It is
   popped when counters 0 .. level-1 all wrap in that firing (``pop_level`` = level; 0 = every firing,
   and always 0 in effect when no counter is enabled). An input that is not required is never read.
+  An input in ``vin_lazy`` (required, pop level > 0) is waited for and read only on the firings that
+  pop it and reads as zero on the others: a chain link takes its predecessor's partial sums at an
+  output's last product, so it starts the output before they arrive.
 * Reduction: ``reduce`` folds register ``src`` of the last stage across lanes with a tree of
   log2(lanes) levels. Level j combines lanes (2i, 2i+1) of level j-1, so with 4 lanes the result is
   ``(l0 op l1) op (l2 op l3)``, an order the golden model follows bit for bit.
@@ -134,6 +137,7 @@ def pcu_layout(cfg: ArrayConfig) -> data.StructLayout:
             "sin_required": cfg.scalar_inputs,
             "vin_pop_level": data.ArrayLayout(level, cfg.vector_inputs),
             "sin_pop_level": data.ArrayLayout(level, cfg.scalar_inputs),
+            "vin_lazy": cfg.vector_inputs,
             "wait_start": 1,
         }),
         "weights": data.StructLayout({"enable": 1, "src": _range(cfg.vector_inputs), "level": level,
@@ -241,6 +245,7 @@ class PcuProgram:
     sin_required: Sequence[int] = ()
     vin_pop_level: dict[int, int] = dataclasses.field(default_factory=dict)
     sin_pop_level: dict[int, int] = dataclasses.field(default_factory=dict)
+    vin_lazy: Sequence[int] = ()  # required inputs waited for and read only on the firings that pop them
     wait_start: bool = False
     weights: Weights | None = None
     reduce: Reduce | None = None
@@ -317,6 +322,10 @@ def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
                 _fail("firing rule", name, f"input {k} has a pop level but is not required")
             if not isinstance(level, int) or not 0 <= level <= cfg.counters:
                 _fail("firing rule", name, f"level {level!r} of input {k} is not in [0, {cfg.counters}]")
+    for k in p.vin_lazy:
+        if k not in p.vin_required or not p.vin_pop_level.get(k):
+            _fail("firing rule", "vin_lazy", f"input {k!r} is lazy but not required with a pop level > 0 "
+                                             f"(a lazy input is waited for only on the firings that pop it)")
     for s, stage in enumerate(p.stages):
         where = f"stage {s}"
         if stage.op not in OP_BY_NAME:
@@ -425,6 +434,7 @@ def _fields(p: PcuProgram, cfg: ArrayConfig) -> dict:
             "sin_required": sum(1 << k for k in set(p.sin_required)),
             "vin_pop_level": [p.vin_pop_level.get(k, 0) for k in range(cfg.vector_inputs)],
             "sin_pop_level": [p.sin_pop_level.get(k, 0) for k in range(cfg.scalar_inputs)],
+            "vin_lazy": sum(1 << k for k in set(p.vin_lazy)),
             "wait_start": int(p.wait_start),
         },
         "weights": {"enable": 0, "src": 0, "level": 0, "period": 1, "phase": 0} if p.weights is None else
@@ -506,7 +516,7 @@ def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
         spread=f["spread"]["counter"] if f["spread"]["enable"] else None,
         vin_required=bits_set(fire["vin_required"]), sin_required=bits_set(fire["sin_required"]),
         vin_pop_level=pop_levels(fire["vin_pop_level"]), sin_pop_level=pop_levels(fire["sin_pop_level"]),
-        wait_start=bool(fire["wait_start"]),
+        vin_lazy=bits_set(fire["vin_lazy"]), wait_start=bool(fire["wait_start"]),
         weights=Weights(w["src"], w["level"], w["period"], w["phase"]) if w["enable"] else None,
         reduce=Reduce(enum_name(_fail, "reduction", "op", Op, red["op"]), red["src"]) if red["enable"] else None,
         accumulate=accumulate,

@@ -19,6 +19,13 @@ class CounterChain:
         self.values = [start for _, start, _, _ in self.counters]
         self.any_enabled = any(enabled for enabled, *_ in self.counters)
 
+    def carries(self) -> list[bool]:
+        """The carries the next advance will give (carry[k]: counters 0 .. k-1 all wrap), without stepping."""
+        carry = [True]
+        for k, (enabled, _, stop, _) in enumerate(self.counters):
+            carry.append(carry[k] and ((not enabled) or self.values[k] + self.steps[k] >= stop))
+        return carry
+
     def advance(self) -> list[bool]:
         """Step the chain once; returns the carries (carry[k]: counters 0 .. k-1 all wrapped)."""
         carry = [True]

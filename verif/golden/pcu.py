@@ -56,6 +56,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     vpos = [0] * cfg.vector_inputs
     spos = [0] * cfg.scalar_inputs
     vreq = [bool(int(c.fire.vin_required) >> k & 1) for k in range(cfg.vector_inputs)]
+    lazy = [bool(int(c.fire.vin_lazy) >> k & 1) for k in range(cfg.vector_inputs)]
+    levels_v = [min(int(x), cfg.counters) for x in c.fire.vin_pop_level]
     w_on, w_src, w_level = bool(c.weights.enable), int(c.weights.src), min(int(c.weights.level), cfg.counters)
     period, phase = int(c.weights.period), int(c.weights.phase)
     tiles = vin[w_src][: len(vin[w_src]) // cfg.stages * cfg.stages].reshape(-1, cfg.stages, lanes)[phase::period] \
@@ -109,7 +111,10 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
                     empty_groups += 1
                     continue
             first = True
-        if any(vreq[k] and vpos[k] >= len(vin[k]) for k in range(cfg.vector_inputs)):
+        # a lazy input is needed (and read) only on the firings that pop it; it reads zero on the others
+        popping = chain.carries()
+        zero = [lazy[k] and not popping[levels_v[k]] for k in range(cfg.vector_inputs)]
+        if any(vreq[k] and not zero[k] and vpos[k] >= len(vin[k]) for k in range(cfg.vector_inputs)):
             break
         if any(sreq[k] and spos[k] >= len(sin[k]) for k in range(cfg.scalar_inputs)):
             break
@@ -122,7 +127,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
             run_active = True
 
         # -- one data firing -----------------------------------------------------------------------
-        heads_v = [vin[k][vpos[k]] if vreq[k] else None for k in range(cfg.vector_inputs)]
+        heads_v = [(np.zeros(lanes, U32) if zero[k] else vin[k][vpos[k]]) if vreq[k] else None
+                   for k in range(cfg.vector_inputs)]
         heads_s = [int(sin[k][spos[k]]) if sreq[k] else None for k in range(cfg.scalar_inputs)]
         ctr_lanes = []
         for k, (enabled, start, stop, stride) in enumerate(chain.counters):
@@ -158,10 +164,9 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         if chain.run_ends(carry):
             done += 1
             run_active = False
-        levels_v = [int(x) for x in c.fire.vin_pop_level]
         levels_s = [int(x) for x in c.fire.sin_pop_level]
         for k in range(cfg.vector_inputs):
-            if vreq[k] and carry[min(levels_v[k], cfg.counters)]:
+            if vreq[k] and carry[levels_v[k]]:
                 vpos[k] += 1
         for k in range(cfg.scalar_inputs):
             if sreq[k] and carry[min(levels_s[k], cfg.counters)]:

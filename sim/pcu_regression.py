@@ -230,11 +230,12 @@ def random_program(cfg: ArrayConfig, rng: np.random.Generator) -> PcuProgram:
                 for _ in range(cfg.vector_outputs)]
         sout = [(str(rng.choice(sout_kinds)), int(rng.integers(cfg.registers))) if rng.random() < 0.7 else None
                 for _ in range(cfg.scalar_outputs)]
+        vin_pop_level = {k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in vreq}
         program = PcuProgram(
             stages=stages, counters=counters,
             spread=int(rng.choice(enabled)) if enabled and rng.random() < 0.5 else None,
-            vin_required=vreq, sin_required=sreq,
-            vin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in vreq},
+            vin_required=vreq, sin_required=sreq, vin_pop_level=vin_pop_level,
+            vin_lazy=[k for k, level in vin_pop_level.items() if level and rng.random() < 0.5],
             sin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in sreq},
             wait_start=bool(enabled) and rng.random() < 0.3, weights=weights,
             reduce=reduce, accumulate=acc, vout=vout, sout=sout, seed=int(rng.integers(0, 2**32)))
@@ -387,6 +388,19 @@ def kernels(cfg: ArrayConfig, rng: np.random.Generator, kind: str = "fp32") -> l
         stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
         accumulate=Accumulate(add, init=0, src=1, fold_scalar=0), vout=[("acc", 0)]),
         [rows_], [lengths], ("vout0", sums), scale, int(lengths.max())))
+    # a chain link (mapper/phases/matmul.py): 5 outputs of 7 products each, its predecessor's partial
+    # sums (one vector per output) on a lazy input, joined at each output's last firing only
+    outputs, k = 5, 7
+    W, xs, partial = data(outputs * k, L), data(outputs * k), data(outputs, L)
+    products = (value(W) * value(xs)[:, None]).reshape(outputs, k, L)
+    if cfg.stages >= 4:
+        cases.append(case("link", PcuProgram(
+            stages=[Stage(mul, vin(0), sin(0), dst=0), Stage("eq", Operand("ctr", 0), Operand("const"), dst=2, const=k - 1),
+                    Stage(add, reg(0), vin(1), dst=3), Stage("select", reg(3), reg(0), reg(2), dst=0)],
+            counters=[Counter(0, k, 1), Counter(0, outputs, 1)], vin_required=[0, 1], sin_required=[0],
+            vin_pop_level={1: 1}, vin_lazy=[1], accumulate=Accumulate(add, init=0, src=0, fold=k), vout=[("acc", 0)]),
+            [W, partial], [xs], ("vout0", products.sum(axis=1) + value(partial)),
+            np.abs(products).sum(axis=1) + np.abs(value(partial)), k + 1))
     if fp and cfg.vector_inputs >= 3:
         cases.append(systolic_case(cfg, rng))
     return cases

@@ -71,6 +71,10 @@ AXPY = PcuProgram(stages=[Stage("fmul", vin(0), sin(0), dst=1), Stage("fadd", re
     (PcuProgram(vin_required=[0], weights=Weights(1, period=0), vout=[("reg", 0)]), "weights, field 'period'"),
     (PcuProgram(vin_required=[0], weights=Weights(1, period=3, phase=3), vout=[("reg", 0)]),
      "weights, field 'phase': 3 is not in"),
+    (PcuProgram(vin_required=[0], vin_lazy=[0], vout=[("reg", 0)]),
+     "firing rule, field 'vin_lazy': input 0 is lazy but not required with a pop level > 0"),
+    (PcuProgram(vin_required=[0], counters=[Counter(0, 4, 1)], vin_lazy=[1], vout=[("reg", 0)]),
+     "field 'vin_lazy': input 1 is lazy but not required"),
 ])
 def test_encoder_rejects_with_named_field(program, message):
     with pytest.raises(PcuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -100,8 +104,8 @@ def test_encoding_round_trips_through_the_layout():
 @pytest.mark.parametrize("kind", ["int32", "fp32"])
 @pytest.mark.parametrize("config", CONFIGS)
 def test_directed_kernels(config, kind, request):
-    """a*x+y, ReLU, dot products of lengths 1, L-1, L, L+1, 1000, a GEMV tile and embedding-bag
-    pooling (with empty bags): RTL = golden bit for bit, golden = NumPy (int32 exactly, fp32 within
+    """a*x+y, ReLU, dot products of lengths 1, L-1, L, L+1, 1000, a GEMV tile, embedding-bag
+    pooling (with empty bags) and a chain link whose partial sums are a lazy input: RTL = golden bit for bit, golden = NumPy (int32 exactly, fp32 within
     (n+1) * 2^-24 * sum|terms|)."""
     cfg = preset(config)
     _report(run_cases(cfg, kernels(cfg, seeded_rng(request), kind), tag=f"kernels-{kind}"))

@@ -9,7 +9,10 @@ gamma_n = n u / (1 - n u), u = 2^-24, and an absolute 2^-126 per rounding for fl
 * inputs and weights: their own subnormal values (read as zero);
 * ``matmul`` (and each pair of ``dot_interaction``, a product of [1, D] x [D, 1]): with operand bounds eA, eB and A' = |A| + eA, B' = |B| + eB:
   A' B' - |A||B| (propagated) + gamma_K A' B' + K 2^-126 (K products and sums);
-* ``add``: eA + eB + u (|A + B| + eA + eB) + 2^-126;
+* ``add``: eA + eB + u (|A + B| + eA + eB) + 2^-126; when A (either operand) is a ``matmul``'s result, the larger of
+  that and the matmul's bound with B as a (K + 1)-th term (gamma_(K+1) and B' = |B| + eB beside A' B',
+  plus eB): a mapper may sum the bias among the products (a chain of PCUs joins it with the partial
+  sums, mapper/phases/matmul.py), not after them;
 * ``relu`` and ``concat``: the operands' bounds (relu is 1-Lipschitz; concat moves words);
 * ``sigmoid``: e / 4 (sigmoid is 1/4-Lipschitz) + ``SIGMOID_MAX_ERROR`` (the program's own error);
 * ``embedding_bag``: gamma_n sum |rows| + n 2^-126 for a bag of n rows (a table's words are exact
@@ -78,7 +81,7 @@ def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
     """Per element of every tensor: the bound on |fp32 hardware result - float64 reference| (module
     docstring), for any order of the sums."""
     values = reference(graph, arrays)
-    bound = {}
+    bound, products = {}, {}  # products: a matmul's K, propagated input error and A' B'
     for n, a in _values(graph, arrays).items():
         a = np.asarray(a)
         bound[n] = (np.where(np.abs(a) < FLUSH, np.abs(a), 0.0) if a.dtype == np.float32
@@ -90,8 +93,15 @@ def error_bounds(graph: Graph, arrays: dict) -> dict[str, np.ndarray]:
             k = v[0].shape[1]
             a_hat, b_hat = v[0] + e[0], v[1] + e[1]
             out = a_hat @ b_hat - v[0] @ v[1] + _gamma(k) * (a_hat @ b_hat) + k * FLUSH
+            products[node.output] = k, a_hat @ b_hat - v[0] @ v[1], a_hat @ b_hat
         elif node.op == "add":
             out = e[0] + e[1] + UNIT_ROUNDOFF * (np.abs(values[node.output]) + e[0] + e[1]) + FLUSH
+            for a, b in ((0, 1), (1, 0)):
+                if node.inputs[a] in products:
+                    k, propagated, hat = products[node.inputs[a]]
+                    b_hat = v[b] + e[b]
+                    out = np.maximum(out, propagated + e[b] + _gamma(k + 1) * (hat + b_hat) + (k + 1) * FLUSH)
+                    break
         elif node.op == "relu":
             out = e[0]
         elif node.op == "sigmoid":

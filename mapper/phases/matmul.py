@@ -6,15 +6,16 @@ Dataflow (lanes L; blocks of L output columns; the bias as the last product, 1.0
     PMU (r, j) (scalar reads: x[m_r, K range of link j] once per column block) --x--> PCU (g, r, j), all g
     AG (g, j) (DRAM: the group's column blocks of [W; b], link j's rows) --W vector--> PCU (g, r, j), all r
     PCU (g, r, j): [relu(x)], x * W row (fmul, lane-parallel), accumulator over its K range;
-                   for j > 0 the partial sums of PCU (g, r, j - 1) (vin 1) join at its last product
+                   for j > 0 the partial sums of PCU (g, r, j - 1) (vin 1) join at its last firing
     PCU (g, r, C - 1) --Y[m_r, block] vector--> AG wdata (DRAM) or host vrecv
 
 PCU (g, r, j) computes, for rows m = blk R + r of the group's column blocks, the products of link j's
 K range. One firing is L multiply-adds; a PCU fires once per cycle when its W vector (one AG beat) and
 x word (one PMU read) are there, so the phase runs near M N K / (L G R C) cycles. Chains (C > 1) are
 how a phase uses more PCUs than it has output streams (AG write ports + host rows): on `plasticine`,
-G R <= 32 outputs but G R C = 64 PCUs. The sum is the products in some order, then + b, each rounded:
-the graph's ``add(matmul, b)`` and its bound. ReLU of the input (a ``relu`` whose result only feeds
+G R <= 32 outputs but G R C = 64 PCUs. The sum is the products and the bias in some order, each
+rounded (a link takes its predecessor's partial sums at its last firing, the bias's on the last link, so
+that it waits for them only there): within the graph's bound of ``add(matmul, b)``. ReLU of the input (a ``relu`` whose result only feeds
 matmuls) is an ``fmax(x, 0)`` stage.
 
 Tiling from the ArrayConfig: G C <= AGs (W streams), G <= column blocks, R C <= PMUs, R <= M,
@@ -30,7 +31,8 @@ Cost model (cycles, without the reconfiguration the program adds; kb the largest
   + MB * R * Kp / L           X block writes, when single-buffered (the reads wait for them)
   + R * Kp / L                the first X block
   + 37 + 10 (rows + cols - 6) DRAM, pipeline, route and write-back latency
-  + lag = (C - 1) (kb + 20)   a chain's links start one output apart
+  + lag = (C - 1) link        a chain's links run a link latency apart (link = PCU latency + LINK_ROUTE:
+                              a link waits for its predecessor's partial sums at an output's last firing)
   + max(0, lag - nbg kb) (MB - 2)   (double-buffered; lag (MB - 1) single) the lag beyond the second
                               X buffer's slack, paid per block (the blocks are multicast to every link)
 The constants are fitted to the direct harness's cycles of 40 matmul phases on tiny and small (random
@@ -49,15 +51,22 @@ from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pcu_layout import CONST, LANE, Accumulate, Counter, PcuProgram, Stage, ctr, reg, sin, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.rtl.spec.timing import pcu_latency
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "split_k", "MatmulPhase", "CHAIN_LATENCY", "latency"]
+__all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "split_k", "MatmulPhase", "LINK_ROUTE", "link_latency", "latency"]
 
 
-CHAIN_LATENCY = 20  # a link's pipeline and route: its partial sums reach the next link this much later
+LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
+
+
+def link_latency(cfg: ArrayConfig) -> int:
+    """Cycles from a link's last firing of an output to its successor's use of the partial sums: the
+    PCU's pipeline (rtl/spec/timing.py) and the route."""
+    return pcu_latency(cfg) + LINK_ROUTE
 
 
 def latency(cfg: ArrayConfig) -> int:
@@ -129,10 +138,10 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
                     continue
                 double = 2 * r * kp <= cfg.pmu_words and cfg.pmu_depth >= 2
                 mb = -(-m // r)
-                # Link j of a chain takes its first input of an output once link j - 1 has finished it, so
-                # it lags by j outputs; the X blocks are multicast to every link's PMU, so a lag beyond
-                # the second buffer's slack holds every link back once per X block.
-                lag = (c - 1) * (kb_max + CHAIN_LATENCY)
+                # Link j of a chain waits for link j - 1's partial sums at an output's last firing only,
+                # so it runs a link latency behind it; the X blocks are multicast to every link's PMU, so
+                # a lag beyond the second buffer's slack would hold every link back once per X block.
+                lag = (c - 1) * link_latency(cfg)
                 coupling = max(0, lag - blocks * kb_max) * max(0, mb - 2) if double else lag * max(0, mb - 1)
                 estimate = (mb * (blocks * kb_max + 3) + (0 if double else mb * r * kp // L) + r * kp // L
                             + latency(cfg) + lag + coupling)
@@ -148,7 +157,7 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
 
 def link_program(t: MatmulTiling, j: int, relu_in: bool) -> PcuProgram:
     """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link after the
-    first adds the partial sums of its predecessor (vin 1, one vector per output) to its first product.
+    first adds the partial sums of its predecessor (vin 1, one vector per output) to its last product.
     It makes ``t.blocks * t.mblocks`` outputs, one vector each."""
     x, stages = sin(0), []
     if relu_in:
@@ -157,20 +166,19 @@ def link_program(t: MatmulTiling, j: int, relu_in: bool) -> PcuProgram:
     stages.append(Stage("fmul", vin(0), x, dst=0))
     chained = j > 0
     if chained:
-        k0, k1 = t.chunks[j]
-        # The partial sums join at the link's last product, before the bias, which stays the sum's
-        # last term. Where that product is the output's last firing (every link but one that ends
-        # with the bias), vin 1 is lazy, waited for only there: the link starts an output before its
-        # predecessor has finished it. A link ending with the bias waits for them from its first
-        # product (the chain is a pipeline of outputs there).
-        stages += [Stage("eq", ctr(0), CONST, dst=2, const=k1 - k0 - 1),
+        # The partial sums join at the output's last firing, and vin 1 is lazy: waited for and read
+        # only there, so the link starts an output before its predecessor has finished it. On the
+        # last link of a matmul with a bias, that firing is the bias's (1.0 x b + partial sums): the
+        # bias is then not the sum's last term, which the graph's bound of add(matmul, b) allows
+        # (mapper/frontend/reference.py).
+        stages += [Stage("eq", ctr(0), CONST, dst=2, const=t.kb(j) - 1),
                    Stage("fadd", reg(0), vin(1), dst=3),
                    Stage("select", reg(3), reg(0), reg(2), dst=0)]
     # Counter 0 counts the firings of an output (the last product takes the partial sums); the chain
     # of counters ends with the last output, whose done token the output link sends to the host.
     return PcuProgram(stages=stages, counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks * t.mblocks, 1)],
                       vin_required=[0, 1] if chained else [0], vin_pop_level={1: 1} if chained else {},
-                      vin_lazy=[1] if chained and t.kb(j) == k1 - k0 else [],
+                      vin_lazy=[1] if chained else [],
                       sin_required=[0], accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb(j)),
                       vout=[("acc", 0)])
 

@@ -27,7 +27,7 @@ elementwise phase computes it (mapper/phases/eltwise.py): one PCU for the ReLU t
 MLP, a chain for the sigmoid that follows a top MLP, the last layer's outputs multicast to the chain's
 PCUs that read them, the last PCU's to the host.
 
-The bias is the last product of an output, 1.0 x b: layer 0's rows carry the 1.0 from the host; a
+The bias is an output's last firing, 1.0 x b (where the last link joins the partial sums): layer 0's rows carry the 1.0 from the host; a
 layer that feeds another makes its 1.0 itself, as one more output column (W column 0, bias 1.0: the
 sum of zeros plus 1.0 is exactly 1.0, and relu(1.0) = 1.0). Each X PMU holds two sample rows, so layer
 l takes sample m + 1 while layer l + 1 works on sample m: after the first sample has passed, the
@@ -46,7 +46,7 @@ the input ReLU), two vector inputs and 4 registers; the last layer has one group
 and a group must hold some of the layer's outputs besides the next layer's 1.0 column.
 
 Cost model (cycles; layer l: F_l = column blocks per group x its largest K range (+1 on the last
-link) firings per sample, C_l links, lag_l = (C_l - 1) (K range + 20) as in the matmul phase; fitted on 49 RTL runs
+link) firings per sample, C_l links, lag_l = (C_l - 1) link latencies as in the matmul phase; fitted on 49 RTL runs
 on small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links: max error 7.3 %; checked with
 groups and shared loaders on small in tests/test_mlp.py)::
 
@@ -56,7 +56,7 @@ groups and shared loaders on small in tests/test_mlp.py)::
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
     cycles  = end_last + the matmul phase's latency + 1
             [+ 6 + 5 stages + the chain's path after its first PCU, with an epilogue]
-            + (M - 1) max(max_l max(F_l, (F_l + (C_l - 1) K range + P_l + 4 stages) / 2),
+            + (M - 1) max(max_l max(F_l, (F_l + lag_l + P_l + 4 stages) / 2),
                           [the epilogue chain's interval x the last layer's column blocks])
 
 P_l is what layer l's producer writes into each X PMU per sample (vectors): a double-buffered X PMU
@@ -80,7 +80,7 @@ from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.phases.eltwise import ChainPcu, chain_interval, chain_path
-from rdagen.mapper.phases.matmul import CHAIN_LATENCY, MatmulTiling, latency, link_program, split_k, x_buffer_program
+from rdagen.mapper.phases.matmul import MatmulTiling, latency, link_latency, link_program, split_k, x_buffer_program
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
@@ -136,7 +136,7 @@ def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
     a double-buffer round (module docstring)."""
     kb = max(t.kb(j) for j in range(t.chain))
     firings = t.blocks * kb
-    return max(firings, (firings + (t.chain - 1) * kb + produced + TURN * cfg.stages) / 2)
+    return max(firings, (firings + produced + TURN * cfg.stages) / 2)
 
 
 def links_of(tilings: tuple[MatmulTiling, ...]) -> list[tuple[int, int, int]]:
@@ -174,7 +174,7 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
         load = 0 if loaded else max(streams[loader] // cfg.lanes
                                     for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
         start = load if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, load)
-        end = start + t.blocks * kb + (t.chain - 1) * (kb + CHAIN_LATENCY)
+        end = start + t.blocks * kb + (t.chain - 1) * link_latency(cfg)
         pace = max(pace, _sample_cycles(cfg, t, produced))
         produced = t.blocks
     if epilogue:

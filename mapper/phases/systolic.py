@@ -74,7 +74,7 @@ from rdagen.rtl.spec.timing import pcu_latency, weight_drain
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit, sites
-from rdagen.mapper.phases.matmul import latency
+from rdagen.mapper.phases.matmul import LINK_ROUTE, latency, link_latency
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
 __all__ = ["PARTIAL_SUMS", "check_partial_sums", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
@@ -85,7 +85,6 @@ PARTIAL_SUMS = ("auto", "dram", "pmu")
 each section's run on its own), ``pmu`` (two PMUs per chain, the phases one continuous run), or
 ``auto``: the one the cost model finds faster on the memory."""
 
-LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
 
 
@@ -111,7 +110,7 @@ def block_cycles(cfg: ArrayConfig, m: int, chain: int) -> int:
     loads once link j, a link latency behind link j - 1, has released its bank: C - 1 link latencies
     per two blocks)."""
     refill = weight_drain(cfg) + cfg.stages
-    turn = (chain - 1) * (pcu_latency(cfg) + LINK_ROUTE)
+    turn = (chain - 1) * link_latency(cfg)
     return max(m + BLOCK_TURN, chain * cfg.stages, -(-(m + refill) // 2), -(-turn // 2))
 
 
@@ -123,7 +122,7 @@ def pmu_turn(cfg: ArrayConfig) -> int:
 def section_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, psums: str = "dram") -> int:
     """The cost model of one section (the module's docstring)."""
     ends = latency(cfg) - 47 if psums == "dram" else pmu_turn(cfg)
-    return blocks * block_cycles(cfg, m, chain) + chain * (pcu_latency(cfg) + LINK_ROUTE) + ends
+    return blocks * block_cycles(cfg, m, chain) + chain * link_latency(cfg) + ends
 
 
 def _on_memory(cycles: int, read_bytes: int, memory: Memory) -> float:

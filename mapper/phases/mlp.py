@@ -74,6 +74,7 @@ import numpy as np
 from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import Memory
 from rdagen.rtl.spec.ops import FU_LATENCY
 from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, PcuProgram, Stage, ctr, reg, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
@@ -81,10 +82,11 @@ from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.phases.eltwise import ChainPcu, chain_interval, chain_path
 from rdagen.mapper.phases.matmul import MatmulTiling, latency, link_latency, link_program, split_k, x_buffer_program
+from rdagen.mapper.phases.dram import DramTraffic, memory_cycles
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["Layer", "tile_mlp", "estimate", "MlpPhase", "weights_of"]
+__all__ = ["Layer", "tile_mlp", "estimate", "load_cycles", "MlpPhase", "weights_of"]
 
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
 TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
@@ -161,18 +163,30 @@ def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
     return placed, streams
 
 
+def load_cycles(cfg: ArrayConfig, streams: list[int], dram_words: float | None = None) -> list[float]:
+    """Cycles until each loader's whole stream (*streams*, words) has passed: a vector per cycle, and,
+    on a DRAM of *dram_words* words per cycle shared by the AG loaders (the first ``cfg.rows``), the
+    share of it a stream gets when the AGs' streams run side by side (until a stream ends, the words
+    of every AG stream up to its length cross the bandwidth)."""
+    ags = streams[:cfg.rows]
+    return [max(words / cfg.lanes,
+                sum(min(other, words) for other in ags) / dram_words if dram_words and n < cfg.rows else 0)
+            for n, words in enumerate(streams)]
+
+
 def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: tuple[ChainPcu, ...] = (),
-             loaders: int | None = None, loaded: bool = False) -> int:
+             loaders: int | None = None, loaded: bool = False, dram_words: float | None = None) -> int:
     """The cost model of the module docstring; *loaded*: the weights are in the PMUs already (a
-    resident phase's later runs), no layer waits for a load."""
+    resident phase's later runs), no layer waits for a load; *dram_words*: the DRAM's bandwidth in
+    words per cycle (``load_cycles``; None: unlimited, the memory the model is calibrated on)."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
     placed, streams = loading(cfg, tilings, loaders)
     loaders = [loader for loader, _ in placed]
+    loads = load_cycles(cfg, streams, dram_words)
     for n, t in enumerate(tilings):
         kb = max(t.kb(j) for j in range(t.chain))
         # a W PMU is loaded when its loader's whole stream has passed (its write window's run)
-        load = 0 if loaded else max(streams[loader] // cfg.lanes
-                                    for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
+        load = 0 if loaded else max(loads[loader] for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
         start = load if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, load)
         end = start + t.blocks * kb + (t.chain - 1) * link_latency(cfg)
         pace = max(pace, _sample_cycles(cfg, t, produced))
@@ -321,6 +335,13 @@ class MlpPhase(Phase):
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
         self.estimate_cycles = estimate(cfg, m, ts, epilogue, loaders, loaded_by is not None)
+
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+        """As every phase's (``memory_cycles``), with the weights' load sharing the DRAM's bandwidth
+        (``load_cycles``): on the critical path before the first layer, not only in the phase's total."""
+        words = memory.bytes_per_cycle / 4 if memory.bytes_per_cycle else None
+        cycles = estimate(cfg, self.m, self.tilings, self.epilogue, self.loaders, self.loaded_by is not None, words)
+        return memory_cycles(cfg, cycles, dram, memory, self.dram_overlap)
 
     @property
     def resident(self) -> bool:

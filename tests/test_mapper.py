@@ -273,9 +273,9 @@ def test_rdagen_run_requests_refuse_a_graph_whose_names_a_copy_would_take(tmp_pa
 
 @pytest.mark.parametrize("chain,shape", [(2, (5, 37, 9)), (3, (7, 61, 5))])
 def test_chains_split_k_inside_a_phase_on_the_rtl(chain, shape):
-    """A matmul phase with chains of PCUs over K (each link adds its predecessor's partial sums at its
-    last product, the bias stays last): bit-exact on the RTL against the golden model, within the
-    graph's bound, and the cost model within 15 % of the RTL's cycles."""
+    """A matmul phase with chains of PCUs over K (each link adds its predecessor's partial sums, a lazy
+    input, at an output's last firing, the bias's on the last link): bit-exact on the RTL against the
+    golden model, within the graph's bound, and the cost model within 15 % of the RTL's cycles."""
     from rdagen.mapper.phases.matmul import MatmulPhase
     from rdagen.mapper.phases.phase import place_and_route
     from rdagen.mapper.program import Program

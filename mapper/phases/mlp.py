@@ -46,22 +46,26 @@ the input ReLU), two vector inputs and 4 registers; the last layer has one group
 and a group must hold some of the layer's outputs besides the next layer's 1.0 column.
 
 Cost model (cycles; layer l: F_l = column blocks per group x its largest K range (+1 on the last
-link) firings per sample, C_l links, lag_l = (C_l - 1) link latencies as in the matmul phase; fitted on 49 RTL runs
-on small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links: max error 7.3 %; checked with
-groups and shared loaders on small in tests/test_mlp.py)::
+link) firings per sample, C_l links, lag_l = (C_l - 1) link latencies as in the matmul phase (a link
+waits for its predecessor's partial sums at an output's last firing only); fitted on 49 RTL runs on
+small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links, and checked again with the
+lazy links on 24 runs on small (within 4.3 %) and 10 on medium (within 3.2 %, the loads sharing
+DDR4's bandwidth); groups and shared loaders on small in tests/test_mlp.py)::
 
     start_0 = layer 0's load                                   (the loaders run in parallel)
     start_l = max(end_(l-1) + 38 + 3 stages, layer l's load)  (route, X PMU turn, pipeline)
-    load    = the longest stream of the layer's loaders, in vectors (a W PMU's window run ends with it)
+    load    = the longest stream of the layer's loaders, in vectors (a W PMU's window run ends with it),
+              or on a memory of limited bandwidth the AG streams' share of it (``load_cycles``)
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
     cycles  = end_last + the matmul phase's latency + 1
             [+ 6 + 5 stages + the chain's path after its first PCU, with an epilogue]
-            + (M - 1) max(max_l max(F_l, (F_l + lag_l + P_l + 4 stages) / 2),
+            + (M - 1) max(max_l max(F_l, (F_l + P_l + 4 stages) / 2),
                           [the epilogue chain's interval x the last layer's column blocks])
 
 P_l is what layer l's producer writes into each X PMU per sample (vectors): a double-buffered X PMU
 takes sample m + 2 only after its reads of sample m, so a short layer waits for half a round of
-reading, writing and the turns; a long layer runs at its firings. The epilogue chain's path and
+reading, writing and the turns; a long layer runs at its firings. (The links' lag stays out of that
+round: the input FIFOs hold a sample's words while the last link finishes the one before.) The epilogue chain's path and
 interval are the elementwise phase's (``chain_path``, ``chain_interval``).
 """
 

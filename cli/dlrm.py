@@ -40,6 +40,10 @@ def add_arguments(p) -> None:
                              "its first input in to its probability out (p50, p99, max) and the throughput; with "
                              "--model-only, of the cost model's program of two requests (those after the first are "
                              "alike)")
+    p.add_argument("--pipeline", action="store_true",
+                   help="with --requests or --num-batches: a request's (batch's) phases may run beside the one "
+                        "before's where they fit the array (its gathers and bottom MLP beside the top MLP of the one "
+                        "before): more requests per second for a longer latency; the timeline gives each one's")
     p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
                    help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); "
                         "default %(default)s")
@@ -110,14 +114,14 @@ def _lookups_per_table(arch, batch: dict) -> int:
 
 
 def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, configurations: int, pcus_used: int,
-                 bound, clock_ghz: float) -> dict:
+                 bound, clock_ghz: float, schedule: str = "phases") -> dict:
     """One row of summary.json: a batch's cycles and what they mean, beside its lower bound's terms.
     Multiply-adds are counted against the physical peak: lanes x stages x PCUs a cycle."""
     from rdagen.mapper.backend.place import sites
 
     pcus = len(sites(cfg, "pcu"))
     seconds = cycles / (clock_ghz * 1e9)
-    return {"batch": batch, "schedule": "phases", "source": source, "cycles": cycles,
+    return {"batch": batch, "schedule": schedule, "source": source, "cycles": cycles,
             "configuration_cycles": configuration, "latency_us": round(seconds * 1e6, 4),
             "samples_per_s": round(batch / seconds, 1),
             "mac_utilization": round(bound.utilization(cycles), 6),
@@ -131,6 +135,8 @@ def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, 
 def _check_requests(args) -> None:
     """--requests sends random batch-1 requests (--rate paces them): no batch or input flags with it."""
     check_request_arguments(args)
+    if args.pipeline and not (args.requests or (args.num_batches or 1) > 1):
+        raise UsageError("--pipeline overlaps requests or batches: give --requests N or --num-batches N (N > 1)")
     if not args.requests:
         return
     for flag, given in (("--mini-batch-size", args.mini_batch_size not in (None, 1)), ("--num-batches", args.num_batches),
@@ -139,11 +145,12 @@ def _check_requests(args) -> None:
             raise UsageError(f"--requests {args.requests} sends random batch-1 requests: not with {flag}")
 
 
-def _serve(args, service: list[int], source: str):
-    """The request stream over the requests' *service* cycles; printed."""
-    from rdagen.sim.requests import format_requests, serve
+def _serve(args, cycles: list[int], copies: list[tuple[int, ...]], source: str):
+    """The request stream through the program's configurations (each one's *cycles*, the requests it
+    computes for: sim/requests.py ``timeline``); printed."""
+    from rdagen.sim.requests import format_requests, timeline
 
-    stats = serve(service, rate=args.rate, clock_ghz=args.clock_ghz)
+    stats = timeline(cycles, copies, rate=args.rate, clock_ghz=args.clock_ghz)
     print(format_requests(stats, args.clock_ghz, source))
     return stats
 
@@ -197,23 +204,35 @@ def run(args) -> int:
         if args.model_only:
             sizes = (1,) if args.requests else \
                 tuple(dict.fromkeys((1, 64) + ((args.mini_batch_size,) if args.mini_batch_size else ())))
-            # requests after the first are alike (bags of exactly N indices): two in one program give them all
-            programmed = min(args.requests, 2) if args.requests else args.num_batches or 1
+            # requests after the first are alike (bags of exactly N indices): two in one program give them all,
+            # four when pipelined (the second-to-last's configurations repeat: sim/requests.py repeat_steady)
+            programmed = min(args.requests, 4 if args.pipeline else 2) if args.requests else args.num_batches or 1
             print(f"{describe}; projected on {cfg.name} with DRAM {memory.describe()} by the cost model at batch "
                   f"{', '.join(map(str, sizes))}"
                   f"{f' ({programmed} batches through one program)' if programmed > 1 else ''} "
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
                   f"for the mapping: the cycles do not depend on them) ...", flush=True)
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
-                           progress=progress(), memory=memory, num_batches=programmed)
+                           progress=progress(), memory=memory, num_batches=programmed, pipelined=args.pipeline)
             print(format_projection(rows, args.clock_ghz))
-            first, later = rows[0]["batch_cycles"][0], rows[0]["batch_cycles"][-1]
-            requests = _serve(args, [first] + [later] * (args.requests - 1), "cost model") if args.requests else None
+            requests = None
+            if args.requests:
+                from rdagen.sim.requests import repeat_steady
+
+                cycles, copies = rows[0]["timeline"]
+                if programmed < args.requests and not args.pipeline:  # the second request's run for every later one
+                    first = [c for c, k in zip(cycles, copies) if k == (0,)]
+                    cycles = first + [rows[0]["batch_cycles"][1]] * (args.requests - 1)
+                    copies = [(0,)] * len(first) + [(n,) for n in range(1, args.requests)]
+                elif programmed < args.requests:
+                    cycles, copies = repeat_steady(cycles, copies, args.requests)
+                requests = _serve(args, cycles, copies, "cost model")
             if out:
                 _write_summary(out, args, arch, cfg, [
                     _summary_row(cfg, r["batch"], "model", r["cycles"], r["reconfiguration_cycles"], r["phases"],
                                  r["pcus_used"], lower_bound(arch, cfg, r["batch"], arch.indices_per_lookup, memory),
-                                 args.clock_ghz) | {"batches_in_program": r["batches"]} for r in rows], requests)
+                                 args.clock_ghz, "pipelined" if args.pipeline else "phases") | {"batches_in_program": r["batches"]}
+                    for r in rows], requests)
             return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
         if args.criteo_tsv:
@@ -234,7 +253,7 @@ def run(args) -> int:
     harness = None if args.harness == "golden" else args.harness
     try:  # the batches (requests) through one program: the weights it keeps resident cross the edge once
         results = run_batches(arch, weights, batches, cfg, harness=harness, seed=args.seed,
-                              mlp_weights=args.mlp_weights, memory=memory, progress=progress())
+                              mlp_weights=args.mlp_weights, memory=memory, progress=progress(), pipelined=args.pipeline)
     except GraphError as exc:  # DlrmError, MapError: a batch or the model does not fit
         raise UsageError(str(exc)) from None
     for r in results:
@@ -245,7 +264,8 @@ def run(args) -> int:
     requests = None
     if args.requests:
         rtl = all(r.cycles is not None for r in results)
-        requests = _serve(args, [r.cycles if rtl else r.estimate for r in results], "RTL" if rtl else "cost model")
+        requests = _serve(args, list(results[0].program_cycles), list(results[0].program_copies),
+                          "RTL" if rtl else "cost model")
     ok = all(r.ok for r in results)
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -257,7 +277,8 @@ def run(args) -> int:
         _write_summary(out, args, arch, cfg, [
             _summary_row(cfg, r.samples, "rtl" if r.cycles is not None else "model",
                          r.cycles if r.cycles is not None else r.estimate, r.reconfiguration, r.phases, r.pcus_used,
-                         lower_bound(arch, cfg, r.samples, lookups, memory), args.clock_ghz)
+                         lower_bound(arch, cfg, r.samples, lookups, memory), args.clock_ghz,
+                         "pipelined" if args.pipeline else "phases")
             for r, lookups in zip(results, [_lookups_per_table(arch, b) for b in batches])], requests)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import time
 from typing import Callable
 
@@ -108,23 +109,20 @@ class Program:
     def estimate_cycles(self) -> int:
         return sum(self.estimates) + sum(self.reconfigurations)
 
-    def phase_copies(self) -> list[int]:
-        """Per phase, the copy of the graph (``Graph.copies``: requests, batches) it computes for: the
-        lowering keeps the copies' phases apart (order_components, run_concurrently)."""
-        copies = []
-        for p in self.phases:
-            found = sorted({self.graph.copy_of(i) for i in p.phase.nodes}) or [0]
-            if len(found) > 1:
-                raise MapError(f"phase {p.phase.name} computes for copies {found} of the graph (a mapper bug)")
-            copies.append(found[0])
-        return copies
+    def phase_copies(self) -> list[tuple[int, ...]]:
+        """Per phase, the copies of the graph (``Graph.copies``: requests, batches) it computes for: one,
+        or several where a pipelined lowering ran copies side by side (run_concurrently)."""
+        return [tuple(sorted({self.graph.copy_of(i) for i in p.phase.nodes})) or (0,) for p in self.phases]
 
     def per_copy(self, cycles: list[int]) -> list[int]:
-        """Per-phase *cycles* summed per copy of the graph (``phase_copies``)."""
-        totals = [0] * self.graph.copies
-        for copy, c in zip(self.phase_copies(), cycles):
-            totals[copy] += c
-        return totals
+        """Each copy's span of the per-phase *cycles*: from the start of its first phase to the end of
+        its last (its phases' sum when the copies run one after the other)."""
+        ends = list(itertools.accumulate(cycles))
+        spans = []
+        for copy in range(self.graph.copies):
+            mine = [n for n, copies in enumerate(self.phase_copies()) if copy in copies]
+            spans.append(ends[mine[-1]] - ends[mine[0]] + cycles[mine[0]] if mine else 0)
+        return spans
 
     def estimated_copies(self) -> list[int]:
         """Each copy's cycles by the cost model: its phases' runs and reconfigurations."""
@@ -194,7 +192,7 @@ class Program:
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
               progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
               matmul_mode: str = "auto", memory: Memory = DDR4, partial_sums: str = "auto",
-              pmus_kept: bool = True, concurrent: bool = True) -> Program:
+              pmus_kept: bool = True, concurrent: bool = True, pipelined: bool = False) -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*), estimated for
     the DRAM *memory* (rtl/spec/memory.py; the systolic tiling weighs its DRAM traffic on it, the lowering's other
     choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS);
@@ -204,7 +202,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
     those of the same ``variant`` one bitstream."""
     started = time.perf_counter()
-    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent)
+    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:
@@ -217,6 +215,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         return n if phase.placement_key is None else (phase.placement_key, phase.variant)
 
     reserved = set()  # {(kind, site)} of resident weights: placed first, then kept from every other phase
+    apart = set()  # pipelined: every site of the resident placements, kept from the next resident ones
     makers = {}  # placement key: the position of the phase that makes the placement
 
     def place_group(n: int, phase: Phase) -> None:
@@ -234,15 +233,19 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
                 if other.placement_key == phase.placement_key and other.variant not in {p.variant for p in group}:
                     group.append(other)
         kinds = {u.name: u.kind for u in phase.netlist()[0]}
+        keep_out = reserved | apart if phase.rerun_units() else reserved
         group_placed = place_and_route_group(group, cfg, seed=seed + 1000 * n,
                                              pins=_phase_pins(graph, phase, pins) | taken,
-                                             reserved=frozenset(reserved - {(kinds[u], site) for u, site in taken.items()}))
+                                             reserved=frozenset(keep_out - {(kinds[u], site) for u, site in taken.items()}))
         shared[n] = group_placed[0]
         for p in group_placed[1:]:
             shared[(p.phase.placement_key, p.phase.variant)] = p
         if phase.placement_key is not None:
             shared[(phase.placement_key, phase.variant)] = group_placed[0]
         reserved.update((kinds[name], group_placed[0].placement.sites[name]) for name in phase.resident_units())
+        if pipelined:  # resident MLPs of different requests run side by side
+            sites = group_placed[0].placement.sites
+            apart.update((kinds[name], sites[name]) for name in phase.rerun_units())
 
     for n, phase in enumerate(phases):
         if phase.placement_key is not None:

@@ -47,6 +47,10 @@ class BatchResult:
     seconds: float
     weights: str  # where the MLP weights come from (``describe_weights``)
     layers: str  # the PCUs and PMUs of each MLP layer (``describe_layers``)
+    # the program's configurations: each one's cycles (RTL, or the cost model's) and the batches it
+    # computes for (several when pipelined): sim/requests.py ``timeline``
+    program_cycles: tuple[int, ...] = ()
+    program_copies: tuple[tuple[int, ...], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -61,23 +65,29 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
 
 def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig, *, harness: str | None, seed: int,
                 progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-                memory: Memory = DDR4) -> list[BatchResult]:
+                memory: Memory = DDR4, pipelined: bool = False) -> list[BatchResult]:
     """The batches one after the other in ONE program (mapper/apps/dlrm.py ``dlrm_graph`` of them all):
     MLP weights the mapper keeps resident are loaded once, by the first batch's phases. Each phase
-    computes for one batch (the lowering keeps the batches' phases apart, in batch order): a batch's
-    cycles are its phases'."""
+    computes for one batch (the lowering keeps the batches' phases apart, in batch order), or, when
+    *pipelined*, a batch's phases may run beside the batch before's (``map_graph``): a batch's cycles
+    are its span, from its first phase's start to its last's end."""
     started = time.perf_counter()
     batches = [check_batch(arch, batch, f"batch {n}") for n, batch in enumerate(batches)]
     graph = dlrm_graph(arch, weights, *batches)
     arrays = check_inputs(graph, graph_inputs(arch, *batches), source="the batches")
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
-                        partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram")
+                        partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram",
+                        pipelined=pipelined)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     owner = program.phase_copies()
+    estimates = [e + r for e, r in zip(program.estimates, program.reconfigurations)]
+    measured = [p.cycles + p.reconfiguration for p in run.phases] if harness else None
+    spans = program.per_copy(measured) if harness else None
+    estimated_spans = program.per_copy(estimates)
     seconds = time.perf_counter() - started
     results = []
     for n, batch in enumerate(batches):
-        mine = [i for i, b in enumerate(owner) if b == n]
+        mine = [i for i, b in enumerate(owner) if n in b]
         got = run.outputs[batch_name("p", n)]
         want = forward(weights, batch["dense_x"], batch["lS_o"], [batch[f"lS_i_{k}"] for k in range(arch.tables)],
                        arch.interaction)
@@ -90,13 +100,12 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
             worst = np.unravel_index(int(np.argmax(error)), error.shape)
             mismatches.append(f"batch {n}, sample {worst[0]}, output {worst[1]}: probability {got[worst]:.9g}, the "
                               f"NumPy DLRM {want[worst]:.9g} (error {error[worst]:.3g} beyond the bound {bound:.3g})")
-        cycles = sum(run.phases[i].cycles + run.phases[i].reconfiguration for i in mine) if harness else None
-        results.append(BatchResult(n, got.shape[0], len(mine), cycles,
-                                   sum(program.estimates[i] + program.reconfigurations[i] for i in mine),
+        results.append(BatchResult(n, got.shape[0], len(mine), spans[n] if harness else None, estimated_spans[n],
                                    sum(program.reconfigurations[i] for i in mine),
                                    max((program.phases[i].phase.units_used()["pcu"] for i in mine), default=0),
                                    len(sites(cfg, "pcu")), got, float(error.max()), bound, mismatches,
-                                   seconds / len(batches), describe_weights(program), describe_layers(program)))
+                                   seconds / len(batches), describe_weights(program), describe_layers(program),
+                                   tuple(measured or estimates), tuple(owner)))
     return results
 
 
@@ -137,7 +146,7 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
 
 def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
             progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-            matmul_mode: str = "auto", memory: Memory = DDR4, num_batches: int = 1) -> list[dict]:
+            matmul_mode: str = "auto", memory: Memory = DDR4, num_batches: int = 1, pipelined: bool = False) -> list[dict]:
     """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
     indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound. With *num_batches*
     > 1, of that many batches through one program (``run_batches``): the cycles per batch are the
@@ -151,7 +160,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         graph = dlrm_graph(capped, weights, *batches)
         labelled = (lambda step, b=b: progress(f"batch {b}: {step}")) if progress else None
         program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights, matmul_mode=matmul_mode,
-                            memory=memory)
+                            memory=memory, pipelined=pipelined)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup, memory)
         total = program.estimate_cycles()
         cycles = round(total / num_batches)
@@ -164,7 +173,9 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
                      "mac_utilization": bound.utilization(cycles),
                      "weights": describe_weights(program), "layers": describe_layers(program),
-                     "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode})})
+                     "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode}),
+                     "timeline": ([e + r for e, r in zip(program.estimates, program.reconfigurations)],
+                                  program.phase_copies())})
     return rows
 
 

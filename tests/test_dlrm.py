@@ -483,6 +483,84 @@ def test_a_request_stream_waits_for_the_array_or_the_array_for_the_requests():
         serve([])
 
 
+def test_the_timeline_follows_configurations_that_serve_two_requests():
+    """A pipelined program's configurations compute for several requests: a request's latency runs from
+    its first configuration's start to its last's end, a configuration that starts a request waits for
+    its arrival; one configuration per request gives ``serve``'s figures."""
+    from rdagen.sim.requests import repeat_steady, serve, timeline
+
+    assert timeline([4, 6, 20], [(0,), (0,), (1,), ]).latencies == (10, 20)
+    assert timeline([10, 30, 20], [(0,), (1,), (2,)]) == serve([10, 30, 20])
+    # request 1's first configuration runs beside request 0's last: 0 takes 5 + 30, 1 takes 30 + 10
+    back = timeline([5, 30, 10], [(0,), (0, 1), (1,)])
+    assert back.starts == (0, 5) and back.finishes == (35, 45) and back.latencies == (35, 40)
+    paced = timeline([5, 30, 10], [(0,), (0, 1), (1,)], rate=1e8)  # request 1 arrives at cycle 10
+    assert paced.starts == (0, 10) and paced.waits == (0, 0) and paced.finishes == (40, 50)
+    # a steady pattern from the second-to-last request on, repeated for more requests
+    cycles, copies = [7, 3, 5, 3, 5, 3, 5], [(0,), (0, 1), (1, 2), (2,), (2, 3), (3,), (3,)]
+    long_cycles, long_copies = repeat_steady(cycles, copies, 6)
+    assert long_copies == [(0,), (0, 1), (1, 2), (2,), (2, 3), (3,), (3, 4), (4,), (4, 5), (5,), (5,)]
+    assert long_cycles == [7, 3, 5, 3, 5, 3, 5, 3, 5, 3, 5]
+    with pytest.raises(ValueError, match="needs 3 or more"):
+        repeat_steady([1, 2], [(0,), (1,)], 5)
+
+
+def test_pipelined_requests_repeat_a_steady_pattern():
+    """The cost model's program of 4 pipelined requests, its steady configurations repeated
+    (``repeat_steady``), gives the timeline of a program of 7 within 1 % (each placement's routes may
+    change a configuration's cycles by a few): the model-only projection of N requests from a program
+    of 4 is that of N."""
+    from rdagen.mapper.program import map_graph
+    from rdagen.sim.requests import repeat_steady, timeline
+
+    weights = reference_weights(RESIDENT, 1)
+    timelines = {}
+    for n in (4, 7):
+        batches = [check_batch(RESIDENT, random_batch(RESIDENT, 1, 1 + k, fixed=True), "request") for k in range(n)]
+        program = map_graph(dlrm_graph(RESIDENT, weights, *batches), preset("medium"), seed=1, pipelined=True)
+        timelines[n] = ([e + r for e, r in zip(program.estimates, program.reconfigurations)], program.phase_copies())
+    assert any(len(c) > 1 for c in timelines[4][1])  # requests run side by side
+    extended, mapped = timeline(*repeat_steady(*timelines[4], 7)), timeline(*timelines[7])
+    assert len(repeat_steady(*timelines[4], 7)[0]) == len(timelines[7][0])
+    # equal but for the routes of each placement (a configuration's cycles may differ by a few)
+    assert np.allclose(extended.latencies, mapped.latencies, rtol=0.01), (extended.latencies, mapped.latencies)
+    assert extended.span_cycles == pytest.approx(mapped.span_cycles, rel=0.01)
+
+
+def test_pipelined_requests_on_the_rtl_overlap_and_take_the_cost_models_latency(request):
+    """16 batch-1 requests through one pipelined program on medium's RTL (a request's gathers and bottom
+    MLP beside the top MLP of the one before): every phase bit-exact, every probability within its
+    bound, each request's latency (from its first configuration's start to its last's end) within 10 %
+    of the cost model's, and the 16 take at least 10 % fewer cycles than the cost model gives them one
+    after the other."""
+    from rdagen.mapper.program import map_graph
+
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    weights = reference_weights(RESIDENT, seed % 1000)
+    requests = [random_batch(RESIDENT, 1, seed + n) for n in range(16)]
+    results = run_batches(RESIDENT, weights, requests, preset("medium"), harness="direct", seed=seed % 1000,
+                          pipelined=True)
+    copies = results[0].program_copies
+    assert sum(len(c) > 1 for c in copies) >= 8, copies  # most requests start beside the one before
+    for r in results:
+        print(f"request {r.index}: RTL {r.cycles}, cost model {r.estimate}")
+        assert r.ok and r.max_error <= 1e-6, r.mismatches
+        assert abs(r.estimate - r.cycles) <= 0.1 * r.cycles
+    batches = [check_batch(RESIDENT, b, "request") for b in requests]
+    serial = map_graph(dlrm_graph(RESIDENT, weights, *batches), preset("medium"), seed=seed % 1000)
+    one_by_one = sum(serial.estimated_copies())
+    print(f"pipelined on the RTL: {sum(results[0].program_cycles)} cycles; one after the other (cost model): {one_by_one}")
+    assert sum(results[0].program_cycles) <= 0.9 * one_by_one
+
+
+def test_pipeline_needs_requests_or_batches(capsys):
+    assert main(["dlrm", "--config", "tiny", "--model-only", "--pipeline"]) == 2
+    err = capsys.readouterr().err
+    assert "--pipeline overlaps requests or batches: give --requests N or --num-batches N" in err
+    assert "Traceback" not in err
+
+
 def test_model_only_projects_batches_through_one_program_per_batch(tmp_path, capsys):
     """--model-only --num-batches N: the cost model of N batches through one program; a batch costs
     less there than in a program of its own (its MLP weights loaded once, gathers shared), and

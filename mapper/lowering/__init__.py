@@ -52,19 +52,20 @@ phases/matmul.py), ``systolic`` (lanes x stages multiply-adds per cycle, phases/
 
 def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto",
           partial_sums: str = "auto", memory: Memory = IDEAL, pmus_kept: bool = True,
-          concurrent: bool = True) -> list[Phase]:
+          concurrent: bool = True, pipelined: bool = False) -> list[Phase]:
     """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
     *mlp_weights*: one of MLP_WEIGHTS; *matmul_mode*: one of MATMUL_MODES; *partial_sums*: one of
     PARTIAL_SUMS (phases/systolic.py), the choice weighed on *memory*. *pmus_kept*: the phases run as
     one continuous run, which keeps the PMUs' contents from phase to phase (the direct harness, the
     golden model), so that MLP weights may stay resident (residency.py). *concurrent*: independent
-    phases may share a configuration (concurrency.py)."""
+    phases may share a configuration (concurrency.py); *pipelined*: those of different copies of the
+    graph too (requests or batches overlap, concurrency.py ``_pipeline_copies``)."""
     if mlp_weights not in MLP_WEIGHTS:
         raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
     if matmul_mode not in MATMUL_MODES:
         raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
     check_partial_sums(partial_sums)
-    state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent)
+    state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
     for run in PIPELINE:
         run(state)
     return state.phases

@@ -54,6 +54,9 @@ def _copy(s: Lowering, phase: Phase) -> int:
 def run_concurrently(s: Lowering) -> None:
     if not s.concurrent:
         return
+    if s.pipelined:
+        _pipeline_copies(s)
+        return
     grouped: list[list[Phase]] = []
     for phase in s.phases:
         group = grouped[-1] if grouped else None
@@ -76,3 +79,50 @@ def _cheaper(s: Lowering, group: list[Phase], phase: Phase) -> bool:
         return False
     before = s.cost(group[0] if len(group) == 1 else ConcurrentPhase(tuple(group)))
     return s.cost(merged) < before + s.cost(phase)
+
+
+def _pipeline_copies(s: Lowering) -> None:
+    """Pipelined copies (``Lowering.pipelined``): each phase, in order, joins the earliest group after
+    the groups of the phases it reads from (and of the phase that loaded its resident weights), and
+    not before the last group of the copies before it, where it fits and is cheaper, whatever copy the
+    group computes for, or starts a group at the end. So a request's phases run beside the last of the
+    request before's where they fit: its gathers and bottom MLP beside the top MLP of the one before;
+    and a request starts no earlier than that (its latency stays about two of its phases' runs). Resident MLPs of different placements then run side by side, which
+    their placements allow (mapper/program.py places them on disjoint sites when pipelined); other
+    parts that take a placement join a group only where no other placement is in it."""
+    grouped: list[list[Phase]] = []
+    slot: dict[int, int] = {}  # id(phase): its group
+    placed: list[Phase] = []
+    last_group: dict[int, int] = {}  # copy: the last group holding one of its phases so far
+    for phase in s.phases:
+        needs = _sources(s, phase.reads)
+        loader = getattr(phase, "loaded_by", None)
+        copy = _copy(s, phase)
+        before = [last_group[c] for c in last_group if c < copy]
+        earliest = max(1 + max((slot[id(q)] for q in placed if set(q.writes) & needs or q is loader), default=-1),
+                       max(before, default=0))
+        chosen = None
+        if not _alone(phase):
+            for g in range(earliest, len(grouped)):
+                group = grouped[g]
+                if (not any(_alone(p) for p in group) and _placements_agree(group + [phase])
+                        and not {t for p in group for t in p.writes} & needs
+                        and _fits(s, group + [phase]) and _cheaper(s, group, phase)):
+                    chosen = g
+                    break
+        if chosen is None:
+            grouped.append([phase])
+            chosen = len(grouped) - 1
+        else:
+            grouped[chosen].append(phase)
+        slot[id(phase)] = chosen
+        placed.append(phase)
+        last_group[copy] = max(last_group.get(copy, 0), chosen)
+    s.phases = [group[0] if len(group) == 1 else ConcurrentPhase(tuple(group)) for group in grouped]
+
+
+def _placements_agree(parts: list[Phase]) -> bool:
+    """The parts that take an earlier placement may share a configuration: resident MLPs of different
+    placements (placed apart when pipelined), or a single placement, never one placement twice."""
+    keys = [p.placement_key for p in parts if takes_placement(p)]
+    return len(set(keys)) == len(keys) and (len(keys) <= 1 or all(k[0] == "resident" for k in keys))

@@ -57,6 +57,7 @@ class Lowering:
     memory: Memory = IDEAL  # what the systolic tiling weighs its DRAM traffic on
     pmus_kept: bool = True  # the phases run as one continuous run, the PMUs keep their contents between them
     concurrent: bool = True  # independent phases may share a configuration (concurrency.py)
+    pipelined: bool = False  # a copy's phases may share a configuration with the copy before's (concurrency.py)
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
     component: list[int] = dataclasses.field(init=False)  # per node: its independent part (``components``)
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase

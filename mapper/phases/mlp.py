@@ -57,7 +57,7 @@ DDR4's bandwidth); groups and shared loaders on small in tests/test_mlp.py)::
     load    = the longest stream of the layer's loaders, in vectors (a W PMU's window run ends with it),
               or on a memory of limited bandwidth the AG streams' share of it (``load_cycles``)
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
-    cycles  = end_last + the matmul phase's latency + 1
+    cycles  = end_last + the output's latency (``output_latency``) + 1
             [+ 6 + 5 stages + the chain's path after its first PCU, with an epilogue]
             + (M - 1) max(max_l max(F_l, (F_l + P_l + 4 stages) / 2),
                           [the epilogue chain's interval x the last layer's column blocks])
@@ -90,7 +90,7 @@ from rdagen.mapper.phases.dram import DramTraffic, memory_cycles
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["Layer", "tile_mlp", "estimate", "load_cycles", "MlpPhase", "weights_of"]
+__all__ = ["Layer", "tile_mlp", "estimate", "load_cycles", "output_latency", "MlpPhase", "weights_of"]
 
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
 TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
@@ -167,6 +167,14 @@ def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
     return placed, streams
 
 
+def output_latency(cfg: ArrayConfig) -> int:
+    """The last layer's pipeline and its outputs' route to the host: the matmul phase's latency on
+    arrays up to 4 x 4 (fitted with it on tiny and small), 4 cycles more per row or column beyond, not
+    its 10 (fitted on medium's 6 x 6: the outputs go to a host row, not through an AG to DRAM)."""
+    span = cfg.rows + cfg.cols
+    return latency(cfg) if span <= 8 else latency(cfg) - 6 * (span - 8)
+
+
 def load_cycles(cfg: ArrayConfig, streams: list[int], dram_words: float | None = None) -> list[float]:
     """Cycles until each loader's whole stream (*streams*, words) has passed: a vector per cycle, and,
     on a DRAM of *dram_words* words per cycle shared by the AG loaders (the first ``cfg.rows``), the
@@ -198,7 +206,7 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
     if epilogue:
         end += EPILOGUE + EPILOGUE_PER_STAGE * cfg.stages + chain_path(epilogue)
         pace = max(pace, chain_interval(cfg, epilogue) * tilings[-1].blocks)
-    return round(end + latency(cfg) + 1 + (m - 1) * pace)
+    return round(end + output_latency(cfg) + 1 + (m - 1) * pace)
 
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
@@ -371,6 +379,11 @@ class MlpPhase(Phase):
         """A resident phase's PMUs, its weights' and its X PMUs (which another resident phase's weights
         must not take either): kept from every other phase."""
         return tuple(u.name for u in self.netlist()[0] if u.kind == "pmu") if self.resident else ()
+
+    def rerun_units(self) -> tuple[str, ...]:
+        """A resident phase's units but its loaders: what a run on its loaded weights uses."""
+        loaders = {loader for _, loader, _ in self._streams()}
+        return tuple(u.name for u in self.netlist()[0] if u.name not in loaders) if self.resident else ()
 
     def layer_units(self) -> dict[str, dict[str, int]]:
         """Layer l: a PCU and a W PMU per link (groups x chain), an X PMU per K range; the epilogue: its

@@ -100,6 +100,10 @@ class Phase:
         """Units whose contents later phases read (resident weights): no other phase may take their sites."""
         return ()
 
+    def rerun_units(self) -> tuple[str, ...]:
+        """Of a phase whose placement later phases take (resident weights), the units those runs use."""
+        return ()
+
     def units_used(self) -> dict[str, int]:
         units, _ = self.netlist()
         return {kind: sum(u.kind == kind for u in units) for kind in ("pcu", "pmu", "ag", "host")}

@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
                              "(the first loads the weights it keeps resident) and print each request's latency from "
                              "its first input in to its probability out (p50, p99, max) and the throughput; with "
                              "--model-only, of the cost model's program of two requests (those after the first are "
-                             "alike)")
+                             "alike; four with --pipeline, its steady configurations repeated)")
     p.add_argument("--pipeline", action="store_true",
                    help="with --requests or --num-batches: a request's (batch's) phases may run beside the one "
                         "before's where they fit the array (its gathers and bottom MLP beside the top MLP of the one "

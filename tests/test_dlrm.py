@@ -554,7 +554,25 @@ def test_pipelined_requests_on_the_rtl_overlap_and_take_the_cost_models_latency(
     assert sum(results[0].program_cycles) <= 0.9 * one_by_one
 
 
-def test_pipeline_needs_requests_or_batches(capsys):
+def test_rdagen_dlrm_pipeline_projects_more_requests_per_second(tmp_path, capsys):
+    """--model-only --requests N --pipeline: the stream of a pipelined program (summary.json says the
+    schedule), more requests per second for a longer latency than one at a time; without --requests or
+    --num-batches, --pipeline is refused with status 2."""
+    flags = ["dlrm", "--config", "medium", "--model-only", "--arch-sparse-feature-size", "4", "--arch-embedding-size",
+             "5-3-7", "--arch-mlp-bot", "3-8-4", "--arch-mlp-top", "4-1", "--num-indices-per-lookup", "3",
+             "--requests", "8"]
+    summaries = {}
+    for extra in ([], ["--pipeline"]):
+        out = tmp_path / ("pipelined" if extra else "serial")
+        assert main(flags + extra + ["--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        summaries[bool(extra)] = json.loads((out / "summary.json").read_text())
+    assert "pipelined, a request's phases beside the one before's" in text
+    serial, pipelined = summaries[False], summaries[True]
+    assert [r["schedule"] for r in pipelined["rows"]] == ["pipelined"] and serial["rows"][0]["schedule"] == "phases"
+    assert pipelined["requests"]["count"] == serial["requests"]["count"] == 8
+    assert pipelined["requests"]["samples_per_s"] > 1.1 * serial["requests"]["samples_per_s"]
+    assert pipelined["requests"]["p50_cycles"] > serial["requests"]["p50_cycles"]
     assert main(["dlrm", "--config", "tiny", "--model-only", "--pipeline"]) == 2
     err = capsys.readouterr().err
     assert "--pipeline overlaps requests or batches: give --requests N or --num-batches N" in err

@@ -9,7 +9,7 @@ order on one ``Lowering`` state:
 6. ``order_components`` (order.py): the phases of independent parts of the graph (batches) part by part;
 7. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once;
 8. ``run_concurrently`` (concurrency.py): neighbouring independent phases that fit the array together
-   run in one configuration where that is cheaper.
+   run in one configuration where that is cheaper (pipelined: phases of consecutive copies too).
 
 A graph that does not fit one configuration is thus split into phases; a node that does not fit even
 alone is refused with ``MapError`` naming it and the resource.

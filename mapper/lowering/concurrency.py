@@ -8,7 +8,8 @@ rows) fit beside the group's and the PMUs that hold
 resident weights, and it makes no placement for later phases (``ConcurrentPhase``). An MLP on resident
 weights joins a group on its own units (``takes_placement``): a batch's embedding gathers run beside
 its bottom MLP. With *concurrent* false (``lower``'s parameter) every phase keeps a configuration of
-its own."""
+its own; with *pipelined* (``Lowering.pipelined``) the copies' phases may share configurations too
+(``_pipeline_copies``)."""
 
 from __future__ import annotations
 

@@ -96,7 +96,10 @@ def test_encoding_round_trips_through_the_layout():
     assert view.weights.enable == 1 and view.weights.src == 2 and view.weights.level == 1
     assert program_of(SMALL, systolic.encode(SMALL)) == dataclasses.replace(
         systolic, stages=[systolic.stages[0]] + [Stage()] * 3, counters=[Counter(0, 8, 1), None, None],
-        vin_required=[0], sin_required=[], vout=[("reg", 0)], sout=[None])
+        vin_required=[0], sin_required=[], vin_lazy=[], vout=[("reg", 0)], sout=[None])
+    lazy = dataclasses.replace(AXPY, counters=[Counter(0, 4, 1)], vin_pop_level={1: 1}, vin_lazy=[1])
+    assert decode(SMALL, lazy.encode(SMALL)).fire.vin_lazy == 0b10
+    assert program_of(SMALL, lazy.encode(SMALL)).vin_lazy == [1]
 
 
 # -- on the RTL ---------------------------------------------------------------------------------------

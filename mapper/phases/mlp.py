@@ -49,8 +49,8 @@ Cost model (cycles; layer l: F_l = column blocks per group x its largest K range
 link) firings per sample, C_l links, lag_l = (C_l - 1) link latencies as in the matmul phase (a link
 waits for its predecessor's partial sums at an output's last firing only); fitted on 49 RTL runs on
 small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links, and checked again with the
-lazy links on 24 runs on small (within 4.3 %) and 10 on medium (within 3.2 %, the loads sharing
-DDR4's bandwidth); groups and shared loaders on small in tests/test_mlp.py)::
+lazy links on 24 runs on small (within 4.3 %) and 10 on medium (within 1.4 %, the loads sharing
+DDR4's bandwidth and ``output_latency``); groups and shared loaders on small in tests/test_mlp.py)::
 
     start_0 = layer 0's load                                   (the loaders run in parallel)
     start_l = max(end_(l-1) + 38 + 3 stages, layer l's load)  (route, X PMU turn, pipeline)

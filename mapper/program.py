@@ -118,11 +118,13 @@ class Program:
         """Each copy's span of the per-phase *cycles*: from the start of its first phase to the end of
         its last (its phases' sum when the copies run one after the other)."""
         ends = list(itertools.accumulate(cycles))
-        spans = []
-        for copy in range(self.graph.copies):
-            mine = [n for n, copies in enumerate(self.phase_copies()) if copy in copies]
-            spans.append(ends[mine[-1]] - ends[mine[0]] + cycles[mine[0]] if mine else 0)
-        return spans
+        first, last = {}, {}
+        for n, copies in enumerate(self.phase_copies()):
+            for copy in copies:
+                first.setdefault(copy, n)
+                last[copy] = n
+        return [ends[last[c]] - ends[first[c]] + cycles[first[c]] if c in first else 0
+                for c in range(self.graph.copies)]
 
     def estimated_copies(self) -> list[int]:
         """Each copy's cycles by the cost model: its phases' runs and reconfigurations."""
@@ -215,7 +217,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         return n if phase.placement_key is None else (phase.placement_key, phase.variant)
 
     reserved = set()  # {(kind, site)} of resident weights: placed first, then kept from every other phase
-    apart = set()  # pipelined: every site of the resident placements, kept from the next resident ones
+    apart = set()  # pipelined: the sites the resident placements' later runs use, kept from the next resident ones
     makers = {}  # placement key: the position of the phase that makes the placement
 
     def place_group(n: int, phase: Phase) -> None:

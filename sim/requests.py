@@ -83,7 +83,7 @@ def timeline(cycles: Sequence[int], copies: Sequence[tuple[int, ...]], *, rate: 
     interval = 0.0 if rate is None else clock_ghz * 1e9 / rate
     starts, finishes = [None] * count, [0.0] * count
     free = 0.0
-    for n, (c, group) in enumerate(zip(cycles, copies)):
+    for c, group in zip(cycles, copies):
         new = [k for k in group if starts[k] is None]
         start = max([free] + ([k * interval for k in new] if rate is not None else []))
         for k in new:

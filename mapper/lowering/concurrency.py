@@ -61,14 +61,19 @@ def run_concurrently(s: Lowering) -> None:
     grouped: list[list[Phase]] = []
     for phase in s.phases:
         group = grouped[-1] if grouped else None
-        if (group and not _alone(phase) and not any(_alone(p) for p in group)
-                and _copy(s, phase) == _copy(s, group[0])
-                and not {t for p in group for t in p.writes} & _sources(s, phase.reads)
-                and _fits(s, group + [phase]) and _cheaper(s, group, phase)):
+        if (group and not _alone(phase) and _copy(s, phase) == _copy(s, group[0])
+                and _joins(s, group, phase, _sources(s, phase.reads))):
             group.append(phase)
         else:
             grouped.append([phase])
     s.phases = [group[0] if len(group) == 1 else ConcurrentPhase(tuple(group)) for group in grouped]
+
+
+def _joins(s: Lowering, group: list[Phase], phase: Phase, needs: set[str]) -> bool:
+    """*phase* (reading the tensors *needs* are made of) may join *group*: none of the group makes a
+    placement for later phases, it reads nothing the group writes, the units fit, and it costs less."""
+    return (not any(_alone(p) for p in group) and not {t for p in group for t in p.writes} & needs
+            and _fits(s, group + [phase]) and _cheaper(s, group, phase))
 
 
 def _cheaper(s: Lowering, group: list[Phase], phase: Phase) -> bool:
@@ -88,36 +93,27 @@ def _pipeline_copies(s: Lowering) -> None:
     not before the last group of the copies before it, where it fits and is cheaper, whatever copy the
     group computes for, or starts a group at the end. So a request's phases run beside the last of the
     request before's where they fit: its gathers and bottom MLP beside the top MLP of the one before;
-    and a request starts no earlier than that (its latency stays about two of its phases' runs). Resident MLPs of different placements then run side by side, which
-    their placements allow (mapper/program.py places them on disjoint sites when pipelined); other
-    parts that take a placement join a group only where no other placement is in it."""
+    and a request starts no earlier than that (its latency stays about two of its phases' runs).
+    Resident MLPs of different placements then run side by side, which their placements allow
+    (mapper/program.py places them on disjoint sites when pipelined); other parts that take a placement
+    join a group only where no other placement is in it."""
     grouped: list[list[Phase]] = []
-    slot: dict[int, int] = {}  # id(phase): its group
-    placed: list[Phase] = []
+    placed: list[tuple[Phase, int]] = []  # each phase so far and its group
     last_group: dict[int, int] = {}  # copy: the last group holding one of its phases so far
     for phase in s.phases:
         needs = _sources(s, phase.reads)
         loader = getattr(phase, "loaded_by", None)
         copy = _copy(s, phase)
-        before = [last_group[c] for c in last_group if c < copy]
-        earliest = max(1 + max((slot[id(q)] for q in placed if set(q.writes) & needs or q is loader), default=-1),
-                       max(before, default=0))
-        chosen = None
-        if not _alone(phase):
-            for g in range(earliest, len(grouped)):
-                group = grouped[g]
-                if (not any(_alone(p) for p in group) and _placements_agree(group + [phase])
-                        and not {t for p in group for t in p.writes} & needs
-                        and _fits(s, group + [phase]) and _cheaper(s, group, phase)):
-                    chosen = g
-                    break
+        earliest = max([1 + g for q, g in placed if set(q.writes) & needs or q is loader]
+                       + [g for c, g in last_group.items() if c < copy] + [0])
+        chosen = None if _alone(phase) else next(
+            (g for g in range(earliest, len(grouped))
+             if _placements_agree(grouped[g] + [phase]) and _joins(s, grouped[g], phase, needs)), None)
         if chosen is None:
-            grouped.append([phase])
+            grouped.append([])
             chosen = len(grouped) - 1
-        else:
-            grouped[chosen].append(phase)
-        slot[id(phase)] = chosen
-        placed.append(phase)
+        grouped[chosen].append(phase)
+        placed.append((phase, chosen))
         last_group[copy] = max(last_group.get(copy, 0), chosen)
     s.phases = [group[0] if len(group) == 1 else ConcurrentPhase(tuple(group)) for group in grouped]
 

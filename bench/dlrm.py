@@ -1,9 +1,12 @@
 """Benchmark of DLRM inference: a small model on the array of the configuration (default ``small``) on
 the RTL (direct harness, every phase bit-exact against the golden array model, the probabilities
 within the fp32 bound of the NumPy DLRM) at batch 1, 8 and 64; and the Criteo Kaggle and MLPerf
-Terabyte models on ``plasticine`` by the cost model at batch 1 to 64, beside their lower bounds, each
-batch in a program of its own and 4 batches through one program (the MLP weights loaded once and kept
-resident in PMUs where they fit: per batch, the program's cycles over its batches). Writes
+Terabyte models on ``plasticine`` by the cost model at batch 1 to 64, beside their lower bounds, in
+the two schedules (mapper/program.py SCHEDULES): ``phases``, each batch a program of its own, kernel
+by kernel; ``spatial``, 4 batches pipelined through one program (phases side by side where they fit,
+the MLP weights loaded once and kept resident in PMUs where that is cheaper). Per batch: the latency
+is a steady batch's span (its first phase's start to its last's end, a batch after the first), the
+throughput the program's batches over its cycles. Writes
 bench/results/dlrm-<config>.json and a plot of latency and throughput against the batch size,
 bench/results/dlrm-<config>.png, with NVIDIA's published Triton figures for the Terabyte model.
 
@@ -27,7 +30,9 @@ __all__ = ["run"]
 
 BATCHES = (1, 8, 64)
 PROJECTED_BATCHES = (1, 4, 8, 16, 64)
-PROGRAM_BATCHES = 4  # batches through one program in the resident projection
+PROGRAM_BATCHES = 4  # batches through one program in the spatial projection
+SCHEDULE_RUNS = (("phases", 1, False), ("spatial", PROGRAM_BATCHES, True))
+"""(schedule, batches per program, pipelined) of each projection."""
 CLOCK_GHZ = 1.0
 TRITON_V100_MS = {1: 0.855, 8: 0.943, 64: 1.214}
 """NVIDIA DeepLearningExamples, DLRM on Triton (the MLPerf Terabyte model, V100 32 GB, TorchScript fp32):
@@ -47,17 +52,17 @@ def _plot(rtl: list[dict], projections: dict, cfg: ArrayConfig, path) -> None:
 
     fig, (lat, thr) = plt.subplots(1, 2, figsize=(12, 4.6))
     series = [(rtl, f"small model on {cfg.name}, RTL", "o", "tab:gray", "-")]
-    for (model, batches), rows in projections.items():
+    for (model, schedule), rows in projections.items():
         colour = "tab:blue" if model == "kaggle" else "tab:green"
-        label = f"{model} on plasticine, " + ("a program per batch" if batches == 1 else
-                                              f"{batches} batches per program (MLP weights resident where cheaper)")
-        series.append((rows, label, "s" if batches == 1 else "^", colour, "-" if batches == 1 else "--"))
+        label = f"{model} on plasticine, " + ("phases schedule (a program per batch)" if schedule == "phases" else
+                                              f"spatial schedule ({PROGRAM_BATCHES} batches pipelined per program)")
+        series.append((rows, label, "s" if schedule == "phases" else "^", colour, "-" if schedule == "phases" else "--"))
     for rows, label, marker, colour, style in series:
         b = [r["batch"] for r in rows]
         lat.plot(b, [r["latency_us"] for r in rows], marker=marker, color=colour, ls=style, label=label)
         thr.plot(b, [r["samples_per_second"] for r in rows], marker=marker, color=colour, ls=style, label=label)
     for model, colour in (("kaggle", "tab:blue"), ("terabyte", "tab:green")):
-        rows = projections[(model, 1)]
+        rows = projections[(model, "phases")]
         b = [r["batch"] for r in rows]
         cycles = [r["lower_bound"]["cycles"] for r in rows]
         lat.plot(b, [c / (CLOCK_GHZ * 1e3) for c in cycles], ":", color=colour, label=f"{model} lower bound")
@@ -101,17 +106,19 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
     plasticine = preset("plasticine")
     projections, seconds = {}, {}
     for model in ("kaggle", "terabyte"):
-        for batches in (1, PROGRAM_BATCHES):
+        for schedule, batches, pipelined in SCHEDULE_RUNS:
             started = time.perf_counter()
             rows = project(MODELS[model], plasticine, PROJECTED_BATCHES, seed=seed, weight_seed=123, num_batches=batches,
-                           progress=lambda step: log(f"[dlrm] {model} projection ({batches} per program): {step}"))
-            seconds[f"{model}, {batches} per program"] = round(time.perf_counter() - started, 1)
+                           pipelined=pipelined, schedule=schedule,
+                           progress=lambda step: log(f"[dlrm] {model} projection ({schedule}): {step}"))
+            seconds[f"{model}, {schedule}"] = round(time.perf_counter() - started, 1)
             for r in rows:
-                r["latency_us"] = r["cycles"] / (CLOCK_GHZ * 1e3)
+                steady = r["batch_cycles"][-2] if batches > 1 else r["batch_cycles"][0]
+                r["latency_us"] = steady / (CLOCK_GHZ * 1e3)
                 r["samples_per_second"] = round(r["batch"] / r["cycles"] * CLOCK_GHZ * 1e9)
-            log(f"{model} on plasticine, {batches} batch(es) per program:")
+            log(f"{model} on plasticine, {schedule} schedule, {batches} batch(es) per program:")
             log(format_projection(rows, CLOCK_GHZ))
-            projections[(model, batches)] = rows
+            projections[(model, schedule)] = rows
     png = RESULTS / f"dlrm-{cfg.name}.png"
     RESULTS.mkdir(parents=True, exist_ok=True)
     _plot(rtl, projections, cfg, png)
@@ -120,8 +127,8 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
         "rtl_model": {"D": arch.sparse_feature_size, "tables": list(arch.embedding_sizes), "bottom": list(arch.mlp_bot),
                       "top": list(arch.top_layers), "interaction": arch.interaction, "lookups": arch.indices_per_lookup},
         "rtl": rtl,
-        "projections": [{"model": model, "batches_per_program": batches, "rows": rows}
-                        for (model, batches), rows in projections.items()],
+        "projections": [{"model": model, "schedule": schedule, "batches_per_program": rows[0]["batches"], "rows": rows}
+                        for (model, schedule), rows in projections.items()],
         "projection_seconds": seconds,
         "gpu_references": list(GPU_REFERENCES), "triton_v100_ms": TRITON_V100_MS, "plot": str(png)})
     log(f"[dlrm] wrote {path} and {png}")

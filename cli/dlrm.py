@@ -7,7 +7,8 @@ import numpy as np
 
 from .common import (UsageError, add_config_argument, add_request_arguments, check_request_arguments, config,
                      out_dir, progress)
-from .map import add_dram_argument, add_mlp_weights_argument, dram
+from .map import (add_dram_argument, add_mlp_weights_argument, add_pipeline_argument, add_schedule_argument,
+                  check_pipeline, dram)
 
 NAME = "dlrm"
 HELP = ("DLRM inference (the public reference's flags, weights and semantics) mapped and run "
@@ -40,10 +41,7 @@ def add_arguments(p) -> None:
                              "its first input in to its probability out (p50, p99, max) and the throughput; with "
                              "--model-only, of the cost model's program of two requests (those after the first are "
                              "alike; four with --pipeline, its steady configurations repeated)")
-    p.add_argument("--pipeline", action="store_true",
-                   help="with --requests or --num-batches: a request's (batch's) phases may run beside the one "
-                        "before's where they fit the array (its gathers and bottom MLP beside the top MLP of the one "
-                        "before): more requests per second for a longer latency; the timeline gives each one's")
+    add_pipeline_argument(p, " or --num-batches N")
     p.add_argument("--numpy-rand-seed", type=int, default=123, metavar="S",
                    help="seed of the weights (drawn as the reference draws them) and of random batch n (S + n); "
                         "default %(default)s")
@@ -62,6 +60,7 @@ def add_arguments(p) -> None:
                    help="no simulation: the cost model's projection at batch 1 and 64 (and B) beside the lower bound "
                         "and published GPU figures; without --arch-* flags, of the Criteo Kaggle model")
     p.add_argument("--seed", type=int, default=1, help="placement seed (default %(default)s)")
+    add_schedule_argument(p)
     add_mlp_weights_argument(p)
     add_dram_argument(p)
 
@@ -114,14 +113,15 @@ def _lookups_per_table(arch, batch: dict) -> int:
 
 
 def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, configurations: int, pcus_used: int,
-                 bound, clock_ghz: float, schedule: str = "phases") -> dict:
-    """One row of summary.json: a batch's cycles and what they mean, beside its lower bound's terms.
+                 bound, clock_ghz: float, schedule: str, pipelined: bool) -> dict:
+    """One row of summary.json: a batch's cycles and what they mean, beside its lower bound's terms
+    (*schedule*: mapper/program.py SCHEDULES; *pipelined*: batches or requests side by side).
     Multiply-adds are counted against the physical peak: lanes x stages x PCUs a cycle."""
     from rdagen.mapper.backend.place import sites
 
     pcus = len(sites(cfg, "pcu"))
     seconds = cycles / (clock_ghz * 1e9)
-    return {"batch": batch, "schedule": schedule, "source": source, "cycles": cycles,
+    return {"batch": batch, "schedule": schedule, "pipelined": pipelined, "source": source, "cycles": cycles,
             "configuration_cycles": configuration, "latency_us": round(seconds * 1e6, 4),
             "samples_per_s": round(batch / seconds, 1),
             "mac_utilization": round(bound.utilization(cycles), 6),
@@ -135,8 +135,7 @@ def _summary_row(cfg, batch: int, source: str, cycles: int, configuration: int, 
 def _check_requests(args) -> None:
     """--requests sends random batch-1 requests (--rate paces them): no batch or input flags with it."""
     check_request_arguments(args)
-    if args.pipeline and not (args.requests or (args.num_batches or 1) > 1):
-        raise UsageError("--pipeline overlaps requests or batches: give --requests N or --num-batches N (N > 1)")
+    check_pipeline(args, args.requests or args.num_batches or 1)
     if not args.requests:
         return
     for flag, given in (("--mini-batch-size", args.mini_batch_size not in (None, 1)), ("--num-batches", args.num_batches),
@@ -151,7 +150,7 @@ def _serve(args, cycles: list[int], copies: list[tuple[int, ...]], source: str):
     from rdagen.sim.requests import format_requests, timeline
 
     stats = timeline(cycles, copies, rate=args.rate, clock_ghz=args.clock_ghz)
-    print(format_requests(stats, args.clock_ghz, source))
+    print(format_requests(stats, args.clock_ghz, source, schedule=args.schedule))
     return stats
 
 
@@ -213,7 +212,8 @@ def run(args) -> int:
                   f"(bags of exactly {arch.indices_per_lookup} indices; tables capped at {PROJECTION_TABLE_ROWS:,} rows "
                   f"for the mapping: the cycles do not depend on them) ...", flush=True)
             rows = project(arch, cfg, sizes, seed=args.seed, weight_seed=args.numpy_rand_seed, mlp_weights=args.mlp_weights,
-                           progress=progress(), memory=memory, num_batches=programmed, pipelined=args.pipeline)
+                           progress=progress(), memory=memory, num_batches=programmed, pipelined=args.pipeline,
+                           schedule=args.schedule)
             print(format_projection(rows, args.clock_ghz))
             requests = None
             if args.requests:
@@ -231,7 +231,7 @@ def run(args) -> int:
                 _write_summary(out, args, arch, cfg, [
                     _summary_row(cfg, r["batch"], "model", r["cycles"], r["reconfiguration_cycles"], r["phases"],
                                  r["pcus_used"], lower_bound(arch, cfg, r["batch"], arch.indices_per_lookup, memory),
-                                 args.clock_ghz, "pipelined" if args.pipeline else "phases") | {"batches_in_program": r["batches"]}
+                                 args.clock_ghz, args.schedule, args.pipeline) | {"batches_in_program": r["batches"]}
                     for r in rows], requests)
             return 0
         weights = load_weights(args.weights, arch) if args.weights else reference_weights(arch, args.numpy_rand_seed)
@@ -253,7 +253,8 @@ def run(args) -> int:
     harness = None if args.harness == "golden" else args.harness
     try:  # the batches (requests) through one program: the weights it keeps resident cross the edge once
         results = run_batches(arch, weights, batches, cfg, harness=harness, seed=args.seed,
-                              mlp_weights=args.mlp_weights, memory=memory, progress=progress(), pipelined=args.pipeline)
+                              mlp_weights=args.mlp_weights, memory=memory, progress=progress(), pipelined=args.pipeline,
+                              schedule=args.schedule)
     except GraphError as exc:  # DlrmError, MapError: a batch or the model does not fit
         raise UsageError(str(exc)) from None
     for r in results:
@@ -278,7 +279,7 @@ def run(args) -> int:
             _summary_row(cfg, r.samples, "rtl" if r.cycles is not None else "model",
                          r.cycles if r.cycles is not None else r.estimate, r.reconfiguration, r.phases, r.pcus_used,
                          lower_bound(arch, cfg, r.samples, lookups, memory), args.clock_ghz,
-                         "pipelined" if args.pipeline else "phases")
+                         args.schedule, args.pipeline)
             for r, lookups in zip(results, [_lookups_per_table(arch, b) for b in batches])], requests)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -25,9 +25,39 @@ def add_mapping_arguments(p) -> None:
                    "of the inputs drawn (every input without --inputs, the missing ones with --draw-missing)")
     p.add_argument("--pin", action="append", default=[], metavar="NODE=ROW,COL",
                    help="place a node's first PCU (or a unit named in the report) at a tile; repeatable")
+    add_schedule_argument(p)
     add_mlp_weights_argument(p)
     add_matmul_mode_argument(p)
     add_dram_argument(p)
+
+
+def add_schedule_argument(p) -> None:
+    from rdagen.mapper.program import SCHEDULES
+
+    p.add_argument("--schedule", choices=SCHEDULES, default="spatial",
+                   help="spatial (default: independent phases share a configuration where they fit and that is "
+                        "cheaper; MLP weights stay resident in PMUs, loaded once per program) or phases (kernel by "
+                        "kernel: a configuration per phase, weights loaded on every run); the report names it")
+
+
+def add_pipeline_argument(p, what: str) -> None:
+    p.add_argument("--pipeline", action="store_true",
+                   help=f"with --requests N (N > 1){what}, the spatial schedule: a request's phases may run beside "
+                        "the ones of the request before where they fit the array (in a DLRM its gathers and bottom "
+                        "MLP beside the top MLP of the one before): more requests per second for a longer latency; "
+                        "the timeline gives each one's")
+
+
+def check_pipeline(args, copies: int) -> None:
+    """--pipeline overlaps *copies* copies of the graph (requests, batches) in the spatial schedule."""
+    if not args.pipeline:
+        return
+    if args.schedule != "spatial":
+        raise UsageError(f"--pipeline runs requests side by side: the spatial schedule, not --schedule {args.schedule}")
+    if copies < 2:
+        batches = hasattr(args, "num_batches")  # `rdagen dlrm`: batches through one program too
+        raise UsageError(f"--pipeline overlaps {'requests or batches' if batches else 'requests'}: give --requests N"
+                         f"{' or --num-batches N' if batches else ''} (N > 1)")
 
 
 def add_dram_argument(p) -> None:
@@ -80,8 +110,9 @@ def _pins(specs: list[str]) -> dict:
     return pins
 
 
-def mapped(args, graph, pmus_kept: bool = True):
-    """*graph* mapped as the flags say; *pmus_kept*: its phases will run as one continuous run."""
+def mapped(args, graph, pmus_kept: bool = True, pipelined: bool = False):
+    """*graph* mapped as the flags say; *pmus_kept*: its phases will run as one continuous run;
+    *pipelined*: its copies side by side (``map_graph``)."""
     from rdagen.mapper.frontend.graph import GraphError
     from rdagen.mapper.program import map_graph
 
@@ -91,7 +122,7 @@ def mapped(args, graph, pmus_kept: bool = True):
         return map_graph(graph, cfg, seed=args.seed if args.seed is not None else 1, pins=pins,
                          progress=progress(), mlp_weights=args.mlp_weights, matmul_mode=args.matmul_mode,
                          memory=dram(args), partial_sums=args.partial_sums,
-                         pmus_kept=pmus_kept)
+                         pmus_kept=pmus_kept, pipelined=pipelined, schedule=args.schedule)
     except GraphError as exc:  # MapError too: the node or resource that does not fit
         raise UsageError(str(exc)) from None
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .common import UsageError, add_request_arguments, check_request_arguments, config, out_dir, progress
 from .graph import add_inputs_argument, graph_and_inputs
-from .map import add_mapping_arguments, mapped
+from .map import add_mapping_arguments, add_pipeline_argument, check_pipeline, mapped
 from .sim import add_trace_arguments, check_trace_arguments
 
 NAME = "run"
@@ -32,6 +32,7 @@ def add_arguments(p) -> None:
                              "(those --inputs gives stay), each checked; print each request's latency (p50, p99, "
                              "max) and the throughput; outputs.npz (and inputs.npz) hold every request along a "
                              "first axis")
+    add_pipeline_argument(p, " in one continuous run (--harness direct or golden)")
     p.add_argument("--clock-ghz", type=float, default=1.0, help="clock of --requests' latencies and throughput "
                    "(default %(default)s)")
 
@@ -51,6 +52,9 @@ def run(args) -> int:
     check_trace_arguments(args, config(args.config))
     _check_requests(args)
     harness = None if args.harness == "golden" else args.harness
+    if args.pipeline and partial_sums_for(harness) == "dram":
+        raise UsageError(f"--pipeline runs requests side by side in one continuous run: --harness direct or golden, "
+                         f"not {args.harness} (it runs each phase on its own)")
     if partial_sums_for(harness) == "dram":  # each phase a run of its own: nothing stays in the PMUs
         if args.partial_sums == "pmu":
             raise UsageError(f"--partial-sums pmu needs one continuous run (--harness direct or golden); the "
@@ -64,7 +68,7 @@ def run(args) -> int:
     # One program serves every request where the phases run as one continuous run (its weights kept
     # resident load once); the other harnesses run each phase on their own: the program once per request.
     copies = len(requests) if kept else 1
-    program = mapped(args, _repeated(graph, copies), pmus_kept=kept)
+    program = mapped(args, _repeated(graph, copies), pmus_kept=kept, pipelined=args.pipeline)
     dram = program.memory
     print(text_report(program))
     print(f"\nrunning {len(program.phases)} phase(s) on {'the golden array model' if harness is None else f'the RTL ({harness} harness), each checked against the golden array model'} "
@@ -103,6 +107,7 @@ def run(args) -> int:
 
 def _check_requests(args) -> None:
     check_request_arguments(args)
+    check_pipeline(args, args.requests or 1)
     if not args.clock_ghz > 0:
         raise UsageError(f"--clock-ghz {args.clock_ghz:g}: must be > 0")
     if args.requests and args.vcd:
@@ -138,35 +143,39 @@ def _copies_inputs(requests: list[dict]) -> dict:
 
 def _requests(args, graph, program, harness, first, requests, copies):
     """The request stream: requests 0..N-1 from *first*, the run of a program of *copies* copies of
-    *graph* (every request's, or request 0's alone: then requests 1..N-1 run the program again, each
-    on its own). Prints each request's cycles and the stream; returns the run with every request's
-    outputs stacked along a first axis (``ok``: every request checked), and the inputs stacked alike."""
+    *graph* (every request's, side by side where pipelined, or request 0's alone: then requests
+    1..N-1 run the program again, each on its own). Prints each request's cycles and the stream;
+    returns the run with every request's outputs stacked along a first axis (``ok``: every request
+    checked), and the inputs stacked alike."""
     import dataclasses
 
     from rdagen.mapper.frontend.graph import copy_name
     from rdagen.sim.graph_run import run_program
-    from rdagen.sim.requests import format_requests, serve
+    from rdagen.sim.requests import format_requests, serve, timeline
 
-    def cycles(program, run) -> list[int]:
+    def phase_cycles(run) -> list[int]:
         if harness is None:
-            return program.estimated_copies()
-        return program.per_copy([p.cycles + p.reconfiguration for p in run.phases])
+            return [e + r for e, r in zip(program.estimates, program.reconfigurations)]
+        return [p.cycles + p.reconfiguration for p in run.phases]
 
     served = [(run, n) for run in [first] for n in range(copies)]  # (the run holding request n, its copy)
-    service = cycles(program, first)
+    service = program.per_copy(phase_cycles(first))  # each request's span in the program
     for n in range(copies, len(requests)):
         run = run_program(program, requests[n], harness=harness, memory=program.memory,
                           progress=progress(f"request {n}: "))
         served.append((run, 0))
-        service += cycles(program, run)
+        service += program.per_copy(phase_cycles(run))
         for problem in run.mismatches:
             print(f"  MISMATCH (request {n}): {problem}")
     for n, ((run, copy), c) in enumerate(zip(served, service)):
         ok = all(run.within[copy_name(o, copy)] for o in graph.outputs) and not run.mismatches
         print(f"request {n}: {'model ' if harness is None else ''}{c:,} cycles, {'ok' if ok else 'FAIL'}")
-    print(format_requests(serve(service, rate=args.rate, clock_ghz=args.clock_ghz), args.clock_ghz,
-                          "RTL" if harness else "cost model", what="runs of the graph", output="last output",
-                          per_s="requests/s"))
+    if copies == len(requests):  # every request in the one program: its configurations in order
+        stats = timeline(phase_cycles(first), program.phase_copies(), rate=args.rate, clock_ghz=args.clock_ghz)
+    else:
+        stats = serve(service, rate=args.rate, clock_ghz=args.clock_ghz)
+    print(format_requests(stats, args.clock_ghz, "RTL" if harness else "cost model", schedule=program.schedule,
+                          what="runs of the graph", output="last output", per_s="requests/s"))
 
     def each(field: str, combine):
         return {o: combine([getattr(run, field)[copy_name(o, copy)] for run, copy in served]) for o in graph.outputs}

@@ -33,7 +33,16 @@ from .phases.concurrent import takes_placement
 from .phases.dram import DramTraffic, memory_bound, traffic
 from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route_group, reconfiguration_cycles
 
-__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS"]
+__all__ = ["Program", "PhaseRun", "map_graph", "lower", "MapError", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS",
+           "SCHEDULES"]
+
+SCHEDULES = ("spatial", "phases")
+"""How a program takes the array: ``spatial`` (the dataflow schedule): independent phases share a
+configuration where they fit and that is cheaper, MLP weights stay resident in PMUs from one run of
+their layers to the next (loaded once per program, where the phases run as one continuous run), and,
+pipelined, the phases of consecutive copies of the graph (requests, batches) run side by side;
+``phases`` (kernel by kernel, what the spatial schedule is measured against): every phase a
+configuration of its own, loading the weights it reads on every run."""
 
 
 @dataclasses.dataclass
@@ -54,6 +63,11 @@ class Program:
     seed: int
     map_seconds: float
     memory: Memory = DDR4  # the DRAM the estimates are for (the runs' default too)
+    schedule: str = "spatial"  # one of SCHEDULES
+    pipelined: bool = False  # copies of the graph run side by side (the spatial schedule)
+
+    def describe_schedule(self) -> str:
+        return f"{self.schedule}{', copies pipelined' if self.pipelined else ''}"
 
     @property
     def bitstreams(self) -> list[bytes]:
@@ -194,15 +208,23 @@ class Program:
 def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | None = None,
               progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
               matmul_mode: str = "auto", memory: Memory = DDR4, partial_sums: str = "auto",
-              pmus_kept: bool = True, concurrent: bool = True, pipelined: bool = False) -> Program:
+              pmus_kept: bool = True, concurrent: bool = True, pipelined: bool = False,
+              schedule: str = "spatial") -> Program:
     """Lowers *graph* to phases and places and routes each (deterministic for a *seed*), estimated for
     the DRAM *memory* (rtl/spec/memory.py; the systolic tiling weighs its DRAM traffic on it, the lowering's other
     choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS);
     *pmus_kept*: the phases will run as one continuous run (``lower``); *concurrent*: independent phases
-    may share a configuration (``lower``). *pins*
+    may share a configuration (``lower``); *schedule*: one of SCHEDULES (``phases`` sets *concurrent* and
+    *pmus_kept* false, and refuses *pipelined*). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
     those of the same ``variant`` one bitstream."""
+    if schedule not in SCHEDULES:
+        raise MapError(f"schedule {schedule!r}: valid: {', '.join(SCHEDULES)}")
+    if schedule == "phases":
+        if pipelined:
+            raise MapError("pipelined copies run side by side: the spatial schedule, not phases")
+        concurrent = pmus_kept = False
     started = time.perf_counter()
     phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
     pins = dict(pins or {})
@@ -259,7 +281,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
     placed = [shared[key(n, phase)] for n, phase in enumerate(phases)]
     placed = [p if p.phase is phase else PlacedPhase(phase, p.placement, p.bitstream, p.tracks, p.seed)
               for p, phase in zip(placed, phases)]
-    return Program(cfg, graph, placed, seed, time.perf_counter() - started, memory)
+    return Program(cfg, graph, placed, seed, time.perf_counter() - started, memory, schedule, pipelined)
 
 
 def _phase_pins(graph: Graph, phase: Phase, pins: dict) -> dict:

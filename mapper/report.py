@@ -52,7 +52,8 @@ def summary(program: Program) -> dict:
             "placement": {u: list(s) for u, s in p.placement.sites.items()}, "sites": unit_sites(p), "seed": p.seed,
             "wirelength": p.placement.wirelength})
     memory = program.memory
-    return {"config": cfg.name, "config_hash": cfg.hash, "seed": program.seed, "available": totals,
+    return {"config": cfg.name, "config_hash": cfg.hash, "seed": program.seed, "schedule": program.schedule,
+            "pipelined": program.pipelined, "available": totals,
             "memory": {"name": memory.name, "read_latency": memory.read_latency,
                        "bytes_per_cycle": memory.bytes_per_cycle},
             "phases": phases, "estimate_cycles": program.estimate_cycles(), "ideal_cycles": program.ideal_cycles(),
@@ -64,8 +65,8 @@ def text_report(program: Program) -> str:
     cfg, s = program.cfg, summary(program)
     avail = s["available"]
     w = max([12] + [len(p["name"]) for p in s["phases"]])  # phases that share a configuration: "a+b"
-    lines = [f"{len(program.phases)} phase(s) on {cfg.name} ({cfg.rows}x{cfg.cols}, {cfg.lanes} lanes), seed "
-             f"{program.seed}, mapped in {program.map_seconds:.1f} s",
+    lines = [f"{len(program.phases)} phase(s) on {cfg.name} ({cfg.rows}x{cfg.cols}, {cfg.lanes} lanes), schedule "
+             f"{program.describe_schedule()}, seed {program.seed}, mapped in {program.map_seconds:.1f} s",
              f"{'phase':{w}} {'mode':8} {'nodes':24} {'PCU':>7} {'PMU':>7} {'AG':>6} {'host':>6} {'vector':>9} {'scalar':>9} "
              f"{'control':>9} {'reconfig':>8} {'estimate':>9} {'ideal':>8}"]
     for p in s["phases"]:

@@ -65,19 +65,20 @@ def split_batches(batch: dict, size: int, tables: int) -> list[dict]:
 
 def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig, *, harness: str | None, seed: int,
                 progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-                memory: Memory = DDR4, pipelined: bool = False) -> list[BatchResult]:
+                memory: Memory = DDR4, pipelined: bool = False, schedule: str = "spatial") -> list[BatchResult]:
     """The batches one after the other in ONE program (mapper/apps/dlrm.py ``dlrm_graph`` of them all):
     MLP weights the mapper keeps resident are loaded once, by the first batch's phases. Each phase
     computes for one batch (the lowering keeps the batches' phases apart, in batch order), or, when
     *pipelined*, a batch's phases may run beside the batch before's (``map_graph``): a batch's cycles
-    are its span, from its first phase's start to its last's end."""
+    are its span, from its first phase's start to its last's end. *schedule*: one of SCHEDULES
+    (mapper/program.py; ``phases``: every batch loads its weights again)."""
     started = time.perf_counter()
     batches = [check_batch(arch, batch, f"batch {n}") for n, batch in enumerate(batches)]
     graph = dlrm_graph(arch, weights, *batches)
     arrays = check_inputs(graph, graph_inputs(arch, *batches), source="the batches")
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
                         partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram",
-                        pipelined=pipelined)
+                        pipelined=pipelined, schedule=schedule)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     owner = program.phase_copies()
     estimates = [e + r for e, r in zip(program.estimates, program.reconfigurations)]
@@ -146,11 +147,13 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
 
 def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed: int, weight_seed: int,
             progress: Callable[[str], None] | None = None, mlp_weights: str = "auto",
-            matmul_mode: str = "auto", memory: Memory = DDR4, num_batches: int = 1, pipelined: bool = False) -> list[dict]:
+            matmul_mode: str = "auto", memory: Memory = DDR4, num_batches: int = 1, pipelined: bool = False,
+            schedule: str = "spatial") -> list[dict]:
     """The cost model's cycles for *arch* mapped on *cfg* at each batch size (bags of exactly N
     indices; tables capped at PROJECTION_TABLE_ROWS rows), beside the lower bound. With *num_batches*
     > 1, of that many batches through one program (``run_batches``): the cycles per batch are the
-    program's over the batches (the first batch's loads included), ``program_cycles`` the whole."""
+    program's over the batches (the first batch's loads included), ``program_cycles`` the whole.
+    *pipelined*, *schedule*: as ``run_batches``."""
     capped = dataclasses.replace(arch, embedding_sizes=tuple(min(n, PROJECTION_TABLE_ROWS) for n in arch.embedding_sizes))
     weights = reference_weights(capped, weight_seed)
     rows = []
@@ -160,11 +163,12 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
         graph = dlrm_graph(capped, weights, *batches)
         labelled = (lambda step, b=b: progress(f"batch {b}: {step}")) if progress else None
         program = map_graph(graph, cfg, seed=seed, progress=labelled, mlp_weights=mlp_weights, matmul_mode=matmul_mode,
-                            memory=memory, pipelined=pipelined)
+                            memory=memory, pipelined=pipelined, schedule=schedule)
         bound = lower_bound(arch, cfg, b, arch.indices_per_lookup, memory)
         total = program.estimate_cycles()
         cycles = round(total / num_batches)
-        rows.append({"batch": b, "batches": num_batches, "phases": len(program.phases), "cycles": cycles,
+        rows.append({"batch": b, "batches": num_batches, "schedule": program.schedule, "pipelined": program.pipelined,
+                     "phases": len(program.phases), "cycles": cycles,
                      "program_cycles": total,
                      "batch_cycles": program.estimated_copies(),
                      "reconfiguration_cycles": round(sum(program.reconfigurations) / num_batches),
@@ -189,6 +193,8 @@ def format_projection(rows: list[dict], clock_ghz: float) -> str:
                      f"{r['batch'] / latency * 1e6:12,.0f} {b['cycles']:12,d} "
                      f"{'%d/%d/%d/%d' % (b['dram_cycles'], b['weight_cycles'], b['critical_path_cycles'], b['compute_cycles']):>24} "
                      f"{r['cycles'] / b['cycles']:7.1f} {100 * r['mac_utilization']:7.2f}%")
+    if rows:
+        lines.append(f"schedule: {rows[0]['schedule']}{', batches (requests) pipelined' if rows[0]['pipelined'] else ''}")
     if rows and rows[0].get("batches", 1) > 1:
         lines.append(f"{rows[0]['batches']} batches through one program: cycles and reconfiguration per batch are "
                      f"the program's over its batches, phases the program's (" + ", ".join(

@@ -1,13 +1,14 @@
 """A stream of requests served by the array: each request's latency from its first input word in to
 its last output, its wait before the array took it, and the stream's throughput.
 
-The phases schedule holds one request's program on the array at a time: a request starts when it has
-arrived and the one before has finished, and takes its service cycles (its run's cycles: the RTL's,
+A program that runs one request's phases at a time (the phases schedule, or a spatial one not
+pipelined) serves one request after the other: a request starts when it has arrived and the one
+before has finished, and takes its service cycles (its run's cycles: the RTL's,
 or the cost model's on a projection, the first configuration load included). Requests come back to
 back (each the moment the array takes it: no wait) or at a fixed rate (request i at i x clock / rate
 cycles), where a rate above what the array serves shows as waits that grow.
 
-A pipelined program (``map_graph(..., pipelined=True)``) runs a request's phases beside the request
+A pipelined program (the spatial schedule, ``map_graph(..., pipelined=True)``) runs a request's phases beside the request
 before's where they fit: its configurations compute for several requests, and ``timeline`` follows
 them; ``serve`` is the case of one configuration run per request."""
 
@@ -118,16 +119,17 @@ def repeat_steady(cycles: Sequence[int], copies: Sequence[tuple[int, ...]], coun
     return out_cycles, out_copies
 
 
-def format_requests(stats: RequestStats, clock_ghz: float, source: str, *, what: str = "batch-1 requests",
-                    output: str = "probability", per_s: str = "samples/s") -> str:
+def format_requests(stats: RequestStats, clock_ghz: float, source: str, *, schedule: str = "spatial",
+                    what: str = "batch-1 requests", output: str = "probability", per_s: str = "samples/s") -> str:
     """What a person reads: how the requests came, the latency percentiles and the throughput (*what*
-    the requests are, the *output* that ends one, the unit of the throughput: one per request)."""
+    the requests are, the *output* that ends one, the unit of the throughput: one per request; the
+    program's *schedule*, mapper/program.py SCHEDULES)."""
     us = 1 / (clock_ghz * 1e3)
     came = "back to back" if stats.rate is None else \
         f"at {stats.rate:,.0f} per second (longest wait for the array {max(stats.waits):,} cycles)"
     overlap = any(b < a for a, b in zip(stats.finishes, stats.starts[1:]))
     served = "pipelined, a request's phases beside the one before's" if overlap else "served one at a time"
-    return (f"requests: {stats.count} {what} {came}, {served} (phases schedule; {source} "
+    return (f"requests: {stats.count} {what} {came}, {served} ({schedule} schedule; {source} "
             f"cycles): latency from first input in to {output} out p50 {stats.percentile(50):,} cycles "
             f"({stats.percentile(50) * us:.2f} us), p99 {stats.percentile(99):,} ({stats.percentile(99) * us:.2f} us), "
             f"max {max(stats.latencies):,} ({max(stats.latencies) * us:.2f} us); throughput "

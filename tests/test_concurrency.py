@@ -37,7 +37,7 @@ def test_independent_phases_run_in_one_configuration_bit_exact_and_sooner():
     graph, cfg = _two_parts(), preset("tiny")
     arrays = check_inputs(graph, random_inputs(graph, 4))
     together = map_graph(graph, cfg, seed=4)
-    alone = map_graph(graph, cfg, seed=4, concurrent=False)
+    alone = map_graph(graph, cfg, seed=4, schedule="phases")  # kernel by kernel
     shared = [p.phase for p in together.phases if isinstance(p.phase, ConcurrentPhase)]
     assert [[q.name for q in p.parts] for p in shared] == [["relu0", "sigmoid1p0"]]
     assert len(together.phases) == len(alone.phases) - 1
@@ -74,6 +74,32 @@ def test_shared_configurations_hold_independent_phases_that_fit(request, config)
                 used = p.units_used()
                 assert all(used[kind] <= len(sites(cfg, kind)) for kind in KINDS), (p.name, used)
     print(f"{found} shared configurations in 30 graphs")
+
+
+def test_the_phases_schedule_runs_kernel_by_kernel():
+    """map_graph(schedule="phases") on two batches of a small DLRM: every phase a configuration of its
+    own and the MLP weights loaded by each batch (more DRAM words, more cycles than the spatial
+    schedule, which shares configurations and keeps the weights resident); the programs compute the
+    same phases; the report names the schedule; an unknown schedule, and pipelined copies in the
+    phases schedule, are refused naming them."""
+    from rdagen.mapper.apps.dlrm import Arch, check_batch, dlrm_graph, random_batch, reference_weights
+    from rdagen.mapper.report import text_report
+
+    arch, cfg = Arch(4, (5, 3, 7), (3, 8, 4), (4, 1), "dot", indices_per_lookup=3), preset("small")
+    batches = [check_batch(arch, random_batch(arch, 2, n, fixed=True), "batch") for n in range(2)]
+    graph = dlrm_graph(arch, reference_weights(arch, 123), *batches)
+    spatial, phases = (map_graph(graph, cfg, seed=2, schedule=s) for s in ("spatial", "phases"))
+    assert any(isinstance(p.phase, ConcurrentPhase) for p in spatial.phases)
+    assert not any(isinstance(p.phase, ConcurrentPhase) for p in phases.phases)
+    flat = [q.name for p in spatial.phases for q in getattr(p.phase, "parts", (p.phase,))]
+    assert sorted(flat) == sorted(p.phase.name for p in phases.phases)
+    words = [sum(t.bytes(cfg) for t in program.traffic) for program in (spatial, phases)]
+    assert words[0] < words[1] and spatial.estimate_cycles() < phases.estimate_cycles(), words
+    assert "schedule phases, seed 2" in text_report(phases) and "schedule spatial, seed 2" in text_report(spatial)
+    with pytest.raises(MapError, match="schedule 'gantt': valid: spatial, phases"):
+        map_graph(graph, cfg, schedule="gantt")
+    with pytest.raises(MapError, match="pipelined copies run side by side: the spatial schedule, not phases"):
+        map_graph(graph, cfg, schedule="phases", pipelined=True)
 
 
 def test_a_part_reading_another_is_refused():

@@ -14,6 +14,7 @@ import pytest
 import rdagen.mapper
 from rdagen.mapper.apps.dlrm import (Arch, bag_length, check_batch, dlrm_graph, graph_inputs, lower_bound, random_batch,
                                      read_criteo_tsv, reference_weights)
+from rdagen.mapper.program import SCHEDULES
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.memory import DDR4, IDEAL, Memory
 from rdagen.cli import main
@@ -262,6 +263,8 @@ BAD = [
     (["--requests", "2", "--mini-batch-size", "4"], "--requests 2 sends random batch-1 requests: not with --mini-batch-size"),
     (["--requests", "2", "--num-batches", "3"], "--requests 2 sends random batch-1 requests: not with --num-batches"),
     (["--requests", "2", "--inputs", "{offsets}"], "--requests 2 sends random batch-1 requests: not with --inputs"),
+    (["--requests", "2", "--pipeline", "--schedule", "phases"],
+     "--pipeline runs requests side by side: the spatial schedule, not --schedule phases"),
 ]
 
 
@@ -275,12 +278,13 @@ def test_rdagen_dlrm_refuses_bad_input_with_status_2_writing_nothing(tmp_path, c
     (tmp_path / "bad.tsv").write_text(lines[0] + "\n" + lines[1].rsplit("\t", 1)[0] + "\n")
     files["tsv"] = str(tmp_path / "bad.tsv")
     out = tmp_path / "out"
-    status = main(["dlrm", "--config", "tiny", "--harness", "golden", "--out", str(out)]
-                  + [a.format(**files) for a in args])
-    err = capsys.readouterr().err
-    assert status == 2 and message in err and "Traceback" not in err, err
-    assert "None" not in err, err  # names the flag that is wrong, not the ones left unset
-    assert not out.exists()
+    for schedule in SCHEDULES:  # refused the same way in both schedules
+        status = main(["dlrm", "--config", "tiny", "--harness", "golden", "--out", str(out), "--schedule", schedule]
+                      + [a.format(**files) for a in args])
+        err = capsys.readouterr().err
+        assert status == 2 and message in err and "Traceback" not in err, (schedule, err)
+        assert "None" not in err, err  # names the flag that is wrong, not the ones left unset
+        assert not out.exists()
 
 
 def test_a_top_mlp_with_several_outputs_gives_every_probability(tmp_path, capsys):
@@ -423,7 +427,7 @@ def test_summary_json_holds_every_batch_beside_its_bound(tmp_path, capsys):
         for row in summary["rows"]:
             bound = lower_bound(arch, cfg, row["batch"], 2)
             macs = bound.multiply_adds
-            assert row["source"] == "model" and row["schedule"] == "phases"
+            assert row["source"] == "model" and row["schedule"] == "spatial" and row["pipelined"] is False
             assert row["latency_us"] == pytest.approx(row["cycles"] / 2e3, abs=1e-4)
             assert row["samples_per_s"] == pytest.approx(row["batch"] * 2e9 / row["cycles"], rel=1e-6)
             assert row["mac_utilization"] == pytest.approx(macs / (row["cycles"] * 2 * 2 * row["pcus"]), abs=1e-6)
@@ -554,29 +558,68 @@ def test_pipelined_requests_on_the_rtl_overlap_and_take_the_cost_models_latency(
     assert sum(results[0].program_cycles) <= 0.9 * one_by_one
 
 
-def test_rdagen_dlrm_pipeline_projects_more_requests_per_second(tmp_path, capsys):
-    """--model-only --requests N --pipeline: the stream of a pipelined program (summary.json says the
-    schedule), more requests per second for a longer latency than one at a time; without --requests or
-    --num-batches, --pipeline is refused with status 2."""
+def test_rdagen_dlrm_schedules_project_requests(tmp_path, capsys):
+    """--model-only --requests N in the three ways a program can take them: --schedule phases (kernel
+    by kernel: every request loads the MLP weights again), spatial (the default: phases side by side
+    where they fit, weights resident) and spatial --pipeline (a request's phases beside the one
+    before's): each faster per request than the one before it, the pipelined one for a longer latency;
+    summary.json and the report name the schedule; without --requests or --num-batches, --pipeline is
+    refused with status 2."""
     flags = ["dlrm", "--config", "medium", "--model-only", "--arch-sparse-feature-size", "4", "--arch-embedding-size",
              "5-3-7", "--arch-mlp-bot", "3-8-4", "--arch-mlp-top", "4-1", "--num-indices-per-lookup", "3",
              "--requests", "8"]
-    summaries = {}
-    for extra in ([], ["--pipeline"]):
-        out = tmp_path / ("pipelined" if extra else "serial")
+    summaries, texts = {}, {}
+    for name, extra in (("phases", ["--schedule", "phases"]), ("spatial", []), ("pipelined", ["--pipeline"])):
+        out = tmp_path / name
         assert main(flags + extra + ["--out", str(out)]) == 0
-        text = capsys.readouterr().out
-        summaries[bool(extra)] = json.loads((out / "summary.json").read_text())
-    assert "pipelined, a request's phases beside the one before's" in text
-    serial, pipelined = summaries[False], summaries[True]
-    assert [r["schedule"] for r in pipelined["rows"]] == ["pipelined"] and serial["rows"][0]["schedule"] == "phases"
-    assert pipelined["requests"]["count"] == serial["requests"]["count"] == 8
-    assert pipelined["requests"]["samples_per_s"] > 1.1 * serial["requests"]["samples_per_s"]
-    assert pipelined["requests"]["p50_cycles"] > serial["requests"]["p50_cycles"]
+        texts[name] = capsys.readouterr().out
+        summaries[name] = json.loads((out / "summary.json").read_text())
+    assert "pipelined, a request's phases beside the one before's (spatial schedule" in texts["pipelined"]
+    assert "served one at a time (phases schedule" in texts["phases"]
+    assert "schedule: spatial, batches (requests) pipelined" in texts["pipelined"]
+    phases, spatial, pipelined = (summaries[k] for k in ("phases", "spatial", "pipelined"))
+    assert [(r["schedule"], r["pipelined"]) for r in pipelined["rows"]] == [("spatial", True)]
+    assert [(r["schedule"], r["pipelined"]) for r in spatial["rows"]] == [("spatial", False)]
+    assert [(r["schedule"], r["pipelined"]) for r in phases["rows"]] == [("phases", False)]
+    assert pipelined["requests"]["count"] == spatial["requests"]["count"] == phases["requests"]["count"] == 8
+    assert phases["requests"]["p50_cycles"] > spatial["requests"]["p50_cycles"]  # the weights load every request
+    assert pipelined["requests"]["samples_per_s"] > 1.1 * spatial["requests"]["samples_per_s"]
+    assert pipelined["requests"]["p50_cycles"] > spatial["requests"]["p50_cycles"]
     assert main(["dlrm", "--config", "tiny", "--model-only", "--pipeline"]) == 2
     err = capsys.readouterr().err
     assert "--pipeline overlaps requests or batches: give --requests N or --num-batches N" in err
     assert "Traceback" not in err
+
+
+def test_rdagen_run_pipelines_requests_of_any_graph(tmp_path, capsys):
+    """`rdagen run GRAPH --requests N --pipeline`: the requests of a graph file (a batch-1 DLRM written
+    as JSON) side by side in one program, every request checked, more requests per second than one
+    at a time; --schedule phases maps a configuration per phase (the report says so); --pipeline
+    without requests, in the phases schedule or in a harness that runs phases on their own is refused
+    with status 2."""
+    weights = reference_weights(RESIDENT, 123)
+    batch = check_batch(RESIDENT, random_batch(RESIDENT, 1, 5, fixed=True), "request")
+    graph = tmp_path / "dlrm1.json"
+    graph.write_text(dlrm_graph(RESIDENT, weights, batch).to_json())
+    flags = ["run", str(graph), "--config", "medium", "--harness", "golden", "--requests", "6"]
+    stream = {}
+    for name, extra in (("phases", ["--schedule", "phases"]), ("spatial", []), ("pipelined", ["--pipeline"])):
+        out = tmp_path / name
+        assert main(flags + extra + ["--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "PASS" in text and f"schedule {name if name != 'pipelined' else 'spatial, copies pipelined'}," in text
+        assert np.load(out / "outputs.npz")["p"].shape[0] == 6
+        line = next(l for l in text.splitlines() if l.startswith("requests: 6 runs of the graph"))
+        stream[name] = float(line.rsplit("throughput ", 1)[1].split()[0].replace(",", ""))
+        assert ("pipelined, a request's phases beside the one before's" in line) == (name == "pipelined"), line
+    assert stream["phases"] < stream["spatial"] < stream["pipelined"] / 1.1, stream
+    for extra, message in ((["--requests", "1"], "--pipeline overlaps requests: give --requests N (N > 1)"),
+                           (["--schedule", "phases"], "--pipeline runs requests side by side: the spatial schedule"),
+                           (["--harness", "specialised"], "--pipeline runs requests side by side in one continuous run")):
+        assert main(flags + ["--pipeline", "--out", str(tmp_path / "refused")] + extra) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+        assert not (tmp_path / "refused").exists()
 
 
 def test_model_only_projects_batches_through_one_program_per_batch(tmp_path, capsys):

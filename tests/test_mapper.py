@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 from rdagen.mapper.phases.phase import MapError
-from rdagen.mapper.program import map_graph
+from rdagen.mapper.program import SCHEDULES, map_graph
 from rdagen.rtl.spec.config import ArrayConfig, preset
 from rdagen.sim.array_run import config_loads
 from rdagen.sim.graph_run import format_table, run_program
@@ -136,21 +136,22 @@ def test_a_pinned_node_lands_where_it_is_pinned():
     assert program.phases[0].placement.sites[first_pcu] == (3, 3)
 
 
-def test_refusals_name_the_node_the_resource_or_the_pin():
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_refusals_name_the_node_the_resource_or_the_pin(schedule):
     g = GraphBuilder()
     g.output(g.matmul(g.input("x", (2, 40)), g.weight("w", shape=(40, 3), seed=1), name="y"))
     one_counter = dataclasses.replace(preset("tiny"), name="one-counter", counters=1)
     with pytest.raises(MapError, match=r"node 0 \(matmul -> 'y'\) does not fit one-counter: it needs 2 counters"):
-        map_graph(g.graph(), one_counter)
+        map_graph(g.graph(), one_counter, schedule=schedule)
     with pytest.raises(MapError, match=r"pin 'nope': no node output or unit of that name"):
-        map_graph(g.graph(), preset("small"), pins={"nope": (0, 0)})
+        map_graph(g.graph(), preset("small"), pins={"nope": (0, 0)}, schedule=schedule)
     with pytest.raises(MapError, match=r"placement: .*pin"):
-        map_graph(g.graph(), preset("small"), pins={"y": (0, 1)})  # (0, 1) is a PMU tile
+        map_graph(g.graph(), preset("small"), pins={"y": (0, 1)}, schedule=schedule)  # (0, 1) is a PMU tile
     g = GraphBuilder()
     g.output(g.relu(g.matmul(g.relu(g.input("x", (2, 5))), g.weight("w", shape=(5, 3), seed=1)), name="y"))
     one_stage = dataclasses.replace(preset("tiny"), name="one-stage", stages=1)
     with pytest.raises(MapError, match=r"node 1 \(matmul -> .*\) does not fit one-stage: it needs 2 PCU stages"):
-        map_graph(g.graph(), one_stage)
+        map_graph(g.graph(), one_stage, schedule=schedule)
 
 
 def test_rdagen_map_writes_bitstreams_a_report_and_a_png(tmp_path, capsys):

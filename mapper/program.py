@@ -275,9 +275,16 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         if phase.placement_key is not None:
             makers.setdefault(phase.placement_key, n)
     for first in (True, False):  # the phases that keep resident weights first
-        for n, phase in enumerate(phases):
-            if bool(phase.resident_units()) == first and key(n, phase) not in shared:
-                place_group(n, phase)
+        for n in range(len(phases)):
+            if bool(phases[n].resident_units()) == first and key(n, phases[n]) not in shared:
+                while True:
+                    try:
+                        place_group(n, phases[n])
+                        break
+                    except MapError:  # a phase with a leaner dataflow (Phase.simpler) tries that
+                        phases[n] = phases[n].simpler()
+                        if phases[n] is None:
+                            raise
     placed = [shared[key(n, phase)] for n, phase in enumerate(phases)]
     placed = [p if p.phase is phase else PlacedPhase(phase, p.placement, p.bitstream, p.tracks, p.seed)
               for p, phase in zip(placed, phases)]

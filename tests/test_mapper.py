@@ -439,20 +439,31 @@ def test_one_hot_tables_pack_sixteen_to_a_phase_on_plasticine():
 
 
 def test_the_dot_interaction_sends_its_products_to_the_host_as_scalars(request):
-    """A dot interaction (27 features as DLRM Kaggle's, D above the lanes; 3 samples of 5) on the RTL
-    of small (direct harness): bit-exact, within the bound, its products one word each on the scalar
-    network to the host (no DRAM write: a vector per product would be a third of its traffic)."""
-    seed, cfg = test_seed(request), preset("small")
-    for samples, features, d in ((1, 27, 2 * cfg.lanes), (3, 5, cfg.lanes + 1)):
+    """A dot interaction on the RTL (direct harness), bit-exact and within the bound, its products one
+    word each on the scalar network to the host (no DRAM write: a vector per product would be a third
+    of its traffic), its cycles within 10 % of the cost model's. Staged where two sample rows fit a PMU
+    (27 features as DLRM Kaggle's with D above the lanes, and 3 samples of 5, on small): every sample's
+    rows cross DRAM once and the PMUs give the pairs; otherwise (tiny's 2 counters with D above its
+    lanes) each pair's two vectors are read from DRAM."""
+    seed = test_seed(request)
+    for config, samples, features, d, staged in (("small", 1, 27, 8, True), ("small", 3, 5, 5, True),
+                                                 ("tiny", 2, 4, 3, False)):
+        cfg = preset(config)
         g = GraphBuilder()
         g.output(g.dot_interaction(*(g.input(f"x{i}", (samples, d)) for i in range(features)), name="z"))
         graph = g.graph()
         program = map_graph(graph, cfg, seed=seed)
+        phase = program.phases[0].phase
+        assert (phase.split is not None) == staged, (config, phase.split)
         run = run_program(program, random_inputs(graph, seed), harness="direct", tag="test-dot")
         assert run.ok and all(run.within.values()), (run.mismatches, run.max_error)
+        assert abs(run.phases[0].cycles - run.phases[0].estimate) <= 0.1 * run.phases[0].estimate, run.phases[0]
         traffic = program.traffic[0].ags.values()
-        assert sum(a.write_beats for a in traffic) == 0 and sum(a.read_beats for a in traffic) > 0
-        io = program.phases[0].phase.io(program.phases[0].placement.sites,
-                                        {n: np.zeros(t.shape, np.float32) for n, t in graph.inputs.items()})
-        assert sum(io.sinks.values()) == samples * features * (features - 1) // 2
+        padded = -(-d // cfg.lanes) * cfg.lanes
+        read = sum(a.read_beats for a in traffic) * cfg.lanes
+        assert sum(a.write_beats for a in traffic) == 0
+        pairs = features * (features - 1) // 2
+        assert read == (samples * features * padded if staged else 2 * samples * pairs * padded), read
+        io = phase.io(program.phases[0].placement.sites, {n: np.zeros(t.shape, np.float32) for n, t in graph.inputs.items()})
+        assert sum(io.sinks.values()) == (samples * (features - 1) ** 2 if staged else samples * pairs)
         assert all(port.startswith("srecv__") for port in io.sinks)

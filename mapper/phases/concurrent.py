@@ -63,6 +63,14 @@ class ConcurrentPhase(Phase):
     def _names(parts) -> str:
         return "+".join(p.name for p in parts)
 
+    def simpler(self) -> ConcurrentPhase | None:
+        """The parts with the first that has a leaner dataflow taking it (``Phase.simpler``)."""
+        for n, part in enumerate(self.parts):
+            lean = part.simpler()
+            if lean is not None:
+                return ConcurrentPhase(self.parts[:n] + (lean,) + self.parts[n + 1:])
+        return None
+
     def netlist(self):
         units, nets = [], []
         for part in self.parts:

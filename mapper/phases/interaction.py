@@ -2,19 +2,35 @@
 products of the pairs (i, j), i > j, in row-major order ((1, 0), (2, 0), (2, 1), (3, 0), ...): the
 strict lower triangle of T_b T_b^T, as the DLRM reference's ``dot`` interaction computes it.
 
-Dataflow: the items (b, pair) are dealt to S streams (stream s takes items s, s + S, ...)::
+T is laid out [B, F + 1, Dp] in DRAM, each row padded with zeros to Dp = ceil(D / L) L words. The
+products leave as scalars: a vector per product written to DRAM would be a third of the phase's DRAM
+traffic for one useful word in L.
 
-    AG a_s (T in its DRAM channel) --the vectors of t_i[b] (one read command per item)--> PCU s vin 0
-    AG b_s (T in its DRAM channel) --the vectors of t_j[b]--------------------------------> PCU s vin 1
-    PCU s: fmul, the lane reduction (fadd), the accumulator (fadd over the ceil(D / L) vectors of an
-    item) --one word per item (the dot product), scalar network--> host s srecv
+Staged (where the PMUs hold two sample rows and the read patterns fit the counters): each sample's
+rows cross DRAM once and the products are read from PMUs. Streams s = (p, q), P x Q of them: stream
+(p, q) takes the samples b = p, p + P, ... and the rows i = 1 + q, 1 + q + Q, ... of their products,
+each against every j < F (the products j >= i are computed too and dropped by the collector: a static
+counter cannot run a triangle)::
 
-The products leave as scalars: a vector per item written to DRAM would be a third of the phase's
-DRAM traffic for one useful word in L.
+    AG p --T[b] (one read command per sample: (F + 1) Dp words), multicast--> PMUs A_s, B_s of (p, q), every q
+    PMU A_s (double-buffered sample rows) --t_i vectors, each repeated for every j--> PCU s vin 0
+    PMU B_s (the same rows)              --t_j vectors, j = 0 .. F - 1, for every i--> PCU s vin 1
+    PCU s: fmul, the lane reduction (fadd), the accumulator over the ceil(D / L) vectors of a product
+    --one word per product, scalar network--> host s srecv
 
-T is laid out [B, F + 1, Dp] with each row padded with zeros to Dp = ceil(D / L) L words. S = min(items,
-AGs / 2, PCUs). Cost model: ceil(items / S) ceil(D / L) + 32 + 4.5 (rows + cols - 6) + log2(L) (the
-elementwise phase's latency and the reduction tree's levels).
+P and Q are chosen by the cost model on the lowering's memory (more streams divide the products; the
+P AGs read their samples side by side through the DRAM's bandwidth).
+
+Pairs (otherwise: tiny's 2 counters with D > L, or rows beyond half a PMU): the items (b, pair) dealt
+to S = min(items, AGs / 2, PCUs) streams, each pair's two vectors read from DRAM by two AGs::
+
+    AG a_s --t_i[b] (one read command per item)--> PCU s vin 0;  AG b_s --t_j[b]--> PCU s vin 1
+
+Cost model, per stream (the longest sets the phase): pairs: items x ceil(D / L) firings; staged: the
+first sample's rows, then per sample the larger of its rows' write and its products' reads
+(rows x F x ceil(D / L) firings); both + 32 + 4.5 (rows + cols - 6) + log2(L) (the elementwise
+phase's latency and the reduction tree's levels) [+ STAGE_LATENCY through the PMUs]; on a DRAM the
+phase's words over the bandwidth and the read latency (mapper/phases/dram.py).
 """
 
 from __future__ import annotations
@@ -23,80 +39,217 @@ import numpy as np
 
 from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.config import ArrayConfig
-from rdagen.rtl.spec.pcu_layout import Accumulate, Counter, PcuProgram, Reduce, Stage, vin
+from rdagen.rtl.spec.memory import IDEAL, Memory
+from rdagen.rtl.spec.pcu_layout import LANE, Accumulate, Counter, PcuProgram, Reduce, Stage, ctr, reg, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.frontend.reference import interaction_pairs
+from rdagen.mapper.phases.dram import DramTraffic, memory_cycles
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["InteractionPhase"]
 
+STAGE_LATENCY = 8  # the PMU's write, swap and read pipeline before a staged stream's first product
+SWAP = 18  # what a double-buffer round adds when a sample's writes and reads are alike (fitted on small, medium)
+
 
 class InteractionPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, reads: tuple[str, ...], y: str,
-                 samples: int, width: int, where: str):
+                 samples: int, width: int, where: str, memory: Memory = IDEAL, pmus: int | None = None):
+        """*memory*: what the staged split is chosen for; *pmus*: the most PMUs the phase may take
+        (None: all; fewer than a staged stream's two: the pairs dataflow)."""
         self.cfg, self.name, self.nodes, self.reads, self.writes, self.y = cfg, name, nodes, reads, (y,), y
-        self.samples, self.width = samples, width
-        self.pairs = interaction_pairs(len(reads))
+        self.samples, self.width, self.where, self.memory = samples, width, where, memory
+        self.pmu_cap = len(sites(cfg, "pmu")) if pmus is None else pmus
+        self.features = len(reads)
+        self.pairs = interaction_pairs(self.features)
         self.items = samples * len(self.pairs)
-        self.streams = min(self.items, cfg.rows // 2, len(sites(cfg, "pcu")))
-        if self.streams < 1 or cfg.vector_inputs < 2:
-            raise MapError(f"{where} does not fit {cfg.name}: a dot interaction needs 2 AGs (the array has {cfg.rows}) "
-                           f"and 2 vector inputs per PCU (it has {cfg.vector_inputs})")
         L = cfg.lanes
         self.vectors = -(-width // L)
         self.padded = self.vectors * L
-        self.ideal_cycles = -(-self.items // self.streams) * self.vectors
-        self.estimate_cycles = self.ideal_cycles + round(32 + 4.5 * (cfg.rows + cfg.cols - 6)) + (L - 1).bit_length()
+        self.latency = round(32 + 4.5 * (cfg.rows + cfg.cols - 6)) + (L - 1).bit_length()
+        self.ideal_cycles = -(-self.items // min(self.items, len(sites(cfg, "pcu")))) * self.vectors
+        self.split = self._best_split(memory) if self._stages() else None
+        if self.split:
+            self.streams = self.split[0] * self.split[1]
+            self.estimate_cycles = self._staged_estimate(*self.split)
+        else:
+            self.streams = min(self.items, cfg.rows // 2, len(sites(cfg, "pcu")))
+            if self.streams < 1 or cfg.vector_inputs < 2:
+                raise MapError(f"{where} does not fit {cfg.name}: a dot interaction needs 2 AGs (the array has "
+                               f"{cfg.rows}) and 2 vector inputs per PCU (it has {cfg.vector_inputs})")
+            self.estimate_cycles = -(-self.items // self.streams) * self.vectors + self.latency
 
-    def _items(self, s: int) -> range:
-        return range(s, self.items, self.streams)
+    # -- the staged dataflow -------------------------------------------------------------------------
+
+    def _stages(self) -> bool:
+        """Whether the staged dataflow fits: two sample rows in a PMU, the t_i pattern's counters."""
+        cfg = self.cfg
+        return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
+                and cfg.counters >= 2 + (self.vectors > 1))
+
+    def _staged_estimate(self, p: int, q: int) -> int:
+        rows = self.features * self.vectors  # a sample's vectors, written once per stream
+        products = -(-(self.features - 1) // q) * (self.features - 1) * self.vectors
+        pace = max(rows, products, (rows + products + SWAP) / 2)
+        return round(rows + -(-self.samples // p) * pace) + self.latency + STAGE_LATENCY
+
+    def _first_rows(self, streams: int, memory: Memory) -> float:
+        """Cycles the first sample's rows take beyond a vector per cycle when every stream reads its
+        own at once through the DRAM's bandwidth."""
+        if memory.bytes_per_cycle is None:
+            return 0
+        words = self.features * self.padded
+        return max(0.0, 4 * streams * words / memory.bytes_per_cycle - words / self.cfg.lanes)
+
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+        extra = self._first_rows(self.split[0], memory) if self.split else 0
+        return memory_cycles(cfg, round(self.estimate_cycles + extra), dram, memory, self.dram_overlap)
+
+    def _best_split(self, memory: Memory) -> tuple[int, int] | None:
+        """(P, Q) of the fewest cycles by the cost model on *memory*, the fewest streams among equals;
+        None when no stream fits."""
+        cfg = self.cfg
+        most = min(cfg.rows, len(sites(cfg, "host")), len(sites(cfg, "pcu")), self.pmu_cap // 2)
+        best = None
+        for p in range(1, min(self.samples, most) + 1):
+            for q in range(1, min(self.features - 1, most // p) + 1):
+                cycles = self._staged_estimate(p, q) + self._first_rows(p, memory)
+                if memory.bytes_per_cycle is not None:
+                    words = self.samples * self.features * self.padded
+                    cycles = max(cycles + memory.read_latency, memory.read_latency + 4 * words / memory.bytes_per_cycle)
+                key = (cycles, p * q)
+                if best is None or key < best[0]:
+                    best = (key, (p, q))
+        return best[1] if best else None
+
+    def within(self, pmus: int) -> InteractionPhase:
+        """The phase on at most *pmus* PMUs (those that resident weights leave: lowering/residency.py)."""
+        return InteractionPhase(self.cfg, self.name, self.nodes, self.reads, self.y, self.samples, self.width,
+                                self.where, self.memory, pmus)
+
+    def simpler(self) -> InteractionPhase | None:
+        """Fewer staged streams (two PMUs less), down to the pairs dataflow (no PMU)."""
+        return self.within(2 * self.streams - 2) if self.split else None
+
+    def _stream(self, s: int) -> tuple[range, range]:
+        """Staged stream *s*: its samples and its rows i."""
+        p, q = self.split
+        return range(s % p, self.samples, p), range(1 + s // p, self.features, q)
+
+    def _a_program(self, rows: range) -> PmuProgram:
+        """PMU A: the t_i vectors of the stream's rows, each repeated for every j < F."""
+        L, Dp, F = self.cfg.lanes, self.padded, self.features - 1
+        i = Counter(rows.start * Dp, self.features * Dp, rows.step * Dp)
+        if self.vectors > 1:
+            read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(2))],
+                        counters=[Counter(0, Dp, L), Counter(0, F, 1), i])
+        else:
+            read = Port(stages=[AddressStage("add", ctr(1), LANE)], counters=[Counter(0, F, 1), i])
+        return PmuProgram(write=self._write_port(), read=read, mode="double")
+
+    def _b_program(self, rows: range) -> PmuProgram:
+        """PMU B: the t_j vectors, j = 0 .. F - 1, once for each of the stream's rows i."""
+        L, Dp, F = self.cfg.lanes, self.padded, self.features - 1
+        read = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, F * Dp, L), Counter(0, len(rows), 1)])
+        return PmuProgram(write=self._write_port(), read=read, mode="double")
+
+    def _write_port(self) -> Port:
+        L = self.cfg.lanes
+        return Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.features * self.padded, L)],
+                    vin_required=[0], data=vin(0))
+
+    def _outputs(self, s: int) -> list[int]:
+        """Stream *s*'s products in the order it sends them, each the item (b x pairs + pair) it is, or
+        -1 for a product the collector drops (staged: j >= i)."""
+        if not self.split:
+            return list(range(s, self.items, self.streams))
+        index = {pair: n for n, pair in enumerate(self.pairs)}
+        samples, rows = self._stream(s)
+        return [b * len(self.pairs) + index[(i, j)] if j < i else -1
+                for b in samples for i in rows for j in range(self.features - 1)]
+
+    # -- the phase ----------------------------------------------------------------------------------
+
+    def _names(self, s: int) -> dict[str, str]:
+        """Stream *s*'s units (staged: the AG of its samples, shared by the streams of those)."""
+        if self.split:
+            return {"ag": f"{self.name}.ag{s % self.split[0]}"} | {
+                unit: f"{self.name}.{unit}{s}" for unit in ("pmu_a", "pmu_b", "pcu", "host")}
+        return {unit: f"{self.name}.{unit}{s}" for unit in ("a", "b", "pcu", "host")}
 
     def netlist(self):
         units, nets = [], []
+        kinds = {"a": "ag", "b": "ag", "ag": "ag", "pmu_a": "pmu", "pmu_b": "pmu", "pcu": "pcu", "host": "host"}
+        fed = {}  # staged: {AG: the PMUs its samples' rows go to}
         for s in range(self.streams):
-            a, b, pcu, host = (f"{self.name}.{unit}{s}" for unit in ("a", "b", "pcu", "host"))
-            units += [Unit(a, "ag"), Unit(b, "ag"), Unit(pcu, "pcu"), Unit(host, "host")]
-            nets += [Net(a, (pcu,)), Net(b, (pcu,)), Net(pcu, (host,))]
-        return units, nets
+            n = self._names(s)
+            units += [Unit(name, kinds[unit]) for unit, name in n.items() if unit != "ag" or name not in fed]
+            if self.split:
+                fed.setdefault(n["ag"], []).extend((n["pmu_a"], n["pmu_b"]))
+                nets += [Net(n["pmu_a"], (n["pcu"],)), Net(n["pmu_b"], (n["pcu"],))]
+            else:
+                nets += [Net(n["a"], (n["pcu"],)), Net(n["b"], (n["pcu"],))]
+            nets.append(Net(n["pcu"], (n["host"],)))
+        return units, nets + [Net(ag, tuple(pmus)) for ag, pmus in fed.items()]
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
-        vector, scalar = [], []
+        vector, scalar, fed = [], [], {}
         for i in range(self.streams):
-            site = lambda unit: s[f"{self.name}.{unit}{i}"]  # noqa: E731
-            pcu, a, bb = site("pcu"), site("a")[0], site("b")[0]
+            n = {unit: s[name] for unit, name in self._names(i).items()}
+            pcu = n["pcu"]
             b.pcu(*pcu, PcuProgram(stages=[Stage("fmul", vin(0), vin(1), dst=0)],
-                                   counters=[Counter(0, len(self._items(i)) * self.vectors, 1)], vin_required=[0, 1],
+                                   counters=[Counter(0, len(self._outputs(i)) * self.vectors, 1)], vin_required=[0, 1],
                                    reduce=Reduce("fadd", 0), accumulate=Accumulate("fadd", init=0, fold=self.vectors),
                                    sout=[("acc", 0)]))
-            b.ag(a, AgProgram("read"))
-            b.ag(bb, AgProgram("read"))
-            vector += [(("ag", a, "rdata"), [("pcu", *pcu, "vin", 0)]), (("ag", bb, "rdata"), [("pcu", *pcu, "vin", 1)])]
-            scalar.append((("pcu", *pcu, "sout", 0), [("host", site("host")[0], "srecv")]))
+            if self.split:
+                rows = self._stream(i)[1]
+                b.pmu(*n["pmu_a"], self._a_program(rows))
+                b.pmu(*n["pmu_b"], self._b_program(rows))
+                fed.setdefault(n["ag"], []).extend([("pmu", *n["pmu_a"], "vin", 0), ("pmu", *n["pmu_b"], "vin", 0)])
+                vector += [(("pmu", *n["pmu_a"], "vout", 0), [("pcu", *pcu, "vin", 0)]),
+                           (("pmu", *n["pmu_b"], "vout", 0), [("pcu", *pcu, "vin", 1)])]
+            else:
+                b.ag(n["a"][0], AgProgram("read"))
+                b.ag(n["b"][0], AgProgram("read"))
+                vector += [(("ag", n["a"][0], "rdata"), [("pcu", *pcu, "vin", 0)]),
+                           (("ag", n["b"][0], "rdata"), [("pcu", *pcu, "vin", 1)])]
+            scalar.append((("pcu", *pcu, "sout", 0), [("host", n["host"][0], "srecv")]))
+        for ag, sinks in fed.items():  # staged: an AG's samples to every stream of them
+            b.ag(ag[0], AgProgram("read"))
+            vector.append((("ag", ag[0], "rdata"), sinks))
         b.route_all("vector", vector)
         b.route_all("scalar", scalar)
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
-        features = len(self.reads)
-        t = np.zeros((self.samples, features, self.padded), F32)
+        t = np.zeros((self.samples, self.features, self.padded), F32)
         for f, name in enumerate(self.reads):
             t[:, f, : self.width] = np.asarray(tensors[name], F32)
         words = t.view(U32).ravel()
         sources, dram, sinks = {}, {}, {}
+        row_words = self.features * self.padded
         for i in range(self.streams):
-            items = self._items(i)
-            for unit, side in (("a", 0), ("b", 1)):
-                row = s[f"{self.name}.{unit}{i}"][0]
+            n = self._names(i)
+            if self.split:
+                row = s[n["ag"]][0]
                 dram[row] = {0: words}
-                sources[f"ag_cmd__{row}"] = [
-                    ((item // len(self.pairs)) * features + self.pairs[item % len(self.pairs)][side]) * self.padded
-                    | self.padded << 32 for item in items]
-            sinks[f"srecv__{s[f'{self.name}.host{i}'][0]}"] = len(items)
+                sources[f"ag_cmd__{row}"] = [b * row_words | row_words << 32 for b in self._stream(i)[0]]
+            else:
+                for unit, side in (("a", 0), ("b", 1)):
+                    row = s[n[unit]][0]
+                    dram[row] = {0: words}
+                    sources[f"ag_cmd__{row}"] = [
+                        ((item // len(self.pairs)) * self.features + self.pairs[item % len(self.pairs)][side])
+                        * self.padded | self.padded << 32 for item in self._outputs(i)]
+            sinks[f"srecv__{s[n['host']][0]}"] = len(self._outputs(i))
         return PhaseIO(sources, dram, sinks, [], 0)
 
     def collect(self, s: dict, outputs: dict, readback: list) -> dict:
         y = np.zeros(self.items, F32)
         for i in range(self.streams):
-            y[self._items(i)] = np.asarray(outputs[f"srecv__{s[f'{self.name}.host{i}'][0]}"], U32).view(F32)
+            got = np.asarray(outputs[f"srecv__{s[self._names(i)['host']][0]}"], U32).view(F32)
+            order = np.asarray(self._outputs(i))
+            y[order[order >= 0]] = got[order >= 0]
         return {self.y: y.reshape(self.samples, len(self.pairs))}

@@ -100,6 +100,11 @@ class Phase:
         """Units whose contents later phases read (resident weights): no other phase may take their sites."""
         return ()
 
+    def simpler(self) -> Phase | None:
+        """The same computation on fewer units or routes, for when this one does not place and route
+        (``map_graph`` tries it); None: there is none."""
+        return None
+
     def rerun_units(self) -> tuple[str, ...]:
         """Of a phase whose placement later phases take (resident weights), the units those runs use."""
         return ()

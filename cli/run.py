@@ -155,7 +155,7 @@ def _requests(args, graph, program, harness, first, requests, copies):
 
     def phase_cycles(run) -> list[int]:
         if harness is None:
-            return [e + r for e, r in zip(program.estimates, program.reconfigurations)]
+            return program.estimated_phases()
         return [p.cycles + p.reconfiguration for p in run.phases]
 
     served = [(run, n) for run in [first] for n in range(copies)]  # (the run holding request n, its copy)

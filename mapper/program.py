@@ -140,9 +140,13 @@ class Program:
         return [ends[last[c]] - ends[first[c]] + cycles[first[c]] if c in first else 0
                 for c in range(self.graph.copies)]
 
+    def estimated_phases(self) -> list[int]:
+        """Each phase's cycles by the cost model: its run and its reconfiguration."""
+        return [e + r for e, r in zip(self.estimates, self.reconfigurations)]
+
     def estimated_copies(self) -> list[int]:
         """Each copy's cycles by the cost model: its phases' runs and reconfigurations."""
-        return self.per_copy([e + r for e, r in zip(self.estimates, self.reconfigurations)])
+        return self.per_copy(self.estimated_phases())
 
     @functools.cached_property
     def ideals(self) -> list[int]:

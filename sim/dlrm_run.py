@@ -81,7 +81,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
                         pipelined=pipelined, schedule=schedule)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     owner = program.phase_copies()
-    estimates = [e + r for e, r in zip(program.estimates, program.reconfigurations)]
+    estimates = program.estimated_phases()
     measured = [p.cycles + p.reconfiguration for p in run.phases] if harness else None
     spans = program.per_copy(measured) if harness else None
     estimated_spans = program.per_copy(estimates)
@@ -178,7 +178,7 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                      "mac_utilization": bound.utilization(cycles),
                      "weights": describe_weights(program), "layers": describe_layers(program),
                      "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode}),
-                     "timeline": ([e + r for e, r in zip(program.estimates, program.reconfigurations)],
+                     "timeline": (program.estimated_phases(),
                                   program.phase_copies())})
     return rows
 

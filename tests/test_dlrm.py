@@ -522,7 +522,7 @@ def test_pipelined_requests_repeat_a_steady_pattern():
     for n in (4, 7):
         batches = [check_batch(RESIDENT, random_batch(RESIDENT, 1, 1 + k, fixed=True), "request") for k in range(n)]
         program = map_graph(dlrm_graph(RESIDENT, weights, *batches), preset("medium"), seed=1, pipelined=True)
-        timelines[n] = ([e + r for e, r in zip(program.estimates, program.reconfigurations)], program.phase_copies())
+        timelines[n] = (program.estimated_phases(), program.phase_copies())
     assert any(len(c) > 1 for c in timelines[4][1])  # requests run side by side
     extended, mapped = timeline(*repeat_steady(*timelines[4], 7)), timeline(*timelines[7])
     assert len(repeat_steady(*timelines[4], 7)[0]) == len(timelines[7][0])

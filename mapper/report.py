@@ -90,7 +90,9 @@ def text_report(program: Program) -> str:
     if sums:
         lines.append("systolic partial sums between K sections: " + "; ".join(
             f"{where}: {', '.join(n for n, w in sums.items() if w == kind)}"
-            for kind, where in (("pmu", "in PMUs (two per chain)"), ("dram", "in DRAM")) if kind in sums.values()))
+            for kind, where in (("pmu", "in PMUs (two per chain)"), ("dram", "in DRAM"),
+                                ("ring", "around a PMU FIFO per chain, one configuration"))
+            if kind in sums.values()))
     lines.append("units by site: the site is the unit's VCD scope (TOP.rdagen_array.<site>; a host row's "
                  "streams are the array's ports <stream>__<row>)")
     for n, p in enumerate(program.phases):

@@ -235,7 +235,9 @@ def random_program(cfg: ArrayConfig, rng: np.random.Generator) -> PcuProgram:
             stages=stages, counters=counters,
             spread=int(rng.choice(enabled)) if enabled and rng.random() < 0.5 else None,
             vin_required=vreq, sin_required=sreq, vin_pop_level=vin_pop_level,
-            vin_lazy=[k for k, level in vin_pop_level.items() if level and rng.random() < 0.5],
+            vin_lazy=(lazy := [k for k, level in vin_pop_level.items() if level and rng.random() < 0.5]),
+            vin_zero_first=[k for k in vreq if k not in lazy and enabled and rng.random() < 0.2],
+            zero_counter=int(rng.choice(enabled)) if enabled else 0,
             sin_pop_level={k: int(rng.integers(0, cfg.counters + 1)) if rng.random() < 0.3 else 0 for k in sreq},
             wait_start=bool(enabled) and rng.random() < 0.3, weights=weights,
             reduce=reduce, accumulate=acc, vout=vout, sout=sout, seed=int(rng.integers(0, 2**32)))
@@ -401,6 +403,16 @@ def kernels(cfg: ArrayConfig, rng: np.random.Generator, kind: str = "fp32") -> l
             vin_pop_level={1: 1}, vin_lazy=[1], accumulate=Accumulate(add, init=0, src=0, fold=k), vout=[("acc", 0)]),
             [W, partial], [xs], ("vout0", products.sum(axis=1) + value(partial)),
             np.abs(products).sum(axis=1) + np.abs(value(partial)), k + 1))
+    # the head of a partial-sum ring: 3 rounds of 4 outputs, the sums of the round before on an input
+    # that reads zero in the first round (counter 1 at its start) but is popped in every round
+    rounds, per_round = 3, 4
+    x, sums = data(rounds * per_round, L), data(rounds * per_round, L)
+    kept = value(sums).copy()
+    kept[:per_round] = 0
+    cases.append(case("ring_head", PcuProgram(
+        stages=[Stage(add, vin(0), vin(1), dst=0)], counters=[Counter(0, per_round, 1), Counter(0, rounds, 1)],
+        vin_required=[0, 1], vin_zero_first=[1], zero_counter=1, vout=[("reg", 0)]),
+        [x, sums], [], ("vout0", value(x) + kept), np.abs(value(x)) + np.abs(kept), 1))
     if fp and cfg.vector_inputs >= 3:
         cases.append(systolic_case(cfg, rng))
     return cases

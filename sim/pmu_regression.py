@@ -244,6 +244,11 @@ def directed_pmu_cases(cfg: ArrayConfig, rng: np.random.Generator) -> list[PmuCa
     cases.append(PmuCase("fifo", PmuProgram(
         write=Port(vin_required=[0], data=vin(0)), read=Port(counters=_run(4, 1)), mode="fifo"),
         vin=[_words(rng, m, L)], stall=0.3))
+    # a FIFO that starts filled (a partial-sum ring's): its first reads give rows 0 .. fill-1 as they are
+    # (zeros after power-up), then the vectors written from row fill on
+    cases.append(PmuCase("fifo-fill", PmuProgram(
+        write=Port(vin_required=[0], data=vin(0)), read=Port(counters=_run(4, 1)), mode="fifo",
+        fifo_fill=min(5, cfg.pmu_depth - 1)), vin=[_words(rng, 40, L)], stall=0.3))
 
     # double buffering: write runs fill one half while read runs drain the other (5 runs, under back-pressure)
     half = W // 2
@@ -372,7 +377,9 @@ def random_pmu_case(cfg: ArrayConfig, rng: np.random.Generator, name: str) -> Pm
             continue
         ports = {role: _random_port(cfg, rng, role, mode, inputs[role]) for role in roles}
         program = PmuProgram(write=ports.get("write"), read=ports.get("read"), mode=mode,
-                             done_port=str(rng.choice(["write", "read"])) if len(roles) == 2 else roles[0])
+                             done_port=str(rng.choice(["write", "read"])) if len(roles) == 2 else roles[0],
+                             fifo_fill=int(rng.integers(0, cfg.pmu_depth + 1)) if mode == "fifo" and rng.random() < 0.5
+                             else 0)
         try:
             program.validate(cfg)
         except PmuConfigError:

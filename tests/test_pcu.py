@@ -75,6 +75,12 @@ AXPY = PcuProgram(stages=[Stage("fmul", vin(0), sin(0), dst=1), Stage("fadd", re
      "firing rule, field 'vin_lazy': input 0 is lazy but not required with a pop level > 0"),
     (PcuProgram(vin_required=[0], counters=[Counter(0, 4, 1)], vin_lazy=[1], vout=[("reg", 0)]),
      "field 'vin_lazy': input 1 is lazy but not required"),
+    (PcuProgram(vin_required=[0], counters=[Counter(0, 4, 1)], vin_zero_first=[1], vout=[("reg", 0)]),
+     "firing rule, field 'vin_zero_first': input 1 reads zero in the first round but is not required"),
+    (PcuProgram(vin_required=[0], counters=[Counter(0, 4, 1)], vin_pop_level={0: 1}, vin_lazy=[0],
+                vin_zero_first=[0], vout=[("reg", 0)]), "field 'vin_zero_first': input 0 is lazy too"),
+    (PcuProgram(vin_required=[0], counters=[Counter(0, 4, 1)], vin_zero_first=[0], zero_counter=1, vout=[("reg", 0)]),
+     "firing rule, field 'zero_counter': counter 1 is not enabled"),
 ])
 def test_encoder_rejects_with_named_field(program, message):
     with pytest.raises(PcuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -96,10 +102,13 @@ def test_encoding_round_trips_through_the_layout():
     assert view.weights.enable == 1 and view.weights.src == 2 and view.weights.level == 1
     assert program_of(SMALL, systolic.encode(SMALL)) == dataclasses.replace(
         systolic, stages=[systolic.stages[0]] + [Stage()] * 3, counters=[Counter(0, 8, 1), None, None],
-        vin_required=[0], sin_required=[], vin_lazy=[], vout=[("reg", 0)], sout=[None])
+        vin_required=[0], sin_required=[], vin_lazy=[], vin_zero_first=[], vout=[("reg", 0)], sout=[None])
     lazy = dataclasses.replace(AXPY, counters=[Counter(0, 4, 1)], vin_pop_level={1: 1}, vin_lazy=[1])
     assert decode(SMALL, lazy.encode(SMALL)).fire.vin_lazy == 0b10
     assert program_of(SMALL, lazy.encode(SMALL)).vin_lazy == [1]
+    ring = dataclasses.replace(AXPY, counters=[Counter(0, 4, 1), Counter(0, 3, 1)], vin_zero_first=[1], zero_counter=1)
+    assert decode(SMALL, ring.encode(SMALL)).fire.vin_zero_first == 0b10
+    assert (program_of(SMALL, ring.encode(SMALL)).vin_zero_first, program_of(SMALL, ring.encode(SMALL)).zero_counter) == ([1], 1)
 
 
 # -- on the RTL ---------------------------------------------------------------------------------------

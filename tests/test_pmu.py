@@ -11,7 +11,7 @@ import pytest
 
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, sin, vin
-from rdagen.rtl.spec.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuConfigError, PmuProgram, Port, decode, program_of
 from rdagen.rtl.pmu.bank_serialiser import BankSerialiser
 from rdagen.rtl.spec.timing import pmu_output_depth, pmu_request_queue_depth
 from rdagen.sim.pmu_regression import (PmuCase, credit_pmu_cases, directed_pmu_cases, random_pmu_case, run_pmu_cases,
@@ -55,6 +55,10 @@ def _report(results):
     (PmuProgram(read=Port(vin_required=[0], vout=False)), "neither the vector nor the scalar output"),
     (PmuProgram(read=Port(vin_required=[7])), "input 7 does not exist"),
     (PmuProgram(read=Port(vin_required=[0], window=True)), "read port, field 'window': only a write port"),
+    (PmuProgram(write=Port(vin_required=[0], data=vin(0)), read=Port(counters=[Counter(0, 4, 1)]), mode="buffer",
+                fifo_fill=3), "configuration, field 'fifo_fill': 3 vectors to start with: only a FIFO"),
+    (PmuProgram(write=Port(vin_required=[0], data=vin(0)), read=Port(), mode="fifo", fifo_fill=SMALL.pmu_depth + 1),
+     f"field 'fifo_fill': {SMALL.pmu_depth + 1} is not in"),
 ])
 def test_encoder_rejects_with_named_field(program, message):
     with pytest.raises(PmuConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -70,6 +74,9 @@ def test_encoding_round_trips_through_the_layout():
     assert view.write.data.src.name == "VIN" and view.read.sout == 1 and view.read.counters[0].stop == 64
     with pytest.raises(PmuConfigError, match="-bit word"):
         decode(SMALL, -1)
+    ring = PmuProgram(write=Port(vin_required=[0], data=vin(0)), read=Port(), mode="fifo", fifo_fill=SMALL.pmu_depth)
+    assert decode(SMALL, ring.encode(SMALL)).fifo_fill == SMALL.pmu_depth
+    assert program_of(SMALL, ring.encode(SMALL)).fifo_fill == SMALL.pmu_depth
 
 
 @pytest.mark.cocotb

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from rdagen.mapper.phases.eltwise import eltwise_phases, epilogue_chain
 from rdagen.mapper.backend.place import sites
-from rdagen.mapper.phases.matmul import MatmulPhase
 from rdagen.mapper.phases.mlp import Layer, MlpPhase
 from rdagen.mapper.phases.phase import MapError
 
-from .ops import ELTWISE
+from .ops import ELTWISE, matmul_phases
 from .state import Lowering
 
 
@@ -81,7 +80,7 @@ def detect_chains(s: Lowering) -> None:
             continue
         after = after if phase.epilogue else []  # without the epilogue, both sides run the op's own phases
         runs_on_weights = runs[tuple(layer.w for layer in layers)] if s.pmus_kept else 1
-        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, layers, m, after, phase, runs_on_weights):
+        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, after, phase, runs_on_weights):
             continue
         s.mlp_of.update({i: None for i in chain})
         s.mlp_of[chain[0]] = phase
@@ -106,15 +105,14 @@ def _mlp_phase(s: Lowering, chain, covered: tuple, x: str, layers: list[Layer], 
     return options[0] if options else None
 
 
-def _streamed_is_cheaper(s: Lowering, chain, layers, m: int, after: list, phase: MlpPhase, runs: int) -> bool:
-    """A matmul phase per layer (and the epilogue's own phases) cost no more than the MLP phase, over
+def _streamed_is_cheaper(s: Lowering, chain, after: list, phase: MlpPhase, runs: int) -> bool:
+    """Each layer's matmul phases (SIMD or systolic, ``matmul_phases``) and the epilogue's own phases
+    cost no more than the MLP phase, over
     the *runs* of chains on these weights: the later ones read the weights the first left resident on
     the PMUs it takes alone (residency.py gives the resident MLPs their shares)."""
-    cfg = s.cfg
     try:
-        streamed = [MatmulPhase(cfg, f"mm{i}", (), s.matmuls[i].x, layer.w, layer.bias, layer.relu_in, layer.y,
-                                (m, layer.k, layer.n)) for i, layer in zip(chain, layers)]
-    except MapError:  # a layer no single matmul phase takes: the MLP phase, which fits, is
+        streamed = [p for i in chain for p in matmul_phases(s, i)]
+    except MapError:  # a layer no matmul phase takes: the MLP phase, which fits, is
         return False
     mlp = runs * s.cost(phase)
     if runs > 1:

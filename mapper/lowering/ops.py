@@ -1,9 +1,10 @@
 """Pass ``emit_phases`` and its table from op to lowering (``LOWERINGS``): every node not absorbed into
 another's phase, in graph order, becomes its phases.
 
-* ``matmul`` -> a matmul phase over the whole array in the SIMD mode (phases/matmul.py) or sections in
-  the systolic mode (phases/systolic.py), whichever the cost model finds faster (or the one
-  ``matmul_mode`` names), or its chain's MLP phase. In the SIMD mode a row of X longer than a PMU is
+* ``matmul`` -> a matmul phase over the whole array in the SIMD mode (phases/matmul.py) or the systolic
+  mode (phases/systolic.py: sections, or one ring; a ReLU fused into its input an elementwise phase
+  before it), whichever the cost model finds faster (or the one ``matmul_mode`` names), or its
+  chain's MLP phase. In the SIMD mode a row of X longer than a PMU is
   split over K: a matmul phase per chunk (partial sums in DRAM), then elementwise adds in chunk order,
   then the bias.
 * ``relu``, ``add``, ``sigmoid`` -> elementwise phases (phases/eltwise.py; one per piece of the op's
@@ -52,19 +53,16 @@ def _cost(cfg: ArrayConfig, phases: list[Phase]) -> int:
 def lower_matmul(s: Lowering, i: int) -> list[Phase]:
     if i in s.mlp_of:
         return [s.mlp_of[i]] if s.mlp_of[i] is not None else []
-    cfg, mm = s.cfg, s.matmuls[i]
-    m, k = s.shape(mm.x)
-    n = s.shape(mm.w)[1]
+    return matmul_phases(s, i)
+
+
+def matmul_phases(s: Lowering, i: int) -> list[Phase]:
+    """Matmul node *i* on its own: the SIMD or the systolic mode, the one the cost model finds faster
+    or the one ``matmul_mode`` names."""
     if s.matmul_mode == "simd":
         return simd_matmul(s, i)
-    if mm.relu_in:
-        if s.matmul_mode == "systolic":
-            raise MapError(f"{s.where(i)}: the systolic mode has no stage for the ReLU fused into its input "
-                           f"(map it with matmul mode auto or simd)")
-        return simd_matmul(s, i)
     try:
-        systolic = systolic_phases(cfg, f"mm{i}", mm.covered, mm.x, mm.w, mm.bias, mm.y, (m, k, n), s.where(i),
-                                   s.partial_sums, s.memory)
+        systolic = systolic_matmul(s, i)
     except MapError:
         if s.matmul_mode == "systolic":
             raise
@@ -72,7 +70,21 @@ def lower_matmul(s: Lowering, i: int) -> list[Phase]:
     if s.matmul_mode == "systolic":
         return systolic
     simd = simd_matmul(s, i)
-    return systolic if _cost(cfg, systolic) < _cost(cfg, simd) else simd
+    return systolic if _cost(s.cfg, systolic) < _cost(s.cfg, simd) else simd
+
+
+def systolic_matmul(s: Lowering, i: int) -> list[Phase]:
+    """The matmul in the systolic mode (phases/systolic.py). Its PCUs' stages are all multiply-adds and
+    its input a lane broadcast, so a ReLU fused into its input runs before it as an elementwise phase."""
+    cfg, node, mm = s.cfg, s.graph.nodes[i], s.matmuls[i]
+    m, k = s.shape(mm.x)
+    n = s.shape(mm.w)[1]
+    relu, x = [], mm.x
+    if mm.relu_in:
+        x = f"{node.output}#relu"
+        relu = eltwise_phases(cfg, f"mm{i}r", mm.covered, RELU, (mm.x,), x, ((m, k),), (m, k), s.where(i))
+    return relu + systolic_phases(cfg, f"mm{i}", mm.covered, x, mm.w, mm.bias, mm.y, (m, k, n), s.where(i),
+                                  s.partial_sums, s.memory)
 
 
 def simd_matmul(s: Lowering, i: int) -> list[Phase]:

@@ -31,12 +31,19 @@ faster on the memory):
   bitstreams (first, the two alternations, last) on one placement, each loaded while a section runs.
   The sum is the products in K order, then + b: the graph's ``add(matmul, b)`` order.
 
-Either way the result is within the graph's fp32 bound.
+* ``ring``: one phase, one configuration: the sections are rounds of a continuous run, the partial
+  sums going from each chain's last link back to its first through a PMU FIFO (phases/ring.py). No
+  section's fill, turn or reconfiguration; only the weights cross DRAM. The sum is the products in K
+  order, then + b (the bias as the last product), as in ``pmu``.
+
+Every way the result is within the graph's fp32 bound.
 
 Needs 3 vector inputs (X, tiles, partial sums). Tiling: C <= host rows (an X stream each), G C <= PCUs;
 ``dram``: 2 G <= AGs; ``pmu``: G <= AGs and host rows, 2 G <= PMUs, a chain's partial sums (nbg M L
-words) in one PMU, 2 sections or more. Among those that fit, the one with the fewest cycles: the cost
-model's sections, each with the memory's read latency or its bytes over the bandwidth.
+words) in one PMU, 2 sections or more; ``ring``: G <= AGs, host rows and PMUs, 3 PCU counters, a
+chain's ring (nbg M vectors) within a PMU's rows. Among those that fit, the one with the fewest
+cycles: the cost model's sections (or the ring's run), each with the memory's read latency or its
+bytes over the bandwidth.
 
 Cost model (cycles of one section; BLOCK_TURN and the ``dram`` constant fitted to 11 direct-harness
 runs on ``small``, M from 5 to 100 and 2 to 4 links: within 8 %; ``pmu_turn`` to 6 runs of the ``pmu``
@@ -54,6 +61,16 @@ the last section, which writes no partial sums, within 10 %)::
   + pmu_turn(cfg)                 pmu: the start token's and the partial sums' routes, the PMU read's
                                   start, the write's end: 12 cycles on small, 36 on medium, linear in
                                   the array's rows + columns as the routes are
+
+The ``ring`` scheme's run, all R rounds (RING_TURN and RING_END fitted to 6 direct-harness runs on
+``small``, M from 4 to 100, 1 to 4 blocks, 2 and 3 links, 6 and 9 rounds: within 1.6 %; checked on 4
+runs on ``medium``, M from 10 to 96, 3 to 5 links, 2 to 7 rounds: within 3.0 %)::
+
+    R * max(nbg * block,          a round's column blocks (``block_cycles`` with a turn of 1 cycle: the
+                                  tiles stream on across blocks and rounds)
+            C link + RING_TURN)   or the ring's turn: a row's sums pass the C links and the FIFO PMU
+                                  before the next round's firing of that row takes them
+  + C link + RING_END             the last round's pass down the chain, the route to the host
 """
 
 from __future__ import annotations
@@ -76,16 +93,21 @@ from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit, sites
 from rdagen.mapper.phases.matmul import LINK_ROUTE, latency, link_latency
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
+from rdagen.mapper.phases.ring import SystolicRingPhase
 
 __all__ = ["PARTIAL_SUMS", "check_partial_sums", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
-           "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "pmu_turn"]
+           "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "pmu_turn", "ring_cycles", "fits_ring", "RING_TURN",
+           "RING_END"]
 
-PARTIAL_SUMS = ("auto", "dram", "pmu")
+PARTIAL_SUMS = ("auto", "dram", "pmu", "ring")
 """Where a systolic matmul keeps its partial sums between K sections: ``dram`` (read back by an AG,
-each section's run on its own), ``pmu`` (two PMUs per chain, the phases one continuous run), or
+each section's run on its own), ``pmu`` (two PMUs per chain, the phases one continuous run), ``ring``
+(all sections in one configuration, the sums around a PMU FIFO per chain: phases/ring.py), or
 ``auto``: the one the cost model finds faster on the memory."""
 
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
+RING_TURN = 25  # ring: a partial sum's way from the last link through the FIFO PMU to the first (fitted)
+RING_END = 19  # ring: the last round's route to the host and the phase's start (fitted)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,22 +118,36 @@ class SystolicTiling:
     blocks: int  # nbg: column blocks per chain
     sections: tuple[tuple[int, int], ...]  # the K range of each phase (with the bias row in the PMU scheme)
     estimate: int  # cycles of one section
-    psums: str = "dram"  # where the partial sums wait between sections: "dram" or "pmu"
+    psums: str = "dram"  # where the partial sums wait between sections: "dram", "pmu" or "ring"
 
     @property
     def pcus(self) -> int:
         return self.groups * self.chain
 
 
-def block_cycles(cfg: ArrayConfig, m: int, chain: int) -> int:
-    """Cycles a chain spends on a column block: its M firings and the turn to the next block; or the
+def block_cycles(cfg: ArrayConfig, m: int, chain: int, turn: int = BLOCK_TURN) -> int:
+    """Cycles a chain spends on a column block: its M firings and the *turn* to the next block; or the
     weight stream (C tiles of ``stages`` vectors); or the refill of a weight bank (released, drained,
     loaded: two blocks per refill); or the stream's wait for each link in turn (the tile of link j
     loads once link j, a link latency behind link j - 1, has released its bank: C - 1 link latencies
     per two blocks)."""
     refill = weight_drain(cfg) + cfg.stages
-    turn = (chain - 1) * link_latency(cfg)
-    return max(m + BLOCK_TURN, chain * cfg.stages, -(-(m + refill) // 2), -(-turn // 2))
+    wait = (chain - 1) * link_latency(cfg)
+    return max(m + turn, chain * cfg.stages, -(-(m + refill) // 2), -(-wait // 2))
+
+
+def ring_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, rounds: int) -> int:
+    """The ``ring`` scheme's cycles, all its rounds (phases/ring.py; fitted: the module's docstring): a
+    column block as ``block_cycles``'s but for the turn between blocks, which one continuous run hides
+    but for a cycle."""
+    link = link_latency(cfg)
+    return rounds * max(blocks * block_cycles(cfg, m, chain, turn=1), chain * link + RING_TURN) + chain * link + RING_END
+
+
+def fits_ring(cfg: ArrayConfig, m: int, blocks: int) -> bool:
+    """Whether a chain's ring (*blocks* column blocks of *m* rows) fits a PMU FIFO and the PCU has the
+    round counter."""
+    return cfg.counters >= 3 and 1 <= blocks * m <= cfg.pmu_depth
 
 
 def pmu_turn(cfg: ArrayConfig) -> int:
@@ -150,25 +186,37 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
     depth, nb, L = systolic_depth(cfg), -(-n // cfg.lanes), cfg.lanes
     hosts, ags, pcus, pmus = cfg.rows, cfg.rows, len(sites(cfg, "pcu")), len(sites(cfg, "pmu"))
     best = None
-    for psums in ("dram", "pmu") if partial_sums == "auto" else (partial_sums,):
-        rows = k + (1 if bias and psums == "pmu" else 0)  # the PMU scheme adds the bias as a last product
-        for g in range(1, min(ags // 2 if psums == "dram" else min(ags, hosts, pmus // 2), nb) + 1):
+    chains = {"dram": ags // 2, "pmu": min(ags, hosts, pmus // 2), "ring": min(ags, hosts, pmus)}
+    for psums in ("dram", "pmu", "ring") if partial_sums == "auto" else (partial_sums,):
+        rows = k + (1 if bias and psums != "dram" else 0)  # the PMU schemes add the bias as a last product
+        for g in range(1, min(chains[psums], nb) + 1):
             blocks = -(-nb // g)
-            if psums == "pmu" and blocks * m * L > cfg.pmu_words:
+            if (psums == "pmu" and blocks * m * L > cfg.pmu_words) or (psums == "ring" and not fits_ring(cfg, m, blocks)):
                 continue
             for c in range(1, min(hosts, pcus // g, -(-rows // depth)) + 1):
                 size = c * depth
                 sections = tuple((k0, min(rows, k0 + size)) for k0 in range(0, rows, size))
                 if psums == "pmu" and len(sections) < 2:
                     continue
-                estimate = section_cycles(cfg, m, c, blocks, psums)
                 weights = 4 * g * blocks * c * cfg.stages * L
+                if psums == "ring":  # one phase: every round's tiles in one run
+                    estimate = ring_cycles(cfg, m, c, blocks, len(sections))
+                    total = _on_memory(estimate, len(sections) * weights, memory)
+                    key = (total, g * c, psums)
+                    if best is None or key < best[0]:
+                        best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums))
+                    continue
+                estimate = section_cycles(cfg, m, c, blocks, psums)
                 sums = 4 * 2 * m * g * blocks * L if psums == "dram" else 0  # read, and written back
                 total = len(sections) * _on_memory(estimate, weights + sums, memory)
                 key = (total, g * c, psums)
                 if best is None or key < best[0]:
                     best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums))
     if best is None:
+        if partial_sums == "ring":
+            raise MapError(f"{where}: a partial-sum ring does not fit {cfg.name}: it needs 3 PCU counters (it has "
+                           f"{cfg.counters}), and a chain's {m} rows x its column blocks within a PMU FIFO of "
+                           f"{cfg.pmu_depth} vectors")
         if partial_sums == "pmu":
             raise MapError(f"{where}: partial sums in PMUs do not fit {cfg.name}: a chain's ({m} rows x its column "
                            f"blocks x {L} lanes) must fit one PMU of {cfg.pmu_words} words, with 2 PMUs, an AG and "
@@ -356,6 +404,8 @@ def systolic_phases(cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, b
     """The sections of a matmul in the systolic mode, in K order, the last writing *y*."""
     m, k, n = shape
     t = tile_systolic(cfg, where, m, k, n, bias is not None, partial_sums, memory)
+    if t.psums == "ring":
+        return [SystolicRingPhase(cfg, name, nodes, x, w, bias, y, shape, t)]
     phases, psum = [], None
     for i in range(len(t.sections)):
         out = y if i == len(t.sections) - 1 else f"{y}#p{i}"

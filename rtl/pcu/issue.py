@@ -24,8 +24,9 @@ class Issue(wiring.Component):
     only. A firing reserves (``reserve``) a slot in every output it will write, so nothing stalls
     behind it. Input FIFOs pop (``vin_pop``, ``sin_pop``, ``ctrl_pop``) when the counters at their pop
     level all wrap, and the weight tile is released (``w_release``) when those at the weights' level do;
-    a lazy vector input (``vin_lazy``) is needed only on the firings that pop it, and on the others
-    ``vin_zero`` says the firing reads it as zero;
+    a lazy vector input (``vin_lazy``) is needed only on the firings that pop it, and ``vin_zero`` says
+    the firing reads it as zero on the others, as it does for an input of ``vin_zero_first`` (needed
+    and popped as usual) while counter ``zero_counter`` is at its start;
     the counters (``counters``) step once per data firing; ``done`` is a data firing that ends a run of
     the counter chain.
 
@@ -77,12 +78,15 @@ class Issue(wiring.Component):
         values, carry = counter_chain(m, c.counters, self.data_fire, ~seeded, steps)
         carry_at = lambda level: select(m, carry, level, 1, "pop_carry")  # noqa: E731
         # A lazy input is needed (and read) only on the firings that pop it; on the others it reads zero.
+        # An input of vin_zero_first reads zero while counter zero_counter is at its start (needed all the same).
+        skipped = [c.fire.vin_lazy[k] & ~carry_at(c.fire.vin_pop_level[k]) for k in range(self.cfg.vector_inputs)]
+        at_start = select(m, [v == x.start for v, x in zip(values, c.counters)], c.fire.zero_counter, 1, "zero_at_start")
         for k, zero in enumerate(self.vin_zero):
-            m.d.comb += zero.eq(c.fire.vin_lazy[k] & ~carry_at(c.fire.vin_pop_level[k]))
+            m.d.comb += zero.eq(skipped[k] | (c.fire.vin_zero_first[k] & at_start))
 
         inputs_ok = Const(1)
         for k, rdy in enumerate(self.vin_rdy):
-            inputs_ok &= ~vreq[k] | rdy | self.vin_zero[k]
+            inputs_ok &= ~vreq[k] | rdy | skipped[k]
         for k, rdy in enumerate(self.sin_rdy):
             inputs_ok &= ~sreq[k] | rdy
         inputs_ok &= ~c.weights.enable | self.w_ready

@@ -77,6 +77,7 @@ class PMU(wiring.Component):
         for name, port in ports.items():
             m.submodules[name] = port
             m.d.comb += [port.configuration.eq(getattr(c, name)), port.mode.eq(c.mode), port.seeded.eq(seeded),
+                         port.first_unit.eq(c.fifo_fill if name == "write" else 0),
                          port.ctrl_rdy.eq(cfifo.r_rdy), port.out_room.eq(out_room)]
             for k, f in enumerate(vfifo):
                 m.d.comb += [port.vin_rdy[k].eq(f.r_rdy), port.vin_data[k].eq(f.r_data)]

@@ -23,7 +23,8 @@ class PmuPort(wiring.Component):
     queue, bank-conflict serialiser (``BankSerialiser``) and the bank requests.
 
     Ports: ``configuration`` (static, the port's part of ``pmu_layout``), ``mode`` (static);
-    ``seeded`` (low in the first cycle after reset: the counters load); the heads of the unit's input
+    ``first_unit`` (static: the unit count it starts from, a FIFO's fill for the write port);
+    ``seeded`` (low in the first cycle after reset: the counters and unit counts load); the heads of the unit's input
     FIFOs (``vin_rdy``/``vin_data``, ``sin_rdy``/``sin_data``, ``ctrl_rdy``) and their pops
     (``vin_pop``, ``sin_pop``, ``ctrl_pop``); ``may_begin`` (the mode's order rule lets a new unit
     begin), ``out_room`` (read port: every enabled output FIFO has a credit; ``fire`` reserves one);
@@ -47,7 +48,7 @@ class PmuPort(wiring.Component):
         L = cfg.lanes
         members = {
             "configuration": In(pmu_layout(cfg)["write" if is_write else "read"].shape), "mode": In(PmuMode),
-            "seeded": In(1),
+            "first_unit": In(32), "seeded": In(1),
             "vin_rdy": In(1).array(cfg.vector_inputs), "vin_data": In(32 * L).array(cfg.vector_inputs),
             "sin_rdy": In(1).array(cfg.scalar_inputs), "sin_data": In(32).array(cfg.scalar_inputs),
             "ctrl_rdy": In(1), "may_begin": In(1), "out_room": In(1),
@@ -164,4 +165,6 @@ class PmuPort(wiring.Component):
                          self.bank_row[b].eq(select(m, lane_row, lane_sel, max(1, self.row_bits), f"bank{b}_row"))]
             if self.is_write:
                 m.d.comb += self.bank_data[b].eq(select(m, cur_data, lane_sel, 32, f"bank{b}_data"))
+        with m.If(~self.seeded):  # nothing fires or finishes in that cycle
+            m.d.sync += [started.eq(self.first_unit), done.eq(self.first_unit)]
         return m

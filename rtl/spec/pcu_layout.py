@@ -36,7 +36,11 @@ counter values, and sends one vector of ``lanes`` words down ``stages`` stages.
   and always 0 in effect when no counter is enabled). An input that is not required is never read.
   An input in ``vin_lazy`` (required, pop level > 0) is waited for and read only on the firings that
   pop it and reads as zero on the others: a chain link takes its predecessor's partial sums at an
-  output's last product, so it starts the output before they arrive.
+  output's last product, so it starts the output before they arrive. An input in ``vin_zero_first``
+  (required) reads as zero on the firings where counter ``zero_counter`` is at its start value, and is
+  waited for and popped as on the others: the head of a partial-sum ring (a chain whose last link's
+  sums return to its first through a PMU FIFO) begins each output from zero in its first round of K
+  while it drains the sums the ring holds from the run before.
 * Reduction: ``reduce`` folds register ``src`` of the last stage across lanes with a tree of
   log2(lanes) levels. Level j combines lanes (2i, 2i+1) of level j-1, so with 4 lanes the result is
   ``(l0 op l1) op (l2 op l3)``, an order the golden model follows bit for bit.
@@ -138,6 +142,8 @@ def pcu_layout(cfg: ArrayConfig) -> data.StructLayout:
             "vin_pop_level": data.ArrayLayout(level, cfg.vector_inputs),
             "sin_pop_level": data.ArrayLayout(level, cfg.scalar_inputs),
             "vin_lazy": cfg.vector_inputs,
+            "vin_zero_first": cfg.vector_inputs,
+            "zero_counter": _range(cfg.counters),
             "wait_start": 1,
         }),
         "weights": data.StructLayout({"enable": 1, "src": _range(cfg.vector_inputs), "level": level,
@@ -246,6 +252,8 @@ class PcuProgram:
     vin_pop_level: dict[int, int] = dataclasses.field(default_factory=dict)
     sin_pop_level: dict[int, int] = dataclasses.field(default_factory=dict)
     vin_lazy: Sequence[int] = ()  # required inputs waited for and read only on the firings that pop them
+    vin_zero_first: Sequence[int] = ()  # required inputs read as zero while counter zero_counter is at its start
+    zero_counter: int = 0
     wait_start: bool = False
     weights: Weights | None = None
     reduce: Reduce | None = None
@@ -326,6 +334,15 @@ def _validate(p: PcuProgram, cfg: ArrayConfig) -> None:
         if k not in p.vin_required or not p.vin_pop_level.get(k):
             _fail("firing rule", "vin_lazy", f"input {k!r} is lazy but not required with a pop level > 0 "
                                              f"(a lazy input is waited for only on the firings that pop it)")
+    for k in p.vin_zero_first:
+        if k not in p.vin_required:
+            _fail("firing rule", "vin_zero_first", f"input {k!r} reads zero in the first round but is not required")
+        if k in p.vin_lazy:
+            _fail("firing rule", "vin_zero_first", f"input {k} is lazy too (a lazy input is read on the firings that "
+                                                   f"pop it only)")
+    if p.vin_zero_first and p.zero_counter not in enabled:
+        _fail("firing rule", "zero_counter", f"counter {p.zero_counter!r} is not enabled (its start value marks the "
+                                             f"firings that read vin_zero_first as zero)")
     for s, stage in enumerate(p.stages):
         where = f"stage {s}"
         if stage.op not in OP_BY_NAME:
@@ -435,6 +452,8 @@ def _fields(p: PcuProgram, cfg: ArrayConfig) -> dict:
             "vin_pop_level": [p.vin_pop_level.get(k, 0) for k in range(cfg.vector_inputs)],
             "sin_pop_level": [p.sin_pop_level.get(k, 0) for k in range(cfg.scalar_inputs)],
             "vin_lazy": sum(1 << k for k in set(p.vin_lazy)),
+            "vin_zero_first": sum(1 << k for k in set(p.vin_zero_first)),
+            "zero_counter": p.zero_counter if p.vin_zero_first else 0,
             "wait_start": int(p.wait_start),
         },
         "weights": {"enable": 0, "src": 0, "level": 0, "period": 1, "phase": 0} if p.weights is None else
@@ -516,7 +535,8 @@ def program_of(cfg: ArrayConfig, bits: int) -> PcuProgram:
         spread=f["spread"]["counter"] if f["spread"]["enable"] else None,
         vin_required=bits_set(fire["vin_required"]), sin_required=bits_set(fire["sin_required"]),
         vin_pop_level=pop_levels(fire["vin_pop_level"]), sin_pop_level=pop_levels(fire["sin_pop_level"]),
-        vin_lazy=bits_set(fire["vin_lazy"]), wait_start=bool(fire["wait_start"]),
+        vin_lazy=bits_set(fire["vin_lazy"]), vin_zero_first=bits_set(fire["vin_zero_first"]),
+        zero_counter=fire["zero_counter"] if fire["vin_zero_first"] else 0, wait_start=bool(fire["wait_start"]),
         weights=Weights(w["src"], w["level"], w["period"], w["phase"]) if w["enable"] else None,
         reduce=Reduce(enum_name(_fail, "reduction", "op", Op, red["op"]), red["src"]) if red["enable"] else None,
         accumulate=accumulate,

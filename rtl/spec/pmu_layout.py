@@ -37,7 +37,10 @@ Modes (the order of the two ports):
   reader drains the other, and each completed run swaps them.
 * ``fifo``: the address pipeline is unused. A write firing appends a vector at the tail (row
   ``n mod pmu_depth`` for the n-th), a read firing takes the vector at the head; writes wait for room
-  (``pmu_depth`` vectors), reads for data.
+  (``pmu_depth`` vectors), reads for data. With ``fifo_fill`` f the FIFO starts holding f vectors, rows
+  0 .. f-1 as the scratchpad has them (the n-th write goes to row ``(f + n) mod pmu_depth``): a ring of
+  partial sums whose first reader zeroes its first round (the PCU's ``vin_zero_first``) begins with f
+  vectors to drain, and leaves f for the next run.
 In ``buffer`` and ``double`` both ports must have enabled counters (a run is a full counter run).
 
 Bank conflicts. The lanes of an access are served by bank, lowest lane first, one lane per bank per
@@ -115,6 +118,7 @@ def pmu_layout(cfg: ArrayConfig) -> data.StructLayout:
         "write": data.StructLayout({**port, "data": operand, "window": 1}),
         "read": data.StructLayout({**port, "vout": 1, "sout": 1}),
         "done_port": DonePort,
+        "fifo_fill": range(cfg.pmu_depth + 1),
     })
 
 
@@ -153,6 +157,7 @@ class PmuProgram:
     read: Port | None = None
     mode: str = "none"
     done_port: str = "read"
+    fifo_fill: int = 0  # fifo mode: vectors the FIFO holds when it starts
 
     def validate(self, cfg: ArrayConfig) -> None:
         _validate(self, cfg)
@@ -242,6 +247,11 @@ def _validate(p: PmuProgram, cfg: ArrayConfig) -> None:
         _fail("configuration", "write/read", "no port is enabled: the PMU would do nothing")
     if p.mode != "none" and (p.write is None or p.read is None):
         _fail("configuration", "mode", f"mode {p.mode!r} orders a write port and a read port: enable both")
+    if not isinstance(p.fifo_fill, int) or not 0 <= p.fifo_fill <= cfg.pmu_depth:
+        _fail("configuration", "fifo_fill", f"{p.fifo_fill!r} is not in [0, {cfg.pmu_depth}] (vectors of the FIFO)")
+    if p.fifo_fill and p.mode != "fifo":
+        _fail("configuration", "fifo_fill", f"{p.fifo_fill} vectors to start with: only a FIFO (mode 'fifo') starts "
+                                            f"filled; the mode is {p.mode!r}")
     if p.mode == "double" and cfg.pmu_depth < 2:
         _fail("configuration", "mode", "double buffering needs at least 2 rows")
     for name, port in (("write", p.write), ("read", p.read)):
@@ -285,7 +295,7 @@ def _fields(p: PmuProgram, cfg: ArrayConfig) -> dict:
     read = {**_port_fields(p.read, cfg), "enable": int(p.read is not None),
             "vout": int(p.read is not None and p.read.vout), "sout": int(p.read is not None and p.read.sout)}
     return {"mode": PmuMode[p.mode.upper()], "write": write, "read": read,
-            "done_port": DonePort[p.done_port.upper()]}
+            "done_port": DonePort[p.done_port.upper()], "fifo_fill": p.fifo_fill}
 
 
 def decode(cfg: ArrayConfig, bits: int) -> data.Const:
@@ -314,7 +324,8 @@ def program_of(cfg: ArrayConfig, bits: int) -> PmuProgram:
 
     return PmuProgram(write=port("write"), read=port("read"),
                       mode=enum_name(_fail, "configuration", "mode", PmuMode, f["mode"]),
-                      done_port=enum_name(_fail, "configuration", "done_port", DonePort, f["done_port"]))
+                      done_port=enum_name(_fail, "configuration", "done_port", DonePort, f["done_port"]),
+                      fifo_fill=f["fifo_fill"])
 
 
 def check(cfg: ArrayConfig, bits: int) -> None:

@@ -32,22 +32,28 @@ def systolic_depth(cfg: ArrayConfig, offset: int = 0) -> int:
 
 def systolic_program(cfg: ArrayConfig, *, rows: int, a: int = 0, weights: int = 1, psum: int | None = None,
                      offset: int = 0, out: int = 0, tiles: int | None = None, period: int = 1,
-                     phase: int = 0) -> PcuProgram:
+                     phase: int = 0, rounds: int | None = None, zero_first: bool = False) -> PcuProgram:
     """The PCU program that multiplies *rows* rows of A (vector input *a*) by one weight tile per *rows*
     firings (tiles on vector input *weights*; of every *period* tiles there it keeps tile *phase*),
     adding the partial sums of vector input *psum* (None: 0.0), to vector output *out*. With *tiles*
-    the counter chain ends (a done token) after that many tiles; None: it runs for as long as its
-    inputs last."""
-    for name, value, low in (("rows", rows, 1), ("tiles", 1 if tiles is None else tiles, 1)):
+    the counter chain ends (a done token) after that many tiles (times *rounds*, a third counter, when
+    given); None: it runs for as long as its inputs last. *zero_first*: the partial sums read as zero
+    in the first round (the head of a partial-sum ring, which drains what the ring holds then)."""
+    for name, value, low in (("rows", rows, 1), ("tiles", 1 if tiles is None else tiles, 1),
+                             ("rounds", 1 if rounds is None else rounds, 1)):
         if not isinstance(value, int) or not low <= value < 2**31:
             raise ValueError(f"{name} {value!r} must be a positive integer below 2**31")
+    if (rounds is not None or zero_first) and (tiles is None or psum is None or cfg.counters < 3):
+        raise ValueError(f"rounds need tiles, a partial-sum input and 3 counters ({cfg.name} has {cfg.counters})")
     depth = systolic_depth(cfg, offset)
     first = vin(psum) if psum is not None else CONST
     stages = [Stage("ffma", bvin(a), WGT, first if s == 0 else reg(0), dst=0, lane=offset + s) for s in range(depth)]
     stages += [Stage("pass", reg(0), dst=0)] * (cfg.stages - depth)
     counters = [Counter(0, rows, 1)] + ([Counter(0, tiles, 1)] if tiles is not None else [])
+    counters += [Counter(0, rounds, 1)] if rounds is not None else []
     return PcuProgram(stages=stages, counters=counters,
                       vin_required=[a] if psum is None else sorted({a, psum}),
+                      vin_zero_first=[psum] if zero_first else [], zero_counter=2 if zero_first else 0,
                       weights=Weights(weights, level=1, period=period, phase=phase), vout=[None] * out + [("reg", 0)])
 
 

@@ -30,7 +30,7 @@ __all__ = ["pcu_group", "sample_pcu"]
 SOURCES = tuple(s.name.lower() for s in Src)
 MODES = ("fixed_fold", "scalar_length", "zero_length_bag")
 OUTPUTS = ("vout.reg", "vout.acc", "sout.reg", "sout.acc", "sout.red")
-FLOW = ("gaps", "back_pressure", "start_tokens", "pop_level", "lazy_input")
+FLOW = ("gaps", "back_pressure", "start_tokens", "pop_level", "lazy_input", "zero_first")
 WEIGHTS = ("tile_per_firing", "tile_per_run", "two_tiles", "bank_refilled", "others_tiles_dropped",
            "systolic_firing")
 
@@ -69,7 +69,7 @@ def sample_pcu(cfg: ArrayConfig, case, golden, scope: str) -> None:
                 group.sample(scope, output=f"{kind}.{port[0]}")
     flow = {"gaps": case.gap > 0, "back_pressure": case.stall > 0, "start_tokens": case.start_tokens > 0,
             "pop_level": any(level > 0 for level in [*program.vin_pop_level.values(), *program.sin_pop_level.values()]),
-            "lazy_input": bool(program.vin_lazy)}
+            "lazy_input": bool(program.vin_lazy), "zero_first": bool(program.vin_zero_first)}
     for name, happened in flow.items():
         if happened and golden.firings:
             group.sample(scope, flow=name)

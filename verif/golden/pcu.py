@@ -57,6 +57,8 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
     spos = [0] * cfg.scalar_inputs
     vreq = [bool(int(c.fire.vin_required) >> k & 1) for k in range(cfg.vector_inputs)]
     lazy = [bool(int(c.fire.vin_lazy) >> k & 1) for k in range(cfg.vector_inputs)]
+    zero_first = [bool(int(c.fire.vin_zero_first) >> k & 1) for k in range(cfg.vector_inputs)]
+    zero_counter = int(c.fire.zero_counter)
     levels_v = [min(int(x), cfg.counters) for x in c.fire.vin_pop_level]
     w_on, w_src, w_level = bool(c.weights.enable), int(c.weights.src), min(int(c.weights.level), cfg.counters)
     period, phase = int(c.weights.period), int(c.weights.phase)
@@ -113,9 +115,13 @@ def run_pcu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
             first = True
         # a lazy input is needed (and read) only on the firings that pop it; it reads zero on the others
         popping = chain.carries()
-        zero = [lazy[k] and not popping[levels_v[k]] for k in range(cfg.vector_inputs)]
-        if any(vreq[k] and not zero[k] and vpos[k] >= len(vin[k]) for k in range(cfg.vector_inputs)):
+        skipped = [lazy[k] and not popping[levels_v[k]] for k in range(cfg.vector_inputs)]
+        if any(vreq[k] and not skipped[k] and vpos[k] >= len(vin[k]) for k in range(cfg.vector_inputs)):
             break
+        # an input of vin_zero_first is needed and popped as usual but reads zero while counter
+        # zero_counter is at its start
+        at_start = zero_counter < cfg.counters and chain.values[zero_counter] == chain.counters[zero_counter][1]
+        zero = [skipped[k] or (zero_first[k] and at_start) for k in range(cfg.vector_inputs)]
         if any(sreq[k] and spos[k] >= len(sin[k]) for k in range(cfg.scalar_inputs)):
             break
         if w_on and released >= len(tiles):

@@ -133,6 +133,7 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
         raise ValueError(f"give {cfg.vector_inputs} vector and {cfg.scalar_inputs} scalar input streams")
     inputs = (vin, sin, [0] * cfg.vector_inputs, [0] * cfg.scalar_inputs)
     write, read = _Port(cfg, c.write, inputs, True), _Port(cfg, c.read, inputs, False)
+    write.units_started = write.units_done = int(c.fifo_fill)  # a FIFO that starts filled
     mode = PmuMode(c.mode)
     fifo = mode == PmuMode.FIFO
     buffers = {PmuMode.BUFFER: 1, PmuMode.DOUBLE: 2, PmuMode.FIFO: depth}.get(mode)
@@ -186,7 +187,7 @@ def run_pmu(cfg: ArrayConfig, bits: int, vin: list, sin: list, start_tokens: int
 
     done_port = write if c.done_port == DonePort.WRITE else read
     return PmuResult(
-        vout=np.array(vout, U32).reshape(-1, L), sout=np.array(sout, U32), done_tokens=done_port.units_done,
+        vout=np.array(vout, U32).reshape(-1, L), sout=np.array(sout, U32), done_tokens=done_port.units_done - (int(c.fifo_fill) if done_port is write else 0),
         memory=mem, write_conflicts=conflicts["write"], read_conflicts=conflicts["read"], errors=errors,
         write_firings=write.firings, read_firings=read.firings,
         consumed=[*inputs[2], *inputs[3], start_tokens - tokens], accesses=accesses)

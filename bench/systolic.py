@@ -12,10 +12,10 @@
   longer than a load), run as one direct-harness run: each load streams into the shadow context
   while the phase before runs, so what remains is the swap and any beats the run before did not hide.
 * ``gemm``: M = N = K GEMMs mapped in the systolic mode: on ``small`` 64 and 128 on the RTL (direct
-  harness, checked against the golden model; 64 also with its partial sums in PMUs), 96 on
-  ``medium``'s RTL with them in PMUs (the cost model's second configuration), on
-  ``plasticine`` 256 and 1024 by the cost model, all on the default DDR4 memory; ``partial_sums`` says
-  where they waited between K sections (the tiling's choice unless forced). Cycles include the
+  harness, checked against the golden model; 64 also with its partial sums in DRAM and in PMUs), 96
+  on ``medium``'s RTL (the tiling's choice, and with them in PMUs), on ``plasticine`` 256 and 1024 by
+  the cost model (1024 also in PMUs), all on the default DDR4 memory; ``partial_sums`` says where
+  they waited between K sections (the tiling's choice, ``ring`` where it fits, unless forced). Cycles include the
   configuration load; ``ideal_cycles`` = M N K / (lanes x stages x PCUs), the physical peak of the
   whole array.
 """
@@ -37,8 +37,10 @@ from .arith import write_result
 __all__ = ["run"]
 
 ROWS = 256
-GEMMS = (("small", 64, "rtl", "auto"), ("small", 64, "rtl", "pmu"), ("small", 128, "rtl", "auto"),
-         ("medium", 96, "rtl", "pmu"), ("plasticine", 256, "model", "auto"), ("plasticine", 1024, "model", "auto"))
+GEMMS = (("small", 64, "rtl", "auto"), ("small", 64, "rtl", "dram"), ("small", 64, "rtl", "pmu"),
+         ("small", 128, "rtl", "auto"), ("medium", 96, "rtl", "auto"), ("medium", 96, "rtl", "pmu"),
+         ("plasticine", 256, "model", "auto"), ("plasticine", 1024, "model", "auto"),
+         ("plasticine", 1024, "model", "pmu"))
 """config, M = N = K, source, where the partial sums wait between K sections (mapper/phases/systolic.py)"""
 TILINGS = ((256, 1), (64, 4), (32, 8), (16, 16), (8, 32))  # rows per tile, tiles: the weight reloads
 

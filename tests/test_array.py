@@ -380,7 +380,7 @@ def test_unit_words_the_encoders_would_not_write_are_refused():
     configuration, an op code that names nothing, a pop level of an input not required, a field the
     encoder fixes: all refused by the loader and the golden model, naming the unit and the field."""
     cfg = preset("small")
-    placed, io = _phases("mlp", cfg, 1)[0]
+    placed, io = _phases("mlp", cfg, 1, matmul_mode="simd")[0]  # (a PCU whose weights and counter 2 are off)
     words = decode(plan(cfg), placed.bitstream)
     pcu = next(a for a in words if a.kind == Kind.PCU)
     pmu = next(a for a in words if a.kind == Kind.PMU)
@@ -536,10 +536,10 @@ def test_config_port_writes_load_the_units_that_change(config, request):
         assert len(writes) == sum(chunks[i] for i in changed)
 
 
-@pytest.mark.parametrize("config,most", [("small", 140), ("plasticine", 400)])
+@pytest.mark.parametrize("config,most", [("small", 142), ("plasticine", 400)])
 def test_a_whole_configuration_loads_on_the_lanes_in_parallel(config, most):
     """Every unit configured (all words ones): the port's lanes take about the same words, so the whole
-    array loads in the busiest lane's beats and the seal: 139 on small (548 words), 325 on plasticine (5,168)."""
+    array loads in the busiest lane's beats and the seal: 141 on small (556 words), 325 on plasticine (5,168)."""
     cfg = preset(config)
     units = configuration_units(cfg)
     words = {a: (1 << unit_layout(cfg, a).size) - 1 for a in units}

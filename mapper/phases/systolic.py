@@ -117,7 +117,7 @@ class SystolicTiling:
     depth: int  # D
     blocks: int  # nbg: column blocks per chain
     sections: tuple[tuple[int, int], ...]  # the K range of each phase (with the bias row in the PMU scheme)
-    estimate: int  # cycles of one section
+    estimate: int  # cycles of one section (of the whole run in the ring scheme)
     psums: str = "dram"  # where the partial sums wait between sections: "dram", "pmu" or "ring"
 
     @property
@@ -147,7 +147,7 @@ def ring_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, rounds: int) 
 def fits_ring(cfg: ArrayConfig, m: int, blocks: int) -> bool:
     """Whether a chain's ring (*blocks* column blocks of *m* rows) fits a PMU FIFO and the PCU has the
     round counter."""
-    return cfg.counters >= 3 and 1 <= blocks * m <= cfg.pmu_depth
+    return cfg.counters >= 3 and blocks * m <= cfg.pmu_depth
 
 
 def pmu_turn(cfg: ArrayConfig) -> int:
@@ -202,13 +202,10 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
                 if psums == "ring":  # one phase: every round's tiles in one run
                     estimate = ring_cycles(cfg, m, c, blocks, len(sections))
                     total = _on_memory(estimate, len(sections) * weights, memory)
-                    key = (total, g * c, psums)
-                    if best is None or key < best[0]:
-                        best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums))
-                    continue
-                estimate = section_cycles(cfg, m, c, blocks, psums)
-                sums = 4 * 2 * m * g * blocks * L if psums == "dram" else 0  # read, and written back
-                total = len(sections) * _on_memory(estimate, weights + sums, memory)
+                else:
+                    estimate = section_cycles(cfg, m, c, blocks, psums)
+                    sums = 4 * 2 * m * g * blocks * L if psums == "dram" else 0  # read, and written back
+                    total = len(sections) * _on_memory(estimate, weights + sums, memory)
                 key = (total, g * c, psums)
                 if best is None or key < best[0]:
                     best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums))

@@ -7,7 +7,7 @@ order on one ``Lowering`` state:
 4. ``pack_embeddings`` (packing.py): the embedding bags packed into the first phases;
 5. ``emit_phases`` (ops.py): every other node by the table ``LOWERINGS`` from op to lowering;
 6. ``order_components`` (order.py): the phases of independent parts of the graph (batches) part by part;
-7. ``keep_weights_resident`` (residency.py): MLP phases on the same weights load them once;
+7. ``keep_weights_resident`` (residency.py): MLP phases and systolic rings on the same weights load them once;
 8. ``run_concurrently`` (concurrency.py): neighbouring independent phases that fit the array together
    run in one configuration where that is cheaper (pipelined: phases of consecutive copies too).
 

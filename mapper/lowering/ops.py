@@ -39,15 +39,17 @@ def k_chunks(cfg: ArrayConfig, k: int, bias: bool) -> list[tuple[int, int]]:
     return [(k0, min(k, k0 + size)) for k0 in range(0, k, size)]
 
 
-def _cost(cfg: ArrayConfig, phases: list[Phase]) -> int:
-    """Cycles of *phases* by the cost model, with the configuration loads: phases sharing a placement
-    load once, and a phase of another variant of it (another bitstream on the same units) loads while
-    the phase before runs, so it pays what that run does not hide."""
-    loads = {p.placement_key or id(p): p.unit_configuration_cycles(cfg) for p in phases}
-    exposed = sum(max(0, p.unit_configuration_cycles(cfg) - before.estimate_cycles)
-                  for before, p in zip(phases, phases[1:])
+def _cost(s: Lowering, phases: list[Phase]) -> int:
+    """Cycles of *phases* by the cost model on the program's memory (``Lowering.run_cycles``: a
+    lowering that re-reads its operands pays for it), with the configuration loads: phases sharing a
+    placement load once, and a phase of another variant of it (another bitstream on the same units)
+    loads while the phase before runs, so it pays what that run does not hide."""
+    runs = [s.run_cycles(p, tuple(phases)) for p in phases]
+    loads = {p.placement_key or id(p): p.unit_configuration_cycles(s.cfg) for p in phases}
+    exposed = sum(max(0, p.unit_configuration_cycles(s.cfg) - run)
+                  for before, run, p in zip(phases, runs, phases[1:])
                   if p.placement_key is not None and p.placement_key == before.placement_key and p.variant != before.variant)
-    return sum(p.estimate_cycles for p in phases) + sum(loads.values()) + exposed
+    return sum(runs) + sum(loads.values()) + exposed
 
 
 def lower_matmul(s: Lowering, i: int) -> list[Phase]:
@@ -70,7 +72,7 @@ def matmul_phases(s: Lowering, i: int) -> list[Phase]:
     if s.matmul_mode == "systolic":
         return systolic
     simd = simd_matmul(s, i)
-    return systolic if _cost(s.cfg, systolic) < _cost(s.cfg, simd) else simd
+    return systolic if _cost(s, systolic) < _cost(s, simd) else simd
 
 
 def systolic_matmul(s: Lowering, i: int) -> list[Phase]:

@@ -82,21 +82,26 @@ class Lowering:
         u = self.uses.get(tensor, [])
         return u[0] if len(u) == 1 and tensor not in self.graph.outputs else None
 
-    def shape(self, tensor: str) -> tuple[int, ...]:
-        """A graph tensor's shape, or one between the phases of an elementwise op (phases/eltwise.py)."""
+    def shape(self, tensor: str, among: tuple[Phase, ...] = ()) -> tuple[int, ...]:
+        """A graph tensor's shape, or one between the phases of an op (an elementwise op's pieces,
+        phases/eltwise.py; a systolic matmul's sections) lowered already or in *among*."""
         if tensor in self.graph.tensors:
             return self.graph.tensors[tensor].shape
-        return next(p.shape for p in self.phases if tensor in p.writes)
+        return next(p.shape for p in (*self.phases, *among) if tensor in p.writes)
 
     def cost(self, phase: Phase) -> int:
-        """What a phase costs, to choose between lowerings: its cost-model cycles on ``memory`` (its run's
-        DRAM traffic, mapper/phases/dram.py, from its streams on zero-valued tensors before placement:
-        a unit per row) plus the configuration of its units."""
+        """What a phase costs, to choose between lowerings: its run (``run_cycles``) plus the
+        configuration of its units."""
+        return self.run_cycles(phase) + phase.unit_configuration_cycles(self.cfg)
+
+    def run_cycles(self, phase: Phase, among: tuple[Phase, ...] = ()) -> int:
+        """A phase's run by the cost model on ``memory`` (its DRAM traffic, mapper/phases/dram.py, from
+        its streams on zero-valued tensors before placement: a unit per row); the tensors it reads
+        between phases written by earlier phases or by those in *among*."""
         units, _ = phase.netlist()
         sites = {u.name: (n, 0) for n, u in enumerate(units)}
-        zeros = {name: np.zeros(self.shape(name), np.int32 if name in self.graph.tensors and
+        zeros = {name: np.zeros(self.shape(name, among), np.int32 if name in self.graph.tensors and
                                 self.graph.tensors[name].dtype == "int32" else np.float32)
                  for name in phase.reads}
         io = phase.io(sites, zeros)
-        cycles = phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers), self.memory, sites)
-        return cycles + phase.unit_configuration_cycles(self.cfg)
+        return phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers), self.memory, sites)

@@ -106,13 +106,15 @@ def split_k(k: int, c: int) -> tuple[tuple[int, int], ...]:
 
 
 def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool, relu_in: bool,
-                chain: int | None = None) -> MatmulTiling:
+                chain: int | None = None, pmus: int | None = None) -> MatmulTiling:
     """The fastest tiling of an [m, k] x [k, n] matmul on *cfg* (with chains of *chain* PCUs only, when
-    given); MapError naming *where* and the missing resource when none fits."""
+    given; on at most *pmus* PMUs, when given); MapError naming *where* and the missing resource when
+    none fits."""
     L = cfg.lanes
     kp = -(-(k + bias) // L) * L
     nb = -(-n // L)
-    pcus, pmus, rows = len(sites(cfg, "pcu")), len(sites(cfg, "pmu")), cfg.rows
+    pcus, rows = len(sites(cfg, "pcu")), cfg.rows
+    pmus = len(sites(cfg, "pmu")) if pmus is None else pmus
     missing = []
     if cfg.stages < 1 + relu_in:
         missing.append(f"{1 + relu_in} PCU stages (it has {cfg.stages})")
@@ -151,9 +153,9 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
                 if best is None or key < best[0]:
                     best = (key, MatmulTiling(g, r, c, chunks, kp, blocks, mb, double, min(g * r, rows), bias,
                                               estimate))
-    if best is None:  # g = r = c = 1 always fits once the checks above pass
-        raise MapError(f"{where} does not fit {cfg.name} with chains of {chain} PCUs (they need {4 + relu_in} "
-                       f"stages, 2 vector inputs, 4 registers, {chain} AGs and PMUs)")
+    if best is None:  # without a chain or PMU limit, g = r = c = 1 always fits once the checks above pass
+        raise MapError(f"{where} does not fit {cfg.name} with chains of {chain} PCUs on {pmus} PMUs (they need "
+                       f"{4 + relu_in} stages, 2 vector inputs, 4 registers, {chain} AGs and a PMU per link)")
     return best[1]
 
 
@@ -202,14 +204,16 @@ class MatmulPhase(Phase):
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, relu_in: bool,
                  y: str, shape: tuple[int, int, int], where: str | None = None, k_range: tuple[int, int] | None = None,
-                 chain: int | None = None):
+                 chain: int | None = None, pmus: int | None = None):
         self.cfg, self.name, self.nodes = cfg, name, nodes
+        self.where, self.k_given, self.chain_given = where, k_range, chain
         self.x, self.w, self.bias, self.relu_in, self.y = x, w, bias, relu_in, y
         self.m, self.k, self.n = shape
+        self.shape = (self.m, self.n)  # of the tensor it writes
         self.k_range = k_range or (0, self.k)  # the rows of W (columns of X) this phase sums over
         self.reads = (x, w) + ((bias,) if bias else ())
         self.writes = (y,)
-        self.t = t = tile_matmul(cfg, where or name, self.m, self.k, self.n, bias is not None, relu_in, chain)
+        self.t = t = tile_matmul(cfg, where or name, self.m, self.k, self.n, bias is not None, relu_in, chain, pmus)
         self.ideal_cycles = math.ceil(self.m * self.n * self.k / (cfg.lanes * t.pcus))
         self.estimate_cycles = t.estimate
         self.padded_cols = t.groups * t.blocks * cfg.lanes  # Np: columns of the Y region in DRAM
@@ -218,6 +222,11 @@ class MatmulPhase(Phase):
 
     def weight_sources(self) -> dict[str, str]:
         return {self.w: "streamed from DRAM"}
+
+    def within(self, pmus: int) -> MatmulPhase:
+        """The phase on at most *pmus* PMUs (those that resident weights leave: lowering/residency.py)."""
+        return MatmulPhase(self.cfg, self.name, self.nodes, self.x, self.w, self.bias, self.relu_in, self.y,
+                           (self.m, self.k, self.n), self.where, self.k_given, self.chain_given, pmus)
 
     # -- the netlist -------------------------------------------------------------------------------------
     def _outputs(self):

@@ -26,6 +26,13 @@ The last link's outputs have one destination set in a configuration: host g rece
 sums (R nbg M vectors), of which the collector keeps the last round's, Y's blocks (a consumer on the
 array would take that round through a write window, rtl/spec/pmu_layout.py).
 
+Resident weights (lowering/residency.py, batches through one program): the first ring on a set of
+weights (``keeping_weights``) also writes each chain's tile stream, as it passes, into a W PMU of its
+own (words 0 .. tile words - 1, in stream order); a later ring on them (``reading_weights_of``) takes
+the tiles from that PMU's read port, its run begun by the host's start token with the FIFO's, and no
+AG. The runs share one placement; the W PMUs are kept from every other phase. A chain's tiles (R nbg
+C stages L words) must fit one PMU.
+
 Tiling: 3 counters and 3 vector inputs per PCU; G <= AGs, host rows and PMUs; C <= host rows; G C <=
 PCUs; a chain's ring (nbg M vectors) within a PMU's ``pmu_depth`` rows. Its cost against the schemes
 of phases/systolic.py decides which the lowering takes (``tile_systolic``).
@@ -35,6 +42,7 @@ Cost model: ``ring_cycles`` in phases/systolic.py, beside the other schemes' it 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -42,13 +50,13 @@ import numpy as np
 from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
-from rdagen.rtl.spec.pmu_layout import PmuProgram, Port
-from rdagen.rtl.spec.pcu_layout import Counter, vin
+from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
+from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, vin
 from rdagen.rtl.spec.systolic import systolic_program
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit
-from rdagen.mapper.phases.phase import F32, U32, Phase, PhaseIO
+from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
 __all__ = ["SystolicRingPhase"]
 
@@ -61,10 +69,19 @@ class SystolicRingPhase(Phase):
     partial_sums = "ring"
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, y: str,
-                 shape: tuple[int, int, int], t):
-        self.cfg, self.name, self.nodes, self.t = cfg, name, nodes, t
+                 shape: tuple[int, int, int], t, resident: bool = False, loaded_by: SystolicRingPhase | None = None):
+        self.cfg, self.name, self.nodes = cfg, name, nodes
         self.x, self.w, self.bias, self.y = x, w, bias, y
         self.m, self.k, self.n = shape
+        self.shape = (self.m, self.n)
+        self.loaded_by = loaded_by
+        self.resident = resident or loaded_by is not None
+        if loaded_by is not None:
+            if not loaded_by.resident or (loaded_by.w, loaded_by.bias, loaded_by.k, loaded_by.n) != (w, bias, self.k, self.n):
+                raise MapError(f"{name}: its weights are not those {loaded_by.name} keeps resident (a mapper bug)")
+            t = loaded_by.t
+        self.t = t
+        self.unit_prefix = loaded_by.unit_prefix if loaded_by is not None else name
         self.rounds = len(t.sections)
         self.reads = (x, w) + ((bias,) if bias else ())
         self.writes = (y,)
@@ -72,23 +89,60 @@ class SystolicRingPhase(Phase):
         self.estimate_cycles = t.estimate
         self.padded_cols = t.groups * t.blocks * cfg.lanes
         self.tile_words = self.rounds * t.blocks * t.chain * cfg.stages * cfg.lanes  # a chain's weight stream
+        if self.resident:
+            if self.tile_words > cfg.pmu_words:
+                raise MapError(f"{name}: a chain's weight tiles ({self.tile_words} words) do not fit a PMU of "
+                               f"{cfg.pmu_words} words: its weights cannot stay resident")
+            self.placement_key = ("ring", self.unit_prefix, t)
+            self.variant = "loaded" if loaded_by is not None else "load"
+            self.pmu_state = loaded_by is not None
+
+    def keeping_weights(self, t) -> SystolicRingPhase:
+        """This ring on tiling *t* (``tile_systolic``'s *resident*), loading its weight tiles into a W PMU
+        per chain as it streams them, for later rings on the same weights (``reading_weights_of``)."""
+        return SystolicRingPhase(self.cfg, self.name, self.nodes, self.x, self.w, self.bias, self.y,
+                                 (self.m, self.k, self.n), t, resident=True)
+
+    def reading_weights_of(self, resident: SystolicRingPhase) -> SystolicRingPhase:
+        """This ring on the tiles *resident* left in its W PMUs: each chain's read from its W PMU, begun by
+        a start token from its host row; no weight crosses DRAM."""
+        return SystolicRingPhase(self.cfg, self.name, self.nodes, self.x, self.w, self.bias, self.y,
+                                 (self.m, self.k, self.n), self.t, loaded_by=resident)
 
     def weight_sources(self) -> dict[str, str]:
+        if self.loaded_by is not None:
+            return {self.w: f"resident in PMUs since {self.loaded_by.name} (systolic weight tiles, K in rounds around a ring)"}
+        if self.resident:
+            return {self.w: "loaded into PMUs once (systolic weight tiles, K in rounds around a ring)"}
         return {self.w: "streamed from DRAM (systolic weight tiles, K in rounds around a ring)"}
 
+    def resident_units(self) -> tuple[str, ...]:
+        """A resident ring's W PMUs: kept from every other phase."""
+        return tuple(self._u("wpmu", g) for g in range(self.t.groups)) if self.resident else ()
+
+    def rerun_units(self) -> tuple[str, ...]:
+        """A resident ring's units but its AGs: what a run on its loaded tiles uses."""
+        return tuple(u.name for u in self.netlist()[0] if u.kind != "ag") if self.resident else ()
+
     def _u(self, kind, *index) -> str:
-        return f"{self.name}.{kind}{'_'.join(map(str, index))}"
+        return f"{self.unit_prefix}.{kind}{'_'.join(map(str, index))}"
 
     def netlist(self):
         t, u = self.t, self._u
-        units = [Unit(u("ag", g), "ag") for g in range(t.groups)]
+        loading = self.loaded_by is None  # a run on resident tiles takes no AG
+        units = [Unit(u("ag", g), "ag") for g in range(t.groups)] if loading else []
         units += [Unit(u("host", h), "host") for h in range(max(t.chain, t.groups))]
         units += [Unit(u("pcu", g, j), "pcu") for g in range(t.groups) for j in range(t.chain)]
         units += [Unit(u("pmu", g), "pmu") for g in range(t.groups)]
+        units += [Unit(u("wpmu", g), "pmu") for g in range(t.groups)] if self.resident else []
         nets = [Net(u("host", j), tuple(u("pcu", g, j) for g in range(t.groups))) for j in range(t.chain)]
         for g in range(t.groups):
             head, tail = u("pcu", g, 0), u("pcu", g, t.chain - 1)
-            nets.append(Net(u("ag", g), tuple(u("pcu", g, j) for j in range(t.chain)), 0.25))
+            links = tuple(u("pcu", g, j) for j in range(t.chain))
+            if loading:
+                nets.append(Net(u("ag", g), links + ((u("wpmu", g),) if self.resident else ()), 0.25))
+            if self.resident:  # the runs on resident tiles take them from the W PMU
+                nets.append(Net(u("wpmu", g), links, 0.25))
             nets += [Net(u("pcu", g, j - 1), (u("pcu", g, j),), 2.0) for j in range(1, t.chain)]
             nets += [Net(u("pmu", g), (head,), 2.0), Net(tail, (u("pmu", g), u("host", g)), 2.0)]
         return units, nets
@@ -99,21 +153,33 @@ class SystolicRingPhase(Phase):
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         t, site = self.t, lambda kind, *i: self._site(s, kind, *i)
         ring = t.blocks * self.m
+        # a W PMU's tiles: the chain's stream in order, a vector per address step
+        tiles = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.tile_words, self.cfg.lanes)])
         vector, control = [], []
         for j in range(t.chain):
             vector.append((("host", site("host", j)[0], "vsend"), [("pcu", *site("pcu", g, j), "vin", 0)
                                                                      for g in range(t.groups)]))
         for g in range(t.groups):
             head, tail, fifo = site("pcu", g, 0), site("pcu", g, t.chain - 1), site("pmu", g)
-            b.ag(site("ag", g)[0], AgProgram("read"))
             # The read port's run is the head's: R nbg M vectors, begun by a start token from the host, so
             # the last round's sums stay in the FIFO (the next run's first round) and not in the route.
             reads = Port(counters=[Counter(0, self.rounds * ring, 1)], wait_start=True)
             b.pmu(*fifo, PmuProgram(write=Port(vin_required=[0], data=vin(0)), read=reads, mode="fifo",
                                     fifo_fill=ring))
-            control.append((("host", site("host", g)[0], "csend"), [("pmu", *fifo, "ctrl_in", 0)]))
-            vector.append((("ag", site("ag", g)[0], "rdata"), [("pcu", *site("pcu", g, j), "vin", 1)
-                                                               for j in range(t.chain)]))
+            links = [("pcu", *site("pcu", g, j), "vin", 1) for j in range(t.chain)]
+            started = [("pmu", *fifo, "ctrl_in", 0)]
+            if self.loaded_by is not None:  # the tiles from the W PMU, its read run begun with the FIFO's
+                b.pmu(*site("wpmu", g), PmuProgram(read=dataclasses.replace(tiles, wait_start=True)))
+                vector.append((("pmu", *site("wpmu", g), "vout", 0), links))
+                started.append(("pmu", *site("wpmu", g), "ctrl_in", 0))
+            else:  # from DRAM; a resident ring's first run writes them into its W PMU as they pass
+                b.ag(site("ag", g)[0], AgProgram("read"))
+                if self.resident:
+                    b.pmu(*site("wpmu", g), PmuProgram(write=Port(stages=tiles.stages, counters=tiles.counters,
+                                                                  vin_required=[0], data=vin(0))))
+                    links.append(("pmu", *site("wpmu", g), "vin", 0))
+                vector.append((("ag", site("ag", g)[0], "rdata"), links))
+            control.append((("host", site("host", g)[0], "csend"), started))
             vector.append((("pmu", *fifo, "vout", 0), [("pcu", *head, "vin", 2)]))
             for j in range(t.chain):
                 b.pcu(*site("pcu", g, j), systolic_program(self.cfg, rows=self.m, a=0, weights=1, psum=2,
@@ -144,13 +210,14 @@ class SystolicRingPhase(Phase):
                 stream[r, :, :, :D] = xk[:, (r * t.chain + j) * D:(r * t.chain + j + 1) * D]
             sources[f"vsend__{self._site(s, 'host', j)[0]}"] = pack_vectors(stream.reshape(-1, L).view(U32))
         for g in range(t.groups):
-            tiles = np.zeros((self.rounds, t.blocks, t.chain, S, L), F32)
-            for i in range(t.blocks):
-                c0 = (g * t.blocks + i) * L
-                tiles[:, i, :, :D] = wk[:, c0:c0 + L].reshape(self.rounds, t.chain, D, L)
-            row = self._site(s, "ag", g)[0]
-            dram[row] = {0: tiles.view(U32).ravel()}
-            sources[f"ag_cmd__{row}"] = [0 | (self.tile_words << 32)]
+            if self.loaded_by is None:  # the chain's tiles from DRAM (a run on resident ones: none)
+                tiles = np.zeros((self.rounds, t.blocks, t.chain, S, L), F32)
+                for i in range(t.blocks):
+                    c0 = (g * t.blocks + i) * L
+                    tiles[:, i, :, :D] = wk[:, c0:c0 + L].reshape(self.rounds, t.chain, D, L)
+                row = self._site(s, "ag", g)[0]
+                dram[row] = {0: tiles.view(U32).ravel()}
+                sources[f"ag_cmd__{row}"] = [0 | (self.tile_words << 32)]
             sinks[f"vrecv__{self._site(s, 'host', g)[0]}"] = self.rounds * t.blocks * self.m
             sources[f"csend__{self._site(s, 'host', g)[0]}"] = [1]  # the FIFO's read run begins
         return PhaseIO(sources, dram, sinks, [], t.groups)

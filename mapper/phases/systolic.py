@@ -175,10 +175,13 @@ def check_partial_sums(partial_sums: str) -> None:
 
 
 def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool = False,
-                  partial_sums: str = "auto", memory: Memory = IDEAL) -> SystolicTiling:
+                  partial_sums: str = "auto", memory: Memory = IDEAL, max_groups: int | None = None,
+                  resident: bool = False) -> SystolicTiling:
     """The fastest systolic tiling of an [m, k] x [k, n] matmul (with a bias: *bias*) on *cfg* with its
-    partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*; MapError naming *where*
-    and the missing resource when none fits."""
+    partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*, in at most *max_groups*
+    chains; *resident*: a ring whose chains' weight tiles each fit a W PMU (phases/ring.py, weighed
+    on the runs that read them there); MapError naming *where* and the missing resource when none
+    fits."""
     check_partial_sums(partial_sums)
     if cfg.vector_inputs < 3:
         raise MapError(f"{where}: the systolic mode needs 3 PCU vector inputs (X, weight tiles, partial sums); "
@@ -187,9 +190,12 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
     hosts, ags, pcus, pmus = cfg.rows, cfg.rows, len(sites(cfg, "pcu")), len(sites(cfg, "pmu"))
     best = None
     chains = {"dram": ags // 2, "pmu": min(ags, hosts, pmus // 2), "ring": min(ags, hosts, pmus)}
+    if resident:
+        partial_sums, memory = "ring", IDEAL
+        chains["ring"] = min(ags, hosts, pmus // 2)  # a W PMU beside each chain's FIFO
     for psums in ("dram", "pmu", "ring") if partial_sums == "auto" else (partial_sums,):
         rows = k + (1 if bias and psums != "dram" else 0)  # the PMU schemes add the bias as a last product
-        for g in range(1, min(chains[psums], nb) + 1):
+        for g in range(1, min(chains[psums], nb, max_groups or nb) + 1):
             blocks = -(-nb // g)
             if (psums == "pmu" and blocks * m * L > cfg.pmu_words) or (psums == "ring" and not fits_ring(cfg, m, blocks)):
                 continue
@@ -199,6 +205,8 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
                 if psums == "pmu" and len(sections) < 2:
                     continue
                 weights = 4 * g * blocks * c * cfg.stages * L
+                if resident and len(sections) * weights > 4 * g * cfg.pmu_words:
+                    continue
                 if psums == "ring":  # one phase: every round's tiles in one run
                     estimate = ring_cycles(cfg, m, c, blocks, len(sections))
                     total = _on_memory(estimate, len(sections) * weights, memory)
@@ -237,6 +245,7 @@ class SystolicMatmulPhase(Phase):
         self.placement_key = ("systolic", base, t)
         self.x, self.w, self.bias, self.y, self.psum = x, w, bias, y, psum
         self.m, self.k, self.n = shape
+        self.shape = (self.m, self.n)  # of the tensor it writes (the partial sums or y)
         self.k_range = k0, k1 = t.sections[section]
         self.last = section == len(t.sections) - 1
         self.partial_sums = t.psums

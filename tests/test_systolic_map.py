@@ -91,21 +91,21 @@ def test_a_partial_sum_ring_runs_every_k_section_in_one_configuration_bit_exact(
 
 
 def test_a_ring_on_weights_used_again_loads_them_once_into_pmus_and_later_rings_read_them_there(request):
-    """Three copies of a GEMM on the same weights in one program (batches through a loaded program):
-    the first ring writes each chain's weight tiles into a W PMU as they stream past, the later two
-    read them there (a start token begins the read with the FIFO's): bit for bit the golden array
+    """Two copies of a GEMM on the same weights in one program (batches through a loaded program):
+    the first ring writes each chain's weight tiles into a W PMU as they stream past, the later one
+    reads them there (a start token begins the read with the FIFO's): bit for bit the golden array
     model's on small's RTL, only the first crosses DRAM, every run within 10 % of the cost model."""
     seed = test_seed(request)
-    graph, cfg = _gemm(64, 60, 64).repeated(3), preset("small")
+    graph, cfg = _gemm(24, 44, 32).repeated(2), preset("small")
     program = map_graph(graph, cfg, seed=1, matmul_mode="systolic")
     assert [(p.phase.partial_sums, p.phase.variant) for p in program.phases] == \
-        [("ring", "load"), ("ring", "loaded"), ("ring", "loaded")]
+        [("ring", "load"), ("ring", "loaded")]
     first = program.phases[0].phase
-    assert program.phases[2].phase.weight_sources() == {"w": "resident in PMUs since mm0 (systolic weight tiles, "
+    assert program.phases[1].phase.weight_sources() == {"w": "resident in PMUs since mm0 (systolic weight tiles, "
                                                                "K in rounds around a ring)"}
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring-resident")
     assert run.ok, (run.mismatches, run.max_error, run.bound)
-    assert [d["bytes"] for d in run.dram] == [first.t.groups * first.tile_words * 4, 0, 0]
+    assert [d["bytes"] for d in run.dram] == [first.t.groups * first.tile_words * 4, 0]
     for phase in run.phases:
         print(phase)
         assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase

@@ -15,7 +15,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.ops import OPS
 from rdagen.rtl.spec.pcu_layout import (REDUCE_OPS, Accumulate, Counter, Operand, PcuConfigError, PcuProgram, Reduce, Stage,
                                        Weights, reg, sin, vin)
-from rdagen.rtl.spec.systolic import systolic_depth, systolic_program, weight_tiles
+from rdagen.rtl.spec.systolic import relu_depth, systolic_depth, systolic_program, weight_tiles
 from rdagen.rtl.spec.timing import pcu_latency
 from rdagen.verif.coverage.pcu import sample_pcu
 from rdagen.verif.golden.credits import pcu_credit_limit
@@ -415,20 +415,24 @@ def kernels(cfg: ArrayConfig, rng: np.random.Generator, kind: str = "fp32") -> l
         [x, sums], [], ("vout0", value(x) + kept), np.abs(value(x)) + np.abs(kept), 1))
     if fp and cfg.vector_inputs >= 3:
         cases.append(systolic_case(cfg, rng))
+        if cfg.vector_outputs >= 2 and cfg.registers >= 2:
+            cases.append(systolic_case(cfg, rng, rows=8, tiles=2, name="systolic-relu", relu_out=True))
     return cases
 
 
 def systolic_case(cfg: ArrayConfig, rng: np.random.Generator, rows: int = 24, tiles: int = 3, name: str = "systolic",
-                  **traffic) -> Case:
+                  relu_out: bool = False, **traffic) -> Case:
     """The systolic mode (rtl/spec/systolic.py): *tiles* weight tiles, *rows* rows of A each, partial sums
-    in from vector input 2; NumPy reference P + A B with the bound of ``depth + 1`` roundings."""
-    L, depth = cfg.lanes, systolic_depth(cfg)
+    in from vector input 2; NumPy reference P + A B with the bound of ``depth + 1`` roundings; with
+    *relu_out*, its ReLU on vector output 1 too (``relu_depth`` rows of B)."""
+    L, depth = cfg.lanes, relu_depth(cfg) if relu_out else systolic_depth(cfg)
     A = rng.standard_normal((tiles * rows, L)).astype(np.float32)
     B = rng.standard_normal((tiles, depth, L)).astype(np.float32)
     P = rng.standard_normal((tiles * rows, L)).astype(np.float32)
     a64, b64 = A[:, :depth].astype(np.float64).reshape(tiles, rows, depth), B.astype(np.float64)
     want = P + np.einsum("trk,tkl->trl", a64, b64).reshape(-1, L)
     scale = np.abs(P) + np.einsum("trk,tkl->trl", np.abs(a64), np.abs(b64)).reshape(-1, L)
-    return Case(f"{name}-fp32", systolic_program(cfg, rows=rows, a=0, weights=1, psum=2),
-                [f32(A), weight_tiles(cfg, B), f32(P)], [], reference={"vout0": (want, scale)},
+    reference = {"vout0": (want, scale)} | ({"vout1": (np.maximum(want, 0), scale)} if relu_out else {})
+    return Case(f"{name}-fp32", systolic_program(cfg, rows=rows, a=0, weights=1, psum=2, relu_out=1 if relu_out else None),
+                [f32(A), weight_tiles(cfg, B), f32(P)], [], reference=reference,
                 tolerance=(depth + 1) * 2.0**-24, **traffic)

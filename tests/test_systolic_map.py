@@ -18,6 +18,7 @@ from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.config_port import SEAL_BEATS, SWAP_CYCLES
 from rdagen.rtl.spec.memory import DDR4
+from rdagen.rtl.spec.systolic import systolic_program
 from rdagen.sim.graph_run import run_program
 
 from .conftest import test_seed
@@ -112,6 +113,39 @@ def test_a_ring_on_weights_used_again_loads_them_once_into_pmus_and_later_rings_
     # a chain's tiles must fit its W PMU: GEMM 64 with its bias row (65 x 16 words per chain) does not
     assert [p.phase.variant for p in map_graph(_gemm(64, 64, 64).repeated(2), cfg, seed=1,
                                                matmul_mode="systolic").phases] == [None, None]
+
+
+def _mlp2(m, k, h, n):
+    """x -> matmul + b -> ReLU -> matmul + b."""
+    g = GraphBuilder()
+    x = g.input("x", (m, k))
+    y = g.add(g.matmul(x, g.weight("w1", shape=(k, h), seed=1, scale=1 / np.sqrt(k))), g.weight("b1", shape=(h,), seed=2))
+    w2 = g.weight("w2", shape=(h, n), seed=3, scale=1 / np.sqrt(h))
+    g.output(g.add(g.matmul(g.relu(y), w2), g.weight("b2", shape=(n,), seed=4), name="z"))
+    return g.graph()
+
+
+def test_a_relu_between_systolic_layers_comes_from_the_producing_rings_last_link(request):
+    """Where PCUs have 2 vector outputs (medium), the ring that computes a ReLU's input sends the ReLU
+    of its sums from its last link (whose last stage takes fmax(p, 0) while the ring goes on with p),
+    so the layer after reads it with no elementwise phase between them: bit for bit the golden array
+    model's on medium's RTL, within the graph's bound, each phase within 10 % of the cost model. On
+    small (1 vector output) the ReLU stays an elementwise phase; the PCU program refuses a ReLU output
+    it cannot have."""
+    seed = test_seed(request)
+    graph, cfg = _mlp2(16, 30, 40, 24), preset("medium")
+    program = map_graph(graph, cfg, seed=1, matmul_mode="systolic")
+    assert [(p.phase.name, p.phase.partial_sums, p.phase.t.relu_out) for p in program.phases] == \
+        [("mm0", "ring", True), ("mm3", "ring", False)]
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring-relu")
+    assert run.ok, (run.mismatches, run.max_error, run.bound)
+    for phase in run.phases:
+        print(phase)
+        assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
+    assert [p.phase.name for p in map_graph(graph, preset("small"), seed=1, matmul_mode="systolic").phases] == \
+        ["mm0", "mm3r", "mm3"]
+    with pytest.raises(ValueError, match="relu_out 1: a vector output other than 0 .of 1."):
+        systolic_program(preset("small"), rows=4, relu_out=1)
 
 
 def test_the_mapper_takes_the_systolic_mode_where_the_cost_model_finds_it_faster():

@@ -121,4 +121,4 @@ def _streamed_is_cheaper(s: Lowering, chain, after: list, phase: MlpPhase, runs:
             mlp = s.cost(first) + (runs - 1) * s.cost(phase.reading_weights_of(first))
         except MapError:  # no tiling keeps the weights on its PMUs: each run loads them
             pass
-    return runs * sum(map(s.cost, streamed + after)) <= mlp
+    return runs * sum(s.cost(p, tuple(streamed)) for p in streamed + after) <= mlp

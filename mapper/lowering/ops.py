@@ -20,7 +20,8 @@ from rdagen.mapper.phases.eltwise import eltwise_phases
 from rdagen.mapper.phases.interaction import InteractionPhase
 from rdagen.mapper.phases.matmul import MatmulPhase
 from rdagen.mapper.phases.phase import MapError, Phase
-from rdagen.mapper.phases.systolic import systolic_phases
+from rdagen.mapper.phases.ring import SystolicRingPhase
+from rdagen.mapper.phases.systolic import SystolicMatmulPhase, systolic_phases, tile_systolic
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.expression import ADD, RELU, SIGMOID
 
@@ -55,7 +56,33 @@ def _cost(s: Lowering, phases: list[Phase]) -> int:
 def lower_matmul(s: Lowering, i: int) -> list[Phase]:
     if i in s.mlp_of:
         return [s.mlp_of[i]] if s.mlp_of[i] is not None else []
-    return matmul_phases(s, i)
+    return _relu_from_producer(s, i, matmul_phases(s, i))
+
+
+def _relu_from_producer(s: Lowering, i: int, phases: list[Phase]) -> list[Phase]:
+    """*phases* of matmul *i*, or, where its input's ReLU is an elementwise phase before a systolic
+    matmul (``systolic_matmul``) and the input comes from a systolic matmul in one phase (a ring, or
+    one section) that nothing else reads, that matmul as a ring that sends the ReLU of its sums
+    (phases/ring.py, ``tile_systolic``'s *relu_out*) in place of the elementwise phase, where the cost
+    model finds that cheaper: the ReLU'd tensor crosses DRAM once, not three times."""
+    mm = s.matmuls[i]
+    if not (mm.relu_in and phases and phases[0].name == f"mm{i}r") or len(s.uses.get(mm.x, ())) != 1 \
+            or mm.x in s.graph.outputs:
+        return phases
+    relu = phases[0]
+    n = next((n for n in reversed(range(len(s.phases))) if mm.x in s.phases[n].writes), None)
+    p = s.phases[n] if n is not None else None
+    if not (isinstance(p, SystolicRingPhase) or (isinstance(p, SystolicMatmulPhase) and len(p.t.sections) == 1)):
+        return phases
+    try:
+        t = tile_systolic(s.cfg, p.name, p.m, p.k, p.n, p.bias is not None, "ring", s.memory, relu_out=True)
+    except MapError:  # its PCUs have one vector output, or no ring fits
+        return phases
+    fused = SystolicRingPhase(s.cfg, p.name, p.nodes, p.x, p.w, p.bias, relu.writes[0], (p.m, p.k, p.n), t)
+    if s.cost(fused) >= s.cost(p) + s.cost(relu):
+        return phases
+    s.phases[n] = fused
+    return phases[1:]
 
 
 def matmul_phases(s: Lowering, i: int) -> list[Phase]:

@@ -53,7 +53,7 @@ def _ring_options(s: Lowering, first: SystolicRingPhase, later: SystolicRingPhas
     for cap in range(1, most // 2 + 1):
         try:
             t = tile_systolic(s.cfg, first.name, first.m, first.k, first.n, first.bias is not None,
-                              max_groups=cap, resident=True)
+                              max_groups=cap, resident=True, relu_out=first.t.relu_out)
             cost = s.cost(later.reading_weights_of(first.keeping_weights(t)))
         except MapError:  # no chain's tiles fit a PMU with so few chains
             continue
@@ -70,7 +70,7 @@ def keep_weights_resident(s: Lowering) -> None:
         if isinstance(phase, MlpPhase):
             runs.setdefault(("mlp", weights_of(phase)), []).append(n)
         elif isinstance(phase, SystolicRingPhase):
-            runs.setdefault(("ring", phase.w, phase.bias, phase.m, phase.k, phase.n), []).append(n)
+            runs.setdefault(("ring", phase.w, phase.bias, phase.m, phase.k, phase.n, phase.t.relu_out), []).append(n)
     repeated = [positions for positions in runs.values() if len(positions) > 1]
     if not repeated:
         return

@@ -89,10 +89,10 @@ class Lowering:
             return self.graph.tensors[tensor].shape
         return next(p.shape for p in (*self.phases, *among) if tensor in p.writes)
 
-    def cost(self, phase: Phase) -> int:
-        """What a phase costs, to choose between lowerings: its run (``run_cycles``) plus the
-        configuration of its units."""
-        return self.run_cycles(phase) + phase.unit_configuration_cycles(self.cfg)
+    def cost(self, phase: Phase, among: tuple[Phase, ...] = ()) -> int:
+        """What a phase costs, to choose between lowerings: its run (``run_cycles``, *among* as there)
+        plus the configuration of its units."""
+        return self.run_cycles(phase, among) + phase.unit_configuration_cycles(self.cfg)
 
     def run_cycles(self, phase: Phase, among: tuple[Phase, ...] = ()) -> int:
         """A phase's run by the cost model on ``memory`` (its DRAM traffic, mapper/phases/dram.py, from

@@ -26,6 +26,12 @@ The last link's outputs have one destination set in a configuration: host g rece
 sums (R nbg M vectors), of which the collector keeps the last round's, Y's blocks (a consumer on the
 array would take that round through a write window, rtl/spec/pmu_layout.py).
 
+A ReLU'd output (``tile_systolic``'s *relu_out*, where the PCUs have 2 vector outputs; chosen by
+lowering/ops.py when the next layer reads the ReLU of Y): the last link multiplies ``relu_depth`` rows
+(a stage fewer when every stage multiplies), its freed last stage takes ``fmax(p, 0.0)`` into a second
+register, and its second vector output sends that to host g while the first sends p round the ring;
+the collector's last round is then ReLU(Y), which no elementwise phase need read and write again.
+
 Resident weights (lowering/residency.py, batches through one program): the first ring on a set of
 weights (``keeping_weights``) also writes each chain's tile stream, as it passes, into a W PMU of its
 own (words 0 .. tile words - 1, in stream order); a later ring on them (``reading_weights_of``) takes
@@ -52,7 +58,7 @@ from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, vin
-from rdagen.rtl.spec.systolic import systolic_program
+from rdagen.rtl.spec.systolic import relu_depth, systolic_program
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit
@@ -89,6 +95,8 @@ class SystolicRingPhase(Phase):
         self.estimate_cycles = t.estimate
         self.padded_cols = t.groups * t.blocks * cfg.lanes
         self.tile_words = self.rounds * t.blocks * t.chain * cfg.stages * cfg.lanes  # a chain's weight stream
+        # rows of K each link multiplies a round: the tail's ReLU stage (``relu_out``) takes one of its stages
+        self.depths = [t.depth] * (t.chain - 1) + [relu_depth(cfg) if t.relu_out else t.depth]
         if self.resident:
             if self.tile_words > cfg.pmu_words:
                 raise MapError(f"{name}: a chain's weight tiles ({self.tile_words} words) do not fit a PMU of "
@@ -184,37 +192,44 @@ class SystolicRingPhase(Phase):
             for j in range(t.chain):
                 b.pcu(*site("pcu", g, j), systolic_program(self.cfg, rows=self.m, a=0, weights=1, psum=2,
                                                            tiles=t.blocks, rounds=self.rounds, period=t.chain,
-                                                           phase=j, zero_first=j == 0))
+                                                           phase=j, zero_first=j == 0,
+                                                           relu_out=1 if t.relu_out and j == t.chain - 1 else None))
                 if j:
                     vector.append((("pcu", *site("pcu", g, j - 1), "vout", 0), [("pcu", *site("pcu", g, j), "vin", 2)]))
-            vector.append((("pcu", *tail, "vout", 0), [("pmu", *fifo, "vin", 0), ("host", site("host", g)[0], "vrecv")]))
+            to_host = ("host", site("host", g)[0], "vrecv")
+            if t.relu_out:  # the sums round the ring, their ReLU to the host
+                vector += [(("pcu", *tail, "vout", 0), [("pmu", *fifo, "vin", 0)]), (("pcu", *tail, "vout", 1), [to_host])]
+            else:
+                vector.append((("pcu", *tail, "vout", 0), [("pmu", *fifo, "vin", 0), to_host]))
             control.append((("pcu", *tail, "ctrl_out", 0), [("host", site("host", g)[0], "done")]))
         for network, routes in (("vector", vector), ("control", control)):
             b.route_all(network, routes)
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
-        t, L, S, D = self.t, self.cfg.lanes, self.cfg.stages, self.t.depth
+        t, L, S = self.t, self.cfg.lanes, self.cfg.stages
         x, w = np.asarray(tensors[self.x], F32), np.asarray(tensors[self.w], F32)
         if self.bias:  # the bias as the last product: 1.0 x b
             x = np.concatenate([x, np.ones((self.m, 1), F32)], axis=1)
             w = np.concatenate([w, np.asarray(tensors[self.bias], F32)[None, :]])
-        rows = self.rounds * t.chain * D
-        xk = np.zeros((self.m, rows), F32)
+        depths = self.depths
+        size = sum(depths)  # rows of K a round
+        xk = np.zeros((self.m, self.rounds * size), F32)
         xk[:, : x.shape[1]] = x
-        wk = np.zeros((rows, self.padded_cols), F32)
+        wk = np.zeros((self.rounds * size, self.padded_cols), F32)
         wk[: w.shape[0], : self.n] = w
+        starts = [sum(depths[:j]) for j in range(t.chain)]
         sources, dram, sinks = {}, {}, {}
-        for j in range(t.chain):  # link j's X rows: D words each, per round and column block
+        for j in range(t.chain):  # link j's X rows: its depth's words, per round and column block
             stream = np.zeros((self.rounds, t.blocks, self.m, L), F32)
             for r in range(self.rounds):
-                stream[r, :, :, :D] = xk[:, (r * t.chain + j) * D:(r * t.chain + j + 1) * D]
+                stream[r, :, :, :depths[j]] = xk[:, r * size + starts[j]:r * size + starts[j] + depths[j]]
             sources[f"vsend__{self._site(s, 'host', j)[0]}"] = pack_vectors(stream.reshape(-1, L).view(U32))
         for g in range(t.groups):
             if self.loaded_by is None:  # the chain's tiles from DRAM (a run on resident ones: none)
                 tiles = np.zeros((self.rounds, t.blocks, t.chain, S, L), F32)
-                for i in range(t.blocks):
-                    c0 = (g * t.blocks + i) * L
-                    tiles[:, i, :, :D] = wk[:, c0:c0 + L].reshape(self.rounds, t.chain, D, L)
+                for r, i, j in np.ndindex(self.rounds, t.blocks, t.chain):
+                    c0, k0 = (g * t.blocks + i) * L, r * size + starts[j]
+                    tiles[r, i, j, :depths[j]] = wk[k0:k0 + depths[j], c0:c0 + L]
                 row = self._site(s, "ag", g)[0]
                 dram[row] = {0: tiles.view(U32).ravel()}
                 sources[f"ag_cmd__{row}"] = [0 | (self.tile_words << 32)]

@@ -86,7 +86,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
 from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, vin
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
-from rdagen.rtl.spec.systolic import systolic_depth, systolic_program
+from rdagen.rtl.spec.systolic import relu_depth, systolic_depth, systolic_program
 from rdagen.rtl.spec.timing import pcu_latency, weight_drain
 
 from rdagen.mapper.backend.builder import ArrayBuilder
@@ -119,6 +119,7 @@ class SystolicTiling:
     sections: tuple[tuple[int, int], ...]  # the K range of each phase (with the bias row in the PMU scheme)
     estimate: int  # cycles of one section (of the whole run in the ring scheme)
     psums: str = "dram"  # where the partial sums wait between sections: "dram", "pmu" or "ring"
+    relu_out: bool = False  # a ring whose last links also send the ReLU of the sums (``relu_depth`` rows)
 
     @property
     def pcus(self) -> int:
@@ -176,12 +177,12 @@ def check_partial_sums(partial_sums: str) -> None:
 
 def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool = False,
                   partial_sums: str = "auto", memory: Memory = IDEAL, max_groups: int | None = None,
-                  resident: bool = False) -> SystolicTiling:
+                  resident: bool = False, relu_out: bool = False) -> SystolicTiling:
     """The fastest systolic tiling of an [m, k] x [k, n] matmul (with a bias: *bias*) on *cfg* with its
     partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*, in at most *max_groups*
     chains; *resident*: a ring whose chains' weight tiles each fit a W PMU (phases/ring.py, weighed
-    on the runs that read them there); MapError naming *where* and the missing resource when none
-    fits."""
+    on the runs that read them there); *relu_out*: a ring whose last links send the ReLU of Y too
+    (phases/ring.py); MapError naming *where* and the missing resource when none fits."""
     check_partial_sums(partial_sums)
     if cfg.vector_inputs < 3:
         raise MapError(f"{where}: the systolic mode needs 3 PCU vector inputs (X, weight tiles, partial sums); "
@@ -190,6 +191,11 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
     hosts, ags, pcus, pmus = cfg.rows, cfg.rows, len(sites(cfg, "pcu")), len(sites(cfg, "pmu"))
     best = None
     chains = {"dram": ags // 2, "pmu": min(ags, hosts, pmus // 2), "ring": min(ags, hosts, pmus)}
+    if relu_out:
+        if cfg.vector_outputs < 2 or cfg.registers < 2 or partial_sums not in ("auto", "ring"):
+            raise MapError(f"{where}: a ReLU'd output needs the ring scheme and PCUs of 2 vector outputs and 2 "
+                           f"registers ({cfg.name}: {cfg.vector_outputs} and {cfg.registers})")
+        partial_sums = "ring"
     if resident:
         partial_sums, memory = "ring", IDEAL
         chains["ring"] = min(ags, hosts, pmus // 2)  # a W PMU beside each chain's FIFO
@@ -200,7 +206,7 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
             if (psums == "pmu" and blocks * m * L > cfg.pmu_words) or (psums == "ring" and not fits_ring(cfg, m, blocks)):
                 continue
             for c in range(1, min(hosts, pcus // g, -(-rows // depth)) + 1):
-                size = c * depth
+                size = c * depth - (depth - relu_depth(cfg) if relu_out else 0)  # the tail's ReLU stage
                 sections = tuple((k0, min(rows, k0 + size)) for k0 in range(0, rows, size))
                 if psums == "pmu" and len(sections) < 2:
                     continue
@@ -216,7 +222,7 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
                     total = len(sections) * _on_memory(estimate, weights + sums, memory)
                 key = (total, g * c, psums)
                 if best is None or key < best[0]:
-                    best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums))
+                    best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums, relu_out))
     if best is None:
         if partial_sums == "ring":
             raise MapError(f"{where}: a partial-sum ring does not fit {cfg.name}: it needs 3 PCU counters (it has "

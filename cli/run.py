@@ -38,7 +38,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rdagen.sim.graph_run import format_table, partial_sums_for, run_program
+    from rdagen.sim.graph_run import format_table, run_program, runs_alone
     from rdagen.mapper.report import text_report
     from rdagen.sim.waves import keep_phase_vcd
 
@@ -52,18 +52,17 @@ def run(args) -> int:
     check_trace_arguments(args, config(args.config))
     _check_requests(args)
     harness = None if args.harness == "golden" else args.harness
-    if args.pipeline and partial_sums_for(harness) == "dram":
+    alone = runs_alone(harness)  # each phase a run of its own: nothing stays in the PMUs
+    if args.pipeline and alone:
         raise UsageError(f"--pipeline runs requests side by side in one continuous run: --harness direct or golden, "
                          f"not {args.harness} (it runs each phase on its own)")
-    if partial_sums_for(harness) == "dram":  # each phase a run of its own: nothing stays in the PMUs
-        if args.partial_sums == "pmu":
-            raise UsageError(f"--partial-sums pmu needs one continuous run (--harness direct or golden); the "
-                             f"{args.harness} harness runs each phase on its own")
-        if args.partial_sums == "auto":
-            print(f"note: systolic matmuls keep their partial sums in DRAM in the {args.harness} harness (it runs "
-                  f"each phase on its own)")
-        args.partial_sums = "dram"
-    kept = partial_sums_for(harness) != "dram"  # nor do resident weights
+    if alone and args.partial_sums == "pmu":
+        raise UsageError(f"--partial-sums pmu needs one continuous run (--harness direct or golden); the "
+                         f"{args.harness} harness runs each phase on its own")
+    if alone and args.partial_sums == "auto":
+        print(f"note: systolic matmuls keep their partial sums in DRAM or a ring in the {args.harness} harness, not "
+              f"in PMU pairs (it runs each phase on its own), and weights are not kept resident")
+    kept = not alone
     requests = _request_inputs(args, graph, arrays, drawn)
     # One program serves every request where the phases run as one continuous run (its weights kept
     # resident load once); the other harnesses run each phase on their own: the program once per request.

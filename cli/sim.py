@@ -87,7 +87,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
     from rdagen.mapper.program import map_graph
     from rdagen.mapper.apps.workloads import workload
 
-    from rdagen.sim.graph_run import format_table, partial_sums_for, run_program
+    from rdagen.sim.graph_run import format_table, run_program, runs_alone
     from rdagen.sim.verilog import generate
     from rdagen.sim.waves import keep_phase_vcd
 
@@ -101,8 +101,7 @@ def _sim_array_kernels(cfg, names: list[str], args) -> bool:
         for name in names:
             graph, arrays = workload(name, cfg, args.seed)
             built.append((name, graph, arrays, map_graph(graph, cfg, seed=args.seed, memory=memory,
-                                                         partial_sums=partial_sums_for(args.harness),
-                                                         pmus_kept=partial_sums_for(args.harness) != "dram")))
+                                                         pmus_kept=not runs_alone(args.harness))))
     except GraphError as exc:  # MapError too: the configuration cannot host the workload
         print(f"rdagen sim: {exc}", file=sys.stderr)
         return False

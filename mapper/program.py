@@ -222,7 +222,8 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
     *pmus_kept* false, and refuses *pipelined*). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
-    those of the same ``variant`` one bitstream."""
+    those of the same ``variant`` one bitstream; a resident unit named alike in several phases (the
+    bank of W PMUs the resident rings share, phases/ring.py) takes the site the first placed gave it."""
     if schedule not in SCHEDULES:
         raise MapError(f"schedule {schedule!r}: valid: {', '.join(SCHEDULES)}")
     if schedule == "phases":
@@ -243,6 +244,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         return n if phase.placement_key is None else (phase.placement_key, phase.variant)
 
     reserved = set()  # {(kind, site)} of resident weights: placed first, then kept from every other phase
+    held = {}  # resident units' names: their sites (a later resident phase naming one alike shares it: a bank)
     apart = set()  # pipelined: the sites the resident placements' later runs use, kept from the next resident ones
     makers = {}  # placement key: the position of the phase that makes the placement
 
@@ -255,6 +257,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
                 maker = makers[part.placement_key]
                 made = shared[key(maker, phases[maker])].placement.sites
                 taken.update({u.name: made[u.name] for u in part.netlist()[0]})
+        taken.update({u.name: held[u.name] for u in phase.netlist()[0] if u.name in held})
         group = [phase]
         if phase.placement_key is not None:  # one phase of each variant of the key, placed together
             for other in phases[n + 1:]:
@@ -271,6 +274,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
         if phase.placement_key is not None:
             shared[(phase.placement_key, phase.variant)] = group_placed[0]
         reserved.update((kinds[name], group_placed[0].placement.sites[name]) for name in phase.resident_units())
+        held.update({name: group_placed[0].placement.sites[name] for name in phase.resident_units()})
         if pipelined:  # resident MLPs of different requests run side by side
             sites = group_placed[0].placement.sites
             apart.update((kinds[name], sites[name]) for name in phase.rerun_units())

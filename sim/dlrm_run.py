@@ -20,7 +20,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.verif.golden.dlrm import forward
 
-from .graph_run import partial_sums_for, run_program
+from .graph_run import run_program, runs_alone
 
 __all__ = ["BatchResult", "run_batch", "run_batches", "split_batches", "format_results", "project", "format_projection",
            "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
@@ -77,7 +77,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
     graph = dlrm_graph(arch, weights, *batches)
     arrays = check_inputs(graph, graph_inputs(arch, *batches), source="the batches")
     program = map_graph(graph, cfg, seed=seed, progress=progress, mlp_weights=mlp_weights, memory=memory,
-                        partial_sums=partial_sums_for(harness), pmus_kept=partial_sums_for(harness) != "dram",
+                        pmus_kept=not runs_alone(harness),
                         pipelined=pipelined, schedule=schedule)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     owner = program.phase_copies()

@@ -22,7 +22,7 @@ from .array_run import program_loads
 from .direct import DirectSession, Segment, run_direct
 from .streams import DRAIN
 
-__all__ = ["GraphRun", "run_program", "format_table", "golden_phase", "partial_sums_for"]
+__all__ = ["GraphRun", "run_program", "format_table", "golden_phase", "runs_alone"]
 
 U32 = np.uint32
 
@@ -50,11 +50,12 @@ class GraphRun:
         return sum(p.cycles + p.reconfiguration for p in self.phases)
 
 
-def partial_sums_for(harness: str | None) -> str:
-    """The systolic partial sums (mapper PARTIAL_SUMS) a program for *harness* may use: any where its
-    phases are one continuous run (the direct harness, the golden model alone: None), DRAM where each
-    phase runs on its own (specialised, cocotb) and the PMUs would not keep them."""
-    return "auto" if harness in (None, "direct") else "dram"
+def runs_alone(harness: str | None) -> bool:
+    """*harness* runs each phase on its own (specialised, cocotb), so the PMUs keep nothing from one
+    phase to the next (no systolic partial sums in PMU pairs, no resident weights: map the program
+    with ``pmus_kept`` false); not the direct harness or the golden model alone (None), where the
+    phases are one continuous run."""
+    return harness not in (None, "direct")
 
 
 def golden_phase(cfg, placed: PlacedPhase, io: PhaseIO, before=None):
@@ -86,10 +87,10 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
     is *memory* (rtl/spec/memory.py; default: the one the program was estimated for)."""
     memory = memory or program.memory
     kept = [p.phase.name for p in program.phases if p.phase.pmu_state]
-    if kept and partial_sums_for(harness) == "dram":
+    if kept and runs_alone(harness):
         raise ValueError(f"phase {kept[0]} reads what the phase before left in the PMUs, which needs one continuous "
                          f"run (the direct harness or the golden model); the {harness} harness runs each phase on "
-                         f"its own: map it with partial sums in DRAM (--partial-sums dram)")
+                         f"its own: map it for that harness (partial sums in DRAM or a ring, no resident weights)")
     if scope and harness not in ("direct", "specialised"):
         raise ValueError(f"a trace scope ({scope}) needs the direct or specialised harness, not {harness}")
     cfg = program.cfg

@@ -17,7 +17,7 @@ from rdagen.mapper.phases.systolic import tile_systolic
 from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.config_port import SEAL_BEATS, SWAP_CYCLES
-from rdagen.rtl.spec.memory import DDR4
+from rdagen.rtl.spec.memory import DDR4, IDEAL
 from rdagen.rtl.spec.systolic import systolic_program
 from rdagen.sim.graph_run import run_program
 
@@ -148,6 +148,29 @@ def test_a_relu_between_systolic_layers_comes_from_the_producing_rings_last_link
         systolic_program(preset("small"), rows=4, relu_out=1)
 
 
+def test_the_resident_rings_of_a_model_share_one_bank_of_weight_pmus(request):
+    """Two batches of a two-layer MLP (layer by layer, systolic rings) through one program on medium's
+    RTL: the first batch's rings write their tiles into ONE bank of W PMUs (the second layer's chain 0
+    in the first layer's chain-0 PMU, after its words), the second batch's rings read them there: bit
+    for bit the golden array model's, within the graph's bound, only the first batch's weights cross
+    DRAM, every run within 10 % of the cost model."""
+    seed = test_seed(request)
+    graph, cfg = _mlp2(16, 30, 40, 24).repeated(2), preset("medium")
+    program = map_graph(graph, cfg, seed=1, matmul_mode="systolic", mlp_weights="streamed")
+    phases = [p.phase for p in program.phases]
+    assert [(p.partial_sums, p.variant) for p in phases] == [("ring", "load")] * 2 + [("ring", "loaded")] * 2
+    first, second = program.phases[:2]
+    assert second.phase.base >= first.phase.tile_words and first.phase.base == 0
+    bank = {u: first.placement.sites[u] for u in first.phase.resident_units()}
+    assert {u: second.placement.sites[u] for u in second.phase.resident_units()}.items() <= bank.items()
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring-bank")
+    assert run.ok, (run.mismatches, run.max_error, run.bound)
+    assert [d["bytes"] > 0 for d in run.dram] == [True, True, False, False], run.dram
+    for phase in run.phases:
+        print(phase)
+        assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
+
+
 def test_the_mapper_takes_the_systolic_mode_where_the_cost_model_finds_it_faster():
     cfg = preset("small")
     graph = _gemm(64, 64, 64)
@@ -214,7 +237,7 @@ def test_partial_sums_in_pmus_are_refused_where_they_cannot_stay():
     program = map_graph(graph, cfg, seed=1, matmul_mode="systolic", partial_sums="pmu")
     for harness in ("specialised", "cocotb"):
         with pytest.raises(ValueError, match=r"phase mm0s1 reads what the phase before left in the PMUs.*"
-                                             rf"the {harness} harness runs each phase on its own.*--partial-sums dram"):
+                                             rf"the {harness} harness runs each phase on its own.*partial sums in DRAM or a ring"):
             run_program(program, check_inputs(graph, random_inputs(graph, 1)), harness=harness)
 
 
@@ -240,7 +263,8 @@ def test_gemm_1024_on_plasticine_by_the_cost_model_fills_the_array_on_ddr4():
 
 def test_the_run_command_keeps_partial_sums_where_its_harness_can(tmp_path, capsys):
     """`rdagen run` with a harness that runs each phase on its own: --partial-sums pmu refused (exit 2,
-    naming why, nothing written); auto maps them into DRAM and says so."""
+    naming why, nothing written); a program for such a harness (``pmus_kept`` false) takes the ring or
+    DRAM, never PMU pairs, in ``auto``."""
     from rdagen.cli import main
 
     graph = tmp_path / "gemm.json"
@@ -255,3 +279,8 @@ def test_the_run_command_keeps_partial_sums_where_its_harness_can(tmp_path, caps
                  "--out", str(out)]) == 0
     assert "systolic partial sums between K sections: in PMUs (two per chain): mm0s0, mm0s1" in \
         (out / "report.txt").read_text()
+    # PCUs of 2 counters (no ring) on the ideal memory: GEMM 20 x 50 x 40 takes PMU pairs where it can
+    two = dataclasses.replace(preset("small"), name="small-2-counters", counters=2)
+    schemes = [{p.phase.partial_sums for p in map_graph(_gemm(20, 50, 40), two, seed=1, matmul_mode="systolic",
+                                                        memory=IDEAL, pmus_kept=kept).phases} for kept in (True, False)]
+    assert schemes == [{"pmu"}, {"dram"}]

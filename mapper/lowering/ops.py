@@ -113,7 +113,7 @@ def systolic_matmul(s: Lowering, i: int) -> list[Phase]:
         x = f"{node.output}#relu"
         relu = eltwise_phases(cfg, f"mm{i}r", mm.covered, RELU, (mm.x,), x, ((m, k),), (m, k), s.where(i))
     return relu + systolic_phases(cfg, f"mm{i}", mm.covered, x, mm.w, mm.bias, mm.y, (m, k, n), s.where(i),
-                                  s.partial_sums, s.memory)
+                                  s.partial_sums, s.memory, s.pmus_kept)
 
 
 def simd_matmul(s: Lowering, i: int) -> list[Phase]:

@@ -46,19 +46,32 @@ def _split(costs: list[dict[int, int]], budget: int) -> list[int] | None:
     return list(min(best.values())[1]) if best else None
 
 
-def _ring_options(s: Lowering, first: SystolicRingPhase, later: SystolicRingPhase, most: int) -> dict[int, tuple]:
-    """{PMUs: (cost of a later run, tiling)} of a ring keeping its weights resident: its G W PMUs and
-    the G FIFO PMUs its runs take beside them, at most *most* in all."""
+def _bank_options(s: Lowering, rings: list[list[int]], most: int) -> dict[int, tuple]:
+    """{PMUs: (cost of the later runs, [(tiling, base word)] per ring)} of the rings at *rings* (the
+    positions of each one's runs) keeping their weights in one bank of B W PMUs (each ring's chain g
+    its tiles in PMU g, from its base word: the words split among the rings in proportion to their
+    weights per chain), with B FIFO PMUs beside them for whichever ring runs: 2 B PMUs, at most *most*."""
+    firsts = [s.phases[positions[0]] for positions in rings]
     options = {}
-    for cap in range(1, most // 2 + 1):
+    for bank in range(1, most // 2 + 1):
+        blocks = [-(-p.n // s.cfg.lanes) for p in firsts]
+        sizes = [(p.k + 1) * -(-nb // min(bank, nb)) for p, nb in zip(firsts, blocks)]  # a chain's share of W
+        quota = [s.cfg.pmu_words * size // sum(sizes) // s.cfg.lanes * s.cfg.lanes for size in sizes]
         try:
-            t = tile_systolic(s.cfg, first.name, first.m, first.k, first.n, first.bias is not None,
-                              max_groups=cap, resident=True, relu_out=first.t.relu_out)
-            cost = s.cost(later.reading_weights_of(first.keeping_weights(t)))
-        except MapError:  # no chain's tiles fit a PMU with so few chains
+            tilings = [tile_systolic(s.cfg, p.name, p.m, p.k, p.n, p.bias is not None, max_groups=bank,
+                                     resident=True, relu_out=p.t.relu_out, max_words=words)
+                       for p, words in zip(firsts, quota)]
+        except MapError:  # some ring's tiles do not fit its words with so few chains
             continue
-        if 2 * t.groups not in options or cost < options[2 * t.groups][0]:
-            options[2 * t.groups] = (cost, t)
+        placed, base = [], 0
+        for p, t in zip(firsts, tilings):
+            placed.append((t, base))
+            base += p.keeping_weights(t).tile_words
+        cost = sum(s.cost(s.phases[positions[1]].reading_weights_of(s.phases[positions[0]].keeping_weights(t, at)))
+                   for positions, (t, at) in zip(rings, placed))
+        used = 2 * max(t.groups for t in tilings)
+        if used not in options or cost < options[used][0]:
+            options[used] = (cost, placed)
     return options
 
 
@@ -80,25 +93,22 @@ def keep_weights_resident(s: Lowering) -> None:
     shrinking = [n for n, p in enumerate(s.phases) if isinstance(p, (InteractionPhase, MatmulPhase))]
     others = max((p.units_used()["pmu"] for n, p in enumerate(s.phases) if n not in held | set(shrinking)), default=0)
     budget = len(sites(s.cfg, "pmu")) - others
-    least = [2 * len(s.phases[positions[0]].layers) if isinstance(s.phases[positions[0]], MlpPhase) else 2
-             for positions in repeated]
-    costs, tilings = [], []
-    for positions, own in zip(repeated, least):
+    mlps = [positions for positions in repeated if isinstance(s.phases[positions[0]], MlpPhase)]
+    rings = [positions for positions in repeated if isinstance(s.phases[positions[0]], SystolicRingPhase)]
+    least = [2 * len(s.phases[positions[0]].layers) for positions in mlps] + ([2] if rings else [])
+    costs = []
+    for positions, own in zip(mlps, least):
         first, later = s.phases[positions[0]], s.phases[positions[1]]
-        most = budget - sum(least) + own
-        if isinstance(first, SystolicRingPhase):
-            options = _ring_options(s, first, later, most)
-            costs.append({pmus: cost for pmus, (cost, _) in options.items()})
-            tilings.append({pmus: t for pmus, (_, t) in options.items()})
-            continue
         table = {}
-        for share in range(own, most + 1):
+        for share in range(own, budget - sum(least) + own + 1):
             try:
                 table[share] = s.cost(later.reading_weights_of(first.keeping_weights(share)))
             except MapError:  # too few PMUs for its weights
                 continue
         costs.append(table)
-        tilings.append(None)
+    if rings:
+        bank = _bank_options(s, rings, budget - sum(least) + 2)
+        costs.append({pmus: cost for pmus, (cost, _) in bank.items()})
     if shrinking:
         table = {}
         for share in range(budget - sum(least) + 1):
@@ -112,9 +122,9 @@ def keep_weights_resident(s: Lowering) -> None:
     if shares is None:
         return
     resident = list(s.phases)
-    for positions, pmus, ring_tilings in zip(repeated, shares, tilings):
-        first = s.phases[positions[0]]
-        first = resident[positions[0]] = first.keeping_weights(ring_tilings[pmus] if ring_tilings else pmus)
+    placed = [(pmus,) for pmus in shares[:len(mlps)]] + (bank[shares[len(mlps)]][1] if rings else [])
+    for positions, how in zip(mlps + rings, placed):
+        first = resident[positions[0]] = s.phases[positions[0]].keeping_weights(*how)
         for n in positions[1:]:
             resident[n] = s.phases[n].reading_weights_of(first)
     for n in shrinking:  # each on the PMUs the resident weights leave

@@ -36,7 +36,12 @@ Resident weights (lowering/residency.py, batches through one program): the first
 weights (``keeping_weights``) also writes each chain's tile stream, as it passes, into a W PMU of its
 own (words 0 .. tile words - 1, in stream order); a later ring on them (``reading_weights_of``) takes
 the tiles from that PMU's read port, its run begun by the host's start token with the FIFO's, and no
-AG. The runs share one placement; the W PMUs are kept from every other phase. A chain's tiles (R nbg
+AG. The runs share one placement; the W PMUs are kept from every other phase. Every resident ring of
+a program keeps its tiles in ONE bank of W PMUs (the first ring placed puts them, the others take the
+same sites: mapper/program.py), ring r's chain g in PMU g from word ``base`` on (lowering/residency.py
+splits the words), so the rings of a model take G PMUs for all their weights, not G per layer. A
+ring's later run never shares a configuration with another resident placement (lowering/
+concurrency.py ``_placements_agree``), so pipelined copies keep none of its units apart (``rerun_units``). A chain's tiles (R nbg
 C stages L words) must fit one PMU.
 
 Tiling: 3 counters and 3 vector inputs per PCU; G <= AGs, host rows and PMUs; C <= host rows; G C <=
@@ -57,14 +62,16 @@ from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.array_layout import pack_vectors, unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
-from rdagen.rtl.spec.pcu_layout import LANE, Counter, ctr, vin
+from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, ctr, reg, vin
 from rdagen.rtl.spec.systolic import relu_depth, systolic_program
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
-__all__ = ["SystolicRingPhase"]
+__all__ = ["SystolicRingPhase", "BANK"]
+
+BANK = "ring-weights"  # the W PMUs every resident ring of a program shares (``SystolicRingPhase._wpmu``)
 
 
 class SystolicRingPhase(Phase):
@@ -75,7 +82,8 @@ class SystolicRingPhase(Phase):
     partial_sums = "ring"
 
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, y: str,
-                 shape: tuple[int, int, int], t, resident: bool = False, loaded_by: SystolicRingPhase | None = None):
+                 shape: tuple[int, int, int], t, resident: bool = False, loaded_by: SystolicRingPhase | None = None,
+                 base: int = 0):
         self.cfg, self.name, self.nodes = cfg, name, nodes
         self.x, self.w, self.bias, self.y = x, w, bias, y
         self.m, self.k, self.n = shape
@@ -85,8 +93,8 @@ class SystolicRingPhase(Phase):
         if loaded_by is not None:
             if not loaded_by.resident or (loaded_by.w, loaded_by.bias, loaded_by.k, loaded_by.n) != (w, bias, self.k, self.n):
                 raise MapError(f"{name}: its weights are not those {loaded_by.name} keeps resident (a mapper bug)")
-            t = loaded_by.t
-        self.t = t
+            t, base = loaded_by.t, loaded_by.base
+        self.t, self.base = t, base  # base: the first word of its tiles in each W PMU of the bank
         self.unit_prefix = loaded_by.unit_prefix if loaded_by is not None else name
         self.rounds = len(t.sections)
         self.reads = (x, w) + ((bias,) if bias else ())
@@ -98,18 +106,19 @@ class SystolicRingPhase(Phase):
         # rows of K each link multiplies a round: the tail's ReLU stage (``relu_out``) takes one of its stages
         self.depths = [t.depth] * (t.chain - 1) + [relu_depth(cfg) if t.relu_out else t.depth]
         if self.resident:
-            if self.tile_words > cfg.pmu_words:
-                raise MapError(f"{name}: a chain's weight tiles ({self.tile_words} words) do not fit a PMU of "
-                               f"{cfg.pmu_words} words: its weights cannot stay resident")
+            if base % cfg.lanes or base + self.tile_words > cfg.pmu_words:
+                raise MapError(f"{name}: a chain's weight tiles ({self.tile_words} words from word {base}) do not fit "
+                               f"a PMU of {cfg.pmu_words} words: its weights cannot stay resident")
             self.placement_key = ("ring", self.unit_prefix, t)
             self.variant = "loaded" if loaded_by is not None else "load"
             self.pmu_state = loaded_by is not None
 
-    def keeping_weights(self, t) -> SystolicRingPhase:
+    def keeping_weights(self, t, base: int = 0) -> SystolicRingPhase:
         """This ring on tiling *t* (``tile_systolic``'s *resident*), loading its weight tiles into a W PMU
-        per chain as it streams them, for later rings on the same weights (``reading_weights_of``)."""
+        of the bank per chain (from word *base*) as it streams them, for later rings on the same weights
+        (``reading_weights_of``)."""
         return SystolicRingPhase(self.cfg, self.name, self.nodes, self.x, self.w, self.bias, self.y,
-                                 (self.m, self.k, self.n), t, resident=True)
+                                 (self.m, self.k, self.n), t, resident=True, base=base)
 
     def reading_weights_of(self, resident: SystolicRingPhase) -> SystolicRingPhase:
         """This ring on the tiles *resident* left in its W PMUs: each chain's read from its W PMU, begun by
@@ -125,12 +134,14 @@ class SystolicRingPhase(Phase):
         return {self.w: "streamed from DRAM (systolic weight tiles, K in rounds around a ring)"}
 
     def resident_units(self) -> tuple[str, ...]:
-        """A resident ring's W PMUs: kept from every other phase."""
-        return tuple(self._u("wpmu", g) for g in range(self.t.groups)) if self.resident else ()
+        """A resident ring's W PMUs, the bank's first G: kept from every other phase (the rings of the
+        bank, which name them alike, take them where the first placed ring put them)."""
+        return tuple(self._wpmu(g) for g in range(self.t.groups)) if self.resident else ()
 
-    def rerun_units(self) -> tuple[str, ...]:
-        """A resident ring's units but its AGs: what a run on its loaded tiles uses."""
-        return tuple(u.name for u in self.netlist()[0] if u.kind != "ag") if self.resident else ()
+    @staticmethod
+    def _wpmu(g: int) -> str:
+        """W PMU *g* of the bank every resident ring of a program shares (each its own words)."""
+        return f"{BANK}.pmu{g}"
 
     def _u(self, kind, *index) -> str:
         return f"{self.unit_prefix}.{kind}{'_'.join(map(str, index))}"
@@ -142,15 +153,15 @@ class SystolicRingPhase(Phase):
         units += [Unit(u("host", h), "host") for h in range(max(t.chain, t.groups))]
         units += [Unit(u("pcu", g, j), "pcu") for g in range(t.groups) for j in range(t.chain)]
         units += [Unit(u("pmu", g), "pmu") for g in range(t.groups)]
-        units += [Unit(u("wpmu", g), "pmu") for g in range(t.groups)] if self.resident else []
+        units += [Unit(self._wpmu(g), "pmu") for g in range(t.groups)] if self.resident else []
         nets = [Net(u("host", j), tuple(u("pcu", g, j) for g in range(t.groups))) for j in range(t.chain)]
         for g in range(t.groups):
             head, tail = u("pcu", g, 0), u("pcu", g, t.chain - 1)
             links = tuple(u("pcu", g, j) for j in range(t.chain))
             if loading:
-                nets.append(Net(u("ag", g), links + ((u("wpmu", g),) if self.resident else ()), 0.25))
+                nets.append(Net(u("ag", g), links + ((self._wpmu(g),) if self.resident else ()), 0.25))
             if self.resident:  # the runs on resident tiles take them from the W PMU
-                nets.append(Net(u("wpmu", g), links, 0.25))
+                nets.append(Net(self._wpmu(g), links, 0.25))
             nets += [Net(u("pcu", g, j - 1), (u("pcu", g, j),), 2.0) for j in range(1, t.chain)]
             nets += [Net(u("pmu", g), (head,), 2.0), Net(tail, (u("pmu", g), u("host", g)), 2.0)]
         return units, nets
@@ -162,7 +173,8 @@ class SystolicRingPhase(Phase):
         t, site = self.t, lambda kind, *i: self._site(s, kind, *i)
         ring = t.blocks * self.m
         # a W PMU's tiles: the chain's stream in order, a vector per address step
-        tiles = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.tile_words, self.cfg.lanes)])
+        address = [AddressStage("add", ctr(0), LANE)] + ([AddressStage("add", reg(0), CONST, const=self.base)] if self.base else [])
+        tiles = Port(stages=address, counters=[Counter(0, self.tile_words, self.cfg.lanes)])
         vector, control = [], []
         for j in range(t.chain):
             vector.append((("host", site("host", j)[0], "vsend"), [("pcu", *site("pcu", g, j), "vin", 0)
@@ -177,15 +189,15 @@ class SystolicRingPhase(Phase):
             links = [("pcu", *site("pcu", g, j), "vin", 1) for j in range(t.chain)]
             started = [("pmu", *fifo, "ctrl_in", 0)]
             if self.loaded_by is not None:  # the tiles from the W PMU, its read run begun with the FIFO's
-                b.pmu(*site("wpmu", g), PmuProgram(read=dataclasses.replace(tiles, wait_start=True)))
-                vector.append((("pmu", *site("wpmu", g), "vout", 0), links))
-                started.append(("pmu", *site("wpmu", g), "ctrl_in", 0))
+                b.pmu(*s[self._wpmu(g)], PmuProgram(read=dataclasses.replace(tiles, wait_start=True)))
+                vector.append((("pmu", *s[self._wpmu(g)], "vout", 0), links))
+                started.append(("pmu", *s[self._wpmu(g)], "ctrl_in", 0))
             else:  # from DRAM; a resident ring's first run writes them into its W PMU as they pass
                 b.ag(site("ag", g)[0], AgProgram("read"))
                 if self.resident:
-                    b.pmu(*site("wpmu", g), PmuProgram(write=Port(stages=tiles.stages, counters=tiles.counters,
+                    b.pmu(*s[self._wpmu(g)], PmuProgram(write=Port(stages=tiles.stages, counters=tiles.counters,
                                                                   vin_required=[0], data=vin(0))))
-                    links.append(("pmu", *site("wpmu", g), "vin", 0))
+                    links.append(("pmu", *s[self._wpmu(g)], "vin", 0))
                 vector.append((("ag", site("ag", g)[0], "rdata"), links))
             control.append((("host", site("host", g)[0], "csend"), started))
             vector.append((("pmu", *fifo, "vout", 0), [("pcu", *head, "vin", 2)]))

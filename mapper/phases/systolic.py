@@ -177,12 +177,14 @@ def check_partial_sums(partial_sums: str) -> None:
 
 def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool = False,
                   partial_sums: str = "auto", memory: Memory = IDEAL, max_groups: int | None = None,
-                  resident: bool = False, relu_out: bool = False) -> SystolicTiling:
+                  resident: bool = False, relu_out: bool = False, pmus_kept: bool = True,
+                  max_words: int | None = None) -> SystolicTiling:
     """The fastest systolic tiling of an [m, k] x [k, n] matmul (with a bias: *bias*) on *cfg* with its
     partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*, in at most *max_groups*
-    chains; *resident*: a ring whose chains' weight tiles each fit a W PMU (phases/ring.py, weighed
-    on the runs that read them there); *relu_out*: a ring whose last links send the ReLU of Y too
-    (phases/ring.py); MapError naming *where* and the missing resource when none fits."""
+    chains; *resident*: a ring whose chains' weight tiles each fit a W PMU (its *max_words* words, or
+    all of it; phases/ring.py, weighed on the runs that read them there); *relu_out*: a ring whose last links send the ReLU of Y too
+    (phases/ring.py); without *pmus_kept* (each phase runs on its own) ``auto`` leaves out ``pmu``;
+    MapError naming *where* and the missing resource when none fits."""
     check_partial_sums(partial_sums)
     if cfg.vector_inputs < 3:
         raise MapError(f"{where}: the systolic mode needs 3 PCU vector inputs (X, weight tiles, partial sums); "
@@ -199,7 +201,8 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
     if resident:
         partial_sums, memory = "ring", IDEAL
         chains["ring"] = min(ags, hosts, pmus // 2)  # a W PMU beside each chain's FIFO
-    for psums in ("dram", "pmu", "ring") if partial_sums == "auto" else (partial_sums,):
+    schemes = ("dram", "pmu", "ring") if pmus_kept else ("dram", "ring")
+    for psums in schemes if partial_sums == "auto" else (partial_sums,):
         rows = k + (1 if bias and psums != "dram" else 0)  # the PMU schemes add the bias as a last product
         for g in range(1, min(chains[psums], nb, max_groups or nb) + 1):
             blocks = -(-nb // g)
@@ -211,7 +214,7 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
                 if psums == "pmu" and len(sections) < 2:
                     continue
                 weights = 4 * g * blocks * c * cfg.stages * L
-                if resident and len(sections) * weights > 4 * g * cfg.pmu_words:
+                if resident and len(sections) * weights > 4 * g * (max_words or cfg.pmu_words):
                     continue
                 if psums == "ring":  # one phase: every round's tiles in one run
                     estimate = ring_cycles(cfg, m, c, blocks, len(sections))
@@ -412,10 +415,11 @@ class SystolicMatmulPhase(Phase):
 
 def systolic_phases(cfg: ArrayConfig, name: str, nodes: tuple, x: str, w: str, bias: str | None, y: str,
                     shape: tuple[int, int, int], where: str, partial_sums: str = "auto",
-                    memory: Memory = IDEAL) -> list[SystolicMatmulPhase]:
-    """The sections of a matmul in the systolic mode, in K order, the last writing *y*."""
+                    memory: Memory = IDEAL, pmus_kept: bool = True) -> list[SystolicMatmulPhase]:
+    """The sections of a matmul in the systolic mode, in K order, the last writing *y* (*pmus_kept*:
+    ``tile_systolic``'s)."""
     m, k, n = shape
-    t = tile_systolic(cfg, where, m, k, n, bias is not None, partial_sums, memory)
+    t = tile_systolic(cfg, where, m, k, n, bias is not None, partial_sums, memory, pmus_kept=pmus_kept)
     if t.psums == "ring":
         return [SystolicRingPhase(cfg, name, nodes, x, w, bias, y, shape, t)]
     phases, psum = [], None

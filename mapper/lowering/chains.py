@@ -55,6 +55,8 @@ def detect_chains(s: Lowering) -> None:
     for chain in chains:
         key = tuple(s.matmuls[i].w for i in chain)
         runs[key] = runs.get(key, 0) + 1
+    # the PMUs a resident MLP can count on: the chains on repeated weights share them (residency.py)
+    share = len(sites(cfg, "pmu")) // max(1, sum(count > 1 for count in runs.values()))
     for chain in chains:
         layers = []
         for i in chain:
@@ -80,7 +82,7 @@ def detect_chains(s: Lowering) -> None:
             continue
         after = after if phase.epilogue else []  # without the epilogue, both sides run the op's own phases
         runs_on_weights = runs[tuple(layer.w for layer in layers)] if s.pmus_kept else 1
-        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, after, phase, runs_on_weights):
+        if s.mlp_weights == "auto" and _streamed_is_cheaper(s, chain, after, phase, runs_on_weights, share):
             continue
         s.mlp_of.update({i: None for i in chain})
         s.mlp_of[chain[0]] = phase
@@ -105,11 +107,11 @@ def _mlp_phase(s: Lowering, chain, covered: tuple, x: str, layers: list[Layer], 
     return options[0] if options else None
 
 
-def _streamed_is_cheaper(s: Lowering, chain, after: list, phase: MlpPhase, runs: int) -> bool:
+def _streamed_is_cheaper(s: Lowering, chain, after: list, phase: MlpPhase, runs: int, share: int) -> bool:
     """Each layer's matmul phases (SIMD or systolic, ``matmul_phases``) and the epilogue's own phases
-    cost no more than the MLP phase, over
-    the *runs* of chains on these weights: the later ones read the weights the first left resident on
-    the PMUs it takes alone (residency.py gives the resident MLPs their shares)."""
+    cost no more than the MLP phase, over the *runs* of chains on these weights: the later ones read
+    the weights the first left resident on its *share* of the PMUs at most (residency.py gives the
+    resident MLPs their shares; none: every run loads them)."""
     try:
         streamed = [p for i in chain for p in matmul_phases(s, i)]
     except MapError:  # a layer no matmul phase takes: the MLP phase, which fits, is
@@ -117,7 +119,7 @@ def _streamed_is_cheaper(s: Lowering, chain, after: list, phase: MlpPhase, runs:
     mlp = runs * s.cost(phase)
     if runs > 1:
         try:
-            first = phase.keeping_weights(phase.units_used()["pmu"])
+            first = phase.keeping_weights(min(phase.units_used()["pmu"], share))
             mlp = s.cost(first) + (runs - 1) * s.cost(phase.reading_weights_of(first))
         except MapError:  # no tiling keeps the weights on its PMUs: each run loads them
             pass

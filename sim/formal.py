@@ -30,10 +30,9 @@ from rdagen.verif.formal import PROPERTIES, Property
 
 from .runner import BUILD, SimulationFailed
 
-__all__ = ["Check", "run_checks", "format_check", "summary_json", "MAX_STEPS", "COVER_STEPS"]
+__all__ = ["Check", "run_checks", "format_check", "summary_json", "MAX_STEPS"]
 
 MAX_STEPS = 20  # induction lengths tried before a proof is called failed
-COVER_STEPS = 24  # cycles a cover may take to be reached (16 bursts in flight take 17)
 
 _PREPARE = """read_rtlil {il}
 hierarchy -top top
@@ -99,11 +98,11 @@ def _prove(prop: Property, broken: bool) -> Check:
 def _cover(prop: Property, cover: str) -> Check:
     name = f"{prop.name} cover {cover}"
     text, out, seconds = _run(prop.name.replace(".", "-") + f"-cover-{cover}", prop.build(cover, False),
-                              f"sat -seq {COVER_STEPS} -prove-asserts -set-assumes -set-init-zero -show-inputs "
+                              f"sat -seq {prop.cover_steps} -prove-asserts -set-assumes -set-init-zero -show-inputs "
                               "-dump_vcd cover.vcd\n")
     reached = "SAT proof finished - model found: FAIL!" in text  # the trace that reaches the cover
-    return Check(name, reached, COVER_STEPS, seconds, str(out / "cover.vcd") if reached else None,
-                 "" if reached else f"not reached in {COVER_STEPS} cycles: the proof may be vacuous")
+    return Check(name, reached, prop.cover_steps, seconds, str(out / "cover.vcd") if reached else None,
+                 "" if reached else f"not reached in {prop.cover_steps} cycles: the proof may be vacuous")
 
 
 def run_checks(names: list[str] | None = None, broken: bool = True, progress=None) -> list[Check]:

@@ -89,6 +89,9 @@ class Property:
     build: Callable[[str | None, bool], wiring.Component]  # (cover or None, broken) -> harness
     covers: tuple[str, ...]
     what: str  # the claim, in a line (printed before its checks)
+    # Cycles a cover may take to be reached: the bounded search's depth. Its cost grows steeply with the
+    # depth (config.swap's covers: 24 cycles took 381 s, 12 take seconds), so each property states its own.
+    cover_steps: int = 24
 
 
 class _Harness(wiring.Component):
@@ -599,8 +602,9 @@ PROPERTIES = [
              "the PMU's bank-conflict serialiser serves every active lane of an access exactly once, on its bank"),
     Property("ag.bursts", BurstFormerBursts,
              ("cut_at_256_beats", "cut_at_4kb", "coalesced", "long_entry", "all_in_flight"),
-             "AG bursts: <= 256 beats, never across 4 KB, exactly the beats taken, <= MAX_OUTSTANDING in flight"),
+             "AG bursts: <= 256 beats, never across 4 KB, exactly the beats taken, <= MAX_OUTSTANDING in flight",
+             cover_steps=24),  # 16 bursts in flight take 17 cycles
     Property("config.swap", ConfigSwap, ("delta_swapped", "damaged_refused", "whole_after_refusal"),
              "configuration swaps: all units at once, none partly written, cut-off and damaged loads refused, "
-             "good loads accepted"),
+             "good loads accepted", cover_steps=12),  # a refused swap, then a whole load on both lanes
 ]

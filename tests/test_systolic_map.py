@@ -171,6 +171,25 @@ def test_the_resident_rings_of_a_model_share_one_bank_of_weight_pmus(request):
         assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
 
 
+def test_a_ring_whose_weights_fit_no_bank_leaves_the_other_weights_resident():
+    """Two batches of a graph with a GEMM 64 (a ring whose tiles, 65 x 16 words a chain, fit no W PMU
+    of small) and a two-layer MLP: the ring streams its weights every batch, the MLP's stay resident
+    (the ring leaves the residency search; it does not take the MLP out with it)."""
+    g = GraphBuilder()
+    x = g.input("x", (64, 64))
+    g.output(g.add(g.matmul(x, g.weight("w", shape=(64, 64), seed=1, scale=1 / 8)),
+                   g.weight("b", shape=(64,), seed=2, scale=0.1), name="y"))
+    x2 = g.input("x2", (4, 6))
+    h = g.add(g.matmul(x2, g.weight("w1", shape=(6, 8), seed=3)), g.weight("b1", shape=(8,), seed=4))
+    g.output(g.add(g.matmul(g.relu(h), g.weight("w2", shape=(8, 4), seed=5)), g.weight("b2", shape=(4,), seed=6),
+                   name="z"))
+    program = map_graph(g.graph().repeated(2), preset("small"), seed=1, matmul_mode="systolic", mlp_weights="resident")
+    assert [(p.phase.name, p.phase.variant and p.phase.variant[0]) for p in program.phases] == \
+        [("mm0", None), ("mlp2", "load"), ("mm7", None), ("mlp9", "loaded")]
+    assert program.phases[3].phase.weight_sources() == {"w1": "resident in PMUs since mlp2",
+                                                         "w2": "resident in PMUs since mlp2"}
+
+
 def test_the_mapper_takes_the_systolic_mode_where_the_cost_model_finds_it_faster():
     cfg = preset("small")
     graph = _gemm(64, 64, 64)

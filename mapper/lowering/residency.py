@@ -14,9 +14,11 @@ which stages its samples in PMUs where it has them, phases/interaction.py, and a
 cost on each number of PMUs weighed against the resident phases'. The pass keeps residency where the
 cost model finds the runs after the first cheaper with it (``Lowering.cost``): what a program of many
 batches pays per batch. The first run may be slower than without (its loaders are fewer with fewer
-links), which the later ones amortise. A program of one batch, weights too big for their shares, or
-phases that run each on its own (``pmus_kept`` false: the specialised and cocotb harnesses), stay as
-they were."""
+links), which the later ones amortise. An item of the search that fits no share (an MLP's weights too
+big for the PMUs left, rings whose tiles fit no bank) leaves it and the others are searched again
+(when all fit alone but not together, the one whose least share is largest leaves). A program of one
+batch, or phases that run each on its own (``pmus_kept`` false: the specialised and cocotb harnesses),
+stay as they were."""
 
 from __future__ import annotations
 
@@ -85,18 +87,34 @@ def keep_weights_resident(s: Lowering) -> None:
         elif isinstance(phase, SystolicRingPhase):
             runs.setdefault(("ring", phase.w, phase.bias, phase.m, phase.k, phase.n, phase.t.relu_out), []).append(n)
     repeated = [positions for positions in runs.values() if len(positions) > 1]
-    if not repeated:
-        return
-    held = {n for positions in repeated for n in positions}
     # The phases that can take fewer PMUs (an interaction, a SIMD matmul: ``within``) take those the
     # resident weights leave them: one table of {PMUs: their cost} beside the resident ones' in the search.
     shrinking = [n for n, p in enumerate(s.phases) if isinstance(p, (InteractionPhase, MatmulPhase))]
+    while repeated:
+        searched = _search(s, repeated, shrinking)
+        if isinstance(searched, list):  # what fits nowhere leaves the search; the rest is searched again
+            repeated = [positions for positions in repeated if positions not in searched]
+            shrinking = [] if shrinking in searched else shrinking
+            continue
+        changed, weighed = searched
+        if sum(s.cost(changed[n]) for n in weighed) < sum(s.cost(s.phases[n]) for n in weighed):
+            s.phases = [changed.get(n, p) for n, p in enumerate(s.phases)]
+        return
+
+
+def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tuple[dict, list[int]] | list:
+    """The phases that change when the weights run at *repeated* stay resident and the phases at
+    *shrinking* take the PMUs they leave: ({position: phase}, the positions whose cost is weighed: every
+    run after the first and every shrinking phase; the first runs change too, to keep the weights, but
+    a program of many batches pays them once). Or, when some item of the search has no share that fits: the items to drop (positions of an MLP's
+    runs, all the rings', or *shrinking*)."""
+    held = {n for positions in repeated for n in positions}
     others = max((p.units_used()["pmu"] for n, p in enumerate(s.phases) if n not in held | set(shrinking)), default=0)
     budget = len(sites(s.cfg, "pmu")) - others
     mlps = [positions for positions in repeated if isinstance(s.phases[positions[0]], MlpPhase)]
     rings = [positions for positions in repeated if isinstance(s.phases[positions[0]], SystolicRingPhase)]
     least = [2 * len(s.phases[positions[0]].layers) for positions in mlps] + ([2] if rings else [])
-    costs = []
+    items, costs = [], []  # what each table is of, for dropping
     for positions, own in zip(mlps, least):
         first, later = s.phases[positions[0]], s.phases[positions[1]]
         table = {}
@@ -105,9 +123,11 @@ def keep_weights_resident(s: Lowering) -> None:
                 table[share] = s.cost(later.reading_weights_of(first.keeping_weights(share)))
             except MapError:  # too few PMUs for its weights
                 continue
+        items.append([positions])
         costs.append(table)
     if rings:
         bank = _bank_options(s, rings, budget - sum(least) + 2)
+        items.append(rings)
         costs.append({pmus: cost for pmus, (cost, _) in bank.items()})
     if shrinking:
         table = {}
@@ -117,18 +137,21 @@ def keep_weights_resident(s: Lowering) -> None:
                                  sum(s.cost(s.phases[n].within(share)) for n in shrinking))
             except MapError:  # a SIMD matmul needs a PMU per link
                 continue
+        items.append([shrinking])
         costs.append(table)
+    empty = [member for item, table in zip(items, costs) if not table for member in item]
+    if empty:
+        return empty
     shares = _split(costs, budget)
-    if shares is None:
-        return
-    resident = list(s.phases)
+    if shares is None:  # together they do not fit: the resident item that needs most PMUs leaves
+        return max(zip(items, costs), key=lambda it: min(it[1]))[0]
+    changed = {}
     placed = [(pmus,) for pmus in shares[:len(mlps)]] + (bank[shares[len(mlps)]][1] if rings else [])
     for positions, how in zip(mlps + rings, placed):
-        first = resident[positions[0]] = s.phases[positions[0]].keeping_weights(*how)
+        first = s.phases[positions[0]].keeping_weights(*how)
         for n in positions[1:]:
-            resident[n] = s.phases[n].reading_weights_of(first)
+            changed[n] = s.phases[n].reading_weights_of(first)
+        changed[positions[0]] = first
     for n in shrinking:  # each on the PMUs the resident weights leave
-        resident[n] = s.phases[n].within(shares[-1])
-    changed = [n for positions in repeated for n in positions[1:]] + shrinking
-    if sum(s.cost(resident[n]) for n in changed) < sum(s.cost(s.phases[n]) for n in changed):
-        s.phases = resident
+        changed[n] = s.phases[n].within(shares[-1])
+    return changed, [n for positions in repeated for n in positions[1:]] + shrinking

@@ -69,7 +69,7 @@ from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.backend.place import Net, Unit
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 
-__all__ = ["SystolicRingPhase", "BANK"]
+__all__ = ["SystolicRingPhase"]
 
 BANK = "ring-weights"  # the W PMUs every resident ring of a program shares (``SystolicRingPhase._wpmu``)
 

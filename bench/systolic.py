@@ -11,6 +11,8 @@
   8 configurations on ``small``'s RTL (a chain of 8 matmuls of different widths, each phase running
   longer than a load), run as one direct-harness run: each load streams into the shadow context
   while the phase before runs, so what remains is the swap and any beats the run before did not hide.
+* ``ring_parts``: GEMMs whose ring the tiling splits in K parts (phases/ring.py), on the RTL of ``small``
+  and ``medium`` (direct harness, DDR4) against the cost model (``model_error``).
 * ``gemm``: M = N = K GEMMs mapped in the systolic mode: on ``small`` 64 and 128 on the RTL (direct
   harness, checked against the golden model; 64 also with its partial sums in DRAM and in PMUs), 96
   on ``medium``'s RTL (the tiling's choice, and with them in PMUs), on ``plasticine`` 256 and 1024 by
@@ -42,6 +44,9 @@ GEMMS = (("small", 64, "rtl", "auto"), ("small", 64, "rtl", "dram"), ("small", 6
          ("plasticine", 256, "model", "auto"), ("plasticine", 1024, "model", "auto"),
          ("plasticine", 1024, "model", "pmu"))
 """config, M = N = K, source, where the partial sums wait between K sections (mapper/phases/systolic.py)"""
+PARTS = (("small", (8, 128, 8)), ("small", (8, 200, 12)), ("small", (16, 64, 8)), ("small", (17, 31, 19)),
+         ("small", (4, 128, 20)), ("small", (32, 96, 24)), ("medium", (64, 256, 32)), ("medium", (48, 200, 48)))
+"""config, (M, K, N): rings whose K the tiling puts in parts (phases/ring.py), on the RTL against the model"""
 TILINGS = ((256, 1), (64, 4), (32, 8), (16, 16), (8, 32))  # rows per tile, tiles: the weight reloads
 
 
@@ -67,11 +72,12 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print):
             f"{r.last_out:11d}")
     steady = [s for s in streams if s["rows_per_tile"] >= 32]  # the goal: tiles of 32 rows or more
     worst = min(steady, key=lambda s: s["macs_per_cycle"])
-    gemm = [gemm_row(preset(config), size, source, psums, seed, log) for config, size, source, psums in GEMMS]
+    gemm = [gemm_row(preset(config), (size,) * 3, source, psums, seed, log) for config, size, source, psums in GEMMS]
+    parts = [gemm_row(preset(config), shape, "rtl", "ring", seed, log) for config, shape in PARTS]
     return write_result("systolic", cfg, {
         "pcu": {"macs_per_cycle": worst["macs_per_cycle"], "peak_macs_per_cycle": peak, "source": "rtl",
                 "streams": streams},
-        "config": config_row(seed, log), "gemm": gemm})
+        "config": config_row(seed, log), "gemm": gemm, "ring_parts": parts})
 
 
 def config_row(seed: int, log) -> dict:
@@ -105,33 +111,38 @@ def config_row(seed: int, log) -> dict:
     return row
 
 
-def gemm_row(cfg: ArrayConfig, size: int, source: str, partial_sums: str, seed: int, log) -> dict:
-    """GEMM *size* (M = N = K) on *cfg* in the systolic mode, its partial sums where *partial_sums* says:
+def gemm_row(cfg: ArrayConfig, shape: tuple[int, int, int], source: str, partial_sums: str, seed: int, log) -> dict:
+    """GEMM *shape* (M, K, N) on *cfg* in the systolic mode, its partial sums where *partial_sums* says:
     on the RTL (direct harness) or by the cost model, on the default memory (DDR4)."""
     from rdagen.sim.graph_run import run_program
 
+    m, k, n = shape
     g = GraphBuilder()
-    g.output(g.matmul(g.input("x", (size, size)), g.weight("w", shape=(size, size), seed=seed), name="y"))
+    g.output(g.matmul(g.input("x", (m, k)), g.weight("w", shape=(k, n), seed=seed), name="y"))
     graph = g.graph()
     program = map_graph(graph, cfg, seed=seed, matmul_mode="systolic", partial_sums=partial_sums)
     pcus = len(sites(cfg, "pcu"))
-    ideal = size**3 / (cfg.lanes * cfg.stages * pcus)
+    ideal = m * k * n / (cfg.lanes * cfg.stages * pcus)
     model = program.estimate_cycles()
-    row = {"config": cfg.name, "m": size, "n": size, "k": size, "sections": len(program.phases),
-           "partial_sums": program.phases[0].phase.t.psums, "memory": program.memory.name,
+    t = program.phases[0].phase.t
+    row = {"config": cfg.name, "m": m, "n": n, "k": k, "sections": len(program.phases),
+           "tiling": {"parts": t.parts, "groups": t.groups, "chain": t.chain, "blocks": t.blocks,
+                      "rounds": t.rounds if t.psums == "ring" else len(t.sections)},
+           "partial_sums": t.psums, "memory": program.memory.name,
            "pcus_used": program.pcus_used(), "pcus": pcus, "ideal_cycles": round(ideal), "model_cycles": model,
            "configuration_cycles": sum(program.reconfigurations), "source": source}
     if source == "rtl":
         run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct",
                           tag="bench-systolic")
         if not run.ok:
-            raise AssertionError(f"GEMM {size} on {cfg.name}: {run.mismatches}")
+            raise AssertionError(f"GEMM {m} x {k} x {n} on {cfg.name}: {run.mismatches}")
         row["cycles"] = sum(p.cycles + p.reconfiguration for p in run.phases)
         row["model_error"] = round(model / row["cycles"] - 1, 4)
     else:
         row["cycles"] = model
     row["of_ideal"] = round(ideal / row["cycles"], 4)
-    log(f"GEMM {size} on {cfg.name} ({source}, partial sums in {row['partial_sums']}, {row['memory']}): "
+    log(f"GEMM {m} x {k} x {n} on {cfg.name} ({source}, partial sums in {row['partial_sums']}, {row['memory']}, "
+        f"{t.parts} parts of {t.groups} x {t.chain} links): "
         f"{row['cycles']} cycles, {row['sections']} sections on "
         f"{row['pcus_used']} of {pcus} PCUs, {100 * row['of_ideal']:.1f} % of the peak (ideal {round(ideal)})"
         + (f", cost model {model} ({100 * row['model_error']:+.1f} %)" if source == "rtl" else ""))

@@ -6,12 +6,14 @@ Seeds are printed; rerun with ``pytest --seed N``.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
 
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.lowering import ops
 from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.phases.systolic import tile_systolic
 from rdagen.mapper.program import map_graph
@@ -77,7 +79,7 @@ def test_a_partial_sum_ring_runs_every_k_section_in_one_configuration_bit_exact(
     assert placed.phase.partial_sums == "ring" and len(t.sections) >= 2, t
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring")
     assert run.ok, (run.mismatches, run.max_error, run.bound)
-    assert sum(d["bytes"] for d in run.dram) == t.groups * placed.phase.tile_words * 4
+    assert sum(d["bytes"] for d in run.dram) == t.chains * placed.phase.tile_words * 4
     (phase,) = run.phases
     print(t, phase)
     assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
@@ -106,13 +108,37 @@ def test_a_ring_on_weights_used_again_loads_them_once_into_pmus_and_later_rings_
                                                                "K in rounds around a ring)"}
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring-resident")
     assert run.ok, (run.mismatches, run.max_error, run.bound)
-    assert [d["bytes"] for d in run.dram] == [first.t.groups * first.tile_words * 4, 0]
+    assert [d["bytes"] for d in run.dram] == [first.t.chains * first.tile_words * 4, 0]
     for phase in run.phases:
         print(phase)
         assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
     # a chain's tiles must fit its W PMU: GEMM 64 with its bias row (65 x 16 words per chain) does not
     assert [p.phase.variant for p in map_graph(_gemm(64, 64, 64).repeated(2), cfg, seed=1,
                                                matmul_mode="systolic").phases] == [None, None]
+
+
+def test_a_ring_in_k_parts_adds_them_on_adder_pcus_and_keeps_its_weights_resident(request):
+    """GEMM 8 x 128 x 8 twice on small's RTL: 8 rows a round cannot fill a ring's turn, so its K goes
+    in 3 parts round 3 rings side by side (each its own X streams, weight tiles and FIFO), an adder PCU
+    per column group summing the parts' sums round by round (the last round's is Y): rings of one link,
+    whose turn is a link's, not the three of the best one-part ring in as many rounds. Bit for bit the golden array model's, within the graph's bound; the first run loads every
+    chain's tiles into its W PMU, the second reads them there (no DRAM); each within 10 % of the cost
+    model, which finds the parts faster than one ring."""
+    seed = test_seed(request)
+    graph, cfg = _gemm(8, 128, 8).repeated(2), preset("small")
+    program = map_graph(graph, cfg, seed=1, matmul_mode="systolic")
+    first, second = (p.phase for p in program.phases)
+    t = first.t
+    assert (first.variant, second.variant, t.parts, t.chains) == ("load", "loaded", 3, 3), t
+    assert first.units_used()["pcu"] == t.pcus + t.groups  # the multiplying links and an adder per group
+    one = tile_systolic(cfg, "mm0", 8, 128, 8, True, "ring", resident=True, parts=1)
+    assert t.estimate < 0.75 * one.estimate and t.chain < one.chain, (t, one)
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring-parts")
+    assert run.ok, (run.mismatches, run.max_error, run.bound)
+    assert [d["bytes"] for d in run.dram] == [t.chains * first.tile_words * 4, 0]
+    for phase in run.phases:
+        print(phase)
+        assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
 
 
 def _mlp2(m, k, h, n):
@@ -125,18 +151,23 @@ def _mlp2(m, k, h, n):
     return g.graph()
 
 
-def test_a_relu_between_systolic_layers_comes_from_the_producing_rings_last_link(request):
+@pytest.mark.parametrize("parts", [None, 1], ids=["adders", "one-part"])
+def test_a_relu_between_systolic_layers_comes_from_the_producing_ring(parts, request, monkeypatch):
     """Where PCUs have 2 vector outputs (medium), the ring that computes a ReLU's input sends the ReLU
-    of its sums from its last link (whose last stage takes fmax(p, 0) while the ring goes on with p),
-    so the layer after reads it with no elementwise phase between them: bit for bit the golden array
-    model's on medium's RTL, within the graph's bound, each phase within 10 % of the cost model. On
-    small (1 vector output) the ReLU stays an elementwise phase; the PCU program refuses a ReLU output
-    it cannot have."""
+    of its sums, so the layer after reads it with no elementwise phase between them: from its adders
+    where its K runs in parts (the cost model's choice here: 3), from its last link in one part (whose
+    last stage takes fmax(p, 0) while the ring goes on with p). Bit for bit the golden array model's on
+    medium's RTL, within the graph's bound, each phase within 10 % of the cost model. On small (1
+    vector output) the ReLU stays an elementwise phase; the PCU program refuses a ReLU output it cannot
+    have."""
     seed = test_seed(request)
+    if parts:
+        monkeypatch.setattr(ops, "tile_systolic", functools.partial(tile_systolic, parts=parts))
     graph, cfg = _mlp2(16, 30, 40, 24), preset("medium")
     program = map_graph(graph, cfg, seed=1, matmul_mode="systolic")
     assert [(p.phase.name, p.phase.partial_sums, p.phase.t.relu_out) for p in program.phases] == \
         [("mm0", "ring", True), ("mm3", "ring", False)]
+    assert (program.phases[0].phase.t.parts > 1) == (parts is None)
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-ring-relu")
     assert run.ok, (run.mismatches, run.max_error, run.bound)
     for phase in run.phases:

@@ -71,7 +71,7 @@ def _bank_options(s: Lowering, rings: list[list[int]], most: int) -> dict[int, t
             base += p.keeping_weights(t).tile_words
         cost = sum(s.cost(s.phases[positions[1]].reading_weights_of(s.phases[positions[0]].keeping_weights(t, at)))
                    for positions, (t, at) in zip(rings, placed))
-        used = 2 * max(t.groups for t in tilings)
+        used = 2 * max(t.chains for t in tilings)
         if used not in options or cost < options[used][0]:
             options[used] = (cost, placed)
     return options

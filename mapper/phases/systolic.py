@@ -71,6 +71,15 @@ runs on ``medium``, M from 10 to 96, 3 to 5 links, 2 to 7 rounds: within 3.0 %):
             C link + RING_TURN)   or the ring's turn: a row's sums pass the C links and the FIFO PMU
                                   before the next round's firing of that row takes them
   + C link + RING_END             the last round's pass down the chain, the route to the host
+  [+ link]                        K in P parts (phases/ring.py): R is a part's rounds, the adders a
+                                  link more; a chain of several links refills its weight bank
+                                  ``stages`` cycles later a block where the parts' rings wait for
+                                  each other (``block_cycles``'s *coupled*)
+
+With parts (fitted on 17 direct-harness runs on ``small``, M 4 to 32, 2 and 3 parts, 1 and 2 links, 1
+to 6 blocks: within 2.4 % but for 8 and fewer rows in 5 and 6 blocks, 5 to 12 % under; 3 on
+``medium``, M 48 and 64, 2 and 3 parts: within 0.6 %). The one-part ring shows the same gap at 8 rows
+and 6 blocks (2 links 13 % under, 4 links 16 % over: outside the runs it was fitted on).
 """
 
 from __future__ import annotations
@@ -119,30 +128,45 @@ class SystolicTiling:
     sections: tuple[tuple[int, int], ...]  # the K range of each phase (with the bias row in the PMU scheme)
     estimate: int  # cycles of one section (of the whole run in the ring scheme)
     psums: str = "dram"  # where the partial sums wait between sections: "dram", "pmu" or "ring"
-    relu_out: bool = False  # a ring whose last links also send the ReLU of the sums (``relu_depth`` rows)
+    relu_out: bool = False  # a ring whose output is the ReLU of the sums (its tails' or its adders')
+    parts: int = 1  # a ring's K in this many parts, each on chains of its own, added by an adder per group
+
+    @property
+    def chains(self) -> int:
+        return self.groups * self.parts
 
     @property
     def pcus(self) -> int:
-        return self.groups * self.chain
+        """The PCUs that multiply (a ring of several parts takes ``groups`` adders besides)."""
+        return self.chains * self.chain
+
+    @property
+    def rounds(self) -> int:
+        """A ring's rounds, each part's (``sections`` holds every part's, in K order)."""
+        return len(self.sections) // self.parts
 
 
-def block_cycles(cfg: ArrayConfig, m: int, chain: int, turn: int = BLOCK_TURN) -> int:
+def block_cycles(cfg: ArrayConfig, m: int, chain: int, turn: int = BLOCK_TURN, coupled: bool = False) -> int:
     """Cycles a chain spends on a column block: its M firings and the *turn* to the next block; or the
     weight stream (C tiles of ``stages`` vectors); or the refill of a weight bank (released, drained,
     loaded: two blocks per refill); or the stream's wait for each link in turn (the tile of link j
     loads once link j, a link latency behind link j - 1, has released its bank: C - 1 link latencies
-    per two blocks)."""
+    per two blocks). *coupled*: chains that wait for each other at an adder (a ring of several parts),
+    where a chain of several links refills ``stages`` cycles later a block (fitted on small: M 4 to 17,
+    4 to 6 blocks, 2 links; no change where the M firings set the pace)."""
     refill = weight_drain(cfg) + cfg.stages
     wait = (chain - 1) * link_latency(cfg)
-    return max(m + turn, chain * cfg.stages, -(-(m + refill) // 2), -(-wait // 2))
+    return max(m + turn, chain * cfg.stages, -(-(m + refill) // 2) + (cfg.stages if coupled and chain > 1 else 0),
+               -(-wait // 2))
 
 
-def ring_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, rounds: int) -> int:
+def ring_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, rounds: int, parts: int = 1) -> int:
     """The ``ring`` scheme's cycles, all its rounds (phases/ring.py; fitted: the module's docstring): a
     column block as ``block_cycles``'s but for the turn between blocks, which one continuous run hides
-    but for a cycle."""
+    but for a cycle; of several parts (each its *rounds* side by side), the adders' link besides."""
     link = link_latency(cfg)
-    return rounds * max(blocks * block_cycles(cfg, m, chain, turn=1), chain * link + RING_TURN) + chain * link + RING_END
+    return (rounds * max(blocks * block_cycles(cfg, m, chain, turn=1, coupled=parts > 1), chain * link + RING_TURN)
+            + chain * link + RING_END + (parts > 1) * link)
 
 
 def fits_ring(cfg: ArrayConfig, m: int, blocks: int) -> bool:
@@ -178,12 +202,13 @@ def check_partial_sums(partial_sums: str) -> None:
 def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool = False,
                   partial_sums: str = "auto", memory: Memory = IDEAL, max_groups: int | None = None,
                   resident: bool = False, relu_out: bool = False, pmus_kept: bool = True,
-                  max_words: int | None = None) -> SystolicTiling:
+                  max_words: int | None = None, parts: int | None = None) -> SystolicTiling:
     """The fastest systolic tiling of an [m, k] x [k, n] matmul (with a bias: *bias*) on *cfg* with its
     partial sums where *partial_sums* says (PARTIAL_SUMS), weighed on *memory*, in at most *max_groups*
     chains; *resident*: a ring whose chains' weight tiles each fit a W PMU (its *max_words* words, or
     all of it; phases/ring.py, weighed on the runs that read them there); *relu_out*: a ring whose last links send the ReLU of Y too
     (phases/ring.py); without *pmus_kept* (each phase runs on its own) ``auto`` leaves out ``pmu``;
+    *parts*: a ring's K in that many parts (None: the number the cost model finds fastest);
     MapError naming *where* and the missing resource when none fits."""
     check_partial_sums(partial_sums)
     if cfg.vector_inputs < 3:
@@ -202,30 +227,39 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
         partial_sums, memory = "ring", IDEAL
         chains["ring"] = min(ags, hosts, pmus // 2)  # a W PMU beside each chain's FIFO
     schemes = ("dram", "pmu", "ring") if pmus_kept else ("dram", "ring")
-    for psums in schemes if partial_sums == "auto" else (partial_sums,):
+    for psums, split in [(p, n) for p in (schemes if partial_sums == "auto" else (partial_sums,))
+                         for n in (range(1, cfg.vector_inputs + 1) if p == "ring" else (1,)) if parts in (None, n)]:
+        if split > 1 and cfg.stages < split - 1 + relu_out:  # the adder's fadds (and its ReLU)
+            continue
         rows = k + (1 if bias and psums != "dram" else 0)  # the PMU schemes add the bias as a last product
-        for g in range(1, min(chains[psums], nb, max_groups or nb) + 1):
+        for g in range(1, min(chains[psums] // split, nb, max_groups // split if max_groups else nb) + 1):
             blocks = -(-nb // g)
             if (psums == "pmu" and blocks * m * L > cfg.pmu_words) or (psums == "ring" and not fits_ring(cfg, m, blocks)):
                 continue
-            for c in range(1, min(hosts, pcus // g, -(-rows // depth)) + 1):
-                size = c * depth - (depth - relu_depth(cfg) if relu_out else 0)  # the tail's ReLU stage
-                sections = tuple((k0, min(rows, k0 + size)) for k0 in range(0, rows, size))
+            adders = g if split > 1 else 0
+            for c in range(1, min(hosts // split, (pcus - adders) // (g * split), -(-rows // depth)) + 1):
+                # the tail's ReLU stage (a ring of several parts leaves the ReLU to its adders)
+                size = c * depth - (depth - relu_depth(cfg) if relu_out and split == 1 else 0)
+                rounds = -(-rows // size)
+                each = -(-rounds // split)  # every part takes as many rounds; the last may end in zeros
+                if (split - 1) * each >= rounds:  # a part with no rows of K
+                    continue
+                sections = tuple((min(rows, k0), min(rows, k0 + size)) for k0 in range(0, split * each * size, size))
                 if psums == "pmu" and len(sections) < 2:
                     continue
                 weights = 4 * g * blocks * c * cfg.stages * L
-                if resident and len(sections) * weights > 4 * g * (max_words or cfg.pmu_words):
+                if resident and each * blocks * c * cfg.stages * L > (max_words or cfg.pmu_words):
                     continue
                 if psums == "ring":  # one phase: every round's tiles in one run
-                    estimate = ring_cycles(cfg, m, c, blocks, len(sections))
+                    estimate = ring_cycles(cfg, m, c, blocks, each, split)
                     total = _on_memory(estimate, len(sections) * weights, memory)
                 else:
                     estimate = section_cycles(cfg, m, c, blocks, psums)
                     sums = 4 * 2 * m * g * blocks * L if psums == "dram" else 0  # read, and written back
                     total = len(sections) * _on_memory(estimate, weights + sums, memory)
-                key = (total, g * c, psums)
+                key = (total, g * split * c + adders, psums)
                 if best is None or key < best[0]:
-                    best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums, relu_out))
+                    best = (key, SystolicTiling(g, c, depth, blocks, sections, estimate, psums, relu_out, split))
     if best is None:
         if partial_sums == "ring":
             raise MapError(f"{where}: a partial-sum ring does not fit {cfg.name}: it needs 3 PCU counters (it has "

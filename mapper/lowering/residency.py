@@ -91,30 +91,30 @@ def keep_weights_resident(s: Lowering) -> None:
     # resident weights leave them: one table of {PMUs: their cost} beside the resident ones' in the search.
     shrinking = [n for n, p in enumerate(s.phases) if isinstance(p, (InteractionPhase, MatmulPhase))]
     while repeated:
-        searched = _search(s, repeated, shrinking)
-        if isinstance(searched, list):  # what fits nowhere leaves the search; the rest is searched again
-            repeated = [positions for positions in repeated if positions not in searched]
-            shrinking = [] if shrinking in searched else shrinking
+        changed, weighed, leaving = _search(s, repeated, shrinking)
+        if leaving:  # what fits nowhere leaves the search; the rest is searched again
+            repeated = [positions for positions in repeated if positions[0] not in leaving]
+            shrinking = [n for n in shrinking if n not in leaving]
             continue
-        changed, weighed = searched
         if sum(s.cost(changed[n]) for n in weighed) < sum(s.cost(s.phases[n]) for n in weighed):
             s.phases = [changed.get(n, p) for n, p in enumerate(s.phases)]
         return
 
 
-def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tuple[dict, list[int]] | list:
+def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tuple[dict, list[int], set[int]]:
     """The phases that change when the weights run at *repeated* stay resident and the phases at
     *shrinking* take the PMUs they leave: ({position: phase}, the positions whose cost is weighed: every
     run after the first and every shrinking phase; the first runs change too, to keep the weights, but
-    a program of many batches pays them once). Or, when some item of the search has no share that fits: the items to drop (positions of an MLP's
-    runs, all the rings', or *shrinking*)."""
+    a program of many batches pays them once, the positions that leave the search: none). When some
+    item of the search has no share that fits (an MLP's runs, all the rings, the shrinking phases), or
+    all do alone but not together (the one whose least share is largest): ({}, [], its positions)."""
     held = {n for positions in repeated for n in positions}
     others = max((p.units_used()["pmu"] for n, p in enumerate(s.phases) if n not in held | set(shrinking)), default=0)
     budget = len(sites(s.cfg, "pmu")) - others
     mlps = [positions for positions in repeated if isinstance(s.phases[positions[0]], MlpPhase)]
     rings = [positions for positions in repeated if isinstance(s.phases[positions[0]], SystolicRingPhase)]
     least = [2 * len(s.phases[positions[0]].layers) for positions in mlps] + ([2] if rings else [])
-    items, costs = [], []  # what each table is of, for dropping
+    items, costs = [], []  # the positions each table is of (what leaves with it)
     for positions, own in zip(mlps, least):
         first, later = s.phases[positions[0]], s.phases[positions[1]]
         table = {}
@@ -123,11 +123,11 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
                 table[share] = s.cost(later.reading_weights_of(first.keeping_weights(share)))
             except MapError:  # too few PMUs for its weights
                 continue
-        items.append([positions])
+        items.append(set(positions))
         costs.append(table)
     if rings:
         bank = _bank_options(s, rings, budget - sum(least) + 2)
-        items.append(rings)
+        items.append({n for positions in rings for n in positions})
         costs.append({pmus: cost for pmus, (cost, _) in bank.items()})
     if shrinking:
         table = {}
@@ -137,14 +137,14 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
                                  sum(s.cost(s.phases[n].within(share)) for n in shrinking))
             except MapError:  # a SIMD matmul needs a PMU per link
                 continue
-        items.append([shrinking])
+        items.append(set(shrinking))
         costs.append(table)
-    empty = [member for item, table in zip(items, costs) if not table for member in item]
+    empty = set().union(*(item for item, table in zip(items, costs) if not table))
     if empty:
-        return empty
+        return {}, [], empty
     shares = _split(costs, budget)
     if shares is None:  # together they do not fit: the resident item that needs most PMUs leaves
-        return max(zip(items, costs), key=lambda it: min(it[1]))[0]
+        return {}, [], max(zip(items, costs), key=lambda it: min(it[1]))[0]
     changed = {}
     placed = [(pmus,) for pmus in shares[:len(mlps)]] + (bank[shares[len(mlps)]][1] if rings else [])
     for positions, how in zip(mlps + rings, placed):
@@ -154,4 +154,4 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
         changed[positions[0]] = first
     for n in shrinking:  # each on the PMUs the resident weights leave
         changed[n] = s.phases[n].within(shares[-1])
-    return changed, [n for positions in repeated for n in positions[1:]] + shrinking
+    return changed, [n for positions in repeated for n in positions[1:]] + shrinking, set()

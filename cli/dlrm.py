@@ -261,6 +261,8 @@ def run(args) -> int:
         for problem in r.mismatches:
             print(f"  MISMATCH (batch {r.index}): {problem}")
     print()
+    print(results[0].phase_table)  # the program's, shared by its batches
+    print()
     print(format_results(results, args.clock_ghz))
     requests = None
     if args.requests:

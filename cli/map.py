@@ -95,7 +95,8 @@ def add_mlp_weights_argument(p) -> None:
     p.add_argument("--mlp-weights", choices=MLP_WEIGHTS, default="auto",
                    help="chains of Linear layers: resident (one MLP phase, weights in PMUs, samples pipelined "
                         "through the layers), streamed (a matmul phase per layer, weights from DRAM) or auto "
-                        "(default: the cheaper by the cost model)")
+                        "(default: the cheaper by the cost model, chain by chain, then the whole program against every chain "
+                        "streamed)")
 
 
 def _pins(specs: list[str]) -> dict:

@@ -20,7 +20,7 @@ from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.verif.golden.dlrm import forward
 
-from .graph_run import run_program, runs_alone
+from .graph_run import format_phases, run_program, runs_alone
 
 __all__ = ["BatchResult", "run_batch", "run_batches", "split_batches", "format_results", "project", "format_projection",
            "GPU_REFERENCES", "PROJECTION_TABLE_ROWS"]
@@ -51,6 +51,7 @@ class BatchResult:
     # computes for (several when pipelined): sim/requests.py ``timeline``
     program_cycles: tuple[int, ...] = ()
     program_copies: tuple[tuple[int, ...], ...] = ()
+    phase_table: str = ""  # the program's phases: RTL cycles beside the cost model's (``format_phases``)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +107,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
                                    max((program.phases[i].phase.units_used()["pcu"] for i in mine), default=0),
                                    len(sites(cfg, "pcu")), got, float(error.max()), bound, mismatches,
                                    seconds / len(batches), describe_weights(program), describe_layers(program),
-                                   tuple(measured or estimates), tuple(owner)))
+                                   tuple(measured or estimates), tuple(owner), format_phases(program, run)))
     return results
 
 

@@ -22,7 +22,7 @@ from .array_run import program_loads
 from .direct import DirectSession, Segment, run_direct
 from .streams import DRAIN
 
-__all__ = ["GraphRun", "run_program", "format_table", "golden_phase", "runs_alone"]
+__all__ = ["GraphRun", "run_program", "format_table", "format_phases", "golden_phase", "runs_alone"]
 
 U32 = np.uint32
 
@@ -192,14 +192,20 @@ def run_program(program: Program, arrays: dict, *, harness: str | None = "direct
 
 
 def format_table(program: Program, run: GraphRun) -> str:
-    """Per output: max error and bound; per phase: cycles, cost-model estimate, ideal; and the totals."""
-    cfg = program.cfg
-    pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
+    """Per output: max error and bound; then ``format_phases``."""
     lines = [f"{'output':14} {'shape':14} {'max error':>11} {'bound':>11}  check"]
     for name in run.outputs:
         lines.append(f"{name:14} {str(list(run.outputs[name].shape)):14} {run.max_error[name]:11.3g} "
                      f"{run.bound[name]:11.3g}  {'ok' if run.within[name] else 'OUT OF BOUND'}")
-    lines.append("")
+    return "\n".join(lines + ["", format_phases(program, run)])
+
+
+def format_phases(program: Program, run: GraphRun) -> str:
+    """Per phase: PCUs, cycles (RTL; "-" on the golden model alone), cost-model estimate, ideal,
+    configuration load; and the totals."""
+    cfg = program.cfg
+    pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
+    lines = []
     w = max([12] + [len(r.name) for r in run.phases])  # phases that share a configuration: "a+b"
     lines.append(f"{'phase':{w}} {'PCUs':>9} {'cycles':>9} {'estimate':>9} {'ideal':>9} {'reconfig':>9}")
     for placed, r in zip(program.phases, run.phases):

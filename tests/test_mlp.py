@@ -213,6 +213,45 @@ def test_auto_weighs_the_phases_on_the_lowerings_memory():
         assert (cost["resident"] < cost["streamed"]) == (memory is DDR4), (memory.name, cost)
 
 
+def test_auto_keeps_the_per_chain_choice_only_where_the_whole_program_costs_less():
+    """``detect_chains`` weighs a chain's MLP phase against its layers' phases with each phase's unit
+    configuration in full; in the program each configuration loads into the shadow registers while the
+    phase before runs. For this chain followed by a matmul the MLP phase wins chain by chain and loses
+    whole (``Lowering.program_cost``): ``auto`` gives the streamed program. Without the matmul after it,
+    the MLP phase wins both ways and stays."""
+    from rdagen.mapper.lowering import PIPELINE
+
+    cfg = preset("small")
+
+    def chain(tail: bool):
+        g = GraphBuilder()
+        h = g.input("x", (2, 11))
+        for n, (k, width) in enumerate(((11, 13), (13, 5))):
+            h = g.relu(g.add(g.matmul(h, g.weight(f"w{n}", shape=(k, width), seed=2 * n + 1)),
+                             g.weight(f"b{n}", shape=(width,), seed=2 * n + 2)))
+        g.output(g.relu(g.matmul(h, g.weight("w2", shape=(5, 17), seed=5))) if tail else h)
+        return g.graph()
+
+    def lowered(graph, weights: str, passes=None) -> Lowering:
+        state = Lowering(graph, cfg, weights, memory=DDR4)
+        if passes:
+            for run in passes:
+                run(state)
+        else:
+            state.phases = lower(graph, cfg, weights, memory=DDR4)
+        return state
+
+    for tail in (True, False):
+        graph = chain(tail)
+        per_chain, streamed = lowered(graph, "auto", PIPELINE), lowered(graph, "streamed")
+        chosen = [p.name for p in lower(graph, cfg, "auto", memory=DDR4)]
+        assert [p.name for p in per_chain.phases][0] == "mlp0"  # chain by chain the MLP phase wins
+        if streamed.program_cost() < per_chain.program_cost():
+            assert tail and chosen == [p.name for p in streamed.phases], (tail, chosen)
+        else:
+            assert not tail and chosen == [p.name for p in per_chain.phases], (tail, chosen)
+
+
 def test_an_mlp_that_does_not_fit_is_refused_naming_the_resource_and_left_to_matmul_phases():
     tiny = preset("tiny")  # PMUs of 32 words: a 20-input row needs 2 x 22 double-buffered
     with pytest.raises(MapError, match="a sample row of 20 inputs .* needs 44 PMU words"):

@@ -41,7 +41,8 @@ PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phas
 MLP_WEIGHTS = ("auto", "resident", "streamed")
 """Where a chain of Linear layers takes its weights from: ``resident`` in the PMUs of one MLP phase
 (phases/mlp.py) wherever the chain fits one, ``streamed`` from DRAM by a matmul phase per layer, or
-``auto``: the one the cost model finds cheaper, chain by chain."""
+``auto``: the one the cost model finds cheaper, chain by chain, and then the program so lowered against
+the program with every chain streamed, whole (``Lowering.program_cost``)."""
 
 
 MATMUL_MODES = ("auto", "simd", "systolic")
@@ -65,7 +66,18 @@ def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode
     if matmul_mode not in MATMUL_MODES:
         raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
     check_partial_sums(partial_sums)
-    state = Lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
-    for run in PIPELINE:
-        run(state)
+    def lowered(weights: str) -> Lowering:
+        state = Lowering(graph, cfg, weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
+        for run in PIPELINE:
+            run(state)
+        return state
+
+    state = lowered(mlp_weights)
+    if mlp_weights == "auto" and state.mlp_of:
+        # detect_chains weighs a chain's MLP phase against its layers' phases alone; the residency and
+        # concurrency passes after it (rings kept resident, phases of consecutive batches side by side)
+        # can make the program of every chain streamed the cheaper one
+        streamed = lowered("streamed")
+        if streamed.program_cost() < state.program_cost():
+            return streamed.phases
     return state.phases

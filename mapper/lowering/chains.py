@@ -7,7 +7,8 @@ less than a matmul phase per layer (cost-model cycles on the lowering's memory p
 configuration each loads: ``Lowering.cost``); where several chains compute with the same weights (a
 graph repeated per request, ``Graph.repeated``) and the PMUs keep their contents (``pmus_kept``), the
 MLP phases' costs are the first run's and the later runs' on the weights it left resident
-(residency.py), against every chain streamed;
+(residency.py), against every chain streamed (``lower`` then weighs the program so lowered against the program with every
+chain streamed, whole);
 ``streamed``: none. A relu or sigmoid that is the only use of the last layer's result becomes the
 phase's epilogue, its chain of PCUs after the last layer (its node is absorbed), where the cost model
 finds the phase with it cheaper than the phase and the op's own phases."""

@@ -11,6 +11,7 @@ from rdagen.mapper.frontend.graph import Graph
 from rdagen.mapper.phases.dram import traffic
 from rdagen.mapper.phases.phase import Phase
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.config_port import SWAP_CYCLES
 from rdagen.rtl.spec.memory import IDEAL, Memory
 
 
@@ -84,15 +85,24 @@ class Lowering:
 
     def shape(self, tensor: str, among: tuple[Phase, ...] = ()) -> tuple[int, ...]:
         """A graph tensor's shape, or one between the phases of an op (an elementwise op's pieces,
-        phases/eltwise.py; a systolic matmul's sections) lowered already or in *among*."""
+        phases/eltwise.py; a systolic matmul's sections) lowered already or in *among* (or a part of one
+        that runs concurrently with others)."""
         if tensor in self.graph.tensors:
             return self.graph.tensors[tensor].shape
-        return next(p.shape for p in (*self.phases, *among) if tensor in p.writes)
+        return next(p.shape for q in (*self.phases, *among) for p in getattr(q, "parts", (q,)) if tensor in p.writes)
 
     def cost(self, phase: Phase, among: tuple[Phase, ...] = ()) -> int:
         """What a phase costs, to choose between lowerings: its run (``run_cycles``, *among* as there)
         plus the configuration of its units."""
         return self.run_cycles(phase, among) + phase.unit_configuration_cycles(self.cfg)
+
+    def program_cost(self) -> int:
+        """What the lowered ``phases`` cost together, to choose between lowerings of the whole graph: their
+        runs, and of each phase's unit configuration what the run before it does not hide (it loads
+        into the shadow registers meanwhile: mapper/program.py ``reconfigurations``), plus the swap."""
+        runs = [self.run_cycles(p) for p in self.phases]
+        loads = [p.unit_configuration_cycles(self.cfg) for p in self.phases]
+        return sum(runs) + sum(max(0, load - hidden) + SWAP_CYCLES for load, hidden in zip(loads, [0] + runs[:-1]))
 
     def run_cycles(self, phase: Phase, among: tuple[Phase, ...] = ()) -> int:
         """A phase's run by the cost model on ``memory`` (its DRAM traffic, mapper/phases/dram.py, from

@@ -219,9 +219,14 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
     best = None
     chains = {"dram": ags // 2, "pmu": min(ags, hosts, pmus // 2), "ring": min(ags, hosts, pmus)}
     if relu_out:
-        if cfg.vector_outputs < 2 or cfg.registers < 2 or partial_sums not in ("auto", "ring"):
-            raise MapError(f"{where}: a ReLU'd output needs the ring scheme and PCUs of 2 vector outputs and 2 "
-                           f"registers ({cfg.name}: {cfg.vector_outputs} and {cfg.registers})")
+        # in one part the last link sends the ReLU on a second vector output (and register); in several
+        # the adders take it into their second register and send it alone
+        if cfg.registers < 2 or partial_sums not in ("auto", "ring"):
+            raise MapError(f"{where}: a ReLU'd output needs the ring scheme and PCUs of 2 registers "
+                           f"({cfg.name}: {cfg.registers})")
+        if cfg.vector_outputs < 2 and (parts == 1 or cfg.vector_inputs < 2):
+            raise MapError(f"{where}: a ReLU'd output of a ring in one part needs PCUs of 2 vector outputs "
+                           f"({cfg.name}: {cfg.vector_outputs}); in parts, 2 vector inputs")
         partial_sums = "ring"
     if resident:
         partial_sums, memory = "ring", IDEAL
@@ -230,6 +235,8 @@ def tile_systolic(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bo
     for psums, split in [(p, n) for p in (schemes if partial_sums == "auto" else (partial_sums,))
                          for n in (range(1, cfg.vector_inputs + 1) if p == "ring" else (1,)) if parts in (None, n)]:
         if split > 1 and cfg.stages < split - 1 + relu_out:  # the adder's fadds (and its ReLU)
+            continue
+        if relu_out and split == 1 and cfg.vector_outputs < 2:  # the tail's second output
             continue
         rows = k + (1 if bias and psums != "dram" else 0)  # the PMU schemes add the bias as a last product
         for g in range(1, min(chains[psums] // split, nb, max_groups // split if max_groups else nb) + 1):

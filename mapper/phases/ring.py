@@ -26,8 +26,9 @@ The last link's outputs have one destination set in a configuration: host g rece
 sums (R nbg M vectors), of which the collector keeps the last round's, Y's blocks (a consumer on the
 array would take that round through a write window, rtl/spec/pmu_layout.py).
 
-A ReLU'd output (``tile_systolic``'s *relu_out*, where the PCUs have 2 vector outputs; chosen by
-lowering/ops.py when the next layer reads the ReLU of Y): the last link multiplies ``relu_depth`` rows
+A ReLU'd output (``tile_systolic``'s *relu_out*; chosen by lowering/ops.py when the next layer reads
+the ReLU of Y): in several parts the adders take it (below: PCUs of one vector output suffice); in
+one part, where the PCUs have 2 vector outputs, the last link multiplies ``relu_depth`` rows
 (a stage fewer when every stage multiplies), its freed last stage takes ``fmax(p, 0.0)`` into a second
 register, and its second vector output sends that to host g while the first sends p round the ring;
 the collector's last round is then ReLU(Y), which no elementwise phase need read and write again.

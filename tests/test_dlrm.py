@@ -220,6 +220,12 @@ def test_rdagen_dlrm_runs_the_criteo_sample_and_writes_the_probabilities(tmp_pat
     text = capsys.readouterr().out
     assert status == 0, text
     assert "PASS" in text and text.count(" ok") == 2  # two batches of 8
+    # the program's phases, RTL cycles beside the cost model's: their total is the two batches' cycles
+    header = next(n for n, line in enumerate(text.splitlines()) if line.split()[:4] == ["phase", "PCUs", "cycles", "estimate"])
+    lines = text.splitlines()
+    total = next(line for line in lines[header:] if line.startswith("total")).split()
+    batches = [line.split() for line in lines if line.split()[:1] in (["0"], ["1"]) and line.rstrip().endswith("ok")]
+    assert int(total[2]) == sum(int(b[3]) for b in batches), (total, batches)
     p = np.load(out / "probabilities.npy")
     assert p.shape == (16,) and p.dtype == np.float32 and np.all((p > 0) & (p < 1))
 

@@ -8,13 +8,16 @@ traffic for one useful word in L.
 
 Staged (where the PMUs hold two sample rows and the read patterns fit the counters): each sample's
 rows cross DRAM once and the products are read from PMUs. Streams s = (p, q), P x Q of them: stream
-(p, q) takes the samples b = p, p + P, ... and the rows i = 1 + q, 1 + q + Q, ... of their products,
-each against every j < F (the products j >= i are computed too and dropped by the collector: a static
-counter cannot run a triangle)::
+(p, q) takes the samples b = p, p + P, ... and a contiguous range of rows i = a_q .. e_q of their
+products, each against every j < e_q (the products j >= i are computed too and dropped by the
+collector: a static counter cannot run a triangle). The Q ranges cover 1 .. F with the fewest
+products in the longest stream (its rows x e_q: the rows near F alone, the low rows several to a
+stream), against Q rows each x F with rows dealt round-robin: at F 26 in 16 streams 32 products a
+sample instead of 52::
 
     AG p --T[b] (one read command per sample: (F + 1) Dp words), multicast--> PMUs A_s, B_s of (p, q), every q
     PMU A_s (double-buffered sample rows) --t_i vectors, each repeated for every j--> PCU s vin 0
-    PMU B_s (the same rows)              --t_j vectors, j = 0 .. F - 1, for every i--> PCU s vin 1
+    PMU B_s (the same rows)              --t_j vectors, j = 0 .. e_q - 1, for every i--> PCU s vin 1
     PCU s: fmul, the lane reduction (fadd), the accumulator over the ceil(D / L) vectors of a product
     --one word per product, scalar network--> host s srecv
 
@@ -28,7 +31,7 @@ to S = min(items, AGs / 2, PCUs) streams, each pair's two vectors read from DRAM
 
 Cost model, per stream (the longest sets the phase): pairs: items x ceil(D / L) firings; staged: the
 first sample's rows, then per sample the larger of its rows' write and its products' reads
-(rows x F x ceil(D / L) firings); both + 32 + 4.5 (rows + cols - 6) + log2(L) (the elementwise
+(the longest stream's products x ceil(D / L) firings); both + 32 + 4.5 (rows + cols - 6) + log2(L) (the elementwise
 phase's latency and the reduction tree's levels) [+ STAGE_LATENCY through the PMUs]; on a DRAM the
 phase's words over the bandwidth and the read latency (mapper/phases/dram.py).
 """
@@ -73,6 +76,7 @@ class InteractionPhase(Phase):
         self.ideal_cycles = -(-self.items // min(self.items, len(sites(cfg, "pcu")))) * self.vectors
         self.split = self._best_split(memory) if self._stages() else None
         if self.split:
+            self.row_ranges = self._row_ranges(self.split[1])
             self.streams = self.split[0] * self.split[1]
             self.estimate_cycles = self._staged_estimate(*self.split)
         else:
@@ -90,9 +94,27 @@ class InteractionPhase(Phase):
         return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
                 and cfg.counters >= 2 + (self.vectors > 1))
 
+    def _row_ranges(self, q: int) -> tuple[range, ...]:
+        """Rows 1 .. F in at most *q* contiguous ranges, one per stream, so that the longest stream's
+        products (its rows x its last row) are fewest: for the least bound on them, from row F down,
+        each range takes as many rows as the bound allows (which is optimal for that bound)."""
+        last = self.features - 1
+
+        def cut(bound: int) -> list[range] | None:
+            ranges, top = [], last
+            while top >= 1:
+                take = min(top, bound // top)
+                if take < 1 or len(ranges) == q:
+                    return None
+                ranges.append(range(top - take + 1, top + 1))
+                top -= take
+            return ranges[::-1]
+
+        return tuple(next(r for bound in range(last, last * last + 1) if (r := cut(bound))))
+
     def _staged_estimate(self, p: int, q: int) -> int:
         rows = self.features * self.vectors  # a sample's vectors, written once per stream
-        products = -(-(self.features - 1) // q) * (self.features - 1) * self.vectors
+        products = max(len(r) * r[-1] for r in self._row_ranges(q)) * self.vectors
         pace = max(rows, products, (rows + products + SWAP) / 2)
         return round(rows + -(-self.samples // p) * pace) + self.latency + STAGE_LATENCY
 
@@ -116,6 +138,8 @@ class InteractionPhase(Phase):
         best = None
         for p in range(1, min(self.samples, most) + 1):
             for q in range(1, min(self.features - 1, most // p) + 1):
+                if len(self._row_ranges(q)) < q:  # as few ranges as a smaller Q: no better, more streams
+                    continue
                 cycles = self._staged_estimate(p, q) + self._first_rows(p, memory)
                 if memory.bytes_per_cycle is not None:
                     words = self.samples * self.features * self.padded
@@ -136,13 +160,13 @@ class InteractionPhase(Phase):
 
     def _stream(self, s: int) -> tuple[range, range]:
         """Staged stream *s*: its samples and its rows i."""
-        p, q = self.split
-        return range(s % p, self.samples, p), range(1 + s // p, self.features, q)
+        p = self.split[0]
+        return range(s % p, self.samples, p), self.row_ranges[s // p]
 
     def _a_program(self, rows: range) -> PmuProgram:
-        """PMU A: the t_i vectors of the stream's rows, each repeated for every j < F."""
-        L, Dp, F = self.cfg.lanes, self.padded, self.features - 1
-        i = Counter(rows.start * Dp, self.features * Dp, rows.step * Dp)
+        """PMU A: the t_i vectors of the stream's rows, each repeated for every j below its last row."""
+        L, Dp, F = self.cfg.lanes, self.padded, rows[-1]
+        i = Counter(rows.start * Dp, rows.stop * Dp, Dp)
         if self.vectors > 1:
             read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(2))],
                         counters=[Counter(0, Dp, L), Counter(0, F, 1), i])
@@ -151,8 +175,8 @@ class InteractionPhase(Phase):
         return PmuProgram(write=self._write_port(), read=read, mode="double")
 
     def _b_program(self, rows: range) -> PmuProgram:
-        """PMU B: the t_j vectors, j = 0 .. F - 1, once for each of the stream's rows i."""
-        L, Dp, F = self.cfg.lanes, self.padded, self.features - 1
+        """PMU B: the t_j vectors below the stream's last row, once for each of its rows i."""
+        L, Dp, F = self.cfg.lanes, self.padded, rows[-1]
         read = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, F * Dp, L), Counter(0, len(rows), 1)])
         return PmuProgram(write=self._write_port(), read=read, mode="double")
 
@@ -169,7 +193,7 @@ class InteractionPhase(Phase):
         index = {pair: n for n, pair in enumerate(self.pairs)}
         samples, rows = self._stream(s)
         return [b * len(self.pairs) + index[(i, j)] if j < i else -1
-                for b in samples for i in rows for j in range(self.features - 1)]
+                for b in samples for i in rows for j in range(rows[-1])]
 
     # -- the phase ----------------------------------------------------------------------------------
 

@@ -182,6 +182,41 @@ def test_a_relu_between_systolic_layers_comes_from_the_producing_ring(parts, req
         systolic_program(preset("small"), rows=4, relu_out=1)
 
 
+def test_the_mode_of_a_matmul_after_a_relu_is_weighed_with_the_relu_from_the_producing_ring(request, monkeypatch):
+    """A GEMV after a ring and a ReLU (DLRM's last top layer, on medium): the systolic mode needs its
+    input's ReLU from an elementwise phase, which made the SIMD mode cheaper; the producing ring can
+    send that ReLU instead (``_relu_from_producer``), and ``matmul_phases`` weighs the systolic mode so:
+    two rings, no ReLU phase, a program the cost model finds cheaper than the ring and the SIMD GEMV
+    (the ReLU fused into its first stage) it took before (``_producer_sending_relu`` disabled); bit for
+    bit on medium's RTL, each phase within 10 % of the cost model."""
+    from rdagen.mapper.lowering import lower
+    from rdagen.mapper.lowering.state import Lowering
+
+    seed = test_seed(request)
+    graph, cfg = _mlp2(64, 128, 64, 1), preset("medium")
+
+    def lowered() -> Lowering:
+        state = Lowering(graph, cfg, "streamed", memory=DDR4)
+        state.phases = lower(graph, cfg, "streamed", memory=DDR4)
+        return state
+
+    now = lowered()
+    assert [(p.name, type(p).__name__, p.t.relu_out) for p in now.phases] == \
+        [("mm0", "SystolicRingPhase", True), ("mm3", "SystolicRingPhase", False)]
+    with monkeypatch.context() as m:
+        m.setattr(ops, "_producer_sending_relu", lambda *args: None)
+        before = lowered()
+    assert [type(p).__name__ for p in before.phases] == ["SystolicRingPhase", "MatmulPhase"], before.phases
+    assert now.program_cost() < before.program_cost(), (now.program_cost(), before.program_cost())
+    program = map_graph(graph, cfg, seed=1, mlp_weights="streamed")
+    assert [p.phase.name for p in program.phases] == ["mm0", "mm3"]
+    run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct", tag="test-gemv-relu")
+    assert run.ok, (run.mismatches, run.max_error, run.bound)
+    for phase in run.phases:
+        print(phase)
+        assert abs(phase.cycles - phase.estimate) <= 0.1 * phase.cycles, phase
+
+
 def test_the_resident_rings_of_a_model_share_one_bank_of_weight_pmus(request):
     """Two batches of a two-layer MLP (layer by layer, systolic rings) through one program on medium's
     RTL: the first batch's rings write their tiles into ONE bank of W PMUs (the second layer's chain 0

@@ -61,32 +61,43 @@ def lower_matmul(s: Lowering, i: int) -> list[Phase]:
 
 def _relu_from_producer(s: Lowering, i: int, phases: list[Phase]) -> list[Phase]:
     """*phases* of matmul *i*, or, where its input's ReLU is an elementwise phase before a systolic
-    matmul (``systolic_matmul``) and the input comes from a systolic matmul in one phase (a ring, or
-    one section) that nothing else reads, that matmul as a ring that sends the ReLU of its sums
-    (phases/ring.py, ``tile_systolic``'s *relu_out*) in place of the elementwise phase, where the cost
-    model finds that cheaper: the ReLU'd tensor crosses DRAM once, not three times."""
-    mm = s.matmuls[i]
-    if not (mm.relu_in and phases and phases[0].name == f"mm{i}r") or len(s.uses.get(mm.x, ())) != 1 \
-            or mm.x in s.graph.outputs:
+    matmul (``systolic_matmul``) that the producing ring can send instead (``_producer_sending_relu``)
+    and the cost model finds that cheaper, without that phase, the producer replaced: the ReLU'd tensor
+    crosses DRAM once, not three times."""
+    found = _producer_sending_relu(s, i, phases)
+    if found is None:
         return phases
-    relu = phases[0]
-    n = next((n for n in reversed(range(len(s.phases))) if mm.x in s.phases[n].writes), None)
-    p = s.phases[n] if n is not None else None
-    if not (isinstance(p, SystolicRingPhase) or (isinstance(p, SystolicMatmulPhase) and len(p.t.sections) == 1)):
-        return phases
-    try:
-        t = tile_systolic(s.cfg, p.name, p.m, p.k, p.n, p.bias is not None, "ring", s.memory, relu_out=True)
-    except MapError:  # its PCUs have one vector output, or no ring fits
-        return phases
-    fused = SystolicRingPhase(s.cfg, p.name, p.nodes, p.x, p.w, p.bias, relu.writes[0], (p.m, p.k, p.n), t)
-    if s.cost(fused) >= s.cost(p) + s.cost(relu):
+    n, fused = found
+    if s.cost(fused) >= s.cost(s.phases[n]) + s.cost(phases[0]):
         return phases
     s.phases[n] = fused
     return phases[1:]
 
 
+def _producer_sending_relu(s: Lowering, i: int, phases: list[Phase]) -> tuple[int, Phase] | None:
+    """Where *phases* (matmul *i*'s) begin with its input's ReLU as an elementwise phase and the input
+    comes from a systolic matmul in one phase (a ring, or one section) that nothing else reads: that
+    phase's position and the same matmul as a ring that sends the ReLU of its sums (phases/ring.py,
+    ``tile_systolic``'s *relu_out*); else None."""
+    mm = s.matmuls[i]
+    if not (mm.relu_in and phases and phases[0].name == f"mm{i}r") or len(s.uses.get(mm.x, ())) != 1 \
+            or mm.x in s.graph.outputs:
+        return None
+    relu = phases[0]
+    n = next((n for n in reversed(range(len(s.phases))) if mm.x in s.phases[n].writes), None)
+    p = s.phases[n] if n is not None else None
+    if not (isinstance(p, SystolicRingPhase) or (isinstance(p, SystolicMatmulPhase) and len(p.t.sections) == 1)):
+        return None
+    try:
+        t = tile_systolic(s.cfg, p.name, p.m, p.k, p.n, p.bias is not None, "ring", s.memory, relu_out=True)
+    except MapError:  # its PCUs cannot send a ReLU, or no ring fits
+        return None
+    return n, SystolicRingPhase(s.cfg, p.name, p.nodes, p.x, p.w, p.bias, relu.writes[0], (p.m, p.k, p.n), t)
+
+
 def matmul_phases(s: Lowering, i: int) -> list[Phase]:
     """Matmul node *i* on its own: the SIMD or the systolic mode, the one the cost model finds faster
+    (the systolic mode's input ReLU from the producing ring where that is cheaper than its own phase)
     or the one ``matmul_mode`` names."""
     if s.matmul_mode == "simd":
         return simd_matmul(s, i)
@@ -99,7 +110,12 @@ def matmul_phases(s: Lowering, i: int) -> list[Phase]:
     if s.matmul_mode == "systolic":
         return systolic
     simd = simd_matmul(s, i)
-    return systolic if _cost(s, systolic) < _cost(s, simd) else simd
+    cost = _cost(s, systolic)
+    found = _producer_sending_relu(s, i, systolic)
+    if found:  # the ReLU from the producing ring (``_relu_from_producer``) where that is cheaper
+        n, fused = found
+        cost = min(cost, _cost(s, [fused] + systolic[1:]) - s.cost(s.phases[n]))
+    return systolic if cost < _cost(s, simd) else simd
 
 
 def systolic_matmul(s: Lowering, i: int) -> list[Phase]:

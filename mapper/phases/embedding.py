@@ -11,8 +11,20 @@ Dataflow of slice c of a table (D columns, B bags)::
     PCU vout --one vector per bag (zeros for an empty bag, wherever it is)--> AG wdata (DRAM)
 
 A phase takes slices while there are AGs, PCUs and host rows: two per table with offsets, one for
-fixed bags (the host's one ssend per row carries one stream); more slices make more phases. Cost model: max over the phase's tables of (indices + bags) + 36 + 6 (rows + cols - 6) (one
-gather per cycle per AG; the latency fitted to the direct harness's cycles on tiny and small).
+fixed bags (the host's one ssend per row carries one stream); more slices make more phases.
+
+Cost model (the direct harness's cycles on tiny, small, medium and plasticine, 32 to 192 indices per
+table, 4 to 64 bags: within 1.1 %):
+
+* ideal memory: the busiest table's indices (one gather per cycle per AG; a bag's sum leaves as the next
+  bag's first row arrives, so bags add nothing) + ``15 + 7 cols`` (the indices cross the row from the
+  host's east port to the AG at col 0, the rows go to the PCU and the sums back: 35 cycles on tiny, 45
+  on small, 56 on medium, 71 on plasticine);
+* read latency L: each gather is a burst of its own and an AG keeps ``MAX_OUTSTANDING`` in flight, so
+  the gathers go in rounds of that many, each round a latency and 2 cycles for the slot's turn-around;
+  the last round's gathers, a cycle apart, then the ideal latency: (rounds - 1) (L + 2) + L + (the last
+  round's gathers - 1) + 15 + 7 cols, or the ideal estimate plus one latency when that is longer, or
+  what the bandwidth takes (mapper/phases/dram.py).
 """
 
 from __future__ import annotations
@@ -21,16 +33,19 @@ import dataclasses
 
 import numpy as np
 
-from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.ag_layout import MAX_OUTSTANDING, AgProgram
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import Memory
 from rdagen.rtl.spec.pcu_layout import Accumulate, PcuProgram, Stage, vin
 
 from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.phases.dram import DramTraffic, memory_bound
 from rdagen.mapper.phases.phase import F32, U32, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit
 
 __all__ = ["Bag", "EmbeddingPhase", "pack_embeddings"]
 
+ROUND_TURN = 2  # cycles a round of gathers adds to the read latency (an answered slot to its next request)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +97,16 @@ class EmbeddingPhase(Phase):
         self.reads = tuple(t for b in bags for t in (b.table, b.indices, b.offsets) if t is not None)
         self.writes = tuple(b.output for b in bags)
         self.ideal_cycles = max(b.count for b in bags)
-        self.estimate_cycles = max(b.count + b.bags for b in bags) + 36 + 6 * (cfg.rows + cfg.cols - 6)
+        self.latency = 15 + 7 * cfg.cols
+        self.estimate_cycles = max(max(b.count, b.bags) for b in bags) + self.latency
+
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+        gathers = max((a.read_bursts for a in dram.ags.values()), default=0)  # the busiest AG's
+        rounds = -(-gathers // MAX_OUTSTANDING)
+        last = gathers - MAX_OUTSTANDING * (rounds - 1)  # the last round's gathers, a cycle apart
+        paced = (rounds - 1) * (memory.read_latency + ROUND_TURN) + memory.read_latency + last - 1 + self.latency
+        return memory_bound(cfg, max(self.estimate_cycles + memory.read_latency - 1, paced if gathers else 0),
+                            dram, memory)
 
     def _slices(self):
         return [(t, bag, c) for t, bag in enumerate(self.bags) for c in bag.slices]

@@ -38,6 +38,8 @@ phase's words over the bandwidth and the read latency (mapper/phases/dram.py).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rdagen.rtl.spec.ag_layout import AgProgram
@@ -58,6 +60,27 @@ STAGE_LATENCY = 8  # the PMU's write, swap and read pipeline before a staged str
 SWAP = 18  # what a double-buffer round adds when a sample's writes and reads are alike (fitted on small, medium)
 
 
+@functools.cache
+def row_ranges(features: int, q: int) -> tuple[range, ...]:
+    """Rows 1 .. *features* - 1 in at most *q* contiguous ranges, one per stream, so that the longest
+    stream's products (its rows x its last row) are fewest: for the least bound on them, from the last
+    row down, each range takes as many rows as the bound allows (which is optimal for that bound).
+    Cached: ``_best_split`` asks for every (P, Q)."""
+    last = features - 1
+
+    def cut(bound: int) -> list[range] | None:
+        ranges, top = [], last
+        while top >= 1:
+            take = min(top, bound // top)
+            if take < 1 or len(ranges) == q:
+                return None
+            ranges.append(range(top - take + 1, top + 1))
+            top -= take
+        return ranges[::-1]
+
+    return tuple(next(r for bound in range(last, last * last + 1) if (r := cut(bound))))
+
+
 class InteractionPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, reads: tuple[str, ...], y: str,
                  samples: int, width: int, where: str, memory: Memory = IDEAL, pmus: int | None = None):
@@ -76,7 +99,7 @@ class InteractionPhase(Phase):
         self.ideal_cycles = -(-self.items // min(self.items, len(sites(cfg, "pcu")))) * self.vectors
         self.split = self._best_split(memory) if self._stages() else None
         if self.split:
-            self.row_ranges = self._row_ranges(self.split[1])
+            self.row_ranges = row_ranges(self.features, self.split[1])
             self.streams = self.split[0] * self.split[1]
             self.estimate_cycles = self._staged_estimate(*self.split)
         else:
@@ -94,27 +117,9 @@ class InteractionPhase(Phase):
         return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
                 and cfg.counters >= 2 + (self.vectors > 1))
 
-    def _row_ranges(self, q: int) -> tuple[range, ...]:
-        """Rows 1 .. F in at most *q* contiguous ranges, one per stream, so that the longest stream's
-        products (its rows x its last row) are fewest: for the least bound on them, from row F down,
-        each range takes as many rows as the bound allows (which is optimal for that bound)."""
-        last = self.features - 1
-
-        def cut(bound: int) -> list[range] | None:
-            ranges, top = [], last
-            while top >= 1:
-                take = min(top, bound // top)
-                if take < 1 or len(ranges) == q:
-                    return None
-                ranges.append(range(top - take + 1, top + 1))
-                top -= take
-            return ranges[::-1]
-
-        return tuple(next(r for bound in range(last, last * last + 1) if (r := cut(bound))))
-
     def _staged_estimate(self, p: int, q: int) -> int:
         rows = self.features * self.vectors  # a sample's vectors, written once per stream
-        products = max(len(r) * r[-1] for r in self._row_ranges(q)) * self.vectors
+        products = max(len(r) * r[-1] for r in row_ranges(self.features, q)) * self.vectors
         pace = max(rows, products, (rows + products + SWAP) / 2)
         return round(rows + -(-self.samples // p) * pace) + self.latency + STAGE_LATENCY
 
@@ -138,7 +143,7 @@ class InteractionPhase(Phase):
         best = None
         for p in range(1, min(self.samples, most) + 1):
             for q in range(1, min(self.features - 1, most // p) + 1):
-                if len(self._row_ranges(q)) < q:  # as few ranges as a smaller Q: no better, more streams
+                if len(row_ranges(self.features, q)) < q:  # as few ranges as a smaller Q: no better, more streams
                     continue
                 cycles = self._staged_estimate(p, q) + self._first_rows(p, memory)
                 if memory.bytes_per_cycle is not None:

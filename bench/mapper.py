@@ -7,7 +7,8 @@ Writes bench/results/mapper-<config>.json.
 Figures per GEMM: cycles of the matmul phase (start to the last DRAM write acknowledged), ideal =
 M N K / (lanes x PCUs used), the fraction of ideal, PCUs used / total, the cost model's estimate and
 its error against the RTL. Per MLP: the links of each layer, RTL cycles (start to the last output),
-the cost model's and its error.
+the cost model's and its error. Per SIMD matmul of the model's calibration set (``SIMD_SHAPES``, ideal
+memory, the SIMD mode): each phase's RTL cycles, the cost model's and its error.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import map_graph
 from rdagen.mapper.apps.workloads import gemm_graph, mlp_graph
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import IDEAL
 from rdagen.sim.graph_run import run_program
 
 from .arith import write_result
@@ -31,6 +33,31 @@ MODEL_SIZES = (256,)
 MLPS = ((1, (13, 16, 8, 4)), (8, (13, 16, 8, 4)), (16, (8, 8, 4)), (16, (16, 16, 16)), (8, (30, 9, 30, 3)),
         (12, (7, 3, 10, 2)), (4, (10, 13, 18, 2, 16)))
 """(samples, widths) of the MLP phases run on the RTL: short and long layers, chains, 2 to 4 layers."""
+SIMD_SHAPES = ((64, 32, 1), (32, 16, 8), (16, 64, 16), (8, 8, 8), (4, 100, 8), (48, 24, 4), (16, 16, 32),
+               (128, 8, 2), (24, 40, 12), (64, 22, 32), (1, 64, 32), (1, 367, 64), (1, 100, 8), (2, 48, 24),
+               (4, 32, 16), (8, 16, 64), (1, 16, 16), (2, 128, 4), (4, 200, 16), (8, 64, 32), (1, 512, 16),
+               (3, 40, 40))
+"""(M, K, N) of the SIMD matmuls the matmul phase's cost model is fitted on (mapper/phases/matmul.py):
+GEMVs, one X block to 64, blocks paced by their writes or by their firings, chains."""
+
+
+def simd_matmuls(cfg: ArrayConfig, seed: int, log) -> list[dict]:
+    """Each of SIMD_SHAPES on the RTL (direct harness, ideal memory): every phase's cycles beside the
+    cost model's (on tiny a row longer than a PMU is several phases)."""
+    rows = []
+    for m, k, n in SIMD_SHAPES:
+        graph = gemm_graph(m, k, n)
+        program = map_graph(graph, cfg, seed=seed, matmul_mode="simd", memory=IDEAL)
+        result = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct",
+                             memory=IDEAL, tag="bench-mapper")
+        if not result.ok:
+            raise AssertionError(f"SIMD matmul {m} x {k} x {n} failed on {cfg.name}: {result.mismatches}")
+        for placed, run in zip(program.phases, result.phases):
+            rows.append({"mkn": [m, k, n], "phase": run.name, "tiling": str(getattr(placed.phase, "t", "")),
+                         "rtl_cycles": run.cycles, "estimate_cycles": run.estimate,
+                         "estimate_error": round(run.estimate / run.cycles - 1, 4)})
+        log(f"[mapper] SIMD matmul {m} x {k} x {n} on {cfg.name}: {rows[-1]}")
+    return rows
 
 
 def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
@@ -78,6 +105,10 @@ def run(cfg: ArrayConfig, *, seed: int = 1, log=print) -> dict:
                "estimate_error": round(estimate / cycles - 1, 4), "max_error": max(result.max_error.values())}
         mlps.append(row)
         log(f"[mapper] MLP on {cfg.name}: {row}")
-    path = write_result("mapper", cfg, {"gemm": gemms, "mlp": mlps})
+    simd = simd_matmuls(cfg, seed, log)
+    worst = max(simd, key=lambda r: abs(r["estimate_error"]))
+    log(f"[mapper] SIMD matmuls on {cfg.name}: {len(simd)} phases, the cost model's largest error "
+        f"{100 * worst['estimate_error']:+.1f} % ({' x '.join(map(str, worst['mkn']))} {worst['phase']})")
+    path = write_result("mapper", cfg, {"gemm": gemms, "mlp": mlps, "simd_matmuls": simd})
     log(f"[mapper] wrote {path}")
-    return {"gemm": gemms, "mlp": mlps}
+    return {"gemm": gemms, "mlp": mlps, "simd_matmuls": simd}

@@ -26,19 +26,27 @@ vector inputs and 4 registers. Among the tilings that fit, the one the cost mode
 
 Cost model (cycles, without the reconfiguration the program adds; kb the largest link's products)::
 
-    MB * (nbg * kb + 3)       firings of every PCU (MB = ceil(M / R) X blocks, nbg blocks per group),
-                              and a few cycles to turn to the next X block
-  + MB * R * Kp / L           X block writes, when single-buffered (the reads wait for them)
-  + R * Kp / L                the first X block
-  + 37 + 10 (rows + cols - 6) DRAM, pipeline, route and write-back latency
+    w = R Kp / L, f = nbg kb + 3    an X block's writes and firings (MB = ceil(M / R) X blocks, nbg
+                              column blocks per group, a few cycles to turn to the next block)
+    w + (MB - 1) (max(w, f) + 3) + f          double-buffered: a block is written while the one before
+                                              fires, so the longer of the two paces the blocks
+    MB (w + f + 9) + w - 22   single-buffered: the reads wait for the writes, and the PMU turns
+  + min(37 + 10 (rows + cols - 6), 58 + rows + cols)   DRAM, pipeline, route and write-back latency:
+                              10 cycles per row or column up to 6 x 6, one beyond (the placer keeps a
+                              phase's units near its host row and AGs)
   + lag = (C - 1) link        a chain's links run a link latency apart (link = PCU latency + LINK_ROUTE:
                               a link waits for its predecessor's partial sums at an output's last firing)
   + max(0, lag - nbg kb) (MB - 2)   (double-buffered; lag (MB - 1) single) the lag beyond the second
                               X buffer's slack, paid per block (the blocks are multicast to every link)
-The constants are fitted to the direct harness's cycles of 40 matmul phases on tiny and small (random
-graphs, GEMMs, chains; the chain term re-checked with lazy links on 6 GEMMs on small, chains of 1 to 4:
-within 8.4 % but for a one-block GEMM of 4 x 100 x 8, 18 % high on DDR4); bench/mapper.py measures the
-model against the RTL.
+
+Fitted on the cycles of 66 SIMD matmul phases on the RTL of tiny, small and medium (direct harness; 22
+shapes from 1 x 16 x 16 and 1 x 512 x 16 to 128 x 8 x 2 and 64 x 22 x 32, ideal memory) and 4 on
+plasticine's (specialised harness; 1 x 64 x 32, 8 x 16 x 64, 64 x 32 x 1, 4 x 200 x 16 in a chain of 2):
+within 10.3 % of every one. The model before this fit (the first X block's writes alone unpaced, a
+latency of 37 + 10 (rows + cols - 6)) was off by -34 % to +109 %: 64 x 32 x 1 on small 401 cycles
+against 603, 8 x 16 x 64 on plasticine 244 against 117. The chain term was fitted with lazy links on 6
+GEMMs on small, chains of 1 to 4. bench/mapper.py measures the model against the RTL;
+tests/test_mapper.py checks it on tiny, small and medium.
 """
 
 from __future__ import annotations
@@ -72,7 +80,22 @@ def link_latency(cfg: ArrayConfig) -> int:
 
 
 def latency(cfg: ArrayConfig) -> int:
+    """The array-size term the MLP and systolic phases' models were fitted with (phases/mlp.py,
+    phases/systolic.py)."""
     return 37 + 10 * (cfg.rows + cfg.cols - 6)
+
+
+def simd_latency(cfg: ArrayConfig) -> int:
+    """The SIMD matmul's DRAM, pipeline, route and write-back latency: 10 cycles per row or column up to
+    medium's 6 x 6, one beyond (the placer keeps a phase's units near its host row and AGs, so the
+    routes grow more slowly than the array; fitted on tiny, small, medium and plasticine)."""
+    return min(latency(cfg), 58 + cfg.rows + cfg.cols)
+
+
+BLOCK_SWAP = 3  # cycles a double-buffered X block adds to the longer of its writes and its firings
+SINGLE_TURN = 9  # cycles a single-buffered X block adds: the PMU turns from writes to reads and back
+SINGLE_HIDDEN = 22  # of the latency, what a single-buffered phase's block turns hide (fitted on tiny, the
+                    # one preset whose PMUs take single-buffered X blocks)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,8 +170,12 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
                 # a lag beyond the second buffer's slack would hold every link back once per X block.
                 lag = (c - 1) * link_latency(cfg)
                 coupling = max(0, lag - blocks * kb_max) * max(0, mb - 2) if double else lag * max(0, mb - 1)
-                estimate = (mb * (blocks * kb_max + 3) + (0 if double else mb * r * kp // L) + r * kp // L
-                            + latency(cfg) + lag + coupling)
+                writes, firings = r * kp // L, blocks * kb_max + 3  # an X block's
+                if double:  # block b + 1 is written while block b fires
+                    run = writes + (mb - 1) * (max(writes, firings) + BLOCK_SWAP) + firings
+                else:
+                    run = mb * (writes + firings + SINGLE_TURN) + writes - SINGLE_HIDDEN
+                estimate = run + simd_latency(cfg) + lag + coupling
                 key = (estimate, g * r * c)
                 if best is None or key < best[0]:
                     best = (key, MatmulTiling(g, r, c, chunks, kp, blocks, mb, double, min(g * r, rows), bias,

@@ -311,3 +311,51 @@ def test_a_sigmoid_after_the_last_layer_is_the_mlp_phases_epilogue_chain(request
     assert abs(estimate - cycles) <= 0.1 * cycles
     small = map_graph(graph, preset("small"), seed=seed, mlp_weights="resident")
     assert not small.phases[0].phase.epilogue and small.phases[-1].phase.name.startswith("sigmoid")
+
+
+@pytest.mark.parametrize("loaders", [None, 5], ids=["a-loader-a-link", "5-loaders"])
+def test_resident_mlps_share_one_bank_of_w_pmus(request, monkeypatch, loaders):
+    """Where the resident MLPs of a program run one after the other (a DLRM's bottom and top MLP, batch
+    by batch), they keep their weights in ONE bank of W PMUs, each MLP on up to all of the bank's links
+    rather than on its own share of the PMUs (Kaggle at batch 1 on plasticine: 49 and 45 links instead
+    of 16 and 24). A DLRM on medium, 3 batch-1 requests through one program: both MLPs' W PMUs on the
+    bank's sites, their X PMUs off them, each PMU's words split, the MLP loaded later below the one
+    loaded first; bit for bit the golden array model's, within NumPy's bound, the runs on loaded
+    weights within 10 % of the cost model. With 5 loaders (a stand-in for plasticine, whose bank has
+    more links than its 31 loaders) the W PMUs take their parts through write windows from their base
+    in the bank, the words a window writes before its part landing in the share loaded later."""
+    from rdagen.mapper.apps.dlrm import Arch, check_batch, dlrm_graph, random_batch, reference_weights
+    from rdagen.mapper.phases import mlp
+    from rdagen.sim.dlrm_run import run_batches
+
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    if loaders:
+        every = mlp.loading
+        monkeypatch.setattr(mlp, "loading", lambda cfg, tilings, n=None: every(cfg, tilings, n or loaders))
+    cfg, arch = preset("medium"), Arch(8, (5, 3), (8, 128, 128, 8), (128, 1), "dot", indices_per_lookup=3)
+    weights = reference_weights(arch, seed % 1000)
+    requests = [random_batch(arch, 1, seed + n) for n in range(3)]
+    program = map_graph(dlrm_graph(arch, weights, *[check_batch(arch, r, "r") for r in requests]), cfg,
+                        seed=seed % 1000, mlp_weights="resident")
+    placed = [(q, p) for p in program.phases for q in getattr(p.phase, "parts", (p.phase,)) if isinstance(q, MlpPhase)]
+    assert len(placed) == 6 and len({q.bank[0] for q, _ in placed if q.bank}) == 1, [q.bank for q, _ in placed]
+    bottom, top = [q for q, _ in placed if q.loaded_by is None]
+    size = bottom.bank[0]
+    assert top.bank[1] == 0 and top.bank[1] + top.bank[2] <= bottom.bank[1] <= cfg.pmu_words - bottom.bank[2]
+    bank = {f"{mlp.BANK}.pmu{n}" for n in range(size)}
+    site = {name: placed[0][1].placement.sites[name] for name in bank}
+    for q, p in placed:
+        sites = p.placement.sites
+        assert {name: sites[name] for name in bank} == site and len(q.links) <= size
+        assert not {sites[u.name] for u in q.netlist()[0] if u.kind == "pmu" and u.name not in bank} & set(site.values())
+    if loaders:
+        assert len(bottom.streams) == loaders < len(bottom.links)
+        assert any(offset and offset != bottom.bank[1] for _, offset in bottom.loads)
+    results = run_batches(arch, weights, requests, cfg, harness="direct", seed=seed % 1000, mlp_weights="resident")
+    for r in results:
+        print(f"request {r.index}: RTL {r.cycles}, cost model {r.estimate}, max error {r.max_error:.3g}")
+        assert r.ok and r.max_error <= 1e-6, r.mismatches
+        assert "a bank of" in r.weights
+    for r in results[1:]:
+        assert abs(r.estimate - r.cycles) <= 0.1 * r.cycles

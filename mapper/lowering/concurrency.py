@@ -25,12 +25,13 @@ def _alone(phase: Phase) -> bool:
 
 
 def _fits(s: Lowering, parts: list[Phase]) -> bool:
-    """The parts' units fit the array beside the PMUs other phases keep resident weights in."""
-    kept = {p.placement_key: len(p.resident_units()) for p in s.phases if p.resident_units()}
+    """The parts' units fit the array beside the PMUs other phases keep resident weights in (a bank
+    that several resident phases share counted once, and not at all when a part uses it)."""
     own = {p.placement_key for p in parts if takes_placement(p)}
+    owned = {name for p in s.phases if p.placement_key in own for name in p.resident_units()}
+    kept = {name for p in s.phases if p.placement_key not in own for name in p.resident_units()} - owned
     used = [p.units_used() for p in parts]
-    return all(sum(u[kind] for u in used) + (kind == "pmu") * sum(n for key, n in kept.items() if key not in own)
-               <= len(sites(s.cfg, kind)) for kind in KINDS)
+    return all(sum(u[kind] for u in used) + (kind == "pmu") * len(kept) <= len(sites(s.cfg, kind)) for kind in KINDS)
 
 
 def _sources(s: Lowering, tensors) -> set[str]:

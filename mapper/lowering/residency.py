@@ -139,10 +139,14 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
                 continue
         items.append(set(shrinking))
         costs.append(table)
+    weighed = [n for positions in repeated for n in positions[1:]] + shrinking
+    banked = _mlp_bank(s, mlps, shrinking, budget) if mlps and not rings and not s.pipelined else None
     empty = set().union(*(item for item, table in zip(items, costs) if not table))
+    shares = None if empty else _split(costs, budget)
+    if shares is None and banked is not None:
+        return banked[1], weighed, set()
     if empty:
         return {}, [], empty
-    shares = _split(costs, budget)
     if shares is None:  # together they do not fit: the resident item that needs most PMUs leaves
         return {}, [], max(zip(items, costs), key=lambda it: min(it[1]))[0]
     changed = {}
@@ -154,4 +158,40 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
         changed[positions[0]] = first
     for n in shrinking:  # each on the PMUs the resident weights leave
         changed[n] = s.phases[n].within(shares[-1])
-    return changed, [n for positions in repeated for n in positions[1:]] + shrinking, set()
+    if banked is not None and banked[0] < sum(s.cost(changed[n]) for n in weighed):
+        return banked[1], weighed, set()
+    return changed, weighed, set()
+
+
+def _mlp_bank(s: Lowering, mlps: list[list[int]], shrinking: list[int], budget: int) -> tuple[int, dict] | None:
+    """The resident MLPs at *mlps* (the positions of each one's runs) keeping their weights in ONE bank
+    of B W PMUs (phases/mlp.py ``MlpPhase``'s *bank*), each MLP on up to B links, its X PMUs and the
+    phases at *shrinking* on the *budget* - B PMUs left: (the cost of the runs after the first and of
+    the shrinking phases, {position: phase}) of the B that costs least, or None when no B fits. Each
+    PMU's words are split among the MLPs in proportion to their weights, the shares in the reverse
+    order of the MLPs' first runs (the last loaded from word 0: a write window's words before its part
+    land in a share loaded later)."""
+    firsts = [s.phases[positions[0]] for positions in mlps]
+    sizes = [sum((layer.k + 1) * (layer.n + 1) for layer in p.layers) for p in firsts]
+    lanes = s.cfg.lanes
+    quota = [s.cfg.pmu_words * size // sum(sizes) // lanes * lanes for size in sizes]
+    bases = [sum(quota[m] for m in range(i + 1, len(firsts))) for i in range(len(firsts))]
+    fewest = max(len(p.layers) for p in firsts)  # a link and an X PMU per layer
+    best = None
+    for bank in range(fewest, budget - fewest + 1):
+        changed = {}
+        try:
+            for positions, words, base in zip(mlps, quota, bases):
+                first = s.phases[positions[0]].keeping_weights(budget - bank, (bank, base, words))
+                changed[positions[0]] = first
+                for n in positions[1:]:
+                    changed[n] = s.phases[n].reading_weights_of(first)
+            for n in shrinking:
+                changed[n] = s.phases[n].within(budget - bank)
+        except MapError:  # too few links or X PMUs for some MLP, or its weights do not fit its share
+            continue
+        cost = sum(s.cost(changed[n]) for positions in mlps for n in positions[1:]) + \
+            sum(s.cost(changed[n]) for n in shrinking)
+        if best is None or cost < best[0]:
+            best = (cost, changed)
+    return best

@@ -92,6 +92,7 @@ from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["Layer", "tile_mlp", "estimate", "load_cycles", "output_latency", "MlpPhase", "weights_of"]
 
+BANK = "mlp-weights"  # the W PMUs the resident MLPs of a program share when they keep a bank (``MlpPhase``'s *bank*)
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
 TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
 EPILOGUE, EPILOGUE_PER_STAGE = 6, 5  # the epilogue's first PCU's pipeline and route (fitted on small and tiny)
@@ -211,19 +212,23 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
 
 def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
              epilogue: tuple[ChainPcu, ...] = (), loaders: int | None = None, pmus: int | None = None,
-             loaded: bool = False) -> tuple[MatmulTiling, ...]:
+             loaded: bool = False, bank: tuple[int, int] | None = None) -> tuple[MatmulTiling, ...]:
     """The groups and chain length of every layer: from one link per layer, the group or link that
     lowers the cost model most is added while PCUs, PMUs (all, or *pmus*) and loaders last (and a
     layer's weights do not fit its links' PMUs). *loaded*: the cost model of the runs on weights
-    already loaded (resident weights: the load is paid once). MapError naming *where* and the
+    already loaded (resident weights: the load is paid once). *bank* (W PMUs, words): the W PMUs are
+    a bank shared with other MLPs (``MlpPhase``'s *bank*): at most that many links, each part within
+    that many words of its PMU, and *pmus* counts the X PMUs alone. MapError naming *where* and the
     resource when the layers do not fit one configuration."""
     L = cfg.lanes
     link_budget = len(sites(cfg, "pcu")) - len(epilogue)
     pmus = len(sites(cfg, "pmu")) if pmus is None else pmus
-    if len(layers) > min(link_budget, pmus // 2):
+    room = min(link_budget, bank[0], pmus) if bank else min(link_budget, pmus // 2)
+    if len(layers) > room:
         raise MapError(f"{where}: {len(layers)} layers need {len(layers)} PCUs and {2 * len(layers)} PMUs"
                        f"{f' and {len(epilogue)} for the epilogue' if epilogue else ''}; {cfg.name} has room for "
-                       f"{min(link_budget, pmus // 2)}")
+                       f"{room}{' (its W PMUs in a bank of %d)' % bank[0] if bank else ''}")
+    words = bank[1] if bank else cfg.pmu_words
     last = len(layers) - 1
     tilings = [_tiling(cfg, m, layer, i == last, 1) for i, layer in enumerate(layers)]
     for t, layer in zip(tilings, layers):
@@ -235,15 +240,15 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
                            f"double-buffered; a PMU of {cfg.name} holds {cfg.pmu_words}")
 
     def fits(t: MatmulTiling) -> bool:
-        return all(t.kb(j) * t.blocks * L <= cfg.pmu_words for j in range(t.chain))
+        return all(t.kb(j) * t.blocks * L <= words for j in range(t.chain))
 
     def chains(layer: Layer) -> bool:
         return cfg.stages >= 4 + layer.relu_in and cfg.vector_inputs >= 2 and cfg.registers >= 4
 
     def within(trial) -> bool:
-        links = sum(t.groups * t.chain for t in trial)
-        return links <= link_budget and links + sum(t.chain for t in trial) <= pmus and all(2 * t.kp <= cfg.pmu_words
-                                                                                          for t in trial)
+        links, chains = sum(t.groups * t.chain for t in trial), sum(t.chain for t in trial)
+        return (links <= link_budget and (links <= bank[0] and chains <= pmus if bank else links + chains <= pmus)
+                and all(2 * t.kp <= cfg.pmu_words for t in trial))
 
     def longer_chain(ts, i: int):
         """Layer i with the next chain length that splits K differently (its input not grouped)."""
@@ -298,7 +303,8 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
     for i, t in enumerate(tilings):
         if not fits(t):
             raise MapError(f"{where}: layer {i}'s weights ({layers[i].k} x {layers[i].n} and the bias) do not fit "
-                           f"{cfg.name}'s PMUs of {cfg.pmu_words} words in {t.groups * t.chain} links")
+                           f"{cfg.name}'s PMUs of {words} words{' (its share of a bank)' if bank else ''} in "
+                           f"{t.groups * t.chain} links")
     return tuple(tilings)
 
 
@@ -308,7 +314,7 @@ class MlpPhase(Phase):
     def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, x: str, layers: tuple[Layer, ...], m: int,
                  where: str | None = None, epilogue: tuple[ChainPcu, ...] = (), y: str | None = None,
                  loaders: int | None = None, pmus: int | None = None, resident: bool = False,
-                 loaded_by: MlpPhase | None = None):
+                 loaded_by: MlpPhase | None = None, bank: tuple[int, int, int] | None = None):
         """*epilogue*: the chain of PCUs after the last layer (an elementwise op of one input, e.g. the
         ReLU or the sigmoid after it: ``epilogue_chain``) whose result, *y*, the phase writes instead of
         the last layer's. *loaders*: the
@@ -320,7 +326,19 @@ class MlpPhase(Phase):
         phase loads them, and a later phase of the same layers, *loaded_by* it, reads them where it
         left them: the same units on the same sites (one placement), no loader, no DRAM. The program
         keeps the resident phase's PMUs from every other phase (mapper/program.py), and such a run
-        needs the PMUs kept from phase to phase (``pmu_state``: the direct harness, the golden model)."""
+        needs the PMUs kept from phase to phase (``pmu_state``: the direct harness, the golden model).
+
+        *bank* (B, base, words): a resident phase whose W PMUs are the program's bank of B PMUs that
+        every resident MLP shares (lowering/residency.py): link n's part in bank PMU n, from word *base*,
+        within *words*; *pmus* then counts its X PMUs alone. It keeps the bank's PMUs from other
+        phases (all B, placed by the first resident MLP, so that no MLP's X PMU lands on another's
+        weights), not its X PMUs: the resident MLPs, which run one after the other, take their X PMUs
+        wherever the bank leaves room, each MLP on up to B links rather than on its own share. A W
+        PMU's write window (``_weight_program``) writes its loader's whole stream from the part's
+        offset on, the words before the part below *base* and those after it above: a loader stream
+        must fit the share (checked here), and the shares lie in the reverse order of the loads (the
+        first loaded highest), so what a load writes below its share lands in the share of a load to
+        come, where it is written again or unused (lowering/residency.py)."""
         self.cfg, self.name, self.nodes, self.x, self.layers, self.m = cfg, name, nodes, x, layers, m
         self.epilogue = epilogue
         self.reads = (x,) if loaded_by else (x,) + tuple(t for layer in layers for t in (layer.w, layer.bias))
@@ -334,15 +352,28 @@ class MlpPhase(Phase):
             if loaded_by.placement_key is None or weights_of(loaded_by) != weights_of(self):
                 raise MapError(f"{where or name}: its weights are not those {loaded_by.name} keeps resident (a mapper bug)")
             self.tilings, self.unit_prefix, loaders = loaded_by.tilings, loaded_by.unit_prefix, loaded_by.loaders
+            bank = loaded_by.bank
             self.placement_key, self.variant, self.pmu_state = loaded_by.placement_key, ("loaded", m), True
         else:
-            self.tilings = tile_mlp(cfg, where or name, m, layers, epilogue, loaders, pmus, resident)
+            if bank is not None:
+                if not resident:
+                    raise MapError(f"{where or name}: a bank of W PMUs holds resident weights (a mapper bug)")
+                if bank[1] % cfg.lanes or bank[1] + bank[2] > cfg.pmu_words:
+                    raise MapError(f"{where or name}: its share of the bank ({bank[2]} words from word {bank[1]}) "
+                                   f"does not fit {cfg.name}'s PMUs of {cfg.pmu_words} words (a mapper bug)")
+            self.tilings = tile_mlp(cfg, where or name, m, layers, epilogue, loaders, pmus, resident,
+                                    bank and (bank[0], bank[2]))
             self.unit_prefix = name
             if resident:
                 self.placement_key, self.variant = ("resident", name), ("load", m)
-        ts, self.loaders = self.tilings, loaders
+        ts, self.loaders, self.bank = self.tilings, loaders, bank
         self.links = links_of(ts)
         self.loads, self.streams = loading(cfg, ts, loaders)
+        if bank is not None and loaded_by is None and max(self.streams) > bank[2]:
+            # a W PMU takes its part through a window on its loader's stream, writing the words after the
+            # part too: they must stay within the share (an earlier load's share lies above it)
+            raise MapError(f"{self.where}: a weight loader's stream of {max(self.streams)} words is longer than its "
+                           f"share of the bank ({bank[2]} words)")
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
@@ -360,10 +391,11 @@ class MlpPhase(Phase):
         """Its weights stay in its PMUs for later phases (it loads them, or reads them there)."""
         return self.placement_key is not None
 
-    def keeping_weights(self, pmus: int) -> MlpPhase:
-        """This phase, tiled on *pmus* PMUs, loading weights that stay resident for later phases."""
+    def keeping_weights(self, pmus: int, bank: tuple[int, int, int] | None = None) -> MlpPhase:
+        """This phase, tiled on *pmus* PMUs (with a *bank*: its X PMUs, the weights in the bank),
+        loading weights that stay resident for later phases."""
         return MlpPhase(self.cfg, self.name, self.nodes, self.x, self.layers, self.m, self.where, self.epilogue,
-                        self.y, self.loaders, pmus, resident=True)
+                        self.y, self.loaders, pmus, resident=True, bank=bank)
 
     def reading_weights_of(self, resident: MlpPhase) -> MlpPhase:
         """This phase, on the weights *resident* left in its PMUs."""
@@ -373,11 +405,15 @@ class MlpPhase(Phase):
     def weight_sources(self) -> dict[str, str]:
         where = f"resident in PMUs since {self.loaded_by.name}" if self.loaded_by else \
             "loaded into PMUs once" if self.resident else "resident in PMUs"
+        if self.bank:
+            where += f" (a bank of {self.bank[0]} W PMUs shared by the MLPs, words {self.bank[1]}..)"
         return {layer.w: where for layer in self.layers}
 
     def resident_units(self) -> tuple[str, ...]:
         """A resident phase's PMUs, its weights' and its X PMUs (which another resident phase's weights
-        must not take either): kept from every other phase."""
+        must not take either), or with a bank the bank's: kept from every other phase."""
+        if self.bank:
+            return tuple(self._wpmu(n) for n in range(self.bank[0]))
         return tuple(u.name for u in self.netlist()[0] if u.kind == "pmu") if self.resident else ()
 
     def rerun_units(self) -> tuple[str, ...]:
@@ -397,6 +433,10 @@ class MlpPhase(Phase):
     # -- the netlist -------------------------------------------------------------------------------------
     def _u(self, kind, *index) -> str:
         return f"{self.unit_prefix}.{kind}{'_'.join(map(str, index))}"
+
+    def _wpmu(self, n: int) -> str:
+        """Link *n*'s W PMU (``links_of`` order): the bank's PMU n, or a unit of its own."""
+        return f"{BANK}.pmu{n}" if self.bank else self._u("wpmu", *self.links[n])
 
     def _loader(self, n: int) -> tuple[str, str]:
         """The unit that loads link *n*'s weights (``loading``): loader a is AG a while there are AGs,
@@ -419,10 +459,10 @@ class MlpPhase(Phase):
             nets += [Net(u("xpmu", i, j), tuple(u("pcu", i, g, j) for g in range(t.groups))) for j in range(t.chain)]
         for kind, loader, links in self._streams() if self.loaded_by is None else ():
             units.append(Unit(loader, kind))
-            nets.append(Net(loader, tuple(u("wpmu", *self.links[n]) for n in links), 0.5))
+            nets.append(Net(loader, tuple(self._wpmu(n) for n in links), 0.5))
         for n, (i, g, j) in enumerate(self.links):
-            units += [Unit(u("wpmu", i, g, j), "pmu"), Unit(u("pcu", i, g, j), "pcu")]
-            nets.append(Net(u("wpmu", i, g, j), (u("pcu", i, g, j),)))
+            units += [Unit(self._wpmu(n), "pmu"), Unit(u("pcu", i, g, j), "pcu")]
+            nets.append(Net(self._wpmu(n), (u("pcu", i, g, j),)))
             if j:
                 nets.append(Net(u("pcu", i, g, j - 1), (u("pcu", i, g, j),), 2.0))
         for i, t in enumerate(ts):
@@ -431,6 +471,8 @@ class MlpPhase(Phase):
         for c in range(len(self.epilogue)):
             units.append(Unit(u("epilogue", c), "pcu"))
             nets.append(Net(u("epilogue", c), self._epilogue_readers(("pcu", c))))
+        # the bank's PMUs beyond its links: held for the MLPs with more (idle in this configuration)
+        units += [Unit(self._wpmu(n), "pmu") for n in range(len(self.links), self.bank[0] if self.bank else 0)]
         return units, nets
 
     def _epilogue_readers(self, source: tuple[str, int]) -> tuple[str, ...]:
@@ -461,11 +503,15 @@ class MlpPhase(Phase):
         (i, _, j), (loader, offset) = self.links[n], self.loads[n]
         t, L = self.tilings[i], self.cfg.lanes
         words, stream = t.kb(j) * t.blocks * L, self.streams[loader]
+        base = self.bank[1] if self.bank else 0
         address = [AddressStage("add", ctr(0), LANE)]
-        read = Port(stages=address, counters=[Counter(0, words, L), Counter(0, self.m, 1)])
+        read = Port(stages=address + ([AddressStage("add", reg(0), CONST, const=base)] if base else []),
+                    counters=[Counter(0, words, L), Counter(0, self.m, 1)])
         if self.loaded_by is not None:
             return PmuProgram(read=dataclasses.replace(read, wait_start=True))
-        shift = [AddressStage("sub", reg(0), CONST, const=offset)] if offset else []
+        # the stream position less the part's offset, plus its base in the bank: one address stage
+        shift = [AddressStage("sub" if offset > base else "add", reg(0), CONST, const=abs(offset - base))] \
+            if offset != base else []
         write = Port(stages=address + shift, counters=[Counter(0, stream, L)], vin_required=[0], data=vin(0),
                      window=stream > words)
         return PmuProgram(write=write, read=read, mode="buffer")
@@ -501,9 +547,9 @@ class MlpPhase(Phase):
                                [("pcu", *self._site(s, "pcu", i, g, j), "sin", 0) for g in range(t.groups)]))
         for n, (i, g, j) in enumerate(self.links):
             t, layer = ts[i], self.layers[i]
-            b.pmu(*self._site(s, "wpmu", i, g, j), self._weight_program(n))
+            b.pmu(*s[self._wpmu(n)], self._weight_program(n))
             b.pcu(*self._site(s, "pcu", i, g, j), link_program(t, j, layer.relu_in))
-            vector.append((("pmu", *self._site(s, "wpmu", i, g, j), "vout", 0),
+            vector.append((("pmu", *s[self._wpmu(n)], "vout", 0),
                            [("pcu", *self._site(s, "pcu", i, g, j), "vin", 0)]))
             if j:
                 vector.append((("pcu", *self._site(s, "pcu", i, g, j - 1), "vout", 0),
@@ -512,7 +558,7 @@ class MlpPhase(Phase):
             if kind == "ag":
                 b.ag(s[loader][0], AgProgram("read"))
             source = ("ag", s[loader][0], "rdata") if kind == "ag" else ("host", s[loader][0], "vsend")
-            vector.append((source, [("pmu", *self._site(s, "wpmu", *self.links[n]), "vin", 0) for n in links]))
+            vector.append((source, [("pmu", *s[self._wpmu(n)], "vin", 0) for n in links]))
         for i, t in enumerate(ts):
             for g in range(t.groups):
                 vector.append((("pcu", *self._site(s, "pcu", i, g, t.chain - 1), "vout", 0),
@@ -523,8 +569,8 @@ class MlpPhase(Phase):
                                                             vout=[("reg", len(pcu.stages) - 1)]))
             vector.append((("pcu", *self._site(s, "epilogue", c), "vout", 0),
                            [self._input_port(s, kinds, name, ("pcu", c)) for name in self._epilogue_readers(("pcu", c))]))
-        control = [(("host", host, "csend"), [("pmu", *self._site(s, "wpmu", *link), "ctrl_in", 0)
-                                              for link in self.links])] if self.loaded_by else []
+        control = [(("host", host, "csend"), [("pmu", *s[self._wpmu(n)], "ctrl_in", 0)
+                                              for n in range(len(self.links))])] if self.loaded_by else []
         for network, routes in (("vector", vector), ("scalar", scalar), ("control", control)):
             b.route_all(network, routes)
 

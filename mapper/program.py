@@ -28,7 +28,7 @@ from rdagen.rtl.spec.config_port import SWAP_CYCLES
 from rdagen.rtl.spec.memory import DDR4, Memory
 
 from .frontend.graph import Graph
-from .lowering import MATMUL_MODES, MLP_WEIGHTS, PARTIAL_SUMS, lower, lowering
+from .lowering import MATMUL_MODES, MLP_WEIGHTS, PARTIAL_SUMS, lower
 from .phases.concurrent import takes_placement
 from .phases.dram import DramTraffic, memory_bound, traffic
 from .phases.phase import MapError, Phase, PhaseIO, PlacedPhase, place_and_route_group, reconfiguration_cycles
@@ -218,9 +218,8 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
     the DRAM *memory* (rtl/spec/memory.py; the systolic tiling weighs its DRAM traffic on it, the lowering's other
     choices are made on the ideal memory); *partial_sums*: where systolic matmuls keep theirs (PARTIAL_SUMS);
     *pmus_kept*: the phases will run as one continuous run (``lower``); *concurrent*: independent phases
-    may share a configuration (``lower``); *pipelined*: copies of the graph may run side by side
-    (``lowering``: where that program is the cheaper; the Program says which); *schedule*: one of
-    SCHEDULES (``phases`` sets *concurrent* and *pmus_kept* false, and refuses *pipelined*). *pins*
+    may share a configuration (``lower``); *schedule*: one of SCHEDULES (``phases`` sets *concurrent* and
+    *pmus_kept* false, and refuses *pipelined*). *pins*
     {unit name or graph node output: (row, col)} fixes sites: a node's name pins its phase's first PCU.
     Phases with the same ``placement_key`` (the sections of a systolic matmul) share one placement, and
     those of the same ``variant`` one bitstream; a resident unit named alike in several phases (the
@@ -232,8 +231,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
             raise MapError("pipelined copies run side by side: the spatial schedule, not phases")
         concurrent = pmus_kept = False
     started = time.perf_counter()
-    lowered = lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
-    phases, pipelined = lowered.phases, lowered.pipelined  # pipelined where that program is the cheaper
+    phases = lower(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
     pins = dict(pins or {})
     known = {u.name for p in phases for u in p.netlist()[0]} | {graph.nodes[i].output for p in phases for i in p.nodes}
     for key in pins:

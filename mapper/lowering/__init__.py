@@ -33,7 +33,7 @@ from .packing import pack_embeddings
 from .residency import keep_weights_resident
 from .state import Lowering
 
-__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS", "lower", "lowering"]
+__all__ = ["PIPELINE", "LOWERINGS", "MLP_WEIGHTS", "MATMUL_MODES", "PARTIAL_SUMS", "lower"]
 
 PIPELINE = (fuse_relus, absorb_biases, detect_chains, pack_embeddings, emit_phases, order_components,
             keep_weights_resident, run_concurrently)
@@ -54,49 +54,30 @@ phases/matmul.py), ``systolic`` (lanes x stages multiply-adds per cycle, phases/
 def lower(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto",
           partial_sums: str = "auto", memory: Memory = IDEAL, pmus_kept: bool = True,
           concurrent: bool = True, pipelined: bool = False) -> list[Phase]:
-    """The phases of ``lowering`` (its arguments)."""
-    return lowering(graph, cfg, mlp_weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined).phases
-
-
-def lowering(graph: Graph, cfg: ArrayConfig, mlp_weights: str = "auto", matmul_mode: str = "auto",
-             partial_sums: str = "auto", memory: Memory = IDEAL, pmus_kept: bool = True,
-             concurrent: bool = True, pipelined: bool = False) -> Lowering:
     """The phases of *graph* on *cfg*, in execution order (MapError naming a node that does not fit).
     *mlp_weights*: one of MLP_WEIGHTS; *matmul_mode*: one of MATMUL_MODES; *partial_sums*: one of
     PARTIAL_SUMS (phases/systolic.py), the choice weighed on *memory*. *pmus_kept*: the phases run as
     one continuous run, which keeps the PMUs' contents from phase to phase (the direct harness, the
     golden model), so that MLP weights may stay resident (residency.py). *concurrent*: independent
     phases may share a configuration (concurrency.py); *pipelined*: those of different copies of the
-    graph too (requests or batches overlap, concurrency.py ``_pipeline_copies``), where that program
-    costs less than the copies one after the other (``Lowering.program_cost``): the resident MLPs of
-    copies side by side each need PMUs of their own, where one after the other they share a bank of
-    them (residency.py), which can be the faster program and the shorter latency both. The Lowering's
-    ``pipelined`` says which it is."""
+    graph too (requests or batches overlap, concurrency.py ``_pipeline_copies``)."""
     if mlp_weights not in MLP_WEIGHTS:
         raise MapError(f"MLP weights {mlp_weights!r}: valid: {', '.join(MLP_WEIGHTS)}")
     if matmul_mode not in MATMUL_MODES:
         raise MapError(f"matmul mode {matmul_mode!r}: valid: {', '.join(MATMUL_MODES)}")
     check_partial_sums(partial_sums)
-    def lowered(weights: str, pipelined: bool) -> Lowering:
+    def lowered(weights: str) -> Lowering:
         state = Lowering(graph, cfg, weights, matmul_mode, partial_sums, memory, pmus_kept, concurrent, pipelined)
         for run in PIPELINE:
             run(state)
         return state
 
-    def best(pipelined: bool) -> Lowering:
-        state = lowered(mlp_weights, pipelined)
-        if mlp_weights == "auto" and state.mlp_of:
-            # detect_chains weighs a chain's MLP phase against its layers' phases alone; the residency and
-            # concurrency passes after it (rings kept resident, phases of consecutive batches side by side)
-            # can make the program of every chain streamed the cheaper one
-            streamed = lowered("streamed", pipelined)
-            if streamed.program_cost() < state.program_cost():
-                return streamed
-        return state
-
-    state = best(pipelined)
-    if pipelined:
-        after = best(False)
-        if after.program_cost() < state.program_cost():
-            return after
-    return state
+    state = lowered(mlp_weights)
+    if mlp_weights == "auto" and state.mlp_of:
+        # detect_chains weighs a chain's MLP phase against its layers' phases alone; the residency and
+        # concurrency passes after it (rings kept resident, phases of consecutive batches side by side)
+        # can make the program of every chain streamed the cheaper one
+        streamed = lowered("streamed")
+        if streamed.program_cost() < state.program_cost():
+            return streamed.phases
+    return state.phases

@@ -71,6 +71,10 @@ runs on ``medium``, M from 10 to 96, 3 to 5 links, 2 to 7 rounds: within 3.0 %):
             C link + RING_TURN)   or the ring's turn: a row's sums pass the C links and the FIFO PMU
                                   before the next round's firing of that row takes them
   + C link + RING_END             the last round's pass down the chain, the route to the host
+  + RING_SPAN (rows + cols - 12)  on arrays beyond medium's 6 x 6: the longer routes (fitted on the 4
+                                  rings of the plasticine calibration run, specialised harness, DDR4:
+                                  1 to 3 rounds, 3 and 4 parts, 3 to 12 chains, within 7.4 %; without
+                                  it 6 to 19 % under)
   [+ link]                        K in P parts (phases/ring.py): R is a part's rounds, the adders a
                                   link more; a chain of several links refills its weight bank
                                   ``stages`` cycles later a block where the parts' rings wait for
@@ -106,7 +110,7 @@ from rdagen.mapper.phases.ring import SystolicRingPhase
 
 __all__ = ["PARTIAL_SUMS", "check_partial_sums", "SystolicTiling", "tile_systolic", "block_cycles", "section_cycles", "SystolicMatmulPhase",
            "systolic_phases", "LINK_ROUTE", "BLOCK_TURN", "pmu_turn", "ring_cycles", "fits_ring", "RING_TURN",
-           "RING_END"]
+           "RING_END", "RING_SPAN"]
 
 PARTIAL_SUMS = ("auto", "dram", "pmu", "ring")
 """Where a systolic matmul keeps its partial sums between K sections: ``dram`` (read back by an AG,
@@ -117,6 +121,7 @@ each section's run on its own), ``pmu`` (two PMUs per chain, the phases one cont
 BLOCK_TURN = 9  # cycles a chain loses between two column blocks (fitted)
 RING_TURN = 25  # ring: a partial sum's way from the last link through the FIFO PMU to the first (fitted)
 RING_END = 19  # ring: the last round's route to the host and the phase's start (fitted)
+RING_SPAN = 3  # ring: cycles per row or column beyond 12 (fitted on plasticine)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +171,7 @@ def ring_cycles(cfg: ArrayConfig, m: int, chain: int, blocks: int, rounds: int, 
     but for a cycle; of several parts (each its *rounds* side by side), the adders' link besides."""
     link = link_latency(cfg)
     return (rounds * max(blocks * block_cycles(cfg, m, chain, turn=1, coupled=parts > 1), chain * link + RING_TURN)
-            + chain * link + RING_END + (parts > 1) * link)
+            + chain * link + RING_END + RING_SPAN * max(0, cfg.rows + cfg.cols - 12) + (parts > 1) * link)
 
 
 def fits_ring(cfg: ArrayConfig, m: int, blocks: int) -> bool:

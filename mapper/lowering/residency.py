@@ -2,7 +2,10 @@
 same weights (one model's MLP run on several batches in one program) load them once. The first such
 phase loads them into PMUs that no other phase of the program takes (mapper/program.py places it
 first and keeps its PMUs from the others); each later one reads them there (phases/mlp.py
-``loaded_by``; a ring's W PMUs).
+``loaded_by``; a ring's W PMUs). Resident MLPs that do not run side by side (not pipelined) may
+instead keep their weights in ONE bank of W PMUs, each MLP's parts in its own range of every PMU's
+words, so that each runs on up to all of the bank's links (``_mlp_bank``, weighed against the shares
+below: the cheaper is kept).
 
 The resident phases share the PMUs the other phases leave (the most any of them takes): each MLP is
 tiled for every share it could take (at least a W and an X PMU per layer), for the runs after the
@@ -140,7 +143,7 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
         items.append(set(shrinking))
         costs.append(table)
     weighed = [n for positions in repeated for n in positions[1:]] + shrinking
-    banked = _mlp_bank(s, mlps, shrinking, budget) if mlps and not rings and not s.pipelined else None
+    banked = _mlp_bank(s, mlps, shrinking, budget, weighed) if mlps and not rings and not s.pipelined else None
     empty = set().union(*(item for item, table in zip(items, costs) if not table))
     shares = None if empty else _split(costs, budget)
     if shares is None and banked is not None:
@@ -163,11 +166,12 @@ def _search(s: Lowering, repeated: list[list[int]], shrinking: list[int]) -> tup
     return changed, weighed, set()
 
 
-def _mlp_bank(s: Lowering, mlps: list[list[int]], shrinking: list[int], budget: int) -> tuple[int, dict] | None:
+def _mlp_bank(s: Lowering, mlps: list[list[int]], shrinking: list[int], budget: int,
+              weighed: list[int]) -> tuple[int, dict] | None:
     """The resident MLPs at *mlps* (the positions of each one's runs) keeping their weights in ONE bank
     of B W PMUs (phases/mlp.py ``MlpPhase``'s *bank*), each MLP on up to B links, its X PMUs and the
-    phases at *shrinking* on the *budget* - B PMUs left: (the cost of the runs after the first and of
-    the shrinking phases, {position: phase}) of the B that costs least, or None when no B fits. Each
+    phases at *shrinking* on the *budget* - B PMUs left: (the cost of the phases at *weighed*, {position:
+    phase}) of the B that costs least, or None when no B fits. Each
     PMU's words are split among the MLPs in proportion to their weights, the shares in the reverse
     order of the MLPs' first runs (the last loaded from word 0: a write window's words before its part
     land in a share loaded later)."""
@@ -190,8 +194,7 @@ def _mlp_bank(s: Lowering, mlps: list[list[int]], shrinking: list[int], budget: 
                 changed[n] = s.phases[n].within(budget - bank)
         except MapError:  # too few links or X PMUs for some MLP, or its weights do not fit its share
             continue
-        cost = sum(s.cost(changed[n]) for positions in mlps for n in positions[1:]) + \
-            sum(s.cost(changed[n]) for n in shrinking)
+        cost = sum(s.cost(changed[n]) for n in weighed)
         if best is None or cost < best[0]:
             best = (cost, changed)
     return best

@@ -13,10 +13,20 @@ Dataflow of slice c of a table (D columns, B bags)::
 A phase takes slices while there are AGs, PCUs and host rows: two per table with offsets, one for
 fixed bags (the host's one ssend per row carries one stream); more slices make more phases.
 
-Cost model (the direct harness's cycles on tiny, small, medium and plasticine, 32 to 192 indices per
-table, 4 to 64 bags: within 1.1 %):
+Stacks: where the tables outnumber what a phase holds (AGs, PCUs, host rows), tables alike (the
+same slices, host streams and fixed bag length) share an AG, its PCU and host rows: the AG's DRAM
+holds them one after the other, the host streams the second table's indices offset by the first's
+rows, the PCU sums the bags of one table after the other (``pack_embeddings``). Every slice's rows
+are a vector apart in DRAM (a narrower last slice padded with zeros): an AG's row then starts on a
+beat and its gathers go one a cycle (unaligned rows took 1.5 to 1.8 cycles each on small; the bus
+moves a beat a row either way).
 
-* ideal memory: the busiest table's indices (one gather per cycle per AG; a bag's sum leaves as the next
+Cost model (the direct harness's cycles on tiny, small, medium and plasticine, 32 to 192 indices per
+table, 4 to 64 bags: within 1.1 %; a stack's indices count as one table's; tables of 2 to 4 slices
+run 3 to 8 cycles longer on small, the indices multicast to more AGs; on the ideal memory an empty
+bag takes a cycle of its own, which the model, of the shapes alone, does not count):
+
+* ideal memory: the busiest stack's indices (one gather per cycle per AG; a bag's sum leaves as the next
   bag's first row arrives, so bags add nothing) + ``15 + 7 cols`` (the indices cross the row from the
   host's east port to the AG at col 0, the rows go to the PCU and the sums back: 35 cycles on tiny, 45
   on small, 56 on medium, 71 on plasticine);
@@ -43,7 +53,7 @@ from rdagen.mapper.phases.dram import DramTraffic, memory_bound
 from rdagen.mapper.phases.phase import F32, U32, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit
 
-__all__ = ["Bag", "EmbeddingPhase", "pack_embeddings"]
+__all__ = ["Bag", "EmbeddingPhase", "pack_embeddings", "stacks_of"]
 
 ROUND_TURN = 2  # cycles a round of gathers adds to the read latency (an answered slot to its next request)
 
@@ -68,37 +78,95 @@ class Bag:
         return 1 + (self.offsets is not None)
 
 
-def pack_embeddings(cfg: ArrayConfig, bags: list[Bag], pcus: int) -> list[list[Bag]]:
-    """Bags (one slice each) packed into phases: per phase at most rows AGs and *pcus* PCUs, two host
-    rows per table with offsets, one for fixed bags (``Bag.host_rows``). Slices of one node stay in order;
-    a node may span phases."""
-    phases, current, ags, hosts = [], [], 0, 0
+Stack = tuple  # of Bags gathered by the same host rows, AGs and PCUs, one table after the other
+
+STACK_WORDS = 2**31  # the most table words a stack's AG holds (its commands address 2^32 words; the rest
+                     # for the sums it writes)
+
+
+def _key(bag: Bag) -> tuple:
+    """Bags that can share a stack: the same slices (so the same AGs), the same host streams and, for
+    bags of a fixed length, the same fold."""
+    return bag.slices, bag.width, bag.offsets is None, bag.offsets is None and bag.count // bag.bags
+
+
+def stacks_of(bags: list[Bag], depth: int, lanes: int) -> list[Stack]:
+    """The bags in stacks of at most *depth* tables: bags alike (``_key``) in order, each kind cut into
+    as few stacks as the depth allows, their sizes within one of each other; a stack whose tables would
+    pass ``STACK_WORDS`` is cut there."""
+    kinds: dict[tuple, list[Bag]] = {}
     for bag in bags:
-        for c in bag.slices:
-            new_table = not current or current[-1].node != bag.node
-            if current and (ags + 1 > min(cfg.rows, pcus) or hosts + bag.host_rows * new_table > cfg.rows):
+        kinds.setdefault(_key(bag), []).append(bag)
+    stacks = []
+    for kind in kinds.values():
+        count = -(-len(kind) // depth)
+        cuts = [len(kind) * k // count for k in range(count + 1)]
+        for a, b in zip(cuts, cuts[1:]):
+            stack, words = [], 0
+            for bag in kind[a:b]:
+                size = bag.rows * lanes  # a slice's rows, a vector each
+                if stack and words + size > STACK_WORDS:
+                    stacks.append(tuple(stack))
+                    stack, words = [], 0
+                stack.append(bag)
+                words += size
+            stacks.append(tuple(stack))
+    order = {bag.node: n for n, bag in enumerate(bags)}
+    return sorted(stacks, key=lambda stack: order[stack[0].node])
+
+
+def _pack(cfg: ArrayConfig, stacks: list[Stack], pcus: int) -> list[list[Stack]]:
+    """Stacks (one slice each) packed into phases: per phase at most rows AGs and *pcus* PCUs, two host
+    rows per stack with offsets, one for fixed bags (``Bag.host_rows``). Slices of one stack stay in
+    order; a stack may span phases."""
+    def sliced(stack: Stack, slices: tuple) -> Stack:
+        return tuple(dataclasses.replace(bag, slices=slices) for bag in stack)
+
+    phases, current, ags, hosts = [], [], 0, 0
+    for stack in stacks:
+        for c in stack[0].slices:
+            new_stack = not current or current[-1][0].node != stack[0].node
+            if current and (ags + 1 > min(cfg.rows, pcus) or hosts + stack[0].host_rows * new_stack > cfg.rows):
                 phases.append(current)
-                current, ags, hosts, new_table = [], 0, 0, True
-            if new_table:
-                current.append(dataclasses.replace(bag, slices=(c,)))
-                hosts += bag.host_rows
+                current, ags, hosts, new_stack = [], 0, 0, True
+            if new_stack:
+                current.append(sliced(stack, (c,)))
+                hosts += stack[0].host_rows
             else:
-                current[-1] = dataclasses.replace(current[-1], slices=current[-1].slices + (c,))
+                current[-1] = sliced(stack, current[-1][0].slices + (c,))
             ags += 1
     if current:
         phases.append(current)
     return phases
 
 
+def pack_embeddings(cfg: ArrayConfig, bags: list[Bag], pcus: int) -> list[list[Stack]]:
+    """The bags in as few phases as stacks make possible, in stacks as shallow as that allows: a table
+    per stack while the bags fit one phase; otherwise tables stacked (``stacks_of``) two, three, ...
+    deep until the phases stop getting fewer. A phase's fixed cost (the indices' route, the read
+    latency, a configuration) is paid once for a stack's tables, and an AG's gathers of one round go
+    out together; the stack's tables take longer only in the rounds of gathers beyond the first."""
+    best = _pack(cfg, stacks_of(bags, 1, cfg.lanes), pcus)
+    for depth in range(2, len(bags) + 1):
+        if len(best) == 1:
+            break
+        packed = _pack(cfg, stacks_of(bags, depth, cfg.lanes), pcus)
+        if len(packed) < len(best):
+            best = packed
+    return best
+
+
 class EmbeddingPhase(Phase):
-    def __init__(self, cfg: ArrayConfig, name: str, bags: list[Bag]):
-        self.cfg, self.name, self.bags = cfg, name, bags
-        self.nodes = tuple(b.node for b in bags)
-        self.reads = tuple(t for b in bags for t in (b.table, b.indices, b.offsets) if t is not None)
-        self.writes = tuple(b.output for b in bags)
-        self.ideal_cycles = max(b.count for b in bags)
+    def __init__(self, cfg: ArrayConfig, name: str, stacks: list[Stack]):
+        self.cfg, self.name, self.stacks = cfg, name, stacks
+        self.bags = [bag for stack in stacks for bag in stack]
+        self.nodes = tuple(b.node for b in self.bags)
+        self.reads = tuple(t for b in self.bags for t in (b.table, b.indices, b.offsets) if t is not None)
+        self.writes = tuple(b.output for b in self.bags)
+        self.ideal_cycles = max(sum(b.count for b in stack) for stack in stacks)
         self.latency = 15 + 7 * cfg.cols
-        self.estimate_cycles = max(max(b.count, b.bags) for b in bags) + self.latency
+        self.estimate_cycles = max(max(sum(b.count for b in stack), sum(b.bags for b in stack))
+                                   for stack in stacks) + self.latency
 
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
         gathers = max((a.read_bursts for a in dram.ags.values()), default=0)  # the busiest AG's
@@ -109,17 +177,18 @@ class EmbeddingPhase(Phase):
                             dram, memory)
 
     def _slices(self):
-        return [(t, bag, c) for t, bag in enumerate(self.bags) for c in bag.slices]
+        return [(t, stack, c) for t, stack in enumerate(self.stacks) for c in stack[0].slices]
 
     def netlist(self):
         units, nets = [], []
-        for t, bag in enumerate(self.bags):
+        for t, stack in enumerate(self.stacks):
+            slices = stack[0].slices
             units.append(Unit(f"{self.name}.idx{t}", "host"))
-            nets.append(Net(f"{self.name}.idx{t}", tuple(f"{self.name}.ag{t}_{c}" for c in bag.slices)))
-            if bag.offsets is not None:
+            nets.append(Net(f"{self.name}.idx{t}", tuple(f"{self.name}.ag{t}_{c}" for c in slices)))
+            if stack[0].offsets is not None:
                 units.append(Unit(f"{self.name}.len{t}", "host"))
-                nets.append(Net(f"{self.name}.len{t}", tuple(f"{self.name}.pcu{t}_{c}" for c in bag.slices)))
-        for t, bag, c in self._slices():
+                nets.append(Net(f"{self.name}.len{t}", tuple(f"{self.name}.pcu{t}_{c}" for c in slices)))
+        for t, _, c in self._slices():
             ag, pcu = f"{self.name}.ag{t}_{c}", f"{self.name}.pcu{t}_{c}"
             units += [Unit(ag, "ag"), Unit(pcu, "pcu")]
             nets += [Net(ag, (pcu,)), Net(pcu, (ag,))]
@@ -128,21 +197,27 @@ class EmbeddingPhase(Phase):
     def _width(self, bag: Bag, c: int) -> int:
         return min(self.cfg.lanes, bag.width - c * self.cfg.lanes)
 
-    def _out_base(self, bag: Bag, c: int) -> int:
-        return -(-bag.rows * self._width(bag, c) // 1024) * 1024
+    def _out_base(self, stack: Stack, c: int) -> int:
+        return -(-sum(bag.rows for bag in stack) * self.cfg.lanes // 1024) * 1024
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         vector, scalar = [], []
-        for t, bag in enumerate(self.bags):
+        for t, stack in enumerate(self.stacks):
+            slices = stack[0].slices
             scalar.append((("host", s[f"{self.name}.idx{t}"][0], "ssend"),
-                           [("ag", s[f"{self.name}.ag{t}_{c}"][0], "idx") for c in bag.slices]))
-            if bag.offsets is not None:
+                           [("ag", s[f"{self.name}.ag{t}_{c}"][0], "idx") for c in slices]))
+            if stack[0].offsets is not None:
                 scalar.append((("host", s[f"{self.name}.len{t}"][0], "ssend"),
-                               [("pcu", *s[f"{self.name}.pcu{t}_{c}"], "sin", 0) for c in bag.slices]))
-        for t, bag, c in self._slices():
+                               [("pcu", *s[f"{self.name}.pcu{t}_{c}"], "sin", 0) for c in slices]))
+        for t, stack, c in self._slices():
+            bag = stack[0]
             row, pcu = s[f"{self.name}.ag{t}_{c}"][0], s[f"{self.name}.pcu{t}_{c}"]
-            b.ag(row, AgProgram("gather", table_base=0, row_words=self._width(bag, c), rows=bag.rows))
+            # every slice's rows a whole vector apart, a narrower last slice padded with zeros: a row
+            # that starts on a beat takes one beat (an unaligned one took 1.5 to 1.8 cycles a gather)
+            b.ag(row, AgProgram("gather", table_base=0, row_words=self.cfg.lanes,
+                                rows=sum(other.rows for other in stack)))
             # bags with offsets: each bag's length from the scalar input; fixed bags: N, in the program
+            # (the stack's tables have the same N: ``_key``)
             fold = {"fold_scalar": 0} if bag.offsets is not None else {"fold": bag.count // bag.bags}
             b.pcu(*pcu, PcuProgram(stages=[Stage("pass", vin(0), dst=1)], vin_required=[0],
                                    accumulate=Accumulate("fadd", init=0, src=1, **fold), vout=[("acc", 0)]))
@@ -151,30 +226,45 @@ class EmbeddingPhase(Phase):
         b.route_all("scalar", scalar)
 
     def io(self, s: dict, tensors: dict) -> PhaseIO:
+        """A stack's AG holds its tables one after the other (table k's rows from the rows of the tables
+        before it), the host streams their indices so offset (the indices were checked against their own
+        table: mapper/frontend/inputs.py) and their bags' lengths one table after the other, and the AG
+        writes the bags' sums in the same order."""
         L = self.cfg.lanes
         sources, dram, readback, gathers = {}, {}, [], {}
-        for t, bag in enumerate(self.bags):
-            indices = np.asarray(tensors[bag.indices]).astype(np.int64).ravel()
+        for t, stack in enumerate(self.stacks):
+            indices, lengths, tables, first = [], [], [], 0
+            for bag in stack:
+                indices.append(np.asarray(tensors[bag.indices]).astype(np.int64).ravel() + first)
+                first += bag.rows
+                if bag.offsets is not None:
+                    offsets = np.asarray(tensors[bag.offsets]).astype(np.int64)
+                    lengths.append(np.diff(np.append(offsets, bag.count)))
+                tables.append(np.asarray(tensors[bag.table], F32))
+            indices = np.concatenate(indices)
             sources[f"ssend__{s[f'{self.name}.idx{t}'][0]}"] = [int(i) for i in indices]
-            if bag.offsets is not None:
-                offsets = np.asarray(tensors[bag.offsets]).astype(np.int64)
-                lengths = np.diff(np.append(offsets, bag.count))
-                sources[f"ssend__{s[f'{self.name}.len{t}'][0]}"] = [int(n) for n in lengths]
-            table = np.asarray(tensors[bag.table], F32)
-            for c in bag.slices:
-                row, w = s[f"{self.name}.ag{t}_{c}"][0], self._width(bag, c)
-                base = self._out_base(bag, c)
-                dram[row] = {0: table[:, c * L:c * L + w].copy().view(U32).ravel()}
-                sources[f"ag_wcmd__{row}"] = [(base + i * L) | (L << 32) for i in range(bag.bags)]
-                readback.append((row, base, bag.bags * L))
-                gathers[row] = (len(indices), w)
+            if lengths:
+                sources[f"ssend__{s[f'{self.name}.len{t}'][0]}"] = [int(n) for n in np.concatenate(lengths)]
+            bags = sum(bag.bags for bag in stack)
+            for c in stack[0].slices:
+                row, w = s[f"{self.name}.ag{t}_{c}"][0], self._width(stack[0], c)
+                padded = [np.pad(table[:, c * L:c * L + w], ((0, 0), (0, L - w))) for table in tables]
+                base = self._out_base(stack, c)
+                dram[row] = {0: np.concatenate([part.ravel() for part in padded]).view(U32)}
+                sources[f"ag_wcmd__{row}"] = [(base + i * L) | (L << 32) for i in range(bags)]
+                readback.append((row, base, bags * L))
+                gathers[row] = (len(indices), L)
         return PhaseIO(sources, dram, {}, readback, 0, gathers)
 
     def collect(self, s: dict, outputs: dict, readback: list) -> dict:
         L, got, i = self.cfg.lanes, {}, 0
-        for t, bag, c in self._slices():
-            part = got.setdefault(bag.output, {})
-            part[c] = np.asarray(readback[i], U32).view(F32).reshape(bag.bags, L)[:, : self._width(bag, c)]
+        for t, stack, c in self._slices():
+            sums = np.asarray(readback[i], U32).view(F32).reshape(-1, L)
+            first = 0
+            for bag in stack:
+                part = got.setdefault(bag.output, {})
+                part[c] = sums[first:first + bag.bags, : self._width(bag, c)]
+                first += bag.bags
             i += 1
         # A node whose slices span phases comes back as {slice: columns}; the program joins them.
         return {name: slices for name, slices in got.items()}

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
+from rdagen.mapper.phases.embedding import STACK_WORDS, Bag, stacks_of
 from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.program import SCHEDULES, map_graph
 from rdagen.rtl.spec.config import ArrayConfig, preset
@@ -460,6 +461,26 @@ def test_one_hot_tables_stack_into_one_phase_on_plasticine():
         assert len(program.phases) == 1, (tables, fixed)
         stacks = program.phases[0].phase.stacks
         assert max(map(len, stacks)) == depth and sum(map(len, stacks)) == tables, (tables, fixed, stacks)
+
+
+def test_stacks_keep_alike_tables_together_within_the_ag_address_space():
+    """``stacks_of``: only tables alike share a stack (the same slices, host streams and bag length),
+    the stacks of a kind as even as the depth allows, in the tables' order, and a stack stops before
+    its tables pass STACK_WORDS (the AG addresses 2^32 words; its sums go after the tables)."""
+    L = 16
+
+    def bag(node, rows, n=1, offsets=False, width=L):
+        return Bag(node, f"t{node}", f"i{node}", f"o{node}" if offsets else None, f"e{node}", rows, width, 4,
+                   4 * n, tuple(range(-(-width // L))))
+
+    bags = [bag(0, 10), bag(1, 10, offsets=True), bag(2, 10), bag(3, 10, n=2), bag(4, 10), bag(5, 10, width=20),
+            bag(6, 10)]
+    stacks = stacks_of(bags, 3, L)
+    assert [[b.node for b in stack] for stack in stacks] == [[0, 2], [1], [3], [4, 6], [5]]
+    huge = STACK_WORDS // L // 2 + 1  # two of these pass it
+    stacks = stacks_of([bag(0, huge), bag(1, huge), bag(2, 10)], 3, L)
+    assert [[b.node for b in stack] for stack in stacks] == [[0], [1, 2]]
+    assert all(sum(b.rows for b in stack) * L <= STACK_WORDS for stack in stacks)
 
 
 @pytest.mark.parametrize("fixed", [True, False], ids=["fixed-bags", "offsets"])

@@ -197,7 +197,8 @@ class EmbeddingPhase(Phase):
     def _width(self, bag: Bag, c: int) -> int:
         return min(self.cfg.lanes, bag.width - c * self.cfg.lanes)
 
-    def _out_base(self, stack: Stack, c: int) -> int:
+    def _out_base(self, stack: Stack) -> int:
+        """Where an AG of the stack writes the sums: after its tables' rows (a vector each), 4 KB aligned."""
         return -(-sum(bag.rows for bag in stack) * self.cfg.lanes // 1024) * 1024
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
@@ -245,11 +246,10 @@ class EmbeddingPhase(Phase):
             sources[f"ssend__{s[f'{self.name}.idx{t}'][0]}"] = [int(i) for i in indices]
             if lengths:
                 sources[f"ssend__{s[f'{self.name}.len{t}'][0]}"] = [int(n) for n in np.concatenate(lengths)]
-            bags = sum(bag.bags for bag in stack)
+            bags, base = sum(bag.bags for bag in stack), self._out_base(stack)
             for c in stack[0].slices:
                 row, w = s[f"{self.name}.ag{t}_{c}"][0], self._width(stack[0], c)
                 padded = [np.pad(table[:, c * L:c * L + w], ((0, 0), (0, L - w))) for table in tables]
-                base = self._out_base(stack, c)
                 dram[row] = {0: np.concatenate([part.ravel() for part in padded]).view(U32)}
                 sources[f"ag_wcmd__{row}"] = [(base + i * L) | (L << 32) for i in range(bags)]
                 readback.append((row, base, bags * L))

@@ -153,8 +153,8 @@ def _requests(args, graph, program, harness, first, requests, copies):
     from rdagen.sim.requests import format_requests, serve, timeline
 
     def phase_cycles(run) -> list[int]:
-        if harness is None:
-            return program.estimated_phases()
+        if harness is None:  # the cost model of this request's traffic (the golden model's run)
+            return [p.estimate + r for p, r in zip(run.phases, program.reconfigurations)]
         return [p.cycles + p.reconfiguration for p in run.phases]
 
     served = [(run, n) for run in [first] for n in range(copies)]  # (the run holding request n, its copy)

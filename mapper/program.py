@@ -161,10 +161,18 @@ class Program:
                 progress: Callable[[str], None] | None = None) -> tuple[dict, list[PhaseRun]]:
         """Runs the phases in order on *backend* ((placed phase, its io) -> (host outputs, DRAM read back,
         cycles[, reconfiguration cycles measured])) from the checked input *arrays*; returns the graph's
-        outputs (float32) and the runs (a reconfiguration the backend did not measure: the cost model's)."""
-        outputs, results = self._flow(arrays, backend, progress)
+        outputs (float32) and the runs (a reconfiguration the backend did not measure: the cost model's;
+        each run's estimate of this run's traffic, mapper/phases/dram.py)."""
+        estimates = {}
+
+        def estimated(placed: PlacedPhase, io: PhaseIO):
+            estimates[id(placed)] = placed.phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers),
+                                                                 self.memory, placed.placement.sites)
+            return backend(placed, io)
+
+        outputs, results = self._flow(arrays, estimated, progress)
         runs = [PhaseRun(placed.phase.name, cycles, measured[0] if measured else self.reconfigurations[n],
-                         self.estimates[n], self.ideals[n], seconds)
+                         estimates[id(placed)], self.ideals[n], seconds)
                 for n, (placed, (cycles, measured, seconds)) in enumerate(zip(self.phases, results))]
         return outputs, runs
 

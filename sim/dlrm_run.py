@@ -82,7 +82,7 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
                         pipelined=pipelined, schedule=schedule)
     run = run_program(program, arrays, harness=harness, progress=progress, tag="dlrm")
     owner = program.phase_copies()
-    estimates = program.estimated_phases()
+    estimates = [p.estimate + r for p, r in zip(run.phases, program.reconfigurations)]  # of the batches' traffic
     measured = [p.cycles + p.reconfiguration for p in run.phases] if harness else None
     spans = program.per_copy(measured) if harness else None
     estimated_spans = program.per_copy(estimates)

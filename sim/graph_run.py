@@ -201,8 +201,8 @@ def format_table(program: Program, run: GraphRun) -> str:
 
 
 def format_phases(program: Program, run: GraphRun) -> str:
-    """Per phase: PCUs, cycles (RTL; "-" on the golden model alone), cost-model estimate, ideal,
-    configuration load; and the totals."""
+    """Per phase: PCUs, cycles (RTL; "-" on the golden model alone), cost-model estimate (of the run's
+    own DRAM traffic: mapper/phases/dram.py), ideal, configuration load; and the totals."""
     cfg = program.cfg
     pcus = sum((r + c) % 2 == 0 for r in range(cfg.rows) for c in range(cfg.cols))
     lines = []
@@ -213,6 +213,7 @@ def format_phases(program: Program, run: GraphRun) -> str:
         cycles = f"{r.cycles:9d}" if run.harness else f"{'-':>9}"
         lines.append(f"{r.name:{w}} {f'{used}/{pcus}':>9} {cycles} {r.estimate:9d} {r.ideal:9d} {r.reconfiguration:9d}")
     total = f"{run.cycles:9d}" if run.harness else f"{'-':>9}"
-    lines.append(f"{'total':{w}} {f'{program.pcus_used()}/{pcus}':>9} {total} {program.estimate_cycles():9d} "
+    estimate = sum(r.estimate for r in run.phases) + sum(program.reconfigurations)  # of this run's traffic
+    lines.append(f"{'total':{w}} {f'{program.pcus_used()}/{pcus}':>9} {total} {estimate:9d} "
                  f"{program.ideal_cycles():9d}")
     return "\n".join(lines)

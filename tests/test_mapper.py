@@ -539,7 +539,7 @@ def test_tables_stack_on_an_ag_when_they_outnumber_the_ags(request, fixed):
                     want[b] = want[b] + table[i]
             got = run.outputs["y"][:, t * d:(t + 1) * d]
             assert np.ascontiguousarray(got).tobytes() == want.tobytes(), (mem.name, t)
-        measured, model = run.phases[0].cycles, program.estimates[0]
+        measured, model = run.phases[0].cycles, run.phases[0].estimate
         # on the ideal memory an empty bag takes a cycle of its own, which a model of shapes alone
         # does not see: the busiest stack's empty bags are added to it
         empty = 0 if fixed or mem is not IDEAL else max(

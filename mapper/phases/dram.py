@@ -2,8 +2,11 @@
 bandwidth limit (rtl/spec/memory.py), added to the phase kinds' own models, which are calibrated on
 the ideal memory (a read beat the cycle after its request, no bandwidth limit).
 
-A phase's DRAM traffic is read from the run it would make (``Phase.io`` on zero-valued tensors of the
-graph's shapes: the AG read and write commands, and the gathers an embedding phase's AGs make). On a
+A phase's DRAM traffic is read from the run it would make (``Phase.io``: the AG read and write
+commands, and the gathers an embedding phase's AGs make). Only the gathers depend on the values: an
+AG's burst former joins the gathers of consecutive table rows into one burst, so a run's traffic
+(``Program.execute``) can have fewer bursts than the program's, which is read on zero-valued tensors
+of the graph's shapes (every gather a burst: the most a run can make). On a
 memory of read latency ``lat`` and ``bw`` bytes per cycle for all AGs together:
 
     cycles = max(estimate + max(0, (lat - 1) x round_trips - overlap),  [lat] + bytes / bw)
@@ -43,6 +46,7 @@ class AgTraffic:
     read_bursts: int
     read_beats: int
     write_beats: int
+    gathers: tuple = ()  # a gathering AG's read bursts in order, each (table rows, beats)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +82,29 @@ def _commands(values) -> list[tuple[int, int]]:
     return [(int(v) & 0xFFFFFFFF, int(v) >> 32) for v in values]
 
 
+def _gather_bursts(cfg: ArrayConfig, rows: np.ndarray, words: int) -> list[tuple[int, int]]:
+    """The read bursts, each (table rows, beats), of an AG gathering table *rows* (in order) of *words*
+    words each, rows *words* apart from address 0: the burst former (rtl/ag/burst_former.py) joins a
+    request that starts where the waiting one ends, so a run of consecutive rows (5, 6, 7) is one burst
+    (cut at 4 KB pages and the longest burst) when the rows end on a beat; only then."""
+    per_row = -(-4 * words // beat_bytes(cfg))
+    if len(rows) == 0 or (4 * words) % beat_bytes(cfg):
+        return [(1, per_row)] * len(rows)
+    starts = np.flatnonzero(np.diff(rows, prepend=rows[0] - 2) != 1)  # each run's first gather
+    bursts = []
+    for start, n in zip(starts, np.diff(np.append(starts, len(rows)))):
+        beat, left = int(rows[start]) * per_row, int(n) * per_row
+        while left:  # the burst former's cuts: at the longest burst and at every 4 KB page
+            take = min(left, max_burst_beats(cfg), PAGE // beat_bytes(cfg) - beat % (PAGE // beat_bytes(cfg)))
+            bursts.append((-(-take // per_row), take))
+            beat, left = beat + take, left - take
+    return bursts
+
+
 def traffic(cfg: ArrayConfig, sources: dict, gathers: dict) -> DramTraffic:
     """The traffic of a run from its host *sources* ({port: transfers}: the AGs' ``ag_cmd__ROW`` read
-    and ``ag_wcmd__ROW`` write commands) and *gathers* ({AG row: (rows read, words per row)})."""
+    and ``ag_wcmd__ROW`` write commands) and *gathers* ({AG row: (the rows read in order, words per
+    row)})."""
     counts: dict[int, list[int]] = {}
     for port, values in sources.items():
         kind, _, row = port.partition("__")
@@ -94,11 +118,13 @@ def traffic(cfg: ArrayConfig, sources: dict, gathers: dict) -> DramTraffic:
                 entry[1] += beats
             else:
                 entry[2] += beats
+    gathered = {}
     for row, (rows, words) in gathers.items():
         entry = counts.setdefault(int(row), [0, 0, 0])
-        entry[0] += rows
-        entry[1] += rows * -(-4 * words // beat_bytes(cfg))
-    return DramTraffic({row: AgTraffic(*c) for row, c in sorted(counts.items())})
+        gathered[int(row)] = tuple(_gather_bursts(cfg, np.asarray(rows, np.int64), words))
+        entry[0] += len(gathered[int(row)])
+        entry[1] += sum(beats for _, beats in gathered[int(row)])
+    return DramTraffic({row: AgTraffic(*c, gathered.get(row, ())) for row, c in sorted(counts.items())})
 
 
 def _floor(cfg: ArrayConfig, dram: DramTraffic, memory: Memory) -> int:

@@ -48,8 +48,8 @@ class MapError(GraphError):
 class PhaseIO:
     """One run of a phase: host input streams, DRAM images {AG row: {word address: words}}, host
     outputs expected {port: transfers}, DRAM regions to read back [(AG row, address, words)], the
-    done tokens that end the run, and the rows the AGs in gather mode read {AG row: (rows, words per
-    row)} (the cost model's DRAM traffic: mapper/phases/dram.py)."""
+    done tokens that end the run, and the rows the AGs in gather mode read {AG row: (the rows read in
+    order, words per row)} (the cost model's DRAM traffic: mapper/phases/dram.py)."""
     sources: dict
     dram: dict
     sinks: dict

@@ -37,8 +37,8 @@ bag takes a cycle of its own, which the model, of the shapes alone, does not cou
   gathers - 1) where no rows join) and then the ideal latency ``15 + 7 cols``; or the ideal estimate
   plus one latency when that is longer, or what the bandwidth takes (mapper/phases/dram.py). The
   joins depend on the indices: a program's estimate (zero indices) joins none, a run's estimate
-  (``Program.execute``) those of its indices (random indices of 3 to 30 rows on small, read latency
-  100 and 200: within 6 cycles; counting every gather a burst was up to 20 % over).
+  (``Program.execute``) those of its indices (random indices of 3 to 30 rows on small and medium, read
+  latency 1, 100 and 200: within 4 cycles; counting every gather a burst was up to 20 % over).
 """
 
 from __future__ import annotations
@@ -65,13 +65,13 @@ ROUND_TURN = 2  # cycles from a burst's last beat to the next request its slot s
 def gathered(bursts: tuple, latency: int) -> int:
     """The cycle after an AG's last gathered beat arrives, its read *bursts* ((table rows, beats) each,
     in order: mapper/phases/dram.py) sent as the burst former does: the indices arrive a cycle apart,
-    a burst leaves on its last row's index (the cycle after, when it joined rows), with at most
+    a burst leaves on its last row's index (joining takes the cycles the indices take), with at most
     ``MAX_OUTSTANDING`` in flight (a slot free ``ROUND_TURN`` cycles after its last beat); its first
     beat *latency* cycles after it leaves, after the burst before's last, a beat a cycle."""
     sent, arrived, beats_end, ends = -1, 0, 0, []
     for n, (rows, beats) in enumerate(bursts):
         arrived += rows
-        sent = max(sent + 1, arrived - 1 + (rows > 1),
+        sent = max(sent + 1, arrived - 1,
                    ends[n - MAX_OUTSTANDING] - 1 + ROUND_TURN if n >= MAX_OUTSTANDING else 0)
         beats_end = max(sent + latency, beats_end) + beats
         ends.append(beats_end)

@@ -60,21 +60,23 @@ class DramTraffic:
         return max((-(-a.read_bursts // MAX_OUTSTANDING) for a in self.ags.values() if a.read_bursts), default=0)
 
 
+def _burst_beats(cfg: ArrayConfig, beat: int, last: int):
+    """The beats of each burst the burst former (rtl/ag/burst_former.py) cuts beats [*beat*, *last*)
+    into: at most ``max_burst_beats``, never across a 4 KB page."""
+    per_page = PAGE // beat_bytes(cfg)
+    while beat < last:
+        take = min(last - beat, max_burst_beats(cfg), per_page - beat % per_page)
+        yield take
+        beat += take
+
+
 def _bursts(cfg: ArrayConfig, base_word: int, words: int) -> tuple[int, int]:
-    """(bursts, beats) of one AG command: *words* 32-bit words from word address *base_word*, in bursts
-    of at most ``max_burst_beats`` beats that never cross a 4 KB page."""
+    """(bursts, beats) of one AG command: *words* 32-bit words from word address *base_word*."""
     if words <= 0:
         return 0, 0
-    start, end = 4 * base_word, 4 * (base_word + words)
     width = beat_bytes(cfg)
-    first, last = start // width, -(-end // width)
-    bursts, beat = 0, first
-    while beat < last:
-        page_end = ((beat * width) // PAGE + 1) * PAGE // width
-        span = min(last, page_end) - beat
-        bursts += -(-span // max_burst_beats(cfg))
-        beat += span
-    return bursts, last - first
+    first, last = 4 * base_word // width, -(-4 * (base_word + words) // width)
+    return sum(1 for _ in _burst_beats(cfg, first, last)), last - first
 
 
 def _commands(values) -> list[tuple[int, int]]:
@@ -91,14 +93,8 @@ def _gather_bursts(cfg: ArrayConfig, rows: np.ndarray, words: int) -> list[tuple
     if len(rows) == 0 or (4 * words) % beat_bytes(cfg):
         return [(1, per_row)] * len(rows)
     starts = np.flatnonzero(np.diff(rows, prepend=rows[0] - 2) != 1)  # each run's first gather
-    bursts = []
-    for start, n in zip(starts, np.diff(np.append(starts, len(rows)))):
-        beat, left = int(rows[start]) * per_row, int(n) * per_row
-        while left:  # the burst former's cuts: at the longest burst and at every 4 KB page
-            take = min(left, max_burst_beats(cfg), PAGE // beat_bytes(cfg) - beat % (PAGE // beat_bytes(cfg)))
-            bursts.append((-(-take // per_row), take))
-            beat, left = beat + take, left - take
-    return bursts
+    return [(-(-beats // per_row), beats) for start, n in zip(starts, np.diff(np.append(starts, len(rows))))
+            for beats in _burst_beats(cfg, int(rows[start]) * per_row, int(rows[start] + n) * per_row)]
 
 
 def traffic(cfg: ArrayConfig, sources: dict, gathers: dict) -> DramTraffic:

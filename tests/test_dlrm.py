@@ -538,21 +538,22 @@ def test_pipelined_requests_repeat_a_steady_pattern():
 
 
 def test_pipelined_requests_on_the_rtl_overlap_and_take_the_cost_models_latency(request):
-    """16 batch-1 requests through one pipelined program on medium's RTL (a request's gathers and bottom
+    """8 batch-1 requests through one pipelined program on medium's RTL (a request's gathers and bottom
     MLP beside the top MLP of the one before): every phase bit-exact, every probability within its
     bound, each request's latency (from its first configuration's start to its last's end) within 10 %
-    of the cost model's, and the 16 take at least 10 % fewer cycles than the cost model gives them one
-    after the other."""
+    of the cost model's, and the 8 take at least 10 % fewer cycles than the cost model gives them one
+    after the other. (The issue's stream of 16 requests on the RTL is the unpipelined test on small,
+    below; 8 show the overlap in half the time.)"""
     from rdagen.mapper.program import map_graph
 
     seed = test_seed(request)
     print(f"[seed] {seed}")
     weights = reference_weights(RESIDENT, seed % 1000)
-    requests = [random_batch(RESIDENT, 1, seed + n) for n in range(16)]
+    requests = [random_batch(RESIDENT, 1, seed + n) for n in range(8)]
     results = run_batches(RESIDENT, weights, requests, preset("medium"), harness="direct", seed=seed % 1000,
                           pipelined=True)
     copies = results[0].program_copies
-    assert sum(len(c) > 1 for c in copies) >= 8, copies  # most requests start beside the one before
+    assert sum(len(c) > 1 for c in copies) >= 4, copies  # most requests start beside the one before
     for r in results:
         print(f"request {r.index}: RTL {r.cycles}, cost model {r.estimate}")
         assert r.ok and r.max_error <= 1e-6, r.mismatches

@@ -140,6 +140,30 @@ def test_gathers_go_in_rounds_of_the_outstanding_bursts_as_the_embedding_model_s
         assert abs(model - measured) <= 0.03 * measured, (mem.name, measured, model)
 
 
+@pytest.mark.cocotb
+def test_bags_of_one_index_write_a_sum_a_cycle(request):
+    """Bags of one index each make a write a cycle, contiguous: the AG's write burst former sends a
+    burst as soon as its data waits (``flush``) instead of waiting for the next bags to join, so 256
+    such bags on small's ideal memory take the embedding model's cycles (the busiest table's indices
+    and the row's latency). Waiting for joins stalled the writes a few cycles a burst: 337 cycles
+    against the model's 299."""
+    seed = test_seed(request)
+    print(f"[seed] {seed}")
+    rng = np.random.default_rng(seed)
+    cfg = preset("small")
+    indices = rng.integers(0, 300, size=(256, 1))
+    g = GraphBuilder()
+    g.output(g.embedding_bag(g.weight("t", shape=(300, cfg.lanes), seed=3), g.input("i", indices.shape, "int32"),
+                             name="y"))
+    graph = g.graph()
+    run = run_program(map_graph(graph, cfg, seed=1, memory=IDEAL), check_inputs(graph, {"i": indices.astype(np.int32)}),
+                      harness="direct", memory=IDEAL, tag="test-dram")
+    assert run.ok, run.mismatches
+    measured, model = run.phases[0].cycles, run.phases[0].estimate
+    print(f"256 bags of one index, ideal memory: {measured} cycles, model {model}")
+    assert abs(model - measured) <= 2, (measured, model)
+
+
 def test_gathers_of_consecutive_rows_join_into_one_burst_as_the_burst_former_does():
     """The burst former joins a waiting request that starts where the one before ends (rows 5, 6, 7:
     one burst of 3 beats), cut at 4 KB pages; a row not ending on a beat joins nothing."""

@@ -31,8 +31,9 @@ Properties (shared/ARCHITECTURE.md: "nothing is ever lost, duplicated or reorder
   boundary; the beats it issues are the beats of the entries it took (none lost or added: the issued
   beats plus the segment still open equal the beats taken); it keeps at most MAX_OUTSTANDING bursts
   in flight; its address channel holds valid until ready with address and length stable. Free entries
-  (1 or more beats, inside the 2^32-word space), free channel ready, completions only of bursts in
-  flight. Broken variant: a former that cuts at 256 beats but not at 4 KB.
+  (1 or more beats, inside the 2^32-word space), free channel ready, free ``flush`` (it sends the
+  segment unjoined), completions only of bursts in flight. Broken variant: a former that cuts at 256
+  beats but not at 4 KB.
 * ``fifo.order``: the FIFO behind every unit input and output (rtl/buffered_fifo.py; depth 4, so its
   memory's 3 slots wrap at a count that is not a power of two): the k-th word read is the k-th word
   written, for any k (tracked word), level = words in - words out, and its read side holds ``r_rdy``
@@ -364,6 +365,9 @@ class BurstFormerBursts(_Harness):
             "coalesced": fetch.valid & fetch.ready & dut.seg_valid & _previous(m, dut.seg_valid, "was_open"),
             "long_entry": long_entry,
             "all_in_flight": dut.outstanding == MAX_OUTSTANDING,
+            # flushed: the segment sent while an entry joins what is left of it (the write side's
+            # beats waiting)
+            "flushed": dut.issue & self.flush & (dut.beats < dut.max_beats) & fetch.valid & fetch.ready & dut.seg_valid,
         }
         _emit(m, asserts, covers, self.cover)
         return m

@@ -12,7 +12,10 @@ on) and adds one to ``errors``; so does every B response of SLVERR or DECERR. EX
 
 Throughput: one beat per cycle on R when the DRAM delivers it; one request per cycle into the burst
 former; a request that starts off a beat boundary costs the realigner one extra cycle. Up to
-``MAX_OUTSTANDING`` bursts in flight. The AXI ID is always 0, so bursts return in order.
+``MAX_OUTSTANDING`` bursts in flight. A write burst leaves as soon as data waits for it (the burst
+former's ``flush``): it joins only the requests already there, so a stream of one-beat writes, one a
+cycle (an embedding bag of one index each), goes at a beat a cycle (waiting for joins stalled it a
+few cycles a burst: 256 such bags on ``small`` took 337 cycles, now 300). The AXI ID is always 0, so bursts return in order.
 
 Parts, each a component with its own test: ``Requests`` (requests.py) and ``BurstFormer``
 (burst_former.py) for each direction, ``ReadRealigner`` and ``WriteAligner`` (realigners.py).
@@ -78,12 +81,12 @@ class AG(wiring.Component):
                      requests.ok.eq(ok)]
         return requests
 
-    def _bursts(self, m, name, requests, axi_valid, axi_ready, axi_addr, axi_len, completed) -> BurstFormer:
+    def _bursts(self, m, name, requests, axi_valid, axi_ready, axi_addr, axi_len, completed, flush=0) -> BurstFormer:
         """The burst former of one direction, fed by its requests' fetch FIFO, driving the address channel."""
         former = m.submodules[f"{name}_bursts"] = BurstFormer(self.cfg)
         m.d.comb += [former.fetch.valid.eq(requests.fetch_rdy), former.fetch.payload.eq(requests.fetch_data),
                      requests.fetch_pop.eq(former.fetch.ready), former.ready.eq(axi_ready),
-                     former.completed.eq(completed),
+                     former.completed.eq(completed), former.flush.eq(flush),
                      axi_valid.eq(former.valid), axi_addr.eq(former.addr), axi_len.eq(former.len)]
         return former
 
@@ -132,13 +135,15 @@ class AG(wiring.Component):
         wc = COMMAND(wcmd.r_data)
         writes = self._requests(m, "write", wcmd.r_rdy, wc.base, wc.length, (wc.base + wc.length) <= 2**32)
         m.d.comb += wcmd.r_en.eq(writes.take)
+        beats_wait = Signal()  # data is here and no burst is out to carry it: send the segment unjoined
         bursts = self._bursts(m, "write", writes, axi.awvalid, axi.awready, axi.awaddr, axi.awlen,
-                              axi.bvalid & axi.bready)
+                              axi.bvalid & axi.bready, beats_wait)
         m.d.comb += [axi.awid.eq(0), axi.awburst.eq(1), axi.awsize.eq(axi_size(cfg)), axi.bready.eq(1)]
         lengths = m.submodules.wlen_fifo = BufferedFifo(9, MAX_OUTSTANDING)
         m.d.comb += [lengths.w_en.eq(bursts.issue), lengths.w_data.eq(bursts.beats)]
 
         wbeats = m.submodules.wbeat_fifo = BufferedFifo(36 * L, 4)
+        m.d.comb += beats_wait.eq(wbeats.r_rdy | wvec.r_rdy)
         aligner = m.submodules.aligner = WriteAligner(cfg)
         m.d.comb += [aligner.info_rdy.eq(writes.info_rdy), aligner.info_data.eq(writes.info_data),
                      writes.info_pop.eq(aligner.info_pop),

@@ -6,6 +6,9 @@ count of beats) into AXI4 INCR bursts on an address channel.
 * Bursts are cut at ``max_beats`` (256, or fewer when 256 beats would span more than 4 KB) and at every
   4 KB boundary, so no burst crosses one.
 * At most ``MAX_OUTSTANDING`` bursts are in flight (``completed`` pulses when one finishes).
+* ``flush`` sends the segment as it stands rather than waiting for entries to join it: the write
+  direction raises it while W beats wait for a burst, which joining would hold back (a stream of
+  one-beat writes, one a cycle, stalled a few cycles every burst).
 
 Invariants (verif/formal.py proves them): every burst has 1 to ``max_beats`` beats and stays inside
 one 4 KB page; the beats of the bursts are the beats of the entries (none lost or added); the address
@@ -32,7 +35,8 @@ class BurstFormer(wiring.Component):
     """Turns fetch entries into AXI4 INCR bursts on one address channel.
 
     Ports: ``fetch`` (entries), ``valid``/``ready``/``addr``/``len`` (the AXI address channel: byte
-    address, beats - 1), ``completed`` (a burst finished), ``issue``/``beats`` (a burst of so many beats
+    address, beats - 1), ``completed`` (a burst finished), ``flush`` (send the segment without waiting
+    for joins), ``issue``/``beats`` (a burst of so many beats
     leaves this cycle, for the write data path). Latency: a burst is offered the cycle after its entry
     is taken; one entry per cycle. Invariants (verif/formal.py): every burst has 1 to ``max_beats``
     beats inside one 4 KB page, the bursts' beats are the entries' beats, at most
@@ -46,7 +50,7 @@ class BurstFormer(wiring.Component):
         super().__init__({
             "fetch": In(stream.Signature(FETCH)),
             "valid": Out(1), "ready": In(1), "addr": Out(ADDRESS_BITS), "len": Out(8),
-            "completed": In(1),
+            "completed": In(1), "flush": In(1),
             "issue": Out(1), "beats": Out(9),
         })
         self.seg_valid = Signal()
@@ -65,7 +69,7 @@ class BurstFormer(wiring.Component):
         burst = Mux(seg_left < cap, seg_left, cap)
         busy = Signal()
         issue = (seg_valid & (~busy | self.ready) & (outstanding < MAX_OUTSTANDING)
-                 & ((burst == cap) | ~absorbable))
+                 & ((burst == cap) | ~absorbable | self.flush))
         left_after = seg_left - Mux(issue, burst, 0) + Mux(absorbable, head.beats, 0)
         load = self.fetch.valid & ~absorbable & (~seg_valid | (left_after == 0))
         m.d.comb += [self.fetch.ready.eq(absorbable | load), self.issue.eq(issue), self.beats.eq(burst)]

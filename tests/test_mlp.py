@@ -12,7 +12,7 @@ import pytest
 
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
-from rdagen.mapper.phases.mlp import Layer, MlpPhase
+from rdagen.mapper.phases.mlp import Layer, MlpPhase, feeders, reduction_depth
 from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.phases.phase import place_and_route
 from rdagen.mapper.program import Program, lower, map_graph
@@ -37,6 +37,9 @@ CASES = [  # config, samples, widths, a ReLU after the last layer (the epilogue 
     ("tiny", 5, (3, 3, 2), True, True),
     ("small", 1, (5, 40, 12), False, False),
     ("small", 2, (5, 28, 4), True, False),
+    # medium's 6 stages and 3 vector inputs: the links add their partial sums in a tree (``tree_links``)
+    ("medium", 1, (200, 64, 32, 8), False, True),
+    ("medium", 1, (120, 64, 24), False, False),
 ]
 
 
@@ -53,6 +56,9 @@ def test_an_mlp_phase_on_the_rtl_equals_the_golden_model_and_numpy(request, case
     phase = program.phases[0].phase
     assert bool(phase.epilogue) == relu_last
     print("groups x links per layer:", [(t.groups, t.chain) for t in phase.tilings])
+    assert phase.trees == tuple(cfg.stages >= 5 + layer.relu_in and cfg.vector_inputs >= 3 for layer in phase.layers)
+    if config == "medium":
+        assert all(phase.trees) and max(t.chain for t in phase.tilings) >= 3  # some link adds two feeders' sums
     if not relu_between:  # the grouped cases: layer 0's groups are layer 1's links
         assert phase.tilings[0].groups > 1 and phase.tilings[1].chain == phase.tilings[0].groups
     run = run_program(program, check_inputs(graph, random_inputs(graph, seed)), harness="direct")
@@ -359,3 +365,21 @@ def test_resident_mlps_share_one_bank_of_w_pmus(request, monkeypatch, loaders):
         assert "a bank of" in r.weights
     for r in results[1:]:
         assert abs(r.estimate - r.cycles) <= 0.1 * r.cycles
+
+
+@pytest.mark.parametrize("tree", [True, False])
+def test_links_feed_their_partial_sums_to_the_last_link_in_a_tree_or_a_chain(tree):
+    """Every link of a chain of C but the last feeds exactly one other, none takes more than two (the
+    PCU's vector inputs 1 and 2), every link reaches the last one, and the longest way there is
+    ``reduction_depth``: floor(log2 C) links in a tree (7 links: 2), C - 1 in a chain."""
+    for chain in range(1, 40):
+        fed = {j: feeders(chain, j, tree) for j in range(chain)}
+        fed_ones = sorted(f for fs in fed.values() for f in fs)
+        assert fed_ones == list(range(chain - 1)), (chain, fed)
+        assert all(len(fs) <= (2 if tree else 1) for fs in fed.values())
+        parent = {f: j for j, fs in fed.items() for f in fs}
+
+        def hops(j):
+            return 0 if j == chain - 1 else 1 + hops(parent[j])
+        assert max(hops(j) for j in range(chain)) == reduction_depth(chain, tree)
+    assert reduction_depth(7, True) == 2 and reduction_depth(7, False) == 6

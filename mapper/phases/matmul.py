@@ -186,30 +186,34 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
     return best[1]
 
 
-def link_program(t: MatmulTiling, j: int, relu_in: bool) -> PcuProgram:
-    """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link after the
-    first adds the partial sums of its predecessor (vin 1, one vector per output) to its last product.
-    It makes ``t.blocks * t.mblocks`` outputs, one vector each."""
+def link_program(t: MatmulTiling, j: int, relu_in: bool, partials: int | None = None) -> PcuProgram:
+    """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link that
+    takes *partials* other links' partial sums (default: a chain's, its predecessor's from link 1 on)
+    adds them (vin 1, vin 2: one vector per output each) to its last product. It makes
+    ``t.blocks * t.mblocks`` outputs, one vector each."""
     x, stages = sin(0), []
     if relu_in:
         stages.append(Stage("fmax", sin(0), CONST, dst=1, const=0))
         x = reg(1)
     stages.append(Stage("fmul", vin(0), x, dst=0))
-    chained = j > 0
-    if chained:
-        # The partial sums join at the output's last firing, and vin 1 is lazy: waited for and read
-        # only there, so the link starts an output before its predecessor has finished it. On the
+    partials = (j > 0) if partials is None else partials
+    if partials:
+        # The partial sums join at the output's last firing, and their inputs are lazy: waited for and
+        # read only there, so the link starts an output before its feeders have finished it. On the
         # last link of a matmul with a bias, that firing is the bias's (1.0 x b + partial sums): the
         # bias is then not the sum's last term, which the graph's bound of add(matmul, b) allows
         # (mapper/frontend/reference.py).
-        stages += [Stage("eq", ctr(0), CONST, dst=2, const=t.kb(j) - 1),
-                   Stage("fadd", reg(0), vin(1), dst=3),
-                   Stage("select", reg(3), reg(0), reg(2), dst=0)]
+        stages.append(Stage("eq", ctr(0), CONST, dst=2, const=t.kb(j) - 1))
+        total = 0
+        for n in range(partials):
+            stages.append(Stage("fadd", reg(total), vin(1 + n), dst=3 + n))
+            total = 3 + n
+        stages.append(Stage("select", reg(total), reg(0), reg(2), dst=0))
+    inputs = list(range(1, 1 + partials))
     # Counter 0 counts the firings of an output (the last product takes the partial sums); the chain
     # of counters ends with the last output, whose done token the output link sends to the host.
     return PcuProgram(stages=stages, counters=[Counter(0, t.kb(j), 1), Counter(0, t.blocks * t.mblocks, 1)],
-                      vin_required=[0, 1] if chained else [0], vin_pop_level={1: 1} if chained else {},
-                      vin_lazy=[1] if chained else [],
+                      vin_required=[0] + inputs, vin_pop_level={v: 1 for v in inputs}, vin_lazy=inputs,
                       sin_required=[0], accumulate=Accumulate("fadd", init=0, src=0, fold=t.kb(j)),
                       vout=[("acc", 0)])
 

@@ -7,7 +7,8 @@ summing its K range, as in a matmul phase of one row; mapper/phases/matmul.py)::
     loader (an AG reading DRAM, or a host row) --its links' [W; b] parts, once, multicast--> their W PMUs
     W PMU (l, g, j) (buffer mode: written once, then read once per sample) --W vectors--> PCU (l, g, j)
     X PMU (l, j) (double-buffered sample rows) --x[m, K range of link j] scalars, multicast--> PCU (l, g, j), every g
-    PCU (l, g, j): [relu(x)], x * W row, accumulated; link j > 0 adds link j - 1's partial sums (vin 1)
+    PCU (l, g, j): [relu(x)], x * W row, accumulated; it adds its feeders' partial sums (vin 1, 2):
+                   link j - 1's in a chain, its children's in a tree rooted at link C_l - 1
     PCU (l, g, C_l - 1) --y_l[m, group g's blocks]--> X PMU (l + 1, g)         (G_l > 1: C_(l+1) = G_l)
                         --y_l[m] vectors, multicast--> X PMU (l + 1, j), every j   (G_l = 1)
                         --> host vrecv                                           (the last layer, G = 1)
@@ -16,6 +17,12 @@ summing its K range, as in a matmul phase of one row; mapper/phases/matmul.py)::
 A loader serves one link, or several when there are more links than loaders: it streams their
 parts one after the other to all of their W PMUs, and each W PMU writes its own part through a write
 window (its addresses are the stream position minus the part's offset; rtl/spec/pmu_layout.py).
+
+Trees: on PCUs of 5 stages or more (6 with the input ReLU) and 3 vector inputs (``tree_links``:
+medium, plasticine) a layer's links add their partial sums in a binary tree, a heap rooted at the
+last link (``feeders``), so an output leaves floor(log2 C) link latencies after the first links'
+last firing of it instead of C - 1 (Kaggle's batch-1 request on plasticine: 3,603 -> 3,218 cycles);
+elsewhere down the chain.
 
 Groups are how a layer uses PCUs in parallel over its outputs rather than only over K: a layer of
 G_l groups gives its next layer's K ranges, group g's columns in X PMU (l + 1, g) alone, so every X
@@ -46,8 +53,9 @@ the input ReLU), two vector inputs and 4 registers; the last layer has one group
 and a group must hold some of the layer's outputs besides the next layer's 1.0 column.
 
 Cost model (cycles; layer l: F_l = column blocks per group x its largest K range (+1 on the last
-link) firings per sample, C_l links, lag_l = (C_l - 1) link latencies as in the matmul phase (a link
-waits for its predecessor's partial sums at an output's last firing only); fitted on 49 RTL runs on
+link) firings per sample, C_l links, lag_l = ``reduction_depth`` link latencies, C_l - 1 in a chain as
+in the matmul phase, floor(log2 C_l) in a tree (a link waits for its feeders' partial sums at an
+output's last firing only; the tree checked on 5 runs on medium, chains of 2 to 4: within 0.4 %); fitted on 49 RTL runs on
 small and tiny, 1 to 16 samples, 2 to 4 layers, chains of 1 to 3 links, and checked again with the
 lazy links on 24 runs on small (within 4.3 %) and 10 on medium (within 1.4 %, the loads sharing
 DDR4's bandwidth and ``output_latency``); groups and shared loaders on small in tests/test_mlp.py)::
@@ -151,6 +159,28 @@ def links_of(tilings: tuple[MatmulTiling, ...]) -> list[tuple[int, int, int]]:
     return [(i, g, j) for i, t in enumerate(tilings) for g in range(t.groups) for j in range(t.chain)]
 
 
+def tree_links(cfg: ArrayConfig, layer: Layer) -> bool:
+    """Whether a layer's links add their partial sums in a binary tree rather than down the chain: a
+    link that adds two feeders' sums needs a stage more (5, 6 with the input ReLU) and a third vector
+    input. The output then waits floor(log2 C) link latencies behind the first firings, not C - 1."""
+    return cfg.stages >= 5 + layer.relu_in and cfg.vector_inputs >= 3
+
+
+def feeders(chain: int, j: int, tree: bool) -> tuple[int, ...]:
+    """The links whose partial sums link *j* of a chain of *chain* adds: in a tree, its children in a
+    heap rooted at the last link (the one with the bias, which sends the outputs); in a chain, link
+    j - 1."""
+    if not tree:
+        return (j - 1,) if j else ()
+    h = chain - 1 - j
+    return tuple(chain - 1 - c for c in (2 * h + 1, 2 * h + 2) if c < chain)
+
+
+def reduction_depth(chain: int, tree: bool) -> int:
+    """Link latencies between a chain's first links' last firing of an output and its last link's."""
+    return chain.bit_length() - 1 if tree else chain - 1
+
+
 def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
             loaders: int | None = None) -> tuple[list[tuple[int, int]], list[int]]:
     """Which loader streams each link's [W; b] part, at which word of its stream ((loader, offset) per
@@ -188,10 +218,12 @@ def load_cycles(cfg: ArrayConfig, streams: list[int], dram_words: float | None =
 
 
 def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: tuple[ChainPcu, ...] = (),
-             loaders: int | None = None, loaded: bool = False, dram_words: float | None = None) -> int:
+             loaders: int | None = None, loaded: bool = False, dram_words: float | None = None,
+             trees: tuple[bool, ...] = ()) -> int:
     """The cost model of the module docstring; *loaded*: the weights are in the PMUs already (a
     resident phase's later runs), no layer waits for a load; *dram_words*: the DRAM's bandwidth in
-    words per cycle (``load_cycles``; None: unlimited, the memory the model is calibrated on)."""
+    words per cycle (``load_cycles``; None: unlimited, the memory the model is calibrated on);
+    *trees*: per layer, whether its links add their sums in a tree (``tree_links``; default chains)."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
     placed, streams = loading(cfg, tilings, loaders)
     loaders = [loader for loader, _ in placed]
@@ -201,7 +233,7 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
         # a W PMU is loaded when its loader's whole stream has passed (its write window's run)
         load = 0 if loaded else max(loads[loader] for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
         start = load if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, load)
-        end = start + t.blocks * kb + (t.chain - 1) * link_latency(cfg)
+        end = start + t.blocks * kb + reduction_depth(t.chain, n < len(trees) and trees[n]) * link_latency(cfg)
         pace = max(pace, _sample_cycles(cfg, t, produced))
         produced = t.blocks
     if epilogue:
@@ -230,6 +262,7 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
                        f"{room}{' (its W PMUs in a bank of %d)' % bank[0] if bank else ''}")
     words = bank[1] if bank else cfg.pmu_words
     last = len(layers) - 1
+    trees = tuple(tree_links(cfg, layer) for layer in layers)
     tilings = [_tiling(cfg, m, layer, i == last, 1) for i, layer in enumerate(layers)]
     for t, layer in zip(tilings, layers):
         if cfg.stages < 1 + layer.relu_in or cfg.counters < 2:
@@ -287,7 +320,8 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
         return out
 
     def key(ts):  # first the layers whose weights do not fit, then the fastest, then the fewest links
-        return not all(map(fits, ts)), estimate(cfg, m, ts, epilogue, loaders, loaded), sum(t.groups * t.chain for t in ts)
+        return (not all(map(fits, ts)), estimate(cfg, m, ts, epilogue, loaders, loaded, trees=trees),
+                sum(t.groups * t.chain for t in ts))
 
     # Greedy growth; where no single step is faster (a layer's groups are its next layer's links, so
     # one step can need another to pay), the best two steps.
@@ -377,13 +411,15 @@ class MlpPhase(Phase):
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
-        self.estimate_cycles = estimate(cfg, m, ts, epilogue, loaders, loaded_by is not None)
+        self.trees = tuple(tree_links(cfg, layer) for layer in layers)
+        self.estimate_cycles = estimate(cfg, m, ts, epilogue, loaders, loaded_by is not None, trees=self.trees)
 
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
         """As every phase's (``memory_cycles``), with the weights' load sharing the DRAM's bandwidth
         (``load_cycles``): on the critical path before the first layer, not only in the phase's total."""
         words = memory.bytes_per_cycle / 4 if memory.bytes_per_cycle else None
-        cycles = estimate(cfg, self.m, self.tilings, self.epilogue, self.loaders, self.loaded_by is not None, words)
+        cycles = estimate(cfg, self.m, self.tilings, self.epilogue, self.loaders, self.loaded_by is not None, words,
+                          self.trees)
         return memory_cycles(cfg, cycles, dram, memory, self.dram_overlap)
 
     @property
@@ -463,8 +499,8 @@ class MlpPhase(Phase):
         for n, (i, g, j) in enumerate(self.links):
             units += [Unit(self._wpmu(n), "pmu"), Unit(u("pcu", i, g, j), "pcu")]
             nets.append(Net(self._wpmu(n), (u("pcu", i, g, j),)))
-            if j:
-                nets.append(Net(u("pcu", i, g, j - 1), (u("pcu", i, g, j),), 2.0))
+            for f in feeders(ts[i].chain, j, self.trees[i]):
+                nets.append(Net(u("pcu", i, g, f), (u("pcu", i, g, j),), 2.0))
         for i, t in enumerate(ts):
             for g in range(t.groups):
                 nets.append(Net(u("pcu", i, g, t.chain - 1), self._consumers(i, g)))
@@ -548,12 +584,13 @@ class MlpPhase(Phase):
         for n, (i, g, j) in enumerate(self.links):
             t, layer = ts[i], self.layers[i]
             b.pmu(*s[self._wpmu(n)], self._weight_program(n))
-            b.pcu(*self._site(s, "pcu", i, g, j), link_program(t, j, layer.relu_in))
+            fed_by = feeders(t.chain, j, self.trees[i])
+            b.pcu(*self._site(s, "pcu", i, g, j), link_program(t, j, layer.relu_in, len(fed_by)))
             vector.append((("pmu", *s[self._wpmu(n)], "vout", 0),
                            [("pcu", *self._site(s, "pcu", i, g, j), "vin", 0)]))
-            if j:
-                vector.append((("pcu", *self._site(s, "pcu", i, g, j - 1), "vout", 0),
-                               [("pcu", *self._site(s, "pcu", i, g, j), "vin", 1)]))
+            for v, f in enumerate(fed_by):
+                vector.append((("pcu", *self._site(s, "pcu", i, g, f), "vout", 0),
+                               [("pcu", *self._site(s, "pcu", i, g, j), "vin", 1 + v)]))
         for kind, loader, links in self._streams() if self.loaded_by is None else ():
             if kind == "ag":
                 b.ag(s[loader][0], AgProgram("read"))

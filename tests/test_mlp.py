@@ -12,7 +12,8 @@ import pytest
 
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
-from rdagen.mapper.phases.mlp import Layer, MlpPhase, feeders, reduction_depth
+from rdagen.mapper.phases.matmul import feeders, reduction_depth
+from rdagen.mapper.phases.mlp import Layer, MlpPhase
 from rdagen.mapper.phases.phase import MapError
 from rdagen.mapper.phases.phase import place_and_route
 from rdagen.mapper.program import Program, lower, map_graph
@@ -56,7 +57,8 @@ def test_an_mlp_phase_on_the_rtl_equals_the_golden_model_and_numpy(request, case
     phase = program.phases[0].phase
     assert bool(phase.epilogue) == relu_last
     print("groups x links per layer:", [(t.groups, t.chain) for t in phase.tilings])
-    assert phase.trees == tuple(cfg.stages >= 5 + layer.relu_in and cfg.vector_inputs >= 3 for layer in phase.layers)
+    assert phase.trees == tuple(cfg.stages >= 5 + layer.relu_in and cfg.vector_inputs >= 3 and cfg.registers >= 5
+                                for layer in phase.layers)
     if config == "medium":
         assert all(phase.trees) and max(t.chain for t in phase.tilings) >= 3  # some link adds two feeders' sums
     if not relu_between:  # the grouped cases: layer 0's groups are layer 1's links

@@ -6,7 +6,9 @@ Dataflow (lanes L; blocks of L output columns; the bias as the last product, 1.0
     PMU (r, j) (scalar reads: x[m_r, K range of link j] once per column block) --x--> PCU (g, r, j), all g
     AG (g, j) (DRAM: the group's column blocks of [W; b], link j's rows) --W vector--> PCU (g, r, j), all r
     PCU (g, r, j): [relu(x)], x * W row (fmul, lane-parallel), accumulator over its K range;
-                   for j > 0 the partial sums of PCU (g, r, j - 1) (vin 1) join at its last firing
+                   its feeders' partial sums (vin 1, 2) join at its last firing: PCU (g, r, j - 1)'s in a
+                   chain, or its children's in a binary tree rooted at link C - 1 (``tree_links``:
+                   PCUs of 5 stages, 6 with the ReLU, and 3 vector inputs, as medium's and plasticine's)
     PCU (g, r, C - 1) --Y[m_r, block] vector--> AG wdata (DRAM) or host vrecv
 
 PCU (g, r, j) computes, for rows m = blk R + r of the group's column blocks, the products of link j's
@@ -34,8 +36,9 @@ Cost model (cycles, without the reconfiguration the program adds; kb the largest
   + min(37 + 10 (rows + cols - 6), 58 + rows + cols)   DRAM, pipeline, route and write-back latency:
                               10 cycles per row or column up to 6 x 6, one beyond (the placer keeps a
                               phase's units near its host row and AGs)
-  + lag = (C - 1) link        a chain's links run a link latency apart (link = PCU latency + LINK_ROUTE:
-                              a link waits for its predecessor's partial sums at an output's last firing)
+  + lag = depth link          a link runs a link latency behind its feeders (link = PCU latency +
+                              LINK_ROUTE: it waits for their partial sums at an output's last firing);
+                              depth = C - 1 in a chain, floor(log2 C) in a tree (``reduction_depth``)
   + max(0, lag - nbg kb) (MB - 2)   (double-buffered; lag (MB - 1) single) the lag beyond the second
                               X buffer's slack, paid per block (the blocks are multicast to every link)
 
@@ -67,7 +70,7 @@ from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["MatmulTiling", "tile_matmul", "link_program", "x_buffer_program", "split_k", "MatmulPhase", "LINK_ROUTE", "link_latency", "latency"]
+__all__ = ["MatmulTiling", "tile_matmul", "link_program", "tree_links", "feeders", "reduction_depth", "x_buffer_program", "split_k", "MatmulPhase", "LINK_ROUTE", "link_latency", "latency"]
 
 
 LINK_ROUTE = 4  # cycles a partial sum spends in the route between two links
@@ -152,6 +155,7 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
         raise MapError(f"{where} does not fit {cfg.name}: it needs {'; '.join(missing)}")
     # Chains need the partial-sum stages (eq, fadd, select), a second vector input and 4 registers.
     chains = cfg.stages >= 4 + relu_in and cfg.vector_inputs >= 2 and cfg.registers >= 4
+    tree = tree_links(cfg, relu_in)
     best = None
     for g in range(1, min(rows, nb) + 1):
         blocks = -(-nb // g)
@@ -165,10 +169,11 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
                     continue
                 double = 2 * r * kp <= cfg.pmu_words and cfg.pmu_depth >= 2
                 mb = -(-m // r)
-                # Link j of a chain waits for link j - 1's partial sums at an output's last firing only,
-                # so it runs a link latency behind it; the X blocks are multicast to every link's PMU, so
-                # a lag beyond the second buffer's slack would hold every link back once per X block.
-                lag = (c - 1) * link_latency(cfg)
+                # A link waits for its feeders' partial sums at an output's last firing only, so it runs
+                # a link latency behind them (the last link C - 1 behind the first in a chain, floor(log2
+                # C) in a tree); the X blocks are multicast to every link's PMU, so a lag beyond the
+                # second buffer's slack would hold every link back once per X block.
+                lag = reduction_depth(c, tree) * link_latency(cfg)
                 coupling = max(0, lag - blocks * kb_max) * max(0, mb - 2) if double else lag * max(0, mb - 1)
                 writes, firings = r * kp // L, blocks * kb_max + 3  # an X block's
                 if double:  # block b + 1 is written while block b fires
@@ -184,6 +189,29 @@ def tile_matmul(cfg: ArrayConfig, where: str, m: int, k: int, n: int, bias: bool
         raise MapError(f"{where} does not fit {cfg.name} with chains of {chain} PCUs on {pmus} PMUs (they need "
                        f"{4 + relu_in} stages, 2 vector inputs, 4 registers, {chain} AGs and a PMU per link)")
     return best[1]
+
+
+def tree_links(cfg: ArrayConfig, relu_in: bool) -> bool:
+    """Whether a chain's links add their partial sums in a binary tree rather than one after the
+    other: a link that adds two feeders' sums needs a stage more than a chain's (5, 6 with the input
+    ReLU), a third vector input and a fifth register. Its outputs then wait floor(log2 C) link
+    latencies behind the first links' last firing, not C - 1."""
+    return cfg.stages >= 5 + relu_in and cfg.vector_inputs >= 3 and cfg.registers >= 5
+
+
+def feeders(chain: int, j: int, tree: bool) -> tuple[int, ...]:
+    """The links whose partial sums link *j* of a chain of *chain* adds: in a tree, its children in a
+    heap rooted at the last link (the one with the bias, which sends the outputs); in a chain, link
+    j - 1."""
+    if not tree:
+        return (j - 1,) if j else ()
+    h = chain - 1 - j
+    return tuple(chain - 1 - c for c in (2 * h + 1, 2 * h + 2) if c < chain)
+
+
+def reduction_depth(chain: int, tree: bool) -> int:
+    """Link latencies between a chain's first links' last firing of an output and its last link's."""
+    return chain.bit_length() - 1 if tree else chain - 1
 
 
 def link_program(t: MatmulTiling, j: int, relu_in: bool, partials: int | None = None) -> PcuProgram:
@@ -245,6 +273,7 @@ class MatmulPhase(Phase):
         self.reads = (x, w) + ((bias,) if bias else ())
         self.writes = (y,)
         self.t = t = tile_matmul(cfg, where or name, self.m, self.k, self.n, bias is not None, relu_in, chain, pmus)
+        self.tree = tree_links(cfg, relu_in)
         self.ideal_cycles = math.ceil(self.m * self.n * self.k / (cfg.lanes * t.pcus))
         self.estimate_cycles = t.estimate
         self.padded_cols = t.groups * t.blocks * cfg.lanes  # Np: columns of the Y region in DRAM
@@ -281,7 +310,8 @@ class MatmulPhase(Phase):
             nets += [Net(u("ag", g * t.chain + j), tuple(u("pcu", g, r, j) for r in range(t.rows)))
                      for g in range(t.groups)]
         for o, g, r in self._outputs():
-            nets += [Net(u("pcu", g, r, j - 1), (u("pcu", g, r, j),), 2.0) for j in range(1, t.chain)]
+            nets += [Net(u("pcu", g, r, f), (u("pcu", g, r, j),), 2.0)
+                     for j in range(t.chain) for f in feeders(t.chain, j, self.tree)]
             last = u("pcu", g, r, t.chain - 1)
             sink = u("ag", o) if o < t.ag_outputs else u("host", o - t.ag_outputs)
             nets.append(Net(last, (sink,)))
@@ -312,10 +342,11 @@ class MatmulPhase(Phase):
                                [("pcu", *self._site(s, "pcu", g, r, j), "sin", 0) for g in range(t.groups)]))
         for o, g, r in self._outputs():
             for j in range(t.chain):
-                b.pcu(*self._site(s, "pcu", g, r, j), link_program(t, j, self.relu_in))
-                if j:
-                    vector.append((("pcu", *self._site(s, "pcu", g, r, j - 1), "vout", 0),
-                                   [("pcu", *self._site(s, "pcu", g, r, j), "vin", 1)]))
+                fed_by = feeders(t.chain, j, self.tree)
+                b.pcu(*self._site(s, "pcu", g, r, j), link_program(t, j, self.relu_in, len(fed_by)))
+                for v, f in enumerate(fed_by):
+                    vector.append((("pcu", *self._site(s, "pcu", g, r, f), "vout", 0),
+                                   [("pcu", *self._site(s, "pcu", g, r, j), "vin", 1 + v)]))
             last = self._site(s, "pcu", g, r, t.chain - 1)
             if o < t.ag_outputs:
                 vector.append((("pcu", *last, "vout", 0), [("ag", self._site(s, "ag", o)[0], "wdata")]))

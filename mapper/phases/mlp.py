@@ -93,7 +93,8 @@ from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.phases.eltwise import ChainPcu, chain_interval, chain_path
-from rdagen.mapper.phases.matmul import MatmulTiling, latency, link_latency, link_program, split_k, x_buffer_program
+from rdagen.mapper.phases.matmul import (MatmulTiling, feeders, latency, link_latency, link_program, reduction_depth,
+                                         split_k, tree_links, x_buffer_program)
 from rdagen.mapper.phases.dram import DramTraffic, memory_cycles
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
@@ -157,28 +158,6 @@ def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
 def links_of(tilings: tuple[MatmulTiling, ...]) -> list[tuple[int, int, int]]:
     """(layer, group, link) of every link, in layer order."""
     return [(i, g, j) for i, t in enumerate(tilings) for g in range(t.groups) for j in range(t.chain)]
-
-
-def tree_links(cfg: ArrayConfig, layer: Layer) -> bool:
-    """Whether a layer's links add their partial sums in a binary tree rather than down the chain: a
-    link that adds two feeders' sums needs a stage more (5, 6 with the input ReLU) and a third vector
-    input. The output then waits floor(log2 C) link latencies behind the first firings, not C - 1."""
-    return cfg.stages >= 5 + layer.relu_in and cfg.vector_inputs >= 3
-
-
-def feeders(chain: int, j: int, tree: bool) -> tuple[int, ...]:
-    """The links whose partial sums link *j* of a chain of *chain* adds: in a tree, its children in a
-    heap rooted at the last link (the one with the bias, which sends the outputs); in a chain, link
-    j - 1."""
-    if not tree:
-        return (j - 1,) if j else ()
-    h = chain - 1 - j
-    return tuple(chain - 1 - c for c in (2 * h + 1, 2 * h + 2) if c < chain)
-
-
-def reduction_depth(chain: int, tree: bool) -> int:
-    """Link latencies between a chain's first links' last firing of an output and its last link's."""
-    return chain.bit_length() - 1 if tree else chain - 1
 
 
 def loading(cfg: ArrayConfig, tilings: tuple[MatmulTiling, ...],
@@ -262,7 +241,7 @@ def tile_mlp(cfg: ArrayConfig, where: str, m: int, layers: tuple[Layer, ...],
                        f"{room}{' (its W PMUs in a bank of %d)' % bank[0] if bank else ''}")
     words = bank[1] if bank else cfg.pmu_words
     last = len(layers) - 1
-    trees = tuple(tree_links(cfg, layer) for layer in layers)
+    trees = tuple(tree_links(cfg, layer.relu_in) for layer in layers)
     tilings = [_tiling(cfg, m, layer, i == last, 1) for i, layer in enumerate(layers)]
     for t, layer in zip(tilings, layers):
         if cfg.stages < 1 + layer.relu_in or cfg.counters < 2:
@@ -411,7 +390,7 @@ class MlpPhase(Phase):
         pcus = len(self.links)
         macs = sum(m * layer.k * layer.n for layer in layers)
         self.ideal_cycles = -(-macs // (cfg.lanes * pcus))
-        self.trees = tuple(tree_links(cfg, layer) for layer in layers)
+        self.trees = tuple(tree_links(cfg, layer.relu_in) for layer in layers)
         self.estimate_cycles = estimate(cfg, m, ts, epilogue, loaders, loaded_by is not None, trees=self.trees)
 
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:

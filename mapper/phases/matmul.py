@@ -214,17 +214,15 @@ def reduction_depth(chain: int, tree: bool) -> int:
     return chain.bit_length() - 1 if tree else chain - 1
 
 
-def link_program(t: MatmulTiling, j: int, relu_in: bool, partials: int | None = None) -> PcuProgram:
+def link_program(t: MatmulTiling, j: int, relu_in: bool, partials: int) -> PcuProgram:
     """Link *j* of a chain: x (ReLU'd) times the W vector, accumulated over its K range; a link that
-    takes *partials* other links' partial sums (default: a chain's, its predecessor's from link 1 on)
-    adds them (vin 1, vin 2: one vector per output each) to its last product. It makes
+    takes *partials* other links' partial sums (its ``feeders``, 0 to 2) adds them (vin 1, vin 2: one vector per output each) to its last product. It makes
     ``t.blocks * t.mblocks`` outputs, one vector each."""
     x, stages = sin(0), []
     if relu_in:
         stages.append(Stage("fmax", sin(0), CONST, dst=1, const=0))
         x = reg(1)
     stages.append(Stage("fmul", vin(0), x, dst=0))
-    partials = (j > 0) if partials is None else partials
     if partials:
         # The partial sums join at the output's last firing, and their inputs are lazy: waited for and
         # read only there, so the link starts an output before its feeders have finished it. On the

@@ -197,12 +197,12 @@ def load_cycles(cfg: ArrayConfig, streams: list[int], dram_words: float | None =
 
 
 def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: tuple[ChainPcu, ...] = (),
-             loaders: int | None = None, loaded: bool = False, dram_words: float | None = None,
-             trees: tuple[bool, ...] = ()) -> int:
+             loaders: int | None = None, loaded: bool = False, dram_words: float | None = None, *,
+             trees: tuple[bool, ...]) -> int:
     """The cost model of the module docstring; *loaded*: the weights are in the PMUs already (a
     resident phase's later runs), no layer waits for a load; *dram_words*: the DRAM's bandwidth in
     words per cycle (``load_cycles``; None: unlimited, the memory the model is calibrated on);
-    *trees*: per layer, whether its links add their sums in a tree (``tree_links``; default chains)."""
+    *trees*: per layer, whether its links add their sums in a tree (``tree_links``) or down the chain."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
     placed, streams = loading(cfg, tilings, loaders)
     loaders = [loader for loader, _ in placed]
@@ -212,7 +212,7 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
         # a W PMU is loaded when its loader's whole stream has passed (its write window's run)
         load = 0 if loaded else max(loads[loader] for (i, _, _), loader in zip(links_of(tilings), loaders) if i == n)
         start = load if n == 0 else max(end + HOP + FU_LATENCY * cfg.stages, load)
-        end = start + t.blocks * kb + reduction_depth(t.chain, n < len(trees) and trees[n]) * link_latency(cfg)
+        end = start + t.blocks * kb + reduction_depth(t.chain, trees[n]) * link_latency(cfg)
         pace = max(pace, _sample_cycles(cfg, t, produced))
         produced = t.blocks
     if epilogue:
@@ -398,7 +398,7 @@ class MlpPhase(Phase):
         (``load_cycles``): on the critical path before the first layer, not only in the phase's total."""
         words = memory.bytes_per_cycle / 4 if memory.bytes_per_cycle else None
         cycles = estimate(cfg, self.m, self.tilings, self.epilogue, self.loaders, self.loaded_by is not None, words,
-                          self.trees)
+                          trees=self.trees)
         return memory_cycles(cfg, cycles, dram, memory, self.dram_overlap)
 
     @property

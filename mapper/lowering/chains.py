@@ -117,6 +117,8 @@ def _streamed_is_cheaper(s: Lowering, chain, after: list, phase: MlpPhase, runs:
         streamed = [p for i in chain for p in matmul_phases(s, i)]
     except MapError:  # a layer no matmul phase takes: the MLP phase, which fits, is
         return False
+    if after and after[-1].writes == streamed[-1].writes:  # the last layer's ring sends the ReLU itself
+        after = []
     mlp = runs * s.cost(phase)
     if runs > 1:
         try:

@@ -293,14 +293,16 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
     for first in (True, False):  # the phases that keep resident weights first
         for n in range(len(phases)):
             if bool(phases[n].resident_units()) == first and key(n, phases[n]) not in shared:
+                error = None
                 while True:
                     try:
                         place_group(n, phases[n])
                         break
-                    except MapError:  # a phase with a leaner dataflow (Phase.simpler) tries that
+                    except MapError as exc:  # a phase with a leaner dataflow (Phase.simpler) tries that
+                        error = error or exc
                         phases[n] = phases[n].simpler()
-                        if phases[n] is None:
-                            raise
+                        if phases[n] is None:  # the phase's own error, not its leanest variant's
+                            raise error from None
     placed = [shared[key(n, phase)] for n, phase in enumerate(phases)]
     placed = [p if p.phase is phase else PlacedPhase(phase, p.placement, p.bitstream, p.tracks, p.seed)
               for p, phase in zip(placed, phases)]

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rdagen.mapper.backend.place import sites
 from rdagen.mapper.frontend.graph import GraphBuilder
 from rdagen.mapper.frontend.inputs import check_inputs, random_inputs
 from rdagen.mapper.phases.embedding import STACK_WORDS, Bag, stacks_of
@@ -549,16 +550,18 @@ def test_tables_stack_on_an_ag_when_they_outnumber_the_ags(request, fixed):
         assert abs(model + empty - measured) <= 0.1 * measured, (mem.name, measured, model, empty)
 
 
-def test_the_dot_interaction_sends_its_products_to_the_host_as_scalars(request):
-    """A dot interaction on the RTL (direct harness), bit-exact and within the bound, its products one
-    word each on the scalar network to the host (no DRAM write: a vector per product would be a third
-    of its traffic), its cycles within 10 % of the cost model's. Staged where two sample rows fit a PMU
-    (27 features as DLRM Kaggle's with D above the lanes, and 3 samples of 5, on small): every sample's
-    rows cross DRAM once and the PMUs give the pairs; otherwise (tiny's 2 counters with D above its
-    lanes) each pair's two vectors are read from DRAM."""
+def test_the_dot_interaction_sends_its_products_to_the_host_not_to_dram(request):
+    """A dot interaction on the RTL (direct harness), bit-exact and within the bound, its products sent
+    to the host, not written to DRAM (a vector per product would be a third of its traffic): one word
+    each on the scalar network, and where the PMUs allow more streams than there are host rows (medium:
+    9 streams, 6 rows), the streams beyond one a row one vector each on the vector network to the same
+    rows' vector ports; its cycles within 10 % of the cost model's. Staged where two sample rows fit a
+    PMU (27 features as DLRM Kaggle's with D above the lanes, and 3 samples of 5, on small): every
+    sample's rows cross DRAM once and the PMUs give the pairs; otherwise (tiny's 2 counters with D above
+    its lanes) each pair's two vectors are read from DRAM."""
     seed = test_seed(request)
     for config, samples, features, d, staged in (("small", 1, 27, 8, True), ("small", 3, 5, 5, True),
-                                                 ("tiny", 2, 4, 3, False)):
+                                                 ("tiny", 2, 4, 3, False), ("medium", 4, 27, 8, True)):
         cfg = preset(config)
         g = GraphBuilder()
         g.output(g.dot_interaction(*(g.input(f"x{i}", (samples, d)) for i in range(features)), name="z"))
@@ -584,4 +587,7 @@ def test_the_dot_interaction_sends_its_products_to_the_host_as_scalars(request):
             assert (sent < samples * (features - 1) ** 2) == (len(ranges) > 1), (sent, ranges)  # fewer than the square
         else:
             assert sent == samples * pairs
-        assert all(port.startswith("srecv__") for port in io.sinks)
+        rows = len(sites(cfg, "host"))
+        assert sorted(port.partition("__")[0] for port in io.sinks) == \
+            ["srecv"] * min(phase.streams, rows) + ["vrecv"] * max(0, phase.streams - rows), (config, io.sinks)
+        assert (phase.streams > rows) == (config == "medium"), (config, phase.streams)

@@ -19,10 +19,14 @@ sample instead of 52::
     PMU A_s (double-buffered sample rows) --t_i vectors, each repeated for every j--> PCU s vin 0
     PMU B_s (the same rows)              --t_j vectors, j = 0 .. e_q - 1, for every i--> PCU s vin 1
     PCU s: fmul, the lane reduction (fadd), the accumulator over the ceil(D / L) vectors of a product
-    --one word per product, scalar network--> host s srecv
+    --one word per product, scalar network--> host s srecv                      (s < host rows H)
+    --one vector per product (the product in every lane), vector network--> host s - H vrecv  (s >= H)
 
 P and Q are chosen by the cost model on the lowering's memory (more streams divide the products; the
-P AGs read their samples side by side through the DRAM's bandwidth).
+P AGs read their samples side by side through the DRAM's bandwidth): P x Q up to two streams a host
+row (its scalar and its vector port) where the PMUs allow (medium: 9 streams on 6 rows, measured
+within 1.7 % of the model on its RTL; plasticine: 32 on 16, Kaggle's batch 64 alone 2,072 -> 1,112
+cycles by the model, where the phases schedule gives it every PMU).
 
 Pairs (otherwise: tiny's 2 counters with D > L, or rows beyond half a PMU): the items (b, pair) dealt
 to S = min(items, AGs / 2, PCUs) streams, each pair's two vectors read from DRAM by two AGs::
@@ -44,6 +48,7 @@ import functools
 import numpy as np
 
 from rdagen.rtl.spec.ag_layout import AgProgram
+from rdagen.rtl.spec.array_layout import unpack_vectors
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import IDEAL, Memory
 from rdagen.rtl.spec.pcu_layout import LANE, Accumulate, Counter, PcuProgram, Reduce, Stage, ctr, reg, vin
@@ -114,10 +119,11 @@ class InteractionPhase(Phase):
     # -- the staged dataflow -------------------------------------------------------------------------
 
     def _stages(self) -> bool:
-        """Whether the staged dataflow fits: two sample rows in a PMU, the t_i pattern's counters."""
+        """Whether the staged dataflow fits: two sample rows in a PMU, the t_i pattern's counters and
+        address stages (``_a_program``: a second stage where a row is several vectors)."""
         cfg = self.cfg
         return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
-                and cfg.counters >= 2 + (self.vectors > 1))
+                and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 1 + (self.vectors > 1))
 
     def _staged_estimate(self, p: int, q: int) -> int:
         rows = self.features * self.vectors  # a sample's vectors, written once per stream
@@ -141,9 +147,9 @@ class InteractionPhase(Phase):
         """(P, Q) of the fewest cycles by the cost model on *memory*, the fewest streams among equals;
         None when no stream fits."""
         cfg = self.cfg
-        most = min(cfg.rows, len(sites(cfg, "host")), len(sites(cfg, "pcu")), self.pmu_cap // 2)
+        most = min(2 * len(sites(cfg, "host")), len(sites(cfg, "pcu")), self.pmu_cap // 2)
         best = None
-        for p in range(1, min(self.samples, most) + 1):
+        for p in range(1, min(self.samples, cfg.rows, most) + 1):
             for q in range(1, min(self.features - 1, most // p) + 1):
                 if len(row_ranges(self.features, q)) < q:  # as few ranges as a smaller Q: no better, more streams
                     continue
@@ -205,36 +211,44 @@ class InteractionPhase(Phase):
     # -- the phase ----------------------------------------------------------------------------------
 
     def _names(self, s: int) -> dict[str, str]:
-        """Stream *s*'s units (staged: the AG of its samples, shared by the streams of those)."""
+        """Stream *s*'s units (staged: the AG of its samples, shared by the streams of those; the host
+        row it sends its products to, shared by stream s and s + rows, ``_vector_out``)."""
+        host = {"host": f"{self.name}.host{s % len(sites(self.cfg, 'host'))}"}
         if self.split:
             return {"ag": f"{self.name}.ag{s % self.split[0]}"} | {
-                unit: f"{self.name}.{unit}{s}" for unit in ("pmu_a", "pmu_b", "pcu", "host")}
-        return {unit: f"{self.name}.{unit}{s}" for unit in ("a", "b", "pcu", "host")}
+                unit: f"{self.name}.{unit}{s}" for unit in ("pmu_a", "pmu_b", "pcu")} | host
+        return {unit: f"{self.name}.{unit}{s}" for unit in ("a", "b", "pcu")} | host
+
+    def _vector_out(self, s: int) -> bool:
+        """Whether stream *s* sends its products on the vector network (to its host row's ``vrecv``, the
+        product in every lane): the streams beyond one per host row, whose ``srecv`` the first takes."""
+        return s >= len(sites(self.cfg, "host"))
 
     def netlist(self):
-        units, nets = [], []
+        units, nets = {}, []
         kinds = {"a": "ag", "b": "ag", "ag": "ag", "pmu_a": "pmu", "pmu_b": "pmu", "pcu": "pcu", "host": "host"}
         fed = {}  # staged: {AG: the PMUs its samples' rows go to}
         for s in range(self.streams):
             n = self._names(s)
-            units += [Unit(name, kinds[unit]) for unit, name in n.items() if unit != "ag" or name not in fed]
+            units.update({name: Unit(name, kinds[unit]) for unit, name in n.items()})
             if self.split:
                 fed.setdefault(n["ag"], []).extend((n["pmu_a"], n["pmu_b"]))
                 nets += [Net(n["pmu_a"], (n["pcu"],)), Net(n["pmu_b"], (n["pcu"],))]
             else:
                 nets += [Net(n["a"], (n["pcu"],)), Net(n["b"], (n["pcu"],))]
             nets.append(Net(n["pcu"], (n["host"],)))
-        return units, nets + [Net(ag, tuple(pmus)) for ag, pmus in fed.items()]
+        return list(units.values()), nets + [Net(ag, tuple(pmus)) for ag, pmus in fed.items()]
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         vector, scalar, fed = [], [], {}
         for i in range(self.streams):
             n = {unit: s[name] for unit, name in self._names(i).items()}
             pcu = n["pcu"]
+            out = {"vout": [("acc", 0)]} if self._vector_out(i) else {"sout": [("acc", 0)]}
             b.pcu(*pcu, PcuProgram(stages=[Stage("fmul", vin(0), vin(1), dst=0)],
                                    counters=[Counter(0, len(self._outputs(i)) * self.vectors, 1)], vin_required=[0, 1],
                                    reduce=Reduce("fadd", 0), accumulate=Accumulate("fadd", init=0, fold=self.vectors),
-                                   sout=[("acc", 0)]))
+                                   **out))
             if self.split:
                 rows = self._stream(i)[1]
                 b.pmu(*n["pmu_a"], self._a_program(rows))
@@ -247,7 +261,10 @@ class InteractionPhase(Phase):
                 b.ag(n["b"][0], AgProgram("read"))
                 vector += [(("ag", n["a"][0], "rdata"), [("pcu", *pcu, "vin", 0)]),
                            (("ag", n["b"][0], "rdata"), [("pcu", *pcu, "vin", 1)])]
-            scalar.append((("pcu", *pcu, "sout", 0), [("host", n["host"][0], "srecv")]))
+            if self._vector_out(i):
+                vector.append((("pcu", *pcu, "vout", 0), [("host", n["host"][0], "vrecv")]))
+            else:
+                scalar.append((("pcu", *pcu, "sout", 0), [("host", n["host"][0], "srecv")]))
         for ag, sinks in fed.items():  # staged: an AG's samples to every stream of them
             b.ag(ag[0], AgProgram("read"))
             vector.append((("ag", ag[0], "rdata"), sinks))
@@ -274,13 +291,18 @@ class InteractionPhase(Phase):
                     sources[f"ag_cmd__{row}"] = [
                         ((item // len(self.pairs)) * self.features + self.pairs[item % len(self.pairs)][side])
                         * self.padded | self.padded << 32 for item in self._outputs(i)]
-            sinks[f"srecv__{s[n['host']][0]}"] = len(self._outputs(i))
+            sinks[self._port(s, i)] = len(self._outputs(i))
         return PhaseIO(sources, dram, sinks, [], 0)
+
+    def _port(self, s: dict, i: int) -> str:
+        """The host port stream *i*'s products leave by."""
+        return f"{'vrecv' if self._vector_out(i) else 'srecv'}__{s[self._names(i)['host']][0]}"
 
     def collect(self, s: dict, outputs: dict, readback: list) -> dict:
         y = np.zeros(self.items, F32)
         for i in range(self.streams):
-            got = np.asarray(outputs[f"srecv__{s[self._names(i)['host']][0]}"], U32).view(F32)
+            got = outputs[self._port(s, i)]
+            got = (unpack_vectors(got, self.cfg.lanes)[:, 0] if self._vector_out(i) else np.asarray(got, U32)).view(F32)
             order = np.asarray(self._outputs(i))
             y[order[order >= 0]] = got[order >= 0]
         return {self.y: y.reshape(self.samples, len(self.pairs))}

@@ -74,12 +74,11 @@ def _relu_after(s: Lowering, i: int) -> int | None:
     return use[0]
 
 
-def _ring_sending_relu_after(s: Lowering, i: int) -> list[Phase] | None:
+def _ring_sending_relu_after(s: Lowering, i: int, r: int | None) -> list[Phase] | None:
     """Matmul *i* in the systolic mode as a ring that sends the ReLU of its sums (``tile_systolic``'s
-    *relu_out*), writing the output of the relu node that follows it (``_relu_after``), so that no
+    *relu_out*), writing the output of relu node *r* that follows it (``_relu_after``), so that no
     elementwise phase reads Y back from DRAM to write its ReLU; None where no relu follows alone, the
     partial sums are not the ring's to choose, or no such ring fits."""
-    r = _relu_after(s, i)
     if r is None or s.partial_sums not in ("auto", "ring"):
         return None
     mm, relu = s.matmuls[i], s.graph.nodes[r]
@@ -147,16 +146,17 @@ def matmul_phases(s: Lowering, i: int) -> list[Phase]:
     r = _relu_after(s, i)
     relu = lower_eltwise(s, r) if r is not None else []
     options = ([] if s.matmul_mode == "systolic" else [(simd_matmul(s, i), relu)]) + [(systolic, relu)]
-    sending = _ring_sending_relu_after(s, i)
+    sending = _ring_sending_relu_after(s, i, r)
     if sending is not None:
         options.append((sending, []))
     best, best_cost = None, None
     for phases, after in options:  # the first of the cheapest (SIMD before systolic, as before)
-        cost = _cost(s, phases) + (_cost(s, after) if after else 0)
+        cost = _cost(s, phases)
         found = _producer_sending_relu(s, i, phases)
         if found:  # the ReLU from the producing ring (``_relu_from_producer``) where that is cheaper
             n, fused = found
-            cost = min(cost, cost - _cost(s, phases) + _cost(s, [fused] + phases[1:]) - s.cost(s.phases[n]))
+            cost = min(cost, _cost(s, [fused] + phases[1:]) - s.cost(s.phases[n]))
+        cost += _cost(s, after) if after else 0
         if best_cost is None or cost < best_cost:
             best, best_cost = phases, cost
     return best

@@ -97,6 +97,7 @@ class InteractionPhase(Phase):
         self.samples, self.width, self.where, self.memory = samples, width, where, memory
         self.pmu_cap = len(sites(cfg, "pmu")) if pmus is None else pmus
         self.features = len(reads)
+        self.host_rows = len(sites(cfg, "host"))  # a stream a row on its scalar port, another on its vector port
         self.pairs = interaction_pairs(self.features)
         self.items = samples * len(self.pairs)
         L = cfg.lanes
@@ -147,7 +148,7 @@ class InteractionPhase(Phase):
         """(P, Q) of the fewest cycles by the cost model on *memory*, the fewest streams among equals;
         None when no stream fits."""
         cfg = self.cfg
-        most = min(2 * len(sites(cfg, "host")), len(sites(cfg, "pcu")), self.pmu_cap // 2)
+        most = min(2 * self.host_rows, len(sites(cfg, "pcu")), self.pmu_cap // 2)
         best = None
         for p in range(1, min(self.samples, cfg.rows, most) + 1):
             for q in range(1, min(self.features - 1, most // p) + 1):
@@ -213,7 +214,7 @@ class InteractionPhase(Phase):
     def _names(self, s: int) -> dict[str, str]:
         """Stream *s*'s units (staged: the AG of its samples, shared by the streams of those; the host
         row it sends its products to, shared by stream s and s + rows, ``_vector_out``)."""
-        host = {"host": f"{self.name}.host{s % len(sites(self.cfg, 'host'))}"}
+        host = {"host": f"{self.name}.host{s % self.host_rows}"}
         if self.split:
             return {"ag": f"{self.name}.ag{s % self.split[0]}"} | {
                 unit: f"{self.name}.{unit}{s}" for unit in ("pmu_a", "pmu_b", "pcu")} | host
@@ -222,7 +223,7 @@ class InteractionPhase(Phase):
     def _vector_out(self, s: int) -> bool:
         """Whether stream *s* sends its products on the vector network (to its host row's ``vrecv``, the
         product in every lane): the streams beyond one per host row, whose ``srecv`` the first takes."""
-        return s >= len(sites(self.cfg, "host"))
+        return s >= self.host_rows
 
     def netlist(self):
         units, nets = {}, []

@@ -102,7 +102,7 @@ class Program:
     @functools.cached_property
     def estimates(self) -> list[int]:
         """Each phase's run by the cost model on the program's memory (mapper/phases/dram.py)."""
-        return [p.phase.memory_estimate(self.cfg, t, self.memory, p.placement.sites)
+        return [p.phase.memory_estimate(self.cfg, t, self.memory, p.placement.sites, p.paths)
                 for p, t in zip(self.phases, self.traffic)]
 
     @functools.cached_property
@@ -167,7 +167,7 @@ class Program:
 
         def estimated(placed: PlacedPhase, io: PhaseIO):
             estimates[id(placed)] = placed.phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers),
-                                                                 self.memory, placed.placement.sites)
+                                                                 self.memory, placed.placement.sites, placed.paths)
             return backend(placed, io)
 
         outputs, results = self._flow(arrays, estimated, progress)
@@ -304,7 +304,7 @@ def map_graph(graph: Graph, cfg: ArrayConfig, *, seed: int = 0, pins: dict | Non
                         if phases[n] is None:  # the phase's own error, not its leanest variant's
                             raise error from None
     placed = [shared[key(n, phase)] for n, phase in enumerate(phases)]
-    placed = [p if p.phase is phase else PlacedPhase(phase, p.placement, p.bitstream, p.tracks, p.seed)
+    placed = [p if p.phase is phase else PlacedPhase(phase, p.placement, p.bitstream, p.tracks, p.seed, p.paths)
               for p, phase in zip(placed, phases)]
     return Program(cfg, graph, placed, seed, time.perf_counter() - started, memory, schedule, pipelined)
 

@@ -167,6 +167,38 @@ def test_negotiated_routing_fits_what_one_route_at_a_time_cannot(request):
     assert negotiated > greedy + 5
 
 
+def test_a_routes_paths_follow_its_tree_from_the_source_to_every_sink(request):
+    """``GridRouter.paths`` (what the placed cost model reads, mapper/phases/chain_timing.py): on 40
+    random routed sets, every route's paths reach exactly its sinks; each starts at the source's switch,
+    steps to a neighbour switch per direction output and ends at the sink's local output, at least the
+    Manhattan distance long, and each hop of it selects the hop before (the selects traced back from the
+    sink lead to the source); a multicast's paths form a tree (a shared hop has one hop before it)."""
+    rng = seeded_rng(request)
+    multicast = 0
+    for _ in range(40):
+        routes = _random_route_set(rng, 4, 4, 8)
+        router = GridRouter(4, 4, 2, 2, 2)
+        router.route_all(routes)
+        for route in routes:
+            paths = router.paths(route.source)
+            assert set(paths) == set(route.sinks)
+            for sink, path in paths.items():
+                assert path[0][:2] == route.source[:2] and path[-1] == (*sink[:2], port_index(2, None, sink[2]))
+                assert len(path) >= 1 + abs(sink[0] - route.source[0]) + abs(sink[1] - route.source[1])
+                for (r, c, output), (nr, nc, next_output) in zip(path, path[1:]):
+                    direction = DIRECTIONS[output // 2]
+                    assert (nr, nc) == (r + STEP[direction][0], c + STEP[direction][1])
+                    assert router.select[(nr, nc, next_output)] - 1 == port_index(2, OPPOSITE[direction], output % 2)
+                assert _trace(router, sink) == route.source
+            if len(paths) > 1:
+                multicast += 1
+                before = {}  # a tree: a hop on several paths comes after the same hop on each
+                for path in paths.values():
+                    for j, hop in enumerate(path):
+                        assert before.setdefault(hop, path[j - 1] if j else None) == (path[j - 1] if j else None)
+    assert multicast > 0
+
+
 def test_routing_refusals_leave_no_state(request):
     router = GridRouter(4, 4, 1, 2, 2)
     router.add(Route((0, 0, 0), ((0, 3, 0),)))

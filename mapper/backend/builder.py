@@ -118,6 +118,16 @@ class ArrayBuilder:
             raise BuildError(f"routes on the {network} network: {exc}") from None
         self.routes += [(network, source, tuple(sinks)) for source, sinks in routes]
 
+    def paths(self, network: str) -> dict[tuple[tuple, tuple], tuple[tuple[int, int, int], ...]]:
+        """{(source endpoint, sink endpoint): the switch outputs a word passes between them} of every
+        route on *network* (``GridRouter.paths``): what a cost model of the placed routes reads."""
+        router, found = self.routers[network], {}
+        for net, source, sinks in self.routes:
+            if net == network:
+                walked = router.paths(self._locate(network, source, True))
+                found.update({(tuple(source), tuple(s)): walked[self._locate(network, s, False)] for s in sinks})
+        return found
+
     # -- output ------------------------------------------------------------------------------------------
     def bitstream(self) -> bytes:
         words = dict(self.words)

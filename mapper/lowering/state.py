@@ -114,4 +114,4 @@ class Lowering:
                                 self.graph.tensors[name].dtype == "int32" else np.float32)
                  for name in phase.reads}
         io = phase.io(sites, zeros)
-        return phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers), self.memory, sites)
+        return phase.memory_estimate(self.cfg, traffic(self.cfg, io.sources, io.gathers), self.memory, sites, None)

@@ -108,12 +108,13 @@ class ConcurrentPhase(Phase):
     def weight_sources(self) -> dict[str, str]:
         return {w: where for p in self.parts for w, where in p.weight_sources().items()}
 
-    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
+                        paths: dict | None) -> int:
         longest = 0
         for part in self.parts:
             rows = {sites[u.name][0] for u in part.netlist()[0] if u.kind == "ag"}
             mine = DramTraffic({row: t for row, t in dram.ags.items() if row in rows})
-            longest = max(longest, part.memory_estimate(cfg, mine, memory, sites))
+            longest = max(longest, part.memory_estimate(cfg, mine, memory, sites, paths))
         return max(longest, memory_bound(cfg, 0, dram, memory))
 
     def layer_units(self) -> dict[str, dict[str, int]]:

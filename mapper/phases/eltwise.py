@@ -19,15 +19,21 @@ Cost model: ``stream_latency`` + path + 1 + (ceil(M / S) ceil(N / L) - 1) x inte
 medium's 12 (fitted up to medium; on plasticine's 16 x 8 the linear term overshot a 16-stream ReLU by 23
 cycles, +11.9 %, and the 4-PCU sigmoid of the same run matched: the correction halves the two errors'
 spread, +2.6 % and -4.8 %; the interaction phase, whose plasticine run the linear term underestimates,
-keeps it, mapper/phases/interaction.py). The path
-is the chain's longest dependency path after its first PCU, each PCU on it 8 cycles and 5 per stage
-of its piece. The interval is 1 cycle, or, when a source feeds chain PCUs at depths d0 < d1 of the
-dependency graph (a PCU reading only tensors has depth 0, the others one more than the deepest PCU
-they read), (d1 - d0) (8 + 5 stages) / (2 fifo_depth): the multicast waits for the furthest consumer,
-whose FIFO holds the words still in the chain between them. Single PCUs are within a cycle or two of
-the direct harness's cycles. Chained phases depend on their placement (the routes' hop buffers hold
-words of a multicast too): on 180 runs of sigmoid pieces on tiny and small (1 to 64 rows, 6
-placements each), -27 % to +39 %, 10.6 % on average.
+keeps it, mapper/phases/interaction.py).
+
+Placed (``memory_estimate`` with the routes), path + 1 + (...) x interval is the span of the slowest
+stream from its units' queues on its placed routes (mapper/phases/chain_timing.py): a multicast to
+PCUs at different depths waits for the deeper one's branch to have room, so a chain's pace depends on
+its routes' lengths (placements of one sigmoid piece on small ran 927 to 1,387 cycles). On 381 runs
+(sigmoids and sums of 1 to 64 rows on tiny, small and medium, 3 to 6 placements each, chains of 1 to
+6 PCUs) the placed model is within 1.8 % of the direct harness's cycles (the unplaced one: -20.0 %
+to +25.5 %). A chain whose pace its routes set is placed ``CHAIN_PLACEMENTS`` times and the fastest
+placement by this model kept (mapper/phases/phase.py ``place_and_route_group``). Before placement
+(the lowering's choices), the path is the chain's longest dependency path after its first PCU, each
+PCU on it 8 cycles and 5 per stage of its piece, and the interval 1 cycle, or, when a source feeds
+chain PCUs at depths d0 < d1 of the dependency graph (a PCU reading only tensors has depth 0, the
+others one more than the deepest PCU they read), (d1 - d0) (8 + 5 stages) / (2 fifo_depth): the
+words the deeper consumer's FIFO holds while the chain between them computes.
 """
 
 from __future__ import annotations
@@ -38,16 +44,20 @@ import numpy as np
 
 from rdagen.rtl.spec.ag_layout import AgProgram
 from rdagen.rtl.spec.config import ArrayConfig
+from rdagen.rtl.spec.memory import Memory
 from rdagen.rtl.spec.pcu_layout import CONST, Counter, PcuProgram, Stage, reg, vin
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.rtl.spec.expression import Const, ExpressionError, Piece, Program, split
+from rdagen.mapper.phases.chain_timing import ChainUnit, chain_span
+from rdagen.mapper.phases.dram import DramTraffic, memory_cycles
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
 __all__ = ["ChainPcu", "EltwisePhase", "eltwise_phases", "epilogue_chain", "chain_path", "chain_interval",
            "stream_latency"]
 
+CHAIN_PLACEMENTS = 4  # placements tried for a chain whose routes set its pace (the fastest kept)
 BEYOND_MEDIUM = 1.5  # cycles per row or column beyond 12 the elementwise phase's latency does not grow by
 
 
@@ -199,6 +209,43 @@ class EltwisePhase(Phase):
 
     def _rows(self, s: int) -> int:
         return len(range(s, self.m, self.streams))
+
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
+                        paths: dict | None) -> int:
+        """Placed: the chain's span from its routes (mapper/phases/chain_timing.py) in place of the
+        unplaced path and interval, the slowest stream's."""
+        if paths is None:
+            return super().memory_estimate(cfg, dram, memory, sites, paths)
+        compute = round(stream_latency(cfg) - BEYOND_MEDIUM * max(0, cfg.rows + cfg.cols - 12) + 1
+                        + self.route_cycles(cfg, sites, paths))
+        return memory_cycles(cfg, compute, dram, memory, self.dram_overlap)
+
+    @property
+    def placements(self) -> int:
+        """A chain whose pace its routes set (a source multicast to PCUs at different depths) is placed
+        ``CHAIN_PLACEMENTS`` times, the fastest kept; any other, once."""
+        return CHAIN_PLACEMENTS if chain_interval(self.cfg, self.chain) > 1 else 1
+
+    def route_cycles(self, cfg: ArrayConfig, sites: dict, paths: dict) -> float:
+        """The slowest stream's span on its routes (``chain_span``)."""
+        return max(chain_span(cfg, self._stream_units(i, sites, paths), self._rows(i) * self.vectors, len(self.reads))
+                   for i in range(self.streams))
+
+    def _stream_units(self, i: int, s: dict, paths: dict) -> list[ChainUnit]:
+        """Stream *i*'s AG reads then chain PCUs as chain_timing's units, their routes from *paths*."""
+        ags = [("ag", s[f"{self.name}.ag{k}_{i}"][0], "rdata") for k in range(len(self.reads))]
+        pcus = [("pcu", *s[f"{self.name}.pcu{c}_{i}"], "vout", 0) for c in range(len(self.chain))]
+        sources = {("tensor", k): k for k in range(len(self.reads))} | {("pcu", c): len(ags) + c
+                                                                       for c in range(len(self.chain))}
+        routes = {u: [] for u in range(len(ags) + len(pcus))}
+        for c, pcu in enumerate(self.chain):
+            sink = pcus[c][:3]
+            for k, source in enumerate(pcu.inputs):
+                u = sources[source]
+                routes[u].append((len(ags) + c, k, paths[((ags + pcus)[u], (*sink, "vin", k))]))
+        return ([ChainUnit(False, (), tuple(routes[k])) for k in range(len(ags))]
+                + [ChainUnit(True, tuple(sources[x] for x in pcu.inputs), tuple(routes[len(ags) + c]))
+                   for c, pcu in enumerate(self.chain)])
 
     def netlist(self):
         units, nets = [], []

@@ -188,7 +188,8 @@ class EmbeddingPhase(Phase):
         self.estimate_cycles = max(max(sum(b.count for b in stack), sum(b.bags for b in stack))
                                    for stack in stacks) + self.latency
 
-    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
+                        paths: dict | None) -> int:
         paced = max((gathered(a.gathers, memory.read_latency) + self.latency - 1
                      for a in dram.ags.values() if a.gathers), default=0)
         return memory_bound(cfg, max(self.estimate_cycles + memory.read_latency - 1, paced), dram, memory)

@@ -140,7 +140,8 @@ class InteractionPhase(Phase):
         words = self.features * self.padded
         return max(0.0, 4 * streams * words / memory.bytes_per_cycle - words / self.cfg.lanes)
 
-    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
+                        paths: dict | None) -> int:
         extra = self._first_rows(self.split[0], memory) if self.split else 0
         return memory_cycles(cfg, round(self.estimate_cycles + extra), dram, memory, self.dram_overlap)
 

@@ -74,7 +74,9 @@ P_l is what layer l's producer writes into each X PMU per sample (vectors): a do
 takes sample m + 2 only after its reads of sample m, so a short layer waits for half a round of
 reading, writing and the turns; a long layer runs at its firings. (The links' lag stays out of that
 round: the input FIFOs hold a sample's words while the last link finishes the one before.) The epilogue chain's path and
-interval are the elementwise phase's (``chain_path``, ``chain_interval``).
+interval are the elementwise phase's (``chain_path``, ``chain_interval``); placed, its interval is
+its pace on its routes (mapper/phases/chain_timing.py ``chain_pace``, the last layer's outputs sent
+one a cycle).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ from rdagen.rtl.spec.pcu_layout import CONST, LANE, Counter, PcuProgram, Stage, 
 from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
+from rdagen.mapper.phases.chain_timing import ChainUnit, chain_pace
 from rdagen.mapper.phases.eltwise import ChainPcu, chain_interval, chain_path
 from rdagen.mapper.phases.matmul import (MatmulTiling, feeders, latency, link_latency, link_program, reduction_depth,
                                          split_k, tree_links, x_buffer_program)
@@ -198,11 +201,13 @@ def load_cycles(cfg: ArrayConfig, streams: list[int], dram_words: float | None =
 
 def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilogue: tuple[ChainPcu, ...] = (),
              loaders: int | None = None, loaded: bool = False, dram_words: float | None = None, *,
-             trees: tuple[bool, ...]) -> int:
+             trees: tuple[bool, ...], epilogue_pace: float | None = None) -> int:
     """The cost model of the module docstring; *loaded*: the weights are in the PMUs already (a
     resident phase's later runs), no layer waits for a load; *dram_words*: the DRAM's bandwidth in
     words per cycle (``load_cycles``; None: unlimited, the memory the model is calibrated on);
-    *trees*: per layer, whether its links add their sums in a tree (``tree_links``) or down the chain."""
+    *trees*: per layer, whether its links add their sums in a tree (``tree_links``) or down the chain;
+    *epilogue_pace*: the epilogue chain's cycles a vector on its placed routes (None: before placement,
+    ``chain_interval``)."""
     end, produced, pace = 0, tilings[0].kp // cfg.lanes, 0.0
     placed, streams = loading(cfg, tilings, loaders)
     loaders = [loader for loader, _ in placed]
@@ -217,7 +222,7 @@ def estimate(cfg: ArrayConfig, m: int, tilings: tuple[MatmulTiling, ...], epilog
         produced = t.blocks
     if epilogue:
         end += EPILOGUE + EPILOGUE_PER_STAGE * cfg.stages + chain_path(epilogue)
-        pace = max(pace, chain_interval(cfg, epilogue) * tilings[-1].blocks)
+        pace = max(pace, (epilogue_pace or chain_interval(cfg, epilogue)) * tilings[-1].blocks)
     return round(end + output_latency(cfg) + 1 + (m - 1) * pace)
 
 
@@ -393,13 +398,33 @@ class MlpPhase(Phase):
         self.trees = tuple(tree_links(cfg, layer.relu_in) for layer in layers)
         self.estimate_cycles = estimate(cfg, m, ts, epilogue, loaders, loaded_by is not None, trees=self.trees)
 
-    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
+                        paths: dict | None) -> int:
         """As every phase's (``memory_cycles``), with the weights' load sharing the DRAM's bandwidth
         (``load_cycles``): on the critical path before the first layer, not only in the phase's total."""
         words = memory.bytes_per_cycle / 4 if memory.bytes_per_cycle else None
+        pace = chain_pace(cfg, self._epilogue_units(sites, paths)) if self.epilogue and paths is not None else None
         cycles = estimate(cfg, self.m, self.tilings, self.epilogue, self.loaders, self.loaded_by is not None, words,
-                          trees=self.trees)
+                          trees=self.trees, epilogue_pace=pace)
         return memory_cycles(cfg, cycles, dram, memory, self.dram_overlap)
+
+    def _epilogue_units(self, s: dict, paths: dict) -> list[ChainUnit]:
+        """The last layer's output PCU (a source) then the epilogue's PCUs as chain_timing's units,
+        their routes to the epilogue's PCUs from *paths* (mapper/phases/chain_timing.py)."""
+        t = self.tilings[-1]
+        kinds = {unit.name: unit.kind for unit in self.netlist()[0]}
+        position = {self._u("epilogue", c): 1 + c for c in range(len(self.epilogue))}
+        sources = [("tensor", 0)] + [("pcu", c) for c in range(len(self.epilogue))]
+        ends = [("pcu", *self._site(s, "pcu", len(self.tilings) - 1, 0, t.chain - 1), "vout", 0)]
+        ends += [("pcu", *self._site(s, "epilogue", c), "vout", 0) for c in range(len(self.epilogue))]
+        units = []
+        for u, source in enumerate(sources):
+            sinks = [(position[name], self._input_port(s, kinds, name, source)) for name in self._epilogue_readers(source)
+                     if name in position]
+            routes = tuple((sink, port[-1], paths[(ends[u], port)]) for sink, port in sinks)
+            inputs = tuple(sources.index(x) for x in self.epilogue[u - 1].inputs) if u else ()
+            units.append(ChainUnit(u > 0, inputs, routes))
+        return units
 
     @property
     def resident(self) -> bool:

@@ -72,6 +72,12 @@ class Phase:
     placement_key = None  # phases with the same key share the first one's placement (one netlist)
     variant = None  # of those, phases with the same variant share one bitstream (the others emit their own)
     pmu_state = False  # reads what a phase before left in the PMUs: runs only as one continuous run
+    placements = 1  # placements tried, each from its own seed: the one whose routes run fastest is kept
+
+    def route_cycles(self, cfg: ArrayConfig, sites: dict, paths: dict) -> float:
+        """What of its run depends on where its units and routes are (``placements`` > 1 ranks its
+        placements by it)."""
+        return 0.0
 
     def netlist(self) -> tuple[list[Unit], list[Net]]:
         raise NotImplementedError
@@ -91,9 +97,11 @@ class Phase:
         """The matmul weights the phase reads and where the array takes them from."""
         return {}
 
-    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict) -> int:
+    def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
+                        paths: dict | None) -> int:
         """Its cycles by the cost model on *memory* with its run's DRAM traffic *dram* (its units at
-        *sites*): mapper/phases/dram.py ``memory_cycles``."""
+        *sites*, its vector routes' switch outputs *paths*, ``PlacedPhase.paths``, None before
+        placement): mapper/phases/dram.py ``memory_cycles``."""
         return memory_cycles(cfg, self.estimate_cycles, dram, memory, self.dram_overlap)
 
     def resident_units(self) -> tuple[str, ...]:
@@ -142,6 +150,7 @@ class PlacedPhase:
     bitstream: bytes
     tracks: dict  # network -> switch outputs (track hops and local deliveries) its routes use
     seed: int
+    paths: dict  # (source endpoint, sink endpoint) -> the vector network's switch outputs between them
 
     def io(self, tensors: dict) -> PhaseIO:
         return self.phase.io(self.placement.sites, tensors)
@@ -170,7 +179,23 @@ def place_and_route_group(phases: list[Phase], cfg: ArrayConfig, *, seed: int = 
                           attempts: int = 6, reserved: frozenset = frozenset()) -> list[PlacedPhase]:
     """``place_and_route`` of phases that share one netlist (the first's) and so one placement, each
     emitting its own programs and routes on it: a placement is kept only when every phase's routes fit.
-    No unit takes a *reserved* site ({(kind, site)}: resident weights of other phases)."""
+    No unit takes a *reserved* site ({(kind, site)}: resident weights of other phases). A first phase
+    of several ``placements`` is placed that many times (seeds 101 apart), the fastest by its
+    ``route_cycles`` kept (the first of equals)."""
+    best = _place_and_route_group(phases, cfg, seed, pins, attempts, reserved)
+    rank = lambda placed: placed[0].phase.route_cycles(cfg, placed[0].placement.sites, placed[0].paths)  # noqa: E731
+    for choice in range(1, phases[0].placements):
+        try:
+            other = _place_and_route_group(phases, cfg, seed + 101 * choice, pins, attempts, reserved)
+        except MapError:
+            continue
+        if rank(other) < rank(best):
+            best = other
+    return best
+
+
+def _place_and_route_group(phases: list[Phase], cfg: ArrayConfig, seed: int, pins: dict | None, attempts: int,
+                           reserved: frozenset) -> list[PlacedPhase]:
     units, nets = phases[0].netlist()
     problems = []
     for attempt in range(attempts):
@@ -190,7 +215,7 @@ def place_and_route_group(phases: list[Phase], cfg: ArrayConfig, *, seed: int = 
                 problems.append(str(exc))
                 break
             placed.append(PlacedPhase(phase, placement, b.bitstream(), {n: r.used() for n, r in b.routers.items()},
-                                      seed + attempt))
+                                      seed + attempt, b.paths("vector")))
         if len(placed) == len(phases):
             return placed
     raise MapError(f"{phases[0].name}: the routes do not fit after {attempts} placements; the last: {problems[-1]}")

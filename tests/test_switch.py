@@ -180,7 +180,7 @@ def test_a_routes_paths_follow_its_tree_from_the_source_to_every_sink(request):
         router = GridRouter(4, 4, 2, 2, 2)
         router.route_all(routes)
         for route in routes:
-            paths = router.paths(route.source)
+            paths = router.paths([route.source])[route.source]
             assert set(paths) == set(route.sinks)
             for sink, path in paths.items():
                 assert path[0][:2] == route.source[:2] and path[-1] == (*sink[:2], port_index(2, None, sink[2]))

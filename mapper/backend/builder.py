@@ -121,12 +121,11 @@ class ArrayBuilder:
     def paths(self, network: str) -> dict[tuple[tuple, tuple], tuple[tuple[int, int, int], ...]]:
         """{(source endpoint, sink endpoint): the switch outputs a word passes between them} of every
         route on *network* (``GridRouter.paths``): what a cost model of the placed routes reads."""
-        router, found = self.routers[network], {}
-        for net, source, sinks in self.routes:
-            if net == network:
-                walked = router.paths(self._locate(network, source, True))
-                found.update({(tuple(source), tuple(s)): walked[self._locate(network, s, False)] for s in sinks})
-        return found
+        routes = [(tuple(source), self._locate(network, source, True), sinks)
+                  for net, source, sinks in self.routes if net == network]
+        trees = self.routers[network].paths([located for _, located, _ in routes])
+        return {(source, tuple(s)): trees[located][self._locate(network, s, False)]
+                for source, located, sinks in routes for s in sinks}
 
     # -- output ------------------------------------------------------------------------------------------
     def bitstream(self) -> bytes:

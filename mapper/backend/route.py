@@ -219,26 +219,29 @@ class GridRouter:
                     return hops[::-1]
         return None
 
-    def paths(self, source: tuple[int, int, int]) -> dict[tuple[int, int, int], tuple[tuple[int, int, int], ...]]:
-        """{sink (row, col, local output): the switch outputs (row, col, output) a word from *source*
-        (row, col, local input) passes on its way there, in order}: the claimed tree walked from its
-        source (each output a hop buffer, rtl/hop_buffer.py; the last the sink's local output)."""
+    def paths(self, sources: list[tuple[int, int, int]]) -> dict[tuple, dict[tuple, tuple[tuple[int, int, int], ...]]]:
+        """{source (row, col, local input): {sink (row, col, local output): the switch outputs (row, col,
+        output) a word from the source passes on its way there, in order}} for each of *sources*: its
+        claimed tree walked from the source (each output a hop buffer, rtl/hop_buffer.py; the last the
+        sink's local output)."""
         selects = collections.defaultdict(list)  # (row, col, input + 1) -> outputs selecting it
         for (r, c, output), value in self.select.items():
             selects[(r, c, value)].append(output)
-        found = {}
-        todo = [(source[0], source[1], port_index(self.tracks, None, source[2]), ())]
-        while todo:
-            r, c, entry, before = todo.pop()
-            for output in sorted(selects[(r, c, entry + 1)]):
-                path = before + ((r, c, output),)
-                if output >= 4 * self.tracks:
-                    found[(r, c, output - 4 * self.tracks)] = path
-                    continue
-                direction, track = DIRECTIONS[output // self.tracks], output % self.tracks
-                dr, dc = STEP[direction]
-                todo.append((r + dr, c + dc, port_index(self.tracks, OPPOSITE[direction], track), path))
-        return found
+        trees = {}
+        for source in sources:
+            found = trees[source] = {}
+            todo = [(source[0], source[1], port_index(self.tracks, None, source[2]), ())]
+            while todo:
+                r, c, entry, before = todo.pop()
+                for output in sorted(selects[(r, c, entry + 1)]):
+                    path = before + ((r, c, output),)
+                    if output >= 4 * self.tracks:
+                        found[(r, c, output - 4 * self.tracks)] = path
+                        continue
+                    direction, track = DIRECTIONS[output // self.tracks], output % self.tracks
+                    dr, dc = STEP[direction]
+                    todo.append((r + dr, c + dc, port_index(self.tracks, OPPOSITE[direction], track), path))
+        return trees
 
     def switch_word(self, r: int, c: int) -> int:
         """The configuration word of switch (r, c) (``switch_layout``: one select per output)."""

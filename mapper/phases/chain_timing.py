@@ -93,6 +93,7 @@ def _departures(cfg: ArrayConfig, units: list[ChainUnit], count: int) -> tuple[l
         for node in nodes:
             hops[node[0]] = [0.0] * count
         trees.append(nodes)
+    firsts = [[node[0] for node in nodes if node[1] is None] for nodes in trees]  # per unit: its routes' first outputs
     for i in range(count):
         for u, unit in enumerate(units):
             if unit.pcu:
@@ -105,9 +106,8 @@ def _departures(cfg: ArrayConfig, units: list[ChainUnit], count: int) -> tuple[l
                 ready = t + latency
             else:
                 fire[u][i] = ready = float(i)
-            firsts = [node for node in trees[u] if node[1] is None]
             out[u][i] = max([ready] + ([out[u][i - 1] + 1] if i else [])
-                            + [hops[node[0]][i - HOP_WORDS] + 1 for node in firsts if i >= HOP_WORDS])
+                            + [hops[hop][i - HOP_WORDS] + 1 for hop in firsts[u] if i >= HOP_WORDS])
             for hop, parent, children, sink in trees[u]:
                 t = max((hops[parent][i] if parent else out[u][i]) + 1, hops[hop][i - 1] + 1 if i else 0)
                 room = [hops[c][i - HOP_WORDS] + 1 for c in children if i >= HOP_WORDS]

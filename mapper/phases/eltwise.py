@@ -203,8 +203,9 @@ class EltwisePhase(Phase):
         self.vectors = -(-self.n // L)
         self.np = self.vectors * L
         self.ideal_cycles = -(-self.m // self.streams) * self.vectors
-        self.estimate_cycles = round(stream_latency(cfg) - BEYOND_MEDIUM * max(0, cfg.rows + cfg.cols - 12)
-                                     + chain_path(chain) + 1
+        # the AG read, first PCU and write-back; the chain after its first PCU is added to it
+        self.stream_cycles = stream_latency(cfg) - BEYOND_MEDIUM * max(0, cfg.rows + cfg.cols - 12) + 1
+        self.estimate_cycles = round(self.stream_cycles + chain_path(chain)
                                      + (self.ideal_cycles - 1) * chain_interval(cfg, chain))
 
     def _rows(self, s: int) -> int:
@@ -216,8 +217,7 @@ class EltwisePhase(Phase):
         unplaced path and interval, the slowest stream's."""
         if paths is None:
             return super().memory_estimate(cfg, dram, memory, sites, paths)
-        compute = round(stream_latency(cfg) - BEYOND_MEDIUM * max(0, cfg.rows + cfg.cols - 12) + 1
-                        + self.route_cycles(cfg, sites, paths))
+        compute = round(self.stream_cycles + self.route_cycles(cfg, sites, paths))
         return memory_cycles(cfg, compute, dram, memory, self.dram_overlap)
 
     @property

@@ -214,7 +214,9 @@ def simd_matmul(s: Lowering, i: int) -> list[Phase]:
 def lower_interaction(s: Lowering, i: int) -> list[Phase]:
     node = s.graph.nodes[i]
     samples, width = s.shape(node.inputs[0])
-    return [InteractionPhase(s.cfg, f"dot{i}", (i,), node.inputs, node.output, samples, width, s.where(i), s.memory)]
+    gathered = s.gathered.get(i, {})
+    return [InteractionPhase(s.cfg, f"dot{i}", (i, *(g.node for g in gathered.values())), node.inputs, node.output,
+                             samples, width, s.where(i), s.memory, gathered=gathered)]
 
 
 def lower_eltwise(s: Lowering, i: int) -> list[Phase]:

@@ -15,7 +15,7 @@ from .state import Lowering
 def pack_embeddings(s: Lowering) -> None:
     bags = []
     for i, node in enumerate(s.graph.nodes):
-        if node.op == "embedding_bag":
+        if node.op == "embedding_bag" and i not in s.absorbed:
             table, indices, *offsets = node.inputs
             rows, width = s.shape(table)
             slices = tuple(range(-(-width // s.cfg.lanes)))

@@ -59,12 +59,14 @@ class Lowering:
     pmus_kept: bool = True  # the phases run as one continuous run, the PMUs keep their contents between them
     concurrent: bool = True  # independent phases may share a configuration (concurrency.py)
     pipelined: bool = False  # a copy's phases may share a configuration with the copy before's (concurrency.py)
+    gather_rows: bool = False  # interactions gather the rows of one-index bags themselves (gathers.py)
     uses: dict[str, list[tuple[int, int]]] = dataclasses.field(init=False)  # tensor: [(node, operand slot)]
     component: list[int] = dataclasses.field(init=False)  # per node: its independent part (``components``)
     absorbed: set[int] = dataclasses.field(default_factory=set)  # nodes computed inside another's phase
     fused_relu: dict[str, str] = dataclasses.field(default_factory=dict)  # relu output: its input
     matmuls: dict[int, MatmulOperands] = dataclasses.field(default_factory=dict)
     mlp_of: dict[int, Phase | None] = dataclasses.field(default_factory=dict)  # chain's first: phase; others: None
+    gathered: dict[int, dict] = dataclasses.field(default_factory=dict)  # interaction node: {input: Gathered}
     phases: list[Phase] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):

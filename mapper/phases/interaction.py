@@ -28,6 +28,18 @@ row (its scalar and its vector port) where the PMUs allow (medium: 9 streams on 
 within 1.7 % of the model on its RTL; plasticine: 32 on 16, Kaggle's batch 64 alone 2,072 -> 1,112
 cycles by the model, where the phases schedule gives it every PMU).
 
+Gathered rows (``Gathered``: the lowering's pass ``gather_into_interactions``, mapper/lowering/gathers.py):
+a t_f that is an embedding bag of one index per sample (its sum is that row) is not read from T: the
+staged AG gathers it from its table. The AG's DRAM holds the dense t_f as [B, dense, Dp] (a sample's
+one after the other), then each gathered table, its rows padded to Dp; host row p sends AG p, per
+sample, the row of each t_f in order (a dense one's, or its table's base plus the index), and the AG's
+gathers (mode ``gather``, rows of Dp words) bring the same vectors a read of T[b] would::
+
+    host p ssend --per sample b: the row of t_0 .. t_F--> AG p (gather) --T[b] vectors, multicast--> PMUs A_s, B_s
+
+Each row crosses DRAM once (the embedding phase's gather, its write of the sums and this phase's
+read of them were three crossings), and the bags need no phase, PCU or configuration of their own.
+
 Pairs (otherwise: tiny's 2 counters with D > L, or rows beyond half a PMU): the items (b, pair) dealt
 to S = min(items, AGs / 2, PCUs) streams, each pair's two vectors read from DRAM by two AGs::
 
@@ -39,10 +51,18 @@ first sample's rows, then per sample the larger of its rows' write and its produ
 elementwise phase's latency, without its correction beyond medium: on plasticine this phase ran 5.8 %
 longer than the model, not shorter; and the reduction tree's levels) [+ STAGE_LATENCY through the
 PMUs]; on a DRAM the phase's words over the bandwidth and the read latency (mapper/phases/dram.py).
+Gathered: a sample's rows are its AG's gathers (every gathered row a burst of its own, the dense rows
+one), which arrive in rounds of ``MAX_OUTSTANDING`` a read latency apart (embedding.py ``gathered``):
+a stream starts on the first sample's rows and then takes a sample per pace, or waits for the last
+sample's rows and takes it after them, whichever ends later; + ``INDEX_ROUTE``, the first index's
+route from the host row. Fitted on 96 direct-harness runs (small and medium; D = lanes, lanes - 1 and
+2 lanes; 1 to 64 samples; 4 and 7 features; the ideal memory and DDR4): within 8.4 % (without
+``INDEX_ROUTE``, 13 % under at 4 samples on the ideal memory).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -56,13 +76,25 @@ from rdagen.rtl.spec.pmu_layout import AddressStage, PmuProgram, Port
 
 from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.frontend.reference import interaction_pairs
-from rdagen.mapper.phases.dram import DramTraffic, memory_cycles
+from rdagen.mapper.phases.dram import DramTraffic, memory_bound, memory_cycles
 from rdagen.mapper.phases.eltwise import stream_latency
+from rdagen.mapper.phases.embedding import gathered as gather_end
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
-__all__ = ["InteractionPhase"]
+__all__ = ["Gathered", "InteractionPhase"]
 
+@dataclasses.dataclass(frozen=True)
+class Gathered:
+    """An input t_f of T gathered in the phase: row indices[b, 0] of *table* ([rows, D]) for sample b (an
+    embedding bag of one index per sample, whose sum is that row)."""
+    node: int  # the embedding_bag node
+    table: str
+    indices: str
+    rows: int
+
+
+INDEX_ROUTE = 6  # a gathering AG's first index, from its host row over the scalar network (fitted: see the docstring)
 STAGE_LATENCY = 8  # the PMU's write, swap and read pipeline before a staged stream's first product
 SWAP = 18  # what a double-buffer round adds when a sample's writes and reads are alike (fitted on small, medium)
 
@@ -89,14 +121,20 @@ def row_ranges(features: int, q: int) -> tuple[range, ...]:
 
 
 class InteractionPhase(Phase):
-    def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, reads: tuple[str, ...], y: str,
-                 samples: int, width: int, where: str, memory: Memory = IDEAL, pmus: int | None = None):
-        """*memory*: what the staged split is chosen for; *pmus*: the most PMUs the phase may take
-        (None: all; fewer than a staged stream's two: the pairs dataflow)."""
-        self.cfg, self.name, self.nodes, self.reads, self.writes, self.y = cfg, name, nodes, reads, (y,), y
+    def __init__(self, cfg: ArrayConfig, name: str, nodes: tuple, inputs: tuple[str, ...], y: str,
+                 samples: int, width: int, where: str, memory: Memory = IDEAL, pmus: int | None = None,
+                 gathered: dict[int, Gathered] | None = None):
+        """*inputs*: T's tensors; *memory*: what the staged split is chosen for; *pmus*: the most PMUs
+        the phase may take (None: all; fewer than a staged stream's two: the pairs dataflow);
+        *gathered*: {t: its table and indices} for the t_f gathered in the phase (module docstring;
+        staged only: MapError naming *where* when the staged dataflow does not fit)."""
+        self.cfg, self.name, self.nodes, self.inputs, self.writes, self.y = cfg, name, nodes, inputs, (y,), y
         self.samples, self.width, self.where, self.memory = samples, width, where, memory
+        self.gathered = dict(gathered or {})
+        self.reads = tuple(t for f, t in enumerate(inputs) if f not in self.gathered) + tuple(
+            name for f in sorted(self.gathered) for name in (self.gathered[f].table, self.gathered[f].indices))
         self.pmu_cap = len(sites(cfg, "pmu")) if pmus is None else pmus
-        self.features = len(reads)
+        self.features = len(inputs)
         self.host_rows = len(sites(cfg, "host"))  # a stream a row on its scalar port, another on its vector port
         self.pairs = interaction_pairs(self.features)
         self.items = samples * len(self.pairs)
@@ -106,6 +144,9 @@ class InteractionPhase(Phase):
         self.latency = round(stream_latency(cfg)) + (L - 1).bit_length()
         self.ideal_cycles = -(-self.items // min(self.items, len(sites(cfg, "pcu")))) * self.vectors
         self.split = self._best_split(memory) if self._stages() else None
+        if self.gathered and not self.split:
+            raise MapError(f"{where}: gathering its rows takes the staged dataflow, which does not fit "
+                           f"{cfg.name} ({self.pmu_cap} PMUs allowed, a sample's rows {self.features * self.padded} words)")
         if self.split:
             self.row_ranges = row_ranges(self.features, self.split[1])
             self.streams = self.split[0] * self.split[1]
@@ -126,11 +167,31 @@ class InteractionPhase(Phase):
         return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
                 and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 1 + (self.vectors > 1))
 
-    def _staged_estimate(self, p: int, q: int) -> int:
+    def _pace(self, q: int) -> float:
+        """A staged stream's cycles per sample: its rows' write or its products' reads, or half a round."""
         rows = self.features * self.vectors  # a sample's vectors, written once per stream
         products = max(len(r) * r[-1] for r in row_ranges(self.features, q)) * self.vectors
-        pace = max(rows, products, (rows + products + SWAP) / 2)
-        return round(rows + -(-self.samples // p) * pace) + self.latency + STAGE_LATENCY
+        return max(rows, products, (rows + products + SWAP) / 2)
+
+    def _staged_estimate(self, p: int, q: int) -> int:
+        return round(self.features * self.vectors + -(-self.samples // p) * self._pace(q)) + self.latency + STAGE_LATENCY
+
+    def _sample_bursts(self) -> list[tuple[int, int]]:
+        """A gathering AG's read bursts for one sample ((rows, beats) each), every gathered row a burst
+        of its own (rows of different tables, or of one table at indices apart): the dense rows, one
+        after the other in DRAM, in one."""
+        dense = self.features - len(self.gathered)
+        return ([(dense, dense * self.vectors)] if dense else []) + [(1, self.vectors)] * len(self.gathered)
+
+    def _gathered_estimate(self, q: int, bursts: list, per_sample: int, latency: int) -> int:
+        """The staged estimate when the AG gathers the rows: its *bursts* (in order, *per_sample* a
+        sample) arrive as ``gather_end`` has them (a round of ``MAX_OUTSTANDING`` a read latency), and
+        a stream takes each sample when its rows are in and the sample before is done: its products
+        after the first sample's rows, and after the last sample's."""
+        samples = -(-len(bursts) // per_sample)
+        first, last = gather_end(bursts[:per_sample], latency), gather_end(bursts, latency)
+        pace = self._pace(q)
+        return round(max(first + samples * pace, last + pace)) + INDEX_ROUTE + self.latency + STAGE_LATENCY
 
     def _first_rows(self, streams: int, memory: Memory) -> float:
         """Cycles the first sample's rows take beyond a vector per cycle when every stream reads its
@@ -142,6 +203,11 @@ class InteractionPhase(Phase):
 
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
                         paths: dict | None) -> int:
+        if self.gathered:  # the read latency is in the gathers' pace; the bandwidth as for any phase
+            per_sample = len(self._sample_bursts())
+            paced = max(self._gathered_estimate(self.split[1], list(a.gathers), per_sample, memory.read_latency)
+                        for a in dram.ags.values() if a.gathers)
+            return memory_bound(cfg, paced, dram, memory)
         extra = self._first_rows(self.split[0], memory) if self.split else 0
         return memory_cycles(cfg, round(self.estimate_cycles + extra), dram, memory, self.dram_overlap)
 
@@ -155,10 +221,15 @@ class InteractionPhase(Phase):
             for q in range(1, min(self.features - 1, most // p) + 1):
                 if len(row_ranges(self.features, q)) < q:  # as few ranges as a smaller Q: no better, more streams
                     continue
-                cycles = self._staged_estimate(p, q) + self._first_rows(p, memory)
+                if self.gathered:
+                    cycles = self._gathered_estimate(q, self._sample_bursts() * -(-self.samples // p),
+                                                     len(self._sample_bursts()), memory.read_latency)
+                else:
+                    cycles = self._staged_estimate(p, q) + self._first_rows(p, memory) + (
+                        memory.read_latency if memory.bytes_per_cycle is not None else 0)
                 if memory.bytes_per_cycle is not None:
                     words = self.samples * self.features * self.padded
-                    cycles = max(cycles + memory.read_latency, memory.read_latency + 4 * words / memory.bytes_per_cycle)
+                    cycles = max(cycles, memory.read_latency + 4 * words / memory.bytes_per_cycle)
                 key = (cycles, p * q)
                 if best is None or key < best[0]:
                     best = (key, (p, q))
@@ -166,12 +237,13 @@ class InteractionPhase(Phase):
 
     def within(self, pmus: int) -> InteractionPhase:
         """The phase on at most *pmus* PMUs (those that resident weights leave: lowering/residency.py)."""
-        return InteractionPhase(self.cfg, self.name, self.nodes, self.reads, self.y, self.samples, self.width,
-                                self.where, self.memory, pmus)
+        return InteractionPhase(self.cfg, self.name, self.nodes, self.inputs, self.y, self.samples, self.width,
+                                self.where, self.memory, pmus, self.gathered)
 
     def simpler(self) -> InteractionPhase | None:
-        """Fewer staged streams (two PMUs less), down to the pairs dataflow (no PMU)."""
-        return self.within(2 * self.streams - 2) if self.split else None
+        """Fewer staged streams (two PMUs less), down to the pairs dataflow (no PMU; not where it
+        gathers)."""
+        return self.within(2 * self.streams - 2) if self.split and not (self.gathered and self.streams == 1) else None
 
     def _stream(self, s: int) -> tuple[range, range]:
         """Staged stream *s*: its samples and its rows i."""
@@ -239,7 +311,13 @@ class InteractionPhase(Phase):
             else:
                 nets += [Net(n["a"], (n["pcu"],)), Net(n["b"], (n["pcu"],))]
             nets.append(Net(n["pcu"], (n["host"],)))
+        if self.gathered:  # AG p's row indices from host row p (the streams' host rows: p < P <= streams)
+            nets += [Net(self._index_host(p), (f"{self.name}.ag{p}",)) for p in range(self.split[0])]
         return list(units.values()), nets + [Net(ag, tuple(pmus)) for ag, pmus in fed.items()]
+
+    def _index_host(self, p: int) -> str:
+        """The host row that sends gathering AG *p* its row indices (its ``ssend``)."""
+        return f"{self.name}.host{p}"
 
     def emit(self, b: ArrayBuilder, s: dict) -> None:
         vector, scalar, fed = [], [], {}
@@ -267,15 +345,65 @@ class InteractionPhase(Phase):
                 vector.append((("pcu", *pcu, "vout", 0), [("host", n["host"][0], "vrecv")]))
             else:
                 scalar.append((("pcu", *pcu, "sout", 0), [("host", n["host"][0], "srecv")]))
-        for ag, sinks in fed.items():  # staged: an AG's samples to every stream of them
-            b.ag(ag[0], AgProgram("read"))
+        for p, (ag, sinks) in enumerate(fed.items()):  # staged: an AG's samples to every stream of them
+            if self.gathered:
+                b.ag(ag[0], AgProgram("gather", table_base=0, row_words=self.padded, rows=self._gather_rows()))
+                scalar.append((("host", s[self._index_host(p)][0], "ssend"), [("ag", ag[0], "idx")]))
+            else:
+                b.ag(ag[0], AgProgram("read"))
             vector.append((("ag", ag[0], "rdata"), sinks))
         b.route_all("vector", vector)
         b.route_all("scalar", scalar)
 
+    def _table_bases(self) -> dict[int, int]:
+        """Where each gathered input's table starts in a gathering AG's DRAM, in rows of ``padded``
+        words: after the dense rows (a sample's one after the other), the tables in feature order."""
+        bases, base = {}, self.samples * (self.features - len(self.gathered))
+        for f in sorted(self.gathered):
+            bases[f] = base
+            base += self.gathered[f].rows
+        return bases
+
+    def _gather_rows(self) -> int:
+        return self.samples * (self.features - len(self.gathered)) + sum(g.rows for g in self.gathered.values())
+
+    def _gather_io(self, s: dict, tensors: dict) -> PhaseIO:
+        """A gathering AG's DRAM: the dense rows [B, dense inputs, Dp], then each gathered table, its rows
+        padded to Dp; its host row sends, per sample of the AG, the row of each t_f in order (a dense
+        one's in the first region, a gathered one's its table's base plus the index: checked against
+        its table by the frontend, mapper/frontend/inputs.py)."""
+        dense = [f for f in range(self.features) if f not in self.gathered]
+        t = np.zeros((self.samples, len(dense), self.padded), F32)
+        for n, f in enumerate(dense):
+            t[:, n, : self.width] = np.asarray(tensors[self.inputs[f]], F32)
+        regions, bases = {0: t.view(U32).ravel()}, self._table_bases()
+        for f, g in self.gathered.items():
+            table = np.ascontiguousarray(tensors[g.table], F32)
+            if self.width < self.padded:
+                table = np.pad(table, ((0, 0), (0, self.padded - self.width)))
+            regions[bases[f] * self.padded] = table.view(U32).ravel()
+        rows = np.empty((self.samples, self.features), np.int64)
+        for n, f in enumerate(dense):
+            rows[:, f] = np.arange(self.samples) * len(dense) + n
+        for f, g in self.gathered.items():
+            rows[:, f] = bases[f] + np.asarray(tensors[g.indices]).astype(np.int64).reshape(self.samples)
+        sources, dram, sinks, gathers = {}, {}, {}, {}
+        for i in range(self.streams):
+            samples = self._stream(i)[0]
+            ag = s[self._names(i)["ag"]][0]
+            if ag not in dram:
+                dram[ag] = regions
+                sent = rows[samples.start::samples.step].ravel()
+                sources[f"ssend__{s[self._index_host(i % self.split[0])][0]}"] = [int(r) for r in sent]
+                gathers[ag] = (sent, self.padded)
+            sinks[self._port(s, i)] = len(self._outputs(i))
+        return PhaseIO(sources, dram, sinks, [], 0, gathers)
+
     def io(self, s: dict, tensors: dict) -> PhaseIO:
+        if self.gathered:
+            return self._gather_io(s, tensors)
         t = np.zeros((self.samples, self.features, self.padded), F32)
-        for f, name in enumerate(self.reads):
+        for f, name in enumerate(self.inputs):
             t[:, f, : self.width] = np.asarray(tensors[name], F32)
         words = t.view(U32).ravel()
         sources, dram, sinks = {}, {}, {}

@@ -67,13 +67,17 @@ DDR4's bandwidth and ``output_latency``); groups and shared loaders on small in 
     end_l   = start_l + F_l + lag_l                            (the first sample through layer l)
     cycles  = end_last + the output's latency (``output_latency``) + 1
             [+ 6 + 5 stages + the chain's path after its first PCU, with an epilogue]
-            + (M - 1) max(max_l max(F_l, (F_l + P_l + 4 stages) / 2),
+            + (M - 1) max(max_l max(F_l, (F_l + P_l + 8 + 2 pmu_stages) / 2),
                           [the epilogue chain's interval x the last layer's column blocks])
 
 P_l is what layer l's producer writes into each X PMU per sample (vectors): a double-buffered X PMU
 takes sample m + 2 only after its reads of sample m, so a short layer waits for half a round of
 reading, writing and the turns; a long layer runs at its firings. (The links' lag stays out of that
-round: the input FIFOs hold a sample's words while the last link finishes the one before.) The epilogue chain's path and
+round: the input FIFOs hold a sample's words while the last link finishes the one before.) The turns
+grow with the PMU's address stages, not the PCU's stages (2026-12-07: 72 direct-harness runs of two
+resident layers, 6-16-5, 13-24-1, 16-32-8 and 6-64-5 at M 16, 32 and 64 on small, medium and each
+with 6 PCU or 6 PMU stages, or medium with 4 PCU stages: within 2.6 %; 4 cycles a PCU stage was up
+to 22 % over on medium's 6 stages). The epilogue chain's path and
 interval are the elementwise phase's (``chain_path``, ``chain_interval``); placed, its interval is
 its pace on its routes (mapper/phases/chain_timing.py ``chain_pace``, the last layer's outputs sent
 one a cycle).
@@ -106,7 +110,7 @@ __all__ = ["Layer", "tile_mlp", "estimate", "load_cycles", "output_latency", "Ml
 
 BANK = "mlp-weights"  # the W PMUs the resident MLPs of a program share when they keep a bank (``MlpPhase``'s *bank*)
 HOP = 38  # + 3 per PCU stage: a layer's last output to the next layer's first firing (route, X PMU, pipeline)
-TURN = 4  # per PCU stage: what a double-buffer round adds to a layer's reads and its producer's writes
+TURN, TURN_PER_PMU_STAGE = 8, 2  # what a double-buffer round adds to a layer's reads and its producer's writes
 EPILOGUE, EPILOGUE_PER_STAGE = 6, 5  # the epilogue's first PCU's pipeline and route (fitted on small and tiny)
 
 
@@ -155,7 +159,7 @@ def _sample_cycles(cfg: ArrayConfig, t: MatmulTiling, produced: int) -> float:
     a double-buffer round (module docstring)."""
     kb = max(t.kb(j) for j in range(t.chain))
     firings = t.blocks * kb
-    return max(firings, (firings + produced + TURN * cfg.stages) / 2)
+    return max(firings, (firings + produced + TURN + TURN_PER_PMU_STAGE * cfg.pmu_stages) / 2)
 
 
 def links_of(tilings: tuple[MatmulTiling, ...]) -> list[tuple[int, int, int]]:

@@ -15,7 +15,7 @@ from rdagen.mapper.backend.place import sites
 from rdagen.mapper.picture import plot_placement
 from rdagen.mapper.program import Program
 
-__all__ = ["describe_weights", "describe_layers", "summary", "text_report", "write_outputs", "unit_sites"]
+__all__ = ["describe_weights", "describe_tables", "describe_layers", "summary", "text_report", "write_outputs", "unit_sites"]
 
 
 def describe_weights(program: Program) -> str:
@@ -24,6 +24,18 @@ def describe_weights(program: Program) -> str:
     for weight, (where, phase) in program.weight_sources().items():
         by_where.setdefault(where, []).append(f"{weight.removesuffix('.weight^T')} ({phase})")
     return "; ".join(f"{where}: {', '.join(layers)}" for where, layers in by_where.items())
+
+
+def describe_tables(program: Program) -> str:
+    """What gathers each embedding table's rows, by what and phase (the first phase gathering it)."""
+    first: dict[str, tuple[str, str]] = {}
+    for p in program.phases:
+        for table, where in p.phase.table_sources().items():
+            first.setdefault(table, (where, p.phase.name))
+    by_where: dict[tuple[str, str], list[str]] = {}
+    for table, key in first.items():
+        by_where.setdefault(key, []).append(table.removesuffix(".weight"))
+    return "; ".join(f"{where} ({phase}): {', '.join(tables)}" for (where, phase), tables in by_where.items())
 
 
 def describe_layers(program: Program) -> str:

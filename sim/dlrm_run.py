@@ -15,7 +15,7 @@ from rdagen.mapper.apps.dlrm import (Arch, batch_name, check_batch, dlrm_graph, 
 from rdagen.mapper.frontend.inputs import check_inputs
 from rdagen.mapper.backend.place import sites
 from rdagen.mapper.program import map_graph
-from rdagen.mapper.report import describe_layers, describe_weights
+from rdagen.mapper.report import describe_layers, describe_tables, describe_weights
 from rdagen.rtl.spec.config import ArrayConfig
 from rdagen.rtl.spec.memory import DDR4, Memory
 from rdagen.verif.golden.dlrm import forward
@@ -52,6 +52,7 @@ class BatchResult:
     program_cycles: tuple[int, ...] = ()
     program_copies: tuple[tuple[int, ...], ...] = ()
     phase_table: str = ""  # the program's phases: RTL cycles beside the cost model's (``format_phases``)
+    tables: str = ""  # what gathers each embedding table's rows (``describe_tables``)
 
     @property
     def ok(self) -> bool:
@@ -107,7 +108,8 @@ def run_batches(arch: Arch, weights: dict, batches: list[dict], cfg: ArrayConfig
                                    max((program.phases[i].phase.units_used()["pcu"] for i in mine), default=0),
                                    len(sites(cfg, "pcu")), got, float(error.max()), bound, mismatches,
                                    seconds / len(batches), describe_weights(program), describe_layers(program),
-                                   tuple(measured or estimates), tuple(owner), format_phases(program, run)))
+                                   tuple(measured or estimates), tuple(owner), format_phases(program, run),
+                                   describe_tables(program)))
     return results
 
 
@@ -141,6 +143,8 @@ def format_results(results: list[BatchResult], clock_ghz: float) -> str:
         lines.append("(golden model only: latency and samples/s from the cost model's cycles)")
     for weights in dict.fromkeys(r.weights for r in results):
         lines.append(f"MLP weights: {weights}")
+    for tables in dict.fromkeys(r.tables for r in results if r.tables):
+        lines.append(f"tables gathered by {tables}")
     for layers in dict.fromkeys(r.layers for r in results if r.layers):
         lines.append(f"MLP layers' PCUs/PMUs: {layers}")
     return "\n".join(lines)
@@ -177,7 +181,8 @@ def project(arch: Arch, cfg: ArrayConfig, batch_sizes: tuple[int, ...], *, seed:
                      "pcus": len(sites(cfg, "pcu")), "lower_bound": dataclasses.asdict(bound) | {
                          "compute_cycles": bound.compute_cycles, "cycles": bound.cycles},
                      "mac_utilization": bound.utilization(cycles),
-                     "weights": describe_weights(program), "layers": describe_layers(program),
+                     "weights": describe_weights(program), "tables": describe_tables(program),
+                     "layers": describe_layers(program),
                      "modes": sorted({p.phase.mode for p in program.phases if p.phase.mode}),
                      "timeline": (program.estimated_phases(),
                                   program.phase_copies())})
@@ -202,6 +207,8 @@ def format_projection(rows: list[dict], clock_ghz: float) -> str:
                          f"batch {r['batch']}: {r['program_cycles']:,d} cycles in all" for r in rows) + ")")
     for weights in dict.fromkeys(r["weights"] for r in rows):
         lines.append(f"MLP weights: {weights}")
+    for r in rows:
+        lines.append(f"tables gathered at batch {r['batch']} by {r['tables']}")
     for r in rows:
         if r["layers"]:
             lines.append(f"MLP layers' PCUs/PMUs at batch {r['batch']}: {r['layers']}")

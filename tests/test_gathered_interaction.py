@@ -23,7 +23,8 @@ from rdagen.mapper.phases.interaction import InteractionPhase
 from rdagen.mapper.program import map_graph
 from rdagen.rtl.spec.config import preset
 from rdagen.rtl.spec.memory import DDR4
-from rdagen.sim.dlrm_run import run_batches
+from rdagen.mapper.report import describe_tables
+from rdagen.sim.dlrm_run import format_results, run_batches
 from rdagen.sim.graph_run import run_program
 
 from .conftest import test_seed
@@ -95,6 +96,8 @@ def test_only_bags_of_one_index_that_only_the_interaction_reads_are_gathered():
     program = map_graph(graph, cfg, seed=1, memory=DDR4)
     run = run_program(program, check_inputs(graph, random_inputs(graph, 2)), harness=None)
     assert not run.mismatches and all(run.within.values()), (run.mismatches, run.max_error)
+    where = describe_tables(program)  # the report says what gathers every table
+    assert where.startswith("an embedding phase") and all(f"tab{t}" in where for t in range(4)), where
 
 
 def _lowered(graph, cfg, gather_rows: bool) -> Lowering:
@@ -139,4 +142,7 @@ def test_a_one_hot_dlrm_on_the_rtl_gathers_its_tables_in_the_interaction(request
         print(f"batch {r.index}: {r.cycles} cycles, model {r.estimate}\n{r.phase_table}")
         assert r.ok and r.max_error <= 1e-6, (r.mismatches, r.max_error)
         assert not any(line.startswith("embed") for line in r.phase_table.splitlines()), r.phase_table
+        assert r.tables.startswith("the interaction's AGs") and all(f"emb_l.{k}," in r.tables + ","
+                                                                     for k in range(4)), r.tables
         assert abs(r.estimate - r.cycles) <= 0.10 * r.cycles, (r.cycles, r.estimate)
+    assert f"tables gathered by {results[0].tables}" in format_results(results, 1.0)

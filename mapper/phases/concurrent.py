@@ -108,6 +108,9 @@ class ConcurrentPhase(Phase):
     def weight_sources(self) -> dict[str, str]:
         return {w: where for p in self.parts for w, where in p.weight_sources().items()}
 
+    def table_sources(self) -> dict[str, str]:
+        return {t: where for p in self.parts for t, where in p.table_sources().items()}
+
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
                         paths: dict | None) -> int:
         longest = 0

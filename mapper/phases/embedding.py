@@ -194,6 +194,9 @@ class EmbeddingPhase(Phase):
                      for a in dram.ags.values() if a.gathers), default=0)
         return memory_bound(cfg, max(self.estimate_cycles + memory.read_latency - 1, paced), dram, memory)
 
+    def table_sources(self) -> dict[str, str]:
+        return {bag.table: "an embedding phase (the bags' sums through DRAM)" for bag in self.bags}
+
     def _slices(self):
         return [(t, stack, c) for t, stack in enumerate(self.stacks) for c in stack[0].slices]
 

@@ -235,6 +235,9 @@ class InteractionPhase(Phase):
                     best = (key, (p, q))
         return best[1] if best else None
 
+    def table_sources(self) -> dict[str, str]:
+        return {g.table: "the interaction's AGs (the rows straight into its PMUs)" for g in self.gathered.values()}
+
     def within(self, pmus: int) -> InteractionPhase:
         """The phase on at most *pmus* PMUs (those that resident weights leave: lowering/residency.py)."""
         return InteractionPhase(self.cfg, self.name, self.nodes, self.inputs, self.y, self.samples, self.width,

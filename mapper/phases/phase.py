@@ -97,6 +97,10 @@ class Phase:
         """The matmul weights the phase reads and where the array takes them from."""
         return {}
 
+    def table_sources(self) -> dict[str, str]:
+        """The embedding tables the phase gathers rows of and what gathers them."""
+        return {}
+
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
                         paths: dict | None) -> int:
         """Its cycles by the cost model on *memory* with its run's DRAM traffic *dram* (its units at

@@ -131,7 +131,8 @@ class InteractionPhase(Phase):
         self.cfg, self.name, self.nodes, self.inputs, self.writes, self.y = cfg, name, nodes, inputs, (y,), y
         self.samples, self.width, self.where, self.memory = samples, width, where, memory
         self.gathered = dict(gathered or {})
-        self.reads = tuple(t for f, t in enumerate(inputs) if f not in self.gathered) + tuple(
+        self.dense = tuple(f for f in range(len(inputs)) if f not in self.gathered)  # the t_f read as they are
+        self.reads = tuple(inputs[f] for f in self.dense) + tuple(
             name for f in sorted(self.gathered) for name in (self.gathered[f].table, self.gathered[f].indices))
         self.pmu_cap = len(sites(cfg, "pmu")) if pmus is None else pmus
         self.features = len(inputs)
@@ -180,7 +181,7 @@ class InteractionPhase(Phase):
         """A gathering AG's read bursts for one sample ((rows, beats) each), every gathered row a burst
         of its own (rows of different tables, or of one table at indices apart): the dense rows, one
         after the other in DRAM, in one."""
-        dense = self.features - len(self.gathered)
+        dense = len(self.dense)
         return ([(dense, dense * self.vectors)] if dense else []) + [(1, self.vectors)] * len(self.gathered)
 
     def _gathered_estimate(self, q: int, bursts: list, per_sample: int, latency: int) -> int:
@@ -361,21 +362,21 @@ class InteractionPhase(Phase):
     def _table_bases(self) -> dict[int, int]:
         """Where each gathered input's table starts in a gathering AG's DRAM, in rows of ``padded``
         words: after the dense rows (a sample's one after the other), the tables in feature order."""
-        bases, base = {}, self.samples * (self.features - len(self.gathered))
+        bases, base = {}, self.samples * len(self.dense)
         for f in sorted(self.gathered):
             bases[f] = base
             base += self.gathered[f].rows
         return bases
 
     def _gather_rows(self) -> int:
-        return self.samples * (self.features - len(self.gathered)) + sum(g.rows for g in self.gathered.values())
+        return self.samples * len(self.dense) + sum(g.rows for g in self.gathered.values())
 
     def _gather_io(self, s: dict, tensors: dict) -> PhaseIO:
         """A gathering AG's DRAM: the dense rows [B, dense inputs, Dp], then each gathered table, its rows
         padded to Dp; its host row sends, per sample of the AG, the row of each t_f in order (a dense
         one's in the first region, a gathered one's its table's base plus the index: checked against
         its table by the frontend, mapper/frontend/inputs.py)."""
-        dense = [f for f in range(self.features) if f not in self.gathered]
+        dense = self.dense
         t = np.zeros((self.samples, len(dense), self.padded), F32)
         for n, f in enumerate(dense):
             t[:, n, : self.width] = np.asarray(tensors[self.inputs[f]], F32)

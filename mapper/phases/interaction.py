@@ -6,18 +6,21 @@ T is laid out [B, F + 1, Dp] in DRAM, each row padded with zeros to Dp = ceil(D 
 products leave as scalars: a vector per product written to DRAM would be a third of the phase's DRAM
 traffic for one useful word in L.
 
-Staged (where the PMUs hold two sample rows and the read patterns fit the counters): each sample's
-rows cross DRAM once and the products are read from PMUs. Streams s = (p, q), P x Q of them: stream
-(p, q) takes the samples b = p, p + P, ... and a contiguous range of rows i = a_q .. e_q of their
-products, each against every j < e_q (the products j >= i are computed too and dropped by the
-collector: a static counter cannot run a triangle). The Q ranges cover 1 .. F with the fewest
-products in the longest stream (its rows x e_q: the rows near F alone, the low rows several to a
-stream), against Q rows each x F with rows dealt round-robin: at F 26 in 16 streams 32 products a
-sample instead of 52::
+Staged (where the PMUs hold two sample rows, twice over in PMU B, and the read patterns fit the
+counters): each sample's rows cross DRAM once and the products are read from PMUs. A static counter
+cannot run a triangle, so the pairs are taken by cyclic offsets: with N = F + 1 rows, row r against
+row (r + c) mod N for c = 1 .. C, C = N // 2, gives every pair {i, j} exactly once (odd N; even N: the
+offset N / 2 gives each of its pairs twice, and the collector drops the second), the dot product
+being symmetric: N C products a sample, the triangle's N (N - 1) / 2 for odd N, where a rectangle of
+rows i against every j below the stream's last row computed up to twice that. PMU B holds each
+sample's rows twice ([t_0 .. t_F, t_0 .. t_F]: its write port writes each vector at two addresses
+before it takes the next), so that r + c needs no modulo. Streams s = (p, q), P x Q of them: stream
+(p, q) takes the samples b = p, p + P, ... and a contiguous range of rows r (the Q ranges cut 0 .. F
+as evenly as they go: every row has C products)::
 
     AG p --T[b] (one read command per sample: (F + 1) Dp words), multicast--> PMUs A_s, B_s of (p, q), every q
-    PMU A_s (double-buffered sample rows) --t_i vectors, each repeated for every j--> PCU s vin 0
-    PMU B_s (the same rows)              --t_j vectors, j = 0 .. e_q - 1, for every i--> PCU s vin 1
+    PMU A_s (double-buffered sample rows) --t_r vectors, each repeated for every c--> PCU s vin 0
+    PMU B_s (the rows twice)             --t_(r + c) vectors, c = 1 .. C, for every r--> PCU s vin 1
     PCU s: fmul, the lane reduction (fadd), the accumulator over the ceil(D / L) vectors of a product
     --one word per product, scalar network--> host s srecv                      (s < host rows H)
     --one vector per product (the product in every lane), vector network--> host s - H vrecv  (s >= H)
@@ -63,7 +66,6 @@ route from the host row. Fitted on 96 direct-harness runs (small and medium; D =
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -99,25 +101,12 @@ STAGE_LATENCY = 8  # the PMU's write, swap and read pipeline before a staged str
 SWAP = 18  # what a double-buffer round adds when a sample's writes and reads are alike (fitted on small, medium)
 
 
-@functools.cache
 def row_ranges(features: int, q: int) -> tuple[range, ...]:
-    """Rows 1 .. *features* - 1 in at most *q* contiguous ranges, one per stream, so that the longest
-    stream's products (its rows x its last row) are fewest: for the least bound on them, from the last
-    row down, each range takes as many rows as the bound allows (which is optimal for that bound).
-    Cached: ``_best_split`` asks for every (P, Q)."""
-    last = features - 1
-
-    def cut(bound: int) -> list[range] | None:
-        ranges, top = [], last
-        while top >= 1:
-            take = min(top, bound // top)
-            if take < 1 or len(ranges) == q:
-                return None
-            ranges.append(range(top - take + 1, top + 1))
-            top -= take
-        return ranges[::-1]
-
-    return tuple(next(r for bound in range(last, last * last + 1) if (r := cut(bound))))
+    """Rows 0 .. *features* - 1 in *q* contiguous ranges, one per stream, as even as they go (the
+    first ``features % q`` one row longer)."""
+    size, extra = divmod(features, q)
+    starts = [n * size + min(n, extra) for n in range(q + 1)]
+    return tuple(range(a, b) for a, b in zip(starts, starts[1:]))
 
 
 class InteractionPhase(Phase):
@@ -160,21 +149,28 @@ class InteractionPhase(Phase):
 
     # -- the staged dataflow -------------------------------------------------------------------------
 
+    @property
+    def offsets(self) -> int:
+        """C: the cyclic offsets each row takes its products at."""
+        return self.features // 2
+
     def _stages(self) -> bool:
-        """Whether the staged dataflow fits: two sample rows in a PMU, the t_i pattern's counters and
-        address stages (``_a_program``: a second stage where a row is several vectors)."""
+        """Whether the staged dataflow fits: two sample rows twice over in PMU B, the t_(r + c)
+        pattern's counters and address stages (``_b_program``: a third stage where a row is several
+        vectors)."""
         cfg = self.cfg
-        return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
-                and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 1 + (self.vectors > 1))
+        return (self.features > 1 and cfg.vector_inputs >= 2 and 4 * self.features * self.padded <= cfg.pmu_words
+                and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 2 + (self.vectors > 1))
 
     def _pace(self, q: int) -> float:
-        """A staged stream's cycles per sample: its rows' write or its products' reads, or half a round."""
-        rows = self.features * self.vectors  # a sample's vectors, written once per stream
-        products = max(len(r) * r[-1] for r in row_ranges(self.features, q)) * self.vectors
+        """A staged stream's cycles per sample: its rows' write (PMU B's: each vector twice) or its
+        products' reads, or half a round."""
+        rows = 2 * self.features * self.vectors
+        products = max(len(r) for r in row_ranges(self.features, q)) * self.offsets * self.vectors
         return max(rows, products, (rows + products + SWAP) / 2)
 
     def _staged_estimate(self, p: int, q: int) -> int:
-        return round(self.features * self.vectors + -(-self.samples // p) * self._pace(q)) + self.latency + STAGE_LATENCY
+        return round(2 * self.features * self.vectors + -(-self.samples // p) * self._pace(q)) + self.latency + STAGE_LATENCY
 
     def _sample_bursts(self) -> list[tuple[int, int]]:
         """A gathering AG's read bursts for one sample ((rows, beats) each), every gathered row a burst
@@ -218,9 +214,7 @@ class InteractionPhase(Phase):
         most = min(2 * self.host_rows, len(sites(cfg, "pcu")), self.pmu_cap // 2)
         best = None
         for p in range(1, min(self.samples, cfg.rows, most) + 1):
-            for q in range(1, min(self.features - 1, most // p) + 1):
-                if len(row_ranges(self.features, q)) < q:  # as few ranges as a smaller Q: no better, more streams
-                    continue
+            for q in range(1, min(self.features, most // p) + 1):
                 if self.gathered:
                     cycles = self._gathered_estimate(q, self._sample_bursts() * -(-self.samples // p),
                                                      len(self._sample_bursts()), memory.read_latency)
@@ -251,36 +245,45 @@ class InteractionPhase(Phase):
         return range(s % p, self.samples, p), self.row_ranges[s // p]
 
     def _a_program(self, rows: range) -> PmuProgram:
-        """PMU A: the t_i vectors of the stream's rows, each repeated for every j below its last row."""
-        L, Dp, F = self.cfg.lanes, self.padded, rows[-1]
-        i = Counter(rows.start * Dp, rows.stop * Dp, Dp)
+        """PMU A: the t_r vectors of the stream's rows, each repeated for every offset c."""
+        L, Dp = self.cfg.lanes, self.padded
+        r = Counter(rows.start * Dp, rows.stop * Dp, Dp)
         if self.vectors > 1:
             read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(2))],
-                        counters=[Counter(0, Dp, L), Counter(0, F, 1), i])
+                        counters=[Counter(0, Dp, L), Counter(0, self.offsets, 1), r])
         else:
-            read = Port(stages=[AddressStage("add", ctr(1), LANE)], counters=[Counter(0, F, 1), i])
-        return PmuProgram(write=self._write_port(), read=read, mode="double")
+            read = Port(stages=[AddressStage("add", ctr(1), LANE)], counters=[Counter(0, self.offsets, 1), r])
+        write = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.features * Dp, L)],
+                     vin_required=[0], data=vin(0))
+        return PmuProgram(write=write, read=read, mode="double")
 
     def _b_program(self, rows: range) -> PmuProgram:
-        """PMU B: the t_j vectors below the stream's last row, once for each of its rows i."""
-        L, Dp, F = self.cfg.lanes, self.padded, rows[-1]
-        read = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, F * Dp, L), Counter(0, len(rows), 1)])
-        return PmuProgram(write=self._write_port(), read=read, mode="double")
-
-    def _write_port(self) -> Port:
-        L = self.cfg.lanes
-        return Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.features * self.padded, L)],
-                    vin_required=[0], data=vin(0))
+        """PMU B: the sample's rows twice (each vector written at its address and N Dp words on, before
+        the next is taken), and t_(r + c) for c = 1 .. C for each of the stream's rows r."""
+        L, Dp, n = self.cfg.lanes, self.padded, self.features * self.padded
+        c = Counter(Dp, (self.offsets + 1) * Dp, Dp)
+        r = Counter(rows.start * Dp, rows.stop * Dp, Dp)
+        if self.vectors > 1:
+            read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(1)),
+                                AddressStage("add", reg(0), ctr(2))], counters=[Counter(0, Dp, L), c, r])
+        else:
+            read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(1))], counters=[c, r])
+        write = Port(stages=[AddressStage("add", ctr(1), LANE), AddressStage("add", reg(0), ctr(0))],
+                     counters=[Counter(0, 2 * n, n), Counter(0, n, L)], vin_required=[0], vin_pop_level={0: 1},
+                     data=vin(0))
+        return PmuProgram(write=write, read=read, mode="double")
 
     def _outputs(self, s: int) -> list[int]:
         """Stream *s*'s products in the order it sends them, each the item (b x pairs + pair) it is, or
-        -1 for a product the collector drops (staged: j >= i)."""
+        -1 for a product the collector drops (staged, even N: offset N / 2 from the rows N / 2 ..
+        N - 1, the pairs rows 0 .. N / 2 - 1 gave)."""
         if not self.split:
             return list(range(s, self.items, self.streams))
-        index = {pair: n for n, pair in enumerate(self.pairs)}
+        n = self.features
+        index = {pair: k for k, pair in enumerate(self.pairs)}
         samples, rows = self._stream(s)
-        return [b * len(self.pairs) + index[(i, j)] if j < i else -1
-                for b in samples for i in rows for j in range(rows[-1])]
+        return [-1 if 2 * c == n and r >= c else b * len(self.pairs) + index[max(r, (r + c) % n), min(r, (r + c) % n)]
+                for b in samples for r in rows for c in range(1, self.offsets + 1)]
 
     # -- the phase ----------------------------------------------------------------------------------
 

@@ -48,19 +48,21 @@ to S = min(items, AGs / 2, PCUs) streams, each pair's two vectors read from DRAM
 
     AG a_s --t_i[b] (one read command per item)--> PCU s vin 0;  AG b_s --t_j[b]--> PCU s vin 1
 
-Cost model, per stream (the longest sets the phase): pairs: items x ceil(D / L) firings; staged: the
-first sample's rows, then per sample the larger of its rows' write and its products' reads
-(the longest stream's products x ceil(D / L) firings); both + ``stream_latency`` + log2(L) (the
-elementwise phase's latency, without its correction beyond medium: on plasticine this phase ran 5.8 %
-longer than the model, not shorter; and the reduction tree's levels) [+ STAGE_LATENCY through the
-PMUs]; on a DRAM the phase's words over the bandwidth and the read latency (mapper/phases/dram.py).
-Gathered: a sample's rows are its AG's gathers (every gathered row a burst of its own, the dense rows
-one), which arrive in rounds of ``MAX_OUTSTANDING`` a read latency apart (embedding.py ``gathered``):
-a stream starts on the first sample's rows and then takes a sample per pace, or waits for the last
-sample's rows and takes it after them, whichever ends later; + ``INDEX_ROUTE``, the first index's
-route from the host row. Fitted on 96 direct-harness runs (small and medium; D = lanes, lanes - 1 and
-2 lanes; 1 to 64 samples; 4 and 7 features; the ideal memory and DDR4): within 8.4 % (without
-``INDEX_ROUTE``, 13 % under at 4 samples on the ideal memory).
+Cost model, per stream (the longest sets the phase): pairs: items x ceil(D / L) firings + ``stream_latency``
++ log2(L) (the elementwise phase's latency, without its correction beyond medium: on plasticine this
+phase ran 5.8 % longer than the model, not shorter; and the reduction tree's levels); on a DRAM the
+phase's words over the bandwidth and the read latency (mapper/phases/dram.py). Staged: the stream
+followed sample by sample (``_rounds``): a sample's rows arrive (its AG's read, or gathers), PMU B
+writes them twice (2 N ceil(D / L) cycles), then, after the sample before's reads, the stream reads its
+products (its rows x C x ceil(D / L)); the double buffer's handshakes ``TURN_READ``, ``TURN_WRITE``
+and ``FIRST_READ``; + the latency above + ``STAGE_LATENCY``. A read of T[b] is a command of N ceil(D / L)
+beats, a gathered sample's rows its AG's gathers (every gathered row a burst of its own, the dense
+rows one), paced as embedding.py's ``gather_ends`` paces bursts (rounds of ``MAX_OUTSTANDING`` a read
+latency apart), + ``INDEX_ROUTE``, the first index's route from the host row. Fitted on 160
+direct-harness runs (small and medium; D = lanes, lanes - 1 and 2 lanes; 1 to 64 samples; 4 and 7
+tables (N 5 and 8); the ideal memory and DDR4; rows read and gathered): within -5.2 % .. +6.3 % (the
+pace of a steady round, ``max(rows, products + TURN_READ, (rows + products + TURN_READ + TURN_WRITE) / 2)``,
+alone missed a few-sample stream's first write and last read by up to 15 %).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.frontend.reference import interaction_pairs
 from rdagen.mapper.phases.dram import DramTraffic, memory_bound, memory_cycles
 from rdagen.mapper.phases.eltwise import stream_latency
-from rdagen.mapper.phases.embedding import gathered as gather_end
+from rdagen.mapper.phases.embedding import gather_ends
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
@@ -98,7 +100,10 @@ class Gathered:
 
 INDEX_ROUTE = 6  # a gathering AG's first index, from its host row over the scalar network (fitted: see the docstring)
 STAGE_LATENCY = 8  # the PMU's write, swap and read pipeline before a staged stream's first product
-SWAP = 18  # what a double-buffer round adds when a sample's writes and reads are alike (fitted on small, medium)
+# A staged stream's double-buffer handshakes (``_rounds``; fitted on 160 direct-harness runs, see the docstring):
+TURN_READ = 1  # from a sample's write done (and the sample before read) to its first product read
+TURN_WRITE = 14  # from a buffer's sample read to the next write into that buffer
+FIRST_READ = 6  # the first sample's extra: the PMU read pipeline filling
 
 
 def row_ranges(features: int, q: int) -> tuple[range, ...]:
@@ -162,15 +167,28 @@ class InteractionPhase(Phase):
         return (self.features > 1 and cfg.vector_inputs >= 2 and 4 * self.features * self.padded <= cfg.pmu_words
                 and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 2 + (self.vectors > 1))
 
-    def _pace(self, q: int) -> float:
-        """A staged stream's cycles per sample: its rows' write (PMU B's: each vector twice) or its
-        products' reads, or half a round."""
+    def _rounds(self, q: int, arrivals: list[tuple[int, int]]) -> int:
+        """The cycle a staged stream's last product is read, its samples' rows arriving at *arrivals*
+        ((first vector, cycle after the last) each): per sample, PMU B's write of its rows twice
+        (2 N ceil(D / L) cycles; not before the rows arrive, nor before its buffer's sample before
+        was read, + ``TURN_WRITE``), then, after it and the sample before's reads, + ``TURN_READ``,
+        the stream's products (its rows x C x ceil(D / L)). Followed sample by sample rather than as
+        a steady pace: a stream of few samples spends its time in the first write and the last read."""
         rows = 2 * self.features * self.vectors
         products = max(len(r) for r in row_ranges(self.features, q)) * self.offsets * self.vectors
-        return max(rows, products, (rows + products + SWAP) / 2)
+        write_end, reads = float("-inf"), []
+        for k, (first, last) in enumerate(arrivals):
+            start = max(first, write_end, reads[k - 2] + TURN_WRITE if k >= 2 else first)
+            write_end = max(start + rows, last + 1)
+            reads.append(max(write_end, reads[-1] if reads else write_end) + TURN_READ + (0 if k else FIRST_READ) + products)
+        return reads[-1]
 
-    def _staged_estimate(self, p: int, q: int) -> int:
-        return round(2 * self.features * self.vectors + -(-self.samples // p) * self._pace(q)) + self.latency + STAGE_LATENCY
+    def _staged_estimate(self, p: int, q: int, latency: int = IDEAL.read_latency) -> int:
+        """The staged estimate when the AG reads each sample's rows (a command of N ceil(D / L) beats,
+        paced as ``gather_ends`` paces bursts) *latency* cycles after it asks."""
+        beats = self.features * self.vectors
+        ends = gather_ends([(1, beats)] * -(-self.samples // p), latency)
+        return round(self._rounds(q, [(end - beats, end) for end in ends])) + self.latency + STAGE_LATENCY
 
     def _sample_bursts(self) -> list[tuple[int, int]]:
         """A gathering AG's read bursts for one sample ((rows, beats) each), every gathered row a burst
@@ -179,15 +197,18 @@ class InteractionPhase(Phase):
         dense = self.features - len(self.gathered)
         return ([(dense, dense * self.vectors)] if dense else []) + [(1, self.vectors)] * len(self.gathered)
 
-    def _gathered_estimate(self, q: int, bursts: list, per_sample: int, latency: int) -> int:
-        """The staged estimate when the AG gathers the rows: its *bursts* (in order, *per_sample* a
-        sample) arrive as ``gather_end`` has them (a round of ``MAX_OUTSTANDING`` a read latency), and
-        a stream takes each sample when its rows are in and the sample before is done: its products
-        after the first sample's rows, and after the last sample's."""
-        samples = -(-len(bursts) // per_sample)
-        first, last = gather_end(bursts[:per_sample], latency), gather_end(bursts, latency)
-        pace = self._pace(q)
-        return round(max(first + samples * pace, last + pace)) + INDEX_ROUTE + self.latency + STAGE_LATENCY
+    def _gathered_estimate(self, q: int, bursts: list, latency: int) -> int:
+        """The staged estimate when the AG gathers the rows: its *bursts* (in order, a sample's after the
+        one before's) arrive as ``gather_ends`` has them (rounds of ``MAX_OUTSTANDING`` a read latency
+        apart), a sample's rows from its first burst's first beat to its last burst's last."""
+        arrivals, start, rows = [], None, 0
+        for (burst_rows, beats), end in zip(bursts, gather_ends(bursts, latency)):
+            start = end - beats if start is None else start
+            rows += burst_rows
+            if rows >= (len(arrivals) + 1) * self.features:  # a sample's last row (bursts may join rows)
+                arrivals.append((start, end))
+                start = None
+        return round(self._rounds(q, arrivals)) + INDEX_ROUTE + self.latency + STAGE_LATENCY
 
     def _first_rows(self, streams: int, memory: Memory) -> float:
         """Cycles the first sample's rows take beyond a vector per cycle when every stream reads its
@@ -200,12 +221,14 @@ class InteractionPhase(Phase):
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
                         paths: dict | None) -> int:
         if self.gathered:  # the read latency is in the gathers' pace; the bandwidth as for any phase
-            per_sample = len(self._sample_bursts())
-            paced = max(self._gathered_estimate(self.split[1], list(a.gathers), per_sample, memory.read_latency)
+            paced = max(self._gathered_estimate(self.split[1], list(a.gathers), memory.read_latency)
                         for a in dram.ags.values() if a.gathers)
             return memory_bound(cfg, paced, dram, memory)
-        extra = self._first_rows(self.split[0], memory) if self.split else 0
-        return memory_cycles(cfg, round(self.estimate_cycles + extra), dram, memory, self.dram_overlap)
+        if self.split:  # the read latency is in the rows' arrivals
+            p, q = self.split
+            return memory_bound(cfg, self._staged_estimate(p, q, memory.read_latency)
+                                + round(self._first_rows(p, memory)), dram, memory)
+        return memory_cycles(cfg, self.estimate_cycles, dram, memory, self.dram_overlap)
 
     def _best_split(self, memory: Memory) -> tuple[int, int] | None:
         """(P, Q) of the fewest cycles by the cost model on *memory*, the fewest streams among equals;
@@ -217,10 +240,9 @@ class InteractionPhase(Phase):
             for q in range(1, min(self.features, most // p) + 1):
                 if self.gathered:
                     cycles = self._gathered_estimate(q, self._sample_bursts() * -(-self.samples // p),
-                                                     len(self._sample_bursts()), memory.read_latency)
+                                                     memory.read_latency)
                 else:
-                    cycles = self._staged_estimate(p, q) + self._first_rows(p, memory) + (
-                        memory.read_latency if memory.bytes_per_cycle is not None else 0)
+                    cycles = self._staged_estimate(p, q, memory.read_latency) + self._first_rows(p, memory)
                 if memory.bytes_per_cycle is not None:
                     words = self.samples * self.features * self.padded
                     cycles = max(cycles, memory.read_latency + 4 * words / memory.bytes_per_cycle)

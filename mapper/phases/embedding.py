@@ -63,7 +63,12 @@ ROUND_TURN = 2  # cycles from a burst's last beat to the next request its slot s
 
 
 def gathered(bursts: tuple, latency: int) -> int:
-    """The cycle after an AG's last gathered beat arrives, its read *bursts* ((table rows, beats) each,
+    """The cycle after an AG's last gathered beat arrives (``gather_ends``)."""
+    return gather_ends(bursts, latency)[-1]
+
+
+def gather_ends(bursts: tuple, latency: int) -> list[int]:
+    """The cycle after each burst's last beat arrives, an AG's read *bursts* ((table rows, beats) each,
     in order: mapper/phases/dram.py) sent as the burst former does: the indices arrive a cycle apart,
     a burst leaves on its last row's index (joining takes the cycles the indices take), with at most
     ``MAX_OUTSTANDING`` in flight (a slot free ``ROUND_TURN`` cycles after its last beat); its first
@@ -75,7 +80,7 @@ def gathered(bursts: tuple, latency: int) -> int:
                    ends[n - MAX_OUTSTANDING] - 1 + ROUND_TURN if n >= MAX_OUTSTANDING else 0)
         beats_end = max(sent + latency, beats_end) + beats
         ends.append(beats_end)
-    return beats_end
+    return ends
 
 
 @dataclasses.dataclass(frozen=True)

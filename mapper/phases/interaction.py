@@ -6,18 +6,21 @@ T is laid out [B, F + 1, Dp] in DRAM, each row padded with zeros to Dp = ceil(D 
 products leave as scalars: a vector per product written to DRAM would be a third of the phase's DRAM
 traffic for one useful word in L.
 
-Staged (where the PMUs hold two sample rows and the read patterns fit the counters): each sample's
-rows cross DRAM once and the products are read from PMUs. Streams s = (p, q), P x Q of them: stream
-(p, q) takes the samples b = p, p + P, ... and a contiguous range of rows i = a_q .. e_q of their
-products, each against every j < e_q (the products j >= i are computed too and dropped by the
-collector: a static counter cannot run a triangle). The Q ranges cover 1 .. F with the fewest
-products in the longest stream (its rows x e_q: the rows near F alone, the low rows several to a
-stream), against Q rows each x F with rows dealt round-robin: at F 26 in 16 streams 32 products a
-sample instead of 52::
+Staged (where the PMUs hold two sample rows, twice over in PMU B, and the read patterns fit the
+counters): each sample's rows cross DRAM once and the products are read from PMUs. A static counter
+cannot run a triangle, so the pairs are taken by cyclic offsets: with N = F + 1 rows, row r against
+row (r + c) mod N for c = 1 .. C, C = N // 2, gives every pair {i, j} exactly once (odd N; even N: the
+offset N / 2 gives each of its pairs twice, and the collector drops the second), the dot product
+being symmetric: N C products a sample, the triangle's N (N - 1) / 2 for odd N, where a rectangle of
+rows i against every j below the stream's last row computed up to twice that. PMU B holds each
+sample's rows twice ([t_0 .. t_F, t_0 .. t_F]: its write port writes each vector at two addresses
+before it takes the next), so that r + c needs no modulo. Streams s = (p, q), P x Q of them: stream
+(p, q) takes the samples b = p, p + P, ... and a contiguous range of rows r (the Q ranges cut 0 .. F
+as evenly as they go: every row has C products)::
 
     AG p --T[b] (one read command per sample: (F + 1) Dp words), multicast--> PMUs A_s, B_s of (p, q), every q
-    PMU A_s (double-buffered sample rows) --t_i vectors, each repeated for every j--> PCU s vin 0
-    PMU B_s (the same rows)              --t_j vectors, j = 0 .. e_q - 1, for every i--> PCU s vin 1
+    PMU A_s (double-buffered sample rows) --t_r vectors, each repeated for every c--> PCU s vin 0
+    PMU B_s (the rows twice)             --t_(r + c) vectors, c = 1 .. C, for every r--> PCU s vin 1
     PCU s: fmul, the lane reduction (fadd), the accumulator over the ceil(D / L) vectors of a product
     --one word per product, scalar network--> host s srecv                      (s < host rows H)
     --one vector per product (the product in every lane), vector network--> host s - H vrecv  (s >= H)
@@ -45,25 +48,26 @@ to S = min(items, AGs / 2, PCUs) streams, each pair's two vectors read from DRAM
 
     AG a_s --t_i[b] (one read command per item)--> PCU s vin 0;  AG b_s --t_j[b]--> PCU s vin 1
 
-Cost model, per stream (the longest sets the phase): pairs: items x ceil(D / L) firings; staged: the
-first sample's rows, then per sample the larger of its rows' write and its products' reads
-(the longest stream's products x ceil(D / L) firings); both + ``stream_latency`` + log2(L) (the
-elementwise phase's latency, without its correction beyond medium: on plasticine this phase ran 5.8 %
-longer than the model, not shorter; and the reduction tree's levels) [+ STAGE_LATENCY through the
-PMUs]; on a DRAM the phase's words over the bandwidth and the read latency (mapper/phases/dram.py).
-Gathered: a sample's rows are its AG's gathers (every gathered row a burst of its own, the dense rows
-one), which arrive in rounds of ``MAX_OUTSTANDING`` a read latency apart (embedding.py ``gathered``):
-a stream starts on the first sample's rows and then takes a sample per pace, or waits for the last
-sample's rows and takes it after them, whichever ends later; + ``INDEX_ROUTE``, the first index's
-route from the host row. Fitted on 96 direct-harness runs (small and medium; D = lanes, lanes - 1 and
-2 lanes; 1 to 64 samples; 4 and 7 features; the ideal memory and DDR4): within 8.4 % (without
-``INDEX_ROUTE``, 13 % under at 4 samples on the ideal memory).
+Cost model, per stream (the longest sets the phase): pairs: items x ceil(D / L) firings + ``stream_latency``
++ log2(L) (the elementwise phase's latency, without its correction beyond medium: on plasticine this
+phase ran 5.8 % longer than the model, not shorter; and the reduction tree's levels); on a DRAM the
+phase's words over the bandwidth and the read latency (mapper/phases/dram.py). Staged: the stream
+followed sample by sample (``_rounds``): a sample's rows arrive (its AG's read, or gathers), PMU B
+writes them twice (2 N ceil(D / L) cycles), then, after the sample before's reads, the stream reads its
+products (its rows x C x ceil(D / L)); the double buffer's handshakes ``TURN_READ``, ``TURN_WRITE``
+and ``FIRST_READ``; + the latency above + ``STAGE_LATENCY``. A read of T[b] is a command of N ceil(D / L)
+beats, a gathered sample's rows its AG's gathers (every gathered row a burst of its own, the dense
+rows one), paced as embedding.py's ``gather_ends`` paces bursts (rounds of ``MAX_OUTSTANDING`` a read
+latency apart), + ``INDEX_ROUTE``, the first index's route from the host row. Fitted on 160
+direct-harness runs (small and medium; D = lanes, lanes - 1 and 2 lanes; 1 to 64 samples; 4 and 7
+tables (N 5 and 8); the ideal memory and DDR4; rows read and gathered): within -5.2 % .. +6.3 % (the
+pace of a steady round, ``max(rows, products + TURN_READ, (rows + products + TURN_READ + TURN_WRITE) / 2)``,
+alone missed a few-sample stream's first write and last read by up to 15 %).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -78,7 +82,7 @@ from rdagen.mapper.backend.builder import ArrayBuilder
 from rdagen.mapper.frontend.reference import interaction_pairs
 from rdagen.mapper.phases.dram import DramTraffic, memory_bound, memory_cycles
 from rdagen.mapper.phases.eltwise import stream_latency
-from rdagen.mapper.phases.embedding import gathered as gather_end
+from rdagen.mapper.phases.embedding import gather_ends
 from rdagen.mapper.phases.phase import F32, U32, MapError, Phase, PhaseIO
 from rdagen.mapper.backend.place import Net, Unit, sites
 
@@ -96,28 +100,18 @@ class Gathered:
 
 INDEX_ROUTE = 6  # a gathering AG's first index, from its host row over the scalar network (fitted: see the docstring)
 STAGE_LATENCY = 8  # the PMU's write, swap and read pipeline before a staged stream's first product
-SWAP = 18  # what a double-buffer round adds when a sample's writes and reads are alike (fitted on small, medium)
+# A staged stream's double-buffer handshakes (``_rounds``; fitted on 160 direct-harness runs, see the docstring):
+TURN_READ = 1  # from a sample's write done (and the sample before read) to its first product read
+TURN_WRITE = 14  # from a buffer's sample read to the next write into that buffer
+FIRST_READ = 6  # the first sample's extra: the PMU read pipeline filling
 
 
-@functools.cache
 def row_ranges(features: int, q: int) -> tuple[range, ...]:
-    """Rows 1 .. *features* - 1 in at most *q* contiguous ranges, one per stream, so that the longest
-    stream's products (its rows x its last row) are fewest: for the least bound on them, from the last
-    row down, each range takes as many rows as the bound allows (which is optimal for that bound).
-    Cached: ``_best_split`` asks for every (P, Q)."""
-    last = features - 1
-
-    def cut(bound: int) -> list[range] | None:
-        ranges, top = [], last
-        while top >= 1:
-            take = min(top, bound // top)
-            if take < 1 or len(ranges) == q:
-                return None
-            ranges.append(range(top - take + 1, top + 1))
-            top -= take
-        return ranges[::-1]
-
-    return tuple(next(r for bound in range(last, last * last + 1) if (r := cut(bound))))
+    """Rows 0 .. *features* - 1 in *q* contiguous ranges, one per stream, as even as they go (the
+    first ``features % q`` one row longer)."""
+    size, extra = divmod(features, q)
+    starts = [n * size + min(n, extra) for n in range(q + 1)]
+    return tuple(range(a, b) for a, b in zip(starts, starts[1:]))
 
 
 class InteractionPhase(Phase):
@@ -161,21 +155,41 @@ class InteractionPhase(Phase):
 
     # -- the staged dataflow -------------------------------------------------------------------------
 
+    @property
+    def offsets(self) -> int:
+        """C: the cyclic offsets each row takes its products at."""
+        return self.features // 2
+
     def _stages(self) -> bool:
-        """Whether the staged dataflow fits: two sample rows in a PMU, the t_i pattern's counters and
-        address stages (``_a_program``: a second stage where a row is several vectors)."""
+        """Whether the staged dataflow fits: two sample rows twice over in PMU B, the t_(r + c)
+        pattern's counters and address stages (``_b_program``: a third stage where a row is several
+        vectors)."""
         cfg = self.cfg
-        return (self.features > 1 and cfg.vector_inputs >= 2 and 2 * self.features * self.padded <= cfg.pmu_words
-                and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 1 + (self.vectors > 1))
+        return (self.features > 1 and cfg.vector_inputs >= 2 and 4 * self.features * self.padded <= cfg.pmu_words
+                and cfg.counters >= 2 + (self.vectors > 1) and cfg.pmu_stages >= 2 + (self.vectors > 1))
 
-    def _pace(self, q: int) -> float:
-        """A staged stream's cycles per sample: its rows' write or its products' reads, or half a round."""
-        rows = self.features * self.vectors  # a sample's vectors, written once per stream
-        products = max(len(r) * r[-1] for r in row_ranges(self.features, q)) * self.vectors
-        return max(rows, products, (rows + products + SWAP) / 2)
+    def _rounds(self, q: int, arrivals: list[tuple[int, int]]) -> int:
+        """The cycle a staged stream's last product is read, its samples' rows arriving at *arrivals*
+        ((first vector, cycle after the last) each): per sample, PMU B's write of its rows twice
+        (2 N ceil(D / L) cycles; not before the rows arrive, nor before its buffer's sample before
+        was read, + ``TURN_WRITE``), then, after it and the sample before's reads, + ``TURN_READ``,
+        the stream's products (its rows x C x ceil(D / L)). Followed sample by sample rather than as
+        a steady pace: a stream of few samples spends its time in the first write and the last read."""
+        rows = 2 * self.features * self.vectors
+        products = max(len(r) for r in row_ranges(self.features, q)) * self.offsets * self.vectors
+        write_end, reads = float("-inf"), []
+        for k, (first, last) in enumerate(arrivals):
+            start = max(first, write_end, reads[k - 2] + TURN_WRITE if k >= 2 else first)
+            write_end = max(start + rows, last + 1)
+            reads.append(max(write_end, reads[-1] if reads else write_end) + TURN_READ + (0 if k else FIRST_READ) + products)
+        return reads[-1]
 
-    def _staged_estimate(self, p: int, q: int) -> int:
-        return round(self.features * self.vectors + -(-self.samples // p) * self._pace(q)) + self.latency + STAGE_LATENCY
+    def _staged_estimate(self, p: int, q: int, latency: int = IDEAL.read_latency) -> int:
+        """The staged estimate when the AG reads each sample's rows (a command of N ceil(D / L) beats,
+        paced as ``gather_ends`` paces bursts) *latency* cycles after it asks."""
+        beats = self.features * self.vectors
+        ends = gather_ends([(1, beats)] * -(-self.samples // p), latency)
+        return round(self._rounds(q, [(end - beats, end) for end in ends])) + self.latency + STAGE_LATENCY
 
     def _sample_bursts(self) -> list[tuple[int, int]]:
         """A gathering AG's read bursts for one sample ((rows, beats) each), every gathered row a burst
@@ -184,15 +198,18 @@ class InteractionPhase(Phase):
         dense = len(self.dense)
         return ([(dense, dense * self.vectors)] if dense else []) + [(1, self.vectors)] * len(self.gathered)
 
-    def _gathered_estimate(self, q: int, bursts: list, per_sample: int, latency: int) -> int:
-        """The staged estimate when the AG gathers the rows: its *bursts* (in order, *per_sample* a
-        sample) arrive as ``gather_end`` has them (a round of ``MAX_OUTSTANDING`` a read latency), and
-        a stream takes each sample when its rows are in and the sample before is done: its products
-        after the first sample's rows, and after the last sample's."""
-        samples = -(-len(bursts) // per_sample)
-        first, last = gather_end(bursts[:per_sample], latency), gather_end(bursts, latency)
-        pace = self._pace(q)
-        return round(max(first + samples * pace, last + pace)) + INDEX_ROUTE + self.latency + STAGE_LATENCY
+    def _gathered_estimate(self, q: int, bursts: list, latency: int) -> int:
+        """The staged estimate when the AG gathers the rows: its *bursts* (in order, a sample's after the
+        one before's) arrive as ``gather_ends`` has them (rounds of ``MAX_OUTSTANDING`` a read latency
+        apart), a sample's rows from its first burst's first beat to its last burst's last."""
+        arrivals, start, rows = [], None, 0
+        for (burst_rows, beats), end in zip(bursts, gather_ends(bursts, latency)):
+            start = end - beats if start is None else start
+            rows += burst_rows
+            if rows >= (len(arrivals) + 1) * self.features:  # a sample's last row (bursts may join rows)
+                arrivals.append((start, end))
+                start = None
+        return round(self._rounds(q, arrivals)) + INDEX_ROUTE + self.latency + STAGE_LATENCY
 
     def _first_rows(self, streams: int, memory: Memory) -> float:
         """Cycles the first sample's rows take beyond a vector per cycle when every stream reads its
@@ -205,12 +222,14 @@ class InteractionPhase(Phase):
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
                         paths: dict | None) -> int:
         if self.gathered:  # the read latency is in the gathers' pace; the bandwidth as for any phase
-            per_sample = len(self._sample_bursts())
-            paced = max(self._gathered_estimate(self.split[1], list(a.gathers), per_sample, memory.read_latency)
+            paced = max(self._gathered_estimate(self.split[1], list(a.gathers), memory.read_latency)
                         for a in dram.ags.values() if a.gathers)
             return memory_bound(cfg, paced, dram, memory)
-        extra = self._first_rows(self.split[0], memory) if self.split else 0
-        return memory_cycles(cfg, round(self.estimate_cycles + extra), dram, memory, self.dram_overlap)
+        if self.split:  # the read latency is in the rows' arrivals
+            p, q = self.split
+            return memory_bound(cfg, self._staged_estimate(p, q, memory.read_latency)
+                                + round(self._first_rows(p, memory)), dram, memory)
+        return memory_cycles(cfg, self.estimate_cycles, dram, memory, self.dram_overlap)
 
     def _best_split(self, memory: Memory) -> tuple[int, int] | None:
         """(P, Q) of the fewest cycles by the cost model on *memory*, the fewest streams among equals;
@@ -219,15 +238,12 @@ class InteractionPhase(Phase):
         most = min(2 * self.host_rows, len(sites(cfg, "pcu")), self.pmu_cap // 2)
         best = None
         for p in range(1, min(self.samples, cfg.rows, most) + 1):
-            for q in range(1, min(self.features - 1, most // p) + 1):
-                if len(row_ranges(self.features, q)) < q:  # as few ranges as a smaller Q: no better, more streams
-                    continue
+            for q in range(1, min(self.features, most // p) + 1):
                 if self.gathered:
                     cycles = self._gathered_estimate(q, self._sample_bursts() * -(-self.samples // p),
-                                                     len(self._sample_bursts()), memory.read_latency)
+                                                     memory.read_latency)
                 else:
-                    cycles = self._staged_estimate(p, q) + self._first_rows(p, memory) + (
-                        memory.read_latency if memory.bytes_per_cycle is not None else 0)
+                    cycles = self._staged_estimate(p, q, memory.read_latency) + self._first_rows(p, memory)
                 if memory.bytes_per_cycle is not None:
                     words = self.samples * self.features * self.padded
                     cycles = max(cycles, memory.read_latency + 4 * words / memory.bytes_per_cycle)
@@ -255,36 +271,45 @@ class InteractionPhase(Phase):
         return range(s % p, self.samples, p), self.row_ranges[s // p]
 
     def _a_program(self, rows: range) -> PmuProgram:
-        """PMU A: the t_i vectors of the stream's rows, each repeated for every j below its last row."""
-        L, Dp, F = self.cfg.lanes, self.padded, rows[-1]
-        i = Counter(rows.start * Dp, rows.stop * Dp, Dp)
+        """PMU A: the t_r vectors of the stream's rows, each repeated for every offset c."""
+        L, Dp = self.cfg.lanes, self.padded
+        r = Counter(rows.start * Dp, rows.stop * Dp, Dp)
         if self.vectors > 1:
             read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(2))],
-                        counters=[Counter(0, Dp, L), Counter(0, F, 1), i])
+                        counters=[Counter(0, Dp, L), Counter(0, self.offsets, 1), r])
         else:
-            read = Port(stages=[AddressStage("add", ctr(1), LANE)], counters=[Counter(0, F, 1), i])
-        return PmuProgram(write=self._write_port(), read=read, mode="double")
+            read = Port(stages=[AddressStage("add", ctr(1), LANE)], counters=[Counter(0, self.offsets, 1), r])
+        write = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.features * Dp, L)],
+                     vin_required=[0], data=vin(0))
+        return PmuProgram(write=write, read=read, mode="double")
 
     def _b_program(self, rows: range) -> PmuProgram:
-        """PMU B: the t_j vectors below the stream's last row, once for each of its rows i."""
-        L, Dp, F = self.cfg.lanes, self.padded, rows[-1]
-        read = Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, F * Dp, L), Counter(0, len(rows), 1)])
-        return PmuProgram(write=self._write_port(), read=read, mode="double")
-
-    def _write_port(self) -> Port:
-        L = self.cfg.lanes
-        return Port(stages=[AddressStage("add", ctr(0), LANE)], counters=[Counter(0, self.features * self.padded, L)],
-                    vin_required=[0], data=vin(0))
+        """PMU B: the sample's rows twice (each vector written at its address and N Dp words on, before
+        the next is taken), and t_(r + c) for c = 1 .. C for each of the stream's rows r."""
+        L, Dp, n = self.cfg.lanes, self.padded, self.features * self.padded
+        c = Counter(Dp, (self.offsets + 1) * Dp, Dp)
+        r = Counter(rows.start * Dp, rows.stop * Dp, Dp)
+        if self.vectors > 1:
+            read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(1)),
+                                AddressStage("add", reg(0), ctr(2))], counters=[Counter(0, Dp, L), c, r])
+        else:
+            read = Port(stages=[AddressStage("add", ctr(0), LANE), AddressStage("add", reg(0), ctr(1))], counters=[c, r])
+        write = Port(stages=[AddressStage("add", ctr(1), LANE), AddressStage("add", reg(0), ctr(0))],
+                     counters=[Counter(0, 2 * n, n), Counter(0, n, L)], vin_required=[0], vin_pop_level={0: 1},
+                     data=vin(0))
+        return PmuProgram(write=write, read=read, mode="double")
 
     def _outputs(self, s: int) -> list[int]:
         """Stream *s*'s products in the order it sends them, each the item (b x pairs + pair) it is, or
-        -1 for a product the collector drops (staged: j >= i)."""
+        -1 for a product the collector drops (staged, even N: offset N / 2 from the rows N / 2 ..
+        N - 1, the pairs rows 0 .. N / 2 - 1 gave)."""
         if not self.split:
             return list(range(s, self.items, self.streams))
-        index = {pair: n for n, pair in enumerate(self.pairs)}
+        n = self.features
+        index = {pair: k for k, pair in enumerate(self.pairs)}
         samples, rows = self._stream(s)
-        return [b * len(self.pairs) + index[(i, j)] if j < i else -1
-                for b in samples for i in rows for j in range(rows[-1])]
+        return [-1 if 2 * c == n and r >= c else b * len(self.pairs) + index[max(r, (r + c) % n), min(r, (r + c) % n)]
+                for b in samples for r in rows for c in range(1, self.offsets + 1)]
 
     # -- the phase ----------------------------------------------------------------------------------
 

@@ -592,3 +592,25 @@ def test_the_dot_interaction_sends_its_products_to_the_host_not_to_dram(request)
         assert sorted(port.partition("__")[0] for port in io.sinks) == \
             ["srecv"] * min(phase.streams, rows) + ["vrecv"] * max(0, phase.streams - rows), (config, io.sinks)
         assert (phase.streams > rows) == (config == "medium"), (config, phase.streams)
+
+
+@pytest.mark.parametrize("features, width, q, binding", [(5, 4, 5, "half round"), (8, 4, 1, "products"),
+                                                           (8, 8, 8, "rows")])
+def test_the_staged_interactions_rounds_settle_at_the_pace_of_a_double_buffer(features, width, q, binding):
+    """The staged interaction's cost model follows a stream sample by sample (interaction.py
+    ``_rounds``). With the rows there from the start, one sample takes PMU B's double write, the
+    handshakes TURN_READ + FIRST_READ and its products' reads; a long stream settles at a double
+    buffer's pace: max(rows, products + TURN_READ, (rows + products + TURN_READ + TURN_WRITE) / 2),
+    each term binding on one of these shapes (small: 4 lanes)."""
+    from rdagen.mapper.phases import interaction as ia
+    cfg = preset("small")
+    phase = ia.InteractionPhase(cfg, "dot", (0,), tuple(f"t{f}" for f in range(features)), "y", 1, width, "node 0")
+    vectors = -(-width // cfg.lanes)
+    rows = 2 * features * vectors
+    products = -(-features // q) * (features // 2) * vectors
+    paces = {"rows": rows, "products": products + ia.TURN_READ,
+             "half round": (rows + products + ia.TURN_READ + ia.TURN_WRITE) / 2}
+    assert max(paces, key=paces.get) == binding, paces
+    assert phase._rounds(q, [(0, 0)]) == rows + ia.TURN_READ + ia.FIRST_READ + products
+    long = [phase._rounds(q, [(0, 0)] * n) for n in (4, 204)]  # past the first rounds (FIRST_READ)
+    assert (long[1] - long[0]) / 200 == max(paces.values()), (long, paces)

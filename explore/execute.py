@@ -40,8 +40,11 @@ def client_for(scheduler: str, workers: int | None, jobqueue: dict):
 
     check_scheduler(scheduler)
     if scheduler == "local":
+        # No dashboard; the scheduler's HTTP server (health routes) on a free port, not 8787, which
+        # another cluster on the machine may hold (distributed warns, then moves).
         with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=None, scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"}
+                          ) as cluster, Client(cluster) as client:
             yield client
     elif scheduler in _JOBQUEUE:
         import dask_jobqueue

@@ -261,3 +261,25 @@ def test_the_sweep_benchmark_runs_a_study_cold_on_1_and_2_workers(tmp_path):
     other = json.loads(run(workers=(1, 2), study=study.replace("seed = 3", "seed = 4"), log=lines.append,
                            name="study", one_task=False, results=tmp_path).read_text())
     assert other["reused_runs"] == {}
+
+
+def test_a_local_cluster_leaves_port_8787_to_whoever_holds_it():
+    """The local scheduler has no dashboard and puts its HTTP server on a free port: with 8787 taken
+    (another cluster on the machine, a parallel test), distributed has nothing to warn about."""
+    import socket
+    import warnings
+
+    from rdagen.explore.execute import client_for
+
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            held.bind(("", 8787))
+            held.listen()
+        except OSError:
+            pass  # something else holds it already: the same condition
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with client_for("local", 1, {}) as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+    assert not [w for w in seen if "8787" in str(w.message)], [str(w.message) for w in seen]

@@ -184,12 +184,19 @@ class InteractionPhase(Phase):
             reads.append(max(write_end, reads[-1] if reads else write_end) + TURN_READ + (0 if k else FIRST_READ) + products)
         return reads[-1]
 
+    def _stream_estimate(self, q: int, arrivals: list[tuple[int, int]], route: int = 0) -> int:
+        """A staged stream's cycles, its samples' rows arriving at *arrivals*; *route*: the first index's
+        (``INDEX_ROUTE`` where it gathers)."""
+        return round(self._rounds(q, arrivals)) + route + self.latency + STAGE_LATENCY
+
     def _staged_estimate(self, p: int, q: int, latency: int = IDEAL.read_latency) -> int:
-        """The staged estimate when the AG reads each sample's rows (a command of N ceil(D / L) beats,
+        return self._stream_estimate(q, self._read_arrivals(p, latency))
+
+    def _read_arrivals(self, p: int, latency: int) -> list[tuple[int, int]]:
+        """A stream's samples' rows when the AG reads each sample's (a command of N ceil(D / L) beats,
         paced as ``gather_ends`` paces bursts) *latency* cycles after it asks."""
         beats = self.features * self.vectors
-        ends = gather_ends([(1, beats)] * -(-self.samples // p), latency)
-        return round(self._rounds(q, [(end - beats, end) for end in ends])) + self.latency + STAGE_LATENCY
+        return [(end - beats, end) for end in gather_ends([(1, beats)] * -(-self.samples // p), latency)]
 
     def _sample_bursts(self) -> list[tuple[int, int]]:
         """A gathering AG's read bursts for one sample ((rows, beats) each), every gathered row a burst
@@ -198,10 +205,10 @@ class InteractionPhase(Phase):
         dense = len(self.dense)
         return ([(dense, dense * self.vectors)] if dense else []) + [(1, self.vectors)] * len(self.gathered)
 
-    def _gathered_estimate(self, q: int, bursts: list, latency: int) -> int:
-        """The staged estimate when the AG gathers the rows: its *bursts* (in order, a sample's after the
-        one before's) arrive as ``gather_ends`` has them (rounds of ``MAX_OUTSTANDING`` a read latency
-        apart), a sample's rows from its first burst's first beat to its last burst's last."""
+    def _gathered_arrivals(self, bursts: list, latency: int) -> list[tuple[int, int]]:
+        """A stream's samples' rows when the AG gathers them: its *bursts* (in order, a sample's after
+        the one before's) arrive as ``gather_ends`` has them (rounds of ``MAX_OUTSTANDING`` a read
+        latency apart), a sample's rows from its first burst's first beat to its last burst's last."""
         arrivals, start, rows = [], None, 0
         for (burst_rows, beats), end in zip(bursts, gather_ends(bursts, latency)):
             start = end - beats if start is None else start
@@ -209,7 +216,7 @@ class InteractionPhase(Phase):
             if rows >= (len(arrivals) + 1) * self.features:  # a sample's last row (bursts may join rows)
                 arrivals.append((start, end))
                 start = None
-        return round(self._rounds(q, arrivals)) + INDEX_ROUTE + self.latency + STAGE_LATENCY
+        return arrivals
 
     def _first_rows(self, streams: int, memory: Memory) -> float:
         """Cycles the first sample's rows take beyond a vector per cycle when every stream reads its
@@ -222,8 +229,8 @@ class InteractionPhase(Phase):
     def memory_estimate(self, cfg: ArrayConfig, dram: DramTraffic, memory: Memory, sites: dict,
                         paths: dict | None) -> int:
         if self.gathered:  # the read latency is in the gathers' pace; the bandwidth as for any phase
-            paced = max(self._gathered_estimate(self.split[1], list(a.gathers), memory.read_latency)
-                        for a in dram.ags.values() if a.gathers)
+            paced = max(self._stream_estimate(self.split[1], self._gathered_arrivals(list(a.gathers), memory.read_latency),
+                                              INDEX_ROUTE) for a in dram.ags.values() if a.gathers)
             return memory_bound(cfg, paced, dram, memory)
         if self.split:  # the read latency is in the rows' arrivals
             p, q = self.split
@@ -238,12 +245,11 @@ class InteractionPhase(Phase):
         most = min(2 * self.host_rows, len(sites(cfg, "pcu")), self.pmu_cap // 2)
         best = None
         for p in range(1, min(self.samples, cfg.rows, most) + 1):
+            arrivals = (self._gathered_arrivals(self._sample_bursts() * -(-self.samples // p), memory.read_latency)
+                        if self.gathered else self._read_arrivals(p, memory.read_latency))  # the same for every Q
             for q in range(1, min(self.features, most // p) + 1):
-                if self.gathered:
-                    cycles = self._gathered_estimate(q, self._sample_bursts() * -(-self.samples // p),
-                                                     memory.read_latency)
-                else:
-                    cycles = self._staged_estimate(p, q, memory.read_latency) + self._first_rows(p, memory)
+                cycles = self._stream_estimate(q, arrivals, INDEX_ROUTE if self.gathered else 0) + (
+                    0 if self.gathered else self._first_rows(p, memory))
                 if memory.bytes_per_cycle is not None:
                     words = self.samples * self.features * self.padded
                     cycles = max(cycles, memory.read_latency + 4 * words / memory.bytes_per_cycle)
